@@ -1,0 +1,60 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { BlobChunk as _depot_builder_v1_BlobChunk, BlobChunk__Output as _depot_builder_v1_BlobChunk__Output } from './depot/builder/v1/BlobChunk.js';
+import type { BuildEvent as _depot_builder_v1_BuildEvent, BuildEvent__Output as _depot_builder_v1_BuildEvent__Output } from './depot/builder/v1/BuildEvent.js';
+import type { BuildRequest as _depot_builder_v1_BuildRequest, BuildRequest__Output as _depot_builder_v1_BuildRequest__Output } from './depot/builder/v1/BuildRequest.js';
+import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output as _depot_builder_v1_BuildResult__Output } from './depot/builder/v1/BuildResult.js';
+import type { BuilderClient as _depot_builder_v1_BuilderClient, BuilderDefinition as _depot_builder_v1_BuilderDefinition } from './depot/builder/v1/Builder.js';
+import type { Entry as _depot_builder_v1_Entry, Entry__Output as _depot_builder_v1_Entry__Output } from './depot/builder/v1/Entry.js';
+import type { ExportChunk as _depot_builder_v1_ExportChunk, ExportChunk__Output as _depot_builder_v1_ExportChunk__Output } from './depot/builder/v1/ExportChunk.js';
+import type { ExportRequest as _depot_builder_v1_ExportRequest, ExportRequest__Output as _depot_builder_v1_ExportRequest__Output } from './depot/builder/v1/ExportRequest.js';
+import type { ExportSummary as _depot_builder_v1_ExportSummary, ExportSummary__Output as _depot_builder_v1_ExportSummary__Output } from './depot/builder/v1/ExportSummary.js';
+import type { HelloRequest as _depot_builder_v1_HelloRequest, HelloRequest__Output as _depot_builder_v1_HelloRequest__Output } from './depot/builder/v1/HelloRequest.js';
+import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__Output as _depot_builder_v1_HelloResponse__Output } from './depot/builder/v1/HelloResponse.js';
+import type { Manifest as _depot_builder_v1_Manifest, Manifest__Output as _depot_builder_v1_Manifest__Output } from './depot/builder/v1/Manifest.js';
+import type { ManifestDelta as _depot_builder_v1_ManifestDelta, ManifestDelta__Output as _depot_builder_v1_ManifestDelta__Output } from './depot/builder/v1/ManifestDelta.js';
+import type { NeedBlobs as _depot_builder_v1_NeedBlobs, NeedBlobs__Output as _depot_builder_v1_NeedBlobs__Output } from './depot/builder/v1/NeedBlobs.js';
+import type { SnapshotReady as _depot_builder_v1_SnapshotReady, SnapshotReady__Output as _depot_builder_v1_SnapshotReady__Output } from './depot/builder/v1/SnapshotReady.js';
+import type { SyncBegin as _depot_builder_v1_SyncBegin, SyncBegin__Output as _depot_builder_v1_SyncBegin__Output } from './depot/builder/v1/SyncBegin.js';
+import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from './depot/builder/v1/SyncRequest.js';
+import type { SyncResponse as _depot_builder_v1_SyncResponse, SyncResponse__Output as _depot_builder_v1_SyncResponse__Output } from './depot/builder/v1/SyncResponse.js';
+import type { Vertex as _depot_builder_v1_Vertex, Vertex__Output as _depot_builder_v1_Vertex__Output } from './depot/builder/v1/Vertex.js';
+import type { VertexLog as _depot_builder_v1_VertexLog, VertexLog__Output as _depot_builder_v1_VertexLog__Output } from './depot/builder/v1/VertexLog.js';
+import type { VertexStatus as _depot_builder_v1_VertexStatus, VertexStatus__Output as _depot_builder_v1_VertexStatus__Output } from './depot/builder/v1/VertexStatus.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  depot: {
+    builder: {
+      v1: {
+        BlobChunk: MessageTypeDefinition<_depot_builder_v1_BlobChunk, _depot_builder_v1_BlobChunk__Output>
+        BuildEvent: MessageTypeDefinition<_depot_builder_v1_BuildEvent, _depot_builder_v1_BuildEvent__Output>
+        BuildRequest: MessageTypeDefinition<_depot_builder_v1_BuildRequest, _depot_builder_v1_BuildRequest__Output>
+        BuildResult: MessageTypeDefinition<_depot_builder_v1_BuildResult, _depot_builder_v1_BuildResult__Output>
+        Builder: SubtypeConstructor<typeof grpc.Client, _depot_builder_v1_BuilderClient> & { service: _depot_builder_v1_BuilderDefinition }
+        Entry: MessageTypeDefinition<_depot_builder_v1_Entry, _depot_builder_v1_Entry__Output>
+        EntryType: EnumTypeDefinition
+        ExportChunk: MessageTypeDefinition<_depot_builder_v1_ExportChunk, _depot_builder_v1_ExportChunk__Output>
+        ExportRequest: MessageTypeDefinition<_depot_builder_v1_ExportRequest, _depot_builder_v1_ExportRequest__Output>
+        ExportSummary: MessageTypeDefinition<_depot_builder_v1_ExportSummary, _depot_builder_v1_ExportSummary__Output>
+        HelloRequest: MessageTypeDefinition<_depot_builder_v1_HelloRequest, _depot_builder_v1_HelloRequest__Output>
+        HelloResponse: MessageTypeDefinition<_depot_builder_v1_HelloResponse, _depot_builder_v1_HelloResponse__Output>
+        Manifest: MessageTypeDefinition<_depot_builder_v1_Manifest, _depot_builder_v1_Manifest__Output>
+        ManifestDelta: MessageTypeDefinition<_depot_builder_v1_ManifestDelta, _depot_builder_v1_ManifestDelta__Output>
+        NeedBlobs: MessageTypeDefinition<_depot_builder_v1_NeedBlobs, _depot_builder_v1_NeedBlobs__Output>
+        SnapshotReady: MessageTypeDefinition<_depot_builder_v1_SnapshotReady, _depot_builder_v1_SnapshotReady__Output>
+        SyncBegin: MessageTypeDefinition<_depot_builder_v1_SyncBegin, _depot_builder_v1_SyncBegin__Output>
+        SyncRequest: MessageTypeDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncRequest__Output>
+        SyncResponse: MessageTypeDefinition<_depot_builder_v1_SyncResponse, _depot_builder_v1_SyncResponse__Output>
+        Vertex: MessageTypeDefinition<_depot_builder_v1_Vertex, _depot_builder_v1_Vertex__Output>
+        VertexLog: MessageTypeDefinition<_depot_builder_v1_VertexLog, _depot_builder_v1_VertexLog__Output>
+        VertexStatus: MessageTypeDefinition<_depot_builder_v1_VertexStatus, _depot_builder_v1_VertexStatus__Output>
+      }
+    }
+  }
+}
+

@@ -1,0 +1,30 @@
+// Original file: proto/depot/builder/v1/builder.proto
+
+import type { Vertex as _depot_builder_v1_Vertex, Vertex__Output as _depot_builder_v1_Vertex__Output } from '../../../depot/builder/v1/Vertex.js';
+import type { VertexStatus as _depot_builder_v1_VertexStatus, VertexStatus__Output as _depot_builder_v1_VertexStatus__Output } from '../../../depot/builder/v1/VertexStatus.js';
+import type { VertexLog as _depot_builder_v1_VertexLog, VertexLog__Output as _depot_builder_v1_VertexLog__Output } from '../../../depot/builder/v1/VertexLog.js';
+import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output as _depot_builder_v1_BuildResult__Output } from '../../../depot/builder/v1/BuildResult.js';
+
+export interface BuildEvent {
+  'vertex'?: (_depot_builder_v1_Vertex | null);
+  'status'?: (_depot_builder_v1_VertexStatus | null);
+  'log'?: (_depot_builder_v1_VertexLog | null);
+  'result'?: (_depot_builder_v1_BuildResult | null);
+  /**
+   * Daemon text output that is not part of a vertex (e.g. warnings).
+   */
+  'message'?: (string);
+  'event'?: "vertex"|"status"|"log"|"result"|"message";
+}
+
+export interface BuildEvent__Output {
+  'vertex'?: (_depot_builder_v1_Vertex__Output | null);
+  'status'?: (_depot_builder_v1_VertexStatus__Output | null);
+  'log'?: (_depot_builder_v1_VertexLog__Output | null);
+  'result'?: (_depot_builder_v1_BuildResult__Output | null);
+  /**
+   * Daemon text output that is not part of a vertex (e.g. warnings).
+   */
+  'message'?: (string);
+  'event'?: "vertex"|"status"|"log"|"result"|"message";
+}

@@ -1,0 +1,96 @@
+// Original file: proto/depot/builder/v1/builder.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { BuildEvent as _depot_builder_v1_BuildEvent, BuildEvent__Output as _depot_builder_v1_BuildEvent__Output } from '../../../depot/builder/v1/BuildEvent.js';
+import type { BuildRequest as _depot_builder_v1_BuildRequest, BuildRequest__Output as _depot_builder_v1_BuildRequest__Output } from '../../../depot/builder/v1/BuildRequest.js';
+import type { ExportChunk as _depot_builder_v1_ExportChunk, ExportChunk__Output as _depot_builder_v1_ExportChunk__Output } from '../../../depot/builder/v1/ExportChunk.js';
+import type { ExportRequest as _depot_builder_v1_ExportRequest, ExportRequest__Output as _depot_builder_v1_ExportRequest__Output } from '../../../depot/builder/v1/ExportRequest.js';
+import type { HelloRequest as _depot_builder_v1_HelloRequest, HelloRequest__Output as _depot_builder_v1_HelloRequest__Output } from '../../../depot/builder/v1/HelloRequest.js';
+import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__Output as _depot_builder_v1_HelloResponse__Output } from '../../../depot/builder/v1/HelloResponse.js';
+import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from '../../../depot/builder/v1/SyncRequest.js';
+import type { SyncResponse as _depot_builder_v1_SyncResponse, SyncResponse__Output as _depot_builder_v1_SyncResponse__Output } from '../../../depot/builder/v1/SyncResponse.js';
+
+export interface BuilderClient extends grpc.Client {
+  /**
+   * Builds a snapshot; streams build events and ends with exactly one result.
+   */
+  Build(argument: _depot_builder_v1_BuildRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildEvent__Output>;
+  Build(argument: _depot_builder_v1_BuildRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildEvent__Output>;
+  /**
+   * Builds a snapshot; streams build events and ends with exactly one result.
+   */
+  build(argument: _depot_builder_v1_BuildRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildEvent__Output>;
+  build(argument: _depot_builder_v1_BuildRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildEvent__Output>;
+  
+  /**
+   * Streams a docker-archive of an image without the layers the client already has.
+   */
+  Export(argument: _depot_builder_v1_ExportRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_ExportChunk__Output>;
+  Export(argument: _depot_builder_v1_ExportRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_ExportChunk__Output>;
+  /**
+   * Streams a docker-archive of an image without the layers the client already has.
+   */
+  export(argument: _depot_builder_v1_ExportRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_ExportChunk__Output>;
+  export(argument: _depot_builder_v1_ExportRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_ExportChunk__Output>;
+  
+  /**
+   * Versions, platforms and capabilities of the builder; also checks the token.
+   */
+  Hello(argument: _depot_builder_v1_HelloRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _depot_builder_v1_HelloRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _depot_builder_v1_HelloRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  Hello(argument: _depot_builder_v1_HelloRequest, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Versions, platforms and capabilities of the builder; also checks the token.
+   */
+  hello(argument: _depot_builder_v1_HelloRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  hello(argument: _depot_builder_v1_HelloRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  hello(argument: _depot_builder_v1_HelloRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  hello(argument: _depot_builder_v1_HelloRequest, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Client sends a full or delta manifest, the builder answers with the digests it lacks,
+   * the client streams those blobs, the builder answers with the snapshot id.
+   */
+  Sync(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse__Output>;
+  Sync(options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse__Output>;
+  /**
+   * Client sends a full or delta manifest, the builder answers with the digests it lacks,
+   * the client streams those blobs, the builder answers with the snapshot id.
+   */
+  sync(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse__Output>;
+  sync(options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse__Output>;
+  
+}
+
+export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Builds a snapshot; streams build events and ends with exactly one result.
+   */
+  Build: grpc.handleServerStreamingCall<_depot_builder_v1_BuildRequest__Output, _depot_builder_v1_BuildEvent>;
+  
+  /**
+   * Streams a docker-archive of an image without the layers the client already has.
+   */
+  Export: grpc.handleServerStreamingCall<_depot_builder_v1_ExportRequest__Output, _depot_builder_v1_ExportChunk>;
+  
+  /**
+   * Versions, platforms and capabilities of the builder; also checks the token.
+   */
+  Hello: grpc.handleUnaryCall<_depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse>;
+  
+  /**
+   * Client sends a full or delta manifest, the builder answers with the digests it lacks,
+   * the client streams those blobs, the builder answers with the snapshot id.
+   */
+  Sync: grpc.handleBidiStreamingCall<_depot_builder_v1_SyncRequest__Output, _depot_builder_v1_SyncResponse>;
+  
+}
+
+export interface BuilderDefinition extends grpc.ServiceDefinition {
+  Build: MethodDefinition<_depot_builder_v1_BuildRequest, _depot_builder_v1_BuildEvent, _depot_builder_v1_BuildRequest__Output, _depot_builder_v1_BuildEvent__Output>
+  Export: MethodDefinition<_depot_builder_v1_ExportRequest, _depot_builder_v1_ExportChunk, _depot_builder_v1_ExportRequest__Output, _depot_builder_v1_ExportChunk__Output>
+  Hello: MethodDefinition<_depot_builder_v1_HelloRequest, _depot_builder_v1_HelloResponse, _depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse__Output>
+  Sync: MethodDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse, _depot_builder_v1_SyncRequest__Output, _depot_builder_v1_SyncResponse__Output>
+}

@@ -1,0 +1,16 @@
+// Original file: proto/depot/builder/v1/builder.proto
+
+import type { Manifest as _depot_builder_v1_Manifest, Manifest__Output as _depot_builder_v1_Manifest__Output } from '../../../depot/builder/v1/Manifest.js';
+import type { ManifestDelta as _depot_builder_v1_ManifestDelta, ManifestDelta__Output as _depot_builder_v1_ManifestDelta__Output } from '../../../depot/builder/v1/ManifestDelta.js';
+
+export interface SyncBegin {
+  'full'?: (_depot_builder_v1_Manifest | null);
+  'delta'?: (_depot_builder_v1_ManifestDelta | null);
+  'manifest'?: "full"|"delta";
+}
+
+export interface SyncBegin__Output {
+  'full'?: (_depot_builder_v1_Manifest__Output | null);
+  'delta'?: (_depot_builder_v1_ManifestDelta__Output | null);
+  'manifest'?: "full"|"delta";
+}

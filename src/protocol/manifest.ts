@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+
+/** Kind of one build-context path. */
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink';
+
+/** One path of a build context, in the canonical form both sides agree on. */
+export interface ContextEntry {
+  /** Relative, '/'-separated; never empty, absolute, '..' or containing NUL. */
+  path: string;
+  type: EntryKind;
+  /** mode & 0o7777 */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Bytes of a regular file, 0 otherwise. */
+  size: number;
+  mtimeMs: number;
+  /** "sha256:<hex>" for files (and hardlinks, copied from their source), "" otherwise. */
+  digest: string;
+  /** Symlink target or hardlink source path, "" otherwise. */
+  link: string;
+}
+
+/** A manifest entry or path the builder must refuse, with the reason. */
+export class ManifestError extends Error {
+  readonly code = 'invalid_manifest';
+}
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+/** Returns a reason when `path` is not a safe relative context path, else undefined. */
+export function unsafePathReason(path: string): string | undefined {
+  if (path.length === 0) return 'empty path';
+  if (path.includes('\0')) return 'path contains NUL';
+  if (path.startsWith('/')) return 'path is absolute';
+  if (path.endsWith('/')) return 'path ends with /';
+  for (const part of path.split('/')) {
+    if (part === '..') return 'path contains ..';
+    if (part === '.' || part === '') return 'path is not canonical';
+  }
+  return undefined;
+}
+
+/** Compares paths by UTF-8 bytes, the order tar and the snapshot id use. */
+export function comparePaths(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Throws ManifestError unless every entry is well formed, unique, with parents present and links resolvable. */
+export function validateManifest(entries: readonly ContextEntry[]): void {
+  const byPath = new Map<string, ContextEntry>();
+  for (const e of entries) {
+    const why = unsafePathReason(e.path);
+    if (why) throw new ManifestError(`invalid manifest: ${why}: ${JSON.stringify(e.path)}`);
+    if (byPath.has(e.path)) throw new ManifestError(`invalid manifest: duplicate path ${JSON.stringify(e.path)}`);
+    if (e.type === 'file' && !DIGEST_RE.test(e.digest))
+      throw new ManifestError(`invalid manifest: bad digest for ${JSON.stringify(e.path)}`);
+    if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777)
+      throw new ManifestError(`invalid manifest: bad mode for ${JSON.stringify(e.path)}`);
+    byPath.set(e.path, e);
+  }
+  for (const e of entries) {
+    const slash = e.path.lastIndexOf('/');
+    if (slash > 0) {
+      const parent = byPath.get(e.path.slice(0, slash));
+      if (!parent || parent.type !== 'dir')
+        throw new ManifestError(`invalid manifest: parent of ${JSON.stringify(e.path)} is not a directory`);
+    }
+    if (e.type === 'hardlink') {
+      const src = byPath.get(e.link);
+      if (!src || src.type !== 'file')
+        throw new ManifestError(`invalid manifest: hardlink ${JSON.stringify(e.path)} has no file source`);
+    }
+    if (e.type === 'symlink' && e.link.includes('\0'))
+      throw new ManifestError(`invalid manifest: symlink target of ${JSON.stringify(e.path)} contains NUL`);
+  }
+}
+
+/** Sorts entries in canonical (byte) order; returns a new array. */
+export function sortEntries(entries: readonly ContextEntry[]): ContextEntry[] {
+  return [...entries].sort((a, b) => comparePaths(a.path, b.path));
+}
+
+/** The canonical serialisation of a manifest: one JSON array per entry, in byte order of path. */
+export function canonicalManifest(entries: readonly ContextEntry[]): string {
+  return sortEntries(entries)
+    .map((e) =>
+      JSON.stringify([e.path, e.type, e.mode, e.uid, e.gid, e.size, e.mtimeMs, e.digest, e.link]),
+    )
+    .join('\n');
+}
+
+/** Snapshot id: sha256 of the canonical manifest. */
+export function snapshotId(entries: readonly ContextEntry[]): string {
+  return `sha256:${createHash('sha256').update(canonicalManifest(entries)).digest('hex')}`;
+}
+
+/** Parses a canonical manifest back into entries. */
+export function parseCanonicalManifest(text: string): ContextEntry[] {
+  if (text.length === 0) return [];
+  return text.split('\n').map((line) => {
+    const [path, type, mode, uid, gid, size, mtimeMs, digest, link] = JSON.parse(line) as [
+      string,
+      EntryKind,
+      number,
+      number,
+      number,
+      number,
+      number,
+      string,
+      string,
+    ];
+    return { path, type, mode, uid, gid, size, mtimeMs, digest, link };
+  });
+}
+
+/** What changed from `base` to `next`: entries added or changed, and paths removed. */
+export interface ManifestDiff {
+  upserts: ContextEntry[];
+  removals: string[];
+}
+
+function sameEntry(a: ContextEntry, b: ContextEntry): boolean {
+  return (
+    a.type === b.type &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.size === b.size &&
+    a.mtimeMs === b.mtimeMs &&
+    a.digest === b.digest &&
+    a.link === b.link
+  );
+}
+
+/** Computes the delta that turns `base` into `next`. */
+export function diffManifests(base: readonly ContextEntry[], next: readonly ContextEntry[]): ManifestDiff {
+  const old = new Map(base.map((e) => [e.path, e]));
+  const upserts: ContextEntry[] = [];
+  for (const e of next) {
+    const prev = old.get(e.path);
+    if (!prev || !sameEntry(prev, e)) upserts.push(e);
+    old.delete(e.path);
+  }
+  return { upserts, removals: [...old.keys()].sort(comparePaths) };
+}
+
+/** Applies a delta to a manifest; removing a directory removes what is under it. */
+export function applyDiff(base: readonly ContextEntry[], diff: ManifestDiff): ContextEntry[] {
+  const map = new Map(base.map((e) => [e.path, e]));
+  for (const path of diff.removals) {
+    const why = unsafePathReason(path);
+    if (why) throw new ManifestError(`invalid manifest: ${why}: ${JSON.stringify(path)}`);
+    map.delete(path);
+    const prefix = `${path}/`;
+    for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);
+  }
+  for (const e of diff.upserts) map.set(e.path, e);
+  return sortEntries([...map.values()]);
+}

@@ -53,6 +53,10 @@ export type BuildEvent =
       imageId: string;
       error: string;
       errorCode: string;
+      /** Size of the built image on the builder, when known. */
+      imageSize?: number;
+      /** Diff ids of the image's layers, bottom first, when known. */
+      diffIds?: string[];
     }
   | { type: 'load/started'; timeMs: number }
   | {

@@ -1,0 +1,5 @@
+export type { AuthDecision } from './authorize.js';
+export { authorize } from './authorize.js';
+export { AuthError } from './errors.js';
+export type { TokenRecord, TokenStore, TokenStoreOptions } from './token-store.js';
+export { createTokenStore } from './token-store.js';

@@ -1,0 +1,118 @@
+/** Facts about a Docker engine, from `GET /version` and `GET /info`. */
+export interface EngineInfo {
+  version: string;
+  apiVersion: string;
+  os: string;
+  arch: string;
+  /** e.g. linux/amd64 or linux/arm64/v8 */
+  platform: string;
+  imageStore: 'graphdriver' | 'containerd';
+  id: string;
+}
+
+/** One build to run on the engine. */
+export interface EngineBuildRequest {
+  /** The build context as a tar stream. */
+  context: NodeJS.ReadableStream;
+  /** Path of the Dockerfile inside the tar. */
+  dockerfile: string;
+  buildArgs: Record<string, string>;
+  target: string;
+  platform: string;
+  tags: string[];
+  noCache: boolean;
+  pull: boolean;
+  labels: Record<string, string>;
+  /** Engine-side build id; `cancel(buildId)` stops it. */
+  buildId: string;
+}
+
+/** A BuildKit vertex (one step of the build graph), as last reported. Same shape as the client's VertexInfo. */
+export interface EngineVertex {
+  digest: string;
+  name: string;
+  inputs: string[];
+  cached: boolean;
+  /** ms since epoch; 0 when not started */
+  startedMs: number;
+  /** ms since epoch; 0 when not completed */
+  completedMs: number;
+  /** non-empty when the vertex failed */
+  error: string;
+}
+
+/** Progress of one sub-task of a vertex. Same shape as the client's StatusInfo plus the engine timestamp. */
+export interface EngineStatus {
+  id: string;
+  vertex: string;
+  name: string;
+  current: number;
+  total: number;
+  startedMs: number;
+  completedMs: number;
+  timestampMs: number;
+}
+
+/** Stable codes of a failed build result. */
+export type BuildErrorCode =
+  | 'dockerfile_syntax'
+  | 'unknown_target'
+  | 'dockerfile_not_found'
+  | 'cancelled'
+  | 'step_failed'
+  | 'context_failed'
+  | 'build_failed';
+
+/** What the engine reported during a build; a stream always ends with exactly one `result`. */
+export type EngineEvent =
+  | { type: 'vertex'; vertex: EngineVertex }
+  | { type: 'status'; status: EngineStatus }
+  | { type: 'log'; vertex: string; stream: number; data: Buffer; timestampMs: number }
+  | { type: 'message'; text: string }
+  | { type: 'result'; ok: boolean; imageId: string; error: string; errorCode: BuildErrorCode | '' };
+
+/** What an export sent. */
+export interface ExportSummary {
+  layersTotal: number;
+  layersSent: number;
+  /** Image size as the engine reports it (uncompressed). */
+  imageSize: number;
+  /** Bytes of the emitted docker-archive. */
+  archiveBytes: number;
+}
+
+/** A Docker engine the builder drives. */
+export interface Engine {
+  /** Engine version, platform and image store; throws EngineError('engine_unreachable') when down. */
+  info(): Promise<EngineInfo>;
+  /**
+   * Runs a build and streams what happens. Always ends with exactly one 'result' event (build
+   * failures and cancellation are results); throws only when the engine cannot be reached.
+   * Aborting `signal` drops the connection, which makes the engine stop the build.
+   */
+  build(req: EngineBuildRequest, signal: AbortSignal): AsyncIterable<EngineEvent>;
+  /** Asks the engine to stop a running build; a no-op for unknown ids. */
+  cancel(buildId: string): Promise<void>;
+  /** The image's id, size and layer diff ids, or undefined when the engine lacks it. */
+  inspectImage(id: string): Promise<{ id: string; size: number; diffIds: string[] } | undefined>;
+  /**
+   * Streams a docker-archive of the image whose manifest lists every layer but whose tar omits
+   * the layers whose chain id is in `haveChainIds` (unless `allLayers`).
+   */
+  exportImage(
+    imageId: string,
+    haveChainIds: ReadonlySet<string>,
+    allLayers: boolean,
+    signal: AbortSignal,
+  ): { stream: NodeJS.ReadableStream; summary: Promise<ExportSummary> };
+}
+
+/** An engine failure that is not a build result: unreachable, bad response, missing image. */
+export class EngineError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'EngineError';
+  }
+}

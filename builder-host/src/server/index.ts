@@ -1,0 +1,394 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  applyDiff,
+  type BuildEvent,
+  type BuilderHandlers,
+  CHUNK_SIZE,
+  type ContextEntry,
+  entryFromWire,
+  type Entry__Output,
+  loadBuilderProto,
+  ManifestError,
+  PROTOCOL_VERSION,
+  PROJECT_METADATA_KEY,
+  AUTH_METADATA_KEY,
+  type SyncRequest__Output,
+  validateManifest,
+} from '../../../src/protocol/index.js';
+import type { TokenRecord } from '../auth/index.js';
+import type { Engine, EngineEvent } from '../engine/index.js';
+import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
+import { createContextTar } from '../engine/index.js';
+
+/** Checks a bearer token; undefined when unknown or revoked. */
+export interface TokenVerifier {
+  verify(token: string): Promise<TokenRecord | undefined>;
+}
+
+export interface BuilderServerOptions {
+  builderId: string;
+  version: string;
+  engine: Engine;
+  blobs: BlobStore;
+  snapshots: SnapshotStore;
+  tokens: TokenVerifier;
+  logger: Logger;
+}
+
+/** An error that maps to one gRPC status; the only way handlers report failures. */
+export class RpcError extends Error {
+  constructor(
+    readonly status: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Caller {
+  project: string;
+  user: string;
+}
+
+/** Maps any thrown error to a gRPC status object (the one place the server does this). */
+function toStatus(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof RpcError) return { code: err.status, details: err.message };
+  if (err instanceof ManifestError) return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
+  const code = (err as { code?: string }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === 'digest_mismatch' || code === 'invalid_digest')
+    return { code: grpc.status.INVALID_ARGUMENT, details: message };
+  if (code === 'blob_missing') return { code: grpc.status.FAILED_PRECONDITION, details: message };
+  return { code: grpc.status.INTERNAL, details: message };
+}
+
+/** Creates the Builder service implementation and a grpc.Server that serves it. */
+export function createBuilderServer(opts: BuilderServerOptions): {
+  server: grpc.Server;
+  listen(address: string, tls?: { cert: Buffer; key: Buffer }): Promise<string>;
+  close(): Promise<void>;
+} {
+  const { engine, blobs, snapshots, tokens, logger } = opts;
+  const proto = loadBuilderProto();
+  const activeBuilds = new Set<AbortController>();
+
+  async function authenticate(call: { metadata: grpc.Metadata }): Promise<Caller> {
+    const header = String(call.metadata.get(AUTH_METADATA_KEY)[0] ?? '');
+    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    const record = token ? await tokens.verify(token) : undefined;
+    if (!record || record.revoked)
+      throw new RpcError(
+        grpc.status.UNAUTHENTICATED,
+        'invalid or missing token: run `depot login --builder URL` or pass --token',
+      );
+    const asked = String(call.metadata.get(PROJECT_METADATA_KEY)[0] ?? '');
+    if (record.project === '*') return { project: asked || 'default', user: record.user };
+    if (asked && asked !== record.project)
+      throw new RpcError(
+        grpc.status.PERMISSION_DENIED,
+        `token of project "${record.project}" cannot use project "${asked}"`,
+      );
+    return { project: record.project, user: record.user };
+  }
+
+  function logCall(method: string, caller: Caller | undefined, started: number, err?: unknown): void {
+    const fields = {
+      rpc: method,
+      project: caller?.project,
+      user: caller?.user,
+      ms: Date.now() - started,
+    };
+    if (err) logger.warn({ ...fields, err: toStatus(err).details }, 'rpc failed');
+    else logger.info(fields, 'rpc done');
+  }
+
+  const handlers: BuilderHandlers = {
+    Hello(call, callback) {
+      const started = Date.now();
+      authenticate(call)
+        .then(async (caller) => {
+          const info = await engine.info();
+          callback(null, {
+            builderId: opts.builderId,
+            builderVersion: opts.version,
+            protocolVersion: PROTOCOL_VERSION,
+            platforms: [info.platform],
+            capabilities: ['sync.delta', 'export.missing-layers', 'build.cancel'],
+            engineVersion: info.version,
+            imageStore: info.imageStore,
+          });
+          logCall('Hello', caller, started);
+        })
+        .catch((err) => {
+          logCall('Hello', undefined, started, err);
+          callback(toStatus(err));
+        });
+    },
+
+    Sync(call) {
+      const started = Date.now();
+      let caller: Caller | undefined;
+      let writer: BlobWriter | undefined;
+      let finished = false;
+      const fail = (err: unknown) => {
+        if (finished) return;
+        finished = true;
+        void writer?.abort();
+        logCall('Sync', caller, started, err);
+        call.emit('error', toStatus(err));
+      };
+      call.on('cancelled', () => {
+        finished = true;
+        void writer?.abort();
+      });
+      (async () => {
+        caller = await authenticate(call);
+        const iter = call[Symbol.asyncIterator]() as AsyncIterator<SyncRequest__Output>;
+        const first = await iter.next();
+        if (first.done || !first.value.begin)
+          throw new RpcError(grpc.status.INVALID_ARGUMENT, 'sync must start with a manifest');
+        const begin = first.value.begin;
+        let entries: ContextEntry[];
+        if (begin.delta) {
+          const base = await snapshots.get(begin.delta.baseSnapshot);
+          if (!base)
+            throw new RpcError(
+              grpc.status.FAILED_PRECONDITION,
+              `unknown base snapshot ${begin.delta.baseSnapshot}`,
+            );
+          entries = applyDiff(base, {
+            upserts: begin.delta.upserts.map(wireEntry),
+            removals: begin.delta.removals,
+          });
+        } else {
+          entries = (begin.full?.entries ?? []).map(wireEntry);
+        }
+        validateManifest(entries);
+        const sizes = new Map<string, number>();
+        for (const e of entries) if (e.type === 'file') sizes.set(e.digest, e.size);
+        const missing = await blobs.missing(sizes.keys());
+        const pending = new Set(missing);
+        const needBytes = missing.reduce((n, d) => n + (sizes.get(d) ?? 0), 0);
+        call.write({ need: { digests: missing, bytes: needBytes } });
+        let received = 0;
+        let current = '';
+        while (pending.size > 0) {
+          const next = await iter.next();
+          if (next.done) throw new RpcError(grpc.status.CANCELLED, 'client stopped before sending every blob');
+          const chunk = next.value.chunk;
+          if (!chunk) throw new RpcError(grpc.status.INVALID_ARGUMENT, 'expected a blob chunk');
+          if (chunk.digest !== current) {
+            if (writer) throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${current} ended without last`);
+            if (!pending.has(chunk.digest))
+              throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${chunk.digest} was not asked for`);
+            current = chunk.digest;
+            writer = blobs.begin(chunk.digest);
+          }
+          if (chunk.data.length > CHUNK_SIZE)
+            throw new RpcError(grpc.status.INVALID_ARGUMENT, 'blob chunk larger than the protocol allows');
+          if (chunk.data.length) await writer!.write(chunk.data);
+          received += chunk.data.length;
+          if (chunk.last) {
+            const w = writer!;
+            writer = undefined;
+            current = '';
+            await w.commit();
+            pending.delete(chunk.digest);
+          }
+        }
+        const id = await snapshots.put(entries);
+        const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
+        call.write({ ready: { snapshotId: id, entries: entries.length, totalBytes, receivedBytes: received } });
+        finished = true;
+        call.end();
+        logger.info(
+          { rpc: 'Sync', project: caller.project, snapshot: id, blobs: missing.length, bytes: received },
+          'snapshot ready',
+        );
+        logCall('Sync', caller, started);
+      })().catch(fail);
+    },
+
+    Build(call) {
+      const started = Date.now();
+      const ac = new AbortController();
+      activeBuilds.add(ac);
+      let caller: Caller | undefined;
+      call.on('cancelled', () => ac.abort());
+      const send = (ev: BuildEvent) => {
+        if (!ac.signal.aborted) call.write(ev);
+      };
+      (async () => {
+        caller = await authenticate(call);
+        const req = call.request;
+        const entries = await snapshots.get(req.snapshotId);
+        if (!entries) throw new RpcError(grpc.status.NOT_FOUND, `unknown snapshot ${req.snapshotId}`);
+        const buildId = req.buildId || randomUUID();
+        let dockerfile = req.dockerfilePath;
+        const extra = req.dockerfileContent.length ? { dockerfile: req.dockerfileContent } : undefined;
+        if (!extra) {
+          const entry = entries.find((e) => e.path === dockerfile);
+          if (!entry || (entry.type !== 'file' && entry.type !== 'hardlink')) {
+            send({
+              result: {
+                ok: false,
+                error: `dockerfile not found in the build context: ${dockerfile || '(none)'}`,
+                errorCode: 'dockerfile_not_found',
+              },
+            });
+            call.end();
+            return;
+          }
+        }
+        const tar = createContextTar(entries, (d) => blobs.open(d), extra);
+        if (tar.dockerfilePath) dockerfile = tar.dockerfilePath;
+        logger.info({ rpc: 'Build', project: caller.project, buildId, snapshot: req.snapshotId }, 'build started');
+        const events = engine.build(
+          {
+            context: tar.stream,
+            dockerfile,
+            buildArgs: req.buildArgs,
+            target: req.target,
+            platform: req.platform,
+            tags: req.tags,
+            noCache: req.noCache,
+            pull: req.pull,
+            labels: req.labels,
+            buildId,
+          },
+          ac.signal,
+        );
+        for await (const ev of events) {
+          if (ev.type === 'result') {
+            let size = 0;
+            let diffIds: string[] = [];
+            if (ev.ok) {
+              const img = await engine.inspectImage(ev.imageId);
+              size = img?.size ?? 0;
+              diffIds = img?.diffIds ?? [];
+            }
+            send({
+              result: {
+                ok: ev.ok,
+                imageId: ev.imageId,
+                error: ev.error,
+                errorCode: ev.errorCode,
+                tags: req.tags,
+                imageSize: size,
+                diffIds,
+              },
+            });
+            logger.info(
+              { rpc: 'Build', project: caller.project, buildId, ok: ev.ok, image: ev.imageId, ms: Date.now() - started },
+              'build finished',
+            );
+          } else {
+            send(engineEventToWire(ev));
+          }
+        }
+        if (!ac.signal.aborted) call.end();
+      })()
+        .catch((err) => {
+          logCall('Build', caller, started, err);
+          if (!ac.signal.aborted) call.emit('error', toStatus(err));
+        })
+        .finally(() => activeBuilds.delete(ac));
+    },
+
+    Export(call) {
+      const started = Date.now();
+      const ac = new AbortController();
+      let caller: Caller | undefined;
+      call.on('cancelled', () => ac.abort());
+      (async () => {
+        caller = await authenticate(call);
+        const req = call.request;
+        const img = await engine.inspectImage(req.imageId);
+        if (!img) throw new RpcError(grpc.status.NOT_FOUND, `unknown image ${req.imageId}`);
+        const { stream, summary } = engine.exportImage(
+          req.imageId,
+          new Set(req.haveChainIds),
+          req.allLayers,
+          ac.signal,
+        );
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          for (let off = 0; off < chunk.length; off += CHUNK_SIZE) {
+            const part = chunk.subarray(off, off + CHUNK_SIZE);
+            if (!call.write({ data: part })) await new Promise((r) => call.once('drain', r));
+          }
+        }
+        const s = await summary;
+        call.write({ summary: s });
+        call.end();
+        logger.info({ rpc: 'Export', project: caller.project, image: req.imageId, ...s }, 'export done');
+      })().catch((err) => {
+        logCall('Export', caller, started, err);
+        if (!ac.signal.aborted) call.emit('error', toStatus(err));
+      });
+    },
+  };
+
+  const server = new grpc.Server({
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5000,
+    'grpc.max_receive_message_length': CHUNK_SIZE * 2 + 64 * 1024 * 1024,
+  });
+  server.addService(proto.depot.builder.v1.Builder.service, handlers);
+
+  return {
+    server,
+    listen(address, tls) {
+      const creds = tls
+        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false)
+        : grpc.ServerCredentials.createInsecure();
+      return new Promise((resolve, reject) => {
+        server.bindAsync(address, creds, (err, port) => {
+          if (err) reject(err);
+          else resolve(address.startsWith('unix:') ? address : address.replace(/:\d+$/, `:${port}`));
+        });
+      });
+    },
+    close() {
+      for (const ac of activeBuilds) ac.abort();
+      return new Promise((resolve) => {
+        server.tryShutdown(() => resolve());
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000).unref();
+      });
+    },
+  };
+}
+
+function wireEntry(e: Entry__Output): ContextEntry {
+  const entry = entryFromWire(e);
+  if (!entry) throw new ManifestError(`invalid manifest: unknown entry type for ${JSON.stringify(e.path)}`);
+  return entry;
+}
+
+function engineEventToWire(ev: Exclude<EngineEvent, { type: 'result' }>): BuildEvent {
+  switch (ev.type) {
+    case 'vertex':
+      return { vertex: ev.vertex };
+    case 'status':
+      return {
+        status: {
+          id: ev.status.id,
+          vertex: ev.status.vertex,
+          name: ev.status.name,
+          current: ev.status.current,
+          total: ev.status.total,
+          timestampMs: ev.status.timestampMs,
+          startedMs: ev.status.startedMs,
+          completedMs: ev.status.completedMs,
+        },
+      };
+    case 'log':
+      return { log: { vertex: ev.vertex, stream: ev.stream, data: ev.data, timestampMs: ev.timestampMs } };
+    case 'message':
+      return { message: ev.text };
+  }
+}

@@ -1,0 +1,35 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type BlobStore, createBlobStore } from './blob-store.js';
+import { StoreError } from './errors.js';
+import { createSnapshotStore, type SnapshotStore } from './snapshot-store.js';
+import { cleanStaleTemp } from './tmp-dir.js';
+
+/** The builder's on-disk store: blobs, snapshots and the temp dir both stage writes in. */
+export interface Store {
+  blobs: BlobStore;
+  snapshots: SnapshotStore;
+  /** `<data>/tmp`, on the same filesystem as blobs/ and snapshots/; name files with `tempPath`. */
+  tmpDir: string;
+}
+
+/** Opens (creating as needed) the store under `dataDir` and removes temp files left by dead processes. */
+export async function createStore(dataDir: string): Promise<Store> {
+  const blobsDir = join(dataDir, 'blobs');
+  const snapshotsDir = join(dataDir, 'snapshots');
+  const tmpDir = join(dataDir, 'tmp');
+  try {
+    await mkdir(join(blobsDir, 'sha256'), { recursive: true });
+    await mkdir(snapshotsDir, { recursive: true });
+    await mkdir(tmpDir, { recursive: true });
+    await cleanStaleTemp(tmpDir);
+  } catch (err) {
+    const detail = err instanceof Error ? `: ${err.message}` : '';
+    throw new StoreError('io_error', `opening store at ${dataDir} failed${detail}`, err);
+  }
+  return {
+    blobs: createBlobStore(blobsDir, tmpDir),
+    snapshots: createSnapshotStore(snapshotsDir, tmpDir),
+    tmpDir,
+  };
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { DepotError } from '../session/index.js';
+import { runBuild } from './build.js';
+import { runContextLs } from './context-ls.js';
+import { runLogin } from './login.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** The one place that prints errors and picks exit codes. */
+function reportError(err: unknown): number {
+  if (err instanceof DepotError) {
+    if (err.code === 'cancelled') {
+      process.stderr.write('depot: cancelled\n');
+      return 130;
+    }
+    process.stderr.write(`depot: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+    return 1;
+  }
+  const code = (err as { code?: string })?.code;
+  if (code === 'context_not_found' || code === 'context_not_dir' || code === 'context_unreadable') {
+    process.stderr.write(`depot: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stderr.write(`depot: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 2;
+}
+
+const program = new Command('depot')
+  .version('0.1.0')
+  .description('Build Docker images on shared builders with a warm cache')
+  .showHelpAfterError();
+
+program
+  .command('build')
+  .description('build an image from a Dockerfile (a drop-in for `docker build`)')
+  .argument('[path]', 'build context directory, or - to read a Dockerfile from stdin', '.')
+  .option('-t, --tag <name>', 'name and optionally a tag (repeatable)', collect, [])
+  .option('-f, --file <path>', 'Dockerfile (default: PATH/Dockerfile; - for stdin)')
+  .option('--build-arg <k=v>', 'build-time variable; K alone takes it from the environment (repeatable)', collect, [])
+  .option('--target <stage>', 'build stage to stop at')
+  .option('--platform <os/arch>', 'target platform')
+  .option('--no-cache', 'do not use the cache')
+  .option('--pull', 'always look for newer base images', false)
+  .option('--label <k=v>', 'image label (repeatable)', collect, [])
+  .option('--load', 'load the image into the local Docker engine', false)
+  .addOption(
+    new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'json', 'quiet']).default('auto'),
+  )
+  .option('-q, --quiet', 'print only the image id', false)
+  .option('--metadata-file <file>', 'write build metadata (JSON) to a file')
+  .addOption(new Option('--builder <url>', 'builder address (tcp://, tls://, unix://)').env('DEPOT_BUILDER'))
+  .addOption(new Option('--token <token>', 'builder token').env('DEPOT_TOKEN'))
+  .addOption(new Option('--project <name>', 'project to build for').env('DEPOT_PROJECT'))
+  .action(async (path: string, o) => {
+    const ac = new AbortController();
+    const onSignal = () => ac.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    await runBuild({ ...o, context: path }, ac.signal);
+  });
+
+program
+  .command('login')
+  .description('store a token for a builder and make it the default')
+  .requiredOption('--builder <url>', 'builder address')
+  .option('--token <token>', 'token (default: DEPOT_TOKEN, else prompt or stdin)')
+  .option('--project <name>', 'default project')
+  .action((o) => runLogin(o));
+
+const context = program.command('context').description('inspect build contexts');
+context
+  .command('ls')
+  .description('list exactly what a build would send')
+  .argument('[path]', 'context directory', '.')
+  .option('-f, --file <path>', 'Dockerfile (its .dockerignore beside it takes precedence)')
+  .option('--json', 'print JSON', false)
+  .action((path: string, o) => runContextLs(path, o));
+
+program.parseAsync(process.argv).then(
+  () => process.exit(process.exitCode ?? 0),
+  (err) => process.exit(reportError(err)),
+);

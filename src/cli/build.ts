@@ -1,0 +1,334 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { scanContext } from '../context-sync/index.js';
+import { createLocalEngine } from '../docker/index.js';
+import {
+  type BuildEvent,
+  initialBuildState,
+  reduceBuild,
+  summarize,
+  type BuildState,
+} from '../progress/index.js';
+import type { BuildEvent__Output } from '../protocol/index.js';
+import {
+  type BuilderSession,
+  createBuilderSession,
+  DepotError,
+  loadSyncBase,
+  saveSyncBase,
+} from '../session/index.js';
+import { loadToken, openConfig } from './credentials.js';
+import { startEmbeddedBuilder } from './embedded.js';
+import { createProgressSink, type ProgressSink } from './progress-sink.js';
+
+export interface BuildOptions {
+  context: string;
+  tag: string[];
+  file?: string;
+  buildArg: string[];
+  target?: string;
+  platform?: string;
+  cache: boolean;
+  pull: boolean;
+  label: string[];
+  load: boolean;
+  progress: string;
+  metadataFile?: string;
+  builder?: string;
+  token?: string;
+  project?: string;
+  quiet?: boolean;
+}
+
+/** What one build produced, for callers (and the metadata file). */
+export interface BuildOutcome {
+  ok: boolean;
+  imageId: string;
+  state: BuildState;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function parseKeyValues(list: string[], flag: string, fromEnv: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq === 0) throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(item)}: empty name`);
+    if (eq < 0) {
+      if (!fromEnv) throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(item)}: use KEY=VALUE`);
+      // docker: `--build-arg K` takes K from the environment, and is dropped when unset.
+      const v = process.env[item];
+      if (v !== undefined) out[item] = v;
+      continue;
+    }
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+
+function validateTags(tags: string[]): void {
+  for (const t of tags) {
+    if (!/^[a-z0-9]+([._-]+[a-z0-9]+|[:/][a-zA-Z0-9._-]+)*$/.test(t.replace(/:(\d+)\//, '$1/')) || t.includes('@'))
+      throw new DepotError('invalid_tag', `invalid tag ${JSON.stringify(t)}`, 'use NAME[:TAG], lowercase name');
+  }
+}
+
+/** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
+export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
+  validateTags(opts.tag);
+  if (opts.platform && opts.platform.includes(','))
+    throw new DepotError('invalid_platform', 'several platforms are not supported by this command yet', 'pass one --platform');
+  if (opts.platform && !PLATFORM_RE.test(opts.platform))
+    throw new DepotError('invalid_platform', `invalid platform ${JSON.stringify(opts.platform)}`, 'use OS/ARCH[/VARIANT], e.g. linux/amd64');
+  if (opts.context === '-' && opts.file === '-')
+    throw new DepotError('invalid_flag', 'the context and the Dockerfile cannot both come from stdin');
+  const buildArgs = parseKeyValues(opts.buildArg, '--build-arg', true);
+  const labels = parseKeyValues(opts.label, '--label', false);
+
+  // Context and Dockerfile.
+  let tempContext: string | undefined;
+  let contextDir: string;
+  let dockerfileContent: Buffer | undefined;
+  if (opts.context === '-') {
+    dockerfileContent = await readStdin();
+    tempContext = mkdtempSync(join(tmpdir(), 'depot-ctx-'));
+    contextDir = tempContext;
+  } else {
+    const abs = resolve(opts.context);
+    if (!existsSync(abs)) throw new DepotError('context_not_found', `build context not found: ${opts.context}`);
+    if (!statSync(abs).isDirectory())
+      throw new DepotError('context_not_dir', `build context is not a directory: ${opts.context}`);
+    contextDir = realpathSync(abs);
+  }
+  let dockerfileAbs: string | undefined;
+  if (opts.file === '-') {
+    dockerfileContent = await readStdin();
+  } else if (!dockerfileContent) {
+    dockerfileAbs = opts.file ? resolve(opts.file) : join(contextDir, 'Dockerfile');
+    if (!existsSync(dockerfileAbs) || !statSync(dockerfileAbs).isFile())
+      throw new DepotError(
+        'dockerfile_not_found',
+        `no Dockerfile at ${opts.file ?? relative(process.cwd(), dockerfileAbs) ?? dockerfileAbs}`,
+        opts.file ? 'check the -f path' : 'create a Dockerfile in the context or pass -f PATH',
+      );
+    dockerfileAbs = realpathSync(dockerfileAbs);
+  }
+
+  const sink = createProgressSink(opts.quiet ? 'quiet' : opts.progress);
+  let state = initialBuildState();
+  const emit = (e: BuildEvent) => {
+    state = reduceBuild(state, e);
+    sink.handle(e);
+  };
+
+  // Builder: configured remote, else embedded in this process.
+  const config = openConfig();
+  let builderUrl = opts.builder || process.env.DEPOT_BUILDER || config.get('builder');
+  let token = opts.token || process.env.DEPOT_TOKEN;
+  const project = opts.project || process.env.DEPOT_PROJECT || config.get('project');
+  let embedded: Awaited<ReturnType<typeof startEmbeddedBuilder>> | undefined;
+  let session: BuilderSession | undefined;
+  try {
+    if (!builderUrl) {
+      embedded = await startEmbeddedBuilder();
+      builderUrl = embedded.url;
+      token = embedded.token;
+    } else if (!token) {
+      token = await loadToken(builderUrl);
+      if (!token)
+        throw new DepotError(
+          'unauthenticated',
+          `no token for builder ${builderUrl}`,
+          `run \`depot login --builder ${builderUrl}\` or pass --token / DEPOT_TOKEN`,
+        );
+    }
+    session = createBuilderSession({ url: builderUrl, token: token!, project, caFile: process.env.DEPOT_TLS_CA });
+    const hello = await session.hello(signal);
+    const platform = opts.platform || hello.platforms[0] || '';
+    const buildId = randomUUID();
+    emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
+
+    const scan = await scanContext({ contextDir, dockerfile: dockerfileAbs });
+    let dockerfilePath = '';
+    if (dockerfileAbs) {
+      const rel = relative(contextDir, dockerfileAbs);
+      const inside = rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+      const relPosix = rel.split(sep).join('/');
+      const entry = inside ? scan.entries.find((e) => e.path === relPosix) : undefined;
+      if (entry && (entry.type === 'file' || entry.type === 'hardlink')) dockerfilePath = relPosix;
+      else dockerfileContent = await readFile(dockerfileAbs);
+    }
+
+    emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
+    const projectKey = project || '';
+    const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
+    const synced = await session.sync(scan, base, signal);
+    await saveSyncBase(hello.builderId, projectKey, contextDir, { snapshotId: synced.snapshotId, entries: scan.entries });
+    emit({
+      type: 'sync/acked',
+      timeMs: Date.now(),
+      snapshotId: synced.snapshotId,
+      bytesSent: synced.bytesSent,
+      blobsSent: synced.blobsSent,
+      entries: synced.entries,
+      totalBytes: synced.totalBytes,
+    });
+
+    let imageId = '';
+    let ok = false;
+    for await (const ev of session.build(
+      {
+        snapshotId: synced.snapshotId,
+        dockerfilePath,
+        dockerfileContent: dockerfileContent ?? Buffer.alloc(0),
+        buildArgs,
+        target: opts.target ?? '',
+        platform: opts.platform ?? '',
+        tags: opts.tag,
+        noCache: !opts.cache,
+        pull: opts.pull,
+        labels,
+        buildId,
+      },
+      signal,
+    )) {
+      const e = wireToEvent(ev);
+      if (e) emit(e);
+      if (ev.result) {
+        ok = ev.result.ok;
+        imageId = ev.result.imageId;
+      }
+    }
+    if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
+
+    if (ok && opts.load && !embedded) await loadIntoLocalEngine(session, imageId, opts.tag, state, emit, signal);
+    else if (ok && opts.load && embedded) {
+      // The embedded builder builds in the local engine: the image and its tags are already there.
+      emit({
+        type: 'load/finished',
+        timeMs: Date.now(),
+        bytes: 0,
+        imageSize: state.result.imageSize ?? 0,
+        layersSent: 0,
+        layersTotal: 0,
+        note: 'built in the local engine',
+        tags: opts.tag,
+      });
+    }
+    await sink.close();
+    if (opts.metadataFile && ok) await writeMetadata(opts.metadataFile, imageId, opts.tag, state);
+    if (opts.quiet && ok) process.stdout.write(`${imageId}\n`);
+    if (!ok) {
+      const r = state.result;
+      throw new DepotError(r.errorCode || 'build_failed', r.error || 'build failed');
+    }
+    return { ok, imageId, state };
+  } catch (err) {
+    await sink.close().catch(() => {});
+    throw err;
+  } finally {
+    session?.close();
+    await embedded?.close();
+    if (tempContext) rmSync(tempContext, { recursive: true, force: true });
+  }
+}
+
+async function loadIntoLocalEngine(
+  session: BuilderSession,
+  imageId: string,
+  tags: string[],
+  state: BuildState,
+  emit: (e: BuildEvent) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const local = createLocalEngine();
+  emit({ type: 'load/started', timeMs: Date.now() });
+  if (await local.hasImage(imageId)) {
+    await local.tag(imageId, tags);
+    emit({
+      type: 'load/finished',
+      timeMs: Date.now(),
+      bytes: 0,
+      imageSize: state.result?.imageSize ?? 0,
+      layersSent: 0,
+      layersTotal: state.result?.diffIds?.length ?? 0,
+      note: 'the local engine already has this image',
+      tags,
+    });
+    return;
+  }
+  const store = await local.imageStore();
+  const all = store === 'containerd';
+  const have = all ? [] : [...(await local.chainIds())];
+  const { stream, summary } = session.exportImage(imageId, have, all, signal);
+  const { bytes } = await local.load(stream);
+  const s = await summary;
+  await local.tag(imageId, tags);
+  emit({
+    type: 'load/finished',
+    timeMs: Date.now(),
+    bytes,
+    imageSize: s.imageSize,
+    layersSent: s.layersSent,
+    layersTotal: s.layersTotal,
+    note: all ? 'the containerd image store needs every layer file, so the whole image was sent' : '',
+    tags,
+  });
+}
+
+/** Turns one wire event into the client's event union. */
+export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
+  const timeMs = Date.now();
+  if (ev.vertex) return { type: 'vertex/updated', timeMs, vertex: { ...ev.vertex } };
+  if (ev.status) return { type: 'status/updated', timeMs, status: { ...ev.status } };
+  if (ev.log)
+    return {
+      type: 'log/appended',
+      timeMs: ev.log.timestampMs || timeMs,
+      vertex: ev.log.vertex,
+      stream: ev.log.stream,
+      data: ev.log.data.toString('utf8'),
+    };
+  if (ev.message !== undefined && ev.event === 'message') return { type: 'message/logged', timeMs, text: ev.message };
+  if (ev.result)
+    return {
+      type: 'build/finished',
+      timeMs,
+      ok: ev.result.ok,
+      imageId: ev.result.imageId,
+      error: ev.result.error,
+      errorCode: ev.result.errorCode,
+      imageSize: ev.result.imageSize,
+      diffIds: ev.result.diffIds,
+    };
+  return undefined;
+}
+
+async function writeMetadata(file: string, imageId: string, tags: string[], state: BuildState): Promise<void> {
+  const s = summarize(state);
+  const meta: Record<string, unknown> = {
+    'containerimage.config.digest': imageId,
+    'containerimage.digest': imageId,
+    'depot.build.id': state.buildId,
+    'depot.snapshot.id': state.sync?.snapshotId ?? '',
+    'depot.steps.total': s.steps,
+    'depot.steps.cached': s.cached,
+    'depot.sync.bytes': s.bytesSynced,
+    'depot.load.bytes': s.bytesLoaded,
+  };
+  if (tags.length) meta['image.name'] = tags.join(',');
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(meta, null, 2)}\n`);
+  await rename(tmp, file);
+}
+
+export type { ProgressSink };

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startBuilderHost } from '../../builder-host/src/host.js';
+import { createLocalEngine } from '../docker/index.js';
+import { DepotError } from '../session/index.js';
+
+/** The local engine's address as a URL the builder-host accepts. */
+export function localEngineUrl(): string {
+  const h = process.env.DOCKER_HOST;
+  if (!h) return 'unix:///var/run/docker.sock';
+  if (h.startsWith('unix://') || h.startsWith('tcp://')) return h;
+  throw new DepotError('invalid_docker_host', `unsupported DOCKER_HOST ${JSON.stringify(h)}`, 'use unix:///PATH or tcp://HOST:PORT');
+}
+
+/** Runs a builder-host inside this process against the local engine, on a private socket. */
+export async function startEmbeddedBuilder(): Promise<{ url: string; token: string; close(): Promise<void> }> {
+  const engine = localEngineUrl();
+  const local = createLocalEngine({ host: engine });
+  try {
+    await local.ping();
+  } catch (err) {
+    throw new DepotError(
+      'engine_unreachable',
+      `cannot reach the local Docker engine at ${engine}`,
+      'start Docker (or set DOCKER_HOST), or pass --builder URL to use a remote builder',
+      { cause: err },
+    );
+  }
+  const dataDir = join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'depot', 'embedded');
+  const sock = join(tmpdir(), `depot-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
+  const token = randomBytes(24).toString('base64url');
+  const user = userInfo().username;
+  const level = process.env.DEPOT_LOG_LEVEL || 'silent';
+  const host = await startBuilderHost({
+    engine,
+    dataDir,
+    listen: `unix:${sock}`,
+    logger: pino({ name: 'depot-builder', level }, pino.destination(2)),
+    tokens: {
+      async verify(t) {
+        return t === token ? { id: 'embedded', project: '*', user, createdAt: '', revoked: false } : undefined;
+      },
+    },
+  });
+  const cleanup = () => rmSync(sock, { force: true });
+  process.once('exit', cleanup);
+  return {
+    url: `unix://${sock}`,
+    token,
+    async close() {
+      await host.close();
+      cleanup();
+    },
+  };
+}

@@ -1,0 +1,277 @@
+import { createReadStream, readFileSync } from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import {
+  AUTH_METADATA_KEY,
+  type BuildEvent__Output,
+  type BuilderClient,
+  type BuildRequest,
+  CHUNK_SIZE,
+  type ContextEntry,
+  diffManifests,
+  entryToWire,
+  type HelloResponse__Output,
+  loadBuilderProto,
+  PROJECT_METADATA_KEY,
+  type SyncResponse__Output,
+} from '../protocol/index.js';
+import { DepotError, fromGrpcError } from './errors.js';
+
+/** Where a builder listens, parsed from a user-facing URL. */
+export interface BuilderAddress {
+  /** grpc-js target, e.g. "127.0.0.1:7000" or "unix:/run/depot.sock" */
+  target: string;
+  tls: boolean;
+  /** The URL as the user wrote it, for messages. */
+  url: string;
+}
+
+/** Parses tcp://h:p, h:p, tls://h:p, https://h:p, unix:/path and unix:///path. */
+export function parseBuilderUrl(url: string): BuilderAddress {
+  const u = url.trim();
+  if (u.startsWith('unix://')) return { target: `unix:${u.slice('unix://'.length)}`, tls: false, url: u };
+  if (u.startsWith('unix:')) return { target: u, tls: false, url: u };
+  const m = /^(?:(tcp|tls|https|http|grpc|grpcs):\/\/)?([^/\s]+):(\d+)\/?$/.exec(u);
+  if (!m)
+    throw new DepotError(
+      'invalid_builder_url',
+      `invalid builder address: ${JSON.stringify(url)}`,
+      'use tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH',
+    );
+  const scheme = m[1] ?? 'tcp';
+  return { target: `${m[2]}:${m[3]}`, tls: scheme === 'tls' || scheme === 'https' || scheme === 'grpcs', url: u };
+}
+
+export interface SyncSource {
+  entries: ContextEntry[];
+  /** digest → absolute path of a file with that content */
+  blobs: Map<string, string>;
+}
+
+export interface SyncBase {
+  snapshotId: string;
+  entries: ContextEntry[];
+}
+
+export interface SyncOutcome {
+  snapshotId: string;
+  bytesSent: number;
+  blobsSent: number;
+  entries: number;
+  totalBytes: number;
+  /** Whether a delta against `base` was used. */
+  delta: boolean;
+}
+
+export interface ExportOutcome {
+  layersTotal: number;
+  layersSent: number;
+  imageSize: number;
+  archiveBytes: number;
+}
+
+/** A connection to one builder, authenticated for one project. */
+export interface BuilderSession {
+  readonly address: BuilderAddress;
+  hello(signal?: AbortSignal): Promise<HelloResponse__Output>;
+  sync(source: SyncSource, base: SyncBase | undefined, signal?: AbortSignal): Promise<SyncOutcome>;
+  build(req: BuildRequest, signal: AbortSignal): AsyncIterable<BuildEvent__Output>;
+  exportImage(
+    imageId: string,
+    haveChainIds: string[],
+    allLayers: boolean,
+    signal: AbortSignal,
+  ): { stream: Readable; summary: Promise<ExportOutcome> };
+  close(): void;
+}
+
+export interface SessionOptions {
+  url: string;
+  token: string;
+  project?: string;
+  /** PEM file of the CA that signed the builder's certificate (TLS only). */
+  caFile?: string;
+}
+
+/** Opens a channel to a builder (HTTP/2 with keepalive); calls are lazy. */
+export function createBuilderSession(opts: SessionOptions): BuilderSession {
+  const address = parseBuilderUrl(opts.url);
+  const proto = loadBuilderProto();
+  const creds = address.tls
+    ? grpc.credentials.createSsl(opts.caFile ? readFileSync(opts.caFile) : null)
+    : grpc.credentials.createInsecure();
+  const client = new proto.depot.builder.v1.Builder(address.target, creds, {
+    'grpc.keepalive_time_ms': 15000,
+    'grpc.keepalive_timeout_ms': 10000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.enable_retries': 0,
+  }) as unknown as BuilderClient;
+
+  const metadata = () => {
+    const md = new grpc.Metadata();
+    md.set(AUTH_METADATA_KEY, `Bearer ${opts.token}`);
+    if (opts.project) md.set(PROJECT_METADATA_KEY, opts.project);
+    return md;
+  };
+  const wrap = (err: unknown) => fromGrpcError(err, address.url);
+
+  function syncOnce(
+    source: SyncSource,
+    base: SyncBase | undefined,
+    signal?: AbortSignal,
+  ): Promise<SyncOutcome> {
+    return new Promise<SyncOutcome>((resolve, reject) => {
+      const call = client.Sync(metadata(), { deadline: Date.now() + 30 * 60_000 });
+      let settled = false;
+      const done = (err: unknown, out?: SyncOutcome) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(out!);
+      };
+      const onAbort = () => {
+        call.cancel();
+        done(new DepotError('cancelled', 'sync cancelled'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let bytesSent = 0;
+      let blobsSent = 0;
+      call.on('error', (err) => done(err));
+      call.on('data', (msg: SyncResponse__Output) => {
+        if (msg.need) {
+          const digests = msg.need.digests;
+          sendBlobs(call, digests, source.blobs)
+            .then((sent) => {
+              bytesSent = sent;
+              blobsSent = digests.length;
+            })
+            .catch((err) => {
+              call.cancel();
+              done(err);
+            });
+        } else if (msg.ready) {
+          done(undefined, {
+            snapshotId: msg.ready.snapshotId,
+            bytesSent,
+            blobsSent,
+            entries: msg.ready.entries,
+            totalBytes: msg.ready.totalBytes,
+            delta: base !== undefined,
+          });
+          call.end();
+        }
+      });
+      if (base) {
+        const diff = diffManifests(base.entries, source.entries);
+        call.write({
+          begin: {
+            delta: {
+              baseSnapshot: base.snapshotId,
+              upserts: diff.upserts.map(entryToWire),
+              removals: diff.removals,
+            },
+          },
+        });
+      } else {
+        call.write({ begin: { full: { entries: source.entries.map(entryToWire) } } });
+      }
+    });
+  }
+
+  return {
+    address,
+    hello(signal) {
+      return new Promise((resolve, reject) => {
+        const call = client.Hello(
+          { clientVersion: '0.1.0', project: opts.project ?? '' },
+          metadata(),
+          { deadline: Date.now() + 15_000 },
+          (err, res) => (err ? reject(wrap(err)) : resolve(res!)),
+        );
+        signal?.addEventListener('abort', () => call.cancel(), { once: true });
+      });
+    },
+
+    async sync(source, base, signal) {
+      try {
+        return await syncOnce(source, base, signal);
+      } catch (err) {
+        const code = (err as grpc.ServiceError).code;
+        if (base && code === grpc.status.FAILED_PRECONDITION) return syncOnce(source, undefined, signal).catch((e) => {
+          throw wrap(e);
+        });
+        throw wrap(err);
+      }
+    },
+
+    build(req, signal) {
+      const call = client.Build(req, metadata());
+      const onAbort = () => call.cancel();
+      signal.addEventListener('abort', onAbort, { once: true });
+      return (async function* () {
+        try {
+          for await (const ev of call as AsyncIterable<BuildEvent__Output>) yield ev;
+        } catch (err) {
+          if (signal.aborted) throw new DepotError('cancelled', 'build cancelled');
+          throw wrap(err);
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+        }
+      })();
+    },
+
+    exportImage(imageId, haveChainIds, allLayers, signal) {
+      const call = client.Export({ imageId, haveChainIds, allLayers }, metadata());
+      signal.addEventListener('abort', () => call.cancel(), { once: true });
+      const out = new PassThrough();
+      const summary = (async () => {
+        let result: ExportOutcome | undefined;
+        try {
+          for await (const chunk of call as AsyncIterable<{ data?: Buffer; summary?: ExportOutcome }>) {
+            if (chunk.data && chunk.data.length) {
+              if (!out.write(chunk.data)) await new Promise((r) => out.once('drain', r));
+            } else if (chunk.summary) result = chunk.summary;
+          }
+        } catch (err) {
+          const e = wrap(err);
+          out.destroy(e);
+          throw e;
+        }
+        out.end();
+        if (!result) throw new DepotError('builder_error', 'export ended without a summary');
+        return result;
+      })();
+      summary.catch(() => {});
+      return { stream: out, summary };
+    },
+
+    close() {
+      client.close();
+    },
+  };
+}
+
+async function sendBlobs(
+  call: grpc.ClientDuplexStream<unknown, unknown>,
+  digests: string[],
+  blobs: Map<string, string>,
+): Promise<number> {
+  let sent = 0;
+  const write = async (msg: unknown) => {
+    if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
+  };
+  for (const digest of digests) {
+    const path = blobs.get(digest);
+    if (!path) throw new DepotError('sync_failed', `sync failed: builder asked for unknown blob ${digest}`);
+    let pending: Buffer | undefined;
+    for await (const buf of createReadStream(path, { highWaterMark: CHUNK_SIZE }) as AsyncIterable<Buffer>) {
+      if (pending) await write({ chunk: { digest, data: pending, last: false } });
+      sent += buf.length;
+      pending = buf;
+    }
+    await write({ chunk: { digest, data: pending ?? Buffer.alloc(0), last: true } });
+  }
+  return sent;
+}

@@ -117,7 +117,7 @@ class FileBlobWriter implements BlobWriter {
     const actual = `sha256:${this.hash.digest('hex')}`;
     if (actual !== this.digest) {
       await this.discard();
-      throw new StoreError('digest_mismatch', `blob ${this.digest} did not match its digest (got ${actual})`);
+      throw new StoreError('digest_mismatch', `blob ${this.digest} did not match its digest`);
     }
     if (this.expectedSize !== undefined && this.written !== this.expectedSize) {
       await this.discard();

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages depot's tests and examples need, when they are missing (idempotent).
+set -euo pipefail
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+[ -x /usr/bin/docker ] || need+=(docker.io)
+command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -184,7 +184,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             if (!pending.has(chunk.digest))
               throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${chunk.digest} was not asked for`);
             current = chunk.digest;
-            writer = blobs.begin(chunk.digest);
+            writer = blobs.begin(chunk.digest, sizes.get(chunk.digest));
           }
           if (chunk.data.length > CHUNK_SIZE)
             throw new RpcError(grpc.status.INVALID_ARGUMENT, 'blob chunk larger than the protocol allows');

@@ -1,0 +1,125 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Repository root. */
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const DEPOT_BIN = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
+export const BUILDER_BIN = join(ROOT, 'dist', 'builder-host', 'src', 'bin.js');
+/** The Docker 20.10 CLI (the one on PATH may lack BuildKit support). */
+export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+
+export const BUILDER_ENGINE = process.env.DEPOT_TEST_BUILDER_ENGINE ?? '';
+export const LAPTOP_ENGINE = process.env.DEPOT_TEST_LAPTOP_ENGINE ?? '';
+
+/** Why integration tests cannot run here, or undefined when they can. */
+export function skipReason(): string | undefined {
+  if (!BUILDER_ENGINE || !LAPTOP_ENGINE) return 'engines not started: run through scripts/with-engines.sh';
+  if (!existsSync(DEPOT_BIN)) return 'not built: run npm run build';
+  return undefined;
+}
+
+/** A temp dir, removed never (CI machines are thrown away; keeps failures inspectable). */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `depot-test-${prefix}-`));
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the depot CLI with an isolated config/cache and the laptop engine as DOCKER_HOST. */
+export function depot(args: string[], env: Record<string, string> = {}, input?: string): Promise<RunResult> {
+  return run(process.execPath, [DEPOT_BIN, ...args], { ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE, ...env }, input);
+}
+
+let isolated: Record<string, string> | undefined;
+/** XDG dirs private to this test process. */
+export function isolatedEnv(): Record<string, string> {
+  if (!isolated) {
+    const home = tempDir('home');
+    isolated = {
+      XDG_CONFIG_HOME: join(home, 'config'),
+      XDG_CACHE_HOME: join(home, 'cache'),
+      XDG_DATA_HOME: join(home, 'data'),
+      DEPOT_NO_KEYCHAIN: '1',
+      CI: 'true',
+    };
+  }
+  return isolated;
+}
+
+/** Runs a command to completion, capturing output. */
+export function run(cmd: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Runs the docker CLI against an engine. */
+export function docker(engine: string, args: string[]): RunResult {
+  const r = spawnSync(DOCKER, args, { env: { ...process.env, DOCKER_HOST: engine, DOCKER_BUILDKIT: '1' }, encoding: 'utf8' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface BuilderProcess {
+  url: string;
+  dataDir: string;
+  child: ChildProcess;
+  logs: () => string;
+  token(project: string, user?: string): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `depot-builder serve` as a separate process against the builder engine. */
+export async function startBuilder(opts: { dataDir?: string; listen?: string } = {}): Promise<BuilderProcess> {
+  const dataDir = opts.dataDir ?? tempDir('builder');
+  const child = spawn(
+    process.execPath,
+    [BUILDER_BIN, 'serve', '--engine', BUILDER_ENGINE, '--data', dataDir, '--listen', opts.listen ?? '127.0.0.1:0'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let logs = '';
+  child.stderr!.on('data', (d) => (logs += d));
+  const address = await new Promise<string>((res, rej) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) res(m[1]!);
+    });
+    child.on('exit', (code) => rej(new Error(`depot-builder exited ${code}: ${logs}`)));
+  });
+  return {
+    url: address.startsWith('unix:') ? address : `tcp://${address}`,
+    dataDir,
+    child,
+    logs: () => logs,
+    token(project, user = 'tester') {
+      const r = spawnSync(process.execPath, [BUILDER_BIN, 'token', 'create', '--project', project, '--user', user, '--data', dataDir], {
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) throw new Error(r.stderr);
+      return r.stdout.trim();
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+/** Reads a --metadata-file. */
+export function readMetadata(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+}

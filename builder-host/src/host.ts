@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
+import { destination, pino, type Logger } from 'pino';
 import { createTokenStore } from './auth/index.js';
 import { createDockerEngine } from './engine/index.js';
 import { createBuilderServer, type TokenVerifier } from './server/index.js';
@@ -31,7 +31,7 @@ export interface BuilderHost {
 
 /** A JSON logger on stderr. */
 export function createLogger(level = process.env.DEPOT_LOG_LEVEL || 'info'): Logger {
-  return pino({ name: 'depot-builder', level }, pino.destination(2));
+  return pino({ name: 'depot-builder', level }, destination(2));
 }
 
 async function builderId(dataDir: string): Promise<string> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { destination, pino } from 'pino';
 import { startBuilderHost } from '../../builder-host/src/host.js';
 import { createLocalEngine } from '../docker/index.js';
 import { DepotError } from '../session/index.js';
@@ -38,7 +38,7 @@ export async function startEmbeddedBuilder(): Promise<{ url: string; token: stri
     engine,
     dataDir,
     listen: `unix:${sock}`,
-    logger: pino({ name: 'depot-builder', level }, pino.destination(2)),
+    logger: pino({ name: 'depot-builder', level }, destination(2)),
     tokens: {
       async verify(t) {
         return t === token ? { id: 'embedded', project: '*', user, createdAt: '', revoked: false } : undefined;

@@ -36,7 +36,7 @@ export function createProgressSink(mode: string): ProgressSink {
       const r = createPlainRenderer(write);
       return { handle: (e) => r.handle(e), async close() { r.close(); } };
     }
-    case 'tty': {
+    default: {
       const r = renderBuildTty({ stdout: process.stderr });
       return { handle: (e) => r.handle(e), close: () => r.close() };
     }

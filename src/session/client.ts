@@ -13,6 +13,7 @@ import {
   type HelloResponse__Output,
   loadBuilderProto,
   PROJECT_METADATA_KEY,
+  type SyncRequest,
   type SyncResponse__Output,
 } from '../protocol/index.js';
 import { DepotError, fromGrpcError } from './errors.js';
@@ -254,12 +255,12 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
 }
 
 async function sendBlobs(
-  call: grpc.ClientDuplexStream<unknown, unknown>,
+  call: grpc.ClientDuplexStream<SyncRequest, SyncResponse__Output>,
   digests: string[],
   blobs: Map<string, string>,
 ): Promise<number> {
   let sent = 0;
-  const write = async (msg: unknown) => {
+  const write = async (msg: SyncRequest) => {
     if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
   };
   for (const digest of digests) {

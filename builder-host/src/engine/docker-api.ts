@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 import { EngineError } from './types.js';
 
 /** How to reach dockerd: a unix socket or host:port (plain HTTP). */
@@ -107,9 +108,10 @@ export function unreachable(ep: DockerEndpoint, err: unknown): EngineError {
 
 /** Splits a byte stream into lines (without the newline). */
 export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
   let rest = '';
   for await (const chunk of stream) {
-    rest += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    rest += typeof chunk === 'string' ? chunk : decoder.write(chunk);
     let i = rest.indexOf('\n');
     while (i >= 0) {
       const line = rest.slice(0, i).trim();
@@ -118,5 +120,6 @@ export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGener
       i = rest.indexOf('\n');
     }
   }
+  rest += decoder.end();
   if (rest.trim()) yield rest.trim();
 }

@@ -388,7 +388,7 @@ function engineEventToWire(ev: Exclude<EngineEvent, { type: 'result' }>): BuildE
       };
     case 'log':
       return { log: { vertex: ev.vertex, stream: ev.stream, data: ev.data, timestampMs: ev.timestampMs } };
-    case 'message':
+    default:
       return { message: ev.text };
   }
 }

@@ -15,7 +15,9 @@ interface BuildLine {
  * Turns the JSON lines of a `POST /build?version=2` answer into engine events ending with one
  * result: the image id from `moby.image.id`, a failure from an in-stream `error`.
  */
-export async function* buildStreamEvents(input: AsyncIterable<string>): AsyncGenerator<EngineEvent> {
+export async function* buildStreamEvents(
+  input: AsyncIterable<string> | Iterable<string>,
+): AsyncGenerator<EngineEvent> {
   let imageId = '';
   for await (const line of input) {
     let j: BuildLine;

@@ -33,8 +33,10 @@ export function createContextTar(
     else {
       injected = extra.dockerfile;
       const dir = all.find((e) => e.path === INJECTED_DOCKERFILE_DIR);
-      const base = dir && dir.type !== 'dir' ? `${INJECTED_DOCKERFILE_DIR}-Dockerfile` : INJECTED_DOCKERFILE_DIR;
-      dockerfilePath = dir && dir.type !== 'dir' ? `${base}-${hex.slice(0, 12)}` : `${base}/Dockerfile-${hex.slice(0, 12)}`;
+      const base =
+        dir && dir.type !== 'dir' ? `${INJECTED_DOCKERFILE_DIR}-Dockerfile` : INJECTED_DOCKERFILE_DIR;
+      dockerfilePath =
+        dir && dir.type !== 'dir' ? `${base}-${hex.slice(0, 12)}` : `${base}/Dockerfile-${hex.slice(0, 12)}`;
       const add: ContextEntry[] = [];
       if (!dir) add.push(synthetic(INJECTED_DOCKERFILE_DIR, 'dir', 0o755, 0, ''));
       add.push(synthetic(dockerfilePath, 'file', 0o644, injected.length, `sha256:${hex}`));
@@ -57,7 +59,13 @@ export function createContextTar(
   return { stream: out, dockerfilePath };
 }
 
-function synthetic(path: string, type: 'dir' | 'file', mode: number, size: number, digest: string): ContextEntry {
+function synthetic(
+  path: string,
+  type: 'dir' | 'file',
+  mode: number,
+  size: number,
+  digest: string,
+): ContextEntry {
   return { path, type, mode, uid: 0, gid: 0, size, mtimeMs: 0, digest, link: '' };
 }
 
@@ -82,9 +90,12 @@ async function writeAll(
 ): Promise<void> {
   for (const e of entries) {
     if (e.type === 'dir') await entryDone(pack, { ...baseHeader(e), type: 'directory' });
-    else if (e.type === 'symlink') await entryDone(pack, { ...baseHeader(e), type: 'symlink', linkname: e.link });
-    else if (e.type === 'hardlink') await entryDone(pack, { ...baseHeader(e), type: 'link', linkname: e.link });
-    else if (injected && e.path === injectedPath) await entryDone(pack, { ...baseHeader(e), type: 'file' }, injected);
+    else if (e.type === 'symlink')
+      await entryDone(pack, { ...baseHeader(e), type: 'symlink', linkname: e.link });
+    else if (e.type === 'hardlink')
+      await entryDone(pack, { ...baseHeader(e), type: 'link', linkname: e.link });
+    else if (injected && e.path === injectedPath)
+      await entryDone(pack, { ...baseHeader(e), type: 'file' }, injected);
     else await writeFile(pack, e, openBlob);
   }
   pack.finalize();
@@ -107,7 +118,10 @@ async function writeFile(
   const done = new Promise<void>((resolve, reject) => {
     onDone = (err) => (err ? reject(err) : resolve());
   });
+  done.catch(() => undefined);
   const sink = pack.entry({ ...baseHeader(e), type: 'file', size: e.size }, (err) => onDone(err));
+  // Failures reach us through the entry callback; the sink's own error event would be unhandled.
+  sink.on('error', () => undefined);
   let written = 0;
   const mismatch = () =>
     new EngineError(

@@ -13,7 +13,8 @@ export interface DockerEndpoint {
 export function parseEngineHost(s: string): DockerEndpoint {
   if (s.startsWith('unix://')) {
     const socketPath = s.slice('unix://'.length);
-    if (!socketPath) throw new EngineError('invalid_host', `invalid docker host ${JSON.stringify(s)}: empty socket path`);
+    if (!socketPath)
+      throw new EngineError('invalid_host', `invalid docker host ${JSON.stringify(s)}: empty socket path`);
     return { socketPath };
   }
   if (s.startsWith('/')) return { socketPath: s };
@@ -103,7 +104,9 @@ export async function dockerJson<T>(
 export function unreachable(ep: DockerEndpoint, err: unknown): EngineError {
   const where = ep.socketPath ? `unix://${ep.socketPath}` : `tcp://${ep.host}:${ep.port}`;
   const why = err instanceof Error ? err.message : String(err);
-  return new EngineError('engine_unreachable', `cannot reach the docker engine at ${where}: ${why}`, { cause: err });
+  return new EngineError('engine_unreachable', `cannot reach the docker engine at ${where}: ${why}`, {
+    cause: err,
+  });
 }
 
 /** Splits a byte stream into lines (without the newline). */

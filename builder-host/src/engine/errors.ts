@@ -5,7 +5,10 @@ import type { BuildErrorCode } from './types.js';
 const RULES: Array<[RegExp, BuildErrorCode]> = [
   [/context canceled$/i, 'cancelled'],
   [/target stage .+ could not be found/i, 'unknown_target'],
-  [/failed to read dockerfile|dockerfile: no such file|cannot locate specified dockerfile/i, 'dockerfile_not_found'],
+  [
+    /failed to read dockerfile|dockerfile: no such file|cannot locate specified dockerfile/i,
+    'dockerfile_not_found',
+  ],
   [
     /dockerfile parse error|failed to parse dockerfile|the dockerfile cannot be empty|file with no instructions|no build stage in current context/i,
     'dockerfile_syntax',

@@ -1,0 +1,124 @@
+/**
+ * depot benchmarks, side by side with `docker build` on the same engine in the same run.
+ * Run through the private engines: `scripts/with-engines.sh npm run bench`.
+ * Sizes: DEPOT_BENCH_FILES (default 20000), DEPOT_BENCH_MB (default 200), DEPOT_BENCH_RUNS (default 3).
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { scanContext } from '../src/context-sync/index.js';
+import { createBuilderSession, type SyncBase } from '../src/session/index.js';
+import { BUILDER_ENGINE, DEPOT_BIN, isolatedEnv, startBuilder, tempDir } from '../test/integration/harness.js';
+
+const FILES = Number(process.env.DEPOT_BENCH_FILES ?? 20000);
+const MB = Number(process.env.DEPOT_BENCH_MB ?? 200);
+const RUNS = Number(process.env.DEPOT_BENCH_RUNS ?? 3);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function makeContext(): string {
+  const dir = tempDir('bench-ctx');
+  const per = Math.floor((MB * 1024 * 1024) / FILES);
+  let seed = createHash('sha256').update('depot-bench').digest();
+  for (let i = 0; i < FILES; i++) {
+    const sub = join(dir, `d${Math.floor(i / 500)}`);
+    if (i % 500 === 0) mkdirSync(sub, { recursive: true });
+    const buf = Buffer.alloc(per);
+    for (let off = 0; off < per; off += 32) {
+      seed = createHash('sha256').update(seed).digest();
+      seed.copy(buf, off);
+    }
+    writeFileSync(join(sub, `f${i}.bin`), buf);
+  }
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY . /ctx\nRUN find /ctx -type f | wc -l > /count\n');
+  return dir;
+}
+
+function timeCmd(cmd: string, args: string[], env: Record<string, string>): number {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return performance.now() - t;
+}
+
+async function main(): Promise<void> {
+  if (!BUILDER_ENGINE) throw new Error('run through scripts/with-engines.sh');
+  console.error(`generating ${FILES} files / ${MB} MB …`);
+  const ctx = makeContext();
+  const builder = await startBuilder();
+  const token = builder.token('bench');
+  const session = createBuilderSession({ url: builder.url, token, project: 'bench' });
+  const indexDir = tempDir('bench-index');
+  const rows: string[][] = [];
+
+  // First sync: cold index, empty builder store.
+  let t = performance.now();
+  let scan = await scanContext({ contextDir: ctx, indexDir });
+  let out = await session.sync(scan, undefined);
+  const first = performance.now() - t;
+  rows.push(['first sync (scan + upload)', `${first.toFixed(0)} ms`, `${(out.bytesSent / 1e6).toFixed(1)} MB`]);
+  let base: SyncBase = { snapshotId: out.snapshotId, entries: scan.entries };
+
+  // No-change re-sync: warm index, delta against the acknowledged snapshot.
+  const noChange: number[] = [];
+  let noChangeBytes = 0;
+  for (let i = 0; i < RUNS; i++) {
+    t = performance.now();
+    scan = await scanContext({ contextDir: ctx, indexDir });
+    out = await session.sync(scan, base);
+    noChange.push(performance.now() - t);
+    noChangeBytes = out.bytesSent;
+    base = { snapshotId: out.snapshotId, entries: scan.entries };
+  }
+  rows.push(['no-change re-sync', `${median(noChange).toFixed(0)} ms`, `${noChangeBytes} B`]);
+
+  // One-file re-sync.
+  const oneFile: number[] = [];
+  let oneBytes = 0;
+  const target = join(ctx, 'd0', 'f0.bin');
+  for (let i = 0; i < RUNS; i++) {
+    writeFileSync(target, `changed ${i} ${Date.now()}\n`.repeat(100));
+    t = performance.now();
+    scan = await scanContext({ contextDir: ctx, indexDir });
+    out = await session.sync(scan, base);
+    oneFile.push(performance.now() - t);
+    oneBytes = out.bytesSent;
+    base = { snapshotId: out.snapshotId, entries: scan.entries };
+  }
+  const fileSize = scan.entries.find((e) => e.path === 'd0/f0.bin')!.size;
+  rows.push(['one-file re-sync', `${median(oneFile).toFixed(0)} ms`, `${oneBytes} B (file ${fileSize} B)`]);
+  session.close();
+
+  // Fully cached rebuild end to end, depot vs docker build on the same engine.
+  const env = { ...isolatedEnv(), DOCKER_HOST: BUILDER_ENGINE, DOCKER_BUILDKIT: '1' };
+  const depotArgs = [DEPOT_BIN, 'build', '--builder', builder.url, '--token', token, '--project', 'bench', '--progress', 'quiet', '-t', 'bench:depot', ctx];
+  const dockerArgs = ['build', '-q', '-t', 'bench:docker', ctx];
+  timeCmd(process.execPath, depotArgs, env);
+  timeCmd('/usr/bin/docker', dockerArgs, env);
+  const depotT: number[] = [];
+  const dockerT: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    depotT.push(timeCmd(process.execPath, depotArgs, env));
+    dockerT.push(timeCmd('/usr/bin/docker', dockerArgs, env));
+  }
+  const d = median(depotT);
+  const k = median(dockerT);
+  rows.push(['cached rebuild: depot build', `${d.toFixed(0)} ms`, '']);
+  rows.push(['cached rebuild: docker build', `${k.toFixed(0)} ms`, `ratio ${(d / k).toFixed(2)}×`]);
+  await builder.stop();
+
+  console.log(`context: ${FILES} files, ${MB} MB; median of ${RUNS}`);
+  console.log('| measure | client time | bytes / ratio |');
+  console.log('| --- | --- | --- |');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

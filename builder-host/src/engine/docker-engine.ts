@@ -1,0 +1,232 @@
+import type http from 'node:http';
+import { PassThrough } from 'node:stream';
+import { chainIds } from '../../../src/protocol/index.js';
+import { buildStreamEvents } from './build-stream.js';
+import {
+  type DockerEndpoint,
+  dockerJson,
+  dockerRequest,
+  errorMessage,
+  lines,
+  parseEngineHost,
+  readBody,
+  unreachable,
+} from './docker-api.js';
+import { classifyBuildError } from './errors.js';
+import { filterDockerArchive } from './export-archive.js';
+import { createLayerIdCache } from './layer-cache.js';
+import type { Engine, EngineBuildRequest, EngineEvent, EngineInfo, ExportSummary } from './types.js';
+import { EngineError } from './types.js';
+
+export interface DockerEngineOptions {
+  /** unix:///path or tcp://host:port */
+  host: string;
+  /** Where the export keeps its v1 layer id → chain id map; in memory only when absent. */
+  cacheDir?: string;
+  /** Where layers are spooled during an export; default os.tmpdir(). */
+  spoolDir?: string;
+}
+
+interface VersionAnswer {
+  Version?: string;
+  ApiVersion?: string;
+  Os?: string;
+  Arch?: string;
+}
+interface InfoAnswer {
+  ID?: string;
+  DriverStatus?: Array<[string, string]> | null;
+}
+interface ImageAnswer {
+  Id?: string;
+  Size?: number;
+  RootFS?: { Layers?: string[] };
+}
+
+const ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
+
+/** The query string of `POST /build` for a request (exported for tests). */
+export function buildQuery(req: EngineBuildRequest): string {
+  const q = new URLSearchParams();
+  q.set('version', '2');
+  q.set('buildid', req.buildId);
+  for (const t of req.tags) q.append('t', t);
+  q.set('dockerfile', req.dockerfile);
+  q.set('buildargs', JSON.stringify(req.buildArgs));
+  if (req.target) q.set('target', req.target);
+  if (req.platform) q.set('platform', req.platform);
+  if (req.noCache) q.set('nocache', '1');
+  if (req.pull) q.set('pull', '1');
+  q.set('labels', JSON.stringify(req.labels));
+  q.set('rm', '1');
+  q.set('forcerm', '1');
+  return q.toString();
+}
+
+/** Drives a dockerd (with BuildKit) through the Engine API. */
+export function createDockerEngine(opts: DockerEngineOptions): Engine {
+  const ep: DockerEndpoint = parseEngineHost(opts.host);
+  const running = new Map<string, AbortController>();
+  const cache = createLayerIdCache(opts.cacheDir);
+
+  const inspectImage: Engine['inspectImage'] = async (id) => {
+    const j = await dockerJson<ImageAnswer>(
+      ep,
+      { method: 'GET', path: `/images/${encodeURI(id)}/json`, allow404: true },
+      `inspect of image ${id}`,
+    );
+    if (!j) return undefined;
+    return { id: j.Id ?? id, size: j.Size ?? 0, diffIds: j.RootFS?.Layers ?? [] };
+  };
+
+  const cancel = async (buildId: string): Promise<void> => {
+    running.get(buildId)?.abort();
+    await dockerJson(
+      ep,
+      { method: 'POST', path: `/build/cancel?id=${encodeURIComponent(buildId)}` },
+      `cancel of build ${buildId}`,
+    );
+  };
+
+  async function* build(req: EngineBuildRequest, signal: AbortSignal): AsyncGenerator<EngineEvent> {
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    if (signal.aborted) ac.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    running.set(req.buildId, ac);
+    const cancelled = (): EngineEvent => ({
+      type: 'result',
+      ok: false,
+      imageId: '',
+      error: 'build cancelled',
+      errorCode: 'cancelled',
+    });
+    let contextError: Error | undefined;
+    req.context.on('error', (err: Error) => {
+      contextError = err;
+    });
+    let res: http.IncomingMessage;
+    try {
+      try {
+        res = await dockerRequest(ep, {
+          method: 'POST',
+          path: `/build?${buildQuery(req)}`,
+          headers: { 'Content-Type': 'application/x-tar' },
+          body: req.context,
+          signal: ac.signal,
+        });
+      } catch (err) {
+        if (ac.signal.aborted) {
+          yield cancelled();
+          return;
+        }
+        if (contextError) {
+          yield contextFailed(contextError);
+          return;
+        }
+        throw unreachable(ep, err);
+      }
+      if ((res.statusCode ?? 500) >= 400) {
+        const error = errorMessage(await readBody(res), res.statusCode);
+        yield { type: 'result', ok: false, imageId: '', error, errorCode: classifyBuildError(error) };
+        return;
+      }
+      try {
+        for await (const ev of buildStreamEvents(lines(res))) {
+          if (ev.type === 'result' && !ev.ok && contextError) {
+            yield contextFailed(contextError);
+            return;
+          }
+          yield ev;
+          if (ev.type === 'result') return;
+        }
+      } catch (err) {
+        if (ac.signal.aborted) {
+          yield cancelled();
+          return;
+        }
+        if (contextError) {
+          yield contextFailed(contextError);
+          return;
+        }
+        throw unreachable(ep, err);
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (running.get(req.buildId) === ac) running.delete(req.buildId);
+      // Dropping the connection is what stops the build; a consumer that stops early gets it too.
+      ac.abort();
+    }
+  }
+
+  const exportImage: Engine['exportImage'] = (imageId, haveChainIds, allLayers, signal) => {
+    const out = new PassThrough();
+    const summary = (async (): Promise<ExportSummary> => {
+      const img = await inspectImage(imageId);
+      if (!img) throw new EngineError('image_not_found', `image export failed: no image ${imageId}`);
+      let res: http.IncomingMessage;
+      try {
+        res = await dockerRequest(ep, { method: 'GET', path: `/images/${encodeURI(img.id)}/get`, signal });
+      } catch (err) {
+        if (signal.aborted) throw new EngineError('cancelled', 'image export cancelled', { cause: err });
+        throw unreachable(ep, err);
+      }
+      if ((res.statusCode ?? 500) >= 400)
+        throw new EngineError(
+          'export_failed',
+          `image export failed: ${errorMessage(await readBody(res), res.statusCode)}`,
+        );
+      const f = filterDockerArchive(res, {
+        chainIds: chainIds(img.diffIds),
+        diffIds: img.diffIds,
+        have: haveChainIds,
+        allLayers,
+        cache,
+        spoolDir: opts.spoolDir,
+      });
+      f.stream.on('error', (err: Error) => out.destroy(err));
+      f.stream.pipe(out);
+      const s = await f.summary;
+      return { ...s, imageSize: img.size };
+    })();
+    summary.catch((err: unknown) => out.destroy(err as Error));
+    return { stream: out, summary };
+  };
+
+  return {
+    async info(): Promise<EngineInfo> {
+      const [v, i] = await Promise.all([
+        dockerJson<VersionAnswer>(ep, { method: 'GET', path: '/version' }, 'engine version'),
+        dockerJson<InfoAnswer>(ep, { method: 'GET', path: '/info' }, 'engine info'),
+      ]);
+      const os = v?.Os ?? 'linux';
+      const arch = ARCH[v?.Arch ?? ''] ?? v?.Arch ?? 'amd64';
+      const containerd = (i?.DriverStatus ?? []).some(
+        ([k, val]) => k === 'driver-type' && val === 'io.containerd.snapshotter.v1',
+      );
+      return {
+        version: v?.Version ?? '',
+        apiVersion: v?.ApiVersion ?? '',
+        os,
+        arch,
+        platform: arch === 'arm64' ? `${os}/arm64` : `${os}/${arch}`,
+        imageStore: containerd ? 'containerd' : 'graphdriver',
+        id: i?.ID ?? '',
+      };
+    },
+    build,
+    cancel,
+    inspectImage,
+    exportImage,
+  };
+}
+
+function contextFailed(err: Error): EngineEvent {
+  return {
+    type: 'result',
+    ok: false,
+    imageId: '',
+    error: err.message,
+    errorCode: 'context_failed',
+  };
+}

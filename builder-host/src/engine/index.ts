@@ -1,0 +1,16 @@
+export { createContextTar, INJECTED_DOCKERFILE_DIR } from './context-tar.js';
+export { parseEngineHost } from './docker-api.js';
+export { createDockerEngine, type DockerEngineOptions } from './docker-engine.js';
+export { classifyBuildError } from './errors.js';
+export { decodeTrace } from './trace.js';
+export type {
+  BuildErrorCode,
+  Engine,
+  EngineBuildRequest,
+  EngineEvent,
+  EngineInfo,
+  EngineStatus,
+  EngineVertex,
+  ExportSummary,
+} from './types.js';
+export { EngineError } from './types.js';

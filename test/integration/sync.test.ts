@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import {
+  type BuilderClient,
+  type ContextEntry,
+  entryToWire,
+  loadBuilderProto,
+  type SyncResponse__Output,
+} from '../../src/protocol/index.js';
+import {
+  type BuilderProcess,
+  DEPOT_BIN,
+  depot,
+  isolatedEnv,
+  LAPTOP_ENGINE,
+  skipReason,
+  startBuilder,
+  tempDir,
+} from './harness.js';
+
+const skip = skipReason();
+
+function sha(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** Every blob under the store, each checked against its own name. */
+function storeBlobs(dataDir: string): { name: string; ok: boolean }[] {
+  const root = join(dataDir, 'blobs', 'sha256');
+  if (!existsSync(root)) return [];
+  const out: { name: string; ok: boolean }[] = [];
+  for (const ab of readdirSync(root))
+    for (const hex of readdirSync(join(root, ab))) {
+      const data = readFileSync(join(root, ab, hex));
+      out.push({ name: hex, ok: sha(data) === `sha256:${hex}` });
+    }
+  return out;
+}
+
+function file(path: string, content: string): ContextEntry {
+  return {
+    path,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: Buffer.byteLength(content),
+    mtimeMs: 0,
+    digest: sha(content),
+    link: '',
+  };
+}
+
+describe('builder sync refuses bad input', { skip }, () => {
+  let builder: BuilderProcess;
+  let client: BuilderClient;
+  let md: grpc.Metadata;
+
+  before(async () => {
+    builder = await startBuilder();
+    const proto = loadBuilderProto();
+    client = new proto.depot.builder.v1.Builder(
+      builder.url.replace(/^tcp:\/\//, ''),
+      grpc.credentials.createInsecure(),
+    ) as unknown as BuilderClient;
+    md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${builder.token('sync')}`);
+  });
+  after(async () => {
+    client?.close();
+    await builder?.stop();
+  });
+
+  /** Runs one Sync call: sends `begin`, then `blobs` when asked; resolves with the outcome. */
+  function sync(
+    entries: ContextEntry[],
+    blobs: Record<string, Buffer>,
+  ): Promise<{ ok: true; snapshot: string } | { ok: false; code: number; details: string }> {
+    return new Promise((resolve) => {
+      const call = client.Sync(md);
+      call.on('data', (msg: SyncResponse__Output) => {
+        if (msg.need) {
+          for (const d of msg.need.digests) call.write({ chunk: { digest: d, data: blobs[d] ?? Buffer.alloc(0), last: true } });
+        } else if (msg.ready) {
+          resolve({ ok: true, snapshot: msg.ready.snapshotId });
+          call.end();
+        }
+      });
+      call.on('error', (e: grpc.ServiceError) => resolve({ ok: false, code: e.code, details: e.details }));
+      call.write({ begin: { full: { entries: entries.map(entryToWire) } } });
+    });
+  }
+
+  test('a blob whose bytes do not match its digest is rejected and the store is unchanged', async () => {
+    const e = file('a.txt', 'the real content');
+    const before = storeBlobs(builder.dataDir);
+    const r = await sync([e], { [e.digest]: Buffer.from('some other bytes!') });
+    assert.equal(r.ok, false);
+    if (!r.ok) {
+      assert.equal(r.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(r.details, /did not match its digest/);
+    }
+    assert.deepEqual(storeBlobs(builder.dataDir), before);
+    const tmp = join(builder.dataDir, 'tmp');
+    assert.deepEqual(existsSync(tmp) ? readdirSync(tmp) : [], []);
+    // The right bytes are then accepted.
+    const ok = await sync([e], { [e.digest]: Buffer.from('the real content') });
+    assert.equal(ok.ok, true);
+  });
+
+  for (const [why, path] of [
+    ['..', '../escape'],
+    ['.. inside', 'a/../../b'],
+    ['absolute', '/etc/passwd'],
+    ['NUL', 'a\0b'],
+  ] as const) {
+    test(`a manifest path with ${why} is rejected`, async () => {
+      const r = await sync([file(path, 'x')], {});
+      assert.equal(r.ok, false);
+      if (!r.ok) {
+        assert.equal(r.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(r.details, /invalid manifest/);
+      }
+    });
+  }
+
+  test('a client killed mid-upload: the next sync completes and no partial blob is in the store', async () => {
+    const ctx = tempDir('killed');
+    // Incompressible content, big enough that the upload is still running when the client dies.
+    const big = Buffer.alloc(192 * 1024 * 1024);
+    for (let off = 0; off < big.length; off += 32) createHash('sha256').update(String(off)).digest().copy(big, off);
+    writeFileSync(join(ctx, 'big.bin'), big);
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY big.bin /big.bin\n');
+    const token = builder.token('killed');
+    const args = [DEPOT_BIN, 'build', '--builder', builder.url, '--token', token, '--progress', 'plain', ctx];
+    const env = { ...process.env, ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE };
+    const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
+    const tmp = join(builder.dataDir, 'tmp');
+    // Wait until the builder is receiving the blob, then kill the client.
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const files = existsSync(tmp) ? readdirSync(tmp) : [];
+      if (files.some((f) => statSync(join(tmp, f)).size > 1024 * 1024)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    for (const b of storeBlobs(builder.dataDir)) assert.ok(b.ok, `partial blob ${b.name} in the store`);
+    assert.ok(!storeBlobs(builder.dataDir).some((b) => `sha256:${b.name}` === sha(big)), 'blob landed before the kill');
+    const r = await depot(['build', '--builder', builder.url, '--token', token, '--progress', 'plain', ctx]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const b of storeBlobs(builder.dataDir)) assert.ok(b.ok, `partial blob ${b.name} in the store`);
+    assert.ok(storeBlobs(builder.dataDir).some((b) => `sha256:${b.name}` === sha(big)));
+    // The aborted upload's temp file is gone once the call is cleaned up.
+    const left = existsSync(tmp) ? readdirSync(tmp) : [];
+    assert.deepEqual(left, []);
+  });
+});

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** What the index remembers about one regular file. */
 export interface IndexRecord {
@@ -17,11 +17,15 @@ export interface IndexRecord {
   digest: string;
 }
 
-/** Path -> record; a null-prototype object so any file name is a safe key. */
-export type IndexRecords = Record<string, IndexRecord>;
-
 const INDEX_VERSION = 1;
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+/** The records of one context as loaded: path -> record. */
+export interface IndexRecords {
+  /** The record of `path` if present and well formed. */
+  get(path: string): IndexRecord | undefined;
+  readonly size: number;
+}
 
 /** $XDG_CACHE_HOME/depot/index, or ~/.cache/depot/index. */
 export function defaultIndexDir(): string {
@@ -34,10 +38,8 @@ export function indexFileFor(indexDir: string, contextRealpath: string): string 
   return join(indexDir, `${createHash('sha256').update(contextRealpath).digest('hex')}.json`);
 }
 
-/** Creates an empty record set. */
-export function emptyRecords(): IndexRecords {
-  return Object.create(null) as IndexRecords;
-}
+/** An empty record set (no index, or an unusable one). */
+export const EMPTY_RECORDS: IndexRecords = { get: () => undefined, size: 0 };
 
 /** True when `v` is a usable record (the file is user-writable, so every field is checked on use). */
 export function isRecord(v: unknown): v is IndexRecord {
@@ -59,28 +61,49 @@ export async function loadIndex(file: string, contextRealpath: string): Promise<
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    return emptyRecords();
+    return EMPTY_RECORDS;
   }
   try {
     const doc = JSON.parse(text) as unknown;
-    if (typeof doc !== 'object' || doc === null) return emptyRecords();
+    if (typeof doc !== 'object' || doc === null) return EMPTY_RECORDS;
     const { version, context, files } = doc as Record<string, unknown>;
-    if (version !== INDEX_VERSION || context !== contextRealpath) return emptyRecords();
-    if (typeof files !== 'object' || files === null || Array.isArray(files)) return emptyRecords();
-    // JSON.parse makes own properties even for "__proto__"; re-home them on a null prototype.
-    return Object.assign(emptyRecords(), files) as IndexRecords;
+    if (version !== INDEX_VERSION || context !== contextRealpath) return EMPTY_RECORDS;
+    if (typeof files !== 'object' || files === null || Array.isArray(files)) return EMPTY_RECORDS;
+    const table = files as Record<string, unknown>;
+    // Looked up in place (no copy into a Map): hasOwn keeps "constructor" & co. from resolving to the prototype.
+    return {
+      get: (path) => {
+        if (!Object.hasOwn(table, path)) return undefined;
+        const r = table[path];
+        return isRecord(r) ? r : undefined;
+      },
+      size: Object.keys(table).length,
+    };
   } catch {
-    return emptyRecords();
+    return EMPTY_RECORDS;
   }
 }
 
-/** Writes the records atomically (temp file + rename); failures are swallowed: the index is only a cache. */
-export async function saveIndex(file: string, contextRealpath: string, records: IndexRecords): Promise<boolean> {
-  const dir = join(file, '..');
+/**
+ * Writes `records` (in the given order) atomically: temp file + rename. Failures are swallowed, the
+ * index is only a cache. The JSON is assembled by hand: one object per path, no intermediate tree.
+ */
+export async function saveIndex(
+  file: string,
+  contextRealpath: string,
+  records: ReadonlyArray<readonly [string, IndexRecord]>,
+): Promise<boolean> {
+  const parts: string[] = [];
+  for (const [path, r] of records) {
+    parts.push(
+      `${JSON.stringify(path)}:{"size":${r.size},"mtimeMs":${r.mtimeMs},"ino":${r.ino},"ctimeMs":${r.ctimeMs},"digest":"${r.digest}"}`,
+    );
+  }
+  const text = `{"version":${INDEX_VERSION},"context":${JSON.stringify(contextRealpath)},"files":{${parts.join(',')}}}`;
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(tmp, JSON.stringify({ version: INDEX_VERSION, context: contextRealpath, files: records }));
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(tmp, text);
     await rename(tmp, file);
     return true;
   } catch {

@@ -152,7 +152,10 @@ export class PatternMatcher {
       let exclusion = false;
       if (p.startsWith('!')) {
         if (p.length === 1)
-          throw new ContextError('invalid_ignore_pattern', 'invalid .dockerignore pattern: illegal exclusion "!"');
+          throw new ContextError(
+            'invalid_ignore_pattern',
+            'invalid .dockerignore pattern: illegal exclusion "!"',
+          );
         exclusion = true;
         p = p.slice(1);
       }
@@ -213,9 +216,13 @@ export async function readIgnorePatterns(
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') continue;
-      throw new ContextError('context_unreadable', `cannot read ignore file ${file}: ${code ?? String(err)}`, {
-        cause: err,
-      });
+      throw new ContextError(
+        'context_unreadable',
+        `cannot read ignore file ${file}: ${code ?? String(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
     return { patterns: parseDockerignore(text), source: file };
   }

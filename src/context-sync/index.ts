@@ -2,13 +2,12 @@
 
 /** A build-context problem the user can fix; `code` is stable (context_not_found, context_not_dir, ...). */
 export { ContextError, type ContextErrorCode } from './errors.js';
-/** Patterns of the ignore file a BuildKit build would use, and that file's path (or undefined). */
-export { readIgnorePatterns } from './ignore.js';
-/** Parses .dockerignore text like moby's ReadAll; the matcher mirrors moby's PatternMatcher. */
-export { parseDockerignore, PatternMatcher } from './ignore.js';
-/** Scan a context into a canonical manifest plus the files that hold each blob. */
-export { type ContextScan, type ScanOptions, scanContext } from './scan.js';
 /** Where the hash index lives by default. */
 export { defaultIndexDir } from './hash-index.js';
+/** Patterns of the ignore file a BuildKit build would use, and that file's path (or undefined). */
+/** Parses .dockerignore text like moby's ReadAll; the matcher mirrors moby's PatternMatcher. */
+export { PatternMatcher, parseDockerignore, readIgnorePatterns } from './ignore.js';
 /** Renderings of a manifest for `depot context ls [--json]`. */
 export { type ContextListItem, contextListJson, formatContextList } from './list.js';
+/** Scan a context into a canonical manifest plus the files that hold each blob. */
+export { type ContextScan, type ScanOptions, scanContext } from './scan.js';

@@ -185,6 +185,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
 
     let imageId = '';
     let ok = false;
+    let imageSize = 0;
+    let diffIds: string[] = [];
     for await (const ev of session.build(
       {
         snapshotId: synced.snapshotId,
@@ -206,20 +208,23 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       if (ev.result) {
         ok = ev.result.ok;
         imageId = ev.result.imageId;
+        imageSize = ev.result.imageSize;
+        diffIds = ev.result.diffIds;
       }
     }
     if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
 
-    if (ok && opts.load && !embedded) await loadIntoLocalEngine(session, imageId, opts.tag, state, emit, signal);
+    if (ok && opts.load && !embedded)
+      await loadIntoLocalEngine(session, { imageId, imageSize, diffIds }, opts.tag, emit, signal);
     else if (ok && opts.load && embedded) {
       // The embedded builder builds in the local engine: the image and its tags are already there.
       emit({
         type: 'load/finished',
         timeMs: Date.now(),
         bytes: 0,
-        imageSize: state.result.imageSize ?? 0,
+        imageSize,
         layersSent: 0,
-        layersTotal: 0,
+        layersTotal: diffIds.length,
         note: 'built in the local engine',
         tags: opts.tag,
       });
@@ -244,23 +249,23 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
 
 async function loadIntoLocalEngine(
   session: BuilderSession,
-  imageId: string,
+  image: { imageId: string; imageSize: number; diffIds: string[] },
   tags: string[],
-  state: BuildState,
   emit: (e: BuildEvent) => void,
   signal: AbortSignal,
 ): Promise<void> {
   const local = createLocalEngine();
   emit({ type: 'load/started', timeMs: Date.now() });
+  const { imageId } = image;
   if (await local.hasImage(imageId)) {
     await local.tag(imageId, tags);
     emit({
       type: 'load/finished',
       timeMs: Date.now(),
       bytes: 0,
-      imageSize: state.result?.imageSize ?? 0,
+      imageSize: image.imageSize,
       layersSent: 0,
-      layersTotal: state.result?.diffIds?.length ?? 0,
+      layersTotal: image.diffIds.length,
       note: 'the local engine already has this image',
       tags,
     });

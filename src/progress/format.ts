@@ -1,0 +1,65 @@
+/**
+ * Number formatting shared by the plain renderer and the Ink views. Byte sizes follow
+ * go-units `HumanSize` (decimal units, 4 significant digits) and fixed-point seconds follow
+ * Go's `%.Nf` (round half to even on the exact binary value), so output matches BuildKit's.
+ */
+
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+
+/** Human byte size like go-units HumanSize: `123B`, `1.234kB`, `12kB`, `45.6MB`. */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return `${n}B`;
+  const sign = n < 0 ? '-' : '';
+  let size = Math.abs(n);
+  let unit = 0;
+  while (size >= 1000 && unit < BYTE_UNITS.length - 1) {
+    size /= 1000;
+    unit++;
+  }
+  // %.4g drops trailing zeros; Number() of toPrecision does the same for this range.
+  return `${sign}${Number(size.toPrecision(4))}${BYTE_UNITS[unit]}`;
+}
+
+/** Wall-clock duration: `0.3s`, `12.5s` under a minute, then `1m2s`, `1h2m3s`. */
+export function formatDuration(ms: number): string {
+  const safe = Number.isFinite(ms) && ms > 0 ? ms : 0;
+  const tenths = goFixed(safe / 1000, 1);
+  if (Number(tenths) < 60) return `${tenths}s`;
+  const total = Math.round(safe / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return h > 0 ? `${h}h${m}m${s}s` : `${m}m${s}s`;
+}
+
+/** Seconds with `digits` decimals exactly as Go's `%.<digits>f` prints them (BuildKit's `DONE 0.3s`). */
+export function formatSeconds(ms: number, digits = 1): string {
+  return goFixed(Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0, digits);
+}
+
+/** `sha256:0123456789ab`: the algorithm and the first 12 hex digits, like `docker images`. */
+export function shortDigest(digest: string): string {
+  const colon = digest.indexOf(':');
+  if (colon < 0) return digest.slice(0, 12);
+  return `${digest.slice(0, colon + 1)}${digest.slice(colon + 1, colon + 13)}`;
+}
+
+// Go formats the exact binary value and breaks exact ties to even; JS toFixed breaks ties
+// upwards, so round the exact decimal expansion ourselves.
+function goFixed(x: number, digits: number): string {
+  const neg = x < 0;
+  const exact = Math.abs(x).toFixed(100);
+  const [intPart = '0', frac = ''] = exact.split('.');
+  const kept = frac.slice(0, digits);
+  const rest = frac.slice(digits);
+  let digitsStr = intPart + kept;
+  const first = rest[0] ?? '0';
+  const tail = rest.slice(1);
+  const lastKept = Number(digitsStr[digitsStr.length - 1] ?? '0');
+  const roundUp = first > '5' || (first === '5' && (/[1-9]/.test(tail) || lastKept % 2 === 1));
+  if (roundUp) digitsStr = (BigInt(digitsStr) + 1n).toString().padStart(digitsStr.length, '0');
+  const whole = digitsStr.slice(0, digitsStr.length - digits) || '0';
+  const decimals = digitsStr.slice(digitsStr.length - digits);
+  const out = digits > 0 ? `${whole}.${decimals}` : whole;
+  return neg && /[1-9]/.test(out) ? `-${out}` : out;
+}

@@ -1,0 +1,275 @@
+import type { BuildEvent, StatusInfo } from './events.js';
+import { formatBytes, formatDuration, formatSeconds, shortDigest } from './format.js';
+import {
+  type BuildState,
+  findStep,
+  initialBuildState,
+  reduceBuild,
+  type StepState,
+  summarize,
+} from './state.js';
+
+/** A progress sink fed one event at a time; `close` prints what is left and the summary. */
+export interface ProgressRenderer {
+  handle(event: BuildEvent): void;
+  close(): void;
+}
+
+/** Log lines of a failed step repeated under the `------` block, as BuildKit does. */
+export const ERROR_LOG_TAIL = 10;
+/** A running status is reprinted at most this often (event time); BuildKit batches by tick. */
+const STATUS_REPRINT_MS = 1000;
+
+/** The group of lines being printed: a vertex digest, or one of depot's own groups. */
+type Group = { kind: 'vertex'; digest: string } | { kind: 'depot' | 'error' | 'load' | 'summary' };
+
+/**
+ * BuildKit-style plain progress (`docker build --progress plain`): `#N name` headers,
+ * `#N 0.123 <log line>`, statuses, `#N DONE 0.3s` / `#N CACHED` / `#N ERROR: …`, a blank line
+ * whenever the output switches to another vertex, plus depot's `#0` sync lines, the load line
+ * and a summary on close. Output depends only on the events (times come from `timeMs`).
+ */
+export function createPlainRenderer(write: (s: string) => void): ProgressRenderer {
+  let state: BuildState = initialBuildState();
+  let current: Group | null = null;
+  let notFirst = false;
+  let closed = false;
+  /** digest → signature of the finish line printed (so re-sent vertices do not repeat it) */
+  const finishPrinted = new Map<string, string>();
+  /** digest → start time the header was printed for */
+  const headerFor = new Map<string, number>();
+  /** digest → unterminated log text and the time of its first chunk */
+  const partial = new Map<string, { text: string; timeMs: number }>();
+  /** digest + id → when the status was last printed, and whether it was done */
+  const statusPrinted = new Map<string, { timeMs: number; done: boolean }>();
+
+  const line = (text: string) => write(`${text}\n`);
+
+  const sameGroup = (a: Group | null, b: Group): boolean =>
+    a !== null &&
+    a.kind === b.kind &&
+    (a.kind !== 'vertex' || (b.kind === 'vertex' && a.digest === b.digest));
+
+  function switchTo(group: Group): void {
+    if (sameGroup(current, group)) return;
+    if (current?.kind === 'vertex') {
+      // Leaving a vertex that is still running: BuildKit marks the cut with `#N ...`.
+      const old = findStep(state, current.digest);
+      if (old) {
+        flushPartial(old);
+        line(`#${old.number} ...`);
+      }
+    }
+    if (notFirst) line('');
+    notFirst = true;
+    current = group;
+    if (group.kind === 'vertex') {
+      const step = findStep(state, group.digest);
+      if (step) {
+        line(`#${step.number} ${step.name}`);
+        headerFor.set(step.digest, step.startedMs);
+      }
+    }
+  }
+
+  function logLine(step: StepState, timeMs: number, text: string): void {
+    const since = step.startedMs > 0 ? timeMs - step.startedMs : 0;
+    line(`#${step.number} ${formatSeconds(since, 3)} ${text}`);
+  }
+
+  function flushPartial(step: StepState): void {
+    const p = partial.get(step.digest);
+    if (!p) return;
+    partial.delete(step.digest);
+    logLine(step, p.timeMs, p.text);
+  }
+
+  function flushAllPartial(): void {
+    for (const step of state.steps) {
+      if (!partial.has(step.digest)) continue;
+      switchTo({ kind: 'vertex', digest: step.digest });
+      flushPartial(step);
+    }
+  }
+
+  function onVertex(prev: StepState | undefined, step: StepState): void {
+    const active = step.startedMs > 0 || step.completedMs > 0 || step.cached || step.error !== '';
+    if (!active) return;
+    const finished = step.cached || step.completedMs > 0 || step.error !== '';
+    const signature = `${step.cached}|${step.completedMs}|${step.error}`;
+    const restarted = prev !== undefined && prev.startedMs !== step.startedMs && !finished;
+    const firstSeen = !headerFor.has(step.digest);
+    const newFinish = finished && finishPrinted.get(step.digest) !== signature;
+    if (!firstSeen && !restarted && !newFinish) return;
+    switchTo({ kind: 'vertex', digest: step.digest });
+    if (restarted && headerFor.get(step.digest) !== step.startedMs) {
+      line(`#${step.number} ${step.name}`);
+      headerFor.set(step.digest, step.startedMs);
+    }
+    if (!newFinish) return;
+    flushPartial(step);
+    finishPrinted.set(step.digest, signature);
+    if (step.error !== '') {
+      line(
+        /cancel(l)?ed$/.test(step.error)
+          ? `#${step.number} CANCELED`
+          : `#${step.number} ERROR: ${step.error}`,
+      );
+    } else if (step.cached) {
+      line(`#${step.number} CACHED`);
+    } else {
+      const ms = step.startedMs > 0 ? step.completedMs - step.startedMs : 0;
+      line(`#${step.number} DONE ${formatSeconds(ms)}s`);
+    }
+    // BuildKit forgets the current vertex once it completes: the next output gets a blank line.
+    current = null;
+  }
+
+  function onStatus(step: StepState, s: StatusInfo, timeMs: number): void {
+    const key = `${step.digest}\u0000${s.id}`;
+    const last = statusPrinted.get(key);
+    const done = s.completedMs > 0;
+    const due =
+      !last || (done && !last.done) || (!done && !last.done && timeMs - last.timeMs >= STATUS_REPRINT_MS);
+    if (!due) return;
+    statusPrinted.set(key, { timeMs, done });
+    switchTo({ kind: 'vertex', digest: step.digest });
+    const end = s.completedMs || timeMs;
+    const elapsed = s.startedMs > 0 ? end - s.startedMs : 0;
+    const tm = elapsed > 10 ? ` ${formatSeconds(elapsed)}s` : '';
+    const total = s.total !== 0 ? ` / ${formatBytes(s.total)}` : '';
+    const doneStr = done ? ' done' : '';
+    const id = s.id || s.name;
+    line(
+      s.current !== 0
+        ? `#${step.number} ${id} ${formatBytes(s.current)}${total}${tm}${doneStr}`
+        : `#${step.number} ${id}${tm}${doneStr}`,
+    );
+  }
+
+  function onLog(step: StepState, timeMs: number, data: string): void {
+    if (data === '') return;
+    switchTo({ kind: 'vertex', digest: step.digest });
+    const pending = partial.get(step.digest);
+    partial.delete(step.digest);
+    const parts = data.split('\n');
+    const rest = parts.pop() ?? '';
+    parts.forEach((raw, i) => {
+      const text = (i === 0 && pending ? pending.text : '') + raw;
+      logLine(
+        step,
+        i === 0 && pending ? pending.timeMs : timeMs,
+        text.endsWith('\r') ? text.slice(0, -1) : text,
+      );
+    });
+    if (parts.length === 0 && pending) {
+      partial.set(step.digest, { text: pending.text + rest, timeMs: pending.timeMs });
+    } else if (rest !== '') {
+      partial.set(step.digest, { text: rest, timeMs });
+    }
+  }
+
+  function onFinished(): void {
+    const r = state.result;
+    if (!r || r.ok) return;
+    const failed = state.steps.filter(
+      (s) => s.error !== '' && !/cancel(l)?ed$/.test(s.error) && s.logs.length > 0,
+    );
+    switchTo({ kind: 'error' });
+    for (const step of failed) {
+      line('------');
+      line(` > ${step.name}:`);
+      for (const l of step.logs.slice(-ERROR_LOG_TAIL)) {
+        const since = step.startedMs > 0 ? l.timeMs - step.startedMs : 0;
+        line(`${formatSeconds(since, 3)} ${l.text}`);
+      }
+      line('------');
+    }
+    line(`ERROR: ${r.error || `build failed${r.errorCode ? ` (${r.errorCode})` : ''}`}`);
+  }
+
+  function onLoaded(): void {
+    const load = state.load;
+    if (!load) return;
+    switchTo({ kind: 'load' });
+    const id = state.result?.imageId ? `image ${shortDigest(state.result.imageId)}` : 'image';
+    const layers = `${load.layersSent}/${load.layersTotal} layer${load.layersTotal === 1 ? '' : 's'}`;
+    line(
+      `loaded ${id} into the local engine: ${formatBytes(load.bytes)} of ${formatBytes(load.imageSize)} (${layers})`,
+    );
+    if (load.tags.length > 0) line(`tagged ${load.tags.join(', ')}`);
+    if (load.note !== '') line(`note: ${load.note}`);
+  }
+
+  return {
+    handle(event) {
+      if (closed) return;
+      const prevState = state;
+      state = reduceBuild(state, event);
+      switch (event.type) {
+        case 'build/started':
+          switchTo({ kind: 'depot' });
+          line(
+            `#0 building on ${event.builderId || 'builder'}${event.platform ? ` for ${event.platform}` : ''}`,
+          );
+          break;
+        case 'sync/started':
+          switchTo({ kind: 'depot' });
+          line(`#0 syncing context: ${event.entries} entr${event.entries === 1 ? 'y' : 'ies'}`);
+          break;
+        case 'sync/acked': {
+          switchTo({ kind: 'depot' });
+          const files = `${event.blobsSent} file${event.blobsSent === 1 ? '' : 's'} changed`;
+          const snap = event.snapshotId ? ` (snapshot ${shortDigest(event.snapshotId)}…)` : '';
+          line(`#0 synced context: ${files}, ${formatBytes(event.bytesSent)} sent${snap}`);
+          break;
+        }
+        case 'vertex/updated': {
+          const step = findStep(state, event.vertex.digest);
+          if (step) onVertex(findStep(prevState, event.vertex.digest), step);
+          break;
+        }
+        case 'status/updated': {
+          const step = findStep(state, event.status.vertex);
+          if (step) onStatus(step, event.status, event.timeMs);
+          break;
+        }
+        case 'log/appended': {
+          const step = findStep(state, event.vertex);
+          if (step) onLog(step, event.timeMs, event.data);
+          break;
+        }
+        case 'message/logged':
+          switchTo({ kind: 'depot' });
+          for (const text of event.text.replace(/\n$/, '').split('\n')) line(`#0 ${text}`);
+          break;
+        case 'build/finished':
+          flushAllPartial();
+          onFinished();
+          break;
+        case 'load/finished':
+          onLoaded();
+          break;
+        default:
+          break;
+      }
+    },
+    close() {
+      if (closed) return;
+      flushAllPartial();
+      switchTo({ kind: 'summary' });
+      line(formatSummaryLine(state));
+      closed = true;
+    },
+  };
+}
+
+/** `steps: 9 total, 6 cached · 2.1s · synced 1.2kB · loaded 12kB` (plus `· failed`). */
+export function formatSummaryLine(state: BuildState): string {
+  const sum = summarize(state);
+  const parts = [`steps: ${sum.steps} total, ${sum.cached} cached`, formatDuration(sum.durationMs)];
+  if (state.sync?.ackedMs) parts.push(`synced ${formatBytes(sum.bytesSynced)}`);
+  if (state.load?.finishedMs) parts.push(`loaded ${formatBytes(sum.bytesLoaded)}`);
+  if (state.result && !state.result.ok) parts.push('failed');
+  return parts.join(' · ');
+}

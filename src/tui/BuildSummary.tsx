@@ -1,0 +1,59 @@
+import { Box, Text } from 'ink';
+import { type BuildState, formatBytes, formatDuration, shortDigest, summarize } from '../progress/index.js';
+import { truncate } from './text.js';
+
+/** Props of BuildSummary. */
+export interface BuildSummaryProps {
+  state: BuildState;
+  width: number;
+  /** clock for the running duration; defaults to the latest event time */
+  nowMs?: number;
+}
+
+/** `steps 9 · cached 6 · 2.1s · synced 1.2kB · loaded 12kB of 5.4MB`. */
+export function summaryText(state: BuildState, nowMs: number = state.nowMs): string {
+  const sum = summarize(state);
+  const running = state.result === null;
+  const done = state.steps.filter((s) => s.cached || s.completedMs > 0 || s.error !== '').length;
+  const duration = running && state.startedMs > 0 ? Math.max(0, nowMs - state.startedMs) : sum.durationMs;
+  const parts = [
+    running ? `steps ${done}/${sum.steps}` : `steps ${sum.steps}`,
+    `cached ${sum.cached}`,
+    formatDuration(duration),
+  ];
+  if (state.sync?.ackedMs) parts.push(`synced ${formatBytes(sum.bytesSynced)}`);
+  if (state.load?.finishedMs)
+    parts.push(`loaded ${formatBytes(sum.bytesLoaded)} of ${formatBytes(sum.imageSize)}`);
+  return parts.join(' · ');
+}
+
+/** Totals line plus the outcome: the short image id and tags, or the error. */
+export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummaryProps) {
+  const result = state.result;
+  const load = state.load;
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text dimColor={result === null} wrap="truncate-end">
+        {truncate(summaryText(state, nowMs), width)}
+      </Text>
+      {result?.ok ? (
+        <Text wrap="truncate-end">
+          <Text color="green">✔</Text> image {shortDigest(result.imageId)}
+          {load && load.tags.length > 0 ? ` (${load.tags.join(', ')})` : ''}
+          {load && load.finishedMs === 0 ? ' · loading into the local engine…' : ''}
+          {load && load.finishedMs > 0 ? ` · ${load.layersSent}/${load.layersTotal} layers sent` : ''}
+        </Text>
+      ) : null}
+      {result && !result.ok ? (
+        <Text color="red" wrap="wrap">
+          ✖ {result.error || `build failed${result.errorCode ? ` (${result.errorCode})` : ''}`}
+        </Text>
+      ) : null}
+      {load?.note ? (
+        <Text dimColor wrap="wrap">
+          note: {load.note}
+        </Text>
+      ) : null}
+    </Box>
+  );
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { stripVTControlCharacters } from 'node:util';
+import cliSpinners from 'cli-spinners';
+import { render } from 'ink-testing-library';
+import {
+  type BuildEvent,
+  type BuildState,
+  initialBuildState,
+  parseEventLines,
+  reduceBuild,
+} from '../progress/index.js';
+import { BuildView } from './BuildView.js';
+import { cellWidth } from './text.js';
+
+const fixture = (name: string): BuildEvent[] =>
+  parseEventLines(readFileSync(new URL(`../progress/fixtures/${name}.jsonl`, import.meta.url), 'utf8'));
+const reduceAll = (events: BuildEvent[]): BuildState => events.reduce(reduceBuild, initialBuildState());
+
+function frameOf(state: BuildState, width = 80): string[] {
+  const r = render(<BuildView state={state} width={width} />);
+  const frame = stripVTControlCharacters(r.lastFrame() ?? '');
+  r.unmount();
+  return frame.split('\n');
+}
+
+function assertFits(lines: string[], width: number): void {
+  for (const line of lines)
+    assert.ok(cellWidth(line) <= width, `wider than ${width}: ${JSON.stringify(line)}`);
+}
+
+test('the recorded build renders one row per step, CACHED marks and the summary at 80 columns', () => {
+  const state = reduceAll(fixture('sample-build'));
+  const lines = frameOf(state);
+  assertFits(lines, 80);
+  assert.match(
+    lines[0] ?? '',
+    /^✔ synced context: 3 files changed, 1\.234kB sent \(snapshot sha256:[0-9a-f]{12}…\)$/,
+  );
+  const rows = lines.filter((l) => /^. #\d+ /.test(l));
+  assert.equal(rows.length, state.steps.length);
+  rows.forEach((row, i) => {
+    const step = state.steps[i]!;
+    assert.ok(row.startsWith(`✔ #${step.number} `), row);
+    assert.ok(row.includes(step.instruction.slice(0, 20)), `${row} should show ${step.instruction}`);
+    assert.equal(row.trimEnd().endsWith('CACHED'), step.cached, row);
+    assert.equal(cellWidth(row), 80, 'rows are laid out to the full width');
+  });
+  assert.equal(rows.filter((r) => r.endsWith('CACHED')).length, 4);
+  assert.match(rows[7] ?? '', /build 4\/4 +│ {2}RUN \.\/build\.sh +1\.2s$/);
+  assert.match(rows[5] ?? '', /└─ WORKDIR \/src ←#4/);
+  assert.ok(lines.includes('steps 11 · cached 4 · 1.7s · synced 1.234kB · loaded 12.8kB of 5.398MB'));
+  assert.ok(lines.some((l) => /^✔ image sha256:[0-9a-f]{12} \(app:dev\) · 1\/3 layers sent$/.test(l)));
+});
+
+test('a failed step shows its last 10 log lines and the error', () => {
+  const state = reduceAll(fixture('failed-build'));
+  const lines = frameOf(state);
+  assertFits(lines, 80);
+  const at = lines.findIndex((l) => /^✖ #9 .*RUN \.\/test\.sh/.test(l));
+  assert.ok(at >= 0, lines.join('\n'));
+  const logs = lines.slice(at + 1, at + 11);
+  assert.ok(
+    logs.every((l) => l.startsWith('    │ ')),
+    logs.join('\n'),
+  );
+  assert.match(logs[0] ?? '', /parse_test\.go:12/);
+  assert.equal(logs[9], '    │ exit status 1');
+  assert.match(lines[at + 11] ?? '', /^· #10 /);
+  assert.match(lines.find((l) => l.startsWith('- #6 ')) ?? '', /CANCELED$/);
+  assert.ok(lines.includes('✖ process "/bin/sh -c ./test.sh" did not complete successfully: exit code: 1'));
+});
+
+test('while running: a spinner frame, byte progress, waiting rows and a live count', () => {
+  const T = 1_750_000_000_000;
+  const events: BuildEvent[] = [
+    { type: 'build/started', timeMs: T, builderId: 'b', platform: 'linux/amd64', buildId: 'x' },
+    {
+      type: 'vertex/updated',
+      timeMs: T,
+      vertex: {
+        digest: 'a',
+        name: '[1/2] FROM docker.io/library/busybox',
+        inputs: [],
+        cached: false,
+        startedMs: T,
+        completedMs: 0,
+        error: '',
+      },
+    },
+    {
+      type: 'status/updated',
+      timeMs: T + 1500,
+      status: {
+        id: 'sha256:l1',
+        vertex: 'a',
+        name: '',
+        current: 12_300_000,
+        total: 45_600_000,
+        startedMs: T,
+        completedMs: 0,
+      },
+    },
+    ...Array.from(
+      { length: 6 },
+      (_, i): BuildEvent => ({
+        type: 'vertex/updated',
+        timeMs: T + 1500,
+        vertex: {
+          digest: `w${i}`,
+          name: `[2/2] RUN step ${i}`,
+          inputs: ['a'],
+          cached: false,
+          startedMs: 0,
+          completedMs: 0,
+          error: '',
+        },
+      }),
+    ),
+  ];
+  const lines = frameOf(reduceAll(events));
+  assertFits(lines, 80);
+  const row = lines.find((l) => l.includes('#1 ')) ?? '';
+  assert.ok(cliSpinners.dots.frames.includes(row[0] ?? ''), row);
+  assert.match(row, /12\.3MB\/45\.6MB 1\.5s$/);
+  assert.equal(lines.filter((l) => /^· #\d+ /.test(l)).length, 3);
+  assert.ok(lines.includes('· … 3 more steps waiting'));
+  assert.ok(lines.includes('steps 0/7 · cached 0 · 1.5s'));
+});
+
+test('no line is wider than a narrow terminal', () => {
+  for (const name of ['sample-build', 'failed-build']) {
+    for (const width of [40, 60]) assertFits(frameOf(reduceAll(fixture(name)), width), width);
+  }
+});
+
+test('rendering event by event prints every settled row once, in order', () => {
+  const events = fixture('sample-build');
+  let state = initialBuildState();
+  const r = render(<BuildView state={state} width={80} />);
+  for (const e of events) {
+    state = reduceBuild(state, e);
+    r.rerender(<BuildView state={state} width={80} />);
+  }
+  const lines = stripVTControlCharacters(r.lastFrame() ?? '').split('\n');
+  r.unmount();
+  const numbers = lines.map((l) => /^. (#\d+) /.exec(l)?.[1]).filter((n) => n !== undefined);
+  assert.deepEqual(
+    numbers,
+    state.steps.map((s) => `#${s.number}`),
+  );
+  assert.match(lines[0] ?? '', /^✔ synced context/);
+});

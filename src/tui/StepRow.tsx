@@ -1,0 +1,63 @@
+import { Box, Text } from 'ink';
+import type { GraphRow } from './graph-layout.js';
+
+/** Props of StepRow. */
+export interface StepRowProps {
+  row: GraphRow;
+  /** spinner frame shown while the step runs */
+  frame: string;
+}
+
+const GLYPH_COLOR = {
+  waiting: 'gray',
+  running: 'cyan',
+  done: 'green',
+  cached: 'green',
+  failed: 'red',
+  canceled: 'yellow',
+} as const;
+
+function glyph(row: GraphRow, frame: string): string {
+  switch (row.phase) {
+    case 'running':
+      return frame || '·';
+    case 'done':
+    case 'cached':
+      return '✔';
+    case 'failed':
+      return '✖';
+    case 'canceled':
+      return '-';
+    default:
+      return '·';
+  }
+}
+
+/** One step of the layer graph: glyph, `#N`, stage, tree guide, instruction, right column; a failed step's logs below. */
+export function StepRow({ row, frame }: StepRowProps) {
+  const dim = row.phase === 'waiting' || row.phase === 'cached' || row.phase === 'canceled';
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate-end">
+        <Text color={GLYPH_COLOR[row.phase]}>{glyph(row, frame)}</Text> <Text dimColor>{row.number}</Text>{' '}
+        <Text color="magenta">{row.label}</Text>
+        <Text dimColor>{row.guide}</Text>
+        <Text dimColor={dim} color={row.phase === 'failed' ? 'red' : undefined}>
+          {row.text}
+        </Text>
+        <Text
+          color={row.phase === 'cached' ? 'blue' : row.phase === 'canceled' ? 'yellow' : undefined}
+          dimColor={row.phase !== 'cached' && row.phase !== 'running'}
+        >
+          {row.right}
+        </Text>
+      </Text>
+      {row.logs.map((line, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: log lines are positional and never reorder
+        <Text key={i} color="red" dimColor wrap="truncate-end">
+          {line}
+        </Text>
+      ))}
+    </Box>
+  );
+}

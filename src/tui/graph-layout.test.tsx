@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type BuildEvent, initialBuildState, reduceBuild } from '../progress/index.js';
+import { layoutGraph, primaryParent, settledCount, stepLabel } from './graph-layout.js';
+import { cellWidth, truncate } from './text.js';
+
+const T = 1_750_000_000_000;
+const v = (digest: string, name: string, inputs: string[] = [], over = {}): BuildEvent => ({
+  type: 'vertex/updated',
+  timeMs: T,
+  vertex: { digest, name, inputs, cached: false, startedMs: 0, completedMs: 0, error: '', ...over },
+});
+
+test('guides: roots flush, │ under the row above in the same stage, └─ with a back-reference otherwise', () => {
+  const state = [
+    v('from', '[build 1/3] FROM busybox'),
+    v('ctx', '[internal] load build context'),
+    v('copy', '[build 2/3] COPY . .', ['from', 'ctx']),
+    v('run', '[build 3/3] RUN make', ['copy']),
+    v('final', '[stage-1 2/2] COPY --from=build /out /app', ['from', 'run']),
+  ].reduce(reduceBuild, initialBuildState());
+  assert.equal(primaryParent(state.steps, 2), 0, 'prefers the input of the same stage');
+  assert.equal(primaryParent(state.steps, 4), 3, 'else the most recent input');
+  const rows = layoutGraph(state, 80);
+  assert.deepEqual(
+    rows.map((r) => r.guide),
+    ['', '', '└─ ', '│  ', '└─ '],
+  );
+  assert.match(rows[2]!.text, /^COPY \. \. ←#1 /);
+  assert.deepEqual(state.steps.map(stepLabel), [
+    'build 1/3',
+    'internal',
+    'build 2/3',
+    'build 3/3',
+    'stage-1 2/2',
+  ]);
+});
+
+test('settled rows are the finished prefix, or all once the build finished', () => {
+  let state = [
+    v('a', 'a', [], { startedMs: T, completedMs: T + 1 }),
+    v('b', 'b', [], { startedMs: T }),
+    v('c', 'c', [], { cached: true, startedMs: T, completedMs: T }),
+  ].reduce(reduceBuild, initialBuildState());
+  assert.equal(settledCount(state), 1);
+  state = reduceBuild(state, {
+    type: 'build/finished',
+    timeMs: T + 2,
+    ok: false,
+    imageId: '',
+    error: 'x',
+    errorCode: '',
+  });
+  assert.equal(settledCount(state), 3);
+});
+
+test('truncate cuts by terminal cells and marks the cut', () => {
+  assert.equal(truncate('hello world', 8), 'hello w…');
+  assert.equal(truncate('hello', 5), 'hello');
+  assert.equal(cellWidth(truncate('日本語のテキスト', 7)), 7);
+  assert.equal(truncate('abc', 0), '');
+});

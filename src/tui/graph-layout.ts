@@ -1,0 +1,142 @@
+import {
+  type BuildState,
+  formatBytes,
+  formatDuration,
+  isStepFinished,
+  type StepPhase,
+  type StepState,
+  shortDigest,
+  stepPhase,
+  visibleLogText,
+} from '../progress/index.js';
+import { cellWidth, padEnd, sanitize, truncate } from './text.js';
+
+/** Log lines shown under a failed step. */
+export const FAILED_LOG_LINES = 10;
+/** Waiting steps listed one per row in the live area before the rest are counted. */
+export const MAX_WAITING_ROWS = 3;
+
+/** One laid-out row of the layer graph: every text part already fits the width. */
+export interface GraphRow {
+  digest: string;
+  phase: StepPhase;
+  /** `#N` padded to the widest number */
+  number: string;
+  /** stage label (`build 2/4`, `internal`) padded to the label column */
+  label: string;
+  /** tree guide: '' for roots, `│  ` continuing the row above, `└─ ` branching from an earlier row */
+  guide: string;
+  /** the instruction, cut to fit, padded so `right` ends at the last column */
+  text: string;
+  /** `CACHED`, `CANCELED`, a duration, or `12.3MB/45.6MB 1.2s` while running */
+  right: string;
+  /** a failed step's last log lines, each cut to the width */
+  logs: string[];
+}
+
+/** The label column entry of a step. */
+export function stepLabel(step: StepState): string {
+  if (step.tag !== '') return step.tag;
+  if (step.stepIndex > 0)
+    return step.stage
+      ? `${step.stage} ${step.stepIndex}/${step.stepTotal}`
+      : `${step.stepIndex}/${step.stepTotal}`;
+  return '';
+}
+
+/**
+ * The input a step hangs from: the most recent earlier input of the same named stage, else the
+ * most recent earlier input (e.g. `exporting to image` hangs from the final stage's last step).
+ */
+export function primaryParent(steps: readonly StepState[], at: number): number {
+  const step = steps[at];
+  if (!step) return -1;
+  let best = -1;
+  let bestSame = -1;
+  for (const digest of step.inputs) {
+    const i = steps.findIndex((s) => s.digest === digest);
+    if (i < 0 || i >= at) continue;
+    best = Math.max(best, i);
+    if (step.stage !== '' && steps[i]?.stage === step.stage) bestSame = Math.max(bestSame, i);
+  }
+  return bestSame >= 0 ? bestSame : best;
+}
+
+function rightText(step: StepState, phase: StepPhase, nowMs: number): string {
+  switch (phase) {
+    case 'cached':
+      return 'CACHED';
+    case 'canceled':
+      return 'CANCELED';
+    case 'waiting':
+      return '';
+    case 'running': {
+      const parts: string[] = [];
+      if (step.bytesTotal > 0)
+        parts.push(`${formatBytes(step.bytesCurrent)}/${formatBytes(step.bytesTotal)}`);
+      else if (step.bytesCurrent > 0) parts.push(formatBytes(step.bytesCurrent));
+      parts.push(formatDuration(Math.max(0, nowMs - step.startedMs)));
+      return parts.join(' ');
+    }
+    default:
+      return formatDuration(step.startedMs > 0 ? step.completedMs - step.startedMs : 0);
+  }
+}
+
+/** Lays out every step of the state as a row of exactly `width` cells (logs excepted, which are shorter). */
+export function layoutGraph(state: BuildState, width: number, nowMs: number = state.nowMs): GraphRow[] {
+  const steps = state.steps;
+  const numWidth = Math.max(2, ...steps.map((s) => `#${s.number}`.length));
+  const labels = steps.map(stepLabel);
+  const maxLabel = Math.max(0, ...labels.map(cellWidth));
+  // Give the label column at most a fifth of the row, and drop it on very narrow terminals.
+  const labelWidth = width < 40 ? 0 : Math.min(maxLabel, Math.max(8, Math.floor(width / 5)));
+  return steps.map((step, i) => {
+    const phase = stepPhase(step);
+    const parent = primaryParent(steps, i);
+    let guide = '';
+    let ref = '';
+    if (parent >= 0) {
+      const above = parent === i - 1;
+      guide = above && steps[parent]?.stage === step.stage ? '│  ' : '└─ ';
+      if (!above) ref = ` ←#${steps[parent]?.number ?? ''}`;
+    }
+    const number = `#${step.number}`.padEnd(numWidth);
+    const label = labelWidth > 0 ? `${padEnd(labels[i] ?? '', labelWidth)} ` : '';
+    const right = rightText(step, phase, nowMs);
+    // glyph + space, number + space, label, guide, text, space, right
+    const fixed = 2 + numWidth + 1 + cellWidth(label) + cellWidth(guide) + (right ? cellWidth(right) + 1 : 0);
+    const room = Math.max(0, width - fixed);
+    const instruction = sanitize(step.instruction || step.name);
+    const withRef = cellWidth(instruction) + cellWidth(ref) <= room ? instruction + ref : instruction;
+    const text = padEnd(truncate(withRef, room), room) + (right ? ' ' : '');
+    const logs =
+      phase === 'failed'
+        ? step.logs
+            .slice(-FAILED_LOG_LINES)
+            .map((l) => truncate(`    │ ${sanitize(visibleLogText(l.text))}`, width))
+        : [];
+    return { digest: step.digest, phase, number, label, guide, text, right, logs };
+  });
+}
+
+/**
+ * How many leading steps are settled and may move to `<Static>`: all of them once the build
+ * finished, else the prefix of finished steps (order is kept: a finished step waits for the
+ * earlier ones).
+ */
+export function settledCount(state: BuildState): number {
+  if (state.result) return state.steps.length;
+  const firstOpen = state.steps.findIndex((s) => !isStepFinished(s));
+  return firstOpen < 0 ? state.steps.length : firstOpen;
+}
+
+/** `synced context: 3 files changed, 1.2kB sent (snapshot sha256:abcd…)`, or the pending sync. */
+export function syncText(state: BuildState): string {
+  const sync = state.sync;
+  if (!sync) return '';
+  if (sync.ackedMs === 0) return `syncing context: ${sync.entries} entr${sync.entries === 1 ? 'y' : 'ies'}`;
+  const files = `${sync.blobsSent} file${sync.blobsSent === 1 ? '' : 's'} changed`;
+  const snap = sync.snapshotId ? ` (snapshot ${shortDigest(sync.snapshotId)}…)` : '';
+  return `synced context: ${files}, ${formatBytes(sync.bytesSent)} sent${snap}`;
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { stripVTControlCharacters } from 'node:util';
+import { parseEventLines } from '../progress/index.js';
+import { renderBuildTty } from './render-build-tty.js';
+
+class FakeStdout extends EventEmitter {
+  columns = 80;
+  rows = 40;
+  isTTY = true;
+  chunks: string[] = [];
+  write(chunk: string): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+  text(): string {
+    return stripVTControlCharacters(this.chunks.join(''));
+  }
+}
+
+const fixture = (name: string) =>
+  parseEventLines(readFileSync(new URL(`../progress/fixtures/${name}.jsonl`, import.meta.url), 'utf8'));
+
+test('renderBuildTty throttles re-renders and prints the final state on close', async () => {
+  const stdout = new FakeStdout();
+  let clock = 0;
+  const tty = renderBuildTty({ stdout: stdout as unknown as NodeJS.WriteStream, now: () => clock, fps: 15 });
+  const events = fixture('sample-build');
+  const afterMount = stdout.chunks.length;
+  assert.ok(afterMount > 0, 'mounting renders the empty view');
+  // A burst inside one throttle window (the clock does not move) renders nothing at once…
+  for (const e of events) tty.handle(e);
+  assert.equal(tty.state().steps.length, 11);
+  assert.equal(stdout.chunks.length, afterMount);
+  // …but once, a frame interval later.
+  clock = 1000;
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.ok(stdout.chunks.length > afterMount, 'the deferred render ran');
+  await tty.close();
+  const out = stdout.text();
+  for (let n = 1; n <= 11; n++) assert.match(out, new RegExp(`✔ #${n} `));
+  assert.match(out, /steps 11 · cached 4 · 1\.7s · synced 1\.234kB · loaded 12\.8kB of 5\.398MB/);
+  assert.match(out, /✔ image sha256:[0-9a-f]{12} \(app:dev\)/);
+  // close is idempotent and later events are ignored
+  tty.handle({ type: 'message/logged', timeMs: 0, text: 'late' });
+  await tty.close();
+});
+
+test('renderBuildTty shows a failed build with its logs', async () => {
+  const stdout = new FakeStdout();
+  const tty = renderBuildTty({ stdout: stdout as unknown as NodeJS.WriteStream, now: () => 0 });
+  for (const e of fixture('failed-build')) tty.handle(e);
+  await tty.close();
+  const out = stdout.text();
+  assert.match(out, /✖ #9 .*RUN \.\/test\.sh/);
+  assert.match(out, / {4}│ exit status 1/);
+  assert.match(out, /✖ process "\/bin\/sh -c \.\/test\.sh" did not complete successfully: exit code: 1/);
+});

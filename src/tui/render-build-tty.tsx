@@ -1,0 +1,83 @@
+import { render } from 'ink';
+import { type BuildEvent, type BuildState, initialBuildState, reduceBuild } from '../progress/index.js';
+import { BuildView } from './BuildView.js';
+
+/** Options of renderBuildTty. */
+export interface RenderBuildTtyOptions {
+  stdout: NodeJS.WriteStream;
+  stdin?: NodeJS.ReadStream;
+  stderr?: NodeJS.WriteStream;
+  /** re-renders per second at most (default 15) */
+  fps?: number;
+  /** local clock, injectable for tests (default Date.now) */
+  now?: () => number;
+}
+
+/** A live terminal view of one build: feed it events, then close it to restore the terminal. */
+export interface TtyBuildRenderer {
+  handle(event: BuildEvent): void;
+  /** Renders the final state, unmounts Ink and resolves once the terminal is restored. */
+  close(): Promise<void>;
+  /** The state rendered so far. */
+  state(): BuildState;
+}
+
+/**
+ * Mounts `<BuildView>` with Ink on `stdout`, reduces every event into a BuildState and
+ * re-renders at most `fps` times a second. Running durations use the latest event time plus
+ * the local time elapsed since it arrived, so builder/laptop clock skew does not show.
+ */
+export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
+  const now = opts.now ?? Date.now;
+  const intervalMs = Math.max(1, Math.round(1000 / (opts.fps ?? 15)));
+  let state = initialBuildState();
+  let lastEventAt = now();
+  let lastRenderAt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const width = () => Math.max(20, opts.stdout.columns || 80);
+  const view = (final: boolean) => (
+    <BuildView
+      state={state}
+      width={width()}
+      nowMs={final ? state.nowMs : state.nowMs + Math.max(0, now() - lastEventAt)}
+      final={final}
+    />
+  );
+  // Ink spreads these over its defaults: an explicit `undefined` would erase process.stdin.
+  const ink = render(view(false), {
+    stdout: opts.stdout,
+    ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    ...(opts.stderr ? { stderr: opts.stderr } : {}),
+    exitOnCtrlC: false,
+    patchConsole: false,
+    maxFps: opts.fps ?? 15,
+  });
+  const flush = () => {
+    timer = undefined;
+    if (closed) return;
+    lastRenderAt = now();
+    ink.rerender(view(false));
+  };
+  return {
+    handle(event) {
+      if (closed) return;
+      state = reduceBuild(state, event);
+      lastEventAt = now();
+      if (timer) return;
+      const wait = lastRenderAt + intervalMs - now();
+      if (wait <= 0) flush();
+      else timer = setTimeout(flush, wait);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      ink.rerender(view(true));
+      ink.unmount();
+      await ink.waitUntilExit();
+    },
+    state: () => state,
+  };
+}

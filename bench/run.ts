@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { scanContext } from '../src/context-sync/index.js';
 import { createBuilderSession, type SyncBase } from '../src/session/index.js';
-import { BUILDER_ENGINE, DEPOT_BIN, isolatedEnv, startBuilder, tempDir } from '../test/integration/harness.js';
+import {
+  BUILDER_ENGINE,
+  DEPOT_BIN,
+  isolatedEnv,
+  startBuilder,
+  tempDir,
+} from '../test/integration/harness.js';
 
 const FILES = Number(process.env.DEPOT_BENCH_FILES ?? 20000);
 const MB = Number(process.env.DEPOT_BENCH_MB ?? 200);
@@ -35,7 +41,10 @@ function makeContext(): string {
     }
     writeFileSync(join(sub, `f${i}.bin`), buf);
   }
-  writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY . /ctx\nRUN find /ctx -type f | wc -l > /count\n');
+  writeFileSync(
+    join(dir, 'Dockerfile'),
+    'FROM busybox\nCOPY . /ctx\nRUN find /ctx -type f | wc -l > /count\n',
+  );
   return dir;
 }
 
@@ -61,7 +70,11 @@ async function main(): Promise<void> {
   let scan = await scanContext({ contextDir: ctx, indexDir });
   let out = await session.sync(scan, undefined);
   const first = performance.now() - t;
-  rows.push(['first sync (scan + upload)', `${first.toFixed(0)} ms`, `${(out.bytesSent / 1e6).toFixed(1)} MB`]);
+  rows.push([
+    'first sync (scan + upload)',
+    `${first.toFixed(0)} ms`,
+    `${(out.bytesSent / 1e6).toFixed(1)} MB`,
+  ]);
   let base: SyncBase = { snapshotId: out.snapshotId, entries: scan.entries };
 
   // No-change re-sync: warm index, delta against the acknowledged snapshot.
@@ -96,7 +109,21 @@ async function main(): Promise<void> {
 
   // Fully cached rebuild end to end, depot vs docker build on the same engine.
   const env = { ...isolatedEnv(), DOCKER_HOST: BUILDER_ENGINE, DOCKER_BUILDKIT: '1' };
-  const depotArgs = [DEPOT_BIN, 'build', '--builder', builder.url, '--token', token, '--project', 'bench', '--progress', 'quiet', '-t', 'bench:depot', ctx];
+  const depotArgs = [
+    DEPOT_BIN,
+    'build',
+    '--builder',
+    builder.url,
+    '--token',
+    token,
+    '--project',
+    'bench',
+    '--progress',
+    'quiet',
+    '-t',
+    'bench:depot',
+    ctx,
+  ];
   const dockerArgs = ['build', '-q', '-t', 'bench:docker', ctx];
   timeCmd(process.execPath, depotArgs, env);
   timeCmd('/usr/bin/docker', dockerArgs, env);

@@ -28,29 +28,50 @@ const program = new Command('depot-builder').version(BUILDER_VERSION).descriptio
 program
   .command('serve')
   .description('serve builds over gRPC against a Docker engine')
-  .addOption(new Option('--engine <url>', 'Docker engine (unix:///PATH or tcp://HOST:PORT)').env('DOCKER_HOST').default('unix:///var/run/docker.sock'))
+  .addOption(
+    new Option('--engine <url>', 'Docker engine (unix:///PATH or tcp://HOST:PORT)')
+      .env('DOCKER_HOST')
+      .default('unix:///var/run/docker.sock'),
+  )
   .requiredOption('--data <dir>', 'data directory (blobs, snapshots, tokens)')
   .requiredOption('--listen <addr>', 'HOST:PORT or unix:PATH')
   .option('--tls-cert <file>', 'TLS certificate (PEM)')
   .option('--tls-key <file>', 'TLS private key (PEM)')
   .option('--id <id>', 'builder id (default: generated once and kept in the data directory)')
-  .action(async (o: { engine: string; data: string; listen: string; tlsCert?: string; tlsKey?: string; id?: string }) => {
-    if (!!o.tlsCert !== !!o.tlsKey) fail('--tls-cert and --tls-key go together');
-    const tls = o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
-    const logger = createLogger();
-    try {
-      const host = await startBuilderHost({ engine: engineAddress(o.engine), dataDir: o.data, listen: listenAddress(o.listen), tls, logger, id: o.id });
-      process.stdout.write(`depot-builder ${host.id} listening on ${host.address}\n`);
-      const stop = () => {
-        logger.info('shutting down');
-        host.close().then(() => process.exit(0));
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    } catch (err) {
-      fail(`cannot start: ${(err as Error).message}`);
-    }
-  });
+  .action(
+    async (o: {
+      engine: string;
+      data: string;
+      listen: string;
+      tlsCert?: string;
+      tlsKey?: string;
+      id?: string;
+    }) => {
+      if (!!o.tlsCert !== !!o.tlsKey) fail('--tls-cert and --tls-key go together');
+      const tls =
+        o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+      const logger = createLogger();
+      try {
+        const host = await startBuilderHost({
+          engine: engineAddress(o.engine),
+          dataDir: o.data,
+          listen: listenAddress(o.listen),
+          tls,
+          logger,
+          id: o.id,
+        });
+        process.stdout.write(`depot-builder ${host.id} listening on ${host.address}\n`);
+        const stop = () => {
+          logger.info('shutting down');
+          host.close().then(() => process.exit(0));
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      } catch (err) {
+        fail(`cannot start: ${(err as Error).message}`);
+      }
+    },
+  );
 
 const token = program.command('token').description('manage project tokens');
 token
@@ -69,7 +90,9 @@ token
   .requiredOption('--data <dir>', 'data directory of the builder')
   .action(async (o: { data: string }) => {
     for (const r of await createTokenStore(o.data).list())
-      process.stdout.write(`${r.id}\t${r.project}\t${r.user}\t${r.createdAt}${r.revoked ? '\trevoked' : ''}\n`);
+      process.stdout.write(
+        `${r.id}\t${r.project}\t${r.user}\t${r.createdAt}${r.revoked ? '\trevoked' : ''}\n`,
+      );
   });
 token
   .command('revoke <id>')

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { destination, pino, type Logger } from 'pino';
+import { destination, type Logger, pino } from 'pino';
 import { createTokenStore } from './auth/index.js';
 import { createDockerEngine } from './engine/index.js';
 import { createBuilderServer, type TokenVerifier } from './server/index.js';

@@ -37,7 +37,12 @@ program
   .argument('[path]', 'build context directory, or - to read a Dockerfile from stdin', '.')
   .option('-t, --tag <name>', 'name and optionally a tag (repeatable)', collect, [])
   .option('-f, --file <path>', 'Dockerfile (default: PATH/Dockerfile; - for stdin)')
-  .option('--build-arg <k=v>', 'build-time variable; K alone takes it from the environment (repeatable)', collect, [])
+  .option(
+    '--build-arg <k=v>',
+    'build-time variable; K alone takes it from the environment (repeatable)',
+    collect,
+    [],
+  )
   .option('--target <stage>', 'build stage to stop at')
   .option('--platform <os/arch>', 'target platform')
   .option('--no-cache', 'do not use the cache')
@@ -45,7 +50,9 @@ program
   .option('--label <k=v>', 'image label (repeatable)', collect, [])
   .option('--load', 'load the image into the local Docker engine', false)
   .addOption(
-    new Option('--progress <mode>', 'progress output').choices(['auto', 'tty', 'plain', 'json', 'quiet']).default('auto'),
+    new Option('--progress <mode>', 'progress output')
+      .choices(['auto', 'tty', 'plain', 'json', 'quiet'])
+      .default('auto'),
   )
   .option('-q, --quiet', 'print only the image id', false)
   .option('--metadata-file <file>', 'write build metadata (JSON) to a file')

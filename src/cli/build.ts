@@ -7,10 +7,10 @@ import { scanContext } from '../context-sync/index.js';
 import { createLocalEngine } from '../docker/index.js';
 import {
   type BuildEvent,
+  type BuildState,
   initialBuildState,
   reduceBuild,
   summarize,
-  type BuildState,
 } from '../progress/index.js';
 import type { BuildEvent__Output } from '../protocol/index.js';
 import {
@@ -62,7 +62,8 @@ function parseKeyValues(list: string[], flag: string, fromEnv: boolean): Record<
     const eq = item.indexOf('=');
     if (eq === 0) throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(item)}: empty name`);
     if (eq < 0) {
-      if (!fromEnv) throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(item)}: use KEY=VALUE`);
+      if (!fromEnv)
+        throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(item)}: use KEY=VALUE`);
       // docker: `--build-arg K` takes K from the environment, and is dropped when unset.
       const v = process.env[item];
       if (v !== undefined) out[item] = v;
@@ -77,18 +78,33 @@ const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 
 function validateTags(tags: string[]): void {
   for (const t of tags) {
-    if (!/^[a-z0-9]+([._-]+[a-z0-9]+|[:/][a-zA-Z0-9._-]+)*$/.test(t.replace(/:(\d+)\//, '$1/')) || t.includes('@'))
-      throw new DepotError('invalid_tag', `invalid tag ${JSON.stringify(t)}`, 'use NAME[:TAG], lowercase name');
+    if (
+      !/^[a-z0-9]+([._-]+[a-z0-9]+|[:/][a-zA-Z0-9._-]+)*$/.test(t.replace(/:(\d+)\//, '$1/')) ||
+      t.includes('@')
+    )
+      throw new DepotError(
+        'invalid_tag',
+        `invalid tag ${JSON.stringify(t)}`,
+        'use NAME[:TAG], lowercase name',
+      );
   }
 }
 
 /** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
 export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
   validateTags(opts.tag);
-  if (opts.platform && opts.platform.includes(','))
-    throw new DepotError('invalid_platform', 'several platforms are not supported by this command yet', 'pass one --platform');
+  if (opts.platform?.includes(','))
+    throw new DepotError(
+      'invalid_platform',
+      'several platforms are not supported by this command yet',
+      'pass one --platform',
+    );
   if (opts.platform && !PLATFORM_RE.test(opts.platform))
-    throw new DepotError('invalid_platform', `invalid platform ${JSON.stringify(opts.platform)}`, 'use OS/ARCH[/VARIANT], e.g. linux/amd64');
+    throw new DepotError(
+      'invalid_platform',
+      `invalid platform ${JSON.stringify(opts.platform)}`,
+      'use OS/ARCH[/VARIANT], e.g. linux/amd64',
+    );
   if (opts.context === '-' && opts.file === '-')
     throw new DepotError('invalid_flag', 'the context and the Dockerfile cannot both come from stdin');
   const buildArgs = parseKeyValues(opts.buildArg, '--build-arg', true);
@@ -104,7 +120,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     contextDir = tempContext;
   } else {
     const abs = resolve(opts.context);
-    if (!existsSync(abs)) throw new DepotError('context_not_found', `build context not found: ${opts.context}`);
+    if (!existsSync(abs))
+      throw new DepotError('context_not_found', `build context not found: ${opts.context}`);
     if (!statSync(abs).isDirectory())
       throw new DepotError('context_not_dir', `build context is not a directory: ${opts.context}`);
     contextDir = realpathSync(abs);
@@ -151,7 +168,12 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
           `run \`depot login --builder ${builderUrl}\` or pass --token / DEPOT_TOKEN`,
         );
     }
-    session = createBuilderSession({ url: builderUrl, token: token!, project, caFile: process.env.DEPOT_TLS_CA });
+    session = createBuilderSession({
+      url: builderUrl,
+      token: token!,
+      project,
+      caFile: process.env.DEPOT_TLS_CA,
+    });
     const hello = await session.hello(signal);
     const platform = opts.platform || hello.platforms[0] || '';
     const buildId = randomUUID();
@@ -172,7 +194,10 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const projectKey = project || '';
     const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
     const synced = await session.sync(scan, base, signal);
-    await saveSyncBase(hello.builderId, projectKey, contextDir, { snapshotId: synced.snapshotId, entries: scan.entries });
+    await saveSyncBase(hello.builderId, projectKey, contextDir, {
+      snapshotId: synced.snapshotId,
+      entries: scan.entries,
+    });
     emit({
       type: 'sync/acked',
       timeMs: Date.now(),
@@ -303,7 +328,8 @@ export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
       stream: ev.log.stream,
       data: ev.log.data.toString('utf8'),
     };
-  if (ev.message !== undefined && ev.event === 'message') return { type: 'message/logged', timeMs, text: ev.message };
+  if (ev.message !== undefined && ev.event === 'message')
+    return { type: 'message/logged', timeMs, text: ev.message };
   if (ev.result)
     return {
       type: 'build/finished',
@@ -318,7 +344,12 @@ export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
   return undefined;
 }
 
-async function writeMetadata(file: string, imageId: string, tags: string[], state: BuildState): Promise<void> {
+async function writeMetadata(
+  file: string,
+  imageId: string,
+  tags: string[],
+  state: BuildState,
+): Promise<void> {
   const s = summarize(state);
   const meta: Record<string, unknown> = {
     'containerimage.config.digest': imageId,

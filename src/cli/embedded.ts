@@ -12,11 +12,19 @@ export function localEngineUrl(): string {
   const h = process.env.DOCKER_HOST;
   if (!h) return 'unix:///var/run/docker.sock';
   if (h.startsWith('unix://') || h.startsWith('tcp://')) return h;
-  throw new DepotError('invalid_docker_host', `unsupported DOCKER_HOST ${JSON.stringify(h)}`, 'use unix:///PATH or tcp://HOST:PORT');
+  throw new DepotError(
+    'invalid_docker_host',
+    `unsupported DOCKER_HOST ${JSON.stringify(h)}`,
+    'use unix:///PATH or tcp://HOST:PORT',
+  );
 }
 
 /** Runs a builder-host inside this process against the local engine, on a private socket. */
-export async function startEmbeddedBuilder(): Promise<{ url: string; token: string; close(): Promise<void> }> {
+export async function startEmbeddedBuilder(): Promise<{
+  url: string;
+  token: string;
+  close(): Promise<void>;
+}> {
   const engine = localEngineUrl();
   const local = createLocalEngine({ host: engine });
   try {
@@ -41,7 +49,9 @@ export async function startEmbeddedBuilder(): Promise<{ url: string; token: stri
     logger: pino({ name: 'depot-builder', level }, destination(2)),
     tokens: {
       async verify(t) {
-        return t === token ? { id: 'embedded', project: '*', user, createdAt: '', revoked: false } : undefined;
+        return t === token
+          ? { id: 'embedded', project: '*', user, createdAt: '', revoked: false }
+          : undefined;
       },
     },
   });

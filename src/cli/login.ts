@@ -16,8 +16,18 @@ export async function runLogin(opts: { builder: string; token?: string; project?
       token = Buffer.concat(chunks).toString('utf8').trim();
     }
   }
-  if (!token) throw new DepotError('invalid_flag', 'no token given', 'pass --token, DEPOT_TOKEN or type it at the prompt');
-  const session = createBuilderSession({ url: opts.builder, token, project: opts.project, caFile: process.env.DEPOT_TLS_CA });
+  if (!token)
+    throw new DepotError(
+      'invalid_flag',
+      'no token given',
+      'pass --token, DEPOT_TOKEN or type it at the prompt',
+    );
+  const session = createBuilderSession({
+    url: opts.builder,
+    token,
+    project: opts.project,
+    caFile: process.env.DEPOT_TLS_CA,
+  });
   try {
     const hello = await session.hello();
     const where = await saveToken(opts.builder, token);

@@ -7,8 +7,8 @@ import type { ProtoGrpcType } from './generated/builder.js';
 import type { Entry, Entry__Output } from './generated/depot/builder/v1/Entry.js';
 import type { ContextEntry, EntryKind } from './manifest.js';
 
-export type * from './generated/depot/builder/v1/Builder.js';
 export type { BuildEvent, BuildEvent__Output } from './generated/depot/builder/v1/BuildEvent.js';
+export type * from './generated/depot/builder/v1/Builder.js';
 export type { BuildRequest, BuildRequest__Output } from './generated/depot/builder/v1/BuildRequest.js';
 export type { BuildResult__Output } from './generated/depot/builder/v1/BuildResult.js';
 export type { Entry, Entry__Output } from './generated/depot/builder/v1/Entry.js';

@@ -1,3 +1,3 @@
-export * from './manifest.js';
 export * from './chain.js';
 export * from './grpc.js';
+export * from './manifest.js';

@@ -52,7 +52,8 @@ export function validateManifest(entries: readonly ContextEntry[]): void {
   for (const e of entries) {
     const why = unsafePathReason(e.path);
     if (why) throw new ManifestError(`invalid manifest: ${why}: ${JSON.stringify(e.path)}`);
-    if (byPath.has(e.path)) throw new ManifestError(`invalid manifest: duplicate path ${JSON.stringify(e.path)}`);
+    if (byPath.has(e.path))
+      throw new ManifestError(`invalid manifest: duplicate path ${JSON.stringify(e.path)}`);
     if (e.type === 'file' && !DIGEST_RE.test(e.digest))
       throw new ManifestError(`invalid manifest: bad digest for ${JSON.stringify(e.path)}`);
     if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777)
@@ -63,12 +64,12 @@ export function validateManifest(entries: readonly ContextEntry[]): void {
     const slash = e.path.lastIndexOf('/');
     if (slash > 0) {
       const parent = byPath.get(e.path.slice(0, slash));
-      if (!parent || parent.type !== 'dir')
+      if (parent?.type !== 'dir')
         throw new ManifestError(`invalid manifest: parent of ${JSON.stringify(e.path)} is not a directory`);
     }
     if (e.type === 'hardlink') {
       const src = byPath.get(e.link);
-      if (!src || src.type !== 'file')
+      if (src?.type !== 'file')
         throw new ManifestError(`invalid manifest: hardlink ${JSON.stringify(e.path)} has no file source`);
     }
     if (e.type === 'symlink' && e.link.includes('\0'))
@@ -84,9 +85,7 @@ export function sortEntries(entries: readonly ContextEntry[]): ContextEntry[] {
 /** The canonical serialisation of a manifest: one JSON array per entry, in byte order of path. */
 export function canonicalManifest(entries: readonly ContextEntry[]): string {
   return sortEntries(entries)
-    .map((e) =>
-      JSON.stringify([e.path, e.type, e.mode, e.uid, e.gid, e.size, e.mtimeMs, e.digest, e.link]),
-    )
+    .map((e) => JSON.stringify([e.path, e.type, e.mode, e.uid, e.gid, e.size, e.mtimeMs, e.digest, e.link]))
     .join('\n');
 }
 

@@ -40,7 +40,11 @@ export function parseBuilderUrl(url: string): BuilderAddress {
       'use tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH',
     );
   const scheme = m[1] ?? 'tcp';
-  return { target: `${m[2]}:${m[3]}`, tls: scheme === 'tls' || scheme === 'https' || scheme === 'grpcs', url: u };
+  return {
+    target: `${m[2]}:${m[3]}`,
+    tls: scheme === 'tls' || scheme === 'https' || scheme === 'grpcs',
+    url: u,
+  };
 }
 
 export interface SyncSource {
@@ -200,9 +204,10 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
         return await syncOnce(source, base, signal);
       } catch (err) {
         const code = (err as grpc.ServiceError).code;
-        if (base && code === grpc.status.FAILED_PRECONDITION) return syncOnce(source, undefined, signal).catch((e) => {
-          throw wrap(e);
-        });
+        if (base && code === grpc.status.FAILED_PRECONDITION)
+          return syncOnce(source, undefined, signal).catch((e) => {
+            throw wrap(e);
+          });
         throw wrap(err);
       }
     },
@@ -231,7 +236,7 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
         let result: ExportOutcome | undefined;
         try {
           for await (const chunk of call as AsyncIterable<{ data?: Buffer; summary?: ExportOutcome }>) {
-            if (chunk.data && chunk.data.length) {
+            if (chunk.data?.length) {
               if (!out.write(chunk.data)) await new Promise((r) => out.once('drain', r));
             } else if (chunk.summary) result = chunk.summary;
           }

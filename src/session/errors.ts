@@ -27,7 +27,9 @@ export function fromGrpcError(err: unknown, builderUrl: string): DepotError {
         { cause: err },
       );
     case grpc.status.UNAUTHENTICATED:
-      return new DepotError('unauthenticated', `builder refused the token: ${details}`, undefined, { cause: err });
+      return new DepotError('unauthenticated', `builder refused the token: ${details}`, undefined, {
+        cause: err,
+      });
     case grpc.status.PERMISSION_DENIED:
       return new DepotError('permission_denied', `permission denied: ${details}`, undefined, { cause: err });
     case grpc.status.INVALID_ARGUMENT:

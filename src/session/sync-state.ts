@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type ContextEntry, parseCanonicalManifest, canonicalManifest, snapshotId } from '../protocol/index.js';
+import {
+  type ContextEntry,
+  canonicalManifest,
+  parseCanonicalManifest,
+  snapshotId,
+} from '../protocol/index.js';
 import type { SyncBase } from './client.js';
 
 /** Directory for the client's per-builder sync state. */

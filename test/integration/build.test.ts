@@ -7,8 +7,8 @@ import {
   depot,
   docker,
   LAPTOP_ENGINE,
-  readMetadata,
   ROOT,
+  readMetadata,
   skipReason,
   startBuilder,
   tempDir,
@@ -153,7 +153,16 @@ describe('depot build through a separately started depot-builder', { skip }, () 
     assert.notEqual(r.code, 0);
     assert.match(r.stderr.trim().split('\n').at(-1)!, /nosuchstage/);
 
-    r = await depot(['build', '--builder', 'tcp://127.0.0.1:1', '--token', token, '--progress', 'plain', ctx]);
+    r = await depot([
+      'build',
+      '--builder',
+      'tcp://127.0.0.1:1',
+      '--token',
+      token,
+      '--progress',
+      'plain',
+      ctx,
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /cannot reach builder/);
 
@@ -171,12 +180,40 @@ describe('depot build through a separately started depot-builder', { skip }, () 
     const outside = join(tempDir('df'), 'Custom.Dockerfile');
     writeFileSync(outside, 'FROM busybox\nCOPY src/lib.txt /lib.txt\nCMD ["cat", "/lib.txt"]\n');
     const t2 = `${tag}-outside`;
-    let r = await depot(['build', '--builder', builder.url, '--token', token, '--progress', 'plain', '-f', outside, '-t', t2, '--load', ctx]);
+    let r = await depot([
+      'build',
+      '--builder',
+      builder.url,
+      '--token',
+      token,
+      '--progress',
+      'plain',
+      '-f',
+      outside,
+      '-t',
+      t2,
+      '--load',
+      ctx,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(docker(LAPTOP_ENGINE, ['run', '--rm', t2]).stdout, /library v1/);
     const t3 = `${tag}-stdin`;
     r = await depot(
-      ['build', '--builder', builder.url, '--token', token, '--progress', 'plain', '-f', '-', '-t', t3, '--load', ctx],
+      [
+        'build',
+        '--builder',
+        builder.url,
+        '--token',
+        token,
+        '--progress',
+        'plain',
+        '-f',
+        '-',
+        '-t',
+        t3,
+        '--load',
+        ctx,
+      ],
       {},
       'FROM busybox\nCOPY src/late.txt /late.txt\nCMD ["cat", "/late.txt"]\n',
     );

@@ -33,7 +33,12 @@ export interface RunResult {
 
 /** Runs the depot CLI with an isolated config/cache and the laptop engine as DOCKER_HOST. */
 export function depot(args: string[], env: Record<string, string> = {}, input?: string): Promise<RunResult> {
-  return run(process.execPath, [DEPOT_BIN, ...args], { ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE, ...env }, input);
+  return run(
+    process.execPath,
+    [DEPOT_BIN, ...args],
+    { ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE, ...env },
+    input,
+  );
 }
 
 let isolated: Record<string, string> | undefined;
@@ -53,7 +58,12 @@ export function isolatedEnv(): Record<string, string> {
 }
 
 /** Runs a command to completion, capturing output. */
-export function run(cmd: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<RunResult> {
   return new Promise((resolvePromise) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -67,7 +77,10 @@ export function run(cmd: string, args: string[], env: Record<string, string> = {
 
 /** Runs the docker CLI against an engine. */
 export function docker(engine: string, args: string[]): RunResult {
-  const r = spawnSync(DOCKER, args, { env: { ...process.env, DOCKER_HOST: engine, DOCKER_BUILDKIT: '1' }, encoding: 'utf8' });
+  const r = spawnSync(DOCKER, args, {
+    env: { ...process.env, DOCKER_HOST: engine, DOCKER_BUILDKIT: '1' },
+    encoding: 'utf8',
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -81,11 +94,22 @@ export interface BuilderProcess {
 }
 
 /** Starts `depot-builder serve` as a separate process against the builder engine. */
-export async function startBuilder(opts: { dataDir?: string; listen?: string } = {}): Promise<BuilderProcess> {
+export async function startBuilder(
+  opts: { dataDir?: string; listen?: string } = {},
+): Promise<BuilderProcess> {
   const dataDir = opts.dataDir ?? tempDir('builder');
   const child = spawn(
     process.execPath,
-    [BUILDER_BIN, 'serve', '--engine', BUILDER_ENGINE, '--data', dataDir, '--listen', opts.listen ?? '127.0.0.1:0'],
+    [
+      BUILDER_BIN,
+      'serve',
+      '--engine',
+      BUILDER_ENGINE,
+      '--data',
+      dataDir,
+      '--listen',
+      opts.listen ?? '127.0.0.1:0',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let logs = '';
@@ -105,9 +129,13 @@ export async function startBuilder(opts: { dataDir?: string; listen?: string } =
     child,
     logs: () => logs,
     token(project, user = 'tester') {
-      const r = spawnSync(process.execPath, [BUILDER_BIN, 'token', 'create', '--project', project, '--user', user, '--data', dataDir], {
-        encoding: 'utf8',
-      });
+      const r = spawnSync(
+        process.execPath,
+        [BUILDER_BIN, 'token', 'create', '--project', project, '--user', user, '--data', dataDir],
+        {
+          encoding: 'utf8',
+        },
+      );
       if (r.status !== 0) throw new Error(r.stderr);
       return r.stdout.trim();
     },

@@ -85,7 +85,8 @@ describe('builder sync refuses bad input', { skip }, () => {
       const call = client.Sync(md);
       call.on('data', (msg: SyncResponse__Output) => {
         if (msg.need) {
-          for (const d of msg.need.digests) call.write({ chunk: { digest: d, data: blobs[d] ?? Buffer.alloc(0), last: true } });
+          for (const d of msg.need.digests)
+            call.write({ chunk: { digest: d, data: blobs[d] ?? Buffer.alloc(0), last: true } });
         } else if (msg.ready) {
           resolve({ ok: true, snapshot: msg.ready.snapshotId });
           call.end();
@@ -99,7 +100,7 @@ describe('builder sync refuses bad input', { skip }, () => {
   test('a blob whose bytes do not match its digest is rejected and the store is unchanged', async () => {
     const e = file('a.txt', 'the real content');
     const before = storeBlobs(builder.dataDir);
-    const r = await sync([e], { [e.digest]: Buffer.from('some other bytes!') });
+    const r = await sync([e], { [e.digest]: Buffer.from('the fake content') });
     assert.equal(r.ok, false);
     if (!r.ok) {
       assert.equal(r.code, grpc.status.INVALID_ARGUMENT);
@@ -133,7 +134,8 @@ describe('builder sync refuses bad input', { skip }, () => {
     const ctx = tempDir('killed');
     // Incompressible content, big enough that the upload is still running when the client dies.
     const big = Buffer.alloc(192 * 1024 * 1024);
-    for (let off = 0; off < big.length; off += 32) createHash('sha256').update(String(off)).digest().copy(big, off);
+    for (let off = 0; off < big.length; off += 32)
+      createHash('sha256').update(String(off)).digest().copy(big, off);
     writeFileSync(join(ctx, 'big.bin'), big);
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY big.bin /big.bin\n');
     const token = builder.token('killed');
@@ -151,7 +153,10 @@ describe('builder sync refuses bad input', { skip }, () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     for (const b of storeBlobs(builder.dataDir)) assert.ok(b.ok, `partial blob ${b.name} in the store`);
-    assert.ok(!storeBlobs(builder.dataDir).some((b) => `sha256:${b.name}` === sha(big)), 'blob landed before the kill');
+    assert.ok(
+      !storeBlobs(builder.dataDir).some((b) => `sha256:${b.name}` === sha(big)),
+      'blob landed before the kill',
+    );
     const r = await depot(['build', '--builder', builder.url, '--token', token, '--progress', 'plain', ctx]);
     assert.equal(r.code, 0, r.stderr);
     for (const b of storeBlobs(builder.dataDir)) assert.ok(b.ok, `partial blob ${b.name} in the store`);

@@ -2,25 +2,25 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
+  AUTH_METADATA_KEY,
   applyDiff,
   type BuildEvent,
   type BuilderHandlers,
   CHUNK_SIZE,
   type ContextEntry,
-  entryFromWire,
   type Entry__Output,
+  entryFromWire,
   loadBuilderProto,
   ManifestError,
-  PROTOCOL_VERSION,
   PROJECT_METADATA_KEY,
-  AUTH_METADATA_KEY,
+  PROTOCOL_VERSION,
   type SyncRequest__Output,
   validateManifest,
 } from '../../../src/protocol/index.js';
 import type { TokenRecord } from '../auth/index.js';
 import type { Engine, EngineEvent } from '../engine/index.js';
-import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
 import { createContextTar } from '../engine/index.js';
+import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
 
 /** Checks a bearer token; undefined when unknown or revoked. */
 export interface TokenVerifier {
@@ -176,11 +176,13 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         let current = '';
         while (pending.size > 0) {
           const next = await iter.next();
-          if (next.done) throw new RpcError(grpc.status.CANCELLED, 'client stopped before sending every blob');
+          if (next.done)
+            throw new RpcError(grpc.status.CANCELLED, 'client stopped before sending every blob');
           const chunk = next.value.chunk;
           if (!chunk) throw new RpcError(grpc.status.INVALID_ARGUMENT, 'expected a blob chunk');
           if (chunk.digest !== current) {
-            if (writer) throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${current} ended without last`);
+            if (writer)
+              throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${current} ended without last`);
             if (!pending.has(chunk.digest))
               throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${chunk.digest} was not asked for`);
             current = chunk.digest;
@@ -200,7 +202,9 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         }
         const id = await snapshots.put(entries);
         const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
-        call.write({ ready: { snapshotId: id, entries: entries.length, totalBytes, receivedBytes: received } });
+        call.write({
+          ready: { snapshotId: id, entries: entries.length, totalBytes, receivedBytes: received },
+        });
         finished = true;
         call.end();
         logger.info(
@@ -244,7 +248,10 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         }
         const tar = createContextTar(entries, (d) => blobs.open(d), extra);
         if (tar.dockerfilePath) dockerfile = tar.dockerfilePath;
-        logger.info({ rpc: 'Build', project: caller.project, buildId, snapshot: req.snapshotId }, 'build started');
+        logger.info(
+          { rpc: 'Build', project: caller.project, buildId, snapshot: req.snapshotId },
+          'build started',
+        );
         const events = engine.build(
           {
             context: tar.stream,
@@ -281,7 +288,14 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               },
             });
             logger.info(
-              { rpc: 'Build', project: caller.project, buildId, ok: ev.ok, image: ev.imageId, ms: Date.now() - started },
+              {
+                rpc: 'Build',
+                project: caller.project,
+                buildId,
+                ok: ev.ok,
+                image: ev.imageId,
+                ms: Date.now() - started,
+              },
               'build finished',
             );
           } else {

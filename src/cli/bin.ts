@@ -26,6 +26,9 @@ function reportError(err: unknown): number {
   return 2;
 }
 
+// Node's deprecation notices (e.g. TLS server names given as IP addresses) are not the user's concern.
+process.noDeprecation = true;
+
 const program = new Command('depot')
   .version('0.1.0')
   .description('Build Docker images on shared builders with a warm cache')

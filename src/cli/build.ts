@@ -23,6 +23,7 @@ import {
 import { loadToken, openConfig } from './credentials.js';
 import { startEmbeddedBuilder } from './embedded.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
+import { looksLikeTar, unpackContextTar } from './stdin-context.js';
 
 export interface BuildOptions {
   context: string;
@@ -115,9 +116,12 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   let contextDir: string;
   let dockerfileContent: Buffer | undefined;
   if (opts.context === '-') {
-    dockerfileContent = await readStdin();
+    // Like docker: stdin is either a context tar (gzip allowed) or a Dockerfile with no context.
+    const data = await readStdin();
     tempContext = mkdtempSync(join(tmpdir(), 'depot-ctx-'));
     contextDir = tempContext;
+    if (looksLikeTar(data)) await unpackContextTar(data, tempContext);
+    else dockerfileContent = data;
   } else {
     const abs = resolve(opts.context);
     if (!existsSync(abs))

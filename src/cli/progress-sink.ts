@@ -16,7 +16,13 @@ export interface ProgressSink {
 
 const MODES = ['auto', 'tty', 'plain', 'json', 'quiet'];
 
-/** Creates the renderer for a --progress mode (auto: tty on a terminal outside CI, else plain). */
+type Renderer = { handle(e: BuildEvent): void; close(): void | Promise<void> };
+
+/**
+ * Creates the renderer for a --progress mode (auto: tty on a terminal outside CI, else plain).
+ * The renderer starts with the first event, so a build that fails before it starts prints
+ * only its error line.
+ */
 export function createProgressSink(mode: string): ProgressSink {
   if (!MODES.includes(mode))
     throw new DepotError(
@@ -28,31 +34,26 @@ export function createProgressSink(mode: string): ProgressSink {
     isTTY: Boolean(process.stderr.isTTY),
     ci: Boolean(process.env.CI),
   });
-  const write = (s: string) => process.stderr.write(s);
-  switch (resolved) {
-    case 'quiet':
-      return { handle() {}, async close() {} };
-    case 'json': {
-      const r = createJsonRenderer((s) => process.stdout.write(s));
-      return {
-        handle: (e) => r.handle(e),
-        async close() {
-          r.close();
-        },
-      };
+  const make = (): Renderer => {
+    switch (resolved) {
+      case 'quiet':
+        return { handle() {}, close() {} };
+      case 'json':
+        return createJsonRenderer((s) => process.stdout.write(s));
+      case 'plain':
+        return createPlainRenderer((s) => process.stderr.write(s));
+      default:
+        return renderBuildTty({ stdout: process.stderr });
     }
-    case 'plain': {
-      const r = createPlainRenderer(write);
-      return {
-        handle: (e) => r.handle(e),
-        async close() {
-          r.close();
-        },
-      };
-    }
-    default: {
-      const r = renderBuildTty({ stdout: process.stderr });
-      return { handle: (e) => r.handle(e), close: () => r.close() };
-    }
-  }
+  };
+  let renderer: Renderer | undefined;
+  return {
+    handle(e) {
+      renderer ??= make();
+      renderer.handle(e);
+    },
+    async close() {
+      await renderer?.close();
+    },
+  };
 }

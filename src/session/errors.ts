@@ -16,7 +16,7 @@ export class DepotError extends Error {
 export function fromGrpcError(err: unknown, builderUrl: string): DepotError {
   if (err instanceof DepotError) return err;
   const e = err as grpc.ServiceError;
-  const details = e?.details || e?.message || String(err);
+  const details = tidy(e?.details || e?.message || String(err));
   switch (e?.code) {
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
@@ -41,4 +41,12 @@ export function fromGrpcError(err: unknown, builderUrl: string): DepotError {
     default:
       return new DepotError('builder_error', `builder error: ${details}`, undefined, { cause: err });
   }
+}
+
+/** grpc-js wraps connection errors in boilerplate; keep the cause a user can act on. */
+function tidy(details: string): string {
+  return details
+    .replace(/^No connection established\. Last error: (Error: )?/, '')
+    .replace(/\.? ?Resolution note:.*$/s, '')
+    .trim();
 }

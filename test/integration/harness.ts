@@ -95,7 +95,7 @@ export interface BuilderProcess {
 
 /** Starts `depot-builder serve` as a separate process against the builder engine. */
 export async function startBuilder(
-  opts: { dataDir?: string; listen?: string } = {},
+  opts: { dataDir?: string; listen?: string; args?: string[] } = {},
 ): Promise<BuilderProcess> {
   const dataDir = opts.dataDir ?? tempDir('builder');
   const child = spawn(
@@ -109,6 +109,7 @@ export async function startBuilder(
       dataDir,
       '--listen',
       opts.listen ?? '127.0.0.1:0',
+      ...(opts.args ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -141,7 +141,16 @@ async function walk(root: string, matcher: PatternMatcher | undefined): Promise<
         if (isVanished(err)) continue;
         throw unreadable(rel, err);
       }
-      if (st === undefined) continue;
+      if (st === undefined) {
+        // A name that is not valid UTF-8 comes back with U+FFFD and cannot be opened (nor sent:
+        // manifest paths are UTF-8). Say so rather than silently dropping it.
+        if (d.name.includes('\uFFFD'))
+          throw new ContextError(
+            'context_unreadable',
+            `cannot send build context path ${JSON.stringify(rel)}: its name is not valid UTF-8; rename it or add it to .dockerignore`,
+          );
+        continue;
+      }
       if (st.isDirectory()) {
         found.push({ rel, abs, kind: 'dir', st, link: '' });
         dirs.push({ rel, abs });

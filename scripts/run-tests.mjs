@@ -30,9 +30,13 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// Ink renders only the last frame when it thinks it runs in CI; the tests drive real terminals and
+// renderers, so they run without CI markers (tests that need CI behaviour set it on their children).
+const env = { ...process.env };
+for (const k of ['CI', 'CONTINUOUS_INTEGRATION', 'BUILD_NUMBER', 'RUN_ID']) delete env[k];
 const r = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env },
 );
 process.exit(r.status ?? 1);

@@ -69,10 +69,13 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
+const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 interface Found {
   rel: string;
   abs: string;
-  kind: 'file' | 'dir' | 'symlink';
+  /** 'socket': sent as an empty regular file with the socket's mode, as docker's context walk does */
+  kind: 'file' | 'dir' | 'symlink' | 'socket';
   st: Stats;
   link: string;
 }
@@ -126,7 +129,7 @@ async function walk(root: string, matcher: PatternMatcher | undefined): Promise<
     }
     for (const d of dirents) {
       const isDir = d.isDirectory();
-      if (!isDir && !d.isFile() && !d.isSymbolicLink()) continue;
+      if (!isDir && !d.isFile() && !d.isSymbolicLink() && !d.isSocket()) continue;
       const rel = relDir === '' ? d.name : `${relDir}/${d.name}`;
       let excluded = false;
       if (matcher?.matches(rel)) {
@@ -158,6 +161,8 @@ async function walk(root: string, matcher: PatternMatcher | undefined): Promise<
         // Listed as a directory, something else now: it is excluded like any other file.
       } else if (st.isFile()) {
         found.push({ rel, abs, kind: 'file', st, link: '' });
+      } else if (st.isSocket()) {
+        found.push({ rel, abs, kind: 'socket', st, link: '' });
       } else if (st.isSymbolicLink()) {
         let link: string;
         try {
@@ -360,6 +365,22 @@ export async function scanContext(opts: ScanOptions): Promise<ContextScan> {
     const st = f.st;
     const mode = st.mode & 0o7777;
     const mtimeMs = Math.floor(st.mtimeMs);
+    if (f.kind === 'socket') {
+      // The content of a socket is nothing: any empty source serves its blob.
+      if (!blobs.has(EMPTY_DIGEST)) blobs.set(EMPTY_DIGEST, '/dev/null');
+      entries.push({
+        path: f.rel,
+        type: 'file',
+        mode,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtimeMs,
+        digest: EMPTY_DIGEST,
+        link: '',
+      });
+      continue;
+    }
     if (f.kind === 'dir' || f.kind === 'symlink') {
       entries.push({
         path: f.rel,

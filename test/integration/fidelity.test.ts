@@ -457,7 +457,7 @@ describe('context fidelity: depot build and depot context ls match docker build'
 
 /**
  * Entries docker 20.10 sends that depot cannot represent: depot must either send the same entries or
- * refuse the context with a clear error naming the path. The socket case is still todo.
+ * refuse the context with a clear error naming the path.
  */
 describe('context fidelity: entries depot cannot represent', { skip }, () => {
   const tagDocker = `depot-it/fidelity-odd:${process.pid}-docker`;
@@ -504,11 +504,8 @@ describe('context fidelity: entries depot cannot represent', { skip }, () => {
     await compare(ctx, /bad/);
   });
 
-  test('a unix socket in the context', {
-    todo:
-      'src/context-sync/scan.ts walk() skips sockets; docker 20.10 (fsutil) sends one and COPY makes it ' +
-      "an empty regular file with the socket's permission bits (fifos and devices are skipped by both)",
-  }, async () => {
+  // docker sends a socket, and COPY makes it an empty regular file with the socket's mode.
+  test('a unix socket in the context', async () => {
     const ctx = tempDir('fidelity-sock');
     write(ctx, 'Dockerfile', 'FROM scratch\nCOPY . /ctx\n');
     write(ctx, 'ok.txt', 'ok\n');

@@ -21,6 +21,7 @@ export {
   type BuildSummary,
   findStep,
   initialBuildState,
+  isEchoedDaemonMessage,
   isStepFinished,
   type LoadState,
   type LogLine,

@@ -115,3 +115,167 @@ test('handle after close is ignored and close is idempotent', () => {
   r.handle({ type: 'message/logged', timeMs: T, text: 'late' });
   assert.equal(out, 'steps: 0 total, 0 cached · 0.0s\n');
 });
+
+const exporter = (over: Partial<Extract<BuildEvent, { type: 'vertex/updated' }>['vertex']>) =>
+  vertex({ digest: 'sha256:e', name: 'exporting to image', ...over });
+const naming = (over: Partial<Extract<BuildEvent, { type: 'status/updated' }>['status']>) => ({
+  id: 'naming to docker.io/library/app',
+  vertex: 'sha256:e',
+  name: '',
+  current: 0,
+  total: 0,
+  startedMs: T + 10,
+  completedMs: 0,
+  ...over,
+});
+
+test('a status that completes after its vertex prints above the DONE line, not as a reopened block', () => {
+  const out = renderPlain([
+    { type: 'vertex/updated', timeMs: T, vertex: exporter({ startedMs: T }) },
+    { type: 'status/updated', timeMs: T + 10, status: naming({}) },
+    { type: 'vertex/updated', timeMs: T + 100, vertex: exporter({ startedMs: T, completedMs: T + 100 }) },
+    { type: 'status/updated', timeMs: T + 101, status: naming({ completedMs: T + 101 }) },
+    { type: 'message/logged', timeMs: T + 102, text: 'Successfully tagged app:latest' },
+  ]);
+  assert.equal(
+    out,
+    [
+      '#1 exporting to image',
+      '#1 naming to docker.io/library/app',
+      '#1 naming to docker.io/library/app 0.1s done',
+      '#1 DONE 0.1s',
+      '',
+      'steps: 1 total, 0 cached · 0.0s',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('a status that never completes does not hold the DONE line past other output', () => {
+  const b = vertex({ digest: 'sha256:b', name: '[internal] load build context' });
+  const out = renderPlain([
+    { type: 'vertex/updated', timeMs: T, vertex: exporter({ startedMs: T }) },
+    { type: 'status/updated', timeMs: T + 10, status: naming({}) },
+    { type: 'vertex/updated', timeMs: T + 100, vertex: exporter({ startedMs: T, completedMs: T + 100 }) },
+    { type: 'vertex/updated', timeMs: T + 110, vertex: { ...b, startedMs: T + 110 } },
+  ]);
+  assert.equal(
+    out.split('\n').slice(0, 6).join('\n'),
+    [
+      '#1 exporting to image',
+      '#1 naming to docker.io/library/app',
+      '#1 DONE 0.1s',
+      '',
+      '#2 [internal] load build context',
+      '#2 ...',
+    ].join('\n'),
+  );
+  assert.doesNotMatch(out, /^#1 \.\.\.$/m);
+});
+
+test('a status arriving after the DONE was printed reopens the block like BuildKit, without `...`', () => {
+  const b = vertex({ digest: 'sha256:b', name: '[internal] load build context' });
+  const out = renderPlain([
+    { type: 'vertex/updated', timeMs: T, vertex: exporter({ startedMs: T }) },
+    { type: 'vertex/updated', timeMs: T + 100, vertex: exporter({ startedMs: T, completedMs: T + 100 }) },
+    { type: 'vertex/updated', timeMs: T + 110, vertex: { ...b, startedMs: T + 110 } },
+    { type: 'status/updated', timeMs: T + 120, status: naming({ startedMs: T + 115, completedMs: T + 120 }) },
+    { type: 'vertex/updated', timeMs: T + 130, vertex: { ...b, startedMs: T + 110, completedMs: T + 130 } },
+  ]);
+  assert.equal(
+    out,
+    [
+      '#1 exporting to image',
+      '#1 DONE 0.1s',
+      '',
+      '#2 [internal] load build context',
+      '#2 ...',
+      '',
+      '#1 exporting to image',
+      '#1 naming to docker.io/library/app done',
+      '#1 DONE 0.1s',
+      '',
+      '#2 [internal] load build context',
+      '#2 DONE 0.0s',
+      '',
+      'steps: 2 total, 0 cached · 0.0s',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('daemon lines that repeat the trace are dropped, real warnings are kept', () => {
+  const out = renderPlain([
+    { type: 'message/logged', timeMs: T, text: 'Successfully built 0123abcd\nSuccessfully tagged app:dev\n' },
+    { type: 'message/logged', timeMs: T, text: '[Warning] One or more build-args [FOO] were not consumed' },
+  ]);
+  assert.equal(
+    out,
+    '#0 [Warning] One or more build-args [FOO] were not consumed\n\nsteps: 0 total, 0 cached · 0.0s\n',
+  );
+});
+
+test('a load that sent nothing says the image was already there', () => {
+  const out = renderPlain([
+    {
+      type: 'build/finished',
+      timeMs: T,
+      ok: true,
+      imageId: `sha256:${'ab'.repeat(32)}`,
+      error: '',
+      errorCode: '',
+    },
+    {
+      type: 'load/finished',
+      timeMs: T + 1,
+      bytes: 0,
+      imageSize: 1984197,
+      layersSent: 0,
+      layersTotal: 2,
+      note: 'built in the local engine',
+      tags: ['depot-hello'],
+    },
+  ]);
+  assert.match(
+    out,
+    /^image sha256:abababababab is already in the local engine: nothing sent \(0\/2 layers\)$/m,
+  );
+  assert.match(out, /^tagged depot-hello$/m);
+  assert.match(out, /^note: built in the local engine$/m);
+});
+
+test('the exporter of a real run: `naming to` that starts after its DONE folds above it', () => {
+  const status = (id: string, startedMs: number, completedMs = 0) => ({
+    type: 'status/updated' as const,
+    timeMs: completedMs || startedMs,
+    status: { id, vertex: 'sha256:e', name: '', current: 0, total: 0, startedMs, completedMs },
+  });
+  const out = renderPlain([
+    { type: 'vertex/updated', timeMs: T, vertex: exporter({ startedMs: T }) },
+    status('exporting layers', T),
+    status('exporting layers', T, T + 5),
+    status('writing image sha256:4071', T + 6),
+    status('writing image sha256:4071', T + 6, T + 8),
+    { type: 'vertex/updated', timeMs: T + 90, vertex: exporter({ startedMs: T, completedMs: T + 90 }) },
+    status('naming to docker.io/library/depot-hello', T + 91),
+    status('naming to docker.io/library/depot-hello', T + 91, T + 92),
+    { type: 'message/logged', timeMs: T + 93, text: 'Successfully tagged depot-hello:latest' },
+    { type: 'build/finished', timeMs: T + 94, ok: true, imageId: 'sha256:4071', error: '', errorCode: '' },
+  ]);
+  assert.equal(
+    out,
+    [
+      '#1 exporting to image',
+      '#1 exporting layers',
+      '#1 exporting layers done',
+      '#1 writing image sha256:4071',
+      '#1 writing image sha256:4071 done',
+      '#1 naming to docker.io/library/depot-hello',
+      '#1 naming to docker.io/library/depot-hello done',
+      '#1 DONE 0.1s',
+      '',
+      'steps: 1 total, 0 cached · 0.0s',
+      '',
+    ].join('\n'),
+  );
+});

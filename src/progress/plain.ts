@@ -4,6 +4,8 @@ import {
   type BuildState,
   findStep,
   initialBuildState,
+  isEchoedDaemonMessage,
+  isStepFinished,
   reduceBuild,
   type StepState,
   summarize,
@@ -42,6 +44,12 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
   const partial = new Map<string, { text: string; timeMs: number }>();
   /** digest + id → when the status was last printed, and whether it was done */
   const statusPrinted = new Map<string, { timeMs: number; done: boolean }>();
+  /**
+   * A completed vertex with statuses whose `DONE` is held until other output comes: the engine
+   * reports the exporter complete before its `writing image … done` and `naming to …` statuses,
+   * and BuildKit's printer, which batches updates per tick, shows those above the `DONE`.
+   */
+  let pendingDone: string | null = null;
 
   const line = (text: string) => write(`${text}\n`);
 
@@ -53,14 +61,17 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
   function switchTo(group: Group): void {
     if (sameGroup(current, group)) return;
     if (current?.kind === 'vertex') {
-      // Leaving a vertex that is still running: BuildKit marks the cut with `#N ...`.
       const old = findStep(state, current.digest);
       if (old) {
         flushPartial(old);
-        line(`#${old.number} ...`);
+        // Leaving a vertex that is still running: BuildKit marks the cut with `#N ...`;
+        // a finished one gets its finish line instead.
+        if (isStepFinished(old)) printFinish(old);
+        else line(`#${old.number} ...`);
       }
     }
-    if (notFirst) line('');
+    // BuildKit prints the error block right under the last vertex line.
+    if (notFirst && group.kind !== 'error') line('');
     notFirst = true;
     current = group;
     if (group.kind === 'vertex') {
@@ -84,6 +95,12 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
     logLine(step, p.timeMs, p.text);
   }
 
+  function flushPendingDone(): void {
+    const step = pendingDone === null ? undefined : findStep(state, pendingDone);
+    if (step) switchTo({ kind: 'vertex', digest: step.digest });
+    if (step) printFinish(step);
+  }
+
   function flushAllPartial(): void {
     for (const step of state.steps) {
       if (!partial.has(step.digest)) continue;
@@ -96,6 +113,8 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
     const active = step.startedMs > 0 || step.completedMs > 0 || step.cached || step.error !== '';
     if (!active) return;
     const finished = step.cached || step.completedMs > 0 || step.error !== '';
+    // Re-run while its DONE was held: that DONE still belongs above the new run's output.
+    if (pendingDone === step.digest && prev && !finished) printFinish(prev);
     const signature = `${step.cached}|${step.completedMs}|${step.error}`;
     const restarted = prev !== undefined && prev.startedMs !== step.startedMs && !finished;
     const firstSeen = !headerFor.has(step.digest);
@@ -107,8 +126,18 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
       headerFor.set(step.digest, step.startedMs);
     }
     if (!newFinish) return;
-    flushPartial(step);
     finishPrinted.set(step.digest, signature);
+    if (step.error === '' && !step.cached && step.statuses.length > 0) {
+      pendingDone = step.digest;
+      return;
+    }
+    printFinish(step);
+  }
+
+  /** `#N DONE 0.3s` / `#N CACHED` / `#N ERROR: …`; BuildKit then forgets the current vertex. */
+  function printFinish(step: StepState): void {
+    flushPartial(step);
+    if (pendingDone === step.digest) pendingDone = null;
     if (step.error !== '') {
       line(
         /cancel(l)?ed$/.test(step.error)
@@ -121,8 +150,16 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
       const ms = step.startedMs > 0 ? step.completedMs - step.startedMs : 0;
       line(`#${step.number} DONE ${formatSeconds(ms)}s`);
     }
-    // BuildKit forgets the current vertex once it completes: the next output gets a blank line.
+    // The next output, even for this vertex, starts a new block with a blank line and header.
     current = null;
+  }
+
+  /**
+   * After a status under a finished vertex: unless its finish line is still held, print it
+   * again, as BuildKit does, so the reopened block never ends in a dangling `#N ...`.
+   */
+  function closeIfFinished(step: StepState): void {
+    if (isStepFinished(step) && pendingDone !== step.digest) printFinish(step);
   }
 
   function onStatus(step: StepState, s: StatusInfo, timeMs: number): void {
@@ -145,6 +182,7 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
         ? `#${step.number} ${id} ${formatBytes(s.current)}${total}${tm}${doneStr}`
         : `#${step.number} ${id}${tm}${doneStr}`,
     );
+    closeIfFinished(step);
   }
 
   function onLog(step: StepState, timeMs: number, data: string): void {
@@ -194,8 +232,11 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
     switchTo({ kind: 'load' });
     const id = state.result?.imageId ? `image ${shortDigest(state.result.imageId)}` : 'image';
     const layers = `${load.layersSent}/${load.layersTotal} layer${load.layersTotal === 1 ? '' : 's'}`;
+    // Nothing sent: the engine had the image (or built it) and was only asked to tag it.
     line(
-      `loaded ${id} into the local engine: ${formatBytes(load.bytes)} of ${formatBytes(load.imageSize)} (${layers})`,
+      load.bytes === 0 && load.layersSent === 0
+        ? `${id} is already in the local engine: nothing sent (${layers})`
+        : `loaded ${id} into the local engine: ${formatBytes(load.bytes)} of ${formatBytes(load.imageSize)} (${layers})`,
     );
     if (load.tags.length > 0) line(`tagged ${load.tags.join(', ')}`);
     if (load.note !== '') line(`note: ${load.note}`);
@@ -239,12 +280,19 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
           if (step) onLog(step, event.timeMs, event.data);
           break;
         }
-        case 'message/logged':
+        case 'message/logged': {
+          const lines = event.text
+            .replace(/\n$/, '')
+            .split('\n')
+            .filter((l) => !isEchoedDaemonMessage(l));
+          if (lines.length === 0) break;
           switchTo({ kind: 'depot' });
-          for (const text of event.text.replace(/\n$/, '').split('\n')) line(`#0 ${text}`);
+          for (const text of lines) line(`#0 ${text}`);
           break;
+        }
         case 'build/finished':
           flushAllPartial();
+          flushPendingDone();
           onFinished();
           break;
         case 'load/finished':
@@ -257,6 +305,7 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
     close() {
       if (closed) return;
       flushAllPartial();
+      flushPendingDone();
       switchTo({ kind: 'summary' });
       line(formatSummaryLine(state));
       closed = true;

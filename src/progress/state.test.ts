@@ -252,3 +252,12 @@ test('the recorded failed build keeps the error, code and the failed step logs',
   assert.equal(summarize(s).ok, false);
   assert.equal(s.messages.length, 1);
 });
+
+test('daemon messages that repeat the trace are not kept; warnings are', () => {
+  const state = [
+    { type: 'message/logged', timeMs: T, text: 'Successfully tagged app:dev' },
+    { type: 'message/logged', timeMs: T + 1, text: 'Successfully built 0123abcd\n[Warning] low disk' },
+  ].reduce((s, e) => reduceBuild(s, e as BuildEvent), initialBuildState());
+  assert.deepEqual(state.messages, [{ timeMs: T + 1, text: '[Warning] low disk' }]);
+  assert.equal(state.nowMs, T + 1);
+});

@@ -213,6 +213,15 @@ export function visibleLogText(text: string): string {
   return cr < 0 ? text : text.slice(cr + 1);
 }
 
+// dockerd's own `{"stream": …}` lines that only repeat what the trace already showed
+// (`naming to …`, the image id); docker's BuildKit output does not print them either.
+const ECHOED_DAEMON_MESSAGE = /^\s*Successfully (built|tagged) \S+\s*$/;
+
+/** Whether a daemon message line merely repeats the trace (`Successfully built/tagged …`). */
+export function isEchoedDaemonMessage(text: string): boolean {
+  return ECHOED_DAEMON_MESSAGE.test(text);
+}
+
 /** Totals for summary lines. */
 export function summarize(state: BuildState): BuildSummary {
   const end = state.finishedMs || state.nowMs;
@@ -292,7 +301,12 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
       return replaceStep(s, appendLog(step, event.timeMs, event.stream, event.data));
     }
     case 'message/logged': {
-      const messages = [...s.messages, { timeMs: event.timeMs, text: event.text }];
+      const text = event.text
+        .split('\n')
+        .filter((l) => !isEchoedDaemonMessage(l))
+        .join('\n');
+      if (text.trim() === '') return s;
+      const messages = [...s.messages, { timeMs: event.timeMs, text }];
       return { ...s, messages: messages.slice(-MAX_MESSAGES) };
     }
     case 'build/finished':

@@ -1,6 +1,9 @@
 import { Box, Text } from 'ink';
 import { type BuildState, formatBytes, formatDuration, shortDigest, summarize } from '../progress/index.js';
-import { truncate } from './text.js';
+import { sanitize, truncate } from './text.js';
+
+/** Daemon messages (warnings) listed under the summary; older ones are dropped. */
+const MAX_SHOWN_MESSAGES = 5;
 
 /** Props of BuildSummary. */
 export interface BuildSummaryProps {
@@ -27,7 +30,7 @@ export function summaryText(state: BuildState, nowMs: number = state.nowMs): str
   return parts.join(' · ');
 }
 
-/** Totals line plus the outcome: the short image id and tags, or the error. */
+/** Totals line plus the outcome: the short image id and tags, or the error; then daemon warnings. */
 export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummaryProps) {
   const result = state.result;
   const load = state.load;
@@ -49,6 +52,14 @@ export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummary
           ✖ {result.error || `build failed${result.errorCode ? ` (${result.errorCode})` : ''}`}
         </Text>
       ) : null}
+      {state.messages.slice(-MAX_SHOWN_MESSAGES).flatMap((m, i) =>
+        m.text.split('\n').map((text, j) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: messages only ever append
+          <Text key={`${i}.${j}`} color="yellow" wrap="truncate-end">
+            ! {truncate(sanitize(text), Math.max(0, width - 2))}
+          </Text>
+        )),
+      )}
       {load?.note ? (
         <Text dimColor wrap="wrap">
           note: {load.note}

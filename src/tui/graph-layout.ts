@@ -16,6 +16,11 @@ export const FAILED_LOG_LINES = 10;
 /** Waiting steps listed one per row in the live area before the rest are counted. */
 export const MAX_WAITING_ROWS = 3;
 
+/** Narrowest `#N` column: room for `#10` so the column does not shift at the tenth step. */
+const MIN_NUMBER_WIDTH = 3;
+/** Narrowest label column: room for `stage-1 2/2` and `internal`. */
+const MIN_LABEL_WIDTH = 11;
+
 /** One laid-out row of the layer graph: every text part already fits the width. */
 export interface GraphRow {
   digest: string;
@@ -86,9 +91,11 @@ function rightText(step: StepState, phase: StepPhase, nowMs: number): string {
 /** Lays out every step of the state as a row of exactly `width` cells (logs excepted, which are shorter). */
 export function layoutGraph(state: BuildState, width: number, nowMs: number = state.nowMs): GraphRow[] {
   const steps = state.steps;
-  const numWidth = Math.max(2, ...steps.map((s) => `#${s.number}`.length));
+  // Rows printed to <Static> early keep the widths of their time, and steps keep arriving: start
+  // the columns wide enough for most builds (`#10`, `stage-1 2/2`) so later rows line up with them.
+  const numWidth = Math.max(MIN_NUMBER_WIDTH, ...steps.map((s) => `#${s.number}`.length));
   const labels = steps.map(stepLabel);
-  const maxLabel = Math.max(0, ...labels.map(cellWidth));
+  const maxLabel = Math.max(MIN_LABEL_WIDTH, ...labels.map(cellWidth));
   // Give the label column at most a fifth of the row, and drop it on very narrow terminals.
   const labelWidth = width < 40 ? 0 : Math.min(maxLabel, Math.max(8, Math.floor(width / 5)));
   return steps.map((step, i) => {

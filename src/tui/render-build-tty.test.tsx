@@ -58,3 +58,51 @@ test('renderBuildTty shows a failed build with its logs', async () => {
   assert.match(out, / {4}│ exit status 1/);
   assert.match(out, /✖ process "\/bin\/sh -c \.\/test\.sh" did not complete successfully: exit code: 1/);
 });
+
+test('renderBuildTty keeps the running clock moving between events', async () => {
+  const stdout = new FakeStdout();
+  let clock = 0;
+  const tty = renderBuildTty({ stdout: stdout as unknown as NodeJS.WriteStream, now: () => clock });
+  const T = 1_750_000_000_000;
+  tty.handle({
+    type: 'sync/acked',
+    timeMs: T,
+    snapshotId: '',
+    bytesSent: 0,
+    blobsSent: 0,
+    entries: 1,
+    totalBytes: 0,
+  });
+  tty.handle({
+    type: 'vertex/updated',
+    timeMs: T,
+    vertex: {
+      digest: 'sha256:a',
+      name: '[1/1] RUN sleep 30',
+      inputs: [],
+      cached: false,
+      startedMs: T,
+      completedMs: 0,
+      error: '',
+    },
+  });
+  // No event arrives while the step runs; only the local clock moves.
+  clock = 12_300;
+  const deadline = Date.now() + 5000;
+  while (!/RUN sleep 30 +12\.3s/.test(stdout.text()) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.match(stdout.text(), /RUN sleep 30 +12\.3s/);
+  assert.match(stdout.text(), /steps 0\/1 · cached 0 · 12\.3s/);
+  await tty.close();
+});
+
+test('renderBuildTty lists daemon warnings but not the echoed `Successfully tagged`', async () => {
+  const stdout = new FakeStdout();
+  const tty = renderBuildTty({ stdout: stdout as unknown as NodeJS.WriteStream, now: () => 0 });
+  for (const e of fixture('failed-build')) tty.handle(e);
+  tty.handle({ type: 'message/logged', timeMs: 0, text: 'Successfully tagged app:dev' });
+  await tty.close();
+  const out = stdout.text();
+  assert.match(out, /! WARN: FromAsCasing: 'as' and 'FROM' keywords' casing do not match \(line 1\)/);
+  assert.doesNotMatch(out, /Successfully tagged/);
+});

@@ -2,6 +2,9 @@ import { render } from 'ink';
 import { type BuildEvent, type BuildState, initialBuildState, reduceBuild } from '../progress/index.js';
 import { BuildView } from './BuildView.js';
 
+/** How often the live view re-renders for its clock alone (durations show tenths of a second). */
+const CLOCK_TICK_MS = 100;
+
 /** Options of renderBuildTty. */
 export interface RenderBuildTtyOptions {
   stdout: NodeJS.WriteStream;
@@ -59,6 +62,12 @@ export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
     lastRenderAt = now();
     ink.rerender(view(false));
   };
+  // Running durations and the summary clock move between events too (a `RUN sleep 30` sends
+  // nothing for 30s); Ink writes only when the output changed, so idle ticks cost nothing.
+  const clock = setInterval(() => {
+    if (!timer && state.result === null && now() - lastRenderAt >= CLOCK_TICK_MS) flush();
+  }, CLOCK_TICK_MS);
+  clock.unref();
   return {
     handle(event) {
       if (closed) return;
@@ -72,6 +81,7 @@ export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(clock);
       if (timer) clearTimeout(timer);
       timer = undefined;
       ink.rerender(view(true));

@@ -1,0 +1,158 @@
+/**
+ * State and events of the `depot dev` loop. One store holds DevState; controllers do I/O and
+ * dispatch DevEvents (past-tense facts) ; keys and timers dispatch DevCommands (intents).
+ * Renderers (Ink, plain) are subscribers and pure functions of DevState.
+ */
+import type { BuildEvent, BuildState } from '../progress/index.js';
+
+/** Connection to the builder, as the header shows it. */
+export type SessionStatus =
+  | { kind: 'connecting'; url: string }
+  | {
+      kind: 'connected';
+      url: string;
+      builderId: string;
+      /** e.g. linux/amd64 */
+      platform: string;
+      latencyMs: number;
+      sinceMs: number;
+    }
+  | { kind: 'reconnecting'; url: string; attempt: number; retryAtMs: number; lastError: string };
+
+export type WatchStatus = 'starting' | 'watching' | 'paused' | 'polling' | 'error' | 'closed';
+
+export interface WatchState {
+  status: WatchStatus;
+  /** Why the watcher is in this state (e.g. the inotify limit and the polling fallback). */
+  message: string;
+  /** Paths changed since the last coalesced batch was pre-synced (relative, '/'-separated). */
+  pendingPaths: string[];
+  /** When the quiet period of the pending batch ends (ms since epoch), 0 when none. */
+  quietUntilMs: number;
+}
+
+export interface SnapshotState {
+  /** Last snapshot the builder acknowledged, '' before the first sync. */
+  id: string;
+  ackedMs: number;
+  entries: number;
+  /** Blob bytes uploaded by the last sync. */
+  lastBytesSent: number;
+  syncing: boolean;
+}
+
+export type TriggerReason = 'initial' | 'change' | 'manual';
+
+export interface BuildTrigger {
+  reason: TriggerReason;
+  /** Changed paths that caused the build (capped for display by renderers). */
+  paths: string[];
+}
+
+export type BuildOutcome = 'running' | 'ok' | 'failed' | 'cancelled';
+
+/** One build of the session, for the scrollback. */
+export interface BuildRecord {
+  /** 1, 2, 3 … within the session */
+  seq: number;
+  buildId: string;
+  trigger: BuildTrigger;
+  startedMs: number;
+  finishedMs: number;
+  outcome: BuildOutcome;
+  stepsTotal: number;
+  stepsCached: number;
+  bytesSynced: number;
+  bytesLoaded: number;
+  imageId: string;
+  error: string;
+}
+
+export interface CurrentBuild {
+  record: BuildRecord;
+  /** The live layer graph of this build (reduced from its BuildEvents). */
+  build: BuildState;
+  /** Step digest → changed paths under that step's COPY/ADD sources (why it rebuilt). */
+  rebuiltBecause: Record<string, string[]>;
+}
+
+/** Why no build is running although changes are pending, or that one is queued. */
+export interface PendingBuild {
+  trigger: BuildTrigger;
+  /** e.g. "waiting for the quiet period", "queued behind build 3", "builder reconnecting" */
+  waitingFor: string;
+}
+
+export type ContainerStatus = 'none' | 'starting' | 'running' | 'exited' | 'kept' | 'failed';
+
+export interface ContainerState {
+  status: ContainerStatus;
+  name: string;
+  id: string;
+  imageId: string;
+  /** Last log lines of the running container (stdout and stderr interleaved). */
+  logs: string[];
+  message: string;
+}
+
+export interface UiState {
+  /** Index into the current build's steps, -1 when none is selected. */
+  selectedStep: number;
+  /** Show the selected step's logs. */
+  showLogs: boolean;
+  showHelp: boolean;
+  width: number;
+  height: number;
+}
+
+export interface DevState {
+  contextDir: string;
+  session: SessionStatus;
+  watch: WatchState;
+  snapshot: SnapshotState;
+  current: CurrentBuild | undefined;
+  pending: PendingBuild | undefined;
+  /** Finished builds, oldest first (bounded). */
+  history: BuildRecord[];
+  container: ContainerState | undefined;
+  ui: UiState;
+  /** Latest event time: the renderers' clock. */
+  nowMs: number;
+  quitting: boolean;
+}
+
+/** Facts reported by controllers. */
+export type DevEvent =
+  | { type: 'session/connecting'; timeMs: number; url: string }
+  | { type: 'session/connected'; timeMs: number; url: string; builderId: string; platform: string; latencyMs: number }
+  | { type: 'session/latency'; timeMs: number; latencyMs: number }
+  | { type: 'session/reconnecting'; timeMs: number; attempt: number; retryAtMs: number; error: string }
+  | { type: 'watch/started'; timeMs: number; polling: boolean; message: string }
+  | { type: 'watch/changed'; timeMs: number; paths: string[]; quietUntilMs: number }
+  | { type: 'watch/failed'; timeMs: number; message: string; polling: boolean }
+  | { type: 'watch/paused'; timeMs: number }
+  | { type: 'watch/resumed'; timeMs: number }
+  | { type: 'sync/started'; timeMs: number; paths: string[] }
+  | { type: 'sync/acked'; timeMs: number; snapshotId: string; entries: number; bytesSent: number }
+  | { type: 'sync/failed'; timeMs: number; error: string }
+  | { type: 'build/pending'; timeMs: number; trigger: BuildTrigger; waitingFor: string }
+  | { type: 'build/started'; timeMs: number; buildId: string; trigger: BuildTrigger }
+  | { type: 'build/progressed'; timeMs: number; buildId: string; event: BuildEvent }
+  | { type: 'build/cancelled'; timeMs: number; buildId: string; reason: string }
+  | { type: 'build/finished'; timeMs: number; buildId: string; ok: boolean; imageId: string; error: string }
+  | { type: 'load/finished'; timeMs: number; buildId: string; bytes: number; imageSize: number }
+  | { type: 'container/started'; timeMs: number; id: string; name: string; imageId: string }
+  | { type: 'container/kept'; timeMs: number; reason: string }
+  | { type: 'container/logged'; timeMs: number; lines: string[] }
+  | { type: 'container/exited'; timeMs: number; code: number }
+  | { type: 'container/failed'; timeMs: number; error: string }
+  | { type: 'ui/resized'; timeMs: number; width: number; height: number };
+
+/** Intents from keys (and tests). */
+export type DevCommand =
+  | { type: 'rebuild/requested' }
+  | { type: 'watch/toggled' }
+  | { type: 'quit/requested' }
+  | { type: 'step/moved'; delta: number }
+  | { type: 'logs/toggled' }
+  | { type: 'help/toggled' };

@@ -124,7 +124,14 @@ export interface DevState {
 /** Facts reported by controllers. */
 export type DevEvent =
   | { type: 'session/connecting'; timeMs: number; url: string }
-  | { type: 'session/connected'; timeMs: number; url: string; builderId: string; platform: string; latencyMs: number }
+  | {
+      type: 'session/connected';
+      timeMs: number;
+      url: string;
+      builderId: string;
+      platform: string;
+      latencyMs: number;
+    }
   | { type: 'session/latency'; timeMs: number; latencyMs: number }
   | { type: 'session/reconnecting'; timeMs: number; attempt: number; retryAtMs: number; error: string }
   | { type: 'watch/started'; timeMs: number; polling: boolean; message: string }

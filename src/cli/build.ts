@@ -12,13 +12,13 @@ import {
   reduceBuild,
   summarize,
 } from '../progress/index.js';
-import type { BuildEvent__Output } from '../protocol/index.js';
 import {
   type BuilderSession,
   createBuilderSession,
   DepotError,
   loadSyncBase,
   saveSyncBase,
+  wireToEvent,
 } from '../session/index.js';
 import { loadToken, openConfig } from './credentials.js';
 import { startEmbeddedBuilder } from './embedded.js';
@@ -317,35 +317,6 @@ async function loadIntoLocalEngine(
     note: all ? 'the containerd image store needs every layer file, so the whole image was sent' : '',
     tags,
   });
-}
-
-/** Turns one wire event into the client's event union. */
-export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
-  const timeMs = Date.now();
-  if (ev.vertex) return { type: 'vertex/updated', timeMs, vertex: { ...ev.vertex } };
-  if (ev.status) return { type: 'status/updated', timeMs, status: { ...ev.status } };
-  if (ev.log)
-    return {
-      type: 'log/appended',
-      timeMs: ev.log.timestampMs || timeMs,
-      vertex: ev.log.vertex,
-      stream: ev.log.stream,
-      data: ev.log.data.toString('utf8'),
-    };
-  if (ev.message !== undefined && ev.event === 'message')
-    return { type: 'message/logged', timeMs, text: ev.message };
-  if (ev.result)
-    return {
-      type: 'build/finished',
-      timeMs,
-      ok: ev.result.ok,
-      imageId: ev.result.imageId,
-      error: ev.result.error,
-      errorCode: ev.result.errorCode,
-      imageSize: ev.result.imageSize,
-      diffIds: ev.result.diffIds,
-    };
-  return undefined;
 }
 
 async function writeMetadata(

@@ -1,0 +1,31 @@
+import type { BuildEvent } from '../progress/index.js';
+import type { BuildEvent__Output } from '../protocol/index.js';
+
+/** Turns one wire event into the client's event union. */
+export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
+  const timeMs = Date.now();
+  if (ev.vertex) return { type: 'vertex/updated', timeMs, vertex: { ...ev.vertex } };
+  if (ev.status) return { type: 'status/updated', timeMs, status: { ...ev.status } };
+  if (ev.log)
+    return {
+      type: 'log/appended',
+      timeMs: ev.log.timestampMs || timeMs,
+      vertex: ev.log.vertex,
+      stream: ev.log.stream,
+      data: ev.log.data.toString('utf8'),
+    };
+  if (ev.message !== undefined && ev.event === 'message')
+    return { type: 'message/logged', timeMs, text: ev.message };
+  if (ev.result)
+    return {
+      type: 'build/finished',
+      timeMs,
+      ok: ev.result.ok,
+      imageId: ev.result.imageId,
+      error: ev.result.error,
+      errorCode: ev.result.errorCode,
+      imageSize: ev.result.imageSize,
+      diffIds: ev.result.diffIds,
+    };
+  return undefined;
+}

@@ -4,7 +4,7 @@
  * Sizes: DEPOT_BENCH_FILES (default 20000), DEPOT_BENCH_MB (default 200), DEPOT_BENCH_RUNS (default 3).
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,16 +30,11 @@ function median(xs: number[]): number {
 function makeContext(): string {
   const dir = tempDir('bench-ctx');
   const per = Math.floor((MB * 1024 * 1024) / FILES);
-  let seed = createHash('sha256').update('depot-bench').digest();
   for (let i = 0; i < FILES; i++) {
     const sub = join(dir, `d${Math.floor(i / 500)}`);
     if (i % 500 === 0) mkdirSync(sub, { recursive: true });
-    const buf = Buffer.alloc(per);
-    for (let off = 0; off < per; off += 32) {
-      seed = createHash('sha256').update(seed).digest();
-      seed.copy(buf, off);
-    }
-    writeFileSync(join(sub, `f${i}.bin`), buf);
+    // Incompressible, distinct content: nothing dedups or compresses away.
+    writeFileSync(join(sub, `f${i}.bin`), randomBytes(per));
   }
   writeFileSync(
     join(dir, 'Dockerfile'),

@@ -60,6 +60,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     snapshots: store.snapshots,
     tokens: opts.tokens ?? createTokenStore(opts.dataDir),
     logger,
+    memoDir: join(opts.dataDir, 'results'),
   });
   const address = await server.listen(opts.listen, opts.tls);
   logger.info({ address, id, engine: opts.engine }, 'builder-host listening');

@@ -1,9 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { DepotError } from '../session/index.js';
-import { runBuild } from './build.js';
-import { runContextLs } from './context-ls.js';
-import { runLogin } from './login.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -67,6 +64,7 @@ program
     const onSignal = () => ac.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    const { runBuild } = await import('./build.js');
     await runBuild({ ...o, context: path }, ac.signal);
   });
 
@@ -76,7 +74,7 @@ program
   .requiredOption('--builder <url>', 'builder address')
   .option('--token <token>', 'token (default: DEPOT_TOKEN, else prompt or stdin)')
   .option('--project <name>', 'default project')
-  .action((o) => runLogin(o));
+  .action(async (o) => (await import('./login.js')).runLogin(o));
 
 const context = program.command('context').description('inspect build contexts');
 context
@@ -85,7 +83,7 @@ context
   .argument('[path]', 'context directory', '.')
   .option('-f, --file <path>', 'Dockerfile (its .dockerignore beside it takes precedence)')
   .option('--json', 'print JSON', false)
-  .action((path: string, o) => runContextLs(path, o));
+  .action(async (path: string, o) => (await import('./context-ls.js')).runContextLs(path, o));
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

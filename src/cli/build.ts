@@ -16,6 +16,7 @@ import {
   type BuilderSession,
   createBuilderSession,
   DepotError,
+  loadImage,
   loadSyncBase,
   saveSyncBase,
   wireToEvent,
@@ -144,7 +145,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     dockerfileAbs = realpathSync(dockerfileAbs);
   }
 
-  const sink = createProgressSink(opts.quiet ? 'quiet' : opts.progress);
+  const sink = await createProgressSink(opts.quiet ? 'quiet' : opts.progress);
   let state = initialBuildState();
   const emit = (e: BuildEvent) => {
     state = reduceBuild(state, e);
@@ -285,36 +286,15 @@ async function loadIntoLocalEngine(
 ): Promise<void> {
   const local = createLocalEngine();
   emit({ type: 'load/started', timeMs: Date.now() });
-  const { imageId } = image;
-  if (await local.hasImage(imageId)) {
-    await local.tag(imageId, tags);
-    emit({
-      type: 'load/finished',
-      timeMs: Date.now(),
-      bytes: 0,
-      imageSize: image.imageSize,
-      layersSent: 0,
-      layersTotal: image.diffIds.length,
-      note: 'the local engine already has this image',
-      tags,
-    });
-    return;
-  }
-  const store = await local.imageStore();
-  const all = store === 'containerd';
-  const have = all ? [] : [...(await local.chainIds())];
-  const { stream, summary } = session.exportImage(imageId, have, all, signal);
-  const { bytes } = await local.load(stream);
-  const s = await summary;
-  await local.tag(imageId, tags);
+  const r = await loadImage(session, local, image, tags, signal);
   emit({
     type: 'load/finished',
     timeMs: Date.now(),
-    bytes,
-    imageSize: s.imageSize,
-    layersSent: s.layersSent,
-    layersTotal: s.layersTotal,
-    note: all ? 'the containerd image store needs every layer file, so the whole image was sent' : '',
+    bytes: r.bytes,
+    imageSize: r.imageSize,
+    layersSent: r.layersSent,
+    layersTotal: r.layersTotal,
+    note: r.note,
     tags,
   });
 }

@@ -1,4 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -271,6 +272,14 @@ async function sendBlobs(
   for (const digest of digests) {
     const path = blobs.get(digest);
     if (!path) throw new DepotError('sync_failed', `sync failed: builder asked for unknown blob ${digest}`);
+    const size = (await stat(path)).size;
+    if (size <= CHUNK_SIZE) {
+      // Small files (most of a context) go as one message each, without a stream per file.
+      const data = await readFile(path);
+      sent += data.length;
+      await write({ chunk: { digest, data, last: true } });
+      continue;
+    }
     let pending: Buffer | undefined;
     for await (const buf of createReadStream(path, { highWaterMark: CHUNK_SIZE }) as AsyncIterable<Buffer>) {
       if (pending) await write({ chunk: { digest, data: pending, last: false } });

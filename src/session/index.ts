@@ -1,4 +1,5 @@
 export * from './client.js';
 export * from './errors.js';
 export * from './events.js';
+export * from './load.js';
 export * from './sync-state.js';

@@ -218,6 +218,16 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     cancel,
     inspectImage,
     exportImage,
+    async tagImage(id, tags) {
+      for (const t of tags) {
+        // The last ':' after the last '/' separates the tag (a registry port is not a tag).
+        const slash = t.lastIndexOf('/');
+        const colon = t.lastIndexOf(':');
+        const [repo, tag] = colon > slash ? [t.slice(0, colon), t.slice(colon + 1)] : [t, 'latest'];
+        const q = new URLSearchParams({ repo, tag }).toString();
+        await dockerJson(ep, { method: 'POST', path: `/images/${encodeURI(id)}/tag?${q}` }, `tagging ${t}`);
+      }
+    },
   };
 }
 

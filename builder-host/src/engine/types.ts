@@ -95,6 +95,8 @@ export interface Engine {
   cancel(buildId: string): Promise<void>;
   /** The image's id, size and layer diff ids, or undefined when the engine lacks it. */
   inspectImage(id: string): Promise<{ id: string; size: number; diffIds: string[] } | undefined>;
+  /** Tags an image (`name[:tag]`, tag defaults to latest). */
+  tagImage(id: string, tags: string[]): Promise<void>;
   /**
    * Streams a docker-archive of the image whose manifest lists every layer but whose tar omits
    * the layers whose chain id is in `haveChainIds` (unless `allLayers`).

@@ -21,6 +21,7 @@ import type { TokenRecord } from '../auth/index.js';
 import type { Engine, EngineEvent } from '../engine/index.js';
 import { createContextTar } from '../engine/index.js';
 import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
+import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 
 /** Checks a bearer token; undefined when unknown or revoked. */
 export interface TokenVerifier {
@@ -35,6 +36,8 @@ export interface BuilderServerOptions {
   snapshots: SnapshotStore;
   tokens: TokenVerifier;
   logger: Logger;
+  /** Where results of earlier builds are remembered; no reuse when absent. */
+  memoDir?: string;
 }
 
 /** An error that maps to one gRPC status; the only way handlers report failures. */
@@ -73,6 +76,12 @@ export function createBuilderServer(opts: BuilderServerOptions): {
   const { engine, blobs, snapshots, tokens, logger } = opts;
   const proto = loadBuilderProto();
   const activeBuilds = new Set<AbortController>();
+  const memo = opts.memoDir ? createResultMemo(opts.memoDir) : undefined;
+  const readBlob = async (digest: string): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const c of blobs.open(digest) as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks);
+  };
 
   async function authenticate(call: { metadata: grpc.Metadata }): Promise<Caller> {
     const header = String(call.metadata.get(AUTH_METADATA_KEY)[0] ?? '');
@@ -174,12 +183,38 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         call.write({ need: { digests: missing, bytes: needBytes } });
         let received = 0;
         let current = '';
+        const inflight = new Set<Promise<void>>();
+        let putError: unknown;
         while (pending.size > 0) {
           const next = await iter.next();
           if (next.done)
             throw new RpcError(grpc.status.CANCELLED, 'client stopped before sending every blob');
           const chunk = next.value.chunk;
           if (!chunk) throw new RpcError(grpc.status.INVALID_ARGUMENT, 'expected a blob chunk');
+          if (chunk.digest !== current && chunk.last && !writer) {
+            // A whole blob in one message (most files): verified in memory, stored in the
+            // background with bounded concurrency, made durable by one flush before the ack.
+            if (!pending.has(chunk.digest))
+              throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${chunk.digest} was not asked for`);
+            const want = sizes.get(chunk.digest);
+            if (chunk.data.length !== want)
+              throw new RpcError(
+                grpc.status.INVALID_ARGUMENT,
+                `blob ${chunk.digest} was ${chunk.data.length} bytes, expected ${want}`,
+              );
+            pending.delete(chunk.digest);
+            received += chunk.data.length;
+            const put: Promise<void> = blobs
+              .put(chunk.digest, chunk.data)
+              .catch((err) => {
+                putError ??= err;
+              })
+              .finally(() => inflight.delete(put));
+            inflight.add(put);
+            if (inflight.size >= 32) await Promise.race(inflight);
+            if (putError) throw putError;
+            continue;
+          }
           if (chunk.digest !== current) {
             if (writer)
               throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${current} ended without last`);
@@ -200,6 +235,9 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             pending.delete(chunk.digest);
           }
         }
+        await Promise.all(inflight);
+        if (putError) throw putError;
+        await blobs.flush();
         const id = await snapshots.put(entries);
         const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
         call.write({
@@ -246,6 +284,56 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             return;
           }
         }
+        // Reuse the result of an identical earlier build (same snapshot, Dockerfile, args and base
+        // image ids): BuildKit would only answer "cached" for every step after re-reading the context.
+        let key: string | undefined;
+        if (!req.noCache && !req.pull && memo) {
+          const dfBytes =
+            extra?.dockerfile ?? (await readBlob(entries.find((e) => e.path === dockerfile)!.digest));
+          const bases = await resolveBaseImages(
+            dfBytes.toString('utf8'),
+            async (ref) => (await engine.inspectImage(ref))?.id,
+          );
+          if (bases) {
+            key = memoKey(
+              {
+                snapshotId: req.snapshotId,
+                dockerfile: dfBytes,
+                dockerfilePath: extra ? '' : dockerfile,
+                buildArgs: req.buildArgs,
+                target: req.target,
+                platform: req.platform,
+                labels: req.labels,
+              },
+              bases,
+            );
+            const hit = await memo.get(key);
+            const img = hit ? await engine.inspectImage(hit.imageId) : undefined;
+            if (hit && img) {
+              await engine.tagImage(hit.imageId, req.tags);
+              const now = Date.now();
+              send({ message: `reusing the result of an identical build (${hit.builtAt})` });
+              for (const v of hit.vertices)
+                send({ vertex: { ...v, cached: true, startedMs: now, completedMs: now, error: '' } });
+              send({
+                result: {
+                  ok: true,
+                  imageId: hit.imageId,
+                  tags: req.tags,
+                  imageSize: img.size,
+                  diffIds: img.diffIds,
+                },
+              });
+              logger.info(
+                { rpc: 'Build', project: caller.project, buildId, image: hit.imageId, memo: true },
+                'build reused',
+              );
+              call.end();
+              return;
+            }
+          }
+        }
+        const vertices = new Map<string, MemoVertex>();
         const tar = createContextTar(entries, (d) => blobs.open(d), extra);
         if (tar.dockerfilePath) dockerfile = tar.dockerfilePath;
         logger.info(
@@ -275,6 +363,12 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               const img = await engine.inspectImage(ev.imageId);
               size = img?.size ?? 0;
               diffIds = img?.diffIds ?? [];
+              if (key && memo)
+                await memo.put(key, {
+                  imageId: ev.imageId,
+                  vertices: [...vertices.values()],
+                  builtAt: new Date().toISOString(),
+                });
             }
             send({
               result: {
@@ -299,6 +393,12 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               'build finished',
             );
           } else {
+            if (ev.type === 'vertex')
+              vertices.set(ev.vertex.digest, {
+                digest: ev.vertex.digest,
+                name: ev.vertex.name,
+                inputs: ev.vertex.inputs,
+              });
             send(engineEventToWire(ev));
           }
         }

@@ -1,6 +1,7 @@
+import { execFile } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, openSync } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { digestHex, StoreError } from './errors.js';
 import { tempPath } from './tmp-dir.js';
@@ -20,6 +21,13 @@ export interface BlobStore {
    * hashed as written. `size`, when given, is checked too.
    */
   begin(digest: string, size?: number): BlobWriter;
+  /**
+   * Stores a whole small blob given in memory: verified before anything is written, then
+   * written to a temp file and renamed into place. Durable only after `flush()`.
+   */
+  put(digest: string, data: Buffer): Promise<void>;
+  /** Makes every blob stored by `put` durable (one syncfs of the store's filesystem). */
+  flush(): Promise<void>;
 }
 
 /** One blob upload in progress; nothing is visible under blobs/ until commit succeeds. */
@@ -190,14 +198,71 @@ export function createBlobStore(root: string, tmpDir: string): BlobStore {
     }
   };
 
+  // Blobs are immutable: once seen, a digest stays present, so lookups need not hit the disk again.
+  const known = new Set<string>();
+  const knownDirs = new Set<string>();
+  let dirty: string[] = [];
+
   return {
-    has,
+    async has(digest) {
+      if (known.has(digest)) return true;
+      const ok = await has(digest);
+      if (ok) known.add(digest);
+      return ok;
+    },
     async missing(digests) {
       const unique = [...new Set(digests)];
       // Validate all before touching the disk so a bad list fails as a whole.
       for (const d of unique) digestHex(d);
-      const present = await Promise.all(unique.map(has));
-      return unique.filter((_, i) => !present[i]);
+      const unknown = unique.filter((d) => !known.has(d));
+      // Bounded parallel stats: a first sync of a large context asks about many digests.
+      for (let i = 0; i < unknown.length; i += 256) {
+        const batch = unknown.slice(i, i + 256);
+        const found = await Promise.all(batch.map(has));
+        batch.forEach((d, j) => {
+          if (found[j]) known.add(d);
+        });
+      }
+      return unique.filter((d) => !known.has(d));
+    },
+    async put(digest, data) {
+      const finalPath = pathOf(digest);
+      const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      if (actual !== digest)
+        throw new StoreError('digest_mismatch', `blob ${digest} did not match its digest`);
+      const tmp = tempPath(tmpDir, 'blob');
+      try {
+        await writeFile(tmp, data, { mode: 0o444 });
+        const dir = dirname(finalPath);
+        if (!knownDirs.has(dir)) {
+          await mkdir(dir, { recursive: true });
+          knownDirs.add(dir);
+        }
+        await rename(tmp, finalPath);
+      } catch (err) {
+        await unlink(tmp).catch(() => {});
+        throw wrapIo(err, `storing blob ${digest} failed`);
+      }
+      known.add(digest);
+      dirty.push(finalPath);
+    },
+    async flush() {
+      if (dirty.length === 0) return;
+      const files = dirty;
+      dirty = [];
+      // One syncfs (coreutils `sync -f`) is far cheaper than an fsync per small file.
+      const ok = await new Promise<boolean>((resolve) =>
+        execFile('sync', ['-f', root], (err) => resolve(!err)),
+      );
+      if (ok) return;
+      for (let i = 0; i < files.length; i += 64)
+        await Promise.all(
+          files.slice(i, i + 64).map(async (f) => {
+            const fh = await open(f, 'r');
+            await fh.sync().finally(() => fh.close());
+          }),
+        );
+      await Promise.all([...new Set(files.map((f) => dirname(f)))].map(syncDir));
     },
     open(digest) {
       const p = pathOf(digest);

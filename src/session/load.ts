@@ -1,0 +1,56 @@
+import type { LocalEngine } from '../docker/index.js';
+import type { BuilderSession } from './client.js';
+
+/** What loading one image into the local engine did. */
+export interface LoadOutcome {
+  /** Archive bytes sent to the local engine (0 when it only tagged). */
+  bytes: number;
+  imageSize: number;
+  layersSent: number;
+  layersTotal: number;
+  /** Why every layer was sent, or why nothing was: empty when neither needs saying. */
+  note: string;
+  /** The engine had the image already, so it was only tagged. */
+  alreadyPresent: boolean;
+}
+
+/**
+ * Loads a built image into the local engine, sending only the layers it lacks, and tags it.
+ * An engine that already has the image id is only tagged; the containerd image store gets every layer.
+ */
+export async function loadImage(
+  session: Pick<BuilderSession, 'exportImage'>,
+  local: LocalEngine,
+  image: { imageId: string; imageSize?: number; diffIds?: string[] },
+  tags: string[],
+  signal: AbortSignal,
+): Promise<LoadOutcome> {
+  const { imageId } = image;
+  const layersTotal = image.diffIds?.length ?? 0;
+  if (await local.hasImage(imageId)) {
+    await local.tag(imageId, tags);
+    return {
+      bytes: 0,
+      imageSize: image.imageSize ?? 0,
+      layersSent: 0,
+      layersTotal,
+      note: 'the local engine already has this image',
+      alreadyPresent: true,
+    };
+  }
+  const store = await local.imageStore();
+  const all = store === 'containerd';
+  const have = all ? [] : [...(await local.chainIds())];
+  const { stream, summary } = session.exportImage(imageId, have, all, signal);
+  const { bytes } = await local.load(stream);
+  const s = await summary;
+  await local.tag(imageId, tags);
+  return {
+    bytes,
+    imageSize: s.imageSize,
+    layersSent: s.layersSent,
+    layersTotal: s.layersTotal,
+    note: all ? 'the containerd image store needs every layer file, so the whole image was sent' : '',
+    alreadyPresent: false,
+  };
+}

@@ -199,10 +199,11 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const projectKey = project || '';
     const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
     const synced = await session.sync(scan, base, signal);
-    await saveSyncBase(hello.builderId, projectKey, contextDir, {
-      snapshotId: synced.snapshotId,
-      entries: scan.entries,
-    });
+    if (synced.snapshotId !== base?.snapshotId)
+      await saveSyncBase(hello.builderId, projectKey, contextDir, {
+        snapshotId: synced.snapshotId,
+        entries: scan.entries,
+      });
     emit({
       type: 'sync/acked',
       timeMs: Date.now(),

@@ -167,6 +167,23 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               grpc.status.FAILED_PRECONDITION,
               `unknown base snapshot ${begin.delta.baseSnapshot}`,
             );
+          if (begin.delta.upserts.length === 0 && begin.delta.removals.length === 0) {
+            // Nothing changed: the base was validated and stored already; acknowledge it as is.
+            const totalBytes = base.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
+            call.write({ need: { digests: [], bytes: 0 } });
+            call.write({
+              ready: {
+                snapshotId: begin.delta.baseSnapshot,
+                entries: base.length,
+                totalBytes,
+                receivedBytes: 0,
+              },
+            });
+            finished = true;
+            call.end();
+            logCall('Sync', caller, started);
+            return;
+          }
           entries = applyDiff(base, {
             upserts: begin.delta.upserts.map(wireEntry),
             removals: begin.delta.removals,

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, openSync } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { digestHex, StoreError } from './errors.js';
 import { tempPath } from './tmp-dir.js';
@@ -202,6 +202,22 @@ export function createBlobStore(root: string, tmpDir: string): BlobStore {
   const known = new Set<string>();
   const knownDirs = new Set<string>();
   let dirty: string[] = [];
+  let listed = false;
+  const listAll = async (): Promise<void> => {
+    const base = join(root, 'sha256');
+    let subdirs: string[];
+    try {
+      subdirs = await readdir(base);
+    } catch {
+      return;
+    }
+    await Promise.all(
+      subdirs.map(async (ab) => {
+        for (const hex of await readdir(join(base, ab)).catch(() => [] as string[]))
+          if (/^[0-9a-f]{64}$/.test(hex)) known.add(`sha256:${hex}`);
+      }),
+    );
+  };
 
   return {
     async has(digest) {
@@ -214,7 +230,13 @@ export function createBlobStore(root: string, tmpDir: string): BlobStore {
       const unique = [...new Set(digests)];
       // Validate all before touching the disk so a bad list fails as a whole.
       for (const d of unique) digestHex(d);
-      const unknown = unique.filter((d) => !known.has(d));
+      let unknown = unique.filter((d) => !known.has(d));
+      if (unknown.length > 512 && !listed) {
+        // Many unknown digests (a first sync, or a fresh process): one listing beats a stat each.
+        listed = true;
+        await listAll();
+        unknown = unique.filter((d) => !known.has(d));
+      }
       // Bounded parallel stats: a first sync of a large context asks about many digests.
       for (let i = 0; i < unknown.length; i += 256) {
         const batch = unknown.slice(i, i + 256);

@@ -1,0 +1,306 @@
+/**
+ * `depot dev --run "ARGS"`: runs each new image as a container on the local engine, replacing the
+ * previous one, and follows its logs. Containers start through the docker CLI (so every
+ * `docker run` flag works as the user knows it); logs and exit codes come from the Engine API.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { type LocalEngine, parseDockerHost } from '../docker/index.js';
+import { DepotError } from '../session/index.js';
+import type { ContainerRunner } from './ports.js';
+
+/** The label every container started by `depot dev` carries. */
+export const DEV_LABEL = 'depot.dev';
+
+/** The docker CLI: the system one when present (the one on PATH may be another build), else PATH. */
+export function dockerCli(): string {
+  return existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+}
+
+/**
+ * Splits a string into words like a POSIX shell does, without expansions: whitespace separates,
+ * '…' is literal, "…" honours \\ \" \$ \` and line continuations, a backslash outside quotes
+ * escapes the next character. Throws DepotError('invalid_flag') on an unterminated quote.
+ */
+export function parseShellWords(input: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let i = 0;
+  const bad = (why: string) =>
+    new DepotError('invalid_flag', `invalid --run ${JSON.stringify(input)}: ${why}`, 'quote like a shell');
+  while (i < input.length) {
+    const c = input[i]!;
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+      i++;
+    } else if (c === "'") {
+      const end = input.indexOf("'", i + 1);
+      if (end < 0) throw bad('unterminated single quote');
+      word += input.slice(i + 1, end);
+      inWord = true;
+      i = end + 1;
+    } else if (c === '"') {
+      inWord = true;
+      i++;
+      for (;;) {
+        if (i >= input.length) throw bad('unterminated double quote');
+        const d = input[i]!;
+        if (d === '"') {
+          i++;
+          break;
+        }
+        if (d === '\\' && i + 1 < input.length) {
+          const n = input[i + 1]!;
+          if (n === '\n') i += 2;
+          else if (n === '"' || n === '\\' || n === '$' || n === '`') {
+            word += n;
+            i += 2;
+          } else {
+            word += d;
+            i++;
+          }
+          continue;
+        }
+        word += d;
+        i++;
+      }
+    } else if (c === '\\') {
+      if (i + 1 >= input.length) throw bad('trailing backslash');
+      const n = input[i + 1]!;
+      if (n !== '\n') {
+        word += n;
+        inWord = true;
+      }
+      i += 2;
+    } else {
+      word += c;
+      inWord = true;
+      i++;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/**
+ * Splits `--run` words into `docker run` options (before the image) and a command (after it):
+ * everything goes before the image, and a `--` starts the command.
+ */
+export function splitRunArgs(words: string[]): { options: string[]; command: string[] } {
+  const dd = words.indexOf('--');
+  return dd < 0
+    ? { options: words, command: [] }
+    : { options: words.slice(0, dd), command: words.slice(dd + 1) };
+}
+
+/** The full `docker run` argument list for one image. */
+export function dockerRunArgs(runArgs: string, imageId: string, name?: string): string[] {
+  const { options, command } = splitRunArgs(parseShellWords(runArgs));
+  return [
+    'run',
+    '-d',
+    '--label',
+    `${DEV_LABEL}=1`,
+    ...(name ? ['--name', name] : []),
+    ...options,
+    imageId,
+    ...command,
+  ];
+}
+
+/** A dockerode client for a DOCKER_HOST value. */
+export function dockerodeFor(host: string): Docker {
+  const addr = parseDockerHost(host);
+  return addr.socketPath
+    ? new Docker({ socketPath: addr.socketPath })
+    : new Docker({ host: addr.host, port: addr.port, protocol: 'http' });
+}
+
+export interface ContainerRunnerOptions {
+  /** The local engine, or its DOCKER_HOST value. */
+  engine: LocalEngine | string;
+  /** The `--run` string: `docker run` flags, optionally `-- CMD ARGS…`. */
+  runArgs: string;
+  /** Container name; docker picks one when absent. */
+  name?: string;
+  /** Seconds a container gets to stop before it is killed; default 5. */
+  stopTimeoutSec?: number;
+}
+
+const statusOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
+
+/** Creates the `--run` container runner (validates the args string at once). */
+export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRunner {
+  const host = typeof opts.engine === 'string' ? opts.engine : opts.engine.host;
+  const docker = dockerodeFor(host);
+  const stopTimeout = opts.stopTimeoutSec ?? 5;
+  // Fail on bad quoting now, not at the first build.
+  dockerRunArgs(opts.runArgs, 'image', opts.name);
+  let currentId = '';
+  const followers = new Map<string, Set<() => void>>();
+
+  const stopFollowing = (id: string) => {
+    for (const stop of [...(followers.get(id) ?? [])]) stop();
+    followers.delete(id);
+  };
+
+  async function removePrevious(id: string): Promise<void> {
+    stopFollowing(id);
+    const c = docker.getContainer(id);
+    try {
+      await c.stop({ t: stopTimeout });
+    } catch (err) {
+      // 304: already stopped; 404: already gone (e.g. --rm).
+      if (statusOf(err) !== 304 && statusOf(err) !== 404) throw err;
+    }
+    try {
+      await c.remove({ force: true });
+    } catch (err) {
+      // 404: gone; 409: removal already in progress (--rm).
+      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+    }
+    // --rm removes asynchronously: wait until the name is free for the next container.
+    try {
+      await c.wait({ condition: 'removed' });
+    } catch {
+      // gone already
+    }
+  }
+
+  function dockerRun(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host };
+      delete env.DOCKER_CONTEXT;
+      const child = spawn(dockerCli(), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      child.on('error', (e) =>
+        reject(
+          new DepotError('container_failed', `cannot run the docker CLI: ${e.message}`, 'install docker', {
+            cause: e,
+          }),
+        ),
+      );
+      child.on('close', (code) => {
+        const id = out.trim().split('\n').pop()?.trim() ?? '';
+        if (code === 0 && id) resolve(id);
+        else
+          reject(
+            new DepotError(
+              'container_failed',
+              `docker run failed: ${err.trim().split('\n').pop() || `exit code ${code}`}`,
+            ),
+          );
+      });
+    });
+  }
+
+  return {
+    async replace(imageId) {
+      const prev = currentId;
+      currentId = '';
+      if (prev) await removePrevious(prev);
+      if (opts.name) {
+        // One kept from an earlier `depot dev` run holds the name: it is ours to replace.
+        const stale = await docker.listContainers({
+          all: true,
+          filters: { name: [`^/${opts.name}$`], label: [`${DEV_LABEL}=1`] },
+        });
+        for (const s of stale) await removePrevious(s.Id);
+      }
+      const id = await dockerRun(dockerRunArgs(opts.runArgs, imageId, opts.name));
+      currentId = id;
+      let name = opts.name ?? '';
+      try {
+        const info = await docker.getContainer(id).inspect();
+        name = info.Name.replace(/^\//, '');
+      } catch {
+        // --rm and already gone: keep what we know
+      }
+      return { id, name };
+    },
+
+    follow(id, onLines, onExit) {
+      const ac = new AbortController();
+      let stopped = false;
+      const c = docker.getContainer(id);
+      const stop = () => {
+        if (stopped) return;
+        stopped = true;
+        ac.abort();
+        followers.get(id)?.delete(stop);
+      };
+      if (!followers.has(id)) followers.set(id, new Set());
+      followers.get(id)!.add(stop);
+
+      const partial = { out: '', err: '' };
+      const emit = (key: 'out' | 'err', chunk: Buffer | string) => {
+        if (stopped) return;
+        const text = partial[key] + chunk.toString();
+        const parts = text.split('\n');
+        partial[key] = parts.pop() ?? '';
+        const lines = parts.map((l) => l.replace(/\r$/, ''));
+        if (lines.length) onLines(lines);
+      };
+      const flush = () => {
+        const lines = [partial.out, partial.err].filter((l) => l !== '').map((l) => l.replace(/\r$/, ''));
+        partial.out = '';
+        partial.err = '';
+        if (lines.length && !stopped) onLines(lines);
+      };
+
+      const logsEnded = (async () => {
+        const info = await c.inspect();
+        const stream = (await c.logs({
+          follow: true,
+          stdout: true,
+          stderr: true,
+          tail: 20,
+          abortSignal: ac.signal,
+        } as Docker.ContainerLogsOptions & { follow: true })) as NodeJS.ReadableStream;
+        await new Promise<void>((resolve) => {
+          stream.on('end', resolve);
+          stream.on('close', resolve);
+          stream.on('error', () => resolve());
+          if (info.Config.Tty) stream.on('data', (d: Buffer) => emit('out', d));
+          else {
+            const out = new PassThrough();
+            const err = new PassThrough();
+            out.on('data', (d: Buffer) => emit('out', d));
+            err.on('data', (d: Buffer) => emit('err', d));
+            docker.modem.demuxStream(stream, out, err);
+          }
+        });
+      })().catch(() => {});
+
+      void (async () => {
+        let code = -1;
+        try {
+          const r = (await c.wait({ abortSignal: ac.signal })) as { StatusCode?: number };
+          code = r.StatusCode ?? -1;
+        } catch {
+          // removed before we asked, or following stopped
+        }
+        if (stopped) return;
+        // The log stream ends when the container stops: let the last lines arrive first.
+        await Promise.race([logsEnded, new Promise((r) => setTimeout(r, 1000).unref())]);
+        flush();
+        if (stopped) return;
+        stop();
+        onExit(code);
+      })();
+      return stop;
+    },
+
+    async close() {
+      for (const id of [...followers.keys()]) stopFollowing(id);
+    },
+  };
+}

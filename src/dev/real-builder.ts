@@ -1,0 +1,275 @@
+/**
+ * The real DevBuilder: one builder session kept open for the whole `depot dev` run, an in-memory
+ * context scan updated path by path, deltas against the last snapshot the builder acknowledged
+ * (persisted, so a restart of either side resumes from it), builds and loads.
+ */
+import { readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import type { ContextScan, ScanOptions } from '../context-sync/index.js';
+import * as contextSync from '../context-sync/index.js';
+import type { LocalEngine } from '../docker/index.js';
+import type { BuildEvent } from '../progress/index.js';
+import {
+  type BuilderSession,
+  createBuilderSession,
+  DepotError,
+  loadImage,
+  loadSyncBase,
+  type SyncBase,
+  saveSyncBase,
+  wireToEvent,
+} from '../session/index.js';
+import type { DevBuilder } from './ports.js';
+
+/** What `depot build` would be asked, fixed for the whole dev session. */
+export interface DevBuildOptions {
+  tags: string[];
+  buildArgs: Record<string, string>;
+  target: string;
+  platform: string;
+  noCache: boolean;
+  pull: boolean;
+  labels: Record<string, string>;
+}
+
+export interface DevBuilderOptions {
+  url: string;
+  token: string;
+  project?: string;
+  caFile?: string;
+  contextDir: string;
+  /** `path`: absolute path of the Dockerfile (inside the context or not); `content`: stdin. */
+  dockerfile: { path?: string; content?: Buffer };
+  build: DevBuildOptions;
+  localEngine: LocalEngine;
+  /** The builder runs against the local engine: images are local already, load only tags. */
+  isEmbedded: boolean;
+  /** Ping answers slower than this count as down; default 5000 ms. */
+  pingTimeoutMs?: number;
+}
+
+type UpdateScan = (prev: ContextScan, changed: string[], opts: ScanOptions) => Promise<ContextScan>;
+
+/** The incremental rescan, once context-sync has it; a full scan otherwise. */
+function incrementalScan(): UpdateScan | undefined {
+  const fn = (contextSync as Record<string, unknown>).updateScan;
+  return typeof fn === 'function' ? (fn as UpdateScan) : undefined;
+}
+
+/** How the Dockerfile travels with one snapshot: by its path in the context, or as content. */
+interface DockerfileRef {
+  path: string;
+  content: Buffer;
+}
+
+const REMEMBERED_SNAPSHOTS = 16;
+
+/** Creates the DevBuilder behind `depot dev` (no I/O until `connect`). */
+export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
+  const project = opts.project ?? '';
+  const content = opts.dockerfile.content;
+  const dockerfilePath = content ? undefined : (opts.dockerfile.path ?? join(opts.contextDir, 'Dockerfile'));
+  const scanOpts: ScanOptions = { contextDir: opts.contextDir, dockerfile: dockerfilePath };
+  const pingTimeoutMs = opts.pingTimeoutMs ?? 5000;
+
+  let session: BuilderSession | undefined;
+  let builderId = '';
+  let scan: ContextScan | undefined;
+  /** The last snapshot `builderId` acknowledged for this context; loaded from disk once per builder id. */
+  let base: SyncBase | undefined;
+  let baseFor = '';
+  /** Serializes syncs: each one diffs against the previous one's result. */
+  let syncQueue: Promise<unknown> = Promise.resolve();
+  /** Changed paths not yet folded into `scan` (a failed rescan must not forget them). */
+  const dirty = new Set<string>();
+  const dockerfiles = new Map<string, DockerfileRef>();
+  const images = new Map<string, { imageSize: number; diffIds: string[] }>();
+
+  const current = (): BuilderSession => {
+    if (!session)
+      throw new DepotError('builder_unreachable', `not connected to builder at ${opts.url}`, undefined);
+    return session;
+  };
+
+  const remember = <V>(map: Map<string, V>, key: string, value: V) => {
+    map.delete(key);
+    map.set(key, value);
+    if (map.size > REMEMBERED_SNAPSHOTS) map.delete(map.keys().next().value as string);
+  };
+
+  /** Same rule as `depot build`: a Dockerfile inside the context and in the scan goes by path. */
+  async function dockerfileFor(s: ContextScan): Promise<DockerfileRef> {
+    if (content || !dockerfilePath) return { path: '', content: content ?? Buffer.alloc(0) };
+    const abs = await realpath(dockerfilePath).catch(() => dockerfilePath);
+    const rel = relative(s.contextDir, abs);
+    const inside = rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+    const relPosix = rel.split(sep).join('/');
+    const entry = inside ? s.entries.find((e) => e.path === relPosix) : undefined;
+    if (entry && (entry.type === 'file' || entry.type === 'hardlink'))
+      return { path: relPosix, content: Buffer.alloc(0) };
+    return { path: '', content: await readFile(abs) };
+  }
+
+  /** A change to an ignore file changes what every path means: rescan everything. */
+  const touchesIgnoreRules = (paths: string[]) =>
+    paths.some((p) => p === '.dockerignore' || p.endsWith('.dockerignore'));
+
+  async function syncOnce(changed: string[] | 'all', signal?: AbortSignal) {
+    const s = current();
+    const id = builderId;
+    const update = incrementalScan();
+    if (changed !== 'all') for (const p of changed) dirty.add(p);
+    const paths = [...dirty];
+    const next =
+      changed === 'all' || !scan || !update || touchesIgnoreRules(paths)
+        ? await contextSync.scanContext(scanOpts)
+        : await update(scan, paths, scanOpts);
+    scan = next;
+    dirty.clear();
+    if (baseFor !== id) {
+      base = await loadSyncBase(id, project, next.contextDir);
+      baseFor = id;
+    }
+    const df = await dockerfileFor(next);
+    const out = await s.sync(next, base, signal);
+    const acked = { snapshotId: out.snapshotId, entries: next.entries };
+    // A reconnect to another builder meanwhile must not inherit this one's base.
+    if (baseFor === id) base = acked;
+    await saveSyncBase(id, project, next.contextDir, acked);
+    remember(dockerfiles, out.snapshotId, df);
+    return { snapshotId: out.snapshotId, entries: out.entries, bytesSent: out.bytesSent };
+  }
+
+  async function hello(s: BuilderSession, signal?: AbortSignal) {
+    const started = performance.now();
+    const res = await s.hello(signal);
+    return { res, ms: Math.max(0, Math.round(performance.now() - started)) };
+  }
+
+  return {
+    async connect(signal) {
+      session?.close();
+      session = undefined;
+      const s = createBuilderSession({
+        url: opts.url,
+        token: opts.token,
+        project: opts.project,
+        caFile: opts.caFile,
+      });
+      try {
+        const { res, ms } = await hello(s, signal);
+        session = s;
+        builderId = res.builderId;
+        return {
+          builderId: res.builderId,
+          platform: opts.build.platform || res.platforms[0] || '',
+          latencyMs: ms,
+        };
+      } catch (err) {
+        s.close();
+        throw err;
+      }
+    },
+
+    async ping(signal) {
+      const s = current();
+      const timeout = AbortSignal.timeout(pingTimeoutMs);
+      const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      try {
+        return (await hello(s, both)).ms;
+      } catch (err) {
+        if (timeout.aborted && !signal?.aborted)
+          throw new DepotError(
+            'builder_unreachable',
+            `builder at ${opts.url} did not answer within ${pingTimeoutMs} ms`,
+            undefined,
+            { cause: err },
+          );
+        throw err;
+      }
+    },
+
+    sync(changed, signal) {
+      const run = syncQueue.then(() => syncOnce(changed, signal));
+      syncQueue = run.catch(() => {});
+      return run;
+    },
+
+    async *build(snapshotId, buildId, signal) {
+      const finished = (error: string, errorCode: string): BuildEvent => ({
+        type: 'build/finished',
+        timeMs: Date.now(),
+        ok: false,
+        imageId: '',
+        error,
+        errorCode,
+      });
+      let df = dockerfiles.get(snapshotId);
+      try {
+        const s = current();
+        if (!df) {
+          if (!scan) throw new DepotError('sync_failed', `snapshot ${snapshotId} was not synced here`);
+          df = await dockerfileFor(scan);
+        }
+        let done = false;
+        for await (const ev of s.build(
+          {
+            snapshotId,
+            dockerfilePath: df.path,
+            dockerfileContent: df.content,
+            buildArgs: opts.build.buildArgs,
+            target: opts.build.target,
+            platform: opts.build.platform,
+            tags: opts.build.tags,
+            noCache: opts.build.noCache,
+            pull: opts.build.pull,
+            labels: opts.build.labels,
+            buildId,
+          },
+          signal,
+        )) {
+          const e = wireToEvent(ev);
+          if (!e) continue;
+          if (e.type === 'build/finished') {
+            done = true;
+            if (e.ok) remember(images, e.imageId, { imageSize: e.imageSize ?? 0, diffIds: e.diffIds ?? [] });
+          }
+          yield e;
+        }
+        if (!done) {
+          if (signal.aborted) yield finished('build cancelled', 'cancelled');
+          else yield finished('build ended without a result', 'builder_error');
+        }
+      } catch (err) {
+        // A failed build is state, not an exception: the loop shows it and goes on.
+        if (signal.aborted) yield finished('build cancelled', 'cancelled');
+        else {
+          const e = err instanceof DepotError ? err : undefined;
+          yield finished(e?.message ?? String((err as Error)?.message ?? err), e?.code ?? 'builder_error');
+        }
+      }
+    },
+
+    async load(imageId, signal) {
+      const known = images.get(imageId);
+      if (opts.isEmbedded) {
+        // The embedded builder builds in the local engine: the image is there already.
+        await opts.localEngine.tag(imageId, opts.build.tags);
+        return { bytes: 0, imageSize: known?.imageSize ?? 0 };
+      }
+      const r = await loadImage(
+        current(),
+        opts.localEngine,
+        { imageId, imageSize: known?.imageSize, diffIds: known?.diffIds },
+        opts.build.tags,
+        signal ?? new AbortController().signal,
+      );
+      return { bytes: r.bytes, imageSize: r.imageSize };
+    },
+
+    async close() {
+      session?.close();
+      session = undefined;
+    },
+  };
+}

@@ -31,9 +31,11 @@ export async function loadSyncBase(
     const text = await readFile(stateFile(builderId, project, contextDir), 'utf8');
     const nl = text.indexOf('\n');
     const id = text.slice(0, nl);
-    const entries = parseCanonicalManifest(text.slice(nl + 1));
-    // A damaged file must never produce a wrong delta: the id has to match the content.
-    if (snapshotId(entries) !== id) return undefined;
+    const body = text.slice(nl + 1);
+    // A damaged file must never produce a wrong delta: the id (sha256 of the canonical
+    // manifest) has to match the content.
+    if (`sha256:${createHash('sha256').update(body).digest('hex')}` !== id) return undefined;
+    const entries = parseCanonicalManifest(body);
     return { snapshotId: id, entries };
   } catch {
     return undefined;

@@ -92,8 +92,21 @@ function validateTags(tags: string[]): void {
   }
 }
 
-/** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
-export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
+/** The resolved inputs of a build: where the context is, which Dockerfile, which args. */
+export interface BuildInputs {
+  contextDir: string;
+  /** Absolute path of the Dockerfile, unless it came from stdin. */
+  dockerfileAbs: string | undefined;
+  /** Dockerfile bytes when they came from stdin. */
+  dockerfileContent: Buffer | undefined;
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  /** A temp context made from stdin, removed by cleanup(). */
+  cleanup(): void;
+}
+
+/** Validates flags and resolves the context and Dockerfile like `docker build` does. */
+export async function resolveBuildInputs(opts: BuildOptions): Promise<BuildInputs> {
   validateTags(opts.tag);
   if (opts.platform?.includes(','))
     throw new DepotError(
@@ -112,8 +125,10 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   const buildArgs = parseKeyValues(opts.buildArg, '--build-arg', true);
   const labels = parseKeyValues(opts.label, '--label', false);
 
-  // Context and Dockerfile.
   let tempContext: string | undefined;
+  const cleanup = () => {
+    if (tempContext) rmSync(tempContext, { recursive: true, force: true });
+  };
   let contextDir: string;
   let dockerfileContent: Buffer | undefined;
   if (opts.context === '-') {
@@ -121,8 +136,13 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const data = await readStdin();
     tempContext = mkdtempSync(join(tmpdir(), 'depot-ctx-'));
     contextDir = tempContext;
-    if (looksLikeTar(data)) await unpackContextTar(data, tempContext);
-    else dockerfileContent = data;
+    try {
+      if (looksLikeTar(data)) await unpackContextTar(data, tempContext);
+      else dockerfileContent = data;
+    } catch (err) {
+      cleanup();
+      throw err;
+    }
   } else {
     const abs = resolve(opts.context);
     if (!existsSync(abs))
@@ -136,14 +156,62 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     dockerfileContent = await readStdin();
   } else if (!dockerfileContent) {
     dockerfileAbs = opts.file ? resolve(opts.file) : join(contextDir, 'Dockerfile');
-    if (!existsSync(dockerfileAbs) || !statSync(dockerfileAbs).isFile())
+    if (!existsSync(dockerfileAbs) || !statSync(dockerfileAbs).isFile()) {
+      cleanup();
       throw new DepotError(
         'dockerfile_not_found',
         `no Dockerfile at ${opts.file ?? relative(process.cwd(), dockerfileAbs) ?? dockerfileAbs}`,
         opts.file ? 'check the -f path' : 'create a Dockerfile in the context or pass -f PATH',
       );
+    }
     dockerfileAbs = realpathSync(dockerfileAbs);
   }
+  return { contextDir, dockerfileAbs, dockerfileContent, buildArgs, labels, cleanup };
+}
+
+/** A builder to talk to: the configured remote one, else an embedded one in this process. */
+export interface BuilderTarget {
+  url: string;
+  token: string;
+  project: string | undefined;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/** Picks the builder from flags, env and `depot login`, or starts the embedded one. */
+export async function openBuilderTarget(opts: {
+  builder?: string;
+  token?: string;
+  project?: string;
+}): Promise<BuilderTarget> {
+  const config = openConfig();
+  const url = opts.builder || process.env.DEPOT_BUILDER || config.get('builder');
+  const project = opts.project || process.env.DEPOT_PROJECT || config.get('project');
+  if (!url) {
+    const embedded = await startEmbeddedBuilder();
+    return {
+      url: embedded.url,
+      token: embedded.token,
+      project,
+      embedded: true,
+      close: () => embedded.close(),
+    };
+  }
+  const token = opts.token || process.env.DEPOT_TOKEN || (await loadToken(url));
+  if (!token)
+    throw new DepotError(
+      'unauthenticated',
+      `no token for builder ${url}`,
+      `run \`depot login --builder ${url}\` or pass --token / DEPOT_TOKEN`,
+    );
+  return { url, token, project, embedded: false, close: async () => {} };
+}
+
+/** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
+export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
+  const inputs = await resolveBuildInputs(opts);
+  const { contextDir, dockerfileAbs, buildArgs, labels } = inputs;
+  let { dockerfileContent } = inputs;
 
   const sink = await createProgressSink(opts.quiet ? 'quiet' : opts.progress);
   let state = initialBuildState();
@@ -152,31 +220,14 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     sink.handle(e);
   };
 
-  // Builder: configured remote, else embedded in this process.
-  const config = openConfig();
-  let builderUrl = opts.builder || process.env.DEPOT_BUILDER || config.get('builder');
-  let token = opts.token || process.env.DEPOT_TOKEN;
-  const project = opts.project || process.env.DEPOT_PROJECT || config.get('project');
-  let embedded: Awaited<ReturnType<typeof startEmbeddedBuilder>> | undefined;
+  let target: BuilderTarget | undefined;
   let session: BuilderSession | undefined;
   try {
-    if (!builderUrl) {
-      embedded = await startEmbeddedBuilder();
-      builderUrl = embedded.url;
-      token = embedded.token;
-    } else if (!token) {
-      token = await loadToken(builderUrl);
-      if (!token)
-        throw new DepotError(
-          'unauthenticated',
-          `no token for builder ${builderUrl}`,
-          `run \`depot login --builder ${builderUrl}\` or pass --token / DEPOT_TOKEN`,
-        );
-    }
+    target = await openBuilderTarget(opts);
     session = createBuilderSession({
-      url: builderUrl,
-      token: token!,
-      project,
+      url: target.url,
+      token: target.token,
+      project: target.project,
       caFile: process.env.DEPOT_TLS_CA,
     });
     const hello = await session.hello(signal);
@@ -196,7 +247,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     }
 
     emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
-    const projectKey = project || '';
+    const projectKey = target.project || '';
     const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
     const synced = await session.sync(scan, base, signal);
     if (synced.snapshotId !== base?.snapshotId)
@@ -245,9 +296,9 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     }
     if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
 
-    if (ok && opts.load && !embedded)
+    if (ok && opts.load && !target.embedded)
       await loadIntoLocalEngine(session, { imageId, imageSize, diffIds }, opts.tag, emit, signal);
-    else if (ok && opts.load && embedded) {
+    else if (ok && opts.load && target.embedded) {
       // The embedded builder builds in the local engine: the image and its tags are already there.
       emit({
         type: 'load/finished',
@@ -273,8 +324,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     throw err;
   } finally {
     session?.close();
-    await embedded?.close();
-    if (tempContext) rmSync(tempContext, { recursive: true, force: true });
+    await target?.close();
+    inputs.cleanup();
   }
 }
 

@@ -31,34 +31,43 @@ const program = new Command('depot')
   .description('Build Docker images on shared builders with a warm cache')
   .showHelpAfterError();
 
-program
-  .command('build')
-  .description('build an image from a Dockerfile (a drop-in for `docker build`)')
-  .argument('[path]', 'build context directory, or - to read a Dockerfile from stdin', '.')
-  .option('-t, --tag <name>', 'name and optionally a tag (repeatable)', collect, [])
-  .option('-f, --file <path>', 'Dockerfile (default: PATH/Dockerfile; - for stdin)')
-  .option(
-    '--build-arg <k=v>',
-    'build-time variable; K alone takes it from the environment (repeatable)',
-    collect,
-    [],
-  )
-  .option('--target <stage>', 'build stage to stop at')
-  .option('--platform <os/arch>', 'target platform')
-  .option('--no-cache', 'do not use the cache')
-  .option('--pull', 'always look for newer base images', false)
-  .option('--label <k=v>', 'image label (repeatable)', collect, [])
+/** The flags `depot build` shares with `docker build` (and `depot dev` with `depot build`). */
+function withBuildFlags(cmd: Command): Command {
+  return cmd
+    .option('-t, --tag <name>', 'name and optionally a tag (repeatable)', collect, [])
+    .option('-f, --file <path>', 'Dockerfile (default: PATH/Dockerfile; - for stdin)')
+    .option(
+      '--build-arg <k=v>',
+      'build-time variable; K alone takes it from the environment (repeatable)',
+      collect,
+      [],
+    )
+    .option('--target <stage>', 'build stage to stop at')
+    .option('--platform <os/arch>', 'target platform')
+    .option('--no-cache', 'do not use the cache')
+    .option('--pull', 'always look for newer base images', false)
+    .option('--label <k=v>', 'image label (repeatable)', collect, [])
+    .addOption(
+      new Option('--progress <mode>', 'progress output')
+        .choices(['auto', 'tty', 'plain', 'json', 'quiet'])
+        .default('auto'),
+    )
+    .addOption(
+      new Option('--builder <url>', 'builder address (tcp://, tls://, unix://)').env('DEPOT_BUILDER'),
+    )
+    .addOption(new Option('--token <token>', 'builder token').env('DEPOT_TOKEN'))
+    .addOption(new Option('--project <name>', 'project to build for').env('DEPOT_PROJECT'));
+}
+
+withBuildFlags(
+  program
+    .command('build')
+    .description('build an image from a Dockerfile (a drop-in for `docker build`)')
+    .argument('[path]', 'build context directory, or - to read a Dockerfile or context tar from stdin', '.'),
+)
   .option('--load', 'load the image into the local Docker engine', false)
-  .addOption(
-    new Option('--progress <mode>', 'progress output')
-      .choices(['auto', 'tty', 'plain', 'json', 'quiet'])
-      .default('auto'),
-  )
   .option('-q, --quiet', 'print only the image id', false)
   .option('--metadata-file <file>', 'write build metadata (JSON) to a file')
-  .addOption(new Option('--builder <url>', 'builder address (tcp://, tls://, unix://)').env('DEPOT_BUILDER'))
-  .addOption(new Option('--token <token>', 'builder token').env('DEPOT_TOKEN'))
-  .addOption(new Option('--project <name>', 'project to build for').env('DEPOT_PROJECT'))
   .action(async (path: string, o) => {
     const ac = new AbortController();
     const onSignal = () => ac.abort();
@@ -66,6 +75,24 @@ program
     process.once('SIGTERM', onSignal);
     const { runBuild } = await import('./build.js');
     await runBuild({ ...o, context: path }, ac.signal);
+  });
+
+withBuildFlags(
+  program
+    .command('dev')
+    .description('watch the context, rebuild on every change and load the image into local Docker')
+    .argument('[path]', 'build context directory', '.'),
+)
+  .option('--run <args>', 'run the image after each good build with these `docker run` arguments')
+  .option('--quiet-ms <ms>', 'quiet period after the last change before a rebuild', '200')
+  .addOption(
+    new Option('--on-change <policy>', 'a change during a build: cancel it, or queue one more build')
+      .choices(['cancel', 'queue'])
+      .default('cancel'),
+  )
+  .action(async (path: string, o) => {
+    const { runDev } = await import('./dev.js');
+    await runDev({ ...o, context: path, load: true, quiet: false });
   });
 
 program

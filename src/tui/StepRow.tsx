@@ -6,6 +6,13 @@ export interface StepRowProps {
   row: GraphRow;
   /** spinner frame shown while the step runs */
   frame: string;
+  /**
+   * Shown between the text and the right column (the dev view's `← src/app.js +2`); the caller
+   * shortens `row.text` by its width so the row keeps its width.
+   */
+  mark?: string;
+  /** highlights the step number (the dev view's selected step) */
+  selected?: boolean;
 }
 
 const GLYPH_COLOR = {
@@ -34,17 +41,21 @@ function glyph(row: GraphRow, frame: string): string {
 }
 
 /** One step of the layer graph: glyph, `#N`, stage, tree guide, instruction, right column; a failed step's logs below. */
-export function StepRow({ row, frame }: StepRowProps) {
+export function StepRow({ row, frame, mark = '', selected = false }: StepRowProps) {
   const dim = row.phase === 'waiting' || row.phase === 'cached' || row.phase === 'canceled';
   return (
     <Box flexDirection="column">
       <Text wrap="truncate-end">
-        <Text color={GLYPH_COLOR[row.phase]}>{glyph(row, frame)}</Text> <Text dimColor>{row.number}</Text>{' '}
+        <Text color={GLYPH_COLOR[row.phase]}>{glyph(row, frame)}</Text>{' '}
+        <Text dimColor={!selected} inverse={selected}>
+          {row.number}
+        </Text>{' '}
         <Text color="magenta">{row.label}</Text>
         <Text dimColor>{row.guide}</Text>
         <Text dimColor={dim} color={row.phase === 'failed' ? 'red' : undefined}>
           {row.text}
         </Text>
+        {mark ? <Text color="yellow">{mark}</Text> : null}
         <Text
           color={row.phase === 'cached' ? 'blue' : row.phase === 'canceled' ? 'yellow' : undefined}
           dimColor={row.phase !== 'cached' && row.phase !== 'running'}

@@ -2,6 +2,34 @@
 export { BuildSummary, type BuildSummaryProps, summaryText } from './BuildSummary.js';
 /** The whole build screen. */
 export { BuildView, type BuildViewProps } from './BuildView.js';
+/** The `depot dev` screen, its layout, keys and text. */
+export { DevView, type DevViewProps } from './DevView.js';
+export {
+  ageText,
+  clockText,
+  focusedStep,
+  pathsText,
+  type RowWindow,
+  rebuiltMark,
+  recordSummary,
+  type Segment,
+  triggerText,
+  windowRows,
+} from './dev-format.js';
+export { commandForKey } from './dev-keys.js';
+export {
+  CONTAINER_LOG_LINES,
+  DEV_KEY_HINT,
+  DEV_KEYS,
+  type DevLayoutOptions,
+  type DevLine,
+  devLinesHeight,
+  INLINE_FAILED_LOG_LINES,
+  layoutDevScreen,
+  markRow,
+} from './dev-layout.js';
+/** `depot dev` as plain lines (no Ink; import './dev-plain.js' directly to avoid loading Ink). */
+export { createDevPlainRenderer, type DevPlainRenderer } from './dev-plain.js';
 /** Row layout of the layer graph, shared by the views and their tests. */
 export {
   FAILED_LOG_LINES,
@@ -17,9 +45,18 @@ export {
 export { LayerGraph, type LayerGraphProps } from './LayerGraph.js';
 /** Mounts BuildView on a terminal and feeds it events. */
 export { type RenderBuildTtyOptions, renderBuildTty, type TtyBuildRenderer } from './render-build-tty.js';
+/** Mounts DevView on a terminal, fed by the dev store. */
+export {
+  type DevStateSource,
+  type DevTtyRenderer,
+  type RenderDevTtyOptions,
+  renderDevTty,
+} from './render-dev-tty.js';
 /** One row of the graph. */
 export { StepRow, type StepRowProps } from './StepRow.js';
 /** Cell-width helpers for fixed-width rows. */
 export { cellWidth, padEnd, sanitize, truncate } from './text.js';
 /** Spinner frames from cli-spinners. */
 export { useSpinner } from './use-spinner.js';
+/** Terminal size that follows 'resize'. */
+export { useTerminalSize } from './use-terminal-size.js';

@@ -1,0 +1,458 @@
+/**
+ * The `depot dev` screen as a list of lines that fit a width and a height: a pure function of
+ * DevState, so that the Ink view only maps lines to <Text> and tests can check the budget.
+ */
+import type { CurrentBuild, DevState } from '../dev/types.js';
+import { formatDuration, isStepFinished, stepPhase, visibleLogText } from '../progress/index.js';
+import {
+  builderText,
+  containerSegments,
+  failedText,
+  focusedStep,
+  outcomeGlyph,
+  pendingText,
+  rebuiltMark,
+  recordSegments,
+  type Segment,
+  sessionSegments,
+  snapshotText,
+  triggerText,
+  watchSegments,
+  windowRows,
+} from './dev-format.js';
+import { type GraphRow, layoutGraph } from './graph-layout.js';
+import { cellWidth, padEnd, sanitize, truncate } from './text.js';
+
+/** One line of the screen (a blank block may span several). */
+export type DevLine =
+  | { kind: 'text'; key: string; segments: Segment[] }
+  | { kind: 'step'; key: string; row: GraphRow; mark: string; selected: boolean }
+  | { kind: 'blank'; key: string; rows: number };
+
+/** What the layout needs besides the state. */
+export interface DevLayoutOptions {
+  /** columns; no line is wider */
+  width: number;
+  /** lines the screen may use; it never uses more */
+  rows: number;
+  /** the clock for ages, countdowns and running durations */
+  nowMs: number;
+  /** spinner frame for running things ('' for none) */
+  frame: string;
+}
+
+/** The footer's key hint. */
+export const DEV_KEY_HINT = 'r rebuild · ↑↓ select · enter logs · p pause · q quit · ? help';
+/** Container log lines under the container line. */
+export const CONTAINER_LOG_LINES = 3;
+/** Log lines shown under a failed step inside the graph (the logs panel shows more). */
+export const INLINE_FAILED_LOG_LINES = 5;
+/** Scrollback lines kept in view even when the graph could use them. */
+const MIN_SCROLLBACK_LINES = 3;
+/** Graph lines served before the scrollback and the container's logs. */
+const MIN_GRAPH_LINES = 5;
+/** Body lines below which the pending line, the second header line and the container line go. */
+const MIN_BODY_LINES = 3;
+/** Narrowest instruction text left on a row that carries a rebuilt-because mark. */
+const MIN_TEXT_WITH_MARK = 12;
+
+/** The help overlay's rows: key, what it does. */
+export const DEV_KEYS: readonly (readonly [string, string])[] = [
+  ['r', 'rebuild now'],
+  ['↑ ↓  k j', 'select a step'],
+  ['enter', "show the selected step's logs / the builds"],
+  ['p', 'pause / resume watching'],
+  ['q  ctrl-c', 'quit (a --run container keeps running)'],
+  ['?  esc', 'close this help'],
+];
+
+/** Cells the segments occupy. */
+export function segmentsWidth(segments: readonly Segment[]): number {
+  let w = 0;
+  for (const s of segments) w += cellWidth(s.text);
+  return w;
+}
+
+/** Cuts segments to `width` cells, ending in `…` where text was cut. */
+export function fitSegments(segments: readonly Segment[], width: number): Segment[] {
+  if (segmentsWidth(segments) <= width) return [...segments];
+  const out: Segment[] = [];
+  let left = width;
+  for (const s of segments) {
+    if (left <= 0) break;
+    const w = cellWidth(s.text);
+    if (w < left) {
+      out.push(s);
+      left -= w;
+      continue;
+    }
+    // More text follows this segment, so it is cut even when it would exactly fill the line.
+    out.push({ ...s, text: truncate(w > left ? s.text : `${s.text}…`, left) });
+    break;
+  }
+  return out;
+}
+
+/** Segments as plain text (tests, plain output). */
+export function segmentsText(segments: readonly Segment[]): string {
+  return segments.map((s) => s.text).join('');
+}
+
+/** `left … right`: right-aligned when both fit, else the left part cut (right dropped when tight). */
+function spread(left: Segment[], right: Segment[], width: number): Segment[] {
+  const lw = segmentsWidth(left);
+  const rw = segmentsWidth(right);
+  if (rw === 0) return fitSegments(left, width);
+  if (lw + 1 + rw <= width) return [...left, { text: ' '.repeat(width - lw - rw) }, ...right];
+  if (rw + 1 + 16 <= width) return [...fitSegments(left, width - rw - 1), { text: ' ' }, ...right];
+  return fitSegments(left, width);
+}
+
+/**
+ * Puts a rebuilt-because mark between a row's text and its right column, shortening the text
+ * so the row keeps its width; drops the mark when the row is too narrow for both.
+ */
+export function markRow(row: GraphRow, mark: string): { row: GraphRow; mark: string } {
+  if (mark === '') return { row, mark: '' };
+  const tail = row.right ? 1 : 0;
+  const room = cellWidth(row.text) - tail;
+  const markRoom = Math.min(cellWidth(mark), room - MIN_TEXT_WITH_MARK - 1);
+  if (markRoom < 4) return { row, mark: '' };
+  const cut = truncate(mark, markRoom);
+  const text = padEnd(row.text.trimEnd(), room - cellWidth(cut) - 1);
+  return { row: { ...row, text }, mark: ` ${cut}${tail ? ' ' : ''}` };
+}
+
+const text = (key: string, segments: Segment[], width: number): DevLine => ({
+  kind: 'text',
+  key,
+  segments: fitSegments(segments, width),
+});
+
+function headerLines(state: DevState, o: DevLayoutOptions): Segment[][] {
+  // The parts that change come first, so a narrow terminal cuts the ones that do not.
+  const first: Segment[] = [
+    { text: 'depot dev', bold: true },
+    { text: ' · ', dim: true },
+    ...sessionSegments(state.session),
+    { text: ' · ', dim: true },
+    { text: sanitize(builderText(state.session)) },
+  ];
+  const second: Segment[] = [
+    ...watchSegments(state.watch, o.nowMs),
+    { text: ' · ', dim: true },
+    { text: snapshotText(state.snapshot, o.nowMs), dim: !state.snapshot.syncing },
+  ];
+  if (state.snapshot.error && !state.snapshot.syncing)
+    second.push({ text: ` · ${failedText('sync', state.snapshot.error)}`, color: 'red' });
+  if (segmentsWidth(first) + 3 + segmentsWidth(second) <= o.width)
+    return [[...first, { text: ' · ', dim: true }, ...second]];
+  return [first, second];
+}
+
+function triggerLine(state: DevState, o: DevLayoutOptions): Segment[] {
+  const cur = state.current;
+  if (!cur) {
+    const why =
+      state.session.kind === 'connected'
+        ? state.snapshot.syncing
+          ? 'syncing the context'
+          : 'waiting for the first build'
+        : 'waiting for the builder';
+    return [
+      { text: o.frame || '◌', color: 'cyan' },
+      { text: ` no build yet · ${why}`, dim: true },
+    ];
+  }
+  const running = cur.record.outcome === 'running';
+  const after = afterBuildText(cur);
+  const glyph: Segment =
+    running || after ? { text: o.frame || '·', color: 'cyan' } : outcomeGlyph(cur.record.outcome);
+  const left: Segment[] = [
+    glyph,
+    { text: ` build #${cur.record.seq}`, bold: true },
+    { text: ` · ${triggerText(cur.record.trigger)}` },
+  ];
+  const right: Segment[] = [
+    ...(after ? [{ text: `${after} · `, color: 'cyan' as const }] : []),
+    { text: buildTotals(cur, o.nowMs), dim: !running },
+  ];
+  return spread(left, right, o.width);
+}
+
+/** `steps 9/12 · cached 4 · 1.5s` while running, `12 steps · 8 cached · 1.2s` after. */
+function buildTotals(cur: CurrentBuild, nowMs: number): string {
+  const build = cur.build;
+  const steps = build.steps.length;
+  const cached = build.steps.filter((s) => s.cached).length;
+  const end = cur.record.outcome === 'running' ? graphClock(cur, nowMs) : cur.record.finishedMs;
+  const took = formatDuration(Math.max(0, end - cur.record.startedMs));
+  if (cur.record.outcome !== 'running')
+    return `${steps} step${steps === 1 ? '' : 's'} · ${cached} cached · ${took}`;
+  const done = build.steps.filter(isStepFinished).length;
+  return `steps ${done}/${steps} · cached ${cached} · ${took}`;
+}
+
+/** The row with another right column, its text re-padded so the row keeps its width. */
+function withRight(row: GraphRow, right: string): GraphRow {
+  const room = cellWidth(row.text) - (row.right ? 1 : 0) + cellWidth(row.right) - cellWidth(right);
+  return { ...row, right, text: padEnd(row.text.trimEnd(), room) + (right ? ' ' : '') };
+}
+
+/** `loading image…` / `starting container…` after a good build, else ''. */
+export function afterBuildText(cur: CurrentBuild): string {
+  if (cur.record.outcome !== 'ok') return '';
+  if (cur.phase === 'loading') return 'loading image…';
+  if (cur.phase === 'starting') return 'starting container…';
+  return '';
+}
+
+/** The clock of a build's durations: it moves while the build runs, and stops at its end. */
+function graphClock(cur: CurrentBuild, nowMs: number): number {
+  return cur.record.outcome === 'running' && cur.build.result === null
+    ? Math.max(cur.build.nowMs, nowMs)
+    : cur.build.nowMs;
+}
+
+function graphLines(state: DevState, cur: CurrentBuild, o: DevLayoutOptions, budget: number): DevLine[] {
+  if (budget <= 0) return [];
+  const build = cur.build;
+  if (build.steps.length === 0) {
+    const msg = cur.record.outcome === 'running' ? 'waiting for the builder to report steps…' : 'no steps';
+    return [text('graph-empty', [{ text: `  ${msg}`, dim: true }], o.width)];
+  }
+  const over = cur.record.outcome !== 'running';
+  // A build that ended (cancelled, or failed elsewhere) leaves no step running.
+  const rows = layoutGraph(build, o.width, graphClock(cur, o.nowMs)).map((r) =>
+    over && r.phase === 'running' ? { ...withRight(r, 'CANCELED'), phase: 'canceled' as const } : r,
+  );
+  const focus = focusedStep(build, state.ui.selectedStep);
+  const selected = state.ui.selectedStep >= 0 ? focus : -1;
+  // Leave room for the focused row, a neighbour and the indicators before showing logs inline.
+  const logCap = Math.max(0, Math.min(INLINE_FAILED_LOG_LINES, budget - 4));
+  const logs = rows.map((r) => (r.phase === 'failed' && logCap > 0 ? r.logs.slice(-logCap) : []));
+  const w = windowRows(
+    logs.map((l) => 1 + l.length),
+    focus,
+    budget,
+  );
+  const out: DevLine[] = [];
+  if (w.above) {
+    const hidden = rows.slice(0, w.start);
+    const cached = hidden.filter((r) => r.phase === 'cached').length;
+    out.push(
+      text(
+        'graph-above',
+        [
+          {
+            text: `  ↑ ${hidden.length} earlier step${hidden.length === 1 ? '' : 's'}${cached ? ` (${cached} cached)` : ''}`,
+            dim: true,
+          },
+        ],
+        o.width,
+      ),
+    );
+  }
+  for (let i = w.start; i < w.end; i++) {
+    const raw = rows[i];
+    if (!raw) continue;
+    const marked = markRow({ ...raw, logs: [] }, rebuiltMark(cur.rebuiltBecause[raw.digest] ?? []));
+    out.push({
+      kind: 'step',
+      key: `step-${raw.digest}`,
+      row: marked.row,
+      mark: marked.mark,
+      selected: i === selected,
+    });
+    (logs[i] ?? []).forEach((l, j) => {
+      out.push(text(`log-${raw.digest}-${j}`, [{ text: l, color: 'red', dim: true }], o.width));
+    });
+  }
+  if (w.below) {
+    const hidden = rows.slice(w.end);
+    const waiting = hidden.filter((r) => r.phase === 'waiting').length;
+    const what = waiting === hidden.length ? 'waiting' : 'below';
+    out.push(
+      text(
+        'graph-below',
+        [{ text: `  ↓ ${hidden.length} more step${hidden.length === 1 ? '' : 's'} ${what}`, dim: true }],
+        o.width,
+      ),
+    );
+  }
+  return out.slice(0, budget);
+}
+
+function scrollbackLines(state: DevState, o: DevLayoutOptions): DevLine[] {
+  const records = state.history.filter((r) => r.outcome !== 'running');
+  const cur = state.current?.record;
+  // The reducer may keep a finished build as `current` only, or in the history as well.
+  if (cur && cur.outcome !== 'running' && !records.some((r) => r.seq === cur.seq)) records.push(cur);
+  records.sort((a, b) => a.seq - b.seq);
+  return records.map((r) => {
+    const base = recordSegments(r);
+    const why: Segment = { text: ` · ${triggerText(r.trigger, 1)}`, dim: true };
+    const withWhy = segmentsWidth(base) + segmentsWidth([why]) <= o.width ? [...base, why] : base;
+    return text(`build-${r.seq}`, withWhy, o.width);
+  });
+}
+
+function logPanelLines(state: DevState, o: DevLayoutOptions): DevLine[] {
+  const cur = state.current;
+  const focus = cur ? focusedStep(cur.build, state.ui.selectedStep) : -1;
+  const step = cur && focus >= 0 ? cur.build.steps[focus] : undefined;
+  if (!step) return [text('logs-title', [{ text: 'logs · no step selected', dim: true }], o.width)];
+  const phase = stepPhase(step);
+  const lines = step.logs.map((l, i) =>
+    text(
+      `logs-${i}`,
+      [{ text: `  ${sanitize(visibleLogText(l.text))}`, color: l.stream === 2 ? 'yellow' : undefined }],
+      o.width,
+    ),
+  );
+  const title = text(
+    'logs-title',
+    [
+      { text: 'logs', bold: true },
+      { text: ` #${step.number} ${sanitize(step.instruction || step.name)}` },
+      { text: ` · ${phase} · enter closes`, dim: true },
+    ],
+    o.width,
+  );
+  if (lines.length === 0) lines.push(text('logs-none', [{ text: '  (no output)', dim: true }], o.width));
+  return [title, ...lines];
+}
+
+function helpLines(o: DevLayoutOptions): DevLine[] {
+  const keyWidth = Math.max(...DEV_KEYS.map(([k]) => cellWidth(k)));
+  const inner = Math.max(10, Math.min(o.width - 4, 60));
+  const border = (l: string, r: string, title = '') =>
+    `${l}${title}${'─'.repeat(Math.max(0, inner + 2 - cellWidth(title)))}${r}`;
+  const lines: Segment[][] = [[{ text: border('╭', '╮', '─ keys '), color: 'cyan' }]];
+  for (const [key, what] of DEV_KEYS) {
+    const body = padEnd(`${padEnd(key, keyWidth)}  ${what}`, inner);
+    lines.push([
+      { text: '│ ', color: 'cyan' },
+      { text: body.slice(0, keyWidth), bold: true },
+      { text: body.slice(keyWidth) },
+      { text: ' │', color: 'cyan' },
+    ]);
+  }
+  lines.push([{ text: border('╰', '╯'), color: 'cyan' }]);
+  return lines.map((segs, i) => text(`help-${i}`, segs, o.width));
+}
+
+function footerLine(state: DevState, o: DevLayoutOptions): Segment[] {
+  if (state.quitting) return [{ text: 'quitting…', color: 'yellow' }];
+  const keys: [string, string][] = [
+    ['r', 'rebuild'],
+    ['↑↓', 'select'],
+    ['enter', state.ui.showLogs ? 'builds' : 'logs'],
+    ['p', state.watch.status === 'paused' ? 'resume' : 'pause'],
+    ['q', 'quit'],
+    ['?', 'help'],
+  ];
+  const segs: Segment[] = [];
+  keys.forEach(([k, what], i) => {
+    if (i > 0) segs.push({ text: ' · ', dim: true });
+    segs.push({ text: k, bold: true }, { text: ` ${what}`, dim: true });
+  });
+  return fitSegments(segs, o.width);
+}
+
+/**
+ * The whole screen, top to bottom: header (1–2 lines), the current build's trigger line, the
+ * pending build, the window of the layer graph around the selected or running step, blank
+ * padding, the scrollback of finished builds (or the selected step's logs, or the help
+ * overlay in place of graph and scrollback), the container and the key hint. Sections give
+ * way from the least useful when the height is short; the total never exceeds `rows`.
+ */
+export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[] {
+  const rows = Math.max(1, Math.floor(o.rows));
+  const width = Math.max(1, Math.floor(o.width));
+  const opts = { ...o, width, rows };
+  let header = headerLines(state, opts).map((segs, i) => text(`header-${i}`, segs, width));
+  const trigger = [text('trigger', triggerLine(state, opts), width)];
+  let pending = state.pending
+    ? [text('pending', [{ text: `… ${pendingText(state.pending)}`, color: 'cyan' }], width)]
+    : [];
+  const c = state.container;
+  let containerHead = c ? [text('container', containerSegments(c), width)] : [];
+  const containerLogLines = c
+    ? c.logs
+        .slice(-CONTAINER_LOG_LINES)
+        .map((l, i) => text(`container-log-${i}`, [{ text: `  │ ${sanitize(l)}`, dim: true }], width))
+    : [];
+  const footer = [text('footer', footerLine(state, opts), width)];
+  const fixed = () => header.length + trigger.length + pending.length + containerHead.length + footer.length;
+  // On short screens the one-line facts give way so the graph keeps a few rows.
+  if (rows - fixed() < MIN_BODY_LINES) pending = [];
+  if (rows - fixed() < MIN_BODY_LINES && header.length > 1) {
+    const merged = headerLines(state, { ...opts, width: Number.POSITIVE_INFINITY }).flatMap((segs, i) =>
+      i === 0 ? segs : [{ text: ' · ', dim: true }, ...segs],
+    );
+    header = [text('header-0', merged, width)];
+  }
+  if (rows - fixed() < MIN_BODY_LINES) containerHead = [];
+  let room = Math.max(0, rows - fixed());
+
+  let body: DevLine[];
+  let containerLogs: DevLine[] = [];
+  if (state.ui.showHelp) {
+    body = helpLines(opts).slice(0, room);
+    containerLogs = containerHead.length > 0 ? containerLogLines.slice(0, room - body.length) : [];
+    const pad = room - body.length - containerLogs.length;
+    if (pad > 0) body.push({ kind: 'blank', key: 'pad', rows: pad });
+  } else {
+    const lower = state.ui.showLogs ? logPanelLines(state, opts) : scrollbackLines(state, opts);
+    const graphNatural = state.current ? graphLines(state, state.current, opts, rows).length : 0;
+    // Who gets the rows, in turn: a few graph rows, a few lower rows, the container's logs,
+    // then the rest of the graph, then the rest of the lower panel; blank padding after.
+    const take = (want: number) => {
+      const n = Math.max(0, Math.min(want, room));
+      room -= n;
+      return n;
+    };
+    const lowerWant = state.ui.showLogs
+      ? Math.max(MIN_SCROLLBACK_LINES, Math.ceil(room / 2))
+      : MIN_SCROLLBACK_LINES;
+    let graphRoom = take(Math.min(graphNatural, MIN_GRAPH_LINES));
+    let lowerRoom = take(Math.min(lower.length, lowerWant));
+    const logRoom = containerHead.length > 0 ? take(containerLogLines.length) : 0;
+    graphRoom += take(graphNatural - graphRoom);
+    lowerRoom += take(lower.length - lowerRoom);
+    containerLogs = logRoom > 0 ? containerLogLines.slice(-logRoom) : [];
+    const graph = state.current ? graphLines(state, state.current, opts, graphRoom) : [];
+    // The logs panel keeps its title and shows the last lines; the scrollback the latest builds.
+    let shownLower: DevLine[];
+    if (lowerRoom <= 0) shownLower = [];
+    else if (state.ui.showLogs)
+      shownLower =
+        lowerRoom === 1
+          ? lower.slice(0, 1)
+          : [...lower.slice(0, 1), ...lower.slice(1).slice(-(lowerRoom - 1))];
+    else shownLower = lower.slice(-lowerRoom);
+    const pad = room + graphRoom - graph.length + lowerRoom - shownLower.length;
+    body = [
+      ...graph,
+      ...(pad > 0 ? [{ kind: 'blank', key: 'pad', rows: pad } as DevLine] : []),
+      ...shownLower,
+    ];
+  }
+  const all = [...header, ...trigger, ...pending, ...body, ...containerHead, ...containerLogs, ...footer];
+  // Only a screen shorter than header, trigger and footer gets here with too many lines.
+  const out: DevLine[] = [];
+  let used = 0;
+  for (const line of all) {
+    const h = line.kind === 'blank' ? line.rows : 1;
+    if (used + h > rows) break;
+    out.push(line);
+    used += h;
+  }
+  return out;
+}
+
+/** Lines the layout occupies. */
+export function devLinesHeight(lines: readonly DevLine[]): number {
+  return lines.reduce((n, l) => n + (l.kind === 'blank' ? l.rows : 1), 0);
+}

@@ -39,6 +39,10 @@ export interface SnapshotState {
   /** Blob bytes uploaded by the last sync. */
   lastBytesSent: number;
   syncing: boolean;
+  /** Blob bytes uploaded by every sync since the last build started (the next build's "synced"). */
+  bytesSinceBuild?: number;
+  /** Why the last sync failed, '' after a good one. */
+  error?: string;
 }
 
 export type TriggerReason = 'initial' | 'change' | 'manual';
@@ -68,8 +72,13 @@ export interface BuildRecord {
   error: string;
 }
 
+/** What the current build is doing after its graph: loading the image, starting the container. */
+export type BuildPhase = 'building' | 'loading' | 'starting' | 'done';
+
 export interface CurrentBuild {
   record: BuildRecord;
+  /** Absent means 'building'. */
+  phase?: BuildPhase;
   /** The live layer graph of this build (reduced from its BuildEvents). */
   build: BuildState;
   /** Step digest → changed paths under that step's COPY/ADD sources (why it rebuilt). */
@@ -139,7 +148,9 @@ export type DevEvent =
   | { type: 'watch/failed'; timeMs: number; message: string; polling: boolean }
   | { type: 'watch/paused'; timeMs: number }
   | { type: 'watch/resumed'; timeMs: number }
-  | { type: 'sync/started'; timeMs: number; paths: string[] }
+  | { type: 'watch/closed'; timeMs: number }
+  /** `full`: a rescan of the whole context ('all'), `paths` is then empty. */
+  | { type: 'sync/started'; timeMs: number; paths: string[]; full?: boolean }
   | { type: 'sync/acked'; timeMs: number; snapshotId: string; entries: number; bytesSent: number }
   | { type: 'sync/failed'; timeMs: number; error: string }
   | { type: 'build/pending'; timeMs: number; trigger: BuildTrigger; waitingFor: string }
@@ -147,7 +158,10 @@ export type DevEvent =
   | { type: 'build/progressed'; timeMs: number; buildId: string; event: BuildEvent }
   | { type: 'build/cancelled'; timeMs: number; buildId: string; reason: string }
   | { type: 'build/finished'; timeMs: number; buildId: string; ok: boolean; imageId: string; error: string }
+  | { type: 'load/started'; timeMs: number; buildId: string; imageId: string }
   | { type: 'load/finished'; timeMs: number; buildId: string; bytes: number; imageSize: number }
+  | { type: 'load/failed'; timeMs: number; buildId: string; error: string }
+  | { type: 'container/starting'; timeMs: number; imageId: string }
   | { type: 'container/started'; timeMs: number; id: string; name: string; imageId: string }
   | { type: 'container/kept'; timeMs: number; reason: string }
   | { type: 'container/logged'; timeMs: number; lines: string[] }

@@ -91,7 +91,7 @@ export async function loadIndex(file: string, contextRealpath: string): Promise<
 export async function saveIndex(
   file: string,
   contextRealpath: string,
-  records: ReadonlyArray<readonly [string, IndexRecord]>,
+  records: Iterable<readonly [string, IndexRecord]>,
 ): Promise<boolean> {
   const parts: string[] = [];
   for (const [path, r] of records) {

@@ -69,9 +69,11 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
-const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+/** sha256 of no bytes: the blob of sockets and empty files. */
+export const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-interface Found {
+/** One path the walk sends, with its lstat. */
+export interface Found {
   rel: string;
   abs: string;
   /** 'socket': sent as an empty regular file with the socket's mode, as docker's context walk does */
@@ -80,7 +82,7 @@ interface Found {
   link: string;
 }
 
-function unreadable(rel: string, err: unknown): ContextError {
+export function unreadable(rel: string, err: unknown): ContextError {
   const code = errnoCode(err) ?? (err instanceof Error ? err.message : String(err));
   return new ContextError(
     'context_unreadable',
@@ -97,21 +99,76 @@ function yieldToLoop(): Promise<void> {
 }
 
 /**
- * Collects every path the context sends. The rule (docker 20.10's fsutil.Walk with exclude patterns):
+ * The walk's verdict on one path, from its type alone (readdir's dirent or lstat): 'skip' it,
+ * 'excluded' (a matched directory the walk still opens and sends), or 'included'. The rule
+ * (docker 20.10's fsutil.Walk with exclude patterns):
  * - a non-directory matched by the patterns is skipped;
  * - a directory matched by the patterns is skipped without descending, unless some `!` pattern
  *   literally starts with "<dir>/"; then it is descended AND sent itself, even if nothing below it
  *   ends up included (checked against the engine: `dir` + `!dir/sub/keep` with no keep file still
- *   sends `dir/` and `dir/sub/`), while `!**\/keep` never opens an excluded directory;
- * - sockets, fifos and devices are skipped; symlinks are never followed;
- * - a path that vanishes between readdir and lstat is skipped; any other error fails the scan.
+ *   sends `dir/` and `dir/sub/`), while `!**\/keep` never opens an excluded directory.
+ */
+export function admit(
+  rel: string,
+  isDir: boolean,
+  matcher: PatternMatcher | undefined,
+): 'skip' | 'excluded' | 'included' {
+  if (!matcher?.matches(rel)) return 'included';
+  return isDir && matcher.descendsInto(rel) ? 'excluded' : 'skip';
+}
+
+/** True for the kinds the walk looks at: sockets, fifos and devices are skipped before matching. */
+export function walkable(t: {
+  isDirectory(): boolean;
+  isFile(): boolean;
+  isSymbolicLink(): boolean;
+  isSocket(): boolean;
+}): boolean {
+  return t.isDirectory() || t.isFile() || t.isSymbolicLink() || t.isSocket();
+}
+
+/**
+ * Turns a path the walk admitted, with its lstat, into what the scan records (undefined: skip it).
+ * A path that `admit` saw as an excluded directory but is something else now is excluded like any
+ * file. Symlinks are never followed; one that vanishes before readlink is skipped.
+ */
+export function classify(rel: string, abs: string, st: Stats, excluded: boolean): Found | undefined {
+  if (st.isDirectory()) return { rel, abs, kind: 'dir', st, link: '' };
+  if (excluded) return undefined;
+  if (st.isFile()) return { rel, abs, kind: 'file', st, link: '' };
+  if (st.isSocket()) return { rel, abs, kind: 'socket', st, link: '' };
+  if (!st.isSymbolicLink()) return undefined;
+  try {
+    return { rel, abs, kind: 'symlink', st, link: fs.readlinkSync(abs) };
+  } catch (err) {
+    if (isVanished(err) || errnoCode(err) === 'EINVAL') return undefined;
+    throw unreadable(rel, err);
+  }
+}
+
+/** A name that is not valid UTF-8 cannot be opened nor sent (manifest paths are UTF-8): say so. */
+export function badName(rel: string): ContextError {
+  return new ContextError(
+    'context_unreadable',
+    `cannot send build context path ${JSON.stringify(rel)}: its name is not valid UTF-8; rename it or add it to .dockerignore`,
+  );
+}
+
+/**
+ * Collects every path the context sends below `starts` (default: the whole context), unsorted,
+ * by the rules of `admit` and `classify`. A path that vanishes between readdir and lstat is
+ * skipped; any other error fails the scan.
  *
  * Synchronous calls in slices of SLICE_MS: on a loaded 2-core machine a 20k-entry walk took ~130 ms
  * this way, ~250 ms with callback fs calls and ~900 ms with fs.promises (one promise per lstat).
  */
-async function walk(root: string, matcher: PatternMatcher | undefined): Promise<Found[]> {
+export async function walk(
+  root: string,
+  matcher: PatternMatcher | undefined,
+  starts: Array<{ rel: string; abs: string }> = [{ rel: '', abs: root }],
+): Promise<Found[]> {
   const found: Found[] = [];
-  const dirs: Array<{ rel: string; abs: string }> = [{ rel: '', abs: root }];
+  const dirs = [...starts];
   let deadline = performance.now() + SLICE_MS;
   const tick = async (): Promise<void> => {
     if (performance.now() < deadline) return;
@@ -128,14 +185,10 @@ async function walk(root: string, matcher: PatternMatcher | undefined): Promise<
       throw unreadable(relDir === '' ? '.' : relDir, err);
     }
     for (const d of dirents) {
-      const isDir = d.isDirectory();
-      if (!isDir && !d.isFile() && !d.isSymbolicLink() && !d.isSocket()) continue;
+      if (!walkable(d)) continue;
       const rel = relDir === '' ? d.name : `${relDir}/${d.name}`;
-      let excluded = false;
-      if (matcher?.matches(rel)) {
-        if (!isDir || !matcher.descendsInto(rel)) continue;
-        excluded = true;
-      }
+      const verdict = admit(rel, d.isDirectory(), matcher);
+      if (verdict === 'skip') continue;
       const abs = `${absDir}/${d.name}`;
       let st: Stats | undefined;
       try {
@@ -145,33 +198,13 @@ async function walk(root: string, matcher: PatternMatcher | undefined): Promise<
         throw unreadable(rel, err);
       }
       if (st === undefined) {
-        // A name that is not valid UTF-8 comes back with U+FFFD and cannot be opened (nor sent:
-        // manifest paths are UTF-8). Say so rather than silently dropping it.
-        if (d.name.includes('\uFFFD'))
-          throw new ContextError(
-            'context_unreadable',
-            `cannot send build context path ${JSON.stringify(rel)}: its name is not valid UTF-8; rename it or add it to .dockerignore`,
-          );
+        if (d.name.includes('\uFFFD')) throw badName(rel);
         continue;
       }
-      if (st.isDirectory()) {
-        found.push({ rel, abs, kind: 'dir', st, link: '' });
-        dirs.push({ rel, abs });
-      } else if (excluded) {
-        // Listed as a directory, something else now: it is excluded like any other file.
-      } else if (st.isFile()) {
-        found.push({ rel, abs, kind: 'file', st, link: '' });
-      } else if (st.isSocket()) {
-        found.push({ rel, abs, kind: 'socket', st, link: '' });
-      } else if (st.isSymbolicLink()) {
-        let link: string;
-        try {
-          link = fs.readlinkSync(abs);
-        } catch (err) {
-          if (isVanished(err) || errnoCode(err) === 'EINVAL') continue;
-          throw unreadable(rel, err);
-        }
-        found.push({ rel, abs, kind: 'symlink', st, link });
+      const f = classify(rel, abs, st, verdict === 'excluded');
+      if (f !== undefined) {
+        found.push(f);
+        if (f.kind === 'dir') dirs.push({ rel, abs });
       }
       await tick();
     }
@@ -273,7 +306,7 @@ async function hashFiles(files: readonly Found[], done: (f: Found, r: HashOutcom
   await bigWork;
 }
 
-function sameStat(r: IndexRecord | undefined, st: Stats): boolean {
+export function sameStat(r: IndexRecord | undefined, st: Stats): boolean {
   return (
     r !== undefined &&
     r.size === st.size &&
@@ -283,11 +316,133 @@ function sameStat(r: IndexRecord | undefined, st: Stats): boolean {
   );
 }
 
+/** Counters and results of digesting a set of files. */
+export interface Digested {
+  /** rel -> digest, for files hashed or reused. */
+  digests: Map<string, string>;
+  /** Files that vanished (or stopped being regular files) before they could be read. */
+  gone: Set<string>;
+  hashed: number;
+  bytesHashed: number;
+  reused: number;
+}
+
+/** An empty Digested to accumulate into. */
+export function newDigested(): Digested {
+  return { digests: new Map(), gone: new Set(), hashed: 0, bytesHashed: 0, reused: 0 };
+}
+
+/**
+ * Digest of each file into `out`: reused when `known`'s stat fingerprint still matches (unless the
+ * path is in `force`), else hashed. A file written while we read it (size read != size statted) is
+ * read again, up to 3 times. Updates each hashed Found's `st` to the stat of the bytes read.
+ */
+export async function digestFiles(
+  files: readonly Found[],
+  known: (rel: string) => IndexRecord | undefined,
+  out: Digested,
+  force?: ReadonlySet<string>,
+): Promise<void> {
+  let todo: Found[] = [];
+  for (const f of files) {
+    if (out.digests.has(f.rel)) continue;
+    const prev = force?.has(f.rel) ? undefined : known(f.rel);
+    if (prev !== undefined && sameStat(prev, f.st)) {
+      out.digests.set(f.rel, prev.digest);
+      out.reused++;
+    } else todo.push(f);
+  }
+  for (let attempt = 0; todo.length > 0; attempt++) {
+    const again: Found[] = [];
+    await hashFiles(todo, (f, r) => {
+      if (r === 'gone') {
+        out.gone.add(f.rel);
+        return;
+      }
+      out.hashed++;
+      out.bytesHashed += r.bytes;
+      f.st = r.st;
+      if (r.bytes === r.st.size || attempt >= 2) out.digests.set(f.rel, r.digest);
+      else again.push(f);
+    });
+    todo = again;
+  }
+}
+
+/**
+ * The manifest entry of one found path. Files need their digest; a later path of a hardlinked inode
+ * gets `source`, the first one (its link target, whose size it carries). Sockets are sent as empty
+ * regular files with the socket's mode, as docker's context walk does.
+ */
+export function entryOf(f: Found, digest?: string, source?: Found): ContextEntry {
+  const mode = f.st.mode & 0o7777;
+  const mtimeMs = Math.floor(f.st.mtimeMs);
+  const base = { path: f.rel, mode, uid: 0, gid: 0, mtimeMs };
+  switch (f.kind) {
+    case 'socket':
+      return { ...base, type: 'file', size: 0, digest: EMPTY_DIGEST, link: '' };
+    case 'dir':
+    case 'symlink':
+      return { ...base, type: f.kind, size: 0, digest: '', link: f.link };
+    default:
+      if (source !== undefined)
+        return { ...base, type: 'hardlink', size: source.st.size, digest: digest!, link: source.rel };
+      return { ...base, type: 'file', size: f.st.size, digest: digest!, link: '' };
+  }
+}
+
+/** The index record of a file whose digest is known. */
+export function recordOf(st: Stats, digest: string): IndexRecord {
+  return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, ctimeMs: st.ctimeMs, digest };
+}
+
+/**
+ * What an incremental update needs beyond the manifest: the inputs the scan was made with, the
+ * ignore patterns, the full-precision index records and which paths share an inode. Kept beside
+ * the ContextScan (not on it) so that the scan stays plain data.
+ */
+export interface ScanState {
+  root: string;
+  /** Resolved Dockerfile path, as given. */
+  dockerfile: string | undefined;
+  patterns: string[];
+  /** The ignore file in use, absolute, or undefined. */
+  ignoreSource: string | undefined;
+  matcher: PatternMatcher | undefined;
+  /** rel -> record, for every 'file' (not socket) and 'hardlink' entry. Owned by one scan at a time. */
+  records: Map<string, IndexRecord>;
+  /** Paths that are hardlinks, hardlink sources, or files with more than one link. */
+  hardlinked: Set<string>;
+  /** digest -> how many entries carry it. Owned by one scan at a time, like `records`. */
+  refs: Map<string, number>;
+  /** Set once an update took over `records`: updating this scan again must start afresh. */
+  consumed: boolean;
+}
+
+const states = new WeakMap<ContextScan, ScanState>();
+
+/** The state a scan of this process was made with, if any. */
+export function scanStateOf(scan: ContextScan): ScanState | undefined {
+  return states.get(scan);
+}
+
+/** Remembers the state of `scan` for a later update. */
+export function rememberScanState(scan: ContextScan, state: ScanState): void {
+  states.set(scan, state);
+}
+
+/** digest -> number of entries carrying it. */
+function countDigests(entries: readonly ContextEntry[]): Map<string, number> {
+  const refs = new Map<string, number>();
+  for (const e of entries) if (e.digest !== '') refs.set(e.digest, (refs.get(e.digest) ?? 0) + 1);
+  return refs;
+}
+
 /** Walks the context, applies the ignore rules, hashes changed files and returns the sorted manifest. */
 export async function scanContext(opts: ScanOptions): Promise<ContextScan> {
   const started = performance.now();
   const root = await resolveContext(opts.contextDir);
-  const { patterns } = await readIgnorePatterns(root, opts.dockerfile);
+  const { patterns, source: ignoreSource } = await readIgnorePatterns(root, opts.dockerfile);
   const matcher = patterns.length > 0 ? new PatternMatcher(patterns) : undefined;
 
   const indexFile = opts.noIndex ? undefined : indexFileFor(opts.indexDir ?? defaultIndexDir(), root);
@@ -297,49 +452,22 @@ export async function scanContext(opts: ScanOptions): Promise<ContextScan> {
   ]);
   found.sort((a, b) => compareUtf8(a.rel, b.rel));
 
-  const stats = { entries: 0, hashed: 0, bytesHashed: 0, reused: 0, ms: 0 };
-  const digests = new Map<string, string>(); // rel -> digest, for files hashed or reused
-  const gone = new Set<string>();
-
-  // Digest of each file: reused when the index's stat fingerprint still matches, else hashed. A file
-  // written while we read it (size read != size statted) is read again, up to 3 times.
-  const digestAll = async (files: Found[]): Promise<void> => {
-    let todo: Found[] = [];
-    for (const f of files) {
-      if (digests.has(f.rel)) continue;
-      const prev = old.get(f.rel);
-      if (prev !== undefined && sameStat(prev, f.st)) {
-        digests.set(f.rel, prev.digest);
-        stats.reused++;
-      } else todo.push(f);
-    }
-    for (let attempt = 0; todo.length > 0; attempt++) {
-      const again: Found[] = [];
-      await hashFiles(todo, (f, r) => {
-        if (r === 'gone') {
-          gone.add(f.rel);
-          return;
-        }
-        stats.hashed++;
-        stats.bytesHashed += r.bytes;
-        f.st = r.st;
-        if (r.bytes === r.st.size || attempt >= 2) digests.set(f.rel, r.digest);
-        else again.push(f);
-      });
-      todo = again;
-    }
-  };
+  const dg = newDigested();
+  const known = (rel: string) => old.get(rel);
 
   // Hardlinks: the first path (canonical order) of an inode is its 'file', later ones link to it.
   // Repeated only if a hardlink source vanished mid-scan, so that its siblings get hashed themselves.
   let primaryOf = new Map<string, string>();
+  const hardlinked = new Set<string>();
   for (;;) {
     primaryOf = new Map();
+    hardlinked.clear();
     const byInode = new Map<string, string>();
     const toHash: Found[] = [];
     for (const f of found) {
-      if (f.kind !== 'file' || gone.has(f.rel)) continue;
+      if (f.kind !== 'file' || dg.gone.has(f.rel)) continue;
       if (f.st.nlink > 1) {
+        hardlinked.add(f.rel);
         const key = `${f.st.dev}:${f.st.ino}`;
         const first = byInode.get(key);
         if (first !== undefined) {
@@ -350,98 +478,67 @@ export async function scanContext(opts: ScanOptions): Promise<ContextScan> {
       }
       toHash.push(f);
     }
-    const goneBefore = gone.size;
-    await digestAll(toHash);
-    if (gone.size === goneBefore) break;
+    const goneBefore = dg.gone.size;
+    await digestFiles(toHash, known, dg);
+    if (dg.gone.size === goneBefore) break;
   }
 
   const entries: ContextEntry[] = [];
   const blobs = new Map<string, string>();
-  const records: Array<[string, IndexRecord]> = [];
+  const records = new Map<string, IndexRecord>();
   const byRel = new Map<string, Found>();
   let unchanged = 0;
   for (const f of found) {
-    if (gone.has(f.rel)) continue;
-    const st = f.st;
-    const mode = st.mode & 0o7777;
-    const mtimeMs = Math.floor(st.mtimeMs);
-    if (f.kind === 'socket') {
+    if (dg.gone.has(f.rel)) continue;
+    if (f.kind !== 'file') {
       // The content of a socket is nothing: any empty source serves its blob.
-      if (!blobs.has(EMPTY_DIGEST)) blobs.set(EMPTY_DIGEST, '/dev/null');
-      entries.push({
-        path: f.rel,
-        type: 'file',
-        mode,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        mtimeMs,
-        digest: EMPTY_DIGEST,
-        link: '',
-      });
-      continue;
-    }
-    if (f.kind === 'dir' || f.kind === 'symlink') {
-      entries.push({
-        path: f.rel,
-        type: f.kind,
-        mode,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        mtimeMs,
-        digest: '',
-        link: f.link,
-      });
+      if (f.kind === 'socket' && !blobs.has(EMPTY_DIGEST)) blobs.set(EMPTY_DIGEST, '/dev/null');
+      entries.push(entryOf(f));
       continue;
     }
     byRel.set(f.rel, f);
     const source = primaryOf.get(f.rel);
-    const digest = digests.get(source ?? f.rel)!;
+    const digest = dg.digests.get(source ?? f.rel)!;
     if (source === undefined) {
       if (!blobs.has(digest)) blobs.set(digest, f.abs);
-      entries.push({
-        path: f.rel,
-        type: 'file',
-        mode,
-        uid: 0,
-        gid: 0,
-        size: st.size,
-        mtimeMs,
-        digest,
-        link: '',
-      });
+      entries.push(entryOf(f, digest));
     } else {
-      const src = byRel.get(source)!;
-      entries.push({
-        path: f.rel,
-        type: 'hardlink',
-        mode,
-        uid: 0,
-        gid: 0,
-        size: src.st.size,
-        mtimeMs,
-        digest,
-        link: source,
-      });
+      entries.push(entryOf(f, digest, byRel.get(source)!));
     }
-    const rec = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, ctimeMs: st.ctimeMs, digest };
-    records.push([f.rel, rec]);
+    records.set(f.rel, recordOf(f.st, digest));
     const prev = old.get(f.rel);
-    if (prev !== undefined && sameStat(prev, st) && prev.digest === digest) unchanged++;
+    if (prev !== undefined && sameStat(prev, f.st) && prev.digest === digest) unchanged++;
   }
 
   if (indexFile) {
     // Rewritten only when something differs: a changed or new file, or a path that is gone.
-    if (unchanged !== records.length || old.size !== unchanged) await saveIndex(indexFile, root, records);
+    if (unchanged !== records.size || old.size !== unchanged) await saveIndex(indexFile, root, records);
   }
 
-  stats.entries = entries.length;
-  stats.ms = Math.round((performance.now() - started) * 10) / 10;
-  return { contextDir: root, entries, blobs, stats };
+  const stats = {
+    entries: entries.length,
+    hashed: dg.hashed,
+    bytesHashed: dg.bytesHashed,
+    reused: dg.reused,
+    ms: Math.round((performance.now() - started) * 10) / 10,
+  };
+  const scan: ContextScan = { contextDir: root, entries, blobs, stats };
+  rememberScanState(scan, {
+    root,
+    dockerfile: opts.dockerfile ? resolve(opts.dockerfile) : undefined,
+    patterns,
+    ignoreSource,
+    matcher,
+    records,
+    hardlinked,
+    refs: countDigests(entries),
+    consumed: false,
+  });
+  return scan;
 }
 
-async function resolveContext(contextDir: string): Promise<string> {
+/** Realpath of the context directory, or a ContextError saying why it cannot be used. */
+export async function resolveContext(contextDir: string): Promise<string> {
   const abs = resolve(contextDir);
   let root: string;
   try {

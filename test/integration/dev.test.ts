@@ -105,10 +105,12 @@ describe('depot dev against real daemons', { skip }, () => {
   test('in a real terminal: edit → new image, cached steps marked; builder restart → reconnect and resume', async () => {
     const ctx = fixture();
     const tag = `depot-it/dev-tmux:${process.pid}`;
-    const env = Object.entries({ ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE, CI: '' })
+    // A real terminal session: no CI markers (Ink renders only a final frame when it sees one).
+    const { CI: _ci, ...base } = isolatedEnv();
+    const env = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE })
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
-    const cmd = `env ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} -t ${tag} ${ctx}`;
+    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} -t ${tag} ${ctx}`;
     tmux('new-session', '-d', '-s', 'dev', '-x', '100', '-y', '30', cmd);
     await until(
       'first image',

@@ -15,6 +15,8 @@ import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__O
 import type { Manifest as _depot_builder_v1_Manifest, Manifest__Output as _depot_builder_v1_Manifest__Output } from './depot/builder/v1/Manifest.js';
 import type { ManifestDelta as _depot_builder_v1_ManifestDelta, ManifestDelta__Output as _depot_builder_v1_ManifestDelta__Output } from './depot/builder/v1/ManifestDelta.js';
 import type { NeedBlobs as _depot_builder_v1_NeedBlobs, NeedBlobs__Output as _depot_builder_v1_NeedBlobs__Output } from './depot/builder/v1/NeedBlobs.js';
+import type { PushedImage as _depot_builder_v1_PushedImage, PushedImage__Output as _depot_builder_v1_PushedImage__Output } from './depot/builder/v1/PushedImage.js';
+import type { RegistryAuth as _depot_builder_v1_RegistryAuth, RegistryAuth__Output as _depot_builder_v1_RegistryAuth__Output } from './depot/builder/v1/RegistryAuth.js';
 import type { SnapshotReady as _depot_builder_v1_SnapshotReady, SnapshotReady__Output as _depot_builder_v1_SnapshotReady__Output } from './depot/builder/v1/SnapshotReady.js';
 import type { SyncBegin as _depot_builder_v1_SyncBegin, SyncBegin__Output as _depot_builder_v1_SyncBegin__Output } from './depot/builder/v1/SyncBegin.js';
 import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from './depot/builder/v1/SyncRequest.js';
@@ -46,6 +48,8 @@ export interface ProtoGrpcType {
         Manifest: MessageTypeDefinition<_depot_builder_v1_Manifest, _depot_builder_v1_Manifest__Output>
         ManifestDelta: MessageTypeDefinition<_depot_builder_v1_ManifestDelta, _depot_builder_v1_ManifestDelta__Output>
         NeedBlobs: MessageTypeDefinition<_depot_builder_v1_NeedBlobs, _depot_builder_v1_NeedBlobs__Output>
+        PushedImage: MessageTypeDefinition<_depot_builder_v1_PushedImage, _depot_builder_v1_PushedImage__Output>
+        RegistryAuth: MessageTypeDefinition<_depot_builder_v1_RegistryAuth, _depot_builder_v1_RegistryAuth__Output>
         SnapshotReady: MessageTypeDefinition<_depot_builder_v1_SnapshotReady, _depot_builder_v1_SnapshotReady__Output>
         SyncBegin: MessageTypeDefinition<_depot_builder_v1_SyncBegin, _depot_builder_v1_SyncBegin__Output>
         SyncRequest: MessageTypeDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncRequest__Output>

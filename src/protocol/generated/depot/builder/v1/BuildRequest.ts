@@ -1,5 +1,6 @@
 // Original file: proto/depot/builder/v1/builder.proto
 
+import type { RegistryAuth as _depot_builder_v1_RegistryAuth, RegistryAuth__Output as _depot_builder_v1_RegistryAuth__Output } from '../../../depot/builder/v1/RegistryAuth.js';
 
 export interface BuildRequest {
   'snapshotId'?: (string);
@@ -22,6 +23,15 @@ export interface BuildRequest {
    * Chosen by the client so that it can be cancelled and correlated.
    */
   'buildId'?: (string);
+  /**
+   * Push every tag (by digest) to its registry after a good build.
+   */
+  'push'?: (boolean);
+  /**
+   * Registry credentials for this build only, by registry host (e.g. "127.0.0.1:5000",
+   * "https://index.docker.io/v1/"). Held in memory; never written to disk or logs.
+   */
+  'registryAuth'?: ({[key: string]: _depot_builder_v1_RegistryAuth});
 }
 
 export interface BuildRequest__Output {
@@ -45,4 +55,13 @@ export interface BuildRequest__Output {
    * Chosen by the client so that it can be cancelled and correlated.
    */
   'buildId': (string);
+  /**
+   * Push every tag (by digest) to its registry after a good build.
+   */
+  'push': (boolean);
+  /**
+   * Registry credentials for this build only, by registry host (e.g. "127.0.0.1:5000",
+   * "https://index.docker.io/v1/"). Held in memory; never written to disk or logs.
+   */
+  'registryAuth': ({[key: string]: _depot_builder_v1_RegistryAuth__Output});
 }

@@ -1,5 +1,6 @@
 // Original file: proto/depot/builder/v1/builder.proto
 
+import type { PushedImage as _depot_builder_v1_PushedImage, PushedImage__Output as _depot_builder_v1_PushedImage__Output } from '../../../depot/builder/v1/PushedImage.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface BuildResult {
@@ -16,6 +17,11 @@ export interface BuildResult {
    * Diff ids of the image's layers, bottom first.
    */
   'diffIds'?: (string)[];
+  'pushed'?: (_depot_builder_v1_PushedImage)[];
+  /**
+   * Platform the image was built for, e.g. "linux/arm64".
+   */
+  'platform'?: (string);
 }
 
 export interface BuildResult__Output {
@@ -32,4 +38,9 @@ export interface BuildResult__Output {
    * Diff ids of the image's layers, bottom first.
    */
   'diffIds': (string)[];
+  'pushed': (_depot_builder_v1_PushedImage__Output)[];
+  /**
+   * Platform the image was built for, e.g. "linux/arm64".
+   */
+  'platform': (string);
 }

@@ -43,7 +43,10 @@ function withBuildFlags(cmd: Command): Command {
       [],
     )
     .option('--target <stage>', 'build stage to stop at')
-    .option('--platform <os/arch>', 'target platform')
+    .option(
+      '--platform <os/arch>',
+      'target platform (build: several, comma-separated, e.g. linux/amd64,linux/arm64)',
+    )
     .option('--no-cache', 'do not use the cache')
     .option('--pull', 'always look for newer base images', false)
     .option('--label <k=v>', 'image label (repeatable)', collect, [])
@@ -65,7 +68,8 @@ withBuildFlags(
     .description('build an image from a Dockerfile (a drop-in for `docker build`)')
     .argument('[path]', 'build context directory, or - to read a Dockerfile or context tar from stdin', '.'),
 )
-  .option('--load', 'load the image into the local Docker engine', false)
+  .option('--load', "load the image into the local Docker engine (several platforms: this machine's)", false)
+  .option('--push', 'push the tags to their registries (several platforms: one image index per tag)', false)
   .option('-q, --quiet', 'print only the image id', false)
   .option('--metadata-file <file>', 'write build metadata (JSON) to a file')
   .action(async (path: string, o) => {

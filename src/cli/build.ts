@@ -12,6 +12,7 @@ import {
   reduceBuild,
   summarize,
 } from '../progress/index.js';
+import { credentialsFor, parseReference, type RegistryAuth } from '../registry/index.js';
 import {
   type BuilderSession,
   createBuilderSession,
@@ -43,6 +44,8 @@ export interface BuildOptions {
   token?: string;
   project?: string;
   quiet?: boolean;
+  /** Push every tag to its registry after a good build (several platforms: one image index). */
+  push?: boolean;
 }
 
 /** What one build produced, for callers (and the metadata file). */
@@ -78,6 +81,31 @@ function parseKeyValues(list: string[], flag: string, fromEnv: boolean): Record<
 
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 
+/** Splits and checks `--platform a,b`; several platforms only where the caller allows them. */
+export function parsePlatforms(value: string | undefined, allowSeveral: boolean): string[] {
+  if (!value) return [];
+  const list = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (list.length > 1 && !allowSeveral)
+    throw new DepotError(
+      'invalid_platform',
+      'several platforms are not supported by this command yet',
+      'pass one --platform',
+    );
+  for (const p of list)
+    if (!PLATFORM_RE.test(p))
+      throw new DepotError(
+        'invalid_platform',
+        `invalid platform ${JSON.stringify(p)}`,
+        'use OS/ARCH[/VARIANT], e.g. linux/amd64',
+      );
+  if (new Set(list).size !== list.length)
+    throw new DepotError('invalid_platform', `a platform is listed twice in ${JSON.stringify(value)}`);
+  return list;
+}
+
 function validateTags(tags: string[]): void {
   for (const t of tags) {
     if (
@@ -106,19 +134,17 @@ export interface BuildInputs {
 }
 
 /** Validates flags and resolves the context and Dockerfile like `docker build` does. */
-export async function resolveBuildInputs(opts: BuildOptions): Promise<BuildInputs> {
+export async function resolveBuildInputs(
+  opts: BuildOptions,
+  allowSeveralPlatforms = false,
+): Promise<BuildInputs> {
   validateTags(opts.tag);
-  if (opts.platform?.includes(','))
+  parsePlatforms(opts.platform, allowSeveralPlatforms);
+  if (opts.push && opts.tag.length === 0)
     throw new DepotError(
-      'invalid_platform',
-      'several platforms are not supported by this command yet',
-      'pass one --platform',
-    );
-  if (opts.platform && !PLATFORM_RE.test(opts.platform))
-    throw new DepotError(
-      'invalid_platform',
-      `invalid platform ${JSON.stringify(opts.platform)}`,
-      'use OS/ARCH[/VARIANT], e.g. linux/amd64',
+      'invalid_flag',
+      '--push needs at least one -t NAME:TAG',
+      'e.g. -t registry:5000/app:1',
     );
   if (opts.context === '-' && opts.file === '-')
     throw new DepotError('invalid_flag', 'the context and the Dockerfile cannot both come from stdin');
@@ -207,9 +233,38 @@ export async function openBuilderTarget(opts: {
   return { url, token, project, embedded: false, close: async () => {} };
 }
 
+/**
+ * Where the builder finds the Dockerfile: its path in the synced context when it is a file there,
+ * else its bytes (outside the context, or excluded by .dockerignore).
+ */
+export async function locateDockerfile(
+  entries: ReadonlyArray<{ path: string; type: string }>,
+  contextDir: string,
+  dockerfileAbs: string | undefined,
+): Promise<{ path: string; content: Buffer | undefined }> {
+  if (!dockerfileAbs) return { path: '', content: undefined };
+  const rel = relative(contextDir, dockerfileAbs);
+  const inside = rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+  const relPosix = rel.split(sep).join('/');
+  const entry = inside ? entries.find((e) => e.path === relPosix) : undefined;
+  if (entry && (entry.type === 'file' || entry.type === 'hardlink'))
+    return { path: relPosix, content: undefined };
+  return { path: '', content: await readFile(dockerfileAbs) };
+}
+
 /** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
 export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
+  if (parsePlatforms(opts.platform, true).length > 1) {
+    const { runMultiPlatformBuild, platformTargets } = await import('./multi.js');
+    const targets = await platformTargets(opts, parsePlatforms(opts.platform, true));
+    try {
+      return await runMultiPlatformBuild(opts, targets, signal);
+    } finally {
+      await Promise.all(targets.map((t) => t.close?.()));
+    }
+  }
   const inputs = await resolveBuildInputs(opts);
+  const registryAuth = opts.push ? await registryCredentials(opts.tag) : {};
   const { contextDir, dockerfileAbs, buildArgs, labels } = inputs;
   let { dockerfileContent } = inputs;
 
@@ -236,15 +291,9 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
 
     const scan = await scanContext({ contextDir, dockerfile: dockerfileAbs });
-    let dockerfilePath = '';
-    if (dockerfileAbs) {
-      const rel = relative(contextDir, dockerfileAbs);
-      const inside = rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
-      const relPosix = rel.split(sep).join('/');
-      const entry = inside ? scan.entries.find((e) => e.path === relPosix) : undefined;
-      if (entry && (entry.type === 'file' || entry.type === 'hardlink')) dockerfilePath = relPosix;
-      else dockerfileContent = await readFile(dockerfileAbs);
-    }
+    const located = await locateDockerfile(scan.entries, contextDir, dockerfileAbs);
+    const dockerfilePath = located.path;
+    dockerfileContent = located.content ?? dockerfileContent;
 
     emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
     const projectKey = target.project || '';
@@ -269,6 +318,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     let ok = false;
     let imageSize = 0;
     let diffIds: string[] = [];
+    let pushed: PushedRef[] = [];
     for await (const ev of session.build(
       {
         snapshotId: synced.snapshotId,
@@ -282,6 +332,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         pull: opts.pull,
         labels,
         buildId,
+        push: Boolean(opts.push),
+        registryAuth,
       },
       signal,
     )) {
@@ -292,6 +344,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         imageId = ev.result.imageId;
         imageSize = ev.result.imageSize;
         diffIds = ev.result.diffIds;
+        pushed = ev.result.pushed;
       }
     }
     if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
@@ -312,7 +365,10 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       });
     }
     await sink.close();
-    if (opts.metadataFile && ok) await writeMetadata(opts.metadataFile, imageId, opts.tag, state);
+    if (opts.metadataFile && ok)
+      await writeMetadata(opts.metadataFile, imageId, opts.tag, state, pushed[0]?.digest);
+    if (!opts.quiet)
+      for (const p of pushed) process.stderr.write(`pushed ${p.repository}:${p.tag}@${p.digest}\n`);
     if (opts.quiet && ok) process.stdout.write(`${imageId}\n`);
     if (!ok) {
       const r = state.result;
@@ -351,16 +407,32 @@ async function loadIntoLocalEngine(
   });
 }
 
-async function writeMetadata(
+/** Registry credentials (from the Docker config) for the registries of these tags. */
+export async function registryCredentials(tags: string[]): Promise<Record<string, RegistryAuth>> {
+  const hosts = tags.map((t) => parseReference(t).registry);
+  return credentialsFor(hosts);
+}
+
+/** One pushed tag as the builder reports it. */
+export interface PushedRef {
+  repository: string;
+  tag: string;
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
+export async function writeMetadata(
   file: string,
   imageId: string,
   tags: string[],
   state: BuildState,
+  manifestDigest?: string,
 ): Promise<void> {
   const s = summarize(state);
   const meta: Record<string, unknown> = {
     'containerimage.config.digest': imageId,
-    'containerimage.digest': imageId,
+    'containerimage.digest': manifestDigest || imageId,
     'depot.build.id': state.buildId,
     'depot.snapshot.id': state.sync?.snapshotId ?? '',
     'depot.steps.total': s.steps,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +51,7 @@ export async function saveSyncBase(
 ): Promise<void> {
   const file = stateFile(builderId, project, contextDir);
   await mkdir(syncStateDir(), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, `${base.snapshotId}\n${canonicalManifest(base.entries)}`);
   await rename(tmp, file);
 }

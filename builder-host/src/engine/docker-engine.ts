@@ -15,6 +15,7 @@ import {
 import { classifyBuildError } from './errors.js';
 import { filterDockerArchive } from './export-archive.js';
 import { createLayerIdCache } from './layer-cache.js';
+import { pushTag } from './push.js';
 import type { Engine, EngineBuildRequest, EngineEvent, EngineInfo, ExportSummary } from './types.js';
 import { EngineError } from './types.js';
 
@@ -41,6 +42,9 @@ interface ImageAnswer {
   Id?: string;
   Size?: number;
   RootFS?: { Layers?: string[] };
+  Os?: string;
+  Architecture?: string;
+  Variant?: string;
 }
 
 const ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
@@ -76,7 +80,10 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
       `inspect of image ${id}`,
     );
     if (!j) return undefined;
-    return { id: j.Id ?? id, size: j.Size ?? 0, diffIds: j.RootFS?.Layers ?? [] };
+    const platform = j.Architecture
+      ? [j.Os || 'linux', j.Architecture, ...(j.Variant ? [j.Variant] : [])].join('/')
+      : '';
+    return { id: j.Id ?? id, size: j.Size ?? 0, diffIds: j.RootFS?.Layers ?? [], platform };
   };
 
   const cancel = async (buildId: string): Promise<void> => {
@@ -218,6 +225,7 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     cancel,
     inspectImage,
     exportImage,
+    pushImage: (ref, auth, signal, onProgress) => pushTag(ep, ref, auth, signal, onProgress),
     async tagImage(id, tags) {
       for (const t of tags) {
         // The last ':' after the last '/' separates the tag (a registry port is not a tag).

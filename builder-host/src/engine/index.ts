@@ -2,6 +2,17 @@ export { createContextTar, INJECTED_DOCKERFILE_DIR } from './context-tar.js';
 export { parseEngineHost } from './docker-api.js';
 export { createDockerEngine, type DockerEngineOptions } from './docker-engine.js';
 export { classifyBuildError } from './errors.js';
+export {
+  authForHost,
+  DOCKER_MANIFEST_V2,
+  encodeRegistryAuth,
+  type PushAuth,
+  type PushResult,
+  parsePushStream,
+  pushError,
+  registryHost,
+  splitTag,
+} from './push.js';
 export { decodeTrace } from './trace.js';
 export type {
   BuildErrorCode,
@@ -12,5 +23,6 @@ export type {
   EngineStatus,
   EngineVertex,
   ExportSummary,
+  ImageFacts,
 } from './types.js';
 export { EngineError } from './types.js';

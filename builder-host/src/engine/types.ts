@@ -1,3 +1,5 @@
+import type { PushAuth, PushResult } from './push.js';
+
 /** Facts about a Docker engine, from `GET /version` and `GET /info`. */
 export interface EngineInfo {
   version: string;
@@ -8,6 +10,15 @@ export interface EngineInfo {
   platform: string;
   imageStore: 'graphdriver' | 'containerd';
   id: string;
+}
+
+/** What `inspectImage` tells about an image. */
+export interface ImageFacts {
+  id: string;
+  size: number;
+  diffIds: string[];
+  /** From the image config, e.g. linux/arm64/v8; empty when the config does not say. */
+  platform: string;
 }
 
 /** One build to run on the engine. */
@@ -61,7 +72,10 @@ export type BuildErrorCode =
   | 'cancelled'
   | 'step_failed'
   | 'context_failed'
-  | 'build_failed';
+  | 'build_failed'
+  | 'push_denied'
+  | 'push_failed'
+  | 'registry_unreachable';
 
 /** What the engine reported during a build; a stream always ends with exactly one `result`. */
 export type EngineEvent =
@@ -93,8 +107,19 @@ export interface Engine {
   build(req: EngineBuildRequest, signal: AbortSignal): AsyncIterable<EngineEvent>;
   /** Asks the engine to stop a running build; a no-op for unknown ids. */
   cancel(buildId: string): Promise<void>;
-  /** The image's id, size and layer diff ids, or undefined when the engine lacks it. */
-  inspectImage(id: string): Promise<{ id: string; size: number; diffIds: string[] } | undefined>;
+  /** The image's id, size, layer diff ids and platform, or undefined when the engine lacks it. */
+  inspectImage(id: string): Promise<ImageFacts | undefined>;
+  /**
+   * Pushes one tag (`[HOST/]PATH:TAG`) of a local image to its registry with these credentials
+   * (sent as `X-Registry-Auth`, never stored). Throws EngineError with code `push_denied`,
+   * `registry_unreachable`, `push_failed` or `cancelled`.
+   */
+  pushImage(
+    ref: string,
+    auth: PushAuth | undefined,
+    signal: AbortSignal,
+    onProgress?: (text: string) => void,
+  ): Promise<PushResult>;
   /** Tags an image (`name[:tag]`, tag defaults to latest). */
   tagImage(id: string, tags: string[]): Promise<void>;
   /**

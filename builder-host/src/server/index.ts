@@ -6,6 +6,8 @@ import {
   applyDiff,
   type BuildEvent,
   type BuilderHandlers,
+  type BuildRequest,
+  type BuildResult__Output,
   CHUNK_SIZE,
   type ContextEntry,
   type Entry__Output,
@@ -18,8 +20,14 @@ import {
   validateManifest,
 } from '../../../src/protocol/index.js';
 import type { TokenRecord } from '../auth/index.js';
-import type { Engine, EngineEvent } from '../engine/index.js';
-import { createContextTar } from '../engine/index.js';
+import type { Engine, EngineEvent, PushAuth } from '../engine/index.js';
+import {
+  authForHost,
+  createContextTar,
+  DOCKER_MANIFEST_V2,
+  registryHost,
+  splitTag,
+} from '../engine/index.js';
 import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 
@@ -285,6 +293,52 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         const entries = await snapshots.get(req.snapshotId);
         if (!entries) throw new RpcError(grpc.status.NOT_FOUND, `unknown snapshot ${req.snapshotId}`);
         const buildId = req.buildId || randomUUID();
+        // Registry credentials live only in this closure (never logged, never stored) and go to
+        // the engine as X-Registry-Auth for this build's pushes.
+        const registryAuth = req.registryAuth;
+        const pushAfterBuild = async (tags: string[]): Promise<PushOutcome> => {
+          const pushed: PushedImage[] = [];
+          if (!req.push) return { ok: true, error: '', errorCode: '', pushed };
+          if (tags.length === 0)
+            return { ok: false, error: 'push needs at least one tag', errorCode: 'push_failed', pushed };
+          const mediaType = (await engine.info()).imageStore === 'graphdriver' ? DOCKER_MANIFEST_V2 : '';
+          for (const ref of tags) {
+            const { repository } = splitTag(ref);
+            const host = registryHost(repository);
+            send({ message: `pushing ${ref}` });
+            try {
+              const r = await engine.pushImage(
+                ref,
+                toPushAuth(authForHost(registryAuth, host)),
+                ac.signal,
+                (text) => send({ message: `${ref}: ${text}` }),
+              );
+              pushed.push({
+                repository: r.repository,
+                tag: r.tag,
+                digest: r.digest,
+                size: r.size,
+                mediaType,
+              });
+              send({ message: `pushed ${r.repository}:${r.tag}@${r.digest}` });
+              logger.info(
+                { rpc: 'Build', project: caller?.project, buildId, repository: r.repository, tag: r.tag },
+                'pushed',
+              );
+            } catch (err) {
+              const code = (err as { code?: string }).code;
+              const error = err instanceof Error ? err.message : String(err);
+              logger.warn({ rpc: 'Build', project: caller?.project, buildId, ref, code }, 'push failed');
+              return {
+                ok: false,
+                error,
+                errorCode: code === 'cancelled' ? 'cancelled' : code || 'push_failed',
+                pushed,
+              };
+            }
+          }
+          return { ok: true, error: '', errorCode: '', pushed };
+        };
         let dockerfile = req.dockerfilePath;
         const extra = req.dockerfileContent.length ? { dockerfile: req.dockerfileContent } : undefined;
         if (!extra) {
@@ -332,17 +386,27 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               send({ message: `reusing the result of an identical build (${hit.builtAt})` });
               for (const v of hit.vertices)
                 send({ vertex: { ...v, cached: true, startedMs: now, completedMs: now, error: '' } });
+              const pushed = await pushAfterBuild(req.tags);
               send({
                 result: {
-                  ok: true,
+                  ...pushed,
                   imageId: hit.imageId,
                   tags: req.tags,
                   imageSize: img.size,
                   diffIds: img.diffIds,
+                  platform: img.platform || req.platform,
                 },
               });
               logger.info(
-                { rpc: 'Build', project: caller.project, buildId, image: hit.imageId, memo: true },
+                {
+                  rpc: 'Build',
+                  project: caller.project,
+                  buildId,
+                  image: hit.imageId,
+                  memo: true,
+                  pushed: pushed.pushed.length,
+                  ok: pushed.ok,
+                },
                 'build reused',
               );
               call.end();
@@ -376,26 +440,29 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           if (ev.type === 'result') {
             let size = 0;
             let diffIds: string[] = [];
+            let platform = '';
+            let outcome: PushOutcome = { ok: ev.ok, error: ev.error, errorCode: ev.errorCode, pushed: [] };
             if (ev.ok) {
               const img = await engine.inspectImage(ev.imageId);
               size = img?.size ?? 0;
               diffIds = img?.diffIds ?? [];
+              platform = img?.platform ?? '';
               if (key && memo)
                 await memo.put(key, {
                   imageId: ev.imageId,
                   vertices: [...vertices.values()],
                   builtAt: new Date().toISOString(),
                 });
+              outcome = await pushAfterBuild(req.tags);
             }
             send({
               result: {
-                ok: ev.ok,
+                ...outcome,
                 imageId: ev.imageId,
-                error: ev.error,
-                errorCode: ev.errorCode,
                 tags: req.tags,
                 imageSize: size,
                 diffIds,
+                platform: platform || req.platform,
               },
             });
             logger.info(
@@ -403,8 +470,9 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                 rpc: 'Build',
                 project: caller.project,
                 buildId,
-                ok: ev.ok,
+                ok: outcome.ok,
                 image: ev.imageId,
+                pushed: outcome.pushed.length,
                 ms: Date.now() - started,
               },
               'build finished',
@@ -491,6 +559,28 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         }, 2000).unref();
       });
     },
+  };
+}
+
+// src/protocol does not re-export these generated message types; derive them from the ones it does.
+type PushedImage = BuildResult__Output['pushed'][number];
+type RegistryAuthWire = NonNullable<BuildRequest['registryAuth']>[string];
+
+/** The part of a build result that a push decides. */
+interface PushOutcome {
+  ok: boolean;
+  error: string;
+  errorCode: string;
+  pushed: PushedImage[];
+}
+
+function toPushAuth(a: RegistryAuthWire | undefined): PushAuth | undefined {
+  if (!a) return undefined;
+  return {
+    username: a.username,
+    password: a.password,
+    identityToken: a.identityToken,
+    serverAddress: a.serverAddress,
   };
 }
 

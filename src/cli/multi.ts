@@ -1,0 +1,439 @@
+import { randomUUID } from 'node:crypto';
+import { scanContext } from '../context-sync/index.js';
+import { createLocalEngine } from '../docker/index.js';
+import {
+  type BuildEvent,
+  type BuildState,
+  createJsonRenderer,
+  createPlainRenderer,
+  initialBuildState,
+  type ProgressMode,
+  reduceBuild,
+  resolveProgressMode,
+} from '../progress/index.js';
+import {
+  buildImageIndex,
+  createRegistryClient,
+  DOCKER_MANIFEST_V2,
+  type IndexChild,
+  parseReference,
+  type RegistryAuth,
+} from '../registry/index.js';
+import {
+  type BuilderSession,
+  createBuilderSession,
+  DepotError,
+  loadImage,
+  loadSyncBase,
+  saveSyncBase,
+  wireToEvent,
+} from '../session/index.js';
+import {
+  type BuildOptions,
+  type BuildOutcome,
+  locateDockerfile,
+  openBuilderTarget,
+  type PushedRef,
+  registryCredentials,
+  resolveBuildInputs,
+  writeMetadata,
+} from './build.js';
+import { loadToken } from './credentials.js';
+
+/** Where one platform of a multi-platform build runs. */
+export interface PlatformTarget {
+  /** e.g. linux/arm64 */
+  platform: string;
+  url: string;
+  token: string;
+  project: string | undefined;
+  embedded: boolean;
+  /** Releases what opening the target started (an embedded builder); shared targets close once. */
+  close?(): Promise<void>;
+}
+
+/**
+ * The override hook for target selection until fleet routing replaces it:
+ * `DEPOT_BUILDERS_BY_PLATFORM='linux/amd64=tcp://h:p,linux/arm64=tcp://h2:p'`.
+ */
+export function parseBuildersByPlatform(value: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const item of value.split(',').map((s) => s.trim())) {
+    if (!item) continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0 || eq === item.length - 1)
+      throw new DepotError(
+        'invalid_flag',
+        `invalid DEPOT_BUILDERS_BY_PLATFORM entry ${JSON.stringify(item)}`,
+        'use PLATFORM=URL[,PLATFORM=URL…]',
+      );
+    out.set(item.slice(0, eq), item.slice(eq + 1));
+  }
+  return out;
+}
+
+/**
+ * Picks a builder per platform. With DEPOT_BUILDERS_BY_PLATFORM, each platform goes to its listed
+ * builder (token: the one `depot login` stored for that URL, else --token / DEPOT_TOKEN); without
+ * it, every platform goes to the builder of `--builder` (or the embedded one).
+ */
+export async function platformTargets(
+  opts: Pick<BuildOptions, 'builder' | 'token' | 'project'>,
+  platforms: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PlatformTarget[]> {
+  const override = env.DEPOT_BUILDERS_BY_PLATFORM;
+  if (override) {
+    const map = parseBuildersByPlatform(override);
+    const project = opts.project || env.DEPOT_PROJECT;
+    const targets: PlatformTarget[] = [];
+    for (const platform of platforms) {
+      const url = map.get(platform);
+      if (!url)
+        throw new DepotError(
+          'no_builder',
+          `no builder for ${platform} in DEPOT_BUILDERS_BY_PLATFORM`,
+          `it lists ${[...map.keys()].join(', ') || 'nothing'}`,
+        );
+      const token = (await loadToken(url)) || opts.token || env.DEPOT_TOKEN;
+      if (!token)
+        throw new DepotError(
+          'unauthenticated',
+          `no token for builder ${url} (${platform})`,
+          `run \`depot login --builder ${url}\` or pass --token / DEPOT_TOKEN`,
+        );
+      targets.push({ platform, url, token, project, embedded: false });
+    }
+    return targets;
+  }
+  const shared = await openBuilderTarget(opts);
+  return platforms.map((platform, i) => ({
+    platform,
+    url: shared.url,
+    token: shared.token,
+    project: shared.project,
+    embedded: shared.embedded,
+    close: i === 0 ? () => shared.close() : undefined,
+  }));
+}
+
+/** The platform of this machine, e.g. linux/amd64 or linux/arm64. */
+export function hostPlatform(): string {
+  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386' };
+  return `linux/${arch[process.arch] ?? process.arch}`;
+}
+
+/** linux/arm64/v8 and linux/arm64 are the same machine for loading purposes. */
+function samePlatform(a: string, b: string): boolean {
+  const [ao, aa] = a.split('/');
+  const [bo, ba] = b.split('/');
+  return ao === bo && aa === ba;
+}
+
+/**
+ * A per-platform temporary tag: TAG-depot-OS-ARCH[VARIANT]-BUILDID, at most 128 characters. The
+ * engine API pushes tags, not digests; the index refers to each child by the digest of this push.
+ */
+export function temporaryTag(tag: string, platform: string, buildId: string): string {
+  const suffix = `-depot-${platform.replace(/\//g, '-')}-${buildId.replace(/-/g, '').slice(0, 8)}`;
+  return `${tag.slice(0, 128 - suffix.length)}${suffix}`;
+}
+
+/** A progress sink of one platform: plain lines prefixed `[os/arch] `, or json lines with `platform`. */
+interface PlatformSink {
+  handle(e: BuildEvent): void;
+  close(): Promise<void>;
+}
+
+function platformSinks(mode: string, platforms: string[]): { sinks: PlatformSink[]; note: string } {
+  const resolved = resolveProgressMode(mode as ProgressMode, {
+    isTTY: Boolean(process.stderr.isTTY),
+    ci: Boolean(process.env.CI),
+  });
+  const width = Math.max(...platforms.map((p) => p.length));
+  const sinks = platforms.map((platform): PlatformSink => {
+    if (resolved === 'quiet') return { handle() {}, async close() {} };
+    if (resolved === 'json') {
+      const r = createJsonRenderer((s) => {
+        for (const line of s.split('\n'))
+          if (line) process.stdout.write(`${JSON.stringify({ platform, ...JSON.parse(line) })}\n`);
+      });
+      return { handle: (e) => r.handle(e), close: async () => r.close() };
+    }
+    // tty falls back to prefixed plain lines: several live Ink graphs cannot share one terminal yet.
+    const prefix = `[${platform}]${' '.repeat(width - platform.length)} `;
+    let rest = '';
+    const r = createPlainRenderer((s) => {
+      rest += s;
+      let i = rest.indexOf('\n');
+      while (i >= 0) {
+        const line = rest.slice(0, i + 1);
+        process.stderr.write(line === '\n' ? `${prefix.trimEnd()}\n` : `${prefix}${line}`);
+        rest = rest.slice(i + 1);
+        i = rest.indexOf('\n');
+      }
+    });
+    let closed = false;
+    return {
+      handle: (e) => r.handle(e),
+      async close() {
+        if (closed) return;
+        closed = true;
+        r.close();
+        if (rest) process.stderr.write(`${prefix}${rest}\n`);
+        rest = '';
+      },
+    };
+  });
+  const note =
+    resolved === 'tty' ? 'several platforms: showing plain progress, one [platform] prefix per line' : '';
+  return { sinks, note };
+}
+
+/** What one platform's build produced. */
+interface PlatformResult {
+  target: PlatformTarget;
+  session: BuilderSession;
+  state: BuildState;
+  ok: boolean;
+  imageId: string;
+  imageSize: number;
+  diffIds: string[];
+  /** Platform of the image config as the builder reports it (falls back to the requested one). */
+  platform: string;
+  pushed: PushedRef[];
+}
+
+/**
+ * `depot build --platform A,B [...] [--push] [--load]`: scans the context once, then for each
+ * target in parallel syncs, builds for its platform and (with --push) pushes a temporary tag per
+ * repository; then pushes one image index per final tag from this client through the Registry
+ * HTTP API v2. Temporary tags are left in the registry: the distribution API deletes manifests by
+ * digest only, which would delete the child the index points at. `--load` loads only the image of
+ * this machine's platform.
+ */
+export async function runMultiPlatformBuild(
+  opts: BuildOptions,
+  targets: PlatformTarget[],
+  signal: AbortSignal,
+): Promise<BuildOutcome> {
+  if (targets.length === 0) throw new DepotError('invalid_platform', 'no platform to build');
+  const inputs = await resolveBuildInputs(opts, true);
+  const { contextDir, dockerfileAbs, buildArgs, labels } = inputs;
+  const registryAuth: Record<string, RegistryAuth> = opts.push ? await registryCredentials(opts.tag) : {};
+  const buildId = randomUUID();
+  const refs = opts.tag.map((t) => ({ ref: t, ...parseReference(t) }));
+  const repositories = [...new Set(refs.map((r) => r.repository))];
+  const { sinks, note } = platformSinks(
+    opts.quiet ? 'quiet' : opts.progress,
+    targets.map((t) => t.platform),
+  );
+  if (note) process.stderr.write(`depot: ${note}\n`);
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const sessions: BuilderSession[] = [];
+  try {
+    const scan = await scanContext({ contextDir, dockerfile: dockerfileAbs });
+    const located = await locateDockerfile(scan.entries, contextDir, dockerfileAbs);
+    const dockerfileContent = located.content ?? inputs.dockerfileContent ?? Buffer.alloc(0);
+
+    let saveQueue: Promise<void> = Promise.resolve();
+    const one = async (target: PlatformTarget, sink: PlatformSink): Promise<PlatformResult> => {
+      let state = initialBuildState();
+      const emit = (e: BuildEvent) => {
+        state = reduceBuild(state, e);
+        sink.handle(e);
+      };
+      const session = createBuilderSession({
+        url: target.url,
+        token: target.token,
+        project: target.project,
+        caFile: process.env.DEPOT_TLS_CA,
+      });
+      sessions.push(session);
+      const hello = await session.hello(ac.signal);
+      emit({
+        type: 'build/started',
+        timeMs: Date.now(),
+        builderId: hello.builderId,
+        platform: target.platform,
+        buildId,
+      });
+      emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
+      const projectKey = target.project || '';
+      const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
+      const synced = await session.sync(scan, base, ac.signal);
+      if (synced.snapshotId !== base?.snapshotId) {
+        // Several platforms on one builder write the same sync-state file, whose temp name is per
+        // process: one write at a time.
+        const write = saveQueue.then(() =>
+          saveSyncBase(hello.builderId, projectKey, contextDir, {
+            snapshotId: synced.snapshotId,
+            entries: scan.entries,
+          }),
+        );
+        saveQueue = write.catch(() => {});
+        await write;
+      }
+      emit({
+        type: 'sync/acked',
+        timeMs: Date.now(),
+        snapshotId: synced.snapshotId,
+        bytesSent: synced.bytesSent,
+        blobsSent: synced.blobsSent,
+        entries: synced.entries,
+        totalBytes: synced.totalBytes,
+      });
+      const tempTags = opts.push
+        ? repositories.map((repo) => {
+            const first = refs.find((r) => r.repository === repo)!;
+            return `${repo}:${temporaryTag(first.tag, target.platform, buildId)}`;
+          })
+        : [];
+      const r: PlatformResult = {
+        target,
+        session,
+        state,
+        ok: false,
+        imageId: '',
+        imageSize: 0,
+        diffIds: [],
+        platform: target.platform,
+        pushed: [],
+      };
+      for await (const ev of session.build(
+        {
+          snapshotId: synced.snapshotId,
+          dockerfilePath: located.path,
+          dockerfileContent,
+          buildArgs,
+          target: opts.target ?? '',
+          platform: target.platform,
+          tags: tempTags,
+          noCache: !opts.cache,
+          pull: opts.pull,
+          labels,
+          buildId: `${buildId}-${target.platform.replace(/\//g, '-')}`,
+          push: Boolean(opts.push),
+          registryAuth,
+        },
+        ac.signal,
+      )) {
+        const e = wireToEvent(ev);
+        if (e) emit(e);
+        if (ev.result) {
+          r.ok = ev.result.ok;
+          r.imageId = ev.result.imageId;
+          r.imageSize = ev.result.imageSize;
+          r.diffIds = ev.result.diffIds;
+          r.platform = ev.result.platform || target.platform;
+          r.pushed = ev.result.pushed;
+        }
+      }
+      r.state = state;
+      if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
+      if (!r.ok) {
+        const res = state.result;
+        throw new DepotError(res.errorCode || 'build_failed', res.error || 'build failed');
+      }
+      return r;
+    };
+
+    const settled = await Promise.allSettled(
+      targets.map((t, i) =>
+        one(t, sinks[i]!).catch((err: unknown) => {
+          // One platform failed: stop the others, the index cannot be complete.
+          if (!ac.signal.aborted) {
+            ac.abort();
+            (err as { first?: boolean }).first = true;
+          }
+          throw err;
+        }),
+      ),
+    );
+    await Promise.all(sinks.map((s) => s.close()));
+    const failed = settled
+      .map((s, i) => ({ s, t: targets[i]! }))
+      .filter((x): x is { s: PromiseRejectedResult; t: PlatformTarget } => x.s.status === 'rejected');
+    if (failed.length) {
+      if (signal.aborted) throw new DepotError('cancelled', 'build cancelled');
+      const first = failed.find((f) => (f.s.reason as { first?: boolean }).first) ?? failed[0]!;
+      const err = first.s.reason as Error;
+      const others = targets.filter((t) => t !== first.t).map((t) => t.platform);
+      throw new DepotError(
+        (err as DepotError).code || 'build_failed',
+        `[${first.t.platform}] ${err.message}`,
+        others.length ? `stopped the build of ${others.join(', ')}` : undefined,
+        { cause: err },
+      );
+    }
+    const results = settled.map((s) => (s as PromiseFulfilledResult<PlatformResult>).value);
+
+    let indexDigest = '';
+    if (opts.push) {
+      for (const ref of refs) {
+        const children: IndexChild[] = [];
+        const client = createRegistryClient({ host: ref.registry, auth: registryAuth[ref.registry] });
+        for (const r of results) {
+          const p = r.pushed.find((x) => x.repository === ref.repository);
+          if (!p)
+            throw new DepotError(
+              'push_failed',
+              `[${r.target.platform}] the builder reported no push to ${ref.repository}`,
+            );
+          let { mediaType, size } = p;
+          if (!mediaType || !size) {
+            // The builder could not tell (e.g. the containerd image store): ask the registry.
+            const m = await client.getManifest(ref.path, p.digest, signal);
+            mediaType = m?.mediaType || DOCKER_MANIFEST_V2;
+            size = m?.body.length ?? size;
+          }
+          children.push({ digest: p.digest, size, mediaType, platform: r.platform });
+        }
+        const index = buildImageIndex(children);
+        const digest = await client.putManifest(ref.path, ref.tag, index.mediaType, index.body, signal);
+        indexDigest ||= digest;
+        if (!opts.quiet) {
+          process.stderr.write(
+            `pushed ${ref.repository}:${ref.tag}@${digest} (${index.mediaType.includes('docker') ? 'manifest list' : 'OCI index'}: ${children.map((c) => c.platform).join(', ')})\n`,
+          );
+        }
+      }
+    }
+
+    const host = hostPlatform();
+    const local = results.find(
+      (r) => samePlatform(r.platform, host) || samePlatform(r.target.platform, host),
+    );
+    if (opts.load) {
+      if (!local)
+        process.stderr.write(
+          `depot: --load: none of ${targets.map((t) => t.platform).join(', ')} is this machine's platform (${host}); nothing loaded\n`,
+        );
+      else {
+        const r = await loadImage(
+          local.session,
+          createLocalEngine(),
+          { imageId: local.imageId, imageSize: local.imageSize, diffIds: local.diffIds },
+          opts.tag,
+          signal,
+        );
+        if (!opts.quiet)
+          process.stderr.write(
+            `depot: --load with several platforms loads only this machine's platform: ${local.target.platform} image ${local.imageId.slice(0, 19)} loaded as ${opts.tag.join(', ') || 'an untagged image'} (${r.layersSent}/${r.layersTotal} layers sent)\n`,
+          );
+      }
+    }
+    const main = local ?? results[0]!;
+    if (opts.metadataFile)
+      await writeMetadata(opts.metadataFile, main.imageId, opts.tag, main.state, indexDigest || undefined);
+    if (opts.quiet) process.stdout.write(`${indexDigest || main.imageId}\n`);
+    return { ok: true, imageId: main.imageId, state: main.state };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    await Promise.all(sinks.map((s) => s.close()));
+    for (const s of sessions) s.close();
+    inputs.cleanup();
+  }
+}

@@ -1,0 +1,41 @@
+/** Client side of registries: Docker config credentials, the HTTP API v2 and multi-platform indexes. */
+export {
+  type AuthChallenge,
+  createRegistryClient,
+  type FetchedManifest,
+  MANIFEST_ACCEPT,
+  parseAuthenticate,
+  type RegistryClient,
+  type RegistryClientOptions,
+  sha256Digest,
+} from './client.js';
+export {
+  type CredentialHelperRunner,
+  credentialsFor,
+  type DockerConfigFile,
+  dockerConfigPath,
+  loadDockerConfig,
+  type RegistryAuth,
+  runCredentialHelper,
+} from './credentials.js';
+export {
+  buildImageIndex,
+  DOCKER_MANIFEST_LIST,
+  DOCKER_MANIFEST_V2,
+  type ImageIndex,
+  type IndexChild,
+  type IndexPlatform,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  platformObject,
+} from './image-index.js';
+export {
+  configKeyHost,
+  DOCKER_HUB,
+  DOCKER_HUB_CONFIG_KEY,
+  type ImageReference,
+  isInsecureRegistry,
+  parseReference,
+  registryBaseUrl,
+  registryOf,
+} from './reference.js';

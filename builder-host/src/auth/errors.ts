@@ -1,4 +1,4 @@
-/** A token-store failure with a stable `code` ('invalid_argument', 'tokens_corrupt', 'tokens_locked', 'io_error'). */
+/** An auth failure with a stable `code` ('invalid_argument', 'tokens_corrupt', 'tokens_locked', 'io_error', 'revocation_unavailable'). */
 export class AuthError extends Error {
   readonly code: string;
   override readonly cause?: unknown;

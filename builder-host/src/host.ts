@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { destination, type Logger, pino } from 'pino';
+import { normalizePlatform, openFleet } from '../../src/protocol/fleet/index.js';
 import { createTokenStore } from './auth/index.js';
 import { createDockerEngine } from './engine/index.js';
+import { createFleetAuth, startFleetRegistration } from './fleet/index.js';
 import { createBuilderServer, type TokenVerifier } from './server/index.js';
 import { createStore } from './store/index.js';
 
@@ -21,6 +23,14 @@ export interface BuilderHostOptions {
   tokens?: TokenVerifier;
   logger?: Logger;
   id?: string;
+  /** Platforms served natively (declared); default: the engine's own. */
+  platforms?: string[];
+  /** Platforms served through emulation (routed there only with --allow-emulation). */
+  emulated?: string[];
+  /** Register in a fleet: `file:PATH` or `ssm:/PREFIX`, with the address clients use. */
+  fleet?: { spec: string; endpoint: string; ttlMs?: number };
+  /** Team secret (`file:PATH` or `ssm:/NAME`): tokens signed with it work on every builder of the fleet. */
+  teamSecret?: string;
 }
 
 export interface BuilderHost {
@@ -52,17 +62,59 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
   const id = opts.id ?? (await builderId(opts.dataDir));
   const store = await createStore(opts.dataDir);
   const engine = createDockerEngine({ host: opts.engine, cacheDir: join(opts.dataDir, 'export-cache') });
+  const registry = opts.fleet ? openFleet(opts.fleet.spec) : undefined;
+  const platforms = (opts.platforms?.length ? opts.platforms : [(await engine.info()).platform]).map((p) =>
+    normalizePlatform(p),
+  );
+  let tokens = opts.tokens ?? createTokenStore(opts.dataDir);
+  if (!opts.tokens && opts.teamSecret) {
+    if (!registry) throw new Error('a team secret needs a fleet (--fleet) for its revocation list');
+    tokens = await createFleetAuth({
+      registry,
+      teamSecret: opts.teamSecret,
+      fallback: tokens,
+      logger,
+    });
+  }
   const server = createBuilderServer({
+    platforms,
     builderId: id,
     version: BUILDER_VERSION,
     engine,
     blobs: store.blobs,
     snapshots: store.snapshots,
-    tokens: opts.tokens ?? createTokenStore(opts.dataDir),
+    tokens,
     logger,
     memoDir: join(opts.dataDir, 'results'),
   });
   const address = await server.listen(opts.listen, opts.tls);
-  logger.info({ address, id, engine: opts.engine }, 'builder-host listening');
-  return { id, address, close: () => server.close() };
+  logger.info({ address, id, engine: opts.engine, platforms }, 'builder-host listening');
+  const registration =
+    registry && opts.fleet
+      ? await startFleetRegistration({
+          registry,
+          record: {
+            id,
+            endpoint:
+              opts.fleet.endpoint ||
+              (address.startsWith('unix:')
+                ? `unix://${address.slice(5)}`
+                : `${opts.tls ? 'tls' : 'tcp'}://${address}`),
+            platforms,
+            emulated: (opts.emulated ?? []).map((p) => normalizePlatform(p)),
+            version: BUILDER_VERSION,
+          },
+          ttlMs: opts.fleet.ttlMs,
+          logger,
+        })
+      : undefined;
+  return {
+    id,
+    address,
+    async close() {
+      // Leave the fleet first, so clients stop routing here while builds drain.
+      await registration?.stop();
+      await server.close();
+    },
+  };
 }

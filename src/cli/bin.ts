@@ -5,7 +5,11 @@ import { DepotError } from '../session/index.js';
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** The one place that prints errors and picks exit codes. */
-function reportError(err: unknown): number {
+async function reportError(e: unknown): Promise<number> {
+  // Fleet and platform errors carry a code and a hint too; the arch module maps them.
+  const err = (e as { name?: string })?.name?.match(/^(FleetError|PlatformError)$/)
+    ? (await import('../arch/index.js')).asDepotError(e)
+    : e;
   if (err instanceof DepotError) {
     if (err.code === 'cancelled') {
       process.stderr.write('depot: cancelled\n');
@@ -59,7 +63,14 @@ function withBuildFlags(cmd: Command): Command {
       new Option('--builder <url>', 'builder address (tcp://, tls://, unix://)').env('DEPOT_BUILDER'),
     )
     .addOption(new Option('--token <token>', 'builder token').env('DEPOT_TOKEN'))
-    .addOption(new Option('--project <name>', 'project to build for').env('DEPOT_PROJECT'));
+    .addOption(new Option('--project <name>', 'project to build for').env('DEPOT_PROJECT'))
+    .addOption(new Option('--fleet <spec>', 'builder fleet: file:PATH or ssm:/PREFIX').env('DEPOT_FLEET'))
+    .addOption(
+      new Option('--build-platform <os/arch>', 'build every platform on builders of this platform').env(
+        'DEPOT_BUILD_PLATFORM',
+      ),
+    )
+    .option('--allow-emulation', 'accept a builder that emulates the target platform', false);
 }
 
 withBuildFlags(
@@ -102,10 +113,30 @@ withBuildFlags(
 program
   .command('login')
   .description('store a token for a builder and make it the default')
-  .requiredOption('--builder <url>', 'builder address')
+  .option('--builder <url>', 'builder address')
+  .option('--fleet <spec>', 'a fleet (file:PATH or ssm:/PREFIX): one team token for all its builders')
   .option('--token <token>', 'token (default: DEPOT_TOKEN, else prompt or stdin)')
   .option('--project <name>', 'default project')
   .action(async (o) => (await import('./login.js')).runLogin(o));
+
+const builders = program.command('builders').description('the builders of the fleet');
+builders
+  .command('ls')
+  .description('list builders: platforms, endpoint, health, latency, version, heartbeat age')
+  .option('--json', 'print JSON', false)
+  .addOption(new Option('--fleet <spec>', 'fleet: file:PATH or ssm:/PREFIX').env('DEPOT_FLEET'))
+  .addOption(new Option('--token <token>', 'token for the health check').env('DEPOT_TOKEN'))
+  .action(async (o) => (await import('./builders.js')).runBuildersLs(o));
+
+program
+  .command('config')
+  .description('settings: depot config set|get|unset builder|project|fleet [VALUE]')
+  .argument('<action>', 'set, get or unset')
+  .argument('<key>', 'builder, project or fleet')
+  .argument('[value]', 'the value, with set')
+  .action(async (action: string, key: string, value?: string) =>
+    (await import('./builders.js')).runConfig(action, key, value),
+  );
 
 const context = program.command('context').description('inspect build contexts');
 context
@@ -118,5 +149,5 @@ context
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),
-  (err) => process.exit(reportError(err)),
+  async (err) => process.exit(await reportError(err)),
 );

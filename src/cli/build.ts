@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { normalizePlatform } from '../arch/index.js';
 import { scanContext } from '../context-sync/index.js';
 import { createLocalEngine } from '../docker/index.js';
 import {
@@ -26,6 +27,7 @@ import { loadToken, openConfig } from './credentials.js';
 import { startEmbeddedBuilder } from './embedded.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
 import { looksLikeTar, unpackContextTar } from './stdin-context.js';
+import type { PlatformTarget } from './targets.js';
 
 export interface BuildOptions {
   context: string;
@@ -43,6 +45,12 @@ export interface BuildOptions {
   builder?: string;
   token?: string;
   project?: string;
+  /** Fleet registry spec (file:PATH, ssm:/PREFIX). */
+  fleet?: string;
+  /** Build every platform on builders of this one. */
+  buildPlatform?: string;
+  /** Accept a builder that emulates the platform. */
+  allowEmulation?: boolean;
   quiet?: boolean;
   /** Push every tag to its registry after a good build (several platforms: one image index). */
   push?: boolean;
@@ -79,8 +87,6 @@ function parseKeyValues(list: string[], flag: string, fromEnv: boolean): Record<
   return out;
 }
 
-const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
-
 /** Splits and checks `--platform a,b`; several platforms only where the caller allows them. */
 export function parsePlatforms(value: string | undefined, allowSeveral: boolean): string[] {
   if (!value) return [];
@@ -94,13 +100,7 @@ export function parsePlatforms(value: string | undefined, allowSeveral: boolean)
       'several platforms are not supported by this command yet',
       'pass one --platform',
     );
-  for (const p of list)
-    if (!PLATFORM_RE.test(p))
-      throw new DepotError(
-        'invalid_platform',
-        `invalid platform ${JSON.stringify(p)}`,
-        'use OS/ARCH[/VARIANT], e.g. linux/amd64',
-      );
+  for (let i = 0; i < list.length; i++) list[i] = normalizePlatform(list[i]!);
   if (new Set(list).size !== list.length)
     throw new DepotError('invalid_platform', `a platform is listed twice in ${JSON.stringify(value)}`);
   return list;
@@ -255,8 +255,9 @@ export async function locateDockerfile(
 /** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
 export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
   if (parsePlatforms(opts.platform, true).length > 1) {
-    const { runMultiPlatformBuild, platformTargets } = await import('./multi.js');
-    const targets = await platformTargets(opts, parsePlatforms(opts.platform, true));
+    const { runMultiPlatformBuild } = await import('./multi.js');
+    const { selectTargets } = await import('./targets.js');
+    const targets = await selectTargets(opts, parsePlatforms(opts.platform, true));
     try {
       return await runMultiPlatformBuild(opts, targets, signal);
     } finally {
@@ -275,10 +276,12 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     sink.handle(e);
   };
 
-  let target: BuilderTarget | undefined;
+  let target: PlatformTarget | undefined;
   let session: BuilderSession | undefined;
   try {
-    target = await openBuilderTarget(opts);
+    const { selectTargets } = await import('./targets.js');
+    const picked = (await selectTargets(opts, parsePlatforms(opts.platform, false)))[0]!;
+    target = picked;
     session = createBuilderSession({
       url: target.url,
       token: target.token,
@@ -326,7 +329,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         dockerfileContent: dockerfileContent ?? Buffer.alloc(0),
         buildArgs,
         target: opts.target ?? '',
-        platform: opts.platform ?? '',
+        platform: target.platform,
         tags: opts.tag,
         noCache: !opts.cache,
         pull: opts.pull,
@@ -380,7 +383,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     throw err;
   } finally {
     session?.close();
-    await target?.close();
+    await target?.close?.();
     inputs.cleanup();
   }
 }

@@ -12,7 +12,7 @@ export function credentialsFile(): string {
 }
 
 /** The client's settings (default builder, …), kept by `conf`. */
-export function openConfig(): Conf<{ builder?: string; project?: string }> {
+export function openConfig(): Conf<{ builder?: string; project?: string; fleet?: string }> {
   const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
   return new Conf({ projectName: 'depot', cwd: join(base, 'depot'), configName: 'config' });
 }

@@ -32,90 +32,16 @@ import {
   type BuildOptions,
   type BuildOutcome,
   locateDockerfile,
-  openBuilderTarget,
   type PushedRef,
   registryCredentials,
   resolveBuildInputs,
   writeMetadata,
 } from './build.js';
-import { loadToken } from './credentials.js';
 
 /** Where one platform of a multi-platform build runs. */
-export interface PlatformTarget {
-  /** e.g. linux/arm64 */
-  platform: string;
-  url: string;
-  token: string;
-  project: string | undefined;
-  embedded: boolean;
-  /** Releases what opening the target started (an embedded builder); shared targets close once. */
-  close?(): Promise<void>;
-}
+export type { PlatformTarget } from './targets.js';
 
-/**
- * The override hook for target selection until fleet routing replaces it:
- * `DEPOT_BUILDERS_BY_PLATFORM='linux/amd64=tcp://h:p,linux/arm64=tcp://h2:p'`.
- */
-export function parseBuildersByPlatform(value: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const item of value.split(',').map((s) => s.trim())) {
-    if (!item) continue;
-    const eq = item.indexOf('=');
-    if (eq <= 0 || eq === item.length - 1)
-      throw new DepotError(
-        'invalid_flag',
-        `invalid DEPOT_BUILDERS_BY_PLATFORM entry ${JSON.stringify(item)}`,
-        'use PLATFORM=URL[,PLATFORM=URL…]',
-      );
-    out.set(item.slice(0, eq), item.slice(eq + 1));
-  }
-  return out;
-}
-
-/**
- * Picks a builder per platform. With DEPOT_BUILDERS_BY_PLATFORM, each platform goes to its listed
- * builder (token: the one `depot login` stored for that URL, else --token / DEPOT_TOKEN); without
- * it, every platform goes to the builder of `--builder` (or the embedded one).
- */
-export async function platformTargets(
-  opts: Pick<BuildOptions, 'builder' | 'token' | 'project'>,
-  platforms: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<PlatformTarget[]> {
-  const override = env.DEPOT_BUILDERS_BY_PLATFORM;
-  if (override) {
-    const map = parseBuildersByPlatform(override);
-    const project = opts.project || env.DEPOT_PROJECT;
-    const targets: PlatformTarget[] = [];
-    for (const platform of platforms) {
-      const url = map.get(platform);
-      if (!url)
-        throw new DepotError(
-          'no_builder',
-          `no builder for ${platform} in DEPOT_BUILDERS_BY_PLATFORM`,
-          `it lists ${[...map.keys()].join(', ') || 'nothing'}`,
-        );
-      const token = (await loadToken(url)) || opts.token || env.DEPOT_TOKEN;
-      if (!token)
-        throw new DepotError(
-          'unauthenticated',
-          `no token for builder ${url} (${platform})`,
-          `run \`depot login --builder ${url}\` or pass --token / DEPOT_TOKEN`,
-        );
-      targets.push({ platform, url, token, project, embedded: false });
-    }
-    return targets;
-  }
-  const shared = await openBuilderTarget(opts);
-  return platforms.map((platform, i) => ({
-    platform,
-    url: shared.url,
-    token: shared.token,
-    project: shared.project,
-    embedded: shared.embedded,
-    close: i === 0 ? () => shared.close() : undefined,
-  }));
-}
+import type { PlatformTarget } from './targets.js';
 
 /** The platform of this machine, e.g. linux/amd64 or linux/arm64. */
 export function hostPlatform(): string {

@@ -95,7 +95,7 @@ export interface BuilderProcess {
 
 /** Starts `depot-builder serve` as a separate process against the builder engine. */
 export async function startBuilder(
-  opts: { dataDir?: string; listen?: string; args?: string[] } = {},
+  opts: { dataDir?: string; listen?: string; args?: string[]; engine?: string } = {},
 ): Promise<BuilderProcess> {
   const dataDir = opts.dataDir ?? tempDir('builder');
   const child = spawn(
@@ -104,7 +104,7 @@ export async function startBuilder(
       BUILDER_BIN,
       'serve',
       '--engine',
-      BUILDER_ENGINE,
+      opts.engine ?? BUILDER_ENGINE,
       '--data',
       dataDir,
       '--listen',

@@ -44,6 +44,8 @@ export interface BuilderServerOptions {
   snapshots: SnapshotStore;
   tokens: TokenVerifier;
   logger: Logger;
+  /** Platforms this builder serves (declared, e.g. an engine that emulates arm64); default: the engine's. */
+  platforms?: string[];
   /** Where results of earlier builds are remembered; no reuse when absent. */
   memoDir?: string;
 }
@@ -131,7 +133,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             builderId: opts.builderId,
             builderVersion: opts.version,
             protocolVersion: PROTOCOL_VERSION,
-            platforms: [info.platform],
+            platforms: opts.platforms?.length ? opts.platforms : [info.platform],
             capabilities: ['sync.delta', 'export.missing-layers', 'build.cancel'],
             engineVersion: info.version,
             imageStore: info.imageStore,

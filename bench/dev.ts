@@ -88,7 +88,13 @@ async function main(): Promise<void> {
   const waitFor = async (type: string, n: number) => {
     const deadline = Date.now() + 300_000;
     while (events.filter((e) => e.type === type).length < n) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${type} #${n}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${type} #${n}; last events:\n${events
+            .slice(-15)
+            .map((e) => JSON.stringify(e).slice(0, 300))
+            .join('\n')}`,
+        );
       await new Promise((r) => setTimeout(r, 5));
     }
     return events.filter((e) => e.type === type)[n - 1]!;

@@ -498,6 +498,14 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         .finally(() => activeBuilds.delete(ac));
     },
 
+    Stats(_call, callback) {
+      callback({ code: grpc.status.UNIMPLEMENTED, details: 'this builder keeps no build history yet' });
+    },
+
+    WatchBuilds(call) {
+      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'this builder keeps no build history yet' });
+    },
+
     Export(call) {
       const started = Date.now();
       const ac = new AbortController();

@@ -5,7 +5,10 @@ import type { BlobChunk as _depot_builder_v1_BlobChunk, BlobChunk__Output as _de
 import type { BuildEvent as _depot_builder_v1_BuildEvent, BuildEvent__Output as _depot_builder_v1_BuildEvent__Output } from './depot/builder/v1/BuildEvent.js';
 import type { BuildRequest as _depot_builder_v1_BuildRequest, BuildRequest__Output as _depot_builder_v1_BuildRequest__Output } from './depot/builder/v1/BuildRequest.js';
 import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output as _depot_builder_v1_BuildResult__Output } from './depot/builder/v1/BuildResult.js';
+import type { BuildSummary as _depot_builder_v1_BuildSummary, BuildSummary__Output as _depot_builder_v1_BuildSummary__Output } from './depot/builder/v1/BuildSummary.js';
 import type { BuilderClient as _depot_builder_v1_BuilderClient, BuilderDefinition as _depot_builder_v1_BuilderDefinition } from './depot/builder/v1/Builder.js';
+import type { CacheBuster as _depot_builder_v1_CacheBuster, CacheBuster__Output as _depot_builder_v1_CacheBuster__Output } from './depot/builder/v1/CacheBuster.js';
+import type { CauseCount as _depot_builder_v1_CauseCount, CauseCount__Output as _depot_builder_v1_CauseCount__Output } from './depot/builder/v1/CauseCount.js';
 import type { Entry as _depot_builder_v1_Entry, Entry__Output as _depot_builder_v1_Entry__Output } from './depot/builder/v1/Entry.js';
 import type { ExportChunk as _depot_builder_v1_ExportChunk, ExportChunk__Output as _depot_builder_v1_ExportChunk__Output } from './depot/builder/v1/ExportChunk.js';
 import type { ExportRequest as _depot_builder_v1_ExportRequest, ExportRequest__Output as _depot_builder_v1_ExportRequest__Output } from './depot/builder/v1/ExportRequest.js';
@@ -18,12 +21,20 @@ import type { NeedBlobs as _depot_builder_v1_NeedBlobs, NeedBlobs__Output as _de
 import type { PushedImage as _depot_builder_v1_PushedImage, PushedImage__Output as _depot_builder_v1_PushedImage__Output } from './depot/builder/v1/PushedImage.js';
 import type { RegistryAuth as _depot_builder_v1_RegistryAuth, RegistryAuth__Output as _depot_builder_v1_RegistryAuth__Output } from './depot/builder/v1/RegistryAuth.js';
 import type { SnapshotReady as _depot_builder_v1_SnapshotReady, SnapshotReady__Output as _depot_builder_v1_SnapshotReady__Output } from './depot/builder/v1/SnapshotReady.js';
+import type { StatsBucket as _depot_builder_v1_StatsBucket, StatsBucket__Output as _depot_builder_v1_StatsBucket__Output } from './depot/builder/v1/StatsBucket.js';
+import type { StatsGroup as _depot_builder_v1_StatsGroup, StatsGroup__Output as _depot_builder_v1_StatsGroup__Output } from './depot/builder/v1/StatsGroup.js';
+import type { StatsRequest as _depot_builder_v1_StatsRequest, StatsRequest__Output as _depot_builder_v1_StatsRequest__Output } from './depot/builder/v1/StatsRequest.js';
+import type { StatsResponse as _depot_builder_v1_StatsResponse, StatsResponse__Output as _depot_builder_v1_StatsResponse__Output } from './depot/builder/v1/StatsResponse.js';
+import type { StatsTotals as _depot_builder_v1_StatsTotals, StatsTotals__Output as _depot_builder_v1_StatsTotals__Output } from './depot/builder/v1/StatsTotals.js';
+import type { StepCause as _depot_builder_v1_StepCause, StepCause__Output as _depot_builder_v1_StepCause__Output } from './depot/builder/v1/StepCause.js';
+import type { StepExplained as _depot_builder_v1_StepExplained, StepExplained__Output as _depot_builder_v1_StepExplained__Output } from './depot/builder/v1/StepExplained.js';
 import type { SyncBegin as _depot_builder_v1_SyncBegin, SyncBegin__Output as _depot_builder_v1_SyncBegin__Output } from './depot/builder/v1/SyncBegin.js';
 import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from './depot/builder/v1/SyncRequest.js';
 import type { SyncResponse as _depot_builder_v1_SyncResponse, SyncResponse__Output as _depot_builder_v1_SyncResponse__Output } from './depot/builder/v1/SyncResponse.js';
 import type { Vertex as _depot_builder_v1_Vertex, Vertex__Output as _depot_builder_v1_Vertex__Output } from './depot/builder/v1/Vertex.js';
 import type { VertexLog as _depot_builder_v1_VertexLog, VertexLog__Output as _depot_builder_v1_VertexLog__Output } from './depot/builder/v1/VertexLog.js';
 import type { VertexStatus as _depot_builder_v1_VertexStatus, VertexStatus__Output as _depot_builder_v1_VertexStatus__Output } from './depot/builder/v1/VertexStatus.js';
+import type { WatchBuildsRequest as _depot_builder_v1_WatchBuildsRequest, WatchBuildsRequest__Output as _depot_builder_v1_WatchBuildsRequest__Output } from './depot/builder/v1/WatchBuildsRequest.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -37,7 +48,10 @@ export interface ProtoGrpcType {
         BuildEvent: MessageTypeDefinition<_depot_builder_v1_BuildEvent, _depot_builder_v1_BuildEvent__Output>
         BuildRequest: MessageTypeDefinition<_depot_builder_v1_BuildRequest, _depot_builder_v1_BuildRequest__Output>
         BuildResult: MessageTypeDefinition<_depot_builder_v1_BuildResult, _depot_builder_v1_BuildResult__Output>
+        BuildSummary: MessageTypeDefinition<_depot_builder_v1_BuildSummary, _depot_builder_v1_BuildSummary__Output>
         Builder: SubtypeConstructor<typeof grpc.Client, _depot_builder_v1_BuilderClient> & { service: _depot_builder_v1_BuilderDefinition }
+        CacheBuster: MessageTypeDefinition<_depot_builder_v1_CacheBuster, _depot_builder_v1_CacheBuster__Output>
+        CauseCount: MessageTypeDefinition<_depot_builder_v1_CauseCount, _depot_builder_v1_CauseCount__Output>
         Entry: MessageTypeDefinition<_depot_builder_v1_Entry, _depot_builder_v1_Entry__Output>
         EntryType: EnumTypeDefinition
         ExportChunk: MessageTypeDefinition<_depot_builder_v1_ExportChunk, _depot_builder_v1_ExportChunk__Output>
@@ -51,12 +65,20 @@ export interface ProtoGrpcType {
         PushedImage: MessageTypeDefinition<_depot_builder_v1_PushedImage, _depot_builder_v1_PushedImage__Output>
         RegistryAuth: MessageTypeDefinition<_depot_builder_v1_RegistryAuth, _depot_builder_v1_RegistryAuth__Output>
         SnapshotReady: MessageTypeDefinition<_depot_builder_v1_SnapshotReady, _depot_builder_v1_SnapshotReady__Output>
+        StatsBucket: MessageTypeDefinition<_depot_builder_v1_StatsBucket, _depot_builder_v1_StatsBucket__Output>
+        StatsGroup: MessageTypeDefinition<_depot_builder_v1_StatsGroup, _depot_builder_v1_StatsGroup__Output>
+        StatsRequest: MessageTypeDefinition<_depot_builder_v1_StatsRequest, _depot_builder_v1_StatsRequest__Output>
+        StatsResponse: MessageTypeDefinition<_depot_builder_v1_StatsResponse, _depot_builder_v1_StatsResponse__Output>
+        StatsTotals: MessageTypeDefinition<_depot_builder_v1_StatsTotals, _depot_builder_v1_StatsTotals__Output>
+        StepCause: MessageTypeDefinition<_depot_builder_v1_StepCause, _depot_builder_v1_StepCause__Output>
+        StepExplained: MessageTypeDefinition<_depot_builder_v1_StepExplained, _depot_builder_v1_StepExplained__Output>
         SyncBegin: MessageTypeDefinition<_depot_builder_v1_SyncBegin, _depot_builder_v1_SyncBegin__Output>
         SyncRequest: MessageTypeDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncRequest__Output>
         SyncResponse: MessageTypeDefinition<_depot_builder_v1_SyncResponse, _depot_builder_v1_SyncResponse__Output>
         Vertex: MessageTypeDefinition<_depot_builder_v1_Vertex, _depot_builder_v1_Vertex__Output>
         VertexLog: MessageTypeDefinition<_depot_builder_v1_VertexLog, _depot_builder_v1_VertexLog__Output>
         VertexStatus: MessageTypeDefinition<_depot_builder_v1_VertexStatus, _depot_builder_v1_VertexStatus__Output>
+        WatchBuildsRequest: MessageTypeDefinition<_depot_builder_v1_WatchBuildsRequest, _depot_builder_v1_WatchBuildsRequest__Output>
       }
     }
   }

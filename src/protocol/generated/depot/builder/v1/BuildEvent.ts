@@ -4,6 +4,7 @@ import type { Vertex as _depot_builder_v1_Vertex, Vertex__Output as _depot_build
 import type { VertexStatus as _depot_builder_v1_VertexStatus, VertexStatus__Output as _depot_builder_v1_VertexStatus__Output } from '../../../depot/builder/v1/VertexStatus.js';
 import type { VertexLog as _depot_builder_v1_VertexLog, VertexLog__Output as _depot_builder_v1_VertexLog__Output } from '../../../depot/builder/v1/VertexLog.js';
 import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output as _depot_builder_v1_BuildResult__Output } from '../../../depot/builder/v1/BuildResult.js';
+import type { StepExplained as _depot_builder_v1_StepExplained, StepExplained__Output as _depot_builder_v1_StepExplained__Output } from '../../../depot/builder/v1/StepExplained.js';
 
 export interface BuildEvent {
   'vertex'?: (_depot_builder_v1_Vertex | null);
@@ -14,7 +15,11 @@ export interface BuildEvent {
    * Daemon text output that is not part of a vertex (e.g. warnings).
    */
   'message'?: (string);
-  'event'?: "vertex"|"status"|"log"|"result"|"message";
+  /**
+   * Why a step was not cached, sent once it is known.
+   */
+  'explained'?: (_depot_builder_v1_StepExplained | null);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained";
 }
 
 export interface BuildEvent__Output {
@@ -26,5 +31,9 @@ export interface BuildEvent__Output {
    * Daemon text output that is not part of a vertex (e.g. warnings).
    */
   'message'?: (string);
-  'event'?: "vertex"|"status"|"log"|"result"|"message";
+  /**
+   * Why a step was not cached, sent once it is known.
+   */
+  'explained'?: (_depot_builder_v1_StepExplained__Output | null);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained";
 }

@@ -4,12 +4,16 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { BuildEvent as _depot_builder_v1_BuildEvent, BuildEvent__Output as _depot_builder_v1_BuildEvent__Output } from '../../../depot/builder/v1/BuildEvent.js';
 import type { BuildRequest as _depot_builder_v1_BuildRequest, BuildRequest__Output as _depot_builder_v1_BuildRequest__Output } from '../../../depot/builder/v1/BuildRequest.js';
+import type { BuildSummary as _depot_builder_v1_BuildSummary, BuildSummary__Output as _depot_builder_v1_BuildSummary__Output } from '../../../depot/builder/v1/BuildSummary.js';
 import type { ExportChunk as _depot_builder_v1_ExportChunk, ExportChunk__Output as _depot_builder_v1_ExportChunk__Output } from '../../../depot/builder/v1/ExportChunk.js';
 import type { ExportRequest as _depot_builder_v1_ExportRequest, ExportRequest__Output as _depot_builder_v1_ExportRequest__Output } from '../../../depot/builder/v1/ExportRequest.js';
 import type { HelloRequest as _depot_builder_v1_HelloRequest, HelloRequest__Output as _depot_builder_v1_HelloRequest__Output } from '../../../depot/builder/v1/HelloRequest.js';
 import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__Output as _depot_builder_v1_HelloResponse__Output } from '../../../depot/builder/v1/HelloResponse.js';
+import type { StatsRequest as _depot_builder_v1_StatsRequest, StatsRequest__Output as _depot_builder_v1_StatsRequest__Output } from '../../../depot/builder/v1/StatsRequest.js';
+import type { StatsResponse as _depot_builder_v1_StatsResponse, StatsResponse__Output as _depot_builder_v1_StatsResponse__Output } from '../../../depot/builder/v1/StatsResponse.js';
 import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from '../../../depot/builder/v1/SyncRequest.js';
 import type { SyncResponse as _depot_builder_v1_SyncResponse, SyncResponse__Output as _depot_builder_v1_SyncResponse__Output } from '../../../depot/builder/v1/SyncResponse.js';
+import type { WatchBuildsRequest as _depot_builder_v1_WatchBuildsRequest, WatchBuildsRequest__Output as _depot_builder_v1_WatchBuildsRequest__Output } from '../../../depot/builder/v1/WatchBuildsRequest.js';
 
 export interface BuilderClient extends grpc.Client {
   /**
@@ -50,6 +54,21 @@ export interface BuilderClient extends grpc.Client {
   hello(argument: _depot_builder_v1_HelloRequest, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Cache statistics over a window, grouped; scoped by the token (a project token sees its project).
+   */
+  Stats(argument: _depot_builder_v1_StatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
+  Stats(argument: _depot_builder_v1_StatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
+  Stats(argument: _depot_builder_v1_StatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
+  Stats(argument: _depot_builder_v1_StatsRequest, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Cache statistics over a window, grouped; scoped by the token (a project token sees its project).
+   */
+  stats(argument: _depot_builder_v1_StatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
+  stats(argument: _depot_builder_v1_StatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
+  stats(argument: _depot_builder_v1_StatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
+  stats(argument: _depot_builder_v1_StatsRequest, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Client sends a full or delta manifest, the builder answers with the digests it lacks,
    * the client streams those blobs, the builder answers with the snapshot id.
    */
@@ -61,6 +80,17 @@ export interface BuilderClient extends grpc.Client {
    */
   sync(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse__Output>;
   sync(options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse__Output>;
+  
+  /**
+   * A summary of every build as it starts and finishes, live; scoped like Stats.
+   */
+  WatchBuilds(argument: _depot_builder_v1_WatchBuildsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildSummary__Output>;
+  WatchBuilds(argument: _depot_builder_v1_WatchBuildsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildSummary__Output>;
+  /**
+   * A summary of every build as it starts and finishes, live; scoped like Stats.
+   */
+  watchBuilds(argument: _depot_builder_v1_WatchBuildsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildSummary__Output>;
+  watchBuilds(argument: _depot_builder_v1_WatchBuildsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildSummary__Output>;
   
 }
 
@@ -81,10 +111,20 @@ export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
   Hello: grpc.handleUnaryCall<_depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse>;
   
   /**
+   * Cache statistics over a window, grouped; scoped by the token (a project token sees its project).
+   */
+  Stats: grpc.handleUnaryCall<_depot_builder_v1_StatsRequest__Output, _depot_builder_v1_StatsResponse>;
+  
+  /**
    * Client sends a full or delta manifest, the builder answers with the digests it lacks,
    * the client streams those blobs, the builder answers with the snapshot id.
    */
   Sync: grpc.handleBidiStreamingCall<_depot_builder_v1_SyncRequest__Output, _depot_builder_v1_SyncResponse>;
+  
+  /**
+   * A summary of every build as it starts and finishes, live; scoped like Stats.
+   */
+  WatchBuilds: grpc.handleServerStreamingCall<_depot_builder_v1_WatchBuildsRequest__Output, _depot_builder_v1_BuildSummary>;
   
 }
 
@@ -92,5 +132,7 @@ export interface BuilderDefinition extends grpc.ServiceDefinition {
   Build: MethodDefinition<_depot_builder_v1_BuildRequest, _depot_builder_v1_BuildEvent, _depot_builder_v1_BuildRequest__Output, _depot_builder_v1_BuildEvent__Output>
   Export: MethodDefinition<_depot_builder_v1_ExportRequest, _depot_builder_v1_ExportChunk, _depot_builder_v1_ExportRequest__Output, _depot_builder_v1_ExportChunk__Output>
   Hello: MethodDefinition<_depot_builder_v1_HelloRequest, _depot_builder_v1_HelloResponse, _depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse__Output>
+  Stats: MethodDefinition<_depot_builder_v1_StatsRequest, _depot_builder_v1_StatsResponse, _depot_builder_v1_StatsRequest__Output, _depot_builder_v1_StatsResponse__Output>
   Sync: MethodDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse, _depot_builder_v1_SyncRequest__Output, _depot_builder_v1_SyncResponse__Output>
+  WatchBuilds: MethodDefinition<_depot_builder_v1_WatchBuildsRequest, _depot_builder_v1_BuildSummary, _depot_builder_v1_WatchBuildsRequest__Output, _depot_builder_v1_BuildSummary__Output>
 }

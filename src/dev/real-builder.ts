@@ -114,6 +114,8 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
   const touchesIgnoreRules = (paths: string[]) =>
     paths.some((p) => p === '.dockerignore' || p.endsWith('.dockerignore'));
 
+  let saving: Promise<void> = Promise.resolve();
+
   async function syncOnce(changed: string[] | 'all', signal?: AbortSignal) {
     const s = current();
     const id = builderId;
@@ -135,7 +137,10 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
     const acked = { snapshotId: out.snapshotId, entries: next.entries };
     // A reconnect to another builder meanwhile must not inherit this one's base.
     if (baseFor === id) base = acked;
-    await saveSyncBase(id, project, next.contextDir, acked);
+    // Persisting the base (for the next process) is off the rebuild's critical path; writes stay in order.
+    saving = saving
+      .then(() => saveSyncBase(id, project, next.contextDir, acked))
+      .catch(() => {});
     remember(dockerfiles, out.snapshotId, df);
     return { snapshotId: out.snapshotId, entries: out.entries, bytesSent: out.bytesSent };
   }
@@ -270,6 +275,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
     async close() {
       session?.close();
       session = undefined;
+      await saving;
     },
   };
 }

@@ -1,112 +1,22 @@
 /**
  * Which changed files a COPY/ADD step copies: the sources parsed from a BuildKit vertex name
  * (`[build 3/4] COPY src/ ./src`) matched against context-relative paths. Used to show why a
- * step rebuilt.
+ * step rebuilt. The parsing itself lives in src/protocol/copy-sources.ts, shared with builder-host.
  */
-import { posix } from 'node:path';
+
 import { parseVertexName } from '../progress/index.js';
+import { copyInstructionSources, pathsCoveredBySources } from '../protocol/copy-sources.js';
 
 /**
  * The context sources of a COPY/ADD vertex name; `undefined` when the step copies nothing from
  * the context (not COPY/ADD, `--from=`, only URLs or heredocs). Flags such as `--chown=` are skipped.
  */
 export function copySources(name: string): string[] | undefined {
-  const instruction = parseVertexName(name).instruction.trim();
-  const m = /^(COPY|ADD)\s+(.*)$/is.exec(instruction);
-  if (!m) return undefined;
-  const isAdd = (m[1] ?? '').toUpperCase() === 'ADD';
-  let rest = m[2] ?? '';
-  for (;;) {
-    const flag = /^--([a-z-]+)(?:=(\S*))?\s*/i.exec(rest);
-    if (!flag) break;
-    if ((flag[1] ?? '').toLowerCase() === 'from') return undefined;
-    rest = rest.slice(flag[0].length);
-  }
-  const args = splitArgs(rest.trim());
-  // The last argument is the destination.
-  const sources = args
-    .slice(0, -1)
-    .filter((s) => !s.startsWith('<<'))
-    .filter((s) => !(isAdd && (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^git@/.test(s))));
-  return sources.length > 0 ? sources : undefined;
+  return copyInstructionSources(parseVertexName(name).instruction);
 }
 
 /** The paths of `paths` that a COPY/ADD step named `names` (a vertex name) copies from the context. */
 export function pathsUnderSources(names: string, paths: string[]): string[] {
   const sources = copySources(names);
-  if (!sources) return [];
-  const matchers = sources.map(sourceMatcher);
-  return paths.filter((p) => {
-    const path = normalize(p);
-    return matchers.some((match) => match(path));
-  });
-}
-
-function splitArgs(text: string): string[] {
-  if (text.startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed;
-    } catch {
-      // Not JSON after all: BuildKit treats it as shell form, so do we.
-    }
-  }
-  return text.split(/\s+/).filter(Boolean);
-}
-
-/** Context-relative, no leading `./` or `/`, no trailing `/`; '' is the whole context. */
-function normalize(p: string): string {
-  const n = posix.normalize(p.replace(/\\/g, '/'));
-  const stripped = n.replace(/^\/+/, '').replace(/\/+$/, '');
-  return stripped === '.' ? '' : stripped;
-}
-
-function sourceMatcher(source: string): (path: string) => boolean {
-  const src = normalize(source);
-  if (src === '') return () => true;
-  if (!/[*?[]/.test(src)) return (p) => p === src || p.startsWith(`${src}/`);
-  // A wildcard source copies every match whole, directories included: test the path and its parents.
-  const re = globToRegExp(src);
-  return (p) => {
-    const parts = p.split('/');
-    for (let i = parts.length; i > 0; i--) {
-      if (re.test(parts.slice(0, i).join('/'))) return true;
-    }
-    return false;
-  };
-}
-
-/** Go's filepath.Match syntax (`*`, `?`, `[…]`, `\` escapes) plus `**` across directories. */
-function globToRegExp(glob: string): RegExp {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] ?? '';
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        out += '.*';
-        i++;
-      } else out += '[^/]*';
-    } else if (c === '?') out += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end < 0) out += '\\[';
-      else {
-        const body = glob.slice(i + 1, end).replace(/^\^/, '!');
-        out += body.startsWith('!') ? `[^${escapeClass(body.slice(1))}]` : `[${escapeClass(body)}]`;
-        i = end;
-      }
-    } else if (c === '\\' && i + 1 < glob.length) {
-      out += escapeRe(glob[i + 1] ?? '');
-      i++;
-    } else out += escapeRe(c);
-  }
-  return new RegExp(`^${out}$`);
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
-function escapeClass(body: string): string {
-  return body.replace(/[\\\]^]/g, '\\$&');
+  return sources ? pathsCoveredBySources(sources, paths) : [];
 }

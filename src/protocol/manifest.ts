@@ -41,9 +41,22 @@ export function unsafePathReason(path: string): string | undefined {
   return undefined;
 }
 
-/** Compares paths by UTF-8 bytes, the order tar and the snapshot id use. */
+/**
+ * Compares paths by UTF-8 bytes, the order tar and the snapshot id use — without encoding them:
+ * UTF-8 byte order is code point order, which differs from UTF-16 code unit order only between
+ * surrogates (U+D800–DFFF) and U+E000–FFFF, so those two ranges are swapped before comparing.
+ */
 export function comparePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800) x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+    if (y >= 0xd800) y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /** Throws ManifestError unless every entry is well formed, unique, with parents present and links resolvable. */
@@ -79,7 +92,11 @@ export function validateManifest(entries: readonly ContextEntry[]): void {
 
 /** Sorts entries in canonical (byte) order; returns a new array. */
 export function sortEntries(entries: readonly ContextEntry[]): ContextEntry[] {
-  return [...entries].sort((a, b) => comparePaths(a.path, b.path));
+  // Manifests usually arrive sorted: checking is linear, sorting is not.
+  let sorted = true;
+  for (let i = 1; i < entries.length && sorted; i++)
+    if (comparePaths(entries[i - 1]!.path, entries[i]!.path) > 0) sorted = false;
+  return sorted ? [...entries] : [...entries].sort((a, b) => comparePaths(a.path, b.path));
 }
 
 /** The canonical serialisation of a manifest: one JSON array per entry, in byte order of path. */

@@ -5,7 +5,6 @@ import {
   type ContextEntry,
   canonicalManifest,
   parseCanonicalManifest,
-  snapshotId,
   validateManifest,
 } from '../../../src/protocol/index.js';
 import { digestHex, StoreError } from './errors.js';
@@ -39,12 +38,13 @@ export function createSnapshotStore(root: string, tmpDir: string): SnapshotStore
     has,
     async put(entries) {
       validateManifest(entries);
-      const id = snapshotId(entries);
+      const text = canonicalManifest(entries);
+      const id = `sha256:${createHash('sha256').update(text).digest('hex')}`;
       const final = pathOf(id);
       if (await has(id)) return id;
       const tmp = tempPath(tmpDir, 'snapshot');
       try {
-        await writeFile(tmp, canonicalManifest(entries), { mode: 0o444, flush: true });
+        await writeFile(tmp, text, { mode: 0o444, flush: true });
         await rename(tmp, final);
       } catch (err) {
         await unlink(tmp).catch(() => {});

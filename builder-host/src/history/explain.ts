@@ -1,0 +1,632 @@
+/**
+ * Why a step missed the cache. BuildKit only says *that* a step ran; this compares the build with
+ * the project's previous one (Dockerfile, build args, base images, context snapshot diff) and
+ * names the first cause that explains the miss, in this order: `--no-cache`, first build,
+ * evicted (same digest seen before), base image, Dockerfile instruction, build-arg, changed
+ * context files under a COPY/ADD, an earlier missed step of the same stage (cascade), unknown.
+ *
+ * Pure: no I/O, no clock. Dockerfiles are parsed with dockerfile-ast.
+ */
+import { DockerfileParser } from 'dockerfile-ast';
+import { copyInstructionSources, pathsCoveredBySources } from '../../../src/protocol/copy-sources.js';
+
+export type StepCauseKind =
+  | 'changed_files'
+  | 'build_arg'
+  | 'dockerfile_changed'
+  | 'base_image'
+  | 'no_cache'
+  | 'first_build'
+  | 'evicted'
+  | 'unknown';
+
+/** The wire shape of depot.builder.v1.StepCause (camelCase, every field set). */
+export interface StepCause {
+  kind: StepCauseKind;
+  /** changed_files: changed context paths under the step's sources, at most {@link MAX_PATHS}. */
+  paths: string[];
+  /** changed_files: how many more paths than `paths` lists. */
+  morePaths: number;
+  /** build_arg: the argument's name. */
+  name: string;
+  /** dockerfile_changed: 1-based line of the instruction in the new Dockerfile (0 if unknown). */
+  line: number;
+  /** base_image: the new image id/digest. */
+  digest: string;
+  /** One human line. */
+  text: string;
+}
+
+/** What the previous build of the same project looked like. */
+export interface PreviousBuild {
+  /**
+   * undefined when its text was not kept: then the Dockerfile is assumed unchanged (no
+   * dockerfile_changed; build args and base images are compared against the new one).
+   */
+  dockerfile: string | undefined;
+  buildArgs: Record<string, string>;
+  baseImages: Record<string, string>;
+  steps: { digest: string; name: string; cached: boolean }[];
+}
+
+export interface ExplainInput {
+  project: string;
+  noCache: boolean;
+  /** undefined on the project's first build */
+  previous: PreviousBuild | undefined;
+  /** The context snapshot's diff from the project's previous snapshot (context-relative paths). */
+  snapshotDiff: { added: string[]; changed: string[]; removed: string[] };
+  /** The Dockerfile text of this build. */
+  dockerfile: string;
+  buildArgs: Record<string, string>;
+  /** FROM ref -> image id, this build. */
+  baseImages: Record<string, string>;
+  step: {
+    digest: string;
+    /** The BuildKit vertex name, e.g. `[build 3/4] COPY src/ ./src`. */
+    name: string;
+    /** The same digest was cached (or built) in an earlier build, i.e. its inputs are unchanged. */
+    everCached: boolean;
+  };
+  /**
+   * The earliest missed step before this one in the same stage, with its own (unwrapped) cause.
+   * Used only when nothing about this step itself explains the miss: the result is that cause
+   * with the text "after <that step>: …".
+   */
+  earlierCause?: { name: string; cause: StepCause } | undefined;
+}
+
+export interface StepExplainer {
+  explain(input: ExplainInput): StepCause;
+}
+
+/** How many changed paths a changed_files cause lists. */
+export const MAX_PATHS = 10;
+
+/** Explains one missed step. */
+export function explainStep(input: ExplainInput): StepCause {
+  return explainWith(input, parseDockerfile);
+}
+
+/**
+ * An explainer that parses each distinct Dockerfile text once (a build asks about many steps of
+ * the same two Dockerfiles). Same results as {@link explainStep}.
+ */
+export function createStepExplainer(): StepExplainer {
+  const cache = new Map<string, DfModel>();
+  const parse = (text: string): DfModel => {
+    let model = cache.get(text);
+    if (!model) {
+      model = parseDockerfile(text);
+      if (cache.size >= 8) cache.delete(cache.keys().next().value as string);
+      cache.set(text, model);
+    }
+    return model;
+  };
+  return { explain: (input) => explainWith(input, parse) };
+}
+
+function explainWith(input: ExplainInput, parse: (text: string) => DfModel): StepCause {
+  if (input.noCache) return cause('no_cache', { text: '--no-cache' });
+  const previous = input.previous;
+  if (!previous) return cause('first_build', { text: `first build of project ${input.project}` });
+  if (input.step.everCached) {
+    return cause('evicted', { text: 'evicted: same inputs as an earlier run' });
+  }
+
+  const vertex = parseName(input.step.name);
+  const model = parse(input.dockerfile);
+  const prevModel = previous.dockerfile === undefined ? model : parse(previous.dockerfile);
+  const at = locate(model, vertex);
+  const prevStage = at ? correspondingStage(prevModel, at.stage) : undefined;
+
+  if (at) {
+    const base = baseImageChange(model, at.stage, input, prevModel, prevStage, previous);
+    if (base) return base;
+    const edited =
+      previous.dockerfile === undefined ? undefined : dockerfileChange(at.stage, at.pos, prevStage);
+    if (edited) return edited;
+    const arg = buildArgChange(model, at.stage, at.pos, input.buildArgs, prevModel, prevStage, previous);
+    if (arg) return arg;
+  }
+
+  const files = changedFiles(vertex.instruction, input.snapshotDiff);
+  if (files) return files;
+
+  if (input.earlierCause) {
+    const { name, cause: earlier } = input.earlierCause;
+    return {
+      ...earlier,
+      paths: [...earlier.paths],
+      text: `after ${short(parseName(name).instruction)}: ${earlier.text}`,
+    };
+  }
+  return cause('unknown', { text: 'cause unknown: no change found in its inputs' });
+}
+
+function cause(kind: StepCauseKind, fields: Partial<Omit<StepCause, 'kind'>>): StepCause {
+  return { kind, paths: [], morePaths: 0, name: '', line: 0, digest: '', text: '', ...fields };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+function baseImageChange(
+  model: DfModel,
+  stage: DfStage,
+  input: ExplainInput,
+  prevModel: DfModel,
+  prevStage: DfStage | undefined,
+  previous: PreviousBuild,
+): StepCause | undefined {
+  const now = resolveBase(model, stage, input.buildArgs);
+  if (!now) return undefined;
+  const id = lookupImage(input.baseImages, now);
+  if (!id) return undefined;
+  const before = prevStage ? resolveBase(prevModel, prevStage, previous.buildArgs) : undefined;
+  const prevId = before ? lookupImage(previous.baseImages, before) : undefined;
+  // Without the previous id only a different ref says the base changed (the old record may simply lack ids).
+  const changed =
+    prevId !== undefined ? prevId !== id : before !== undefined && normalizeRef(before) !== normalizeRef(now);
+  if (!changed) return undefined;
+  return cause('base_image', { digest: id, text: `base image ${now} changed to ${shortDigest(id)}` });
+}
+
+/** Instructions that make no vertex but change how a later RUN runs. */
+const RUN_STATE = new Set(['ENV', 'ARG', 'USER', 'SHELL']);
+
+/**
+ * The step's own instruction changed or is new, compared with the previous Dockerfile's same stage
+ * (aligned by longest common subsequence, so an insertion above does not shift everything below);
+ * also a FROM that is no step of its own (`FROM <stage>`, scratch), and for a RUN an ENV, ARG, USER
+ * or SHELL above it in the stage: those make no vertex but change how every later RUN runs.
+ */
+function dockerfileChange(
+  stage: DfStage,
+  pos: number,
+  prevStage: DfStage | undefined,
+): StepCause | undefined {
+  const unchanged = prevStage ? alignedPositions(stage.instrs, prevStage.instrs) : new Set<number>();
+  const self = stage.instrs[pos];
+  if (!self) return undefined;
+  for (let p = 0; p <= pos; p++) {
+    const instr = stage.instrs[p];
+    if (!instr || unchanged.has(p)) continue;
+    const relevant =
+      p === pos ||
+      (p === 0 && instr.stepIndex === 0) ||
+      (self.keyword === 'RUN' && RUN_STATE.has(instr.keyword));
+    if (!relevant) continue;
+    return cause('dockerfile_changed', { line: instr.line, text: `Dockerfile line ${instr.line} changed` });
+  }
+  return undefined;
+}
+
+function buildArgChange(
+  model: DfModel,
+  stage: DfStage,
+  pos: number,
+  buildArgs: Record<string, string>,
+  prevModel: DfModel,
+  prevStage: DfStage | undefined,
+  previous: PreviousBuild,
+): StepCause | undefined {
+  const changed = (name: string, declared: DfArg | undefined): boolean => {
+    const now = argValue(model, name, declared, buildArgs);
+    const prevDecl = prevStage ? findArg(prevStage, name) : undefined;
+    const before =
+      prevStage && (declared === undefined || prevDecl)
+        ? argValue(prevModel, name, prevDecl, previous.buildArgs)
+        : undefined;
+    return now !== before;
+  };
+  const from = stage.instrs[0];
+  // A global ARG in the stage's FROM (when the base image id could not tell).
+  for (const name of from?.vars ?? []) {
+    if (model.globalArgs.has(name) && changed(name, undefined)) return argCause(name);
+  }
+  for (let a = 1; a < pos; a++) {
+    const instr = stage.instrs[a];
+    for (const decl of instr?.args ?? []) {
+      if (!usedBetween(stage, decl.name, a + 1, pos)) continue;
+      if (changed(decl.name, decl)) return argCause(decl.name);
+    }
+  }
+  return undefined;
+}
+
+function argCause(name: string): StepCause {
+  return cause('build_arg', { name, text: `build-arg ${name} changed` });
+}
+
+/** Whether an ARG is in effect for an instruction in [from, to]: any RUN, or a `$X`/`${X}` reference. */
+function usedBetween(stage: DfStage, name: string, from: number, to: number): boolean {
+  const ref = new RegExp(`\\$(?:\\{${escapeRe(name)}(?=[}:%#/^,+-])|${escapeRe(name)}(?![A-Za-z0-9_]))`);
+  for (let p = from; p <= to; p++) {
+    const instr = stage.instrs[p];
+    if (!instr) continue;
+    if (instr.keyword === 'RUN' || ref.test(instr.text)) return true;
+  }
+  return false;
+}
+
+function changedFiles(instruction: string, diff: ExplainInput['snapshotDiff']): StepCause | undefined {
+  const sources = copyInstructionSources(instruction);
+  if (!sources) return undefined;
+  const all = [...new Set([...diff.changed, ...diff.added, ...diff.removed])].sort();
+  const hit = pathsCoveredBySources(sources, all);
+  if (hit.length === 0) return undefined;
+  const verb = hit.every((p) => diff.added.includes(p) && !diff.changed.includes(p))
+    ? 'added'
+    : hit.every((p) => diff.removed.includes(p) && !diff.changed.includes(p))
+      ? 'removed'
+      : 'changed';
+  const first = hit[0] ?? '';
+  const who = hit.length === 1 ? first : `${first} and ${hit.length - 1} more`;
+  return cause('changed_files', {
+    paths: hit.slice(0, MAX_PATHS),
+    morePaths: Math.max(0, hit.length - MAX_PATHS),
+    text: `${who} ${verb} under ${short(instruction)}`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vertex names
+
+interface VertexName {
+  /** Lowercased stage name (`build`, `stage-1`), '' when BuildKit printed none. */
+  stage: string;
+  /** BuildKit's N of `N/M`, 0 when absent. */
+  stepIndex: number;
+  /** The instruction, keyword first (`COPY src/ ./src`). */
+  instruction: string;
+}
+
+const BRACKET = /^\[([^\]]*)\]\s?(.*)$/s;
+const STEP_REF = /^(?:(.*?)\s+)?(\d+)\/(\d+)$/;
+
+/** `[build 3/4] RUN make`, `[linux/arm64 stage-1 2/3] COPY . .`, `[ 2/12] RUN x`, or a bare name. */
+function parseName(name: string): VertexName {
+  const out: VertexName = { stage: '', stepIndex: 0, instruction: name.trim() };
+  const m = BRACKET.exec(name.trim());
+  if (!m) return out;
+  out.instruction = (m[2] ?? '').trim().replace(/^(?:ONBUILD\s+|LINK\s+)+/i, '');
+  const ref = STEP_REF.exec((m[1] ?? '').trim());
+  if (!ref) return out;
+  out.stepIndex = Number(ref[2]);
+  const words = (ref[1] ?? '').split(/\s+/).filter(Boolean);
+  if (words.length > 0 && /^[a-z0-9]+\/[a-z0-9_/.-]+$/i.test(words[0] ?? '')) words.shift();
+  out.stage = words.join(' ').toLowerCase();
+  return out;
+}
+
+function short(text: string, max = 60): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length <= max ? one : `${one.slice(0, max - 1)}…`;
+}
+
+function shortDigest(id: string): string {
+  const m = /^([a-z0-9]+:)?([0-9a-f]{13,})$/i.exec(id);
+  return m ? `${m[1] ?? ''}${(m[2] ?? '').slice(0, 12)}…` : id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile model
+
+interface DfArg {
+  name: string;
+  /** undefined: declared without a default. */
+  value: string | undefined;
+}
+
+interface DfInstr {
+  keyword: string;
+  /** `KEYWORD args`, continuations joined, whitespace collapsed. */
+  text: string;
+  /** 1-based line of the keyword. */
+  line: number;
+  /** BuildKit's step number within the stage (FROM, RUN, COPY, ADD, WORKDIR), 0 for the others. */
+  stepIndex: number;
+  /** Variables referenced (`$X`, `${X}`). */
+  vars: string[];
+  /** ARG: the declared names. */
+  args: DfArg[];
+}
+
+interface DfStage {
+  index: number;
+  /** Lowercased `AS` name, '' when unnamed. */
+  name: string;
+  /** The FROM image as written (`${BASE}`, `node:20`, `build`). */
+  image: string;
+  /** instrs[0] is the FROM. */
+  instrs: DfInstr[];
+}
+
+interface DfModel {
+  /** ARGs before the first FROM, name -> default. */
+  globalArgs: Map<string, string | undefined>;
+  stages: DfStage[];
+}
+
+const STEP_KEYWORDS = new Set(['RUN', 'COPY', 'ADD', 'WORKDIR']);
+
+function parseDockerfile(text: string): DfModel {
+  const model: DfModel = { globalArgs: new Map(), stages: [] };
+  let df: ReturnType<typeof DockerfileParser.parse>;
+  try {
+    df = DockerfileParser.parse(text);
+  } catch {
+    return model;
+  }
+  const escapeChar = df.getEscapeCharacter();
+  const lines = text.split(/\r?\n/);
+  let stage: DfStage | undefined;
+  let steps = 0;
+  for (const instruction of df.getInstructions()) {
+    const keyword = instruction.getKeyword().toUpperCase();
+    const range = instruction.getRange();
+    const raw = sliceRange(lines, range.start, range.end);
+    const body = normalizeInstruction(raw, escapeChar);
+    const args = body.replace(/^\S+\s*/, '');
+    const instr: DfInstr = {
+      keyword,
+      text: args ? `${keyword} ${args}` : keyword,
+      line: range.start.line + 1,
+      stepIndex: 0,
+      vars: instruction.getVariables().map((v) => v.getName()),
+      args: keyword === 'ARG' ? parseArgDecls(args) : [],
+    };
+    if (keyword === 'FROM') {
+      const from = instruction as unknown as { getImage(): string | null; getBuildStage(): string | null };
+      const image = from.getImage() ?? '';
+      const isStageRef = model.stages.some((s) => s.name !== '' && s.name === image.toLowerCase());
+      steps = 0;
+      if (image.toLowerCase() !== 'scratch' && !isStageRef) instr.stepIndex = ++steps;
+      stage = {
+        index: model.stages.length,
+        name: (from.getBuildStage() ?? '').toLowerCase(),
+        image,
+        instrs: [instr],
+      };
+      model.stages.push(stage);
+      continue;
+    }
+    if (!stage) {
+      if (keyword === 'ARG') for (const a of instr.args) model.globalArgs.set(a.name, a.value);
+      continue;
+    }
+    if (STEP_KEYWORDS.has(keyword)) instr.stepIndex = ++steps;
+    stage.instrs.push(instr);
+  }
+  return model;
+}
+
+function sliceRange(
+  lines: string[],
+  start: { line: number; character: number },
+  end: { line: number; character: number },
+): string {
+  if (start.line === end.line) return (lines[start.line] ?? '').slice(start.character, end.character);
+  const out = [(lines[start.line] ?? '').slice(start.character)];
+  for (let l = start.line + 1; l < end.line; l++) out.push(lines[l] ?? '');
+  out.push((lines[end.line] ?? '').slice(0, end.character));
+  return out.join('\n');
+}
+
+/** Joins continuation lines (dropping comment lines inside them) and collapses whitespace. */
+function normalizeInstruction(raw: string, escapeChar: string): string {
+  const parts: string[] = [];
+  const rawLines = raw.split('\n');
+  for (let i = 0; i < rawLines.length; i++) {
+    let line = rawLines[i] ?? '';
+    if (i > 0 && /^\s*#/.test(line)) continue;
+    const trimmed = line.trimEnd();
+    if (trimmed.endsWith(escapeChar) && !trimmed.endsWith(escapeChar + escapeChar))
+      line = trimmed.slice(0, -1);
+    parts.push(line);
+  }
+  return parts.join(' ').replace(/\s+/g, ' ').trim();
+}
+
+/** `A=1 B="two words" C` -> declarations. */
+function parseArgDecls(args: string): DfArg[] {
+  const out: DfArg[] = [];
+  const re = /([A-Za-z_][A-Za-z0-9_]*)(?:=("(?:[^"\\]|\\.)*"|'[^']*'|\S*))?/gy;
+  let rest = args.trim();
+  while (rest) {
+    re.lastIndex = 0;
+    const m = re.exec(rest);
+    if (!m) break;
+    let value = m[2];
+    if (value !== undefined && /^(["']).*\1$/s.test(value)) value = value.slice(1, -1);
+    out.push({ name: m[1] ?? '', value });
+    rest = rest.slice(m[0].length).trimStart();
+  }
+  return out;
+}
+
+function findArg(stage: DfStage, name: string): DfArg | undefined {
+  for (const instr of stage.instrs) {
+    const decl = instr.args.find((a) => a.name === name);
+    if (decl) return decl;
+  }
+  return undefined;
+}
+
+/**
+ * An ARG's value as BuildKit sees it: the build-arg when given, else the stage declaration's
+ * default, else (declared without a default, or used in FROM) the global ARG's default.
+ */
+function argValue(
+  model: DfModel,
+  name: string,
+  declared: DfArg | undefined,
+  buildArgs: Record<string, string>,
+): string | undefined {
+  if (Object.hasOwn(buildArgs, name)) return buildArgs[name];
+  if (declared?.value !== undefined) return declared.value;
+  return model.globalArgs.get(name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching a vertex to its instruction
+
+/** Where a vertex's instruction is in the Dockerfile: its stage and position in `stage.instrs`. */
+function locate(model: DfModel, vertex: VertexName): { stage: DfStage; pos: number } | undefined {
+  let candidates = model.stages;
+  if (vertex.stage) {
+    const named =
+      model.stages.find((s) => s.name === vertex.stage) ??
+      (/^stage-(\d+)$/.exec(vertex.stage) ? model.stages[Number(vertex.stage.slice(6))] : undefined);
+    if (named) candidates = [named];
+  }
+  // Prefer the last stage (the default target) when BuildKit printed no stage.
+  candidates = [...candidates].reverse();
+  const wanted = normalizeVertexInstruction(vertex.instruction);
+  let best: { stage: DfStage; pos: number; score: number } | undefined;
+  for (const stage of candidates) {
+    for (const [pos, instr] of stage.instrs.entries()) {
+      const score = matchScore(instr, wanted);
+      if (score === 0) continue;
+      const total = score * 2 + (vertex.stepIndex > 0 && instr.stepIndex === vertex.stepIndex ? 1 : 0);
+      if (!best || total > best.score) best = { stage, pos, score: total };
+    }
+  }
+  if (best) return { stage: best.stage, pos: best.pos };
+  if (vertex.stepIndex > 0) {
+    for (const stage of candidates) {
+      const pos = stage.instrs.findIndex((i) => i.stepIndex === vertex.stepIndex);
+      if (pos >= 0) return { stage, pos };
+    }
+  }
+  return undefined;
+}
+
+function normalizeVertexInstruction(instruction: string): string {
+  const one = instruction.replace(/\s+/g, ' ').trim();
+  const m = /^(\S+)(.*)$/.exec(one);
+  return m ? `${(m[1] ?? '').toUpperCase()}${m[2] ?? ''}` : one;
+}
+
+/**
+ * 4: same text; 3: same text once variables are expanded (BuildKit expands ARG/ENV in names);
+ * 2: same first line (heredocs); 1: FROM (BuildKit prints the normalized image ref); 0: no match.
+ */
+function matchScore(instr: DfInstr, wanted: string): number {
+  const keyword = wanted.split(' ', 1)[0] ?? '';
+  if (keyword !== instr.keyword) return 0;
+  if (instr.text === wanted) return 4;
+  if (instr.text.includes('$') && variablePattern(instr.text).test(wanted)) return 3;
+  const heredoc = /<<-?["']?[A-Za-z_]/.exec(instr.text);
+  if (heredoc && wanted.startsWith(instr.text.slice(0, heredoc.index + heredoc[0].length))) return 2;
+  if (keyword === 'FROM') return 1;
+  return 0;
+}
+
+function variablePattern(text: string): RegExp {
+  const parts = text.split(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*/);
+  return new RegExp(`^${parts.map(escapeRe).join('.*?')}$`, 's');
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** The previous Dockerfile's stage that corresponds to `stage`: same name, else same index. */
+function correspondingStage(prev: DfModel, stage: DfStage): DfStage | undefined {
+  if (stage.name) {
+    const named = prev.stages.find((s) => s.name === stage.name);
+    if (named) return named;
+  }
+  const same = prev.stages[stage.index];
+  return same && (same.name === '' || stage.name === '' || same.name === stage.name) ? same : undefined;
+}
+
+/** Positions of `now` whose instruction is part of a longest common subsequence with `before`. */
+function alignedPositions(now: DfInstr[], before: DfInstr[]): Set<number> {
+  const n = now.length;
+  const m = before.length;
+  const dp: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      const row = dp[i] as number[];
+      row[j] =
+        now[i]?.text === before[j]?.text
+          ? (dp[i + 1]?.[j + 1] ?? 0) + 1
+          : Math.max(dp[i + 1]?.[j] ?? 0, row[j + 1] ?? 0);
+    }
+  }
+  const out = new Set<number>();
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (now[i]?.text === before[j]?.text) {
+      out.add(i);
+      i++;
+      j++;
+    } else if ((dp[i + 1]?.[j] ?? 0) >= (dp[i]?.[j + 1] ?? 0)) i++;
+    else j++;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Base images
+
+/**
+ * The external image a stage builds on, following `FROM <earlier stage>` and expanding global
+ * ARGs; undefined for scratch or when it cannot be resolved.
+ */
+function resolveBase(model: DfModel, stage: DfStage, buildArgs: Record<string, string>): string | undefined {
+  let current: DfStage | undefined = stage;
+  for (let hops = 0; current && hops <= model.stages.length; hops++) {
+    const image = expandVars(current.image, (name) => argValue(model, name, undefined, buildArgs)).trim();
+    if (!image || image.toLowerCase() === 'scratch') return undefined;
+    const at: number = current.index;
+    const parent: DfStage | undefined = model.stages.find(
+      (s) => s.index < at && s.name !== '' && s.name === image.toLowerCase(),
+    );
+    if (!parent) return image;
+    current = parent;
+  }
+  return undefined;
+}
+
+function lookupImage(images: Record<string, string>, ref: string): string | undefined {
+  if (Object.hasOwn(images, ref)) return images[ref];
+  const want = normalizeRef(ref);
+  for (const [key, id] of Object.entries(images)) if (normalizeRef(key) === want) return id;
+  return undefined;
+}
+
+/** `busybox` == `docker.io/library/busybox:latest`. */
+function normalizeRef(ref: string): string {
+  let r = ref
+    .trim()
+    .toLowerCase()
+    .replace(/^(?:index\.)?docker\.io\//, '');
+  if (!r.includes('/')) r = `library/${r}`;
+  const last = r.slice(r.lastIndexOf('/') + 1);
+  if (!last.includes(':') && !last.includes('@')) r += ':latest';
+  return r;
+}
+
+/** `$X`, `${X}`, `${X:-default}`, `${X-default}`, `${X:+alt}`, `${X+alt}`. */
+function expandVars(text: string, get: (name: string) => string | undefined): string {
+  return text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (
+      _all,
+      braced: string | undefined,
+      op: string | undefined,
+      word: string | undefined,
+      bare: string | undefined,
+    ) => {
+      const value = get(braced ?? bare ?? '');
+      if (!op) return value ?? '';
+      const empty = value === undefined || (op.startsWith(':') && value === '');
+      return op.endsWith('-') ? (empty ? (word ?? '') : (value ?? '')) : empty ? '' : (word ?? '');
+    },
+  );
+}

@@ -138,6 +138,39 @@ program
     (await import('./builders.js')).runConfig(action, key, value),
   );
 
+/** The flags that pick a shared builder, as `depot build` reads them. */
+function withBuilderFlags(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--builder <url>', 'builder address (tcp://, tls://, unix://)').env('DEPOT_BUILDER'),
+    )
+    .addOption(new Option('--token <token>', 'builder token').env('DEPOT_TOKEN'))
+    .addOption(
+      new Option('--project <name>', 'project (a project token sees only its own)').env('DEPOT_PROJECT'),
+    );
+}
+
+const windowOption = () =>
+  new Option('--window <window>', 'time window').choices(['1h', '24h', '7d']).default('24h');
+
+withBuilderFlags(
+  program
+    .command('dashboard')
+    .description("the team's cache: hit ratio, time saved, builds live, top cache busters")
+    .addOption(windowOption()),
+).action(async (o) => (await import('./dashboard.js')).runDashboard(o));
+
+withBuilderFlags(
+  program
+    .command('stats')
+    .description('cache statistics of a window, grouped; --json for scripts')
+    .addOption(windowOption())
+    .addOption(
+      new Option('--group-by <key>', 'group by').choices(['project', 'user', 'platform']).default('project'),
+    )
+    .option('--json', 'print the Stats answer as JSON', false),
+).action(async (o) => (await import('./stats.js')).runStats(o));
+
 const context = program.command('context').description('inspect build contexts');
 context
   .command('ls')

@@ -29,6 +29,27 @@ export interface StatusInfo {
   completedMs: number;
 }
 
+/** Why a step missed the cache, as the builder explained it (see StepCause in builder.proto). */
+export interface StepCauseInfo {
+  /**
+   * `changed_files`, `build_arg`, `dockerfile_changed`, `base_image`, `no_cache`, `first_build`,
+   * `evicted` or `unknown` (kinds a newer builder adds are shown by their text)
+   */
+  kind: string;
+  /** one human line, e.g. `src/app.js and 2 more changed under COPY src/ .` */
+  text: string;
+  /** changed_files: the changed context paths under the step's sources (capped) */
+  paths: string[];
+  /** changed_files: how many more paths changed than `paths` lists */
+  morePaths: number;
+  /** build_arg: the argument's name */
+  name: string;
+  /** dockerfile_changed: the instruction's line (1-based) in the new Dockerfile */
+  line: number;
+  /** base_image: the new image digest */
+  digest: string;
+}
+
 export type BuildEvent =
   | { type: 'build/started'; timeMs: number; builderId: string; platform: string; buildId: string }
   | { type: 'sync/started'; timeMs: number; entries: number }
@@ -46,6 +67,8 @@ export type BuildEvent =
   | { type: 'status/updated'; timeMs: number; status: StatusInfo }
   | { type: 'log/appended'; timeMs: number; vertex: string; stream: number; data: string }
   | { type: 'message/logged'; timeMs: number; text: string }
+  /** Why a step was not cached; may come before or after the step's vertex. */
+  | { type: 'step/explained'; timeMs: number; vertex: string; cause: StepCauseInfo }
   | {
       type: 'build/finished';
       timeMs: number;

@@ -1,5 +1,8 @@
 /** Build progress: one BuildEvent stream reduced to BuildState and rendered as plain text or JSON lines. */
-export type { BuildEvent, BuildEventType, StatusInfo, VertexInfo } from './events.js';
+
+/** Cache-miss causes as one line (plain output) or a few words (the layer graph). */
+export { CAUSE_KIND_LABELS, causeText, shortCauseText } from './cause.js';
+export type { BuildEvent, BuildEventType, StatusInfo, StepCauseInfo, VertexInfo } from './events.js';
 /** Byte, duration and digest formatting shared with the Ink views. */
 export { formatBytes, formatDuration, formatSeconds, shortDigest } from './format.js';
 /** `--progress json`: one event per line, and its parser for replaying recorded streams. */

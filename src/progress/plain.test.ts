@@ -279,3 +279,92 @@ test('the exporter of a real run: `naming to` that starts after its DONE folds a
     ].join('\n'),
   );
 });
+
+const cause = (over: Partial<import('./events.js').StepCauseInfo> = {}) => ({
+  kind: 'changed_files',
+  text: 'src/app.js and 2 more changed under COPY src/ .',
+  paths: ['src/app.js', 'src/a.js', 'src/b.js'],
+  morePaths: 0,
+  name: '',
+  line: 0,
+  digest: '',
+  ...over,
+});
+
+test('a cause known before the step starts prints MISS under its header', () => {
+  const out = renderPlain([
+    { type: 'step/explained', timeMs: T, vertex: 'sha256:a', cause: cause() },
+    { type: 'vertex/updated', timeMs: T, vertex: vertex({ startedMs: T }) },
+    { type: 'vertex/updated', timeMs: T + 300, vertex: vertex({ startedMs: T, completedMs: T + 300 }) },
+  ]);
+  assert.equal(
+    out,
+    '#1 [2/2] RUN make\n#1 MISS: src/app.js and 2 more changed under COPY src/ .\n#1 DONE 0.3s\n\nsteps: 1 total, 0 cached · 0.0s\n',
+  );
+});
+
+test('a cause that comes after DONE prints MISS right under it, once', () => {
+  const out = renderPlain([
+    { type: 'vertex/updated', timeMs: T, vertex: vertex({ startedMs: T }) },
+    { type: 'vertex/updated', timeMs: T + 300, vertex: vertex({ startedMs: T, completedMs: T + 300 }) },
+    {
+      type: 'step/explained',
+      timeMs: T + 301,
+      vertex: 'sha256:a',
+      cause: cause({ kind: 'build_arg', text: 'build arg VERSION changed', name: 'VERSION' }),
+    },
+    {
+      type: 'step/explained',
+      timeMs: T + 302,
+      vertex: 'sha256:a',
+      cause: cause({ kind: 'build_arg', text: 'build arg VERSION changed', name: 'VERSION' }),
+    },
+  ]);
+  assert.equal(
+    out,
+    '#1 [2/2] RUN make\n#1 DONE 0.3s\n#1 MISS: build arg VERSION changed\n\nsteps: 1 total, 0 cached · 0.0s\n',
+  );
+});
+
+test('a late cause while another step prints reopens its block; cached steps print no MISS', () => {
+  const b = vertex({
+    digest: 'sha256:b',
+    name: '[1/2] FROM busybox',
+    cached: true,
+    startedMs: T,
+    completedMs: T,
+  });
+  const out = renderPlain([
+    { type: 'vertex/updated', timeMs: T, vertex: vertex({ startedMs: T }) },
+    { type: 'vertex/updated', timeMs: T + 300, vertex: vertex({ startedMs: T, completedMs: T + 300 }) },
+    { type: 'vertex/updated', timeMs: T + 301, vertex: b },
+    {
+      type: 'step/explained',
+      timeMs: T + 302,
+      vertex: 'sha256:b',
+      cause: cause({ kind: 'first_build', text: '' }),
+    },
+    {
+      type: 'step/explained',
+      timeMs: T + 303,
+      vertex: 'sha256:a',
+      cause: cause({ kind: 'no_cache', text: '' }),
+    },
+  ]);
+  assert.equal(
+    out,
+    '#1 [2/2] RUN make\n#1 DONE 0.3s\n\n#2 [1/2] FROM busybox\n#2 CACHED\n\n#1 [2/2] RUN make\n#1 MISS: --no-cache\n#1 DONE 0.3s\n\nsteps: 2 total, 1 cached · 0.0s\n',
+  );
+});
+
+test('json output passes step/explained through unchanged', async () => {
+  const { createJsonRenderer, parseEventLines } = await import('./json.js');
+  let out = '';
+  const r = createJsonRenderer((s) => {
+    out += s;
+  });
+  const ev = { type: 'step/explained' as const, timeMs: T, vertex: 'sha256:a', cause: cause() };
+  r.handle(ev);
+  r.close();
+  assert.deepEqual(parseEventLines(out), [ev]);
+});

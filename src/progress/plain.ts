@@ -1,3 +1,4 @@
+import { causeText } from './cause.js';
 import type { BuildEvent, StatusInfo } from './events.js';
 import { formatBytes, formatDuration, formatSeconds, shortDigest } from './format.js';
 import {
@@ -28,8 +29,9 @@ type Group = { kind: 'vertex'; digest: string } | { kind: 'depot' | 'error' | 'l
 /**
  * BuildKit-style plain progress (`docker build --progress plain`): `#N name` headers,
  * `#N 0.123 <log line>`, statuses, `#N DONE 0.3s` / `#N CACHED` / `#N ERROR: …`, a blank line
- * whenever the output switches to another vertex, plus depot's `#0` sync lines, the load line
- * and a summary on close. Output depends only on the events (times come from `timeMs`).
+ * whenever the output switches to another vertex, plus depot's `#0` sync lines, a
+ * `#N MISS: <cause>` line under a non-cached step's header (or its finish line, when the cause
+ * came later), the load line and a summary on close. Output depends only on the events (times come from `timeMs`).
  */
 export function createPlainRenderer(write: (s: string) => void): ProgressRenderer {
   let state: BuildState = initialBuildState();
@@ -50,8 +52,15 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
    * and BuildKit's printer, which batches updates per tick, shows those above the `DONE`.
    */
   let pendingDone: string | null = null;
+  /** digests whose `#N MISS:` line was printed */
+  const missPrinted = new Set<string>();
+  /** the digest whose finish line was the last line printed, else null */
+  let lastFinished: string | null = null;
 
-  const line = (text: string) => write(`${text}\n`);
+  const line = (text: string) => {
+    lastFinished = null;
+    write(`${text}\n`);
+  };
 
   const sameGroup = (a: Group | null, b: Group): boolean =>
     a !== null &&
@@ -79,8 +88,29 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
       if (step) {
         line(`#${step.number} ${step.name}`);
         headerFor.set(step.digest, step.startedMs);
+        printMiss(step);
       }
     }
+  }
+
+  /** `#N MISS: <cause>`, once per step, for a step that ran (a cached step has nothing to explain). */
+  function printMiss(step: StepState): void {
+    if (!step.cause || step.cached || missPrinted.has(step.digest)) return;
+    missPrinted.add(step.digest);
+    line(`#${step.number} MISS: ${causeText(step.cause)}`);
+  }
+
+  function onExplained(step: StepState): void {
+    // Before its header the cause waits in state; the header prints it.
+    if (step.cached || !headerFor.has(step.digest) || missPrinted.has(step.digest)) return;
+    const here = current?.kind === 'vertex' && current.digest === step.digest;
+    if (here || lastFinished === step.digest) {
+      printMiss(step);
+      return;
+    }
+    // Another block is open: reopen this step's block, as BuildKit does for late output.
+    switchTo({ kind: 'vertex', digest: step.digest });
+    closeIfFinished(step);
   }
 
   function logLine(step: StepState, timeMs: number, text: string): void {
@@ -150,6 +180,7 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
       const ms = step.startedMs > 0 ? step.completedMs - step.startedMs : 0;
       line(`#${step.number} DONE ${formatSeconds(ms)}s`);
     }
+    lastFinished = step.digest;
     // The next output, even for this vertex, starts a new block with a blank line and header.
     current = null;
   }
@@ -278,6 +309,11 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
         case 'log/appended': {
           const step = findStep(state, event.vertex);
           if (step) onLog(step, event.timeMs, event.data);
+          break;
+        }
+        case 'step/explained': {
+          const step = findStep(state, event.vertex);
+          if (step) onExplained(step);
           break;
         }
         case 'message/logged': {

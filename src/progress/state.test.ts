@@ -261,3 +261,41 @@ test('daemon messages that repeat the trace are not kept; warnings are', () => {
   assert.deepEqual(state.messages, [{ timeMs: T + 1, text: '[Warning] low disk' }]);
   assert.equal(state.nowMs, T + 1);
 });
+
+test('step/explained stores the cause on its step, also when it comes before the vertex', () => {
+  const T0 = 1_750_000_000_000;
+  const c = {
+    kind: 'dockerfile_changed',
+    text: 'Dockerfile line 7 changed',
+    paths: [],
+    morePaths: 0,
+    name: '',
+    line: 7,
+    digest: '',
+  };
+  const vx = (digest: string) => ({
+    type: 'vertex/updated' as const,
+    timeMs: T0,
+    vertex: {
+      digest,
+      name: '[1/1] RUN x',
+      inputs: [],
+      cached: false,
+      startedMs: T0,
+      completedMs: 0,
+      error: '',
+    },
+  });
+  let s = initialBuildState();
+  s = reduceBuild(s, vx('a'));
+  s = reduceBuild(s, { type: 'step/explained', timeMs: T0, vertex: 'a', cause: c });
+  assert.deepEqual(findStep(s, 'a')?.cause, c);
+  s = reduceBuild(s, { type: 'step/explained', timeMs: T0, vertex: 'b', cause: { ...c, line: 9 } });
+  assert.equal(s.pendingCauses.b?.line, 9);
+  s = reduceBuild(s, vx('b'));
+  assert.equal(findStep(s, 'b')?.cause?.line, 9);
+  assert.deepEqual(s.pendingCauses, {});
+  // A re-sent vertex keeps its cause.
+  s = reduceBuild(s, vx('a'));
+  assert.equal(findStep(s, 'a')?.cause?.text, 'Dockerfile line 7 changed');
+});

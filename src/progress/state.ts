@@ -1,4 +1,4 @@
-import type { BuildEvent, StatusInfo, VertexInfo } from './events.js';
+import type { BuildEvent, StatusInfo, StepCauseInfo, VertexInfo } from './events.js';
 
 /** Lines of output kept per step (BuildKit's tty view keeps a similar tail). */
 export const MAX_LOG_LINES = 200;
@@ -49,6 +49,8 @@ export interface StepState {
   logPartial: boolean;
   bytesCurrent: number;
   bytesTotal: number;
+  /** why the step missed the cache, once the builder explained it; null otherwise */
+  cause: StepCauseInfo | null;
 }
 
 /** Context sync as reported by the client. */
@@ -104,6 +106,8 @@ export interface BuildState {
   result: BuildResultState | null;
   load: LoadState | null;
   messages: readonly { timeMs: number; text: string }[];
+  /** causes explained before their vertex appeared, by digest; moved onto the step when it does */
+  pendingCauses: Readonly<Record<string, StepCauseInfo>>;
 }
 
 /** Where a step stands, for glyphs and counts. */
@@ -137,6 +141,7 @@ export function initialBuildState(): BuildState {
     result: null,
     load: null,
     messages: [],
+    pendingCauses: {},
   };
 }
 
@@ -309,6 +314,13 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
       const messages = [...s.messages, { timeMs: event.timeMs, text }];
       return { ...s, messages: messages.slice(-MAX_MESSAGES) };
     }
+    case 'step/explained': {
+      const cause = { ...event.cause, paths: [...event.cause.paths] };
+      const step = findStep(s, event.vertex);
+      // The builder may explain a step before BuildKit reports its vertex: keep the cause for it.
+      if (!step) return { ...s, pendingCauses: { ...s.pendingCauses, [event.vertex]: cause } };
+      return replaceStep(s, { ...step, cause });
+    }
     case 'build/finished':
       return {
         ...s,
@@ -373,11 +385,18 @@ function upsertVertex(state: BuildState, v: VertexInfo): BuildState {
       logPartial: false,
       bytesCurrent: 0,
       bytesTotal: 0,
+      cause: state.pendingCauses[v.digest] ?? null,
     };
+    let pendingCauses = state.pendingCauses;
+    if (step.cause) {
+      const { [v.digest]: _taken, ...rest } = pendingCauses;
+      pendingCauses = rest;
+    }
     return {
       ...state,
       steps: [...state.steps, step],
       stepIndex: { ...state.stepIndex, [v.digest]: state.steps.length },
+      pendingCauses,
     };
   }
   // A vertex is re-sent whole whenever it changes; later fields win. A zero start time

@@ -2,6 +2,9 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
+import type { BuildSummary__Output } from '../protocol/generated/depot/builder/v1/BuildSummary.js';
+import type { StatsRequest } from '../protocol/generated/depot/builder/v1/StatsRequest.js';
+import type { StatsResponse__Output } from '../protocol/generated/depot/builder/v1/StatsResponse.js';
 import {
   AUTH_METADATA_KEY,
   type BuildEvent__Output,
@@ -76,6 +79,20 @@ export interface ExportOutcome {
   archiveBytes: number;
 }
 
+/** Stats windows the builder answers for. */
+export type StatsWindow = '1h' | '24h' | '7d';
+/** What Stats groups by. */
+export type StatsGroupBy = 'project' | 'user' | 'platform';
+/** A Stats question: the window and the grouping. */
+export interface StatsQuery {
+  window: StatsWindow;
+  groupBy: StatsGroupBy;
+}
+export type { BuildSummary__Output as BuildSummaryWire, StatsResponse__Output as StatsResponseWire };
+
+/** How long a Stats call may take before it fails as unreachable. */
+const STATS_DEADLINE_MS = 15_000;
+
 /** A connection to one builder, authenticated for one project. */
 export interface BuilderSession {
   readonly address: BuilderAddress;
@@ -88,6 +105,13 @@ export interface BuilderSession {
     allLayers: boolean,
     signal: AbortSignal,
   ): { stream: Readable; summary: Promise<ExportOutcome> };
+  /** Cache statistics over a window, scoped by the token (15 s deadline; numbers, not Longs). */
+  stats(query: StatsQuery, signal?: AbortSignal): Promise<StatsResponse__Output>;
+  /**
+   * Every build's summary as it starts and finishes, until `signal` aborts (the iterator then
+   * ends quietly) or the builder goes away (it throws a DepotError).
+   */
+  watchBuilds(signal: AbortSignal): AsyncIterable<BuildSummary__Output>;
   close(): void;
 }
 
@@ -252,6 +276,47 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
       })();
       summary.catch(() => {});
       return { stream: out, summary };
+    },
+
+    stats(query, signal) {
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(new DepotError('cancelled', 'stats cancelled'));
+          return;
+        }
+        const req: StatsRequest = { window: query.window, groupBy: query.groupBy };
+        const onAbort = () => call.cancel();
+        const call = client.Stats(
+          req,
+          metadata(),
+          { deadline: Date.now() + STATS_DEADLINE_MS },
+          (err, res) => {
+            signal?.removeEventListener('abort', onAbort);
+            if (err) reject(signal?.aborted ? new DepotError('cancelled', 'stats cancelled') : wrap(err));
+            else resolve(res!);
+          },
+        );
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+
+    watchBuilds(signal) {
+      const call = client.WatchBuilds({}, metadata());
+      const onAbort = () => call.cancel();
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) call.cancel();
+      return (async function* () {
+        try {
+          for await (const summary of call as AsyncIterable<BuildSummary__Output>) yield summary;
+        } catch (err) {
+          if (signal.aborted) return;
+          throw wrap(err);
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+          // The consumer stopped early (break/return): do not leave the stream open.
+          call.cancel();
+        }
+      })();
     },
 
     close() {

@@ -16,6 +16,23 @@ export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
     };
   if (ev.message !== undefined && ev.event === 'message')
     return { type: 'message/logged', timeMs, text: ev.message };
+  if (ev.explained) {
+    const c = ev.explained.cause;
+    return {
+      type: 'step/explained',
+      timeMs,
+      vertex: ev.explained.vertex,
+      cause: {
+        kind: c?.kind || 'unknown',
+        text: c?.text ?? '',
+        paths: [...(c?.paths ?? [])],
+        morePaths: c?.morePaths ?? 0,
+        name: c?.name ?? '',
+        line: c?.line ?? 0,
+        digest: c?.digest ?? '',
+      },
+    };
+  }
   if (ev.result)
     return {
       type: 'build/finished',

@@ -40,7 +40,10 @@ function glyph(row: GraphRow, frame: string): string {
   }
 }
 
-/** One step of the layer graph: glyph, `#N`, stage, tree guide, instruction, right column; a failed step's logs below. */
+/**
+ * One step of the layer graph: glyph, `#N`, stage, tree guide, instruction, why it missed the
+ * cache (when known), right column; a failed step's logs below.
+ */
 export function StepRow({ row, frame, mark = '', selected = false }: StepRowProps) {
   const dim = row.phase === 'waiting' || row.phase === 'cached' || row.phase === 'canceled';
   return (
@@ -55,6 +58,7 @@ export function StepRow({ row, frame, mark = '', selected = false }: StepRowProp
         <Text dimColor={dim} color={row.phase === 'failed' ? 'red' : undefined}>
           {row.text}
         </Text>
+        {row.cause ? <Text color="yellow">{row.cause}</Text> : null}
         {mark ? <Text color="yellow">{mark}</Text> : null}
         <Text
           color={row.phase === 'cached' ? 'blue' : row.phase === 'canceled' ? 'yellow' : undefined}

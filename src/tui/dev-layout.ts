@@ -20,7 +20,7 @@ import {
   watchSegments,
   windowRows,
 } from './dev-format.js';
-import { type GraphRow, layoutGraph } from './graph-layout.js';
+import { type GraphRow, layoutGraph, withoutCause } from './graph-layout.js';
 import { cellWidth, padEnd, sanitize, truncate } from './text.js';
 
 /** One line of the screen (a blank block may span several). */
@@ -110,10 +110,12 @@ function spread(left: Segment[], right: Segment[], width: number): Segment[] {
 
 /**
  * Puts a rebuilt-because mark between a row's text and its right column, shortening the text
- * so the row keeps its width; drops the mark when the row is too narrow for both.
+ * so the row keeps its width; drops the mark when the row is too narrow for both, or when the
+ * row shows the builder's cause for the miss.
  */
 export function markRow(row: GraphRow, mark: string): { row: GraphRow; mark: string } {
-  if (mark === '') return { row, mark: '' };
+  // The builder's cause says, for this very step, what the mark guesses from the change set.
+  if (mark === '' || row.cause !== '') return { row, mark: '' };
   const tail = row.right ? 1 : 0;
   const room = cellWidth(row.text) - tail;
   const markRoom = Math.min(cellWidth(mark), room - MIN_TEXT_WITH_MARK - 1);
@@ -194,7 +196,8 @@ function buildTotals(cur: CurrentBuild, nowMs: number): string {
 }
 
 /** The row with another right column, its text re-padded so the row keeps its width. */
-function withRight(row: GraphRow, right: string): GraphRow {
+function withRight(cell: GraphRow, right: string): GraphRow {
+  const row = withoutCause(cell);
   const room = cellWidth(row.text) - (row.right ? 1 : 0) + cellWidth(row.right) - cellWidth(right);
   return { ...row, right, text: padEnd(row.text.trimEnd(), room) + (right ? ' ' : '') };
 }

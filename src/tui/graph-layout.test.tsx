@@ -60,3 +60,30 @@ test('truncate cuts by terminal cells and marks the cut', () => {
   assert.equal(cellWidth(truncate('日本語のテキスト', 7)), 7);
   assert.equal(truncate('abc', 0), '');
 });
+
+test('a step that ran shows a short cause; cached steps and narrow rows do not', () => {
+  const cause = {
+    kind: 'changed_files',
+    text: 'src/app.js and 2 more changed under COPY src/ .',
+    paths: ['src/app.js'],
+    morePaths: 2,
+    name: '',
+    line: 0,
+    digest: '',
+  };
+  const state = [
+    v('ran', '[build 2/3] COPY src/ .', [], { startedMs: T, completedMs: T + 1200 }),
+    v('hit', '[build 1/3] FROM busybox', [], { cached: true, startedMs: T, completedMs: T }),
+    { type: 'step/explained', timeMs: T, vertex: 'ran', cause } as BuildEvent,
+    { type: 'step/explained', timeMs: T, vertex: 'hit', cause } as BuildEvent,
+  ].reduce(reduceBuild, initialBuildState());
+  for (const width of [100, 80, 60]) {
+    const rows = layoutGraph(state, width);
+    const full = (r: (typeof rows)[number]) =>
+      `✔ ${r.number} ${r.label}${r.guide}${r.text}${r.cause}${r.right}`;
+    assert.equal(rows[0]?.cause, '  ⟳ src/app.js +2 changed ', `width ${width}`);
+    assert.equal(rows[1]?.cause, '');
+    for (const r of rows) assert.equal(cellWidth(full(r)), width, `width ${width}: ${full(r)}`);
+  }
+  assert.equal(layoutGraph(state, 30)[0]?.cause, '', 'no room');
+});

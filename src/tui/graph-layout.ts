@@ -5,6 +5,7 @@ import {
   isStepFinished,
   type StepPhase,
   type StepState,
+  shortCauseText,
   shortDigest,
   stepPhase,
   visibleLogText,
@@ -20,6 +21,28 @@ export const MAX_WAITING_ROWS = 3;
 const MIN_NUMBER_WIDTH = 3;
 /** Narrowest label column: room for `stage-1 2/2` and `internal`. */
 const MIN_LABEL_WIDTH = 11;
+/** Cells of the instruction a cause never takes away (less when the instruction is shorter). */
+const MIN_INSTRUCTION_CELLS = 24;
+/** A cause cut shorter than this says too little: leave it out. */
+const MIN_CAUSE_CELLS = 10;
+/** Marks a cause in a row. */
+export const CAUSE_MARK = '⟳';
+
+/** The cause column of a row: '' for steps that did not run or have no cause, or when it cannot fit. */
+function causeColumn(step: StepState, phase: StepPhase, room: number, instructionCells: number): string {
+  if (!step.cause || (phase !== 'running' && phase !== 'done' && phase !== 'failed')) return '';
+  const left = room - Math.min(instructionCells, MIN_INSTRUCTION_CELLS) - 2;
+  if (left < MIN_CAUSE_CELLS) return '';
+  return `  ${truncate(`${CAUSE_MARK} ${sanitize(shortCauseText(step.cause))}`, left)}`;
+}
+
+/** The row without its cause column, the text widened over it so the row keeps its width. */
+export function withoutCause(row: GraphRow): GraphRow {
+  if (row.cause === '') return row;
+  const tail = row.right ? 1 : 0;
+  const text = padEnd(row.text, cellWidth(row.text) + cellWidth(row.cause) - tail) + (tail ? ' ' : '');
+  return { ...row, text, cause: '' };
+}
 
 /** One laid-out row of the layer graph: every text part already fits the width. */
 export interface GraphRow {
@@ -31,8 +54,16 @@ export interface GraphRow {
   label: string;
   /** tree guide: '' for roots, `│  ` continuing the row above, `└─ ` branching from an earlier row */
   guide: string;
-  /** the instruction, cut to fit, padded so `right` ends at the last column */
+  /**
+   * the instruction, cut to fit, padded so `cause` and `right` end at the last column; ends in
+   * the space before `right` unless `cause` is set (then `cause` does)
+   */
   text: string;
+  /**
+   * `  ⟳ src/app.js +2 changed`: why a step that ran missed the cache, when known and it fits,
+   * plus the space before `right`; else ''
+   */
+  cause: string;
   /** `CACHED`, `CANCELED`, a duration, or `12.3MB/45.6MB 1.2s` while running */
   right: string;
   /** a failed step's last log lines, each cut to the width */
@@ -116,14 +147,18 @@ export function layoutGraph(state: BuildState, width: number, nowMs: number = st
     const room = Math.max(0, width - fixed);
     const instruction = sanitize(step.instruction || step.name);
     const withRef = cellWidth(instruction) + cellWidth(ref) <= room ? instruction + ref : instruction;
-    const text = padEnd(truncate(withRef, room), room) + (right ? ' ' : '');
+    const causeText = causeColumn(step, phase, room, cellWidth(withRef));
+    const textRoom = room - cellWidth(causeText);
+    // The space before the right column ends the last part before it.
+    const cause = causeText && right ? `${causeText} ` : causeText;
+    const text = padEnd(truncate(withRef, textRoom), textRoom) + (right && !causeText ? ' ' : '');
     const logs =
       phase === 'failed'
         ? step.logs
             .slice(-FAILED_LOG_LINES)
             .map((l) => truncate(`    │ ${sanitize(visibleLogText(l.text))}`, width))
         : [];
-    return { digest: step.digest, phase, number, label, guide, text, right, logs };
+    return { digest: step.digest, phase, number, label, guide, text, cause, right, logs };
   });
 }
 

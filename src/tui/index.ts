@@ -2,8 +2,43 @@
 export { BuildSummary, type BuildSummaryProps, summaryText } from './BuildSummary.js';
 /** The whole build screen. */
 export { BuildView, type BuildViewProps } from './BuildView.js';
+/** `depot dashboard`: the view, its store-following screen, state, layout, controller and mount. */
+export {
+  Dashboard,
+  DashboardLineView,
+  type DashboardProps,
+  DashboardScreen,
+  type DashboardScreenProps,
+  type DashboardStore,
+} from './Dashboard.js';
 /** The `depot dev` screen, its layout, keys and text. */
 export { DevView, type DevViewProps } from './DevView.js';
+export {
+  createDashboardController,
+  type DashboardController,
+  type DashboardControllerOptions,
+  type DashboardTimers,
+  type StatsSource,
+} from './dashboard-controller.js';
+export {
+  DASHBOARD_KEY_HINT,
+  type DashboardLayoutOptions,
+  type DashboardLine,
+  dashboardLineText,
+  layoutDashboard,
+} from './dashboard-layout.js';
+export {
+  DASHBOARD_VIEWS,
+  DASHBOARD_WINDOWS,
+  type DashboardCommand,
+  type DashboardEvent,
+  type DashboardState,
+  type DashboardView,
+  dashboardCommandForKey,
+  initialDashboardState,
+  MAX_RECENT_BUILDS,
+  reduceDashboard,
+} from './dashboard-state.js';
 export {
   ageText,
   clockText,
@@ -32,6 +67,7 @@ export {
 export { createDevPlainRenderer, type DevPlainRenderer } from './dev-plain.js';
 /** Row layout of the layer graph, shared by the views and their tests. */
 export {
+  CAUSE_MARK,
   FAILED_LOG_LINES,
   type GraphRow,
   layoutGraph,
@@ -40,11 +76,17 @@ export {
   settledCount,
   stepLabel,
   syncText,
+  withoutCause,
 } from './graph-layout.js';
 /** The live layer graph. */
 export { LayerGraph, type LayerGraphProps } from './LayerGraph.js';
 /** Mounts BuildView on a terminal and feeds it events. */
 export { type RenderBuildTtyOptions, renderBuildTty, type TtyBuildRenderer } from './render-build-tty.js';
+export {
+  type DashboardTtyRenderer,
+  type RenderDashboardTtyOptions,
+  renderDashboardTty,
+} from './render-dashboard-tty.js';
 /** Mounts DevView on a terminal, fed by the dev store. */
 export {
   type DevStateSource,
@@ -54,6 +96,17 @@ export {
 } from './render-dev-tty.js';
 /** One row of the graph. */
 export { StepRow, type StepRowProps } from './StepRow.js';
+/** Stats numbers as text (shared with `depot stats`). */
+export {
+  bucketText,
+  causeBreakdown,
+  percentText,
+  SPARK_LEVELS,
+  spanText,
+  sparkline,
+  statsTable,
+  totalsPairs,
+} from './stats-format.js';
 /** Cell-width helpers for fixed-width rows. */
 export { cellWidth, padEnd, sanitize, truncate } from './text.js';
 /** Spinner frames from cli-spinners. */

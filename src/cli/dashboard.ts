@@ -1,0 +1,37 @@
+import type { StatsWindow } from '../session/index.js';
+import { openRemoteBuilder, type RemoteBuilderOptions } from './stats.js';
+
+/** Flags of `depot dashboard`. */
+export interface DashboardOptions extends RemoteBuilderOptions {
+  window: StatsWindow;
+}
+
+/**
+ * `depot dashboard`: the team's cache numbers from the configured builder, live, on the
+ * terminal's alternate screen until `q` (or Ctrl-C, or SIGTERM); the terminal is restored on the
+ * way out whatever ends it.
+ */
+export async function runDashboard(opts: DashboardOptions): Promise<void> {
+  const { session, target } = await openRemoteBuilder(opts, 'dashboard');
+  // Ink is loaded only by the commands that draw with it.
+  const { createDashboardController, renderDashboardTty } = await import('../tui/index.js');
+  const controller = createDashboardController({
+    source: session,
+    builderUrl: target.url,
+    window: opts.window,
+  });
+  const onSignal = () => controller.dispatch({ type: 'quit/requested' });
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const screen = renderDashboardTty({ store: controller });
+  controller.start();
+  try {
+    await controller.quit;
+  } finally {
+    controller.close();
+    await screen.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    session.close();
+  }
+}

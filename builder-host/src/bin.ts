@@ -57,6 +57,8 @@ program
     ),
   )
   .option('--fleet-ttl <ms>', 'heartbeat age after which clients ignore this builder', '60000')
+  .option('--history-max-age <days>', 'forget builds older than this many days', '30')
+  .option('--history-max-builds <n>', 'keep at most this many builds in the history', '200000')
   .action(
     async (o: {
       engine: string;
@@ -71,7 +73,15 @@ program
       advertise?: string;
       teamSecret?: string;
       fleetTtl: string;
+      historyMaxAge: string;
+      historyMaxBuilds: string;
     }) => {
+      const maxAgeDays = Number(o.historyMaxAge);
+      const maxBuilds = Number(o.historyMaxBuilds);
+      if (!(maxAgeDays > 0))
+        fail(`invalid --history-max-age ${JSON.stringify(o.historyMaxAge)}: use a number of days`);
+      if (!Number.isInteger(maxBuilds) || maxBuilds < 1)
+        fail(`invalid --history-max-builds ${JSON.stringify(o.historyMaxBuilds)}: use a positive integer`);
       if (!!o.tlsCert !== !!o.tlsKey) fail('--tls-cert and --tls-key go together');
       const tls =
         o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
@@ -90,6 +100,7 @@ program
             ? { spec: o.fleet, endpoint: o.advertise ?? '', ttlMs: Number(o.fleetTtl) }
             : undefined,
           teamSecret: o.teamSecret,
+          history: { maxAgeDays, maxBuilds },
         });
         process.stdout.write(`depot-builder ${host.id} listening on ${host.address}\n`);
         const stop = () => {
@@ -107,24 +118,30 @@ program
 const token = program.command('token').description('manage project tokens');
 token
   .command('create')
-  .description('create a token for a project and print it once')
-  .requiredOption('--project <name>', 'project the token may build')
+  .description('create a token for a project (or an admin token) and print it once')
+  .option('--project <name>', 'project the token may build and whose stats it may read')
+  .option('--admin', 'a token for every project, whose stats cover the whole builder')
   .requiredOption('--user <name>', 'who the token is for')
   .option('--data <dir>', 'data directory of the builder (a token of this builder only)')
   .option('--team-secret <spec>', 'sign a fleet-wide token with the team secret (file:PATH or ssm:/NAME)')
-  .action(async (o: { project: string; user: string; data?: string; teamSecret?: string }) => {
-    if (!!o.data === !!o.teamSecret) fail('pass either --data (one builder) or --team-secret (the fleet)');
-    if (o.teamSecret) {
-      const { token: t, record } = issueTeamToken(await loadTeamSecret(o.teamSecret), o.project, o.user);
+  .action(
+    async (o: { project?: string; admin?: boolean; user: string; data?: string; teamSecret?: string }) => {
+      if (!!o.data === !!o.teamSecret) fail('pass either --data (one builder) or --team-secret (the fleet)');
+      if (!!o.project === !!o.admin) fail('pass either --project NAME or --admin');
+      // Project "*" is what makes a token an admin token (see server ADMIN_PROJECT).
+      const project = o.admin ? '*' : o.project!;
+      if (o.teamSecret) {
+        const { token: t, record } = issueTeamToken(await loadTeamSecret(o.teamSecret), project, o.user);
+        process.stdout.write(`${t}\n`);
+        process.stderr.write(
+          `token id ${record.id} (revoke with: depot-builder token revoke --fleet SPEC ${record.id})\n`,
+        );
+        return;
+      }
+      const { token: t } = await createTokenStore(o.data!).create(project, o.user);
       process.stdout.write(`${t}\n`);
-      process.stderr.write(
-        `token id ${record.id} (revoke with: depot-builder token revoke --fleet SPEC ${record.id})\n`,
-      );
-      return;
-    }
-    const { token: t } = await createTokenStore(o.data!).create(o.project, o.user);
-    process.stdout.write(`${t}\n`);
-  });
+    },
+  );
 token
   .command('ls')
   .description('list tokens (never their secrets)')

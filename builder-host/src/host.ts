@@ -6,6 +6,7 @@ import { normalizePlatform, openFleet } from '../../src/protocol/fleet/index.js'
 import { createTokenStore } from './auth/index.js';
 import { createDockerEngine } from './engine/index.js';
 import { createFleetAuth, startFleetRegistration } from './fleet/index.js';
+import { openHistory, type RetentionOptions, type StepExplainer } from './history/index.js';
 import { createBuilderServer, type TokenVerifier } from './server/index.js';
 import { createStore } from './store/index.js';
 
@@ -31,7 +32,14 @@ export interface BuilderHostOptions {
   fleet?: { spec: string; endpoint: string; ttlMs?: number };
   /** Team secret (`file:PATH` or `ssm:/NAME`): tokens signed with it work on every builder of the fleet. */
   teamSecret?: string;
+  /** Build history retention (age in days, number of builds). */
+  history?: RetentionOptions;
+  /** Why-missed analysis of uncached steps; default: the trivial explainer. */
+  explainer?: StepExplainer;
 }
+
+/** How often old builds are pruned from the history while the builder runs. */
+const PRUNE_INTERVAL_MS = 3_600_000;
 
 export interface BuilderHost {
   id: string;
@@ -76,6 +84,17 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
       logger,
     });
   }
+  const history = openHistory(join(opts.dataDir, 'history.db'), opts.history);
+  const pruned = history.prune(Date.now());
+  if (pruned) logger.info({ builds: pruned }, 'pruned build history');
+  const pruner = setInterval(() => {
+    try {
+      history.prune(Date.now());
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'pruning build history failed');
+    }
+  }, PRUNE_INTERVAL_MS);
+  pruner.unref();
   const server = createBuilderServer({
     platforms,
     builderId: id,
@@ -86,6 +105,8 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     tokens,
     logger,
     memoDir: join(opts.dataDir, 'results'),
+    history,
+    explainer: opts.explainer,
   });
   const address = await server.listen(opts.listen, opts.tls);
   logger.info({ address, id, engine: opts.engine, platforms }, 'builder-host listening');
@@ -115,6 +136,8 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
       // Leave the fleet first, so clients stop routing here while builds drain.
       await registration?.stop();
       await server.close();
+      clearInterval(pruner);
+      history.close();
     },
   };
 }

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { normalizePlatform } from '../../../src/protocol/fleet/index.js';
 import {
   AUTH_METADATA_KEY,
   applyDiff,
@@ -17,6 +18,7 @@ import {
   PROJECT_METADATA_KEY,
   PROTOCOL_VERSION,
   type SyncRequest__Output,
+  sortEntries,
   validateManifest,
 } from '../../../src/protocol/index.js';
 import type { TokenRecord } from '../auth/index.js';
@@ -28,6 +30,17 @@ import {
   registryHost,
   splitTag,
 } from '../engine/index.js';
+import {
+  type BuildFeed,
+  type BuildRecording,
+  beginRecording,
+  createBuildFeed,
+  type History,
+  type StatsGroupBy,
+  type StatsWindow,
+  type StepExplainer,
+  trivialExplainer,
+} from '../history/index.js';
 import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 
@@ -48,6 +61,12 @@ export interface BuilderServerOptions {
   platforms?: string[];
   /** Where results of earlier builds are remembered; no reuse when absent. */
   memoDir?: string;
+  /** Build history behind Stats and WatchBuilds; both answer UNIMPLEMENTED when absent. */
+  history?: History;
+  /** Why-missed analysis of uncached steps; default: the trivial one (no_cache / first_build / unknown). */
+  explainer?: StepExplainer;
+  /** Clock for recorded builds and Stats windows (tests). */
+  now?: () => number;
 }
 
 /** An error that maps to one gRPC status; the only way handlers report failures. */
@@ -63,7 +82,17 @@ export class RpcError extends Error {
 interface Caller {
   project: string;
   user: string;
+  /** An admin token (project "*"): may use any project and read every project's history. */
+  admin: boolean;
 }
+
+/** Token project that makes a token an admin token. */
+export const ADMIN_PROJECT = '*';
+
+const STATS_WINDOWS: readonly StatsWindow[] = ['1h', '24h', '7d'];
+const STATS_GROUPS: readonly StatsGroupBy[] = ['project', 'user', 'platform'];
+/** How many Sync results are kept for the builds that follow them. */
+const SYNC_BYTES_KEPT = 1024;
 
 /** Maps any thrown error to a gRPC status object (the one place the server does this). */
 function toStatus(err: unknown): Partial<grpc.StatusObject> {
@@ -87,6 +116,36 @@ export function createBuilderServer(opts: BuilderServerOptions): {
   const proto = loadBuilderProto();
   const activeBuilds = new Set<AbortController>();
   const memo = opts.memoDir ? createResultMemo(opts.memoDir) : undefined;
+  // Snapshots just stored by Sync, in memory: the Build that follows needs not re-read and re-hash them.
+  const recentSnapshots = new Map<string, ContextEntry[]>();
+  const rememberSnapshot = (id: string, entries: ContextEntry[]) => {
+    recentSnapshots.delete(id);
+    recentSnapshots.set(id, entries);
+    if (recentSnapshots.size > 8) recentSnapshots.delete(recentSnapshots.keys().next().value!);
+  };
+  const snapshotEntries = async (id: string) => recentSnapshots.get(id) ?? (await snapshots.get(id));
+  const history = opts.history;
+  const explainer = opts.explainer ?? trivialExplainer;
+  const feed: BuildFeed = createBuildFeed();
+  const now = opts.now ?? Date.now;
+  // Bytes of the last Sync of each snapshot, taken by the build that follows it.
+  const syncBytes = new Map<string, { received: number; total: number }>();
+  const noteSync = (id: string, received: number, total: number) => {
+    syncBytes.delete(id);
+    syncBytes.set(id, { received, total });
+    if (syncBytes.size > SYNC_BYTES_KEPT) syncBytes.delete(syncBytes.keys().next().value!);
+  };
+  let enginePlatform: Promise<string> | undefined;
+  const defaultPlatform = () => {
+    enginePlatform ??= engine.info().then(
+      (i) => normalizePlatform(i.platform),
+      (err) => {
+        enginePlatform = undefined;
+        throw err;
+      },
+    );
+    return enginePlatform;
+  };
   const readBlob = async (digest: string): Promise<Buffer> => {
     const chunks: Buffer[] = [];
     for await (const c of blobs.open(digest) as AsyncIterable<Buffer>) chunks.push(c);
@@ -103,13 +162,24 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         'invalid or missing token: run `depot login --builder URL` or pass --token',
       );
     const asked = String(call.metadata.get(PROJECT_METADATA_KEY)[0] ?? '');
-    if (record.project === '*') return { project: asked || 'default', user: record.user };
+    if (record.project === ADMIN_PROJECT)
+      return { project: asked || 'default', user: record.user, admin: true };
     if (asked && asked !== record.project)
       throw new RpcError(
         grpc.status.PERMISSION_DENIED,
         `token of project "${record.project}" cannot use project "${asked}"`,
       );
-    return { project: record.project, user: record.user };
+    return { project: record.project, user: record.user, admin: false };
+  }
+
+  /** The project whose history a caller may read: its own, or for an admin the one asked for, else all. */
+  async function historyScope(call: {
+    metadata: grpc.Metadata;
+  }): Promise<{ caller: Caller; project?: string }> {
+    const caller = await authenticate(call);
+    if (!caller.admin) return { caller, project: caller.project };
+    const asked = String(call.metadata.get(PROJECT_METADATA_KEY)[0] ?? '');
+    return { caller, project: asked || undefined };
   }
 
   function logCall(method: string, caller: Caller | undefined, started: number, err?: unknown): void {
@@ -171,7 +241,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         const begin = first.value.begin;
         let entries: ContextEntry[];
         if (begin.delta) {
-          const base = await snapshots.get(begin.delta.baseSnapshot);
+          const base = await snapshotEntries(begin.delta.baseSnapshot);
           if (!base)
             throw new RpcError(
               grpc.status.FAILED_PRECONDITION,
@@ -181,6 +251,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             // Nothing changed: the base was validated and stored already; acknowledge it as is.
             const totalBytes = base.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
             call.write({ need: { digests: [], bytes: 0 } });
+            noteSync(begin.delta.baseSnapshot, 0, totalBytes);
             call.write({
               ready: {
                 snapshotId: begin.delta.baseSnapshot,
@@ -266,7 +337,9 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         if (putError) throw putError;
         await blobs.flush();
         const id = await snapshots.put(entries);
+        rememberSnapshot(id, sortEntries(entries));
         const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
+        noteSync(id, received, totalBytes);
         call.write({
           ready: { snapshotId: id, entries: entries.length, totalBytes, receivedBytes: received },
         });
@@ -285,14 +358,19 @@ export function createBuilderServer(opts: BuilderServerOptions): {
       const ac = new AbortController();
       activeBuilds.add(ac);
       let caller: Caller | undefined;
+      let recording: BuildRecording | undefined;
       call.on('cancelled', () => ac.abort());
       const send = (ev: BuildEvent) => {
         if (!ac.signal.aborted) call.write(ev);
       };
+      const sendVertex = async (v: Parameters<BuildRecording['vertex']>[0] & { inputs: string[] }) => {
+        send({ vertex: v });
+        for (const explained of (await recording?.vertex(v)) ?? []) send({ explained });
+      };
       (async () => {
         caller = await authenticate(call);
         const req = call.request;
-        const entries = await snapshots.get(req.snapshotId);
+        const entries = await snapshotEntries(req.snapshotId);
         if (!entries) throw new RpcError(grpc.status.NOT_FOUND, `unknown snapshot ${req.snapshotId}`);
         const buildId = req.buildId || randomUUID();
         // Registry credentials live only in this closure (never logged, never stored) and go to
@@ -357,16 +435,49 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             return;
           }
         }
+        const dfBytes =
+          extra?.dockerfile ?? (await readBlob(entries.find((e) => e.path === dockerfile)!.digest));
+        const bases =
+          memo || history
+            ? await resolveBaseImages(
+                dfBytes.toString('utf8'),
+                async (ref) => (await engine.inspectImage(ref))?.id,
+              )
+            : undefined;
+        if (history) {
+          const synced = syncBytes.get(req.snapshotId);
+          syncBytes.delete(req.snapshotId);
+          recording = await beginRecording(
+            {
+              history,
+              explainer,
+              feed,
+              snapshotEntries: (id) => snapshots.get(id),
+              now,
+              onError: (err) =>
+                logger.warn({ rpc: 'Build', buildId, err: (err as Error).message }, 'build history failed'),
+            },
+            {
+              buildId,
+              project: caller.project,
+              user: caller.user,
+              platform: req.platform ? normalizePlatform(req.platform) : await defaultPlatform(),
+              snapshotId: req.snapshotId,
+              entries,
+              buildArgs: req.buildArgs,
+              dockerfileDigest: `sha256:${createHash('sha256').update(dfBytes).digest('hex')}`,
+              dockerfile: dfBytes.toString('utf8'),
+              baseImages: baseImageMap(bases),
+              noCache: req.noCache,
+              bytesUploaded: synced?.received ?? 0,
+              bytesDeduplicated: synced ? synced.total - synced.received : 0,
+            },
+          );
+        }
         // Reuse the result of an identical earlier build (same snapshot, Dockerfile, args and base
         // image ids): BuildKit would only answer "cached" for every step after re-reading the context.
         let key: string | undefined;
         if (!req.noCache && !req.pull && memo) {
-          const dfBytes =
-            extra?.dockerfile ?? (await readBlob(entries.find((e) => e.path === dockerfile)!.digest));
-          const bases = await resolveBaseImages(
-            dfBytes.toString('utf8'),
-            async (ref) => (await engine.inspectImage(ref))?.id,
-          );
           if (bases) {
             key = memoKey(
               {
@@ -387,8 +498,9 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               const now = Date.now();
               send({ message: `reusing the result of an identical build (${hit.builtAt})` });
               for (const v of hit.vertices)
-                send({ vertex: { ...v, cached: true, startedMs: now, completedMs: now, error: '' } });
+                await sendVertex({ ...v, cached: true, startedMs: now, completedMs: now, error: '' });
               const pushed = await pushAfterBuild(req.tags);
+              recording?.finish(pushed.ok ? 'ok' : 'failed');
               send({
                 result: {
                   ...pushed,
@@ -457,6 +569,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                 });
               outcome = await pushAfterBuild(req.tags);
             }
+            for (const explained of (await recording?.flush()) ?? []) send({ explained });
+            recording?.finish(outcome.ok ? 'ok' : outcome.errorCode === 'cancelled' ? 'cancelled' : 'failed');
             send({
               result: {
                 ...outcome,
@@ -479,13 +593,15 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               },
               'build finished',
             );
+          } else if (ev.type === 'vertex') {
+            vertices.set(ev.vertex.digest, {
+              digest: ev.vertex.digest,
+              name: ev.vertex.name,
+              inputs: ev.vertex.inputs,
+            });
+            await sendVertex(ev.vertex);
           } else {
-            if (ev.type === 'vertex')
-              vertices.set(ev.vertex.digest, {
-                digest: ev.vertex.digest,
-                name: ev.vertex.name,
-                inputs: ev.vertex.inputs,
-              });
+            if (ev.type === 'status') recording?.status(ev.status);
             send(engineEventToWire(ev));
           }
         }
@@ -495,15 +611,68 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           logCall('Build', caller, started, err);
           if (!ac.signal.aborted) call.emit('error', toStatus(err));
         })
-        .finally(() => activeBuilds.delete(ac));
+        .finally(() => {
+          // A build that ended without a result (cancelled, engine lost) is recorded too.
+          recording?.finish(ac.signal.aborted ? 'cancelled' : 'failed');
+          activeBuilds.delete(ac);
+        });
     },
 
-    Stats(_call, callback) {
-      callback({ code: grpc.status.UNIMPLEMENTED, details: 'this builder keeps no build history yet' });
+    Stats(call, callback) {
+      const started = Date.now();
+      let caller: Caller | undefined;
+      (async () => {
+        const scope = await historyScope(call);
+        caller = scope.caller;
+        if (!history) throw new RpcError(grpc.status.UNIMPLEMENTED, 'this builder keeps no build history');
+        const window = (call.request.window || '24h') as StatsWindow;
+        const groupBy = (call.request.groupBy || 'project') as StatsGroupBy;
+        if (!STATS_WINDOWS.includes(window))
+          throw new RpcError(grpc.status.INVALID_ARGUMENT, `unknown window "${window}": use 1h, 24h or 7d`);
+        if (!STATS_GROUPS.includes(groupBy))
+          throw new RpcError(
+            grpc.status.INVALID_ARGUMENT,
+            `unknown grouping "${groupBy}": use project, user or platform`,
+          );
+        const stats = history.stats({ window, groupBy, project: scope.project, now: now() });
+        stats.running = feed
+          .running()
+          .filter((b) => scope.project === undefined || b.project === scope.project);
+        callback(null, stats);
+        logCall('Stats', caller, started);
+      })().catch((err) => {
+        logCall('Stats', caller, started, err);
+        callback(toStatus(err));
+      });
     },
 
     WatchBuilds(call) {
-      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'this builder keeps no build history yet' });
+      const started = Date.now();
+      let unsubscribe: (() => void) | undefined;
+      const stop = () => {
+        unsubscribe?.();
+        unsubscribe = undefined;
+      };
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      (async () => {
+        const scope = await historyScope(call);
+        if (!history) throw new RpcError(grpc.status.UNIMPLEMENTED, 'this builder keeps no build history');
+        if (call.cancelled) return;
+        unsubscribe = feed.subscribe((summary) => {
+          if (scope.project === undefined || summary.project === scope.project) call.write(summary);
+        });
+        // Headers now, so the client knows the watch is live before any build happens.
+        call.sendMetadata(new grpc.Metadata());
+        // Builds already running when the watcher arrived, so it never misses one in progress.
+        for (const b of feed.running())
+          if (scope.project === undefined || b.project === scope.project) call.write(b);
+        logCall('WatchBuilds', scope.caller, started);
+      })().catch((err) => {
+        logCall('WatchBuilds', undefined, started, err);
+        stop();
+        call.emit('error', toStatus(err));
+      });
     },
 
     Export(call) {
@@ -592,6 +761,16 @@ function toPushAuth(a: RegistryAuthWire | undefined): PushAuth | undefined {
     identityToken: a.identityToken,
     serverAddress: a.serverAddress,
   };
+}
+
+/** `resolveBaseImages`'s "ref=id" list as ref → id; empty when the bases could not be resolved. */
+function baseImageMap(bases: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const b of bases ?? []) {
+    const i = b.lastIndexOf('=');
+    if (i > 0) out[b.slice(0, i)] = b.slice(i + 1);
+  }
+  return out;
 }
 
 function wireEntry(e: Entry__Output): ContextEntry {

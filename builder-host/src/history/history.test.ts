@@ -1,0 +1,335 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { stepCause } from './explainer.js';
+import { type History, MIGRATIONS, openHistory } from './history.js';
+import type { BuildStart, StepRecord } from './types.js';
+
+const H = 3_600_000;
+const NOW = Date.UTC(2025, 0, 10, 12, 0, 0);
+
+function start(over: Partial<BuildStart> = {}): BuildStart {
+  return {
+    buildId: `b-${Math.random()}`,
+    project: 'web',
+    user: 'ann',
+    platform: 'linux/amd64',
+    startedMs: NOW - H,
+    snapshotId: 'sha256:s1',
+    buildArgs: {},
+    dockerfileDigest: 'sha256:df1',
+    dockerfile: 'FROM busybox\n',
+    baseImages: { busybox: 'sha256:bb' },
+    noCache: false,
+    bytesUploaded: 0,
+    bytesDeduplicated: 0,
+    ...over,
+  };
+}
+
+const step = (
+  name: string,
+  cached: boolean,
+  durationMs: number,
+  over: Partial<StepRecord> = {},
+): StepRecord => ({
+  digest: `sha256:${name}`,
+  name,
+  cached,
+  durationMs,
+  bytes: 0,
+  ...over,
+});
+
+function record(
+  h: History,
+  s: Partial<BuildStart>,
+  steps: StepRecord[],
+  result: 'ok' | 'failed' = 'ok',
+  ms = 1000,
+) {
+  const b = start(s);
+  const { id } = h.recordBuildStart(b);
+  return h.recordBuildFinish({ id, finishedMs: b.startedMs + ms, result, steps });
+}
+
+describe('history database', () => {
+  test('migrations run once and reopening is idempotent', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
+    const h1 = openHistory(file);
+    assert.equal(h1.schemaVersion(), MIGRATIONS.length);
+    record(h1, {}, [step('[1/2] FROM busybox', true, 0)]);
+    h1.close();
+    const h2 = openHistory(file);
+    assert.equal(h2.schemaVersion(), MIGRATIONS.length);
+    assert.equal(h2.stats({ window: '24h', groupBy: 'project', now: NOW }).totals?.builds, 1);
+    h2.close();
+    const db = new Database(file);
+    assert.equal(
+      db.prepare('SELECT count(*) FROM schema_version').pluck().get() as number,
+      MIGRATIONS.length,
+    );
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.close();
+  });
+
+  test('a build is running until finished, then carries its steps and savings', () => {
+    const h = openHistory(':memory:');
+    const { id, summary } = h.recordBuildStart(start({ buildId: 'one' }));
+    assert.equal(summary.result, 'running');
+    assert.equal(summary.finishedMs, 0);
+    assert.equal(h.stats({ window: '24h', groupBy: 'project', now: NOW }).totals?.builds, 0);
+    assert.equal(h.previousBuild('web', 'linux/amd64'), undefined);
+    const done = h.recordBuildFinish({
+      id,
+      finishedMs: NOW - H + 5000,
+      result: 'ok',
+      steps: [
+        step('[1/2] COPY . .', false, 1200, { cause: stepCause('first_build', 'first') }),
+        step('[2/2] RUN x', false, 3000),
+      ],
+    });
+    assert.deepEqual(
+      { result: done.result, steps: done.steps, cached: done.cachedSteps, saved: done.savedMs },
+      { result: 'ok', steps: 2, cached: 0, saved: 0 },
+    );
+    const prev = h.previousBuild('web', 'linux/amd64');
+    assert.equal(prev?.buildId, 'one');
+    assert.equal(prev?.dockerfile, 'FROM busybox\n');
+    assert.deepEqual(prev?.baseImages, { busybox: 'sha256:bb' });
+    assert.deepEqual(
+      prev?.steps.map((s) => [s.name, s.cached, s.durationMs]),
+      [
+        ['[1/2] COPY . .', false, 1200],
+        ['[2/2] RUN x', false, 3000],
+      ],
+    );
+    assert.equal(h.previousBuild('web', 'linux/arm64'), undefined);
+    assert.equal(h.hasStep('sha256:[2/2] RUN x'), true);
+    assert.equal(h.hasStep('sha256:nope'), false);
+    // An identical rebuild: both cached, each saving its last uncached run.
+    const again = record(h, { startedMs: NOW - H / 2 }, [
+      step('[1/2] COPY . .', true, 0),
+      step('[2/2] RUN x', true, 0),
+    ]);
+    assert.equal(again.savedMs, 4200);
+    assert.equal(again.cachedSteps, 2);
+    h.close();
+  });
+
+  test('timeSaved: last uncached run by digest, else median for the instruction, else 0', () => {
+    const h = openHistory(':memory:');
+    record(h, {}, [step('[1/3] RUN a', false, 100, { digest: 'd1' })]);
+    record(h, {}, [step('[1/3] RUN a', false, 300, { digest: 'd2' })]);
+    record(h, {}, [step('[2/4] RUN a', false, 900, { digest: 'd3' })]);
+    record(h, {}, [step('[1/3] RUN a', false, 50, { digest: 'd1' })]);
+    assert.equal(h.timeSaved({ project: 'web', digest: 'd1', name: '[1/3] RUN a' }), 50);
+    assert.equal(h.timeSaved({ project: 'web', digest: 'd2', name: '[1/3] RUN a' }), 300);
+    // Unknown digest: median of 100, 300, 900, 50 → (100 + 300) / 2, across stage prefixes.
+    assert.equal(h.timeSaved({ project: 'web', digest: 'dx', name: '[7/9] RUN a' }), 200);
+    assert.equal(h.timeSaved({ project: 'api', digest: 'dx', name: '[1/3] RUN a' }), 0);
+    assert.equal(h.timeSaved({ project: 'web', digest: 'dx', name: '[1/3] RUN b' }), 0);
+    h.close();
+  });
+
+  test('stats: exact totals, ratios, groups and series over a scripted dataset', () => {
+    const h = openHistory(':memory:');
+    const s = (cached: boolean, ms: number, name = 'RUN x') =>
+      step(`[1/1] ${name}`, cached, ms, { digest: `${name}-${cached}-${ms}` });
+    // In the last hour: web/ann 2 builds, api/bob 1 failed build.
+    record(
+      h,
+      { startedMs: NOW - 10 * 60_000, bytesUploaded: 100, bytesDeduplicated: 900 },
+      [s(false, 1000), s(true, 0)],
+      'ok',
+      2000,
+    );
+    record(
+      h,
+      { startedMs: NOW - 50 * 60_000, user: 'bob', bytesUploaded: 10 },
+      [s(true, 0), s(true, 0)],
+      'ok',
+      500,
+    );
+    record(
+      h,
+      { startedMs: NOW - 30 * 60_000, project: 'api', user: 'bob', platform: 'linux/arm64' },
+      [s(false, 4000)],
+      'failed',
+      4000,
+    );
+    // 5 h ago and 3 days ago.
+    record(
+      h,
+      { startedMs: NOW - 5 * H - 1 },
+      [s(false, 10), s(false, 10), s(true, 0), s(true, 0)],
+      'ok',
+      100,
+    );
+    record(h, { startedMs: NOW - 72 * H }, [s(true, 0)], 'ok', 100);
+    // Outside every window, and one still running.
+    record(h, { startedMs: NOW - 8 * 24 * H }, [s(false, 1)]);
+    h.recordBuildStart(start({ startedMs: NOW - 60_000 }));
+
+    const hour = h.stats({ window: '1h', groupBy: 'project', now: NOW });
+    assert.deepEqual(hour.totals, {
+      builds: 3,
+      steps: 5,
+      cachedSteps: 3,
+      hitRatio: 3 / 5,
+      // bob's two cached "RUN x" steps each save the median uncached "RUN x" run so far (1000 ms).
+      savedMs: 2000,
+      buildMs: 6500,
+      bytesDeduplicated: 900,
+      bytesUploaded: 110,
+      failedBuilds: 1,
+    });
+    assert.deepEqual(
+      hour.groups.map((g) => [
+        g.key,
+        g.totals?.builds,
+        g.totals?.steps,
+        g.totals?.cachedSteps,
+        g.totals?.failedBuilds,
+      ]),
+      [
+        ['web', 2, 4, 3, 0],
+        ['api', 1, 1, 0, 1],
+      ],
+    );
+    assert.equal(hour.series.length, 12);
+    assert.deepEqual(
+      hour.series
+        .filter((b) => b.steps > 0)
+        .map((b) => [(b.startMs - (NOW - H)) / 60_000, b.steps, b.cachedSteps]),
+      [
+        [10, 2, 2],
+        [30, 1, 0],
+        [50, 2, 1],
+      ],
+    );
+
+    const day = h.stats({ window: '24h', groupBy: 'user', now: NOW });
+    assert.equal(day.totals?.builds, 4);
+    assert.equal(day.totals?.steps, 9);
+    assert.equal(day.totals?.cachedSteps, 5);
+    assert.deepEqual(
+      day.groups.map((g) => [g.key, g.totals?.builds]),
+      [
+        ['ann', 2],
+        ['bob', 2],
+      ],
+    );
+    assert.equal(day.series.length, 24);
+    assert.deepEqual(day.series[18], { startMs: NOW - 6 * H, steps: 4, cachedSteps: 2 });
+    assert.deepEqual(day.series[23], { startMs: NOW - H, steps: 5, cachedSteps: 3 });
+
+    const week = h.stats({ window: '7d', groupBy: 'platform', now: NOW });
+    assert.equal(week.totals?.builds, 5);
+    assert.equal(week.series.length, 7);
+    assert.deepEqual(
+      week.series.map((b) => b.steps),
+      [0, 0, 0, 0, 1, 0, 9],
+    );
+    assert.deepEqual(
+      week.groups.map((g) => [g.key, g.totals?.builds]),
+      [
+        ['linux/amd64', 4],
+        ['linux/arm64', 1],
+      ],
+    );
+    // Scoped to one project.
+    const api = h.stats({ window: '7d', groupBy: 'project', project: 'api', now: NOW });
+    assert.deepEqual([api.totals?.builds, api.totals?.steps, api.groups.length], [1, 1, 1]);
+    const none = h.stats({ window: '7d', groupBy: 'project', project: 'nobody', now: NOW });
+    assert.deepEqual([none.totals?.builds, none.totals?.hitRatio, none.busters.length], [0, 0, 0]);
+    h.close();
+  });
+
+  test('busters: top steps by cost of misses, cause counts and suggestions', () => {
+    const h = openHistory(':memory:');
+    const files = stepCause('changed_files', 'src/a.js changed');
+    const arg = (name: string) => stepCause('build_arg', `${name} changed`, { name });
+    for (let i = 0; i < 3; i++)
+      record(h, { startedMs: NOW - H - i }, [
+        step('[1/4] FROM node', true, 0),
+        step('[2/4] COPY . .', false, 100, { cause: files }),
+        step('[3/4] RUN npm ci', false, 20_000, {
+          cause: i === 0 ? stepCause('first_build', 'first') : files,
+        }),
+        step('[4/4] RUN echo $VERSION', false, 10, { cause: arg('VERSION') }),
+      ]);
+    record(h, { startedMs: NOW - H, project: 'api' }, [
+      step('[1/3] COPY . /app', false, 50, { cause: files }),
+      step('[2/3] RUN pip install -r requirements.txt', false, 5000, { cause: files }),
+      step('[3/3] RUN make', false, 7000, { cause: arg('COMMIT') }),
+    ]);
+    record(h, { startedMs: NOW - H, project: 'api' }, [
+      step('[3/3] RUN make', false, 1000, { cause: files }),
+    ]);
+    record(h, { startedMs: NOW - H, project: 'api' }, [
+      step('[3/3] RUN make', false, 1000, { cause: arg('COMMIT') }),
+    ]);
+
+    const { busters } = h.stats({ window: '24h', groupBy: 'project', now: NOW });
+    assert.deepEqual(
+      busters.map((b) => [b.project, b.step, b.misses, b.costMs]),
+      [
+        ['web', 'RUN npm ci', 3, 60_000],
+        ['api', 'RUN make', 3, 9000],
+        ['api', 'RUN pip install -r requirements.txt', 1, 5000],
+        ['web', 'COPY . .', 3, 300],
+        ['api', 'COPY . /app', 1, 50],
+        ['web', 'RUN echo $VERSION', 3, 30],
+      ],
+    );
+    assert.deepEqual(busters[0]?.causes, [
+      { kind: 'changed_files', count: 2 },
+      { kind: 'first_build', count: 1 },
+    ]);
+    const npm =
+      'copy the package manifests (package.json, package-lock.json) first, install, then copy the rest';
+    assert.equal(busters[0]?.suggestion, npm);
+    assert.equal(busters[3]?.suggestion, npm);
+    assert.equal(busters[1]?.suggestion, "move ARG COMMIT below the steps that don't use it");
+    assert.match(busters[2]?.suggestion ?? '', /requirements\.txt/);
+    assert.match(busters[4]?.suggestion ?? '', /requirements\.txt/);
+    assert.equal(busters[5]?.suggestion, "move ARG VERSION below the steps that don't use it");
+    h.close();
+  });
+
+  test('busters: at most ten, and no suggestion without a rule', () => {
+    const h = openHistory(':memory:');
+    record(
+      h,
+      {},
+      Array.from({ length: 12 }, (_, i) => step(`[${i + 1}/12] RUN step${i}`, false, 100 * (i + 1))),
+    );
+    const { busters } = h.stats({ window: '24h', groupBy: 'project', now: NOW });
+    assert.equal(busters.length, 10);
+    assert.equal(busters[0]?.step, 'RUN step11');
+    assert.deepEqual(busters[0]?.causes, [{ kind: 'unknown', count: 1 }]);
+    assert.ok(busters.every((b) => b.suggestion === ''));
+    h.close();
+  });
+
+  test('prune drops builds past the age limit and beyond the count limit, with their steps', () => {
+    const h = openHistory(':memory:', { maxAgeDays: 2, maxBuilds: 3 });
+    for (let i = 0; i < 6; i++)
+      record(h, { startedMs: NOW - (5 - i) * 12 * H, dockerfileDigest: `sha256:df${i}` }, [
+        step('[1/1] RUN x', false, 10),
+      ]);
+    // Ages 60, 48, 36, 24, 12, 0 h: the first is too old, then only the newest 3 stay.
+    assert.equal(h.prune(NOW), 3);
+    const week = h.stats({ window: '7d', groupBy: 'project', now: NOW });
+    assert.equal(week.totals?.builds, 3);
+    assert.equal(week.totals?.steps, 3);
+    assert.equal(h.prune(NOW), 0);
+    assert.equal(h.prune(NOW + 48 * H + 1), 3);
+    assert.equal(h.previousBuild('web', 'linux/amd64'), undefined);
+    h.close();
+  });
+});

@@ -1,0 +1,553 @@
+import Database from 'better-sqlite3';
+import { instructionOf, positionOf, suggestFor } from './suggest.js';
+import type {
+  BuildFinish,
+  BuildOutcome,
+  BuildStart,
+  BuildSummary,
+  PreviousBuild,
+  RetentionOptions,
+  StatsQuery,
+  StatsResult,
+  StatsWindow,
+  StepCause,
+} from './types.js';
+
+/** The recorded builds of one builder, in SQLite. */
+export interface History {
+  /** Records a build as 'running'; returns the handle `recordBuildFinish` takes and its summary. */
+  recordBuildStart(start: BuildStart): { id: number; summary: BuildSummary };
+  /** Records the end of a build and its steps (time saved computed here), in one transaction. */
+  recordBuildFinish(finish: BuildFinish): BuildSummary;
+  /** The project's last finished build on this platform, or undefined for its first. */
+  previousBuild(project: string, platform: string): PreviousBuild | undefined;
+  /** True when an earlier recorded build ran a step with this digest. */
+  hasStep(digest: string): boolean;
+  /** What a cached step saved: its last uncached run by digest, else the median for the instruction, else 0. */
+  timeSaved(step: { project: string; digest: string; name: string }): number;
+  /** Totals, groups, series and cache busters over a window. */
+  stats(query: StatsQuery): StatsResult;
+  /** Deletes builds older than the age limit and beyond the count limit; returns how many went. */
+  prune(now: number): number;
+  /** The schema version the database is at. */
+  schemaVersion(): number;
+  close(): void;
+}
+
+type Db = Database.Database;
+
+/** Ordered schema migrations; index i brings the schema to version i + 1. Never edit a shipped one. */
+export const MIGRATIONS: ((db: Db) => void)[] = [
+  (db) => {
+    // Aggregated columns come first so window scans never read the JSON columns' overflow pages.
+    db.exec(`
+      CREATE TABLE builds (
+        id INTEGER PRIMARY KEY,
+        started_ms INTEGER NOT NULL,
+        finished_ms INTEGER NOT NULL DEFAULT 0,
+        project TEXT NOT NULL,
+        user TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        result TEXT NOT NULL,
+        steps INTEGER NOT NULL DEFAULT 0,
+        cached_steps INTEGER NOT NULL DEFAULT 0,
+        saved_ms INTEGER NOT NULL DEFAULT 0,
+        bytes_uploaded INTEGER NOT NULL DEFAULT 0,
+        bytes_deduplicated INTEGER NOT NULL DEFAULT 0,
+        no_cache INTEGER NOT NULL DEFAULT 0,
+        build_id TEXT NOT NULL,
+        snapshot_id TEXT NOT NULL,
+        prev_snapshot_id TEXT,
+        dockerfile_digest TEXT NOT NULL,
+        build_args TEXT NOT NULL,
+        base_images TEXT NOT NULL,
+        snapshot_diff TEXT
+      );
+      CREATE INDEX builds_started ON builds(started_ms);
+      CREATE INDEX builds_project_started ON builds(project, started_ms);
+      CREATE TABLE steps (
+        build INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        started_ms INTEGER NOT NULL,
+        project TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        name TEXT NOT NULL,
+        instr TEXT NOT NULL,
+        cached INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        saved_ms INTEGER NOT NULL,
+        cause_kind TEXT,
+        cause TEXT,
+        PRIMARY KEY (build, idx)
+      ) WITHOUT ROWID;
+      CREATE INDEX steps_digest ON steps(digest, cached);
+      CREATE INDEX steps_instr_missed ON steps(project, instr) WHERE cached = 0;
+      CREATE INDEX steps_missed_window ON steps(started_ms, project, instr, cause_kind, duration_ms)
+        WHERE cached = 0;
+      CREATE TABLE dockerfiles (
+        digest TEXT PRIMARY KEY,
+        text TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `);
+  },
+];
+
+/** Longest list of paths kept per kind in a snapshot diff. */
+export const SNAPSHOT_DIFF_CAP = 200;
+
+const WINDOW_MS: Record<StatsWindow, number> = {
+  '1h': 3_600_000,
+  '24h': 86_400_000,
+  '7d': 7 * 86_400_000,
+};
+// Sparkline resolution: 12 × 5 min, 24 × 1 h, 7 × 1 day.
+const BUCKET_MS: Record<StatsWindow, number> = {
+  '1h': 300_000,
+  '24h': 3_600_000,
+  '7d': 86_400_000,
+};
+
+/** Length of a Stats window in ms. */
+export function windowMs(w: StatsWindow): number {
+  return WINDOW_MS[w];
+}
+
+/** Opens (creating and migrating) the history database at `file`; ':memory:' for tests. */
+export function openHistory(file: string, retention: RetentionOptions = {}): History {
+  const maxAgeDays = retention.maxAgeDays ?? 30;
+  const maxBuilds = retention.maxBuilds ?? 200_000;
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const q = {
+    insertBuild: db.prepare(`
+      INSERT INTO builds (started_ms, project, user, platform, result, no_cache, build_id, snapshot_id,
+        prev_snapshot_id, dockerfile_digest, build_args, base_images, snapshot_diff, bytes_uploaded,
+        bytes_deduplicated)
+      VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    upsertDockerfile: db.prepare('INSERT OR IGNORE INTO dockerfiles (digest, text) VALUES (?, ?)'),
+    buildRow: db.prepare(
+      'SELECT id, build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms FROM builds WHERE id = ?',
+    ),
+    finishBuild: db.prepare(
+      'UPDATE builds SET finished_ms = ?, result = ?, steps = ?, cached_steps = ?, saved_ms = ? WHERE id = ?',
+    ),
+    insertStep: db.prepare(`
+      INSERT INTO steps (build, idx, started_ms, project, digest, name, instr, cached, duration_ms, bytes,
+        saved_ms, cause_kind, cause)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    lastUncachedByDigest: db
+      .prepare('SELECT duration_ms FROM steps WHERE digest = ? AND cached = 0 ORDER BY build DESC LIMIT 1')
+      .pluck(),
+    recentUncachedByInstr: db
+      .prepare(
+        'SELECT duration_ms FROM steps WHERE project = ? AND instr = ? AND cached = 0 ORDER BY build DESC LIMIT 51',
+      )
+      .pluck(),
+    hasStep: db.prepare('SELECT 1 FROM steps WHERE digest = ? LIMIT 1').pluck(),
+    previous: db.prepare(`
+      SELECT b.id, b.build_id, b.platform, b.started_ms, b.finished_ms, b.result, b.snapshot_id, b.build_args,
+        b.dockerfile_digest, b.base_images, d.text AS dockerfile
+      FROM builds b LEFT JOIN dockerfiles d ON d.digest = b.dockerfile_digest
+      WHERE b.project = ? AND b.platform = ? AND b.result != 'running'
+      ORDER BY b.started_ms DESC, b.id DESC LIMIT 1`),
+    stepsOf: db.prepare('SELECT digest, name, cached, duration_ms FROM steps WHERE build = ? ORDER BY idx'),
+    latestMissBuild: db
+      .prepare(
+        'SELECT build FROM steps WHERE project = ? AND instr = ? AND cached = 0 ORDER BY build DESC LIMIT 1',
+      )
+      .pluck(),
+    namesOf: db.prepare('SELECT name FROM steps WHERE build = ? ORDER BY idx').pluck(),
+    recentArgCauses: db
+      .prepare(`
+      SELECT cause FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cause_kind = 'build_arg'
+      ORDER BY build DESC LIMIT 50`)
+      .pluck(),
+  };
+
+  function summaryOf(id: number): BuildSummary {
+    const r = q.buildRow.get(id) as BuildRow | undefined;
+    if (!r) throw new Error(`history: no build with row id ${id}`);
+    return {
+      buildId: r.build_id,
+      project: r.project,
+      user: r.user,
+      platform: r.platform,
+      startedMs: r.started_ms,
+      finishedMs: r.finished_ms,
+      result: r.result,
+      steps: r.steps,
+      cachedSteps: r.cached_steps,
+      savedMs: r.saved_ms,
+    };
+  }
+
+  function timeSaved(step: { project: string; digest: string; name: string }): number {
+    const last = q.lastUncachedByDigest.get(step.digest) as number | undefined;
+    if (last !== undefined) return last;
+    const runs = q.recentUncachedByInstr.all(step.project, instructionOf(step.name)) as number[];
+    return median(runs);
+  }
+
+  const finishTx = db.transaction((f: BuildFinish): BuildSummary => {
+    const row = q.buildRow.get(f.id) as BuildRow | undefined;
+    if (!row) throw new Error(`history: no build with row id ${f.id}`);
+    let cached = 0;
+    let saved = 0;
+    // Savings are looked up before this build's own steps are inserted: a step never saves its own run.
+    const savedBy = f.steps.map((s) =>
+      s.cached ? timeSaved({ project: row.project, digest: s.digest, name: s.name }) : 0,
+    );
+    f.steps.forEach((s, i) => {
+      if (s.cached) cached++;
+      saved += savedBy[i]!;
+      q.insertStep.run(
+        f.id,
+        i,
+        row.started_ms,
+        row.project,
+        s.digest,
+        s.name,
+        instructionOf(s.name),
+        s.cached ? 1 : 0,
+        Math.max(0, Math.round(s.durationMs)),
+        Math.max(0, Math.round(s.bytes)),
+        savedBy[i]!,
+        s.cached ? null : (s.cause?.kind ?? null),
+        s.cached || !s.cause ? null : JSON.stringify(s.cause),
+      );
+    });
+    q.finishBuild.run(f.finishedMs, f.result, f.steps.length, cached, saved, f.id);
+    return summaryOf(f.id);
+  });
+
+  return {
+    recordBuildStart(s) {
+      const info = db.transaction(() => {
+        q.upsertDockerfile.run(s.dockerfileDigest, s.dockerfile);
+        return q.insertBuild.run(
+          s.startedMs,
+          s.project,
+          s.user,
+          s.platform,
+          s.noCache ? 1 : 0,
+          s.buildId,
+          s.snapshotId,
+          s.prevSnapshotId ?? null,
+          s.dockerfileDigest,
+          JSON.stringify(s.buildArgs),
+          JSON.stringify(s.baseImages),
+          s.snapshotDiff ? JSON.stringify(s.snapshotDiff) : null,
+          s.bytesUploaded,
+          s.bytesDeduplicated,
+        );
+      })();
+      const id = Number(info.lastInsertRowid);
+      return { id, summary: summaryOf(id) };
+    },
+
+    recordBuildFinish(f) {
+      return finishTx(f);
+    },
+
+    previousBuild(project, platform) {
+      const r = q.previous.get(project, platform) as PreviousRow | undefined;
+      if (!r) return undefined;
+      const steps = (q.stepsOf.all(r.id) as StepRow[]).map((s) => ({
+        digest: s.digest,
+        name: s.name,
+        cached: s.cached === 1,
+        durationMs: s.duration_ms,
+      }));
+      return {
+        buildId: r.build_id,
+        platform: r.platform,
+        startedMs: r.started_ms,
+        finishedMs: r.finished_ms,
+        result: r.result as BuildOutcome,
+        snapshotId: r.snapshot_id,
+        buildArgs: JSON.parse(r.build_args) as Record<string, string>,
+        dockerfileDigest: r.dockerfile_digest,
+        dockerfile: r.dockerfile ?? undefined,
+        baseImages: JSON.parse(r.base_images) as Record<string, string>,
+        steps,
+      };
+    },
+
+    hasStep(digest) {
+      return q.hasStep.get(digest) !== undefined;
+    },
+
+    timeSaved,
+
+    stats(query) {
+      return computeStats(db, query, (project, instr) => {
+        const build = q.latestMissBuild.get(project, instr) as number | undefined;
+        const names = build === undefined ? [] : (q.namesOf.all(build) as string[]);
+        const args = new Map<string, number>();
+        for (const c of q.recentArgCauses.all(project, instr) as string[]) {
+          const name = (JSON.parse(c) as Partial<StepCause>).name;
+          if (name) args.set(name, (args.get(name) ?? 0) + 1);
+        }
+        const buildArg = [...args].sort((a, b) => b[1] - a[1])[0]?.[0];
+        return { ...neighbours(names, instr), buildArg };
+      });
+    },
+
+    prune(now) {
+      return db.transaction(() => {
+        const cutoff = now - maxAgeDays * 86_400_000;
+        const keepFrom = db
+          .prepare('SELECT id FROM builds ORDER BY id DESC LIMIT 1 OFFSET ?')
+          .pluck()
+          .get(Math.max(0, maxBuilds - 1)) as number | undefined;
+        const doomed = `SELECT id FROM builds WHERE started_ms < ? OR id < ?`;
+        const args = [cutoff, keepFrom ?? 0] as const;
+        db.prepare(`DELETE FROM steps WHERE build IN (${doomed})`).run(...args);
+        const n = db.prepare(`DELETE FROM builds WHERE id IN (${doomed})`).run(...args).changes;
+        if (n > 0)
+          db.exec(
+            'DELETE FROM dockerfiles WHERE digest NOT IN (SELECT DISTINCT dockerfile_digest FROM builds)',
+          );
+        return n;
+      })();
+    },
+
+    schemaVersion() {
+      return currentVersion(db);
+    },
+
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+interface BuildRow {
+  id: number;
+  build_id: string;
+  project: string;
+  user: string;
+  platform: string;
+  started_ms: number;
+  finished_ms: number;
+  result: string;
+  steps: number;
+  cached_steps: number;
+  saved_ms: number;
+}
+
+interface PreviousRow {
+  id: number;
+  build_id: string;
+  platform: string;
+  started_ms: number;
+  finished_ms: number;
+  result: string;
+  snapshot_id: string;
+  build_args: string;
+  dockerfile_digest: string;
+  base_images: string;
+  dockerfile: string | null;
+}
+
+interface StepRow {
+  digest: string;
+  name: string;
+  cached: number;
+  duration_ms: number;
+}
+
+function currentVersion(db: Db): number {
+  return (db.prepare('SELECT max(version) FROM schema_version').pluck().get() as number | null) ?? 0;
+}
+
+function migrate(db: Db): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)',
+  );
+  const from = currentVersion(db);
+  if (from > MIGRATIONS.length)
+    throw new Error(
+      `history database is at schema version ${from}, newer than this builder knows (${MIGRATIONS.length})`,
+    );
+  for (let v = from; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      MIGRATIONS[v]!(db);
+      db.prepare('INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)').run(v + 1, Date.now());
+    })();
+  }
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2);
+}
+
+/** The instructions just before and after `instr` in the same stage of a build's step names. */
+function neighbours(names: string[], instr: string): { before?: string; after?: string } {
+  const at = names.find((n) => instructionOf(n) === instr);
+  const pos = at ? positionOf(at) : undefined;
+  if (!pos) return {};
+  const find = (n: number) => {
+    const hit = names.find((x) => {
+      const p = positionOf(x);
+      return p && p.stage === pos.stage && p.n === n;
+    });
+    return hit ? instructionOf(hit) : undefined;
+  };
+  return { before: find(pos.n - 1), after: find(pos.n + 1) };
+}
+
+interface TotalsRow {
+  key: string;
+  builds: number;
+  steps: number;
+  cached_steps: number;
+  saved_ms: number;
+  build_ms: number;
+  bytes_deduplicated: number;
+  bytes_uploaded: number;
+  failed_builds: number;
+}
+
+const TOP_BUSTERS = 10;
+
+function computeStats(
+  db: Db,
+  query: StatsQuery,
+  facts: (project: string, instr: string) => { before?: string; after?: string; buildArg?: string },
+): StatsResult {
+  const span = WINDOW_MS[query.window];
+  const bucket = BUCKET_MS[query.window];
+  if (!span || !bucket) throw new Error(`unknown stats window ${JSON.stringify(query.window)}`);
+  const groupCol = { project: 'project', user: 'user', platform: 'platform' }[query.groupBy];
+  if (!groupCol) throw new Error(`unknown stats grouping ${JSON.stringify(query.groupBy)}`);
+  const from = query.now - span;
+  const scope = query.project === undefined ? '' : 'AND project = ?';
+  const params: (string | number)[] = [from, query.now];
+  if (query.project !== undefined) params.push(query.project);
+  // The window is [now - span, now]; builds still running count once they finish.
+  const where = `started_ms >= ? AND started_ms <= ? ${scope}`;
+
+  const groups = db
+    .prepare(`
+      SELECT ${groupCol} AS key, count(*) AS builds, sum(steps) AS steps, sum(cached_steps) AS cached_steps,
+        sum(saved_ms) AS saved_ms, sum(finished_ms - started_ms) AS build_ms,
+        sum(bytes_deduplicated) AS bytes_deduplicated, sum(bytes_uploaded) AS bytes_uploaded,
+        sum(result = 'failed') AS failed_builds
+      FROM builds WHERE ${where} AND result != 'running' GROUP BY key`)
+    .all(...params) as TotalsRow[];
+  const totals = groups.reduce<Omit<TotalsRow, 'key'>>(
+    (t, g) => ({
+      builds: t.builds + g.builds,
+      steps: t.steps + g.steps,
+      cached_steps: t.cached_steps + g.cached_steps,
+      saved_ms: t.saved_ms + g.saved_ms,
+      build_ms: t.build_ms + g.build_ms,
+      bytes_deduplicated: t.bytes_deduplicated + g.bytes_deduplicated,
+      bytes_uploaded: t.bytes_uploaded + g.bytes_uploaded,
+      failed_builds: t.failed_builds + g.failed_builds,
+    }),
+    {
+      builds: 0,
+      steps: 0,
+      cached_steps: 0,
+      saved_ms: 0,
+      build_ms: 0,
+      bytes_deduplicated: 0,
+      bytes_uploaded: 0,
+      failed_builds: 0,
+    },
+  );
+
+  const n = Math.ceil(span / bucket);
+  const series = Array.from({ length: n }, (_, i) => ({
+    startMs: from + i * bucket,
+    steps: 0,
+    cachedSteps: 0,
+  }));
+  const rows = db
+    .prepare(`
+      SELECT min(CAST(? AS INTEGER), CAST((started_ms - ?) / ? AS INTEGER)) AS b, sum(steps) AS steps, sum(cached_steps) AS cached
+      FROM builds WHERE ${where} AND result != 'running' GROUP BY b`)
+    .all(n - 1, from, bucket, ...params) as { b: number; steps: number; cached: number }[];
+  for (const r of rows) {
+    const s = series[r.b];
+    if (s) {
+      s.steps = r.steps;
+      s.cachedSteps = r.cached;
+    }
+  }
+
+  const misses = db
+    .prepare(`
+      SELECT project, instr, cause_kind AS kind, count(*) AS n, sum(duration_ms) AS cost
+      FROM steps WHERE cached = 0 AND ${where} GROUP BY project, instr, cause_kind`)
+    .all(...params) as { project: string; instr: string; kind: string | null; n: number; cost: number }[];
+  const byStep = new Map<
+    string,
+    { project: string; step: string; misses: number; costMs: number; causes: Map<string, number> }
+  >();
+  for (const m of misses) {
+    const k = `${m.project}\0${m.instr}`;
+    let b = byStep.get(k);
+    if (!b) {
+      b = { project: m.project, step: m.instr, misses: 0, costMs: 0, causes: new Map() };
+      byStep.set(k, b);
+    }
+    b.misses += m.n;
+    b.costMs += m.cost;
+    const kind = m.kind ?? 'unknown';
+    b.causes.set(kind, (b.causes.get(kind) ?? 0) + m.n);
+  }
+  const busters = [...byStep.values()]
+    .sort(
+      (a, b) =>
+        b.costMs - a.costMs ||
+        b.misses - a.misses ||
+        a.project.localeCompare(b.project) ||
+        a.step.localeCompare(b.step),
+    )
+    .slice(0, TOP_BUSTERS)
+    .map((b) => {
+      const causes = [...b.causes]
+        .map(([kind, count]) => ({ kind, count }))
+        .sort((x, y) => y.count - x.count || x.kind.localeCompare(y.kind));
+      const suggestion = suggestFor({
+        instr: b.step,
+        misses: b.misses,
+        causes,
+        ...facts(b.project, b.step),
+      });
+      return { project: b.project, step: b.step, misses: b.misses, costMs: b.costMs, causes, suggestion };
+    });
+
+  const toTotals = (t: Omit<TotalsRow, 'key'>) => ({
+    builds: t.builds,
+    steps: t.steps,
+    cachedSteps: t.cached_steps,
+    hitRatio: t.steps ? t.cached_steps / t.steps : 0,
+    savedMs: t.saved_ms,
+    buildMs: t.build_ms,
+    bytesDeduplicated: t.bytes_deduplicated,
+    bytesUploaded: t.bytes_uploaded,
+    failedBuilds: t.failed_builds,
+  });
+  return {
+    window: query.window,
+    totals: toTotals(totals),
+    groups: groups
+      .map((g) => ({ key: g.key, totals: toTotals(g) }))
+      .sort((a, b) => b.totals.builds - a.totals.builds || a.key.localeCompare(b.key)),
+    series,
+    busters,
+    running: [],
+  };
+}

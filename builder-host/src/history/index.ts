@@ -1,0 +1,11 @@
+export { stepCause, trivialExplainer } from './explainer.js';
+export type { BuildFeed } from './feed.js';
+export { createBuildFeed } from './feed.js';
+export type { History } from './history.js';
+export { MIGRATIONS, openHistory, SNAPSHOT_DIFF_CAP, windowMs } from './history.js';
+export type { BuildRecording, Explained, RecordedVertex, RecordingDeps, RecordingInput } from './recorder.js';
+export { beginRecording } from './recorder.js';
+export { diffSnapshots, EMPTY_DIFF } from './snapshot-diff.js';
+export type { BusterFacts } from './suggest.js';
+export { instructionOf, isDockerfileStep, suggestFor } from './suggest.js';
+export type * from './types.js';

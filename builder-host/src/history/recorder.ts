@@ -1,0 +1,212 @@
+import type { ContextEntry } from '../../../src/protocol/index.js';
+import { stepCause } from './explainer.js';
+import type { BuildFeed } from './feed.js';
+import type { History } from './history.js';
+import { diffSnapshots, EMPTY_DIFF } from './snapshot-diff.js';
+import { instructionOf, isDockerfileStep } from './suggest.js';
+import type {
+  BuildStart,
+  BuildSummary,
+  PreviousBuild,
+  StepCause,
+  StepExplainer,
+  StepRecord,
+} from './types.js';
+
+/** What a recording needs besides the build itself. */
+export interface RecordingDeps {
+  history: History;
+  explainer: StepExplainer;
+  feed: BuildFeed;
+  /** Entries of a stored snapshot (the previous build's, for the diff). */
+  snapshotEntries(id: string): Promise<readonly ContextEntry[] | undefined>;
+  now?: () => number;
+  /** Called when history fails; recording never fails a build. */
+  onError?: (err: unknown) => void;
+}
+
+/** The inputs of a build being recorded, as the server knows them before it runs. */
+export type RecordingInput = Omit<BuildStart, 'startedMs' | 'prevSnapshotId' | 'snapshotDiff'> & {
+  entries: readonly ContextEntry[];
+};
+
+/** A vertex as the engine reports it (and the memo replays it). */
+export interface RecordedVertex {
+  digest: string;
+  name: string;
+  cached: boolean;
+  startedMs: number;
+  completedMs: number;
+  error: string;
+}
+
+/** One build being recorded: feed it the engine's vertices and statuses, then finish it. */
+export interface BuildRecording {
+  /** Notes a vertex; the causes to stream now (this vertex's when it just completed uncached, held ones). */
+  vertex(v: RecordedVertex): Promise<Explained[]>;
+  /** Causes still held back; call before sending the result. */
+  flush(): Promise<Explained[]>;
+  /** Notes progress bytes of a vertex's sub-task. */
+  status(s: { vertex: string; id: string; current: number }): void;
+  /** Records the end of the build once (later calls are ignored). */
+  finish(result: 'ok' | 'failed' | 'cancelled'): void;
+}
+
+/** A cause to stream for one vertex. */
+export interface Explained {
+  vertex: string;
+  cause: StepCause;
+}
+
+interface SeenVertex extends RecordedVertex {
+  cause?: StepCause;
+  bytes: Map<string, number>;
+}
+
+const NOOP: BuildRecording = {
+  vertex: async () => [],
+  flush: async () => [],
+  status() {},
+  finish() {},
+};
+
+/**
+ * Records a build's start (and announces it on the feed), explains each uncached step as it
+ * completes, and records its steps at the end. A failing history turns it into a no-op.
+ */
+export async function beginRecording(deps: RecordingDeps, input: RecordingInput): Promise<BuildRecording> {
+  const now = deps.now ?? Date.now;
+  const guard = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      deps.onError?.(err);
+      return fallback;
+    }
+  };
+  let previous: PreviousBuild | undefined;
+  let id: number;
+  let startSummary: BuildSummary;
+  const { entries, ...start } = input;
+  let diff = EMPTY_DIFF;
+  try {
+    previous = deps.history.previousBuild(input.project, input.platform);
+    const prevEntries = previous ? await deps.snapshotEntries(previous.snapshotId) : undefined;
+    diff = diffSnapshots(prevEntries, entries);
+    const started = deps.history.recordBuildStart({
+      ...start,
+      startedMs: now(),
+      prevSnapshotId: previous?.snapshotId,
+      snapshotDiff: diff,
+    });
+    id = started.id;
+    startSummary = started.summary;
+    deps.feed.publish(started.summary);
+  } catch (err) {
+    deps.onError?.(err);
+    return NOOP;
+  }
+  const seen = new Map<string, SeenVertex>();
+  let finished = false;
+  // BuildKit reports a FROM as completed uncached when it resolves the image, then as cached; its
+  // cause waits for the next vertex (or the end) so a step that turns cached is never explained.
+  const held = new Set<string>();
+
+  async function explain(s: SeenVertex): Promise<Explained | undefined> {
+    if (s.cached) return undefined;
+    const cachedBefore = guard(() => deps.history.hasStep(s.digest), false);
+    let cause: StepCause;
+    try {
+      cause = await deps.explainer.explain({
+        project: input.project,
+        noCache: input.noCache,
+        previous,
+        snapshotDiff: diff,
+        buildArgs: input.buildArgs,
+        prevBuildArgs: previous?.buildArgs ?? {},
+        dockerfile: input.dockerfile,
+        prevDockerfile: previous?.dockerfile,
+        baseImages: input.baseImages,
+        prevBaseImages: previous?.baseImages ?? {},
+        step: { digest: s.digest, name: s.name, cachedBefore },
+      });
+    } catch (err) {
+      deps.onError?.(err);
+      cause = stepCause('unknown', 'the cause could not be determined');
+    }
+    s.cause = cause;
+    return { vertex: s.digest, cause };
+  }
+
+  async function release(except?: string): Promise<Explained[]> {
+    const out: Explained[] = [];
+    for (const d of [...held]) {
+      if (d === except) continue;
+      held.delete(d);
+      const e = await explain(seen.get(d)!);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  return {
+    async vertex(v) {
+      if (!isDockerfileStep(v.name)) return [];
+      let s = seen.get(v.digest);
+      const wasDone = s !== undefined && s.completedMs > 0;
+      if (!s) {
+        s = { ...v, bytes: new Map() };
+        seen.set(v.digest, s);
+      } else Object.assign(s, { ...v, startedMs: v.startedMs || s.startedMs });
+      const out = await release(v.digest);
+      if (v.cached) held.delete(v.digest);
+      if (wasDone || v.cached || v.completedMs <= 0) return out;
+      if (/^FROM\s/i.test(instructionOf(v.name))) {
+        held.add(v.digest);
+        return out;
+      }
+      const e = await explain(s);
+      return e ? [...out, e] : out;
+    },
+
+    flush() {
+      return release();
+    },
+
+    status(st) {
+      const s = seen.get(st.vertex);
+      if (s && st.current > (s.bytes.get(st.id) ?? 0)) s.bytes.set(st.id, st.current);
+    },
+
+    finish(result) {
+      if (finished) return;
+      finished = true;
+      const steps: StepRecord[] = [];
+      for (const s of seen.values()) {
+        // Steps the build never reached (cancelled, or after a failure) neither hit nor missed.
+        if (!s.cached && s.completedMs <= 0) continue;
+        steps.push({
+          digest: s.digest,
+          name: s.name,
+          cached: s.cached,
+          durationMs: s.startedMs > 0 && s.completedMs >= s.startedMs ? s.completedMs - s.startedMs : 0,
+          bytes: [...s.bytes.values()].reduce((a, b) => a + b, 0),
+          cause: s.cached ? undefined : s.cause,
+        });
+      }
+      const finishedMs = now();
+      const summary = guard<BuildSummary>(
+        () => deps.history.recordBuildFinish({ id, finishedMs, result, steps }),
+        // Unrecorded, but watchers still learn that it ended.
+        {
+          ...startSummary,
+          finishedMs,
+          result,
+          steps: steps.length,
+          cachedSteps: steps.filter((x) => x.cached).length,
+        },
+      );
+      deps.feed.publish(summary);
+    },
+  };
+}

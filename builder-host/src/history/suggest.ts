@@ -1,0 +1,65 @@
+import type { StepCauseKind } from './types.js';
+
+/** The instruction of a vertex name without its "[stage n/m] " prefix, e.g. "RUN npm ci". */
+export function instructionOf(name: string): string {
+  return name.replace(/^\[[^\]]*?\b\d+\/\d+\]\s+/, '').trim();
+}
+
+/** Stage and position of a vertex name "[stage n/m] …" (stage '' for "[n/m]"), if it has one. */
+export function positionOf(name: string): { stage: string; n: number } | undefined {
+  const m = /^\[(?:(.*?)\s+)?(\d+)\/\d+\]/.exec(name);
+  return m ? { stage: m[1] ?? '', n: Number(m[2]) } : undefined;
+}
+
+/**
+ * True for vertices of Dockerfile instructions ("[stage n/m] …"); false for what BuildKit runs
+ * around every build (context transfer, metadata, export), which would only dilute hit ratios.
+ */
+export function isDockerfileStep(name: string): boolean {
+  return positionOf(name) !== undefined;
+}
+
+// Package managers whose install step a `COPY . .` in front of it re-runs on every source change,
+// and the manifests to copy before it instead.
+const INSTALLERS: { re: RegExp; manifests: string }[] = [
+  {
+    re: /\b(npm\s+(ci|install|i)\b|pnpm\s+(install|i)\b|yarn(\s+install)?\b)/,
+    manifests: 'package.json, package-lock.json',
+  },
+  { re: /\bpip3?\s+install\b/, manifests: 'requirements.txt' },
+  { re: /\bgo\s+mod\s+download\b/, manifests: 'go.mod, go.sum' },
+  { re: /\bcargo\s+(fetch|build)\b/, manifests: 'Cargo.toml, Cargo.lock' },
+  { re: /\bbundle\s+install\b/, manifests: 'Gemfile, Gemfile.lock' },
+];
+
+const COPY_ALL = /^(COPY|ADD)\s+(--\S+\s+)*\.\/?\s+\S+\s*$/i;
+
+function installer(instr: string): (typeof INSTALLERS)[number] | undefined {
+  if (!/^RUN\s/i.test(instr)) return undefined;
+  return INSTALLERS.find((i) => i.re.test(instr));
+}
+
+/** What a cache buster looks like, for the suggestion rules. */
+export interface BusterFacts {
+  /** The step's instruction, e.g. "COPY . .". */
+  instr: string;
+  /** Instructions just before and after it in the same stage of its latest build, when known. */
+  before?: string;
+  after?: string;
+  misses: number;
+  causes: { kind: StepCauseKind | string; count: number }[];
+  /** The build argument named most often by its `build_arg` causes. */
+  buildArg?: string;
+}
+
+/** A concrete change that would keep the step cached, or '' when no rule knows one. */
+export function suggestFor(f: BusterFacts): string {
+  const copyThenInstall =
+    (COPY_ALL.test(f.instr) && f.after && installer(f.after)) ||
+    (f.before && COPY_ALL.test(f.before) && installer(f.instr));
+  if (copyThenInstall)
+    return `copy the package manifests (${copyThenInstall.manifests}) first, install, then copy the rest`;
+  const args = f.causes.find((c) => c.kind === 'build_arg')?.count ?? 0;
+  if (f.buildArg && args * 2 > f.misses) return `move ARG ${f.buildArg} below the steps that don't use it`;
+  return '';
+}

@@ -1,0 +1,141 @@
+import type { BuildSummary__Output } from '../../../src/protocol/generated/depot/builder/v1/BuildSummary.js';
+import type { StatsResponse__Output } from '../../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
+import type { StepCause__Output } from '../../../src/protocol/generated/depot/builder/v1/StepCause.js';
+
+/** Why one step missed the cache (the wire `StepCause`, every field present). */
+export type StepCause = StepCause__Output;
+/** Kinds of `StepCause.kind`. */
+export type StepCauseKind =
+  | 'changed_files'
+  | 'build_arg'
+  | 'dockerfile_changed'
+  | 'base_image'
+  | 'no_cache'
+  | 'first_build'
+  | 'evicted'
+  | 'unknown';
+/** One build as WatchBuilds streams it and Stats lists it under `running`. */
+export type BuildSummary = BuildSummary__Output;
+/** What `History.stats` answers: the wire `StatsResponse`. */
+export type StatsResult = StatsResponse__Output;
+
+/** Outcome of a recorded build. */
+export type BuildOutcome = 'running' | 'ok' | 'failed' | 'cancelled';
+
+/** Context paths that differ between two snapshots, each list capped (see SNAPSHOT_DIFF_CAP). */
+export interface SnapshotDiff {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  /** Full counts, which exceed the lists' lengths when they were capped. */
+  addedCount: number;
+  changedCount: number;
+  removedCount: number;
+}
+
+/** One step (BuildKit vertex) of a build, as recorded when the build finishes. */
+export interface StepRecord {
+  digest: string;
+  /** The vertex name, e.g. "[build 3/5] RUN npm ci". */
+  name: string;
+  cached: boolean;
+  durationMs: number;
+  bytes: number;
+  /** Why it missed; undefined for cached steps or when nothing explained it. */
+  cause?: StepCause;
+}
+
+/** What is known when a build starts. */
+export interface BuildStart {
+  buildId: string;
+  project: string;
+  user: string;
+  platform: string;
+  startedMs: number;
+  snapshotId: string;
+  prevSnapshotId?: string;
+  snapshotDiff?: SnapshotDiff;
+  buildArgs: Record<string, string>;
+  /** "sha256:<hex>" of the Dockerfile bytes. */
+  dockerfileDigest: string;
+  /** The Dockerfile text, kept once per digest so the next build can be compared with it. */
+  dockerfile: string;
+  /** Base image ref → image id, as resolved when the build started. */
+  baseImages: Record<string, string>;
+  noCache: boolean;
+  bytesUploaded: number;
+  bytesDeduplicated: number;
+}
+
+/** What is known when a build ends. */
+export interface BuildFinish {
+  /** The handle `recordBuildStart` returned. */
+  id: number;
+  finishedMs: number;
+  result: Exclude<BuildOutcome, 'running'>;
+  steps: StepRecord[];
+}
+
+/** The inputs and steps of a project's last finished build, which a new build is compared with. */
+export interface PreviousBuild {
+  buildId: string;
+  platform: string;
+  startedMs: number;
+  finishedMs: number;
+  result: BuildOutcome;
+  snapshotId: string;
+  buildArgs: Record<string, string>;
+  dockerfileDigest: string;
+  /** Undefined when the text was not kept (pruned, or recorded by an older builder). */
+  dockerfile: string | undefined;
+  baseImages: Record<string, string>;
+  steps: { digest: string; name: string; cached: boolean; durationMs: number }[];
+}
+
+/** Everything the why-missed analysis may look at for one uncached step. */
+export interface ExplainInput {
+  project: string;
+  noCache: boolean;
+  previous: PreviousBuild | undefined;
+  snapshotDiff: SnapshotDiff;
+  buildArgs: Record<string, string>;
+  prevBuildArgs: Record<string, string>;
+  dockerfile: string;
+  prevDockerfile: string | undefined;
+  /** Base image ref → image id. */
+  baseImages: Record<string, string>;
+  prevBaseImages: Record<string, string>;
+  step: {
+    digest: string;
+    name: string;
+    /** An earlier recorded build ran a step with this digest, so its result once was in the cache. */
+    cachedBefore: boolean;
+  };
+}
+
+/** Finds why one step missed the cache (the real analysis lives in history/explain.ts). */
+export interface StepExplainer {
+  explain(input: ExplainInput): StepCause | Promise<StepCause>;
+}
+
+/** Stats windows the Stats RPC accepts. */
+export type StatsWindow = '1h' | '24h' | '7d';
+/** Dimensions Stats groups by. */
+export type StatsGroupBy = 'project' | 'user' | 'platform';
+
+/** A Stats query; `project` scopes it to one project (a project token's view). */
+export interface StatsQuery {
+  window: StatsWindow;
+  groupBy: StatsGroupBy;
+  project?: string;
+  /** ms since epoch; the window is (now - window, now]. */
+  now: number;
+}
+
+/** Retention limits of the history database. */
+export interface RetentionOptions {
+  /** Builds that started longer ago are deleted; default 30. */
+  maxAgeDays?: number;
+  /** At most this many builds are kept (newest first); default 200 000. */
+  maxBuilds?: number;
+}

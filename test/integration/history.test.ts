@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { parseEventLines } from '../../src/progress/json.js';
+import type { BuildSummary__Output } from '../../src/protocol/generated/depot/builder/v1/BuildSummary.js';
+import type { StatsResponse__Output } from '../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
+import { AUTH_METADATA_KEY, loadBuilderProto, PROJECT_METADATA_KEY } from '../../src/protocol/index.js';
+import { BUILDER_BIN, type BuilderProcess, depot, skipReason, startBuilder, tempDir } from './harness.js';
+
+const skip = skipReason();
+
+type Client = InstanceType<ReturnType<typeof loadBuilderProto>['depot']['builder']['v1']['Builder']>;
+
+function metadata(token: string, project?: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(AUTH_METADATA_KEY, `Bearer ${token}`);
+  if (project) md.set(PROJECT_METADATA_KEY, project);
+  return md;
+}
+
+function stats(
+  client: Client,
+  md: grpc.Metadata,
+  window: string,
+  groupBy: string,
+): Promise<StatsResponse__Output> {
+  return new Promise((resolve, reject) =>
+    client.Stats({ window, groupBy }, md, { deadline: Date.now() + 10_000 }, (err, res) =>
+      err ? reject(err) : resolve(res!),
+    ),
+  );
+}
+
+/** The Dockerfile steps ("[n/m] …" vertices) of a `--progress json` run and which were cached. */
+function stepsOf(json: string): { steps: number; cached: number; causes: Map<string, string> } {
+  const last = new Map<string, { name: string; cached: boolean; completed: boolean }>();
+  const causes = new Map<string, string>();
+  for (const ev of parseEventLines(json)) {
+    if (ev.type === 'vertex/updated')
+      last.set(ev.vertex.digest, {
+        name: ev.vertex.name,
+        cached: ev.vertex.cached,
+        completed: ev.vertex.completedMs > 0,
+      });
+    if (ev.type === 'step/explained') causes.set(ev.vertex, ev.cause.kind);
+  }
+  const steps = [...last.values()].filter(
+    (v) => /^\[[^\]]*\d+\/\d+\]/.test(v.name) && (v.cached || v.completed),
+  );
+  return { steps: steps.length, cached: steps.filter((s) => s.cached).length, causes };
+}
+
+describe('build history: Stats and WatchBuilds on a real builder', { skip }, () => {
+  let builder: BuilderProcess;
+  let client: Client;
+  const project = `hist-${process.pid}`;
+  const ctx = tempDir('hist-ctx');
+  const tokens: Record<string, string> = {};
+  let admin = '';
+  const watched: BuildSummary__Output[] = [];
+  let watch: grpc.ClientReadableStream<BuildSummary__Output> | undefined;
+
+  before(async () => {
+    mkdirSync(join(ctx, 'src'));
+    writeFileSync(join(ctx, 'src', 'app.txt'), `app v1 ${process.pid} ${Date.now()}\n`);
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      'FROM busybox:latest\nCOPY src/app.txt /app.txt\nRUN cat /app.txt > /out.txt\n',
+    );
+    builder = await startBuilder();
+    tokens.ann = builder.token(project, 'ann');
+    tokens.bob = builder.token(project, 'bob');
+    const r = spawnSync(
+      process.execPath,
+      [BUILDER_BIN, 'token', 'create', '--admin', '--user', 'root', '--data', builder.dataDir],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    admin = r.stdout.trim();
+    const proto = loadBuilderProto();
+    client = new proto.depot.builder.v1.Builder(
+      builder.url.replace(/^tcp:\/\//, ''),
+      grpc.credentials.createInsecure(),
+    );
+    watch = client.WatchBuilds({}, metadata(tokens.ann!));
+    watch.on('data', (s: BuildSummary__Output) => watched.push(s));
+    watch.on('error', () => {});
+    // The watch is live once the server answered its metadata.
+    await new Promise<void>((resolve) => watch!.once('metadata', () => resolve()));
+  });
+  after(async () => {
+    watch?.cancel();
+    client?.close();
+    await builder?.stop();
+  });
+
+  const build = async (user: string, extra: string[] = []) => {
+    const r = await depot([
+      'build',
+      '--builder',
+      builder.url,
+      '--token',
+      tokens[user]!,
+      '--project',
+      project,
+      '--progress',
+      'json',
+      ...extra,
+      ctx,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return stepsOf(r.stdout);
+  };
+
+  test('a scripted sequence by two users gives exact counts from Stats', async () => {
+    const first = await build('ann');
+    const again = await build('bob');
+    writeFileSync(join(ctx, 'src', 'app.txt'), `app v2 ${process.pid} ${Date.now()}\n`);
+    const changed = await build('ann');
+    const noCache = await build('bob', ['--no-cache']);
+
+    // What the builds themselves showed: FROM (cached: the engine has busybox), COPY, RUN.
+    assert.deepEqual([first.steps, first.cached], [3, 1]);
+    assert.deepEqual([again.steps, again.cached], [3, 3], 'the identical rebuild is fully cached');
+    assert.equal(changed.steps, 3);
+    assert.equal(changed.cached, 1, 'only FROM stays cached after a source change');
+    // --no-cache re-runs COPY and RUN; BuildKit still reports the local base image as cached.
+    assert.deepEqual([noCache.steps, noCache.cached], [3, 1]);
+    assert.ok(
+      [...first.causes.values()].every((k) => k === 'first_build'),
+      JSON.stringify([...first.causes]),
+    );
+    assert.equal(first.causes.size, first.steps - first.cached);
+    assert.deepEqual([...new Set(noCache.causes.values())], ['no_cache']);
+    assert.equal(noCache.causes.size, 2);
+    assert.equal(changed.causes.size, 2);
+
+    const all = [first, again, changed, noCache];
+    const steps = all.reduce((n, b) => n + b.steps, 0);
+    const cached = all.reduce((n, b) => n + b.cached, 0);
+    const s = await stats(client, metadata(tokens.ann!, project), '1h', 'user');
+    assert.equal(s.window, '1h');
+    assert.equal(s.totals?.builds, 4);
+    assert.equal(s.totals?.failedBuilds, 0);
+    assert.equal(s.totals?.steps, steps);
+    assert.equal(s.totals?.cachedSteps, cached);
+    assert.equal(s.totals?.hitRatio, cached / steps);
+    assert.deepEqual(
+      s.groups.map((g) => [g.key, g.totals?.builds, g.totals?.steps, g.totals?.cachedSteps]),
+      [
+        ['ann', 2, first.steps + changed.steps, first.cached + changed.cached],
+        ['bob', 2, again.steps + noCache.steps, again.cached + noCache.cached],
+      ],
+    );
+    assert.ok((s.totals?.savedMs ?? 0) > 0, 'the cached rebuild saved time');
+    assert.ok((s.totals?.bytesUploaded ?? 0) > 0);
+    assert.equal(
+      s.series.reduce((n, b) => n + b.steps, 0),
+      steps,
+    );
+    assert.deepEqual(s.running, []);
+    assert.ok(s.busters.length > 0);
+    assert.ok(s.busters.every((b) => b.project === project));
+
+    // An admin token sees the same builds, grouped by project.
+    const a = await stats(client, metadata(admin), '24h', 'project');
+    assert.deepEqual(
+      a.groups.map((g) => [g.key, g.totals?.builds]),
+      [[project, 4]],
+    );
+
+    // WatchBuilds saw every build start and finish, in order, with the recorded counts.
+    const ends = watched.filter((w) => w.result !== 'running');
+    assert.equal(watched.filter((w) => w.result === 'running').length, 4);
+    assert.deepEqual(
+      ends.map((w) => [w.user, w.result, w.steps, w.cachedSteps]),
+      all.map((b, i) => [i % 2 ? 'bob' : 'ann', 'ok', b.steps, b.cached]),
+    );
+    for (const e of ends) {
+      const startedAt = watched.findIndex((w) => w.buildId === e.buildId && w.result === 'running');
+      assert.ok(startedAt >= 0 && startedAt < watched.indexOf(e), `start of ${e.buildId} came first`);
+    }
+  });
+
+  test("a project token cannot read another project's stats", async () => {
+    await assert.rejects(stats(client, metadata(tokens.ann!, 'someone-else'), '24h', 'project'), {
+      code: grpc.status.PERMISSION_DENIED,
+    });
+    const other = await new Promise<grpc.ServiceError>((resolve) => {
+      const w = client.WatchBuilds({}, metadata(tokens.bob!, 'someone-else'));
+      w.on('data', () => {});
+      w.on('error', resolve);
+    });
+    assert.equal(other.code, grpc.status.PERMISSION_DENIED);
+    await assert.rejects(stats(client, metadata(tokens.ann!), '2d', 'project'), {
+      code: grpc.status.INVALID_ARGUMENT,
+    });
+  });
+});

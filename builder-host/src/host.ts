@@ -6,6 +6,7 @@ import { normalizePlatform, openFleet } from '../../src/protocol/fleet/index.js'
 import { createTokenStore } from './auth/index.js';
 import { createDockerEngine } from './engine/index.js';
 import { createFleetAuth, startFleetRegistration } from './fleet/index.js';
+import { createStepExplainer } from './history/explain.js';
 import { openHistory, type RetentionOptions, type StepExplainer } from './history/index.js';
 import { createBuilderServer, type TokenVerifier } from './server/index.js';
 import { createStore } from './store/index.js';
@@ -106,7 +107,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     logger,
     memoDir: join(opts.dataDir, 'results'),
     history,
-    explainer: opts.explainer,
+    explainer: opts.explainer ?? realExplainer(),
   });
   const address = await server.listen(opts.listen, opts.tls);
   logger.info({ address, id, engine: opts.engine, platforms }, 'builder-host listening');
@@ -139,5 +140,29 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
       clearInterval(pruner);
       history.close();
     },
+  };
+}
+
+/** The why-missed analysis (history/explain.ts) behind the recorder's explainer interface. */
+function realExplainer(): StepExplainer {
+  const inner = createStepExplainer();
+  return {
+    explain: (input) =>
+      inner.explain({
+        project: input.project,
+        noCache: input.noCache,
+        previous: input.previous && {
+          dockerfile: input.previous.dockerfile,
+          buildArgs: input.previous.buildArgs,
+          baseImages: input.previous.baseImages,
+          steps: input.previous.steps,
+        },
+        snapshotDiff: input.snapshotDiff,
+        dockerfile: input.dockerfile,
+        buildArgs: input.buildArgs,
+        baseImages: input.baseImages,
+        step: { digest: input.step.digest, name: input.step.name, everCached: input.step.cachedBefore },
+        earlierCause: input.earlierCause as Parameters<typeof inner.explain>[0]['earlierCause'],
+      }),
   };
 }

@@ -185,6 +185,71 @@ describe('build history: Stats and WatchBuilds on a real builder', { skip }, () 
     }
   });
 
+  test("each miss's cause matches the scripted change", async () => {
+    const proj = `why-${process.pid}`;
+    const token = builder.token(proj, 'ann');
+    const dir = tempDir('why');
+    mkdirSync(join(dir, 'src'));
+    writeFileSync(join(dir, 'src', 'app.txt'), `why v1 ${process.pid} ${Date.now()}\n`);
+    const dockerfile = (run: string) =>
+      `FROM busybox:latest\nARG FLAVOR=plain\nCOPY src/app.txt /app.txt\n${run}\n`;
+    writeFileSync(join(dir, 'Dockerfile'), dockerfile('RUN echo "$FLAVOR" > /f && cat /app.txt > /out.txt'));
+    /** Runs a build; returns step keyword → its cause. */
+    const why = async (extra: string[] = []) => {
+      const r = await depot([
+        'build',
+        '--builder',
+        builder.url,
+        '--token',
+        token,
+        '--project',
+        proj,
+        '--progress',
+        'json',
+        ...extra,
+        dir,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const names = new Map<string, string>();
+      const out = new Map<
+        string,
+        { kind: string; text: string; paths: string[]; name: string; line: number }
+      >();
+      const events = parseEventLines(r.stdout);
+      for (const ev of events) if (ev.type === 'vertex/updated') names.set(ev.vertex.digest, ev.vertex.name);
+      for (const ev of events)
+        if (ev.type === 'step/explained')
+          out.set((names.get(ev.vertex) ?? ev.vertex).replace(/^\[[^\]]*\] /, '').split(' ')[0]!, ev.cause);
+      return out;
+    };
+    const first = await why();
+    assert.equal(first.get('COPY')?.kind, 'first_build');
+    assert.equal(first.get('RUN')?.kind, 'first_build');
+
+    writeFileSync(join(dir, 'src', 'app.txt'), `why v2 ${Date.now()}\n`);
+    const files = await why();
+    assert.equal(files.get('COPY')?.kind, 'changed_files');
+    assert.deepEqual(files.get('COPY')?.paths, ['src/app.txt']);
+    // The RUN missed because the COPY before it did, and says so.
+    assert.equal(files.get('RUN')?.kind, 'changed_files');
+    assert.match(files.get('RUN')!.text, /^after COPY/);
+
+    const arg = await why(['--build-arg', 'FLAVOR=spicy']);
+    assert.equal(arg.has('COPY'), false, 'COPY stays cached');
+    assert.equal(arg.get('RUN')?.kind, 'build_arg');
+    assert.equal(arg.get('RUN')?.name, 'FLAVOR');
+
+    writeFileSync(join(dir, 'Dockerfile'), dockerfile('RUN echo "$FLAVOR!" > /f && cat /app.txt > /out.txt'));
+    const edit = await why(['--build-arg', 'FLAVOR=spicy']);
+    assert.equal(edit.has('COPY'), false);
+    assert.equal(edit.get('RUN')?.kind, 'dockerfile_changed');
+    assert.equal(edit.get('RUN')?.line, 4);
+
+    const nc = await why(['--build-arg', 'FLAVOR=spicy', '--no-cache']);
+    assert.equal(nc.get('COPY')?.kind, 'no_cache');
+    assert.equal(nc.get('RUN')?.kind, 'no_cache');
+  });
+
   test("a project token cannot read another project's stats", async () => {
     await assert.rejects(stats(client, metadata(tokens.ann!, 'someone-else'), '24h', 'project'), {
       code: grpc.status.PERMISSION_DENIED,

@@ -111,9 +111,14 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
   // BuildKit reports a FROM as completed uncached when it resolves the image, then as cached; its
   // cause waits for the next vertex (or the end) so a step that turns cached is never explained.
   const held = new Set<string>();
+  // The first missed step of each stage: later misses of that stage that have no cause of their own
+  // missed because of it (a cascade), and say so.
+  const firstMiss = new Map<string, { name: string; cause: StepCause }>();
+  const stageOf = (name: string) => /^\[(?:(\S+) )?\d+\/\d+\]/.exec(name)?.[1] ?? '';
 
   async function explain(s: SeenVertex): Promise<Explained | undefined> {
     if (s.cached) return undefined;
+    const stage = stageOf(s.name);
     const cachedBefore = guard(() => deps.history.hasStep(s.digest), false);
     let cause: StepCause;
     try {
@@ -129,12 +134,14 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
         baseImages: input.baseImages,
         prevBaseImages: previous?.baseImages ?? {},
         step: { digest: s.digest, name: s.name, cachedBefore },
+        earlierCause: firstMiss.get(stage),
       });
     } catch (err) {
       deps.onError?.(err);
       cause = stepCause('unknown', 'the cause could not be determined');
     }
     s.cause = cause;
+    if (!firstMiss.has(stage)) firstMiss.set(stage, { name: s.name, cause });
     return { vertex: s.digest, cause };
   }
 

@@ -111,6 +111,8 @@ export interface ExplainInput {
     /** An earlier recorded build ran a step with this digest, so its result once was in the cache. */
     cachedBefore: boolean;
   };
+  /** The first missed step of the same stage and its own cause, for cascades. */
+  earlierCause?: { name: string; cause: StepCause };
 }
 
 /** Finds why one step missed the cache (the real analysis lives in history/explain.ts). */

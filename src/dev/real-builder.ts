@@ -138,9 +138,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
     // A reconnect to another builder meanwhile must not inherit this one's base.
     if (baseFor === id) base = acked;
     // Persisting the base (for the next process) is off the rebuild's critical path; writes stay in order.
-    saving = saving
-      .then(() => saveSyncBase(id, project, next.contextDir, acked))
-      .catch(() => {});
+    saving = saving.then(() => saveSyncBase(id, project, next.contextDir, acked)).catch(() => {});
     remember(dockerfiles, out.snapshotId, df);
     return { snapshotId: out.snapshotId, entries: out.entries, bytesSent: out.bytesSent };
   }

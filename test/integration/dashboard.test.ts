@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  BUILDER_BIN,
+  type BuilderProcess,
+  DEPOT_BIN,
+  depot,
+  isolatedEnv,
+  skipReason,
+  startBuilder,
+  tempDir,
+} from './harness.js';
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const skip = skipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
+
+const until = async <T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+describe('depot dashboard in a real terminal', { skip }, () => {
+  let builder: BuilderProcess;
+  const sock = `depot-dash-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+
+  before(async () => {
+    builder = await startBuilder();
+  });
+  after(async () => {
+    spawnSync('tmux', ['-L', sock, 'kill-server']);
+    await builder?.stop();
+  });
+
+  test('shows the history and updates live when a new build finishes', async () => {
+    const project = `dash-${process.pid}`;
+    const token = builder.token(project, 'ann');
+    const r = spawnSync(
+      process.execPath,
+      [BUILDER_BIN, 'token', 'create', '--admin', '--user', 'lead', '--data', builder.dataDir],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const admin = r.stdout.trim();
+    const ctx = tempDir('dash');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt\n');
+    writeFileSync(join(ctx, 'a.txt'), `one ${Date.now()}\n`);
+    const build = async () => {
+      const b = await depot([
+        'build',
+        '--builder',
+        builder.url,
+        '--token',
+        token,
+        '--project',
+        project,
+        '--progress',
+        'quiet',
+        ctx,
+      ]);
+      assert.equal(b.code, 0, b.stderr);
+    };
+    await build();
+
+    const { CI: _ci, ...base } = isolatedEnv();
+    const env = Object.entries(base)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'dash',
+      '-x',
+      '100',
+      '-y',
+      '30',
+      `env -u CI ${env} ${process.execPath} ${DEPOT_BIN} dashboard --builder ${builder.url} --token ${admin} --window 1h`,
+    );
+    const pane = () => tmux('capture-pane', '-p', '-t', 'dash');
+    const buildsShown = (p: string) => Number(/(\d+) builds? ·/.exec(p)?.[1] ?? -1);
+    const first = await until('the dashboard with one build', () => {
+      const p = pane();
+      return buildsShown(p) === 1 && p.includes(project) && p;
+    });
+    for (const line of first.split('\n')) assert.ok(line.length <= 100, line);
+
+    writeFileSync(join(ctx, 'a.txt'), `two ${Date.now()}\n`);
+    await build();
+    await until('the dashboard updated to two builds', () => buildsShown(pane()) === 2, 15_000);
+
+    tmux('send-keys', '-t', 'dash', 'q');
+    await until(
+      'the dashboard exits on q',
+      () => {
+        try {
+          tmux('has-session', '-t', 'dash');
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      10_000,
+    );
+  });
+});

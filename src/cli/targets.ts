@@ -75,7 +75,8 @@ export async function selectTargets(opts: TargetOptions, platforms: string[]): P
           `no builder for ${platform} in DEPOT_BUILDERS_BY_PLATFORM`,
           `it lists ${[...map.keys()].join(', ') || 'nothing'}`,
         );
-      const token = opts.token || env.DEPOT_TOKEN || (await loadToken(url));
+      // Each listed builder has its own token: the one `depot login` stored for it wins.
+      const token = (await loadToken(url)) || opts.token || env.DEPOT_TOKEN;
       if (!token)
         throw new DepotError(
           'unauthenticated',

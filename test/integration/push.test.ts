@@ -197,7 +197,11 @@ describe('depot build --push', { skip }, () => {
     skip: !ARM64_ENGINE && 'DEPOT_TEST_ARM64_ENGINE not set',
   }, async () => {
     const runCtx = tempDir('push-run');
-    writeFileSync(join(runCtx, 'Dockerfile'), 'FROM busybox\nRUN uname -m > /arch.txt && cat /arch.txt\n');
+    // A per-run marker: engines (and their BuildKit cache) outlive one test run, and a cached RUN prints nothing.
+    writeFileSync(
+      join(runCtx, 'Dockerfile'),
+      `FROM busybox\nRUN echo run-${process.pid}-${Date.now()} >/dev/null && uname -m > /arch.txt && cat /arch.txt\n`,
+    );
     const r = await build(
       ['--platform', 'linux/amd64,linux/arm64', '-t', `${reg}/push/run:1`, '--push', runCtx],
       {

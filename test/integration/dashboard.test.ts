@@ -12,20 +12,11 @@ import {
   skipReason,
   startBuilder,
   tempDir,
+  until,
 } from './harness.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const skip = skipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
-
-const until = async <T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 describe('depot dashboard in a real terminal', { skip }, () => {
   let builder: BuilderProcess;
@@ -89,10 +80,14 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     );
     const pane = () => tmux('capture-pane', '-p', '-t', 'dash');
     const buildsShown = (p: string) => Number(/(\d+) builds? ·/.exec(p)?.[1] ?? -1);
-    const first = await until('the dashboard with one build', () => {
-      const p = pane();
-      return buildsShown(p) === 1 && p.includes(project) && p;
-    });
+    const first = await until(
+      'the dashboard with one build',
+      () => {
+        const p = pane();
+        return buildsShown(p) === 1 && p.includes(project) && p;
+      },
+      30_000,
+    );
     for (const line of first.split('\n')) assert.ok(line.length <= 100, line);
 
     writeFileSync(join(ctx, 'a.txt'), `two ${Date.now()}\n`);

@@ -12,20 +12,11 @@ import {
   skipReason,
   startBuilder,
   tempDir,
+  until,
 } from './harness.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const skip = skipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
-
-const until = async <T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 function fixture(extra = ''): string {
   const ctx = tempDir('dev');

@@ -152,3 +152,18 @@ export async function startBuilder(
 export function readMetadata(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 }
+
+/** Polls `fn` every 100 ms until it returns a truthy value; rejects after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  fn: () => T | undefined | false,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -10,15 +10,9 @@
 import { DockerfileParser } from 'dockerfile-ast';
 import { copyInstructionSources, pathsCoveredBySources } from '../../../src/protocol/copy-sources.js';
 
-export type StepCauseKind =
-  | 'changed_files'
-  | 'build_arg'
-  | 'dockerfile_changed'
-  | 'base_image'
-  | 'no_cache'
-  | 'first_build'
-  | 'evicted'
-  | 'unknown';
+import type { StepCauseKind } from './types.js';
+
+export type { StepCauseKind };
 
 /** The wire shape of depot.builder.v1.StepCause (camelCase, every field set). */
 export interface StepCause {

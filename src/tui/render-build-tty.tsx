@@ -1,6 +1,7 @@
 import { render } from 'ink';
 import { type BuildEvent, type BuildState, initialBuildState, reduceBuild } from '../progress/index.js';
 import { BuildView } from './BuildView.js';
+import { inkRenderOptions } from './ink-options.js';
 
 /** How often the live view re-renders for its clock alone (durations show tenths of a second). */
 const CLOCK_TICK_MS = 100;
@@ -47,15 +48,10 @@ export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
       final={final}
     />
   );
-  // Ink spreads these over its defaults: an explicit `undefined` would erase process.stdin.
-  const ink = render(view(false), {
-    stdout: opts.stdout,
-    ...(opts.stdin ? { stdin: opts.stdin } : {}),
-    ...(opts.stderr ? { stderr: opts.stderr } : {}),
-    exitOnCtrlC: false,
-    patchConsole: false,
-    maxFps: opts.fps ?? 15,
-  });
+  const ink = render(
+    view(false),
+    inkRenderOptions({ stdout: opts.stdout, stdin: opts.stdin, stderr: opts.stderr, fps: opts.fps }),
+  );
   const flush = () => {
     timer = undefined;
     if (closed) return;

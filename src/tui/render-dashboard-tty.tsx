@@ -1,5 +1,6 @@
 import { render } from 'ink';
 import { DashboardScreen, type DashboardStore } from './Dashboard.js';
+import { inkRenderOptions } from './ink-options.js';
 
 /** How often the screen re-renders for its clock alone (running builds count seconds). */
 const CLOCK_TICK_MS = 1000;
@@ -43,15 +44,7 @@ export function renderDashboardTty(opts: RenderDashboardTtyOptions): DashboardTt
     // Whatever ends the process, the user's scrollback comes back.
     process.once('exit', leave);
   }
-  // Ink spreads these over its defaults: an explicit `undefined` would erase process.stdin.
-  const ink = render(view(), {
-    stdout,
-    ...(opts.stdin ? { stdin: opts.stdin } : {}),
-    ...(opts.stderr ? { stderr: opts.stderr } : {}),
-    exitOnCtrlC: false,
-    patchConsole: false,
-    maxFps: 15,
-  });
+  const ink = render(view(), inkRenderOptions({ stdout: stdout, stdin: opts.stdin, stderr: opts.stderr }));
   // Ink writes only when the frame changed, so idle ticks cost little.
   const clock = setInterval(() => {
     if (!closed) ink.rerender(view());

@@ -2,6 +2,7 @@ import { render } from 'ink';
 import type { DevCommand, DevState } from '../dev/types.js';
 import { DevView } from './DevView.js';
 import { afterBuildText } from './dev-layout.js';
+import { inkRenderOptions } from './ink-options.js';
 
 /** How often the screen re-renders for its clock alone while something runs. */
 const BUSY_TICK_MS = 100;
@@ -81,15 +82,10 @@ export function renderDevTty(opts: RenderDevTtyOptions): DevTtyRenderer {
   );
   const alternate = opts.alternateScreen ?? stdout.isTTY === true;
   if (alternate) stdout.write(ENTER_ALTERNATE_SCREEN);
-  // Ink spreads these over its defaults: an explicit `undefined` would erase process.stdin.
-  const ink = render(view(), {
-    stdout,
-    ...(opts.stdin ? { stdin: opts.stdin } : {}),
-    ...(opts.stderr ? { stderr: opts.stderr } : {}),
-    exitOnCtrlC: false,
-    patchConsole: false,
-    maxFps: opts.fps ?? 15,
-  });
+  const ink = render(
+    view(),
+    inkRenderOptions({ stdout: stdout, stdin: opts.stdin, stderr: opts.stderr, fps: opts.fps }),
+  );
   const flush = () => {
     timer = undefined;
     if (closed) return;

@@ -12,6 +12,7 @@ import {
   skipReason,
   startBuilder,
   tempDir,
+  tmuxSessionGone,
   until,
 } from './harness.js';
 
@@ -95,17 +96,6 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     await until('the dashboard updated to two builds', () => buildsShown(pane()) === 2, 15_000);
 
     tmux('send-keys', '-t', 'dash', 'q');
-    await until(
-      'the dashboard exits on q',
-      () => {
-        try {
-          tmux('has-session', '-t', 'dash');
-          return false;
-        } catch {
-          return true;
-        }
-      },
-      10_000,
-    );
+    await until('the dashboard exits on q', () => tmuxSessionGone(sock, 'dash'), 10_000);
   });
 });

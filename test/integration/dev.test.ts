@@ -12,6 +12,7 @@ import {
   skipReason,
   startBuilder,
   tempDir,
+  tmuxSessionGone,
   until,
 } from './harness.js';
 
@@ -136,18 +137,7 @@ describe('depot dev against real daemons', { skip }, () => {
     for (const s of syncs) assert.ok(s.bytes <= 64, `re-uploaded ${s.bytes} bytes after the restart`);
 
     tmux('send-keys', '-t', 'dev', 'q');
-    await until(
-      'dev exits on q',
-      () => {
-        try {
-          tmux('has-session', '-t', 'dev');
-          return false;
-        } catch {
-          return true;
-        }
-      },
-      15_000,
-    );
+    await until('dev exits on q', () => tmuxSessionGone(tmuxSock, 'dev'), 15_000);
   });
 
   test('a burst of 100 writes within a second gives exactly one rebuild', async () => {

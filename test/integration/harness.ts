@@ -167,3 +167,8 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Whether a tmux session (on a private server socket) has ended. */
+export function tmuxSessionGone(socket: string, session: string): boolean {
+  return spawnSync('tmux', ['-L', socket, 'has-session', '-t', session]).status !== 0;
+}

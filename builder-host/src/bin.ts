@@ -59,6 +59,11 @@ program
   .option('--fleet-ttl <ms>', 'heartbeat age after which clients ignore this builder', '60000')
   .option('--history-max-age <days>', 'forget builds older than this many days', '30')
   .option('--history-max-builds <n>', 'keep at most this many builds in the history', '200000')
+  .addOption(
+    new Option('--driver <driver>', 'how builds reach the engine: session (BuildKit session) or tar')
+      .choices(['session', 'tar'])
+      .default('session'),
+  )
   .action(
     async (o: {
       engine: string;
@@ -75,6 +80,7 @@ program
       fleetTtl: string;
       historyMaxAge: string;
       historyMaxBuilds: string;
+      driver: 'session' | 'tar';
     }) => {
       const maxAgeDays = Number(o.historyMaxAge);
       const maxBuilds = Number(o.historyMaxBuilds);
@@ -101,6 +107,7 @@ program
             : undefined,
           teamSecret: o.teamSecret,
           history: { maxAgeDays, maxBuilds },
+          driver: o.driver,
         });
         process.stdout.write(`depot-builder ${host.id} listening on ${host.address}\n`);
         const stop = () => {

@@ -37,6 +37,8 @@ export interface BuilderHostOptions {
   history?: RetentionOptions;
   /** Why-missed analysis of uncached steps; default: the trivial explainer. */
   explainer?: StepExplainer;
+  /** How builds reach the engine: a BuildKit session (default) or a context tar. */
+  driver?: 'session' | 'tar';
 }
 
 /** How often old builds are pruned from the history while the builder runs. */
@@ -108,9 +110,10 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     memoDir: join(opts.dataDir, 'results'),
     history,
     explainer: opts.explainer ?? realExplainer(),
+    driver: opts.driver,
   });
   const address = await server.listen(opts.listen, opts.tls);
-  logger.info({ address, id, engine: opts.engine, platforms }, 'builder-host listening');
+  logger.info({ address, id, engine: opts.engine, platforms, driver: opts.driver ?? 'session' }, 'builder-host listening');
   const registration =
     registry && opts.fleet
       ? await startFleetRegistration({

@@ -16,6 +16,7 @@ import { classifyBuildError } from './errors.js';
 import { filterDockerArchive } from './export-archive.js';
 import { createLayerIdCache } from './layer-cache.js';
 import { pushTag } from './push.js';
+import { type EngineSession, openSession } from './session/session.js';
 import type { Engine, EngineBuildRequest, EngineEvent, EngineInfo, ExportSummary } from './types.js';
 import { EngineError } from './types.js';
 
@@ -50,10 +51,14 @@ interface ImageAnswer {
 const ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
 
 /** The query string of `POST /build` for a request (exported for tests). */
-export function buildQuery(req: EngineBuildRequest): string {
+export function buildQuery(req: EngineBuildRequest, sessionId?: string): string {
   const q = new URLSearchParams();
   q.set('version', '2');
   q.set('buildid', req.buildId);
+  if (sessionId) {
+    q.set('remote', 'client-session');
+    q.set('session', sessionId);
+  }
   for (const t of req.tags) q.append('t', t);
   q.set('dockerfile', req.dockerfile);
   q.set('buildargs', JSON.stringify(req.buildArgs));
@@ -109,26 +114,44 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
       errorCode: 'cancelled',
     });
     let contextError: Error | undefined;
-    req.context.on('error', (err: Error) => {
+    req.context?.on('error', (err: Error) => {
       contextError = err;
     });
+    let session: EngineSession | undefined;
     let res: http.IncomingMessage;
     try {
+      if (req.session) {
+        try {
+          session = await openSession(ep, req.session);
+        } catch (err) {
+          if (err instanceof EngineError && err.code === 'engine_unreachable') throw err;
+          yield { type: 'result', ok: false, imageId: '', error: (err as Error).message, errorCode: 'build_failed' };
+          return;
+        }
+        // A session that ends before the build does fails the build: BuildKit could not ask for
+        // files, secrets or credentials any more.
+        session.ended.then((why) => {
+          if (!why || ac.signal.aborted) return;
+          contextError = new SessionLostError(`the build session to the engine was lost mid-build: ${why.message}`);
+          ac.abort();
+          cancel(req.buildId).catch(() => undefined);
+        });
+      }
       try {
         res = await dockerRequest(ep, {
           method: 'POST',
-          path: `/build?${buildQuery(req)}`,
+          path: `/build?${buildQuery(req, session?.id)}`,
           headers: { 'Content-Type': 'application/x-tar' },
-          body: req.context,
+          body: session ? Buffer.alloc(0) : req.context,
           signal: ac.signal,
         });
       } catch (err) {
-        if (ac.signal.aborted) {
-          yield cancelled();
-          return;
-        }
         if (contextError) {
           yield contextFailed(contextError);
+          return;
+        }
+        if (ac.signal.aborted) {
+          yield cancelled();
           return;
         }
         throw unreachable(ep, err);
@@ -148,17 +171,18 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
           if (ev.type === 'result') return;
         }
       } catch (err) {
-        if (ac.signal.aborted) {
-          yield cancelled();
-          return;
-        }
         if (contextError) {
           yield contextFailed(contextError);
+          return;
+        }
+        if (ac.signal.aborted) {
+          yield cancelled();
           return;
         }
         throw unreachable(ep, err);
       }
     } finally {
+      session?.close();
       signal.removeEventListener('abort', onAbort);
       if (running.get(req.buildId) === ac) running.delete(req.buildId);
       // Dropping the connection is what stops the build; a consumer that stops early gets it too.
@@ -239,12 +263,14 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
   };
 }
 
+class SessionLostError extends Error {}
+
 function contextFailed(err: Error): EngineEvent {
   return {
     type: 'result',
     ok: false,
     imageId: '',
     error: err.message,
-    errorCode: 'context_failed',
+    errorCode: err instanceof SessionLostError ? 'session_lost' : 'context_failed',
   };
 }

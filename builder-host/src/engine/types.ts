@@ -1,4 +1,5 @@
 import type { PushAuth, PushResult } from './push.js';
+import type { SessionOptions } from './session/session.js';
 
 /** Facts about a Docker engine, from `GET /version` and `GET /info`. */
 export interface EngineInfo {
@@ -23,9 +24,15 @@ export interface ImageFacts {
 
 /** One build to run on the engine. */
 export interface EngineBuildRequest {
-  /** The build context as a tar stream. */
-  context: NodeJS.ReadableStream;
-  /** Path of the Dockerfile inside the tar. */
+  /** The build context as a tar stream (the tar driver); ignored when `session` is set. */
+  context?: NodeJS.ReadableStream;
+  /**
+   * The session driver: BuildKit fetches the context and the Dockerfile (dirs "context" and
+   * "dockerfile"), secrets, registry credentials and SSH agents through a session the engine
+   * opens back to the builder.
+   */
+  session?: SessionOptions;
+  /** Path of the Dockerfile inside the tar, or its name in the session's "dockerfile" dir. */
   dockerfile: string;
   buildArgs: Record<string, string>;
   target: string;
@@ -72,6 +79,7 @@ export type BuildErrorCode =
   | 'cancelled'
   | 'step_failed'
   | 'context_failed'
+  | 'session_lost'
   | 'build_failed'
   | 'push_denied'
   | 'push_failed'

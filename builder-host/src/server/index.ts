@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { normalizePlatform } from '../../../src/protocol/fleet/index.js';
@@ -22,7 +23,9 @@ import {
   validateManifest,
 } from '../../../src/protocol/index.js';
 import type { TokenRecord } from '../auth/index.js';
-import type { Engine, EngineEvent, PushAuth } from '../engine/index.js';
+import type { Engine, EngineBuildRequest, EngineEvent, PushAuth } from '../engine/index.js';
+import type { SessionCredentials } from '../engine/session/session.js';
+import { singleFileEntries } from '../engine/session/fs-view.js';
 import {
   authForHost,
   createContextTar,
@@ -43,6 +46,7 @@ import {
 } from '../history/index.js';
 import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
+import { createSshRelays } from './ssh-relay.js';
 
 /** Checks a bearer token; undefined when unknown or revoked. */
 export interface TokenVerifier {
@@ -67,6 +71,12 @@ export interface BuilderServerOptions {
   explainer?: StepExplainer;
   /** Clock for recorded builds and Stats windows (tests). */
   now?: () => number;
+  /**
+   * How builds reach the engine: 'session' (default) — BuildKit pulls the context, Dockerfile,
+   * secrets, registry credentials and SSH agents through a session served from the store;
+   * 'tar' — the whole context as the body of POST /build (no secrets, no SSH).
+   */
+  driver?: 'session' | 'tar';
 }
 
 /** An error that maps to one gRPC status; the only way handlers report failures. */
@@ -116,6 +126,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
   const proto = loadBuilderProto();
   const activeBuilds = new Set<AbortController>();
   const memo = opts.memoDir ? createResultMemo(opts.memoDir) : undefined;
+  const driver = opts.driver ?? 'session';
+  const sshRelays = createSshRelays();
   // Snapshots just stored by Sync, in memory: the Build that follows needs not re-read and re-hash them.
   const recentSnapshots = new Map<string, ContextEntry[]>();
   const rememberSnapshot = (id: string, entries: ContextEntry[]) => {
@@ -204,7 +216,14 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             builderVersion: opts.version,
             protocolVersion: PROTOCOL_VERSION,
             platforms: opts.platforms?.length ? opts.platforms : [info.platform],
-            capabilities: ['sync.delta', 'export.missing-layers', 'build.cancel'],
+            capabilities: [
+              'sync.delta',
+              'export.missing-layers',
+              'build.cancel',
+              ...(driver === 'session'
+                ? ['driver.session', 'build.secrets', 'build.ssh', 'build.registry-auth']
+                : ['driver.tar']),
+            ],
             engineVersion: info.version,
             imageStore: info.imageStore,
           });
@@ -373,6 +392,11 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         const entries = await snapshotEntries(req.snapshotId);
         if (!entries) throw new RpcError(grpc.status.NOT_FOUND, `unknown snapshot ${req.snapshotId}`);
         const buildId = req.buildId || randomUUID();
+        if (driver !== 'session' && (Object.keys(req.secrets ?? {}).length || req.sshIds.length))
+          throw new RpcError(
+            grpc.status.FAILED_PRECONDITION,
+            'this builder drives its engine without a BuildKit session (tar driver): it cannot serve --secret or --ssh',
+          );
         // Registry credentials live only in this closure (never logged, never stored) and go to
         // the engine as X-Registry-Auth for this build's pushes.
         const registryAuth = req.registryAuth;
@@ -529,27 +553,61 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           }
         }
         const vertices = new Map<string, MemoVertex>();
-        const tar = createContextTar(entries, (d) => blobs.open(d), extra);
-        if (tar.dockerfilePath) dockerfile = tar.dockerfilePath;
         logger.info(
-          { rpc: 'Build', project: caller.project, buildId, snapshot: req.snapshotId },
+          { rpc: 'Build', project: caller.project, buildId, snapshot: req.snapshotId, driver },
           'build started',
         );
-        const events = engine.build(
-          {
+        let engineReq: EngineBuildRequest;
+        const common = {
+          buildArgs: req.buildArgs,
+          target: req.target,
+          platform: req.platform,
+          tags: req.tags,
+          noCache: req.noCache,
+          pull: req.pull,
+          labels: req.labels,
+          buildId,
+        };
+        if (driver === 'session') {
+          // The Dockerfile is served on its own ("dockerfile" dir), so it never enters the context.
+          const name = extra ? 'Dockerfile' : dockerfile.slice(dockerfile.lastIndexOf('/') + 1);
+          const dfDigest = `sha256:${createHash('sha256').update(dfBytes).digest('hex')}`;
+          const project = caller.project;
+          engineReq = {
+            ...common,
+            dockerfile: name,
+            session: {
+              name: project,
+              // One key per project: BuildKit keeps the project's last context and fetches only changes.
+              sharedKey: createHash('sha256').update(`depot-project:${project}`).digest('hex').slice(0, 32),
+              dirs: new Map([
+                ['context', { entries, open: (d: string) => blobs.open(d) }],
+                [
+                  'dockerfile',
+                  { entries: singleFileEntries(name, dfBytes.length, dfDigest), open: () => Readable.from([dfBytes]) },
+                ],
+              ]),
+              // Held only in this closure for the build's lifetime; never logged or recorded.
+              secrets: new Map(Object.entries(req.secrets ?? {})),
+              credentials: (host) => sessionCredentials(authForHost(registryAuth, engineRegistryHost(host))),
+              ssh: req.sshIds.length
+                ? { ids: req.sshIds, connect: (id) => sshRelays.connect(buildId, project, id) }
+                : undefined,
+              onTransfer: (dir, bytes, files) => {
+                logger.info({ rpc: 'Build', project, buildId, dir, bytes, files }, 'context served to the engine');
+                if (dir === 'context') send({ message: `context: ${formatBytes(bytes)} in ${files} file${files === 1 ? '' : 's'} sent to the engine` });
+              },
+            },
+          };
+        } else {
+          const tar = createContextTar(entries, (d) => blobs.open(d), extra);
+          engineReq = {
+            ...common,
             context: tar.stream,
-            dockerfile,
-            buildArgs: req.buildArgs,
-            target: req.target,
-            platform: req.platform,
-            tags: req.tags,
-            noCache: req.noCache,
-            pull: req.pull,
-            labels: req.labels,
-            buildId,
-          },
-          ac.signal,
-        );
+            dockerfile: tar.dockerfilePath || dockerfile,
+          };
+        }
+        const events = engine.build(engineReq, ac.signal);
         for await (const ev of events) {
           if (ev.type === 'result') {
             let size = 0;
@@ -643,6 +701,18 @@ export function createBuilderServer(opts: BuilderServerOptions): {
       })().catch((err) => {
         logCall('Stats', caller, started, err);
         callback(toStatus(err));
+      });
+    },
+
+    ForwardSsh(call) {
+      authenticate(call).then(
+        (caller) => {
+          if (driver !== 'session') throw new RpcError(grpc.status.FAILED_PRECONDITION, 'this builder cannot forward SSH agents (tar driver)');
+          sshRelays.attach(call, caller.project);
+        },
+      ).catch((err) => {
+        logCall('ForwardSsh', undefined, Date.now(), err);
+        call.emit('error', toStatus(err));
       });
     },
 
@@ -801,4 +871,23 @@ function engineEventToWire(ev: Exclude<EngineEvent, { type: 'result' }>): BuildE
     default:
       return { message: ev.text };
   }
+}
+
+/** The Docker-config host of the registry BuildKit names (Docker Hub's API host is docker.io). */
+function engineRegistryHost(host: string): string {
+  return host === 'registry-1.docker.io' || host === 'index.docker.io' ? 'docker.io' : host;
+}
+
+/** Credentials in the form BuildKit's Auth service answers with. */
+function sessionCredentials(a: RegistryAuthWire | undefined): SessionCredentials | undefined {
+  if (!a) return undefined;
+  if (a.identityToken) return { username: '', secret: a.identityToken };
+  if (a.username || a.password) return { username: a.username ?? '', secret: a.password ?? '' };
+  return undefined;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -21,6 +21,7 @@ import type { NeedBlobs as _depot_builder_v1_NeedBlobs, NeedBlobs__Output as _de
 import type { PushedImage as _depot_builder_v1_PushedImage, PushedImage__Output as _depot_builder_v1_PushedImage__Output } from './depot/builder/v1/PushedImage.js';
 import type { RegistryAuth as _depot_builder_v1_RegistryAuth, RegistryAuth__Output as _depot_builder_v1_RegistryAuth__Output } from './depot/builder/v1/RegistryAuth.js';
 import type { SnapshotReady as _depot_builder_v1_SnapshotReady, SnapshotReady__Output as _depot_builder_v1_SnapshotReady__Output } from './depot/builder/v1/SnapshotReady.js';
+import type { SshFrame as _depot_builder_v1_SshFrame, SshFrame__Output as _depot_builder_v1_SshFrame__Output } from './depot/builder/v1/SshFrame.js';
 import type { StatsBucket as _depot_builder_v1_StatsBucket, StatsBucket__Output as _depot_builder_v1_StatsBucket__Output } from './depot/builder/v1/StatsBucket.js';
 import type { StatsGroup as _depot_builder_v1_StatsGroup, StatsGroup__Output as _depot_builder_v1_StatsGroup__Output } from './depot/builder/v1/StatsGroup.js';
 import type { StatsRequest as _depot_builder_v1_StatsRequest, StatsRequest__Output as _depot_builder_v1_StatsRequest__Output } from './depot/builder/v1/StatsRequest.js';
@@ -65,6 +66,7 @@ export interface ProtoGrpcType {
         PushedImage: MessageTypeDefinition<_depot_builder_v1_PushedImage, _depot_builder_v1_PushedImage__Output>
         RegistryAuth: MessageTypeDefinition<_depot_builder_v1_RegistryAuth, _depot_builder_v1_RegistryAuth__Output>
         SnapshotReady: MessageTypeDefinition<_depot_builder_v1_SnapshotReady, _depot_builder_v1_SnapshotReady__Output>
+        SshFrame: MessageTypeDefinition<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>
         StatsBucket: MessageTypeDefinition<_depot_builder_v1_StatsBucket, _depot_builder_v1_StatsBucket__Output>
         StatsGroup: MessageTypeDefinition<_depot_builder_v1_StatsGroup, _depot_builder_v1_StatsGroup__Output>
         StatsRequest: MessageTypeDefinition<_depot_builder_v1_StatsRequest, _depot_builder_v1_StatsRequest__Output>

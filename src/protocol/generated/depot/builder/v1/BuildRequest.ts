@@ -32,6 +32,17 @@ export interface BuildRequest {
    * "https://index.docker.io/v1/"). Held in memory; never written to disk or logs.
    */
   'registryAuth'?: ({[key: string]: _depot_builder_v1_RegistryAuth});
+  /**
+   * Build secrets (`--secret id=ID,...`) by id, for this build only. Served to BuildKit through
+   * the build's session; held in memory, never written to disk, logs or history. Needs the
+   * "secrets" capability.
+   */
+  'secrets'?: ({[key: string]: Buffer | Uint8Array | string});
+  /**
+   * SSH agent ids this build forwards (`--ssh default|ID=SOCKET`); the agent traffic travels
+   * over ForwardSsh streams the client opens for this build. Needs the "ssh" capability.
+   */
+  'sshIds'?: (string)[];
 }
 
 export interface BuildRequest__Output {
@@ -64,4 +75,15 @@ export interface BuildRequest__Output {
    * "https://index.docker.io/v1/"). Held in memory; never written to disk or logs.
    */
   'registryAuth': ({[key: string]: _depot_builder_v1_RegistryAuth__Output});
+  /**
+   * Build secrets (`--secret id=ID,...`) by id, for this build only. Served to BuildKit through
+   * the build's session; held in memory, never written to disk, logs or history. Needs the
+   * "secrets" capability.
+   */
+  'secrets': ({[key: string]: Buffer});
+  /**
+   * SSH agent ids this build forwards (`--ssh default|ID=SOCKET`); the agent traffic travels
+   * over ForwardSsh streams the client opens for this build. Needs the "ssh" capability.
+   */
+  'sshIds': (string)[];
 }

@@ -9,6 +9,7 @@ import type { ExportChunk as _depot_builder_v1_ExportChunk, ExportChunk__Output 
 import type { ExportRequest as _depot_builder_v1_ExportRequest, ExportRequest__Output as _depot_builder_v1_ExportRequest__Output } from '../../../depot/builder/v1/ExportRequest.js';
 import type { HelloRequest as _depot_builder_v1_HelloRequest, HelloRequest__Output as _depot_builder_v1_HelloRequest__Output } from '../../../depot/builder/v1/HelloRequest.js';
 import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__Output as _depot_builder_v1_HelloResponse__Output } from '../../../depot/builder/v1/HelloResponse.js';
+import type { SshFrame as _depot_builder_v1_SshFrame, SshFrame__Output as _depot_builder_v1_SshFrame__Output } from '../../../depot/builder/v1/SshFrame.js';
 import type { StatsRequest as _depot_builder_v1_StatsRequest, StatsRequest__Output as _depot_builder_v1_StatsRequest__Output } from '../../../depot/builder/v1/StatsRequest.js';
 import type { StatsResponse as _depot_builder_v1_StatsResponse, StatsResponse__Output as _depot_builder_v1_StatsResponse__Output } from '../../../depot/builder/v1/StatsResponse.js';
 import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from '../../../depot/builder/v1/SyncRequest.js';
@@ -37,6 +38,23 @@ export interface BuilderClient extends grpc.Client {
    */
   export(argument: _depot_builder_v1_ExportRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_ExportChunk__Output>;
   export(argument: _depot_builder_v1_ExportRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_ExportChunk__Output>;
+  
+  /**
+   * Relays the client's SSH agent for one build (`--ssh`). The client opens it before Build and
+   * sends a first frame with `build_id` and nothing else; the builder then opens one connection
+   * (`open`, `conn`, `ssh_id`) per agent connection BuildKit makes, and both sides relay `data`
+   * for that `conn` until one sends `close`. Needs the "ssh" capability.
+   */
+  ForwardSsh(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>;
+  ForwardSsh(options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>;
+  /**
+   * Relays the client's SSH agent for one build (`--ssh`). The client opens it before Build and
+   * sends a first frame with `build_id` and nothing else; the builder then opens one connection
+   * (`open`, `conn`, `ssh_id`) per agent connection BuildKit makes, and both sides relay `data`
+   * for that `conn` until one sends `close`. Needs the "ssh" capability.
+   */
+  forwardSsh(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>;
+  forwardSsh(options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>;
   
   /**
    * Versions, platforms and capabilities of the builder; also checks the token.
@@ -106,6 +124,14 @@ export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
   Export: grpc.handleServerStreamingCall<_depot_builder_v1_ExportRequest__Output, _depot_builder_v1_ExportChunk>;
   
   /**
+   * Relays the client's SSH agent for one build (`--ssh`). The client opens it before Build and
+   * sends a first frame with `build_id` and nothing else; the builder then opens one connection
+   * (`open`, `conn`, `ssh_id`) per agent connection BuildKit makes, and both sides relay `data`
+   * for that `conn` until one sends `close`. Needs the "ssh" capability.
+   */
+  ForwardSsh: grpc.handleBidiStreamingCall<_depot_builder_v1_SshFrame__Output, _depot_builder_v1_SshFrame>;
+  
+  /**
    * Versions, platforms and capabilities of the builder; also checks the token.
    */
   Hello: grpc.handleUnaryCall<_depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse>;
@@ -131,6 +157,7 @@ export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
 export interface BuilderDefinition extends grpc.ServiceDefinition {
   Build: MethodDefinition<_depot_builder_v1_BuildRequest, _depot_builder_v1_BuildEvent, _depot_builder_v1_BuildRequest__Output, _depot_builder_v1_BuildEvent__Output>
   Export: MethodDefinition<_depot_builder_v1_ExportRequest, _depot_builder_v1_ExportChunk, _depot_builder_v1_ExportRequest__Output, _depot_builder_v1_ExportChunk__Output>
+  ForwardSsh: MethodDefinition<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output, _depot_builder_v1_SshFrame__Output>
   Hello: MethodDefinition<_depot_builder_v1_HelloRequest, _depot_builder_v1_HelloResponse, _depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse__Output>
   Stats: MethodDefinition<_depot_builder_v1_StatsRequest, _depot_builder_v1_StatsResponse, _depot_builder_v1_StatsRequest__Output, _depot_builder_v1_StatsResponse__Output>
   Sync: MethodDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse, _depot_builder_v1_SyncRequest__Output, _depot_builder_v1_SyncResponse__Output>

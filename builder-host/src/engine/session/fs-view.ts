@@ -1,0 +1,233 @@
+/**
+ * What a BuildKit session serves for one named directory: the entries of a snapshot, filtered the
+ * way BuildKit asks (include / exclude patterns, follow paths) and ordered the way fsutil walks,
+ * with each entry's stat in fsutil's wire form (Go os.FileMode bits, nanosecond mtime).
+ */
+import { type ContextEntry, PatternMatcher } from '../../../../src/protocol/index.js';
+
+/** fsutil's Stat message, as sent on the wire. */
+export interface WireStat {
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** int64 as a decimal string (protobufjs encodes it exactly). */
+  size: string;
+  modTime: string;
+  linkname: string;
+}
+
+/** One entry of a view; `digest` names the blob of a regular file, '' for anything else. */
+export interface ViewEntry {
+  stat: WireStat;
+  digest: string;
+}
+
+/** The filters BuildKit sends with a DiffCopy (gRPC metadata). */
+export interface ViewFilter {
+  includes: readonly string[];
+  excludes: readonly string[];
+  followPaths: readonly string[];
+}
+
+// Go os.FileMode bits.
+const MODE_DIR = 0x80000000;
+const MODE_SYMLINK = 0x08000000;
+const MODE_SETUID = 0x00800000;
+const MODE_SETGID = 0x00400000;
+const MODE_STICKY = 0x00100000;
+
+/** The Go os.FileMode of an entry (unix permission and special bits, plus the type bit). */
+export function goFileMode(e: ContextEntry): number {
+  let m = e.mode & 0o777;
+  if (e.mode & 0o4000) m |= MODE_SETUID;
+  if (e.mode & 0o2000) m |= MODE_SETGID;
+  if (e.mode & 0o1000) m |= MODE_STICKY;
+  if (e.type === 'dir') m |= MODE_DIR;
+  if (e.type === 'symlink') m = MODE_SYMLINK | 0o777;
+  // uint32 on the wire: keep the top bit without going negative.
+  return m >>> 0;
+}
+
+/**
+ * fsutil's walk order: depth first, siblings by name bytes — the byte order of paths in which '/'
+ * sorts before every other character. Compares UTF-16 strings as UTF-8 bytes would compare.
+ */
+export function compareWalkOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === 47) return -1;
+    if (y === 47) return 1;
+    if (x >= 0xd800) x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+    if (y >= 0xd800) y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Go's filepath.Match for one '/'-separated path, compiled to a RegExp (undefined when malformed). */
+function globRegExp(pattern: string): RegExp | undefined {
+  let re = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '*') re += '[^/]*';
+    else if (ch === '?') re += '[^/]';
+    else if (ch === '\\') {
+      i++;
+      if (i >= pattern.length) return undefined;
+      re += `\\u${pattern.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    } else if (ch === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) return undefined;
+      let cls = pattern.slice(i + 1, end);
+      if (cls.startsWith('^')) cls = `^${cls.slice(1)}`;
+      re += `[${cls.replace(/\\(.)/g, '\\$1')}]`;
+      i = end;
+    } else re += ch.replace(/[.+^${}()|\]]/g, '\\$&');
+  }
+  try {
+    return new RegExp(`${re}$`, 'u');
+  } catch {
+    return undefined;
+  }
+}
+
+interface IncludePattern {
+  parts: number;
+  /** Regexps of the pattern cut to its first k components, k = 1..parts. */
+  prefixes: (RegExp | undefined)[];
+}
+
+function compileInclude(pattern: string): IncludePattern {
+  const clean = pattern.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+  const parts = clean.split('/');
+  const prefixes = parts.map((_, k) => globRegExp(parts.slice(0, k + 1).join('/')));
+  return { parts: parts.length, prefixes };
+}
+
+/**
+ * fsutil's include test of one path: `full` when a pattern matches the path itself (everything
+ * below an included directory is included), `partial` when the path is a directory a pattern may
+ * match below, else undefined.
+ */
+function includeMatch(patterns: readonly IncludePattern[], path: string): 'full' | 'partial' | undefined {
+  const depth = path.split('/').length;
+  let partial = false;
+  for (const p of patterns) {
+    if (p.parts > depth) {
+      if (p.prefixes[depth - 1]?.test(path)) partial = true;
+    } else if (p.parts === depth && p.prefixes[depth - 1]?.test(path)) return 'full';
+  }
+  return partial ? 'partial' : undefined;
+}
+
+/** Resolves symlinks met on the way to each follow path (within the snapshot) and adds their targets. */
+function resolveFollowPaths(byPath: ReadonlyMap<string, ContextEntry>, paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  const visit = (raw: string, hops: number) => {
+    const parts = raw.split('/').filter((p) => p && p !== '.');
+    const resolved: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (part === '..') {
+        resolved.pop();
+        continue;
+      }
+      resolved.push(part);
+      const cur = resolved.join('/');
+      const e = byPath.get(cur);
+      if (e?.type === 'symlink' && hops < 40) {
+        out.add(cur);
+        const target = e.link.startsWith('/') ? e.link : [...resolved.slice(0, -1), e.link].join('/');
+        visit([target, ...parts.slice(i + 1)].join('/'), hops + 1);
+        return;
+      }
+    }
+    if (resolved.length) out.add(resolved.join('/'));
+  };
+  for (const p of paths) visit(p, 0);
+  return [...out];
+}
+
+function wireStat(e: ContextEntry, linkname: string): WireStat {
+  const ns = BigInt(Math.round(e.mtimeMs * 1000)) * 1000n;
+  const size = e.type === 'symlink' ? Buffer.byteLength(e.link) : e.type === 'dir' ? 0 : e.size;
+  return {
+    path: e.path,
+    mode: goFileMode(e),
+    // Like the docker CLI's context, owned by root whatever the client's ids were.
+    uid: 0,
+    gid: 0,
+    size: String(size),
+    modTime: ns.toString(),
+    linkname: e.type === 'symlink' ? e.link : linkname,
+  };
+}
+
+/**
+ * The entries BuildKit receives for `entries` under `filter`, in fsutil walk order, every parent
+ * directory before its children (fsutil's receiver refuses anything else).
+ */
+export function buildView(entries: readonly ContextEntry[], filter: ViewFilter): ViewEntry[] {
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const includeTexts = [...filter.includes];
+  if (filter.followPaths.length) includeTexts.push(...resolveFollowPaths(byPath, filter.followPaths));
+  const includes = includeTexts.map(compileInclude);
+  const useIncludes = filter.includes.length > 0 || filter.followPaths.length > 0;
+  const excludes = filter.excludes.length ? new PatternMatcher(filter.excludes) : undefined;
+
+  const sorted = [...entries].sort((a, b) => compareWalkOrder(a.path, b.path));
+  const kept = new Set<string>();
+  // Directories a walk does not enter: paths below them are skipped.
+  const skipped: string[] = [];
+  const included: string[] = [];
+  const under = (list: string[], path: string) => {
+    while (list.length && !path.startsWith(`${list[list.length - 1]}/`)) list.pop();
+    return list.length > 0;
+  };
+  for (const e of sorted) {
+    if (under(skipped, e.path)) continue;
+    if (useIncludes && !under(included, e.path)) {
+      const m = includeMatch(includes, e.path);
+      if (!m) {
+        if (e.type === 'dir') skipped.push(e.path);
+        continue;
+      }
+      if (m === 'full' && e.type === 'dir') included.push(e.path);
+      if (m === 'partial') continue; // a directory kept only if something below it is
+    }
+    if (excludes?.matches(e.path)) {
+      if (e.type === 'dir' && !excludes.descendsInto(e.path)) skipped.push(e.path);
+      continue;
+    }
+    kept.add(e.path);
+  }
+  // Every kept path's parents are sent too.
+  for (const path of [...kept]) {
+    let slash = path.lastIndexOf('/');
+    while (slash > 0) {
+      const parent = path.slice(0, slash);
+      if (kept.has(parent)) break;
+      kept.add(parent);
+      slash = parent.lastIndexOf('/');
+    }
+  }
+  const out: ViewEntry[] = [];
+  for (const e of sorted) {
+    if (!kept.has(e.path)) continue;
+    // A hard link whose source is not sent becomes a copy of it.
+    const linked = e.type === 'hardlink' && kept.has(e.link) ? e.link : '';
+    out.push({ stat: wireStat(e, linked), digest: e.type === 'file' || e.type === 'hardlink' ? e.digest : '' });
+  }
+  return out;
+}
+
+/** A one-file directory (a Dockerfile given from stdin or from outside the context). */
+export function singleFileEntries(name: string, size: number, digest: string): ContextEntry[] {
+  // A content-derived mtime: BuildKit compares size and mtime to decide whether to re-fetch.
+  const mtimeMs = Number.parseInt(digest.slice(7, 17), 16);
+  return [{ path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, size, mtimeMs, digest, link: '' }];
+}

@@ -152,9 +152,73 @@ async function main(): Promise<void> {
   }
   const d = median(depotT);
   const k = median(dockerT);
-  rows.push(['cached rebuild: depot build', `${d.toFixed(0)} ms`, '']);
+  rows.push(['cached rebuild: depot build (result reuse)', `${d.toFixed(0)} ms`, '']);
   rows.push(['cached rebuild: docker build', `${k.toFixed(0)} ms`, `ratio ${(d / k).toFixed(2)}×`]);
   await builder.stop();
+
+  // The engine path itself (no result reuse): the session driver against the tar driver.
+  for (const driver of ['session', 'tar'] as const) {
+    const b = await startBuilder({ args: ['--driver', driver, '--no-result-reuse'] });
+    const tok = b.token('bench');
+    const args = (progress: string, tag: string) => [
+      DEPOT_BIN,
+      'build',
+      '--builder',
+      b.url,
+      '--token',
+      tok,
+      '--project',
+      'bench',
+      '--progress',
+      progress,
+      '-t',
+      tag,
+      ctx,
+    ];
+    timeCmd(process.execPath, args('quiet', `bench:${driver}`), env);
+    const mine: number[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      mine.push(timeCmd(process.execPath, args('quiet', `bench:${driver}`), env));
+      theirs.push(timeCmd('/usr/bin/docker', dockerArgs, env));
+    }
+    const m = median(mine);
+    const o = median(theirs);
+    rows.push([
+      `cached rebuild, engine path: depot build (${driver} driver)`,
+      `${m.toFixed(0)} ms`,
+      `ratio ${(m / o).toFixed(2)}× docker build (${o.toFixed(0)} ms)`,
+    ]);
+    if (driver === 'session') {
+      // One file changed: what BuildKit itself reports as "transferring context", both ways.
+      writeFileSync(target, `engine change ${Date.now()}\n`.repeat(100));
+      const size = Buffer.byteLength(`engine change ${Date.now()}\n`.repeat(100));
+      const r = spawnSync(process.execPath, args('json', `bench:${driver}`), {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) throw new Error(`depot build failed: ${r.stderr}`);
+      let transferred = 0;
+      for (const line of r.stdout.split('\n')) {
+        if (!line.trim()) continue;
+        const ev = JSON.parse(line) as { type: string; status?: { id: string; current: number } };
+        if (ev.type === 'status/updated' && ev.status?.id.startsWith('transferring context'))
+          transferred = Math.max(transferred, ev.status.current);
+      }
+      writeFileSync(target, `docker change ${Date.now()}\n`.repeat(100));
+      const dk = spawnSync('/usr/bin/docker', ['build', '--progress', 'plain', '-t', 'bench:docker', ctx], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      });
+      const dm = [...dk.stderr.matchAll(/transferring context: ([\d.]+)([kMG]?B)/g)].pop();
+      rows.push([
+        'one file changed: BuildKit "transferring context"',
+        '',
+        `depot ${transferred} B, docker build ${dm ? `${dm[1]}${dm[2]}` : '?'} (file ${size} B)`,
+      ]);
+    }
+    await b.stop();
+  }
 
   console.log(`context: ${FILES} files, ${MB} MB; median of ${RUNS}`);
   console.log('| measure | client time | bytes / ratio |');

@@ -64,6 +64,7 @@ program
       .choices(['session', 'tar'])
       .default('session'),
   )
+  .option('--no-result-reuse', 'always ask the engine, even for a build identical to an earlier one')
   .action(
     async (o: {
       engine: string;
@@ -81,6 +82,7 @@ program
       historyMaxAge: string;
       historyMaxBuilds: string;
       driver: 'session' | 'tar';
+      resultReuse: boolean;
     }) => {
       const maxAgeDays = Number(o.historyMaxAge);
       const maxBuilds = Number(o.historyMaxBuilds);
@@ -108,6 +110,7 @@ program
           teamSecret: o.teamSecret,
           history: { maxAgeDays, maxBuilds },
           driver: o.driver,
+          resultReuse: o.resultReuse,
         });
         process.stdout.write(`depot-builder ${host.id} listening on ${host.address}\n`);
         const stop = () => {

@@ -39,6 +39,8 @@ export interface BuilderHostOptions {
   explainer?: StepExplainer;
   /** How builds reach the engine: a BuildKit session (default) or a context tar. */
   driver?: 'session' | 'tar';
+  /** Reuse the result of an identical earlier build without asking the engine (default true). */
+  resultReuse?: boolean;
 }
 
 /** How often old builds are pruned from the history while the builder runs. */
@@ -107,13 +109,16 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     snapshots: store.snapshots,
     tokens,
     logger,
-    memoDir: join(opts.dataDir, 'results'),
+    memoDir: opts.resultReuse === false ? undefined : join(opts.dataDir, 'results'),
     history,
     explainer: opts.explainer ?? realExplainer(),
     driver: opts.driver,
   });
   const address = await server.listen(opts.listen, opts.tls);
-  logger.info({ address, id, engine: opts.engine, platforms, driver: opts.driver ?? 'session' }, 'builder-host listening');
+  logger.info(
+    { address, id, engine: opts.engine, platforms, driver: opts.driver ?? 'session' },
+    'builder-host listening',
+  );
   const registration =
     registry && opts.fleet
       ? await startFleetRegistration({

@@ -10,6 +10,8 @@ import {
 } from './docker-host.js';
 import { LocalEngineError } from './errors.js';
 
+const engineAgent = new http.Agent({ keepAlive: true });
+
 /** The developer's own Docker engine: what layers it has, loading images into it, tagging them. */
 export interface LocalEngine {
   host: string;
@@ -207,6 +209,8 @@ function send(
       method,
       path: API + path,
       headers: { Host: 'docker', ...headers },
+      // Node's global agent drops a socket after 5 s without data; a long image load can be that quiet.
+      agent: engineAgent,
       timeout: timeoutMs || undefined,
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));

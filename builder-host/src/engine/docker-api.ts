@@ -36,6 +36,12 @@ export interface DockerRequest {
   timeoutMs?: number;
 }
 
+/**
+ * Connections to the engine never time out on their own: Node's global agent drops a socket after
+ * 5 s without data, which would cut a build stream during any quiet step longer than that.
+ */
+export const engineAgent = new http.Agent({ keepAlive: true });
+
 /** Sends one request and resolves with the response once headers arrive; rejects on connection failure. */
 export function dockerRequest(ep: DockerEndpoint, r: DockerRequest): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
@@ -46,6 +52,7 @@ export function dockerRequest(ep: DockerEndpoint, r: DockerRequest): Promise<htt
       method: r.method,
       path: API_PREFIX + r.path,
       headers: { Host: 'docker', ...r.headers },
+      agent: engineAgent,
       signal: r.signal,
       timeout: r.timeoutMs,
     });

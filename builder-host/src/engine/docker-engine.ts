@@ -123,16 +123,25 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
       if (req.session) {
         try {
           session = await openSession(ep, req.session);
+          req.session.onOpen?.(session);
         } catch (err) {
           if (err instanceof EngineError && err.code === 'engine_unreachable') throw err;
-          yield { type: 'result', ok: false, imageId: '', error: (err as Error).message, errorCode: 'build_failed' };
+          yield {
+            type: 'result',
+            ok: false,
+            imageId: '',
+            error: (err as Error).message,
+            errorCode: 'build_failed',
+          };
           return;
         }
         // A session that ends before the build does fails the build: BuildKit could not ask for
         // files, secrets or credentials any more.
         session.ended.then((why) => {
           if (!why || ac.signal.aborted) return;
-          contextError = new SessionLostError(`the build session to the engine was lost mid-build: ${why.message}`);
+          contextError = new SessionLostError(
+            `the build session to the engine was lost mid-build: ${why.message}`,
+          );
           ac.abort();
           cancel(req.buildId).catch(() => undefined);
         });

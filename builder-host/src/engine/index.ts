@@ -13,6 +13,8 @@ export {
   registryHost,
   splitTag,
 } from './push.js';
+export { buildView, compareWalkOrder, singleFileEntries } from './session/fs-view.js';
+export { type EngineSession, openSession, type SessionDir, type SessionOptions } from './session/session.js';
 export { decodeTrace } from './trace.js';
 export type {
   BuildErrorCode,

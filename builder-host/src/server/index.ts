@@ -24,8 +24,6 @@ import {
 } from '../../../src/protocol/index.js';
 import type { TokenRecord } from '../auth/index.js';
 import type { Engine, EngineBuildRequest, EngineEvent, PushAuth } from '../engine/index.js';
-import type { SessionCredentials } from '../engine/session/session.js';
-import { singleFileEntries } from '../engine/session/fs-view.js';
 import {
   authForHost,
   createContextTar,
@@ -33,6 +31,8 @@ import {
   registryHost,
   splitTag,
 } from '../engine/index.js';
+import { singleFileEntries } from '../engine/session/fs-view.js';
+import type { SessionCredentials } from '../engine/session/session.js';
 import {
   type BuildFeed,
   type BuildRecording,
@@ -443,7 +443,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           }
           return { ok: true, error: '', errorCode: '', pushed };
         };
-        let dockerfile = req.dockerfilePath;
+        const dockerfile = req.dockerfilePath;
         const extra = req.dockerfileContent.length ? { dockerfile: req.dockerfileContent } : undefined;
         if (!extra) {
           const entry = entries.find((e) => e.path === dockerfile);
@@ -584,7 +584,10 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                 ['context', { entries, open: (d: string) => blobs.open(d) }],
                 [
                   'dockerfile',
-                  { entries: singleFileEntries(name, dfBytes.length, dfDigest), open: () => Readable.from([dfBytes]) },
+                  {
+                    entries: singleFileEntries(name, dfBytes.length, dfDigest),
+                    open: () => Readable.from([dfBytes]),
+                  },
                 ],
               ]),
               // Held only in this closure for the build's lifetime; never logged or recorded.
@@ -594,8 +597,14 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                 ? { ids: req.sshIds, connect: (id) => sshRelays.connect(buildId, project, id) }
                 : undefined,
               onTransfer: (dir, bytes, files) => {
-                logger.info({ rpc: 'Build', project, buildId, dir, bytes, files }, 'context served to the engine');
-                if (dir === 'context') send({ message: `context: ${formatBytes(bytes)} in ${files} file${files === 1 ? '' : 's'} sent to the engine` });
+                logger.info(
+                  { rpc: 'Build', project, buildId, dir, bytes, files },
+                  'context served to the engine',
+                );
+                if (dir === 'context')
+                  send({
+                    message: `context: ${formatBytes(bytes)} in ${files} file${files === 1 ? '' : 's'} sent to the engine`,
+                  });
               },
             },
           };
@@ -705,15 +714,19 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     },
 
     ForwardSsh(call) {
-      authenticate(call).then(
-        (caller) => {
-          if (driver !== 'session') throw new RpcError(grpc.status.FAILED_PRECONDITION, 'this builder cannot forward SSH agents (tar driver)');
+      authenticate(call)
+        .then((caller) => {
+          if (driver !== 'session')
+            throw new RpcError(
+              grpc.status.FAILED_PRECONDITION,
+              'this builder cannot forward SSH agents (tar driver)',
+            );
           sshRelays.attach(call, caller.project);
-        },
-      ).catch((err) => {
-        logCall('ForwardSsh', undefined, Date.now(), err);
-        call.emit('error', toStatus(err));
-      });
+        })
+        .catch((err) => {
+          logCall('ForwardSsh', undefined, Date.now(), err);
+          call.emit('error', toStatus(err));
+        });
     },
 
     WatchBuilds(call) {

@@ -5,7 +5,10 @@
  */
 import { Duplex } from 'node:stream';
 import type * as grpc from '@grpc/grpc-js';
-import type { SshFrame, SshFrame__Output } from '../../../src/protocol/generated/depot/builder/v1/SshFrame.js';
+import type {
+  SshFrame,
+  SshFrame__Output,
+} from '../../../src/protocol/generated/depot/builder/v1/SshFrame.js';
 
 type RelayCall = grpc.ServerDuplexStream<SshFrame__Output, SshFrame>;
 
@@ -100,7 +103,10 @@ export function createSshRelays(): SshRelays {
       if (!relay) {
         await new Promise<void>((resolve, reject) => {
           const t = setTimeout(() => {
-            waiters.set(buildId, (waiters.get(buildId) ?? []).filter((w) => w !== ready));
+            waiters.set(
+              buildId,
+              (waiters.get(buildId) ?? []).filter((w) => w !== ready),
+            );
             reject(new Error(`the client did not forward an SSH agent for build ${buildId}`));
           }, ATTACH_WAIT_MS);
           const ready = () => {

@@ -220,7 +220,10 @@ export function buildView(entries: readonly ContextEntry[], filter: ViewFilter):
     if (!kept.has(e.path)) continue;
     // A hard link whose source is not sent becomes a copy of it.
     const linked = e.type === 'hardlink' && kept.has(e.link) ? e.link : '';
-    out.push({ stat: wireStat(e, linked), digest: e.type === 'file' || e.type === 'hardlink' ? e.digest : '' });
+    out.push({
+      stat: wireStat(e, linked),
+      digest: e.type === 'file' || e.type === 'hardlink' ? e.digest : '',
+    });
   }
   return out;
 }

@@ -10,13 +10,13 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ContextEntry } from '../../../../src/protocol/index.js';
-import { API_PREFIX, type DockerEndpoint } from '../docker-api.js';
+import { API_PREFIX, type DockerEndpoint, engineAgent } from '../docker-api.js';
 import { EngineError } from '../types.js';
 import { buildView, type ViewEntry, type ViewFilter } from './fs-view.js';
 
@@ -45,6 +45,8 @@ export interface SessionOptions {
   ssh?: { ids: readonly string[]; connect(id: string): Promise<Duplex> };
   /** Bytes of file content served for a directory, after each DiffCopy. */
   onTransfer?: (dir: string, bytes: number, files: number) => void;
+  /** Called once the session is up (observers; tests use it to drop a session mid-build). */
+  onOpen?: (session: EngineSession) => void;
 }
 
 export interface EngineSession {
@@ -53,6 +55,8 @@ export interface EngineSession {
   readonly ended: Promise<Error | undefined>;
   /** Ends the session (idempotent). */
   close(): void;
+  /** Drops the connection as a failure would: `ended` settles with `reason` (builder shutdown, tests). */
+  abort(reason: Error): void;
 }
 
 function findProtoDir(): string {
@@ -251,9 +255,12 @@ function createServer(opts: SessionOptions): grpc.Server {
     },
   });
   server.addService(p.moby.filesync.v1.FileSync.service, {
-    DiffCopy: (call: grpc.ServerDuplexStream<Packet, Packet>) => serveDiffCopy(call, opts.dirs, opts.onTransfer),
-    TarStream: (call: grpc.ServerDuplexStream<Packet, Packet>) =>
-      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'only diffcopy is served' }),
+    DiffCopy(call: grpc.ServerDuplexStream<Packet, Packet>) {
+      serveDiffCopy(call, opts.dirs, opts.onTransfer);
+    },
+    TarStream(call: grpc.ServerDuplexStream<Packet, Packet>) {
+      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'only diffcopy is served' });
+    },
   });
   const secrets = opts.secrets;
   if (secrets)
@@ -288,6 +295,7 @@ export function openSession(ep: DockerEndpoint, opts: SessionOptions): Promise<E
       port: ep.port,
       method: 'POST',
       path: `${API_PREFIX}/session`,
+      agent: engineAgent,
       headers: {
         Host: 'docker',
         Connection: 'Upgrade',
@@ -301,7 +309,9 @@ export function openSession(ep: DockerEndpoint, opts: SessionOptions): Promise<E
     });
     req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
     req.on('error', (err) =>
-      reject(new EngineError('engine_unreachable', `cannot open a build session: ${err.message}`, { cause: err })),
+      reject(
+        new EngineError('engine_unreachable', `cannot open a build session: ${err.message}`, { cause: err }),
+      ),
     );
     req.on('response', (res) => {
       res.resume();
@@ -322,16 +332,26 @@ export function openSession(ep: DockerEndpoint, opts: SessionOptions): Promise<E
         });
         socket.on('close', () => {
           server.forceShutdown();
-          settle(closedByUs ? undefined : (reason ?? new Error('the engine closed the session connection')));
+          settle(
+            closedByUs
+              ? undefined
+              : (abortReason ?? reason ?? new Error('the engine closed the session connection')),
+          );
         });
       });
+      let abortReason: Error | undefined;
       socket.setNoDelay(true);
+      socket.setTimeout(0);
       injector.injectConnection(socket);
       resolve({
         id,
         ended,
         close() {
           closedByUs = true;
+          socket.destroy();
+        },
+        abort(why) {
+          abortReason ??= why;
           socket.destroy();
         },
       });

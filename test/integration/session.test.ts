@@ -103,7 +103,7 @@ async function imageLayers(tag: string): Promise<Buffer[]> {
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (h, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
         files.set(h.name, Buffer.concat(chunks));
         next();

@@ -54,6 +54,18 @@ function withBuildFlags(cmd: Command): Command {
     .option('--no-cache', 'do not use the cache')
     .option('--pull', 'always look for newer base images', false)
     .option('--label <k=v>', 'image label (repeatable)', collect, [])
+    .option(
+      '--secret <spec>',
+      'build secret: id=ID[,src=PATH|env=VAR][,type=file|env] (repeatable; at most 500 KiB each)',
+      collect,
+      [],
+    )
+    .option(
+      '--ssh <spec>',
+      'forward an ssh-agent: default or ID[=SOCKET] (default socket: $SSH_AUTH_SOCK; repeatable)',
+      collect,
+      [],
+    )
     .addOption(
       new Option('--progress <mode>', 'progress output')
         .choices(['auto', 'tty', 'plain', 'json', 'quiet'])

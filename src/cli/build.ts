@@ -13,16 +13,19 @@ import {
   reduceBuild,
   summarize,
 } from '../progress/index.js';
-import { credentialsFor, parseReference, type RegistryAuth } from '../registry/index.js';
+import { type RegistryAuth, registryAuthForBuild } from '../registry/index.js';
 import {
   type BuilderSession,
   createBuilderSession,
   DepotError,
   loadImage,
   loadSyncBase,
+  requireBuildCapabilities,
+  type SshRelay,
   saveSyncBase,
   wireToEvent,
 } from '../session/index.js';
+import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
 import { startEmbeddedBuilder } from './embedded.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
@@ -54,6 +57,10 @@ export interface BuildOptions {
   quiet?: boolean;
   /** Push every tag to its registry after a good build (several platforms: one image index). */
   push?: boolean;
+  /** `--secret id=ID[,src=PATH|env=VAR][,type=file|env]` (repeatable). */
+  secret?: string[];
+  /** `--ssh default|ID[=SOCKET]` (repeatable). */
+  ssh?: string[];
 }
 
 /** What one build produced, for callers (and the metadata file). */
@@ -129,6 +136,10 @@ export interface BuildInputs {
   dockerfileContent: Buffer | undefined;
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
+  /** `--secret` values by id, read at start; only ever sent in BuildRequest.secrets. */
+  secrets: Record<string, Buffer>;
+  /** `--ssh` agents: id → absolute path of a local agent socket. */
+  ssh: Record<string, string>;
   /** A temp context made from stdin, removed by cleanup(). */
   cleanup(): void;
 }
@@ -150,6 +161,9 @@ export async function resolveBuildInputs(
     throw new DepotError('invalid_flag', 'the context and the Dockerfile cannot both come from stdin');
   const buildArgs = parseKeyValues(opts.buildArg, '--build-arg', true);
   const labels = parseKeyValues(opts.label, '--label', false);
+  // Before anything is read from stdin or sent: a bad --secret or --ssh fails at once.
+  const secrets = await loadSecrets(opts.secret);
+  const ssh = await resolveSshAgents(opts.ssh);
 
   let tempContext: string | undefined;
   const cleanup = () => {
@@ -192,7 +206,7 @@ export async function resolveBuildInputs(
     }
     dockerfileAbs = realpathSync(dockerfileAbs);
   }
-  return { contextDir, dockerfileAbs, dockerfileContent, buildArgs, labels, cleanup };
+  return { contextDir, dockerfileAbs, dockerfileContent, buildArgs, labels, secrets, ssh, cleanup };
 }
 
 /** A builder to talk to: the configured remote one, else an embedded one in this process. */
@@ -257,16 +271,31 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   if (parsePlatforms(opts.platform, true).length > 1) {
     const { runMultiPlatformBuild } = await import('./multi.js');
     const { selectTargets } = await import('./targets.js');
-    const targets = await selectTargets(opts, parsePlatforms(opts.platform, true));
+    // Flags (--secret, --ssh, …) are checked before any builder is probed.
+    const inputs = await resolveBuildInputs(opts, true);
+    let targets: PlatformTarget[];
     try {
-      return await runMultiPlatformBuild(opts, targets, signal);
+      targets = await selectTargets(opts, parsePlatforms(opts.platform, true));
+    } catch (err) {
+      inputs.cleanup();
+      throw err;
+    }
+    try {
+      return await runMultiPlatformBuild(opts, targets, signal, inputs);
     } finally {
       await Promise.all(targets.map((t) => t.close?.()));
     }
   }
   const inputs = await resolveBuildInputs(opts);
-  const registryAuth = opts.push ? await registryCredentials(opts.tag) : {};
-  const { contextDir, dockerfileAbs, buildArgs, labels } = inputs;
+  let registryAuth: Record<string, RegistryAuth>;
+  try {
+    registryAuth = await buildRegistryAuth(opts, inputs);
+  } catch (err) {
+    inputs.cleanup();
+    throw err;
+  }
+  const { contextDir, dockerfileAbs, buildArgs, labels, secrets, ssh } = inputs;
+  const sshIds = Object.keys(ssh);
   let { dockerfileContent } = inputs;
 
   const sink = await createProgressSink(opts.quiet ? 'quiet' : opts.progress);
@@ -289,6 +318,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       caFile: process.env.DEPOT_TLS_CA,
     });
     const hello = await session.hello(signal);
+    requireBuildCapabilities(hello, { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 });
     const platform = opts.platform || hello.platforms[0] || '';
     const buildId = randomUUID();
     emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
@@ -322,33 +352,41 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     let imageSize = 0;
     let diffIds: string[] = [];
     let pushed: PushedRef[] = [];
-    for await (const ev of session.build(
-      {
-        snapshotId: synced.snapshotId,
-        dockerfilePath,
-        dockerfileContent: dockerfileContent ?? Buffer.alloc(0),
-        buildArgs,
-        target: opts.target ?? '',
-        platform: target.platform,
-        tags: opts.tag,
-        noCache: !opts.cache,
-        pull: opts.pull,
-        labels,
-        buildId,
-        push: Boolean(opts.push),
-        registryAuth,
-      },
-      signal,
-    )) {
-      const e = wireToEvent(ev);
-      if (e) emit(e);
-      if (ev.result) {
-        ok = ev.result.ok;
-        imageId = ev.result.imageId;
-        imageSize = ev.result.imageSize;
-        diffIds = ev.result.diffIds;
-        pushed = ev.result.pushed;
+    // The agent relay is open before Build asks for it, and ends with the build.
+    const relay: SshRelay | undefined = sshIds.length ? session.forwardSsh(buildId, ssh) : undefined;
+    try {
+      for await (const ev of session.build(
+        {
+          snapshotId: synced.snapshotId,
+          dockerfilePath,
+          dockerfileContent: dockerfileContent ?? Buffer.alloc(0),
+          buildArgs,
+          target: opts.target ?? '',
+          platform: target.platform,
+          tags: opts.tag,
+          noCache: !opts.cache,
+          pull: opts.pull,
+          labels,
+          buildId,
+          push: Boolean(opts.push),
+          registryAuth,
+          secrets,
+          sshIds,
+        },
+        signal,
+      )) {
+        const e = wireToEvent(ev);
+        if (e) emit(e);
+        if (ev.result) {
+          ok = ev.result.ok;
+          imageId = ev.result.imageId;
+          imageSize = ev.result.imageSize;
+          diffIds = ev.result.diffIds;
+          pushed = ev.result.pushed;
+        }
       }
+    } finally {
+      await relay?.close();
     }
     if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
 
@@ -375,7 +413,11 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     if (opts.quiet && ok) process.stdout.write(`${imageId}\n`);
     if (!ok) {
       const r = state.result;
-      throw new DepotError(r.errorCode || 'build_failed', r.error || 'build failed');
+      throw new DepotError(
+        r.errorCode || 'build_failed',
+        r.error || 'build failed',
+        relay?.error ? `the ssh agent relay failed: ${relay.error.message}` : undefined,
+      );
     }
     return { ok, imageId, state };
   } catch (err) {
@@ -410,10 +452,28 @@ async function loadIntoLocalEngine(
   });
 }
 
-/** Registry credentials (from the Docker config) for the registries of these tags. */
-export async function registryCredentials(tags: string[]): Promise<Record<string, RegistryAuth>> {
-  const hosts = tags.map((t) => parseReference(t).registry);
-  return credentialsFor(hosts);
+/** The Dockerfile's text, from stdin or its file ('' when there is none). */
+export async function dockerfileText(inputs: Pick<BuildInputs, 'dockerfileAbs' | 'dockerfileContent'>) {
+  if (inputs.dockerfileContent) return inputs.dockerfileContent.toString('utf8');
+  return inputs.dockerfileAbs ? readFile(inputs.dockerfileAbs, 'utf8') : '';
+}
+
+/**
+ * Registry credentials (from the Docker config) a build carries: the registries of the tags it
+ * pushes (with --push) and of the images its Dockerfile pulls (private base images). A pull-only
+ * registry whose credentials cannot be read is a note on stderr, not an error.
+ */
+export async function buildRegistryAuth(
+  opts: Pick<BuildOptions, 'push' | 'tag' | 'quiet'>,
+  inputs: Pick<BuildInputs, 'dockerfileAbs' | 'dockerfileContent' | 'buildArgs'>,
+): Promise<Record<string, RegistryAuth>> {
+  const r = await registryAuthForBuild({
+    pushTags: opts.push ? opts.tag : [],
+    dockerfile: await dockerfileText(inputs),
+    buildArgs: inputs.buildArgs,
+  });
+  if (!opts.quiet) for (const w of r.warnings) process.stderr.write(`depot: ${w}\n`);
+  return r.auth;
 }
 
 /** One pushed tag as the builder reports it. */

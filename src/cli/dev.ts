@@ -14,8 +14,9 @@ import {
 import { createDevBuilder } from '../dev/real-builder.js';
 import { createLocalEngine } from '../docker/index.js';
 import { type ProgressMode, resolveProgressMode } from '../progress/index.js';
-import { DepotError } from '../session/index.js';
-import { type BuildOptions, openBuilderTarget, resolveBuildInputs } from './build.js';
+import { type BuildAuth, type RegistryAuth, registryAuthForBuild } from '../registry/index.js';
+import { createBuilderSession, DepotError, requireBuildCapabilities } from '../session/index.js';
+import { type BuildOptions, dockerfileText, openBuilderTarget, resolveBuildInputs } from './build.js';
 
 export interface DevOptions extends BuildOptions {
   run?: string;
@@ -42,6 +43,32 @@ export function defaultDevTag(contextDir: string): string {
   return `${name}:dev`;
 }
 
+/** How long the dev loop reuses the registry credentials it read for one Dockerfile text. */
+const REGISTRY_AUTH_TTL_MS = 5 * 60_000;
+
+/**
+ * Registry credentials for each dev build: those of the Dockerfile's base images, re-read when
+ * the Dockerfile changes or after REGISTRY_AUTH_TTL_MS (credential helpers hand out short-lived
+ * tokens). Credentials that cannot be read leave the build anonymous for that registry.
+ */
+export function devRegistryAuth(
+  buildArgs: Record<string, string>,
+  now: () => number = Date.now,
+): (dockerfile: string) => Promise<BuildAuth> {
+  let cached: { text: string; at: number; auth: Promise<BuildAuth> } | undefined;
+  return (text) => {
+    if (!cached || cached.text !== text || now() - cached.at > REGISTRY_AUTH_TTL_MS) {
+      const auth = registryAuthForBuild({ pushTags: [], dockerfile: text, buildArgs });
+      cached = { text, at: now(), auth };
+      // A failure is not kept: the next build asks again.
+      auth.catch(() => {
+        if (cached?.auth === auth) cached = undefined;
+      });
+    }
+    return cached.auth;
+  };
+}
+
 /** `depot dev`: a warm session that watches the context, rebuilds on change and loads the image. */
 export async function runDev(opts: DevOptions): Promise<void> {
   if (opts.context === '-' || opts.file === '-')
@@ -61,7 +88,42 @@ export async function runDev(opts: DevOptions): Promise<void> {
     );
   const inputs = await resolveBuildInputs(opts);
   const tags = opts.tag.length ? opts.tag : [defaultDevTag(inputs.contextDir)];
-  const target = await openBuilderTarget(opts);
+  let target: Awaited<ReturnType<typeof openBuilderTarget>>;
+  let registryAuth: (text: string) => Promise<Record<string, RegistryAuth>>;
+  try {
+    target = await openBuilderTarget(opts);
+    const needs = {
+      secrets: Object.keys(inputs.secrets).length > 0,
+      ssh: Object.keys(inputs.ssh).length > 0,
+    };
+    if (needs.secrets || needs.ssh) {
+      // Fail before the loop (and its first sync) when the builder cannot serve --secret/--ssh.
+      const probe = createBuilderSession({
+        url: target.url,
+        token: target.token,
+        project: target.project,
+        caFile: process.env.DEPOT_TLS_CA,
+      });
+      try {
+        // An unreachable builder is the loop's business (it reconnects and checks each build).
+        const hello = await probe.hello().catch(() => undefined);
+        if (hello) requireBuildCapabilities(hello, needs);
+      } catch (err) {
+        await target.close();
+        throw err;
+      } finally {
+        probe.close();
+      }
+    }
+    const resolveAuth = devRegistryAuth(inputs.buildArgs);
+    registryAuth = async (text) => (await resolveAuth(text)).auth;
+    // Once before the UI takes the terminal: a registry without readable credentials is noted here.
+    const first = await resolveAuth(await dockerfileText(inputs));
+    for (const w of first.warnings) process.stderr.write(`depot: ${w}\n`);
+  } catch (err) {
+    inputs.cleanup();
+    throw err;
+  }
   const local = createLocalEngine();
   const builder = createDevBuilder({
     url: target.url,
@@ -78,9 +140,12 @@ export async function runDev(opts: DevOptions): Promise<void> {
       noCache: !opts.cache,
       pull: opts.pull,
       labels: inputs.labels,
+      secrets: inputs.secrets,
+      ssh: inputs.ssh,
     },
     localEngine: local,
     isEmbedded: target.embedded,
+    registryAuth,
   });
   const watcher = createContextWatcher({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfileAbs });
   const runner = opts.run ? createContainerRunner({ engine: local, runArgs: opts.run }) : undefined;

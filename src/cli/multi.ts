@@ -25,15 +25,17 @@ import {
   DepotError,
   loadImage,
   loadSyncBase,
+  requireBuildCapabilities,
   saveSyncBase,
   wireToEvent,
 } from '../session/index.js';
 import {
+  type BuildInputs,
   type BuildOptions,
   type BuildOutcome,
+  buildRegistryAuth,
   locateDockerfile,
   type PushedRef,
-  registryCredentials,
   resolveBuildInputs,
   writeMetadata,
 } from './build.js';
@@ -142,11 +144,23 @@ export async function runMultiPlatformBuild(
   opts: BuildOptions,
   targets: PlatformTarget[],
   signal: AbortSignal,
+  /** Inputs already resolved by the caller (this function cleans them up). */
+  given?: BuildInputs,
 ): Promise<BuildOutcome> {
-  if (targets.length === 0) throw new DepotError('invalid_platform', 'no platform to build');
-  const inputs = await resolveBuildInputs(opts, true);
-  const { contextDir, dockerfileAbs, buildArgs, labels } = inputs;
-  const registryAuth: Record<string, RegistryAuth> = opts.push ? await registryCredentials(opts.tag) : {};
+  if (targets.length === 0) {
+    given?.cleanup();
+    throw new DepotError('invalid_platform', 'no platform to build');
+  }
+  const inputs = given ?? (await resolveBuildInputs(opts, true));
+  const { contextDir, dockerfileAbs, buildArgs, labels, secrets, ssh } = inputs;
+  const sshIds = Object.keys(ssh);
+  let registryAuth: Record<string, RegistryAuth>;
+  try {
+    registryAuth = await buildRegistryAuth(opts, inputs);
+  } catch (err) {
+    inputs.cleanup();
+    throw err;
+  }
   const buildId = randomUUID();
   const refs = opts.tag.map((t) => ({ ref: t, ...parseReference(t) }));
   const repositories = [...new Set(refs.map((r) => r.repository))];
@@ -165,6 +179,16 @@ export async function runMultiPlatformBuild(
     const dockerfileContent = located.content ?? inputs.dockerfileContent ?? Buffer.alloc(0);
 
     let saveQueue: Promise<void> = Promise.resolve();
+    // With --secret/--ssh, no platform syncs until every builder said it can serve them.
+    const needs = { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 };
+    let checked = 0;
+    let allChecked: (() => void) | undefined;
+    let checkFailed: ((err: unknown) => void) | undefined;
+    const capabilitiesChecked = new Promise<void>((resolve, reject) => {
+      allChecked = resolve;
+      checkFailed = reject;
+    });
+    capabilitiesChecked.catch(() => {});
     const one = async (target: PlatformTarget, sink: PlatformSink): Promise<PlatformResult> => {
       let state = initialBuildState();
       const emit = (e: BuildEvent) => {
@@ -178,7 +202,17 @@ export async function runMultiPlatformBuild(
         caFile: process.env.DEPOT_TLS_CA,
       });
       sessions.push(session);
-      const hello = await session.hello(ac.signal);
+      let hello: Awaited<ReturnType<BuilderSession['hello']>>;
+      try {
+        hello = await session.hello(ac.signal);
+        requireBuildCapabilities(hello, needs);
+      } catch (err) {
+        // The others stop with an error of their own: this one is the cause to report.
+        checkFailed?.(new DepotError('cancelled', 'stopped: another platform could not start'));
+        throw err;
+      }
+      if (++checked === targets.length) allChecked?.();
+      if (needs.secrets || needs.ssh) await capabilitiesChecked;
       emit({
         type: 'build/started',
         timeMs: Date.now(),
@@ -228,40 +262,53 @@ export async function runMultiPlatformBuild(
         platform: target.platform,
         pushed: [],
       };
-      for await (const ev of session.build(
-        {
-          snapshotId: synced.snapshotId,
-          dockerfilePath: located.path,
-          dockerfileContent,
-          buildArgs,
-          target: opts.target ?? '',
-          platform: target.platform,
-          tags: tempTags,
-          noCache: !opts.cache,
-          pull: opts.pull,
-          labels,
-          buildId: `${buildId}-${target.platform.replace(/\//g, '-')}`,
-          push: Boolean(opts.push),
-          registryAuth,
-        },
-        ac.signal,
-      )) {
-        const e = wireToEvent(ev);
-        if (e) emit(e);
-        if (ev.result) {
-          r.ok = ev.result.ok;
-          r.imageId = ev.result.imageId;
-          r.imageSize = ev.result.imageSize;
-          r.diffIds = ev.result.diffIds;
-          r.platform = ev.result.platform || target.platform;
-          r.pushed = ev.result.pushed;
+      const platformBuildId = `${buildId}-${target.platform.replace(/\//g, '-')}`;
+      // The agent relay is open before Build asks for it, and ends with the build.
+      const relay = sshIds.length ? session.forwardSsh(platformBuildId, ssh) : undefined;
+      try {
+        for await (const ev of session.build(
+          {
+            snapshotId: synced.snapshotId,
+            dockerfilePath: located.path,
+            dockerfileContent,
+            buildArgs,
+            target: opts.target ?? '',
+            platform: target.platform,
+            tags: tempTags,
+            noCache: !opts.cache,
+            pull: opts.pull,
+            labels,
+            buildId: platformBuildId,
+            push: Boolean(opts.push),
+            registryAuth,
+            secrets,
+            sshIds,
+          },
+          ac.signal,
+        )) {
+          const e = wireToEvent(ev);
+          if (e) emit(e);
+          if (ev.result) {
+            r.ok = ev.result.ok;
+            r.imageId = ev.result.imageId;
+            r.imageSize = ev.result.imageSize;
+            r.diffIds = ev.result.diffIds;
+            r.platform = ev.result.platform || target.platform;
+            r.pushed = ev.result.pushed;
+          }
         }
+      } finally {
+        await relay?.close();
       }
       r.state = state;
       if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
       if (!r.ok) {
         const res = state.result;
-        throw new DepotError(res.errorCode || 'build_failed', res.error || 'build failed');
+        throw new DepotError(
+          res.errorCode || 'build_failed',
+          res.error || 'build failed',
+          relay?.error ? `the ssh agent relay failed: ${relay.error.message}` : undefined,
+        );
       }
       return r;
     };

@@ -9,12 +9,15 @@ import type { ContextScan, ScanOptions } from '../context-sync/index.js';
 import * as contextSync from '../context-sync/index.js';
 import type { LocalEngine } from '../docker/index.js';
 import type { BuildEvent } from '../progress/index.js';
+import type { RegistryAuth } from '../registry/index.js';
 import {
   type BuilderSession,
   createBuilderSession,
   DepotError,
   loadImage,
   loadSyncBase,
+  requireBuildCapabilities,
+  type SshRelay,
   type SyncBase,
   saveSyncBase,
   wireToEvent,
@@ -30,6 +33,10 @@ export interface DevBuildOptions {
   noCache: boolean;
   pull: boolean;
   labels: Record<string, string>;
+  /** `--secret` values by id (read once at start); sent with every build, never shown. */
+  secrets?: Record<string, Buffer>;
+  /** `--ssh` agents: id → local agent socket, relayed for every build. */
+  ssh?: Record<string, string>;
 }
 
 export interface DevBuilderOptions {
@@ -46,6 +53,11 @@ export interface DevBuilderOptions {
   isEmbedded: boolean;
   /** Ping answers slower than this count as down; default 5000 ms. */
   pingTimeoutMs?: number;
+  /**
+   * Registry credentials for a build of this Dockerfile text (its base images' registries);
+   * asked before every build. Default: none.
+   */
+  registryAuth?: (dockerfileText: string) => Promise<Record<string, RegistryAuth>>;
 }
 
 type UpdateScan = (prev: ContextScan, changed: string[], opts: ScanOptions) => Promise<ContextScan>;
@@ -74,6 +86,11 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
 
   let session: BuilderSession | undefined;
   let builderId = '';
+  let capabilities: string[] = [];
+  const secrets = opts.build.secrets ?? {};
+  const ssh = opts.build.ssh ?? {};
+  const sshIds = Object.keys(ssh);
+  const needs = { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 };
   let scan: ContextScan | undefined;
   /** The last snapshot `builderId` acknowledged for this context; loaded from disk once per builder id. */
   let base: SyncBase | undefined;
@@ -163,6 +180,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
         const { res, ms } = await hello(s, signal);
         session = s;
         builderId = res.builderId;
+        capabilities = res.capabilities;
         return {
           builderId: res.builderId,
           platform: opts.build.platform || res.platforms[0] || '',
@@ -208,12 +226,24 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
         errorCode,
       });
       let df = dockerfiles.get(snapshotId);
+      let relay: SshRelay | undefined;
       try {
         const s = current();
+        // A reconnect may have reached a builder that cannot serve --secret/--ssh: a failed build.
+        requireBuildCapabilities({ builderId, capabilities }, needs);
         if (!df) {
           if (!scan) throw new DepotError('sync_failed', `snapshot ${snapshotId} was not synced here`);
           df = await dockerfileFor(scan);
         }
+        const registryAuth = opts.registryAuth
+          ? await opts.registryAuth(
+              df.content.length
+                ? df.content.toString('utf8')
+                : await readFile(join(opts.contextDir, df.path), 'utf8').catch(() => ''),
+            )
+          : {};
+        // The agent relay is open before Build asks for it, and ends with the build.
+        relay = sshIds.length ? s.forwardSsh(buildId, ssh) : undefined;
         let done = false;
         for await (const ev of s.build(
           {
@@ -228,6 +258,9 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
             pull: opts.build.pull,
             labels: opts.build.labels,
             buildId,
+            registryAuth,
+            secrets,
+            sshIds,
           },
           signal,
         )) {
@@ -236,6 +269,8 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
           if (e.type === 'build/finished') {
             done = true;
             if (e.ok) remember(images, e.imageId, { imageSize: e.imageSize ?? 0, diffIds: e.diffIds ?? [] });
+            else if (relay?.error && e.error)
+              e.error = `${e.error} (the ssh agent relay failed: ${relay.error.message})`;
           }
           yield e;
         }
@@ -250,6 +285,8 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
           const e = err instanceof DepotError ? err : undefined;
           yield finished(e?.message ?? String((err as Error)?.message ?? err), e?.code ?? 'builder_error');
         }
+      } finally {
+        await relay?.close();
       }
     },
 

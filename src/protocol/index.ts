@@ -1,4 +1,4 @@
 export * from './chain.js';
 export * from './grpc.js';
-export * from './manifest.js';
 export * from './ignore-patterns.js';
+export * from './manifest.js';

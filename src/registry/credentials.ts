@@ -41,7 +41,9 @@ export async function loadDockerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   try {
     return JSON.parse(text) as DockerConfigFile;
   } catch (err) {
-    throw new DepotError('docker_config', `invalid JSON in ${file}: ${(err as Error).message}`);
+    // V8's message may quote the start of the text, which may hold credentials: position only.
+    const at = /at position \d+/.exec((err as Error).message)?.[0];
+    throw new DepotError('docker_config', `invalid JSON in ${file}${at ? ` (${at})` : ''}`);
   }
 }
 
@@ -117,6 +119,12 @@ function fromAuthsEntry(
   const identityToken = entry.identitytoken ?? '';
   if (!username && !password && !identityToken) return undefined;
   return { username, password, identityToken, serverAddress: configKey(host) };
+}
+
+/** Every registry host the Docker config names (`auths` and `credHelpers` keys), unique. */
+export function configuredRegistries(config: DockerConfigFile): string[] {
+  const keys = [...Object.keys(config.auths ?? {}), ...Object.keys(config.credHelpers ?? {})];
+  return [...new Set(keys.map(configKeyHost).filter(Boolean))];
 }
 
 /**

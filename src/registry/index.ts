@@ -1,4 +1,12 @@
 /** Client side of registries: Docker config credentials, the HTTP API v2 and multi-platform indexes. */
+
+export {
+  type BaseImageRegistries,
+  expandVariables,
+  fromRegistries,
+  parseInstructions,
+} from './base-images.js';
+export { type BuildAuth, type BuildAuthInput, registryAuthForBuild } from './build-auth.js';
 export {
   type AuthChallenge,
   createRegistryClient,
@@ -11,6 +19,7 @@ export {
 } from './client.js';
 export {
   type CredentialHelperRunner,
+  configuredRegistries,
   credentialsFor,
   type DockerConfigFile,
   dockerConfigPath,

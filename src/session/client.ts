@@ -1,6 +1,6 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
+import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { BuildSummary__Output } from '../protocol/generated/depot/builder/v1/BuildSummary.js';
 import type { StatsRequest } from '../protocol/generated/depot/builder/v1/StatsRequest.js';
@@ -21,6 +21,7 @@ import {
   type SyncResponse__Output,
 } from '../protocol/index.js';
 import { DepotError, fromGrpcError } from './errors.js';
+import { relaySshAgents, type SshRelay } from './ssh-relay.js';
 
 /** Where a builder listens, parsed from a user-facing URL. */
 export interface BuilderAddress {
@@ -99,6 +100,12 @@ export interface BuilderSession {
   hello(signal?: AbortSignal): Promise<HelloResponse__Output>;
   sync(source: SyncSource, base: SyncBase | undefined, signal?: AbortSignal): Promise<SyncOutcome>;
   build(req: BuildRequest, signal: AbortSignal): AsyncIterable<BuildEvent__Output>;
+  /**
+   * Opens ForwardSsh for one build and relays the builder's agent connections to local agent
+   * sockets (`agents`: ssh id → socket path). Call it before `build` with the same `buildId` as
+   * the BuildRequest, and `close()` the relay once the build's result is in (or it failed).
+   */
+  forwardSsh(buildId: string, agents: Readonly<Record<string, string>>): SshRelay;
   exportImage(
     imageId: string,
     haveChainIds: string[],
@@ -251,6 +258,12 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
           signal.removeEventListener('abort', onAbort);
         }
       })();
+    },
+
+    forwardSsh(buildId, agents) {
+      // A grpc-js duplex call is a Node Duplex in object mode (plus cancel(), which the relay uses).
+      const call = client.ForwardSsh(metadata()) as unknown as Duplex;
+      return relaySshAgents(call, buildId, agents, { wrapError: wrap });
     },
 
     exportImage(imageId, haveChainIds, allLayers, signal) {

@@ -35,12 +35,12 @@ export interface BuildRequest {
   /**
    * Build secrets (`--secret id=ID,...`) by id, for this build only. Served to BuildKit through
    * the build's session; held in memory, never written to disk, logs or history. Needs the
-   * "secrets" capability.
+   * "build.secrets" capability.
    */
   'secrets'?: ({[key: string]: Buffer | Uint8Array | string});
   /**
    * SSH agent ids this build forwards (`--ssh default|ID=SOCKET`); the agent traffic travels
-   * over ForwardSsh streams the client opens for this build. Needs the "ssh" capability.
+   * over ForwardSsh streams the client opens for this build. Needs the "build.ssh" capability.
    */
   'sshIds'?: (string)[];
 }
@@ -78,12 +78,12 @@ export interface BuildRequest__Output {
   /**
    * Build secrets (`--secret id=ID,...`) by id, for this build only. Served to BuildKit through
    * the build's session; held in memory, never written to disk, logs or history. Needs the
-   * "secrets" capability.
+   * "build.secrets" capability.
    */
   'secrets': ({[key: string]: Buffer});
   /**
    * SSH agent ids this build forwards (`--ssh default|ID=SOCKET`); the agent traffic travels
-   * over ForwardSsh streams the client opens for this build. Needs the "ssh" capability.
+   * over ForwardSsh streams the client opens for this build. Needs the "build.ssh" capability.
    */
   'sshIds': (string)[];
 }

@@ -43,7 +43,7 @@ export interface BuilderClient extends grpc.Client {
    * Relays the client's SSH agent for one build (`--ssh`). The client opens it before Build and
    * sends a first frame with `build_id` and nothing else; the builder then opens one connection
    * (`open`, `conn`, `ssh_id`) per agent connection BuildKit makes, and both sides relay `data`
-   * for that `conn` until one sends `close`. Needs the "ssh" capability.
+   * for that `conn` until one sends `close`. Needs the "build.ssh" capability.
    */
   ForwardSsh(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>;
   ForwardSsh(options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>;
@@ -51,7 +51,7 @@ export interface BuilderClient extends grpc.Client {
    * Relays the client's SSH agent for one build (`--ssh`). The client opens it before Build and
    * sends a first frame with `build_id` and nothing else; the builder then opens one connection
    * (`open`, `conn`, `ssh_id`) per agent connection BuildKit makes, and both sides relay `data`
-   * for that `conn` until one sends `close`. Needs the "ssh" capability.
+   * for that `conn` until one sends `close`. Needs the "build.ssh" capability.
    */
   forwardSsh(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>;
   forwardSsh(options?: grpc.CallOptions): grpc.ClientDuplexStream<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output>;
@@ -127,7 +127,7 @@ export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
    * Relays the client's SSH agent for one build (`--ssh`). The client opens it before Build and
    * sends a first frame with `build_id` and nothing else; the builder then opens one connection
    * (`open`, `conn`, `ssh_id`) per agent connection BuildKit makes, and both sides relay `data`
-   * for that `conn` until one sends `close`. Needs the "ssh" capability.
+   * for that `conn` until one sends `close`. Needs the "build.ssh" capability.
    */
   ForwardSsh: grpc.handleBidiStreamingCall<_depot_builder_v1_SshFrame__Output, _depot_builder_v1_SshFrame>;
   

@@ -10,6 +10,7 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils) # registry auth tests
+command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client) # --ssh tests (a real agent)
 # The emulated arm64 builder (builder-arm64): qemu-aarch64-static registered with binfmt_misc
 # (the F flag, so it runs inside containers). The arm64 busybox base: scripts/arm64-base.sh.
 command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)

@@ -416,7 +416,9 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       throw new DepotError(
         r.errorCode || 'build_failed',
         r.error || 'build failed',
-        relay?.error ? `the ssh agent relay failed: ${relay.error.message}` : undefined,
+        relay?.error
+          ? `the ssh agent relay failed: ${relay.error.message}`
+          : failureHint(r.errorCode, r.error),
       );
     }
     return { ok, imageId, state };
@@ -483,6 +485,16 @@ export interface PushedRef {
   digest: string;
   size: number;
   mediaType: string;
+}
+
+/** What to do about a failed build, when its code says more than the engine's message. */
+export function failureHint(code: string, error: string): string | undefined {
+  if (code === 'registry_denied') {
+    const where = /host (\S+) failed/.exec(error)?.[1] ?? 'the registry';
+    return `the registry refused the base image: run docker login ${where}; depot passes the Docker credentials of the base images' registries to the builder for each build`;
+  }
+  if (code === 'session_lost') return 'the builder lost its connection to its engine; run the build again';
+  return undefined;
 }
 
 export async function writeMetadata(

@@ -115,10 +115,13 @@ describe('depot build with the session driver', { skip }, () => {
   });
 
   const build = (b: BuilderProcess, tok: string, args: string[], env: Record<string, string> = {}) =>
-    depot(['build', '--builder', b.url, '--token', tok, '--project', project, '--progress', 'plain', ...args], {
-      DOCKER_CONFIG: emptyDockerConfig,
-      ...env,
-    });
+    depot(
+      ['build', '--builder', b.url, '--token', tok, '--project', project, '--progress', 'plain', ...args],
+      {
+        DOCKER_CONFIG: emptyDockerConfig,
+        ...env,
+      },
+    );
 
   test('--secret: the step reads it; it is in no layer, no builder file, no log line, no output', async () => {
     const value = `npm-token-${nonce}`;
@@ -139,7 +142,16 @@ describe('depot build with the session driver', { skip }, () => {
     const r = await build(
       builder,
       token,
-      ['--secret', `id=npm,src=${secretFile}`, '--secret', 'id=env,env=DEPOT_TEST_SECRET_ENV', '-t', tag, '--load', ctx],
+      [
+        '--secret',
+        `id=npm,src=${secretFile}`,
+        '--secret',
+        'id=env,env=DEPOT_TEST_SECRET_ENV',
+        '-t',
+        tag,
+        '--load',
+        ctx,
+      ],
       { DEPOT_TEST_SECRET_ENV: `from-env-${nonce}` },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -176,16 +188,24 @@ describe('depot build with the session driver', { skip }, () => {
     const baseCtx = tempDir('private-base');
     writeFileSync(join(baseCtx, 'Dockerfile'), 'FROM busybox\nCOPY hello.txt /hello.txt\n');
     writeFileSync(join(baseCtx, 'hello.txt'), `private base ${nonce}\n`);
-    const pushed = await build(builder, token, ['-t', base, '--push', baseCtx], { DOCKER_CONFIG: dockerConfig });
+    const pushed = await build(builder, token, ['-t', base, '--push', baseCtx], {
+      DOCKER_CONFIG: dockerConfig,
+    });
     assert.equal(pushed.code, 0, pushed.stderr);
     // The builder's engine must fetch it from the registry, not find it locally.
     dockerOn(BUILDER_ENGINE, ['rmi', '-f', base]);
 
     const ctx = tempDir('private-from');
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${base}\nRUN cat /hello.txt && echo from-private-${nonce}\n`);
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      `FROM ${base}\nRUN cat /hello.txt && echo from-private-${nonce}\n`,
+    );
     const denied = await build(builder, token, ['--pull', ctx], { DOCKER_CONFIG: emptyDockerConfig });
     assert.notEqual(denied.code, 0);
-    assert.match(denied.stderr, /401|unauthorized|authoriz/i);
+    assert.match(
+      denied.stderr,
+      /^depot: .*401 Unauthorized \(the registry refused the base image: run docker login 127\.0\.0\.1:\d+;/m,
+    );
     dockerOn(BUILDER_ENGINE, ['rmi', '-f', base]);
 
     const ok = await build(builder, token, ['--pull', ctx], { DOCKER_CONFIG: dockerConfig });
@@ -197,7 +217,10 @@ describe('depot build with the session driver', { skip }, () => {
     const ctx = tempDir('df-ctx');
     writeFileSync(join(ctx, 'a.txt'), 'a\n');
     writeFileSync(join(ctx, '.dockerignore'), 'Dockerfile\n.dockerignore\n');
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM busybox\nCOPY . /ctx\nRUN ls -A /ctx && echo listed-${nonce}\n`);
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      `FROM busybox\nCOPY . /ctx\nRUN ls -A /ctx && echo listed-${nonce}\n`,
+    );
     const outside = join(tempDir('df-outside'), 'Build.dockerfile');
     writeFileSync(outside, `FROM busybox\nCOPY . /ctx\nRUN ls -A /ctx && echo outside-${nonce}\n`);
     for (const [args, marker] of [
@@ -208,9 +231,52 @@ describe('depot build with the session driver', { skip }, () => {
       assert.equal(r.code, 0, r.stderr);
       const listing = r.stderr
         .split('\n')
-        .map((l) => /^#\d+ \d+\.\d+ (a\.txt|\.depot|Dockerfile|\.dockerignore|Build\.dockerfile)$/.exec(l)?.[1])
+        .map(
+          (l) => /^#\d+ \d+\.\d+ (a\.txt|\.depot|Dockerfile|\.dockerignore|Build\.dockerfile)$/.exec(l)?.[1],
+        )
         .filter(Boolean);
       assert.deepEqual(listing, ['a.txt'], `${marker}: ${r.stderr}`);
+    }
+  });
+
+  test("--ssh default: a RUN step uses the client's real ssh-agent through the builder", async () => {
+    const dir = tempDir('ssh-agent');
+    const sock = join(dir, 'agent.sock');
+    const agent = spawnSync('ssh-agent', ['-a', sock], { encoding: 'utf8' });
+    assert.equal(agent.status, 0, agent.stderr);
+    const pid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1];
+    try {
+      const key = join(dir, 'id_ed25519');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `depot-${nonce}`, '-f', key]);
+      execFileSync('ssh-add', [key], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      const fingerprint = execFileSync('ssh-keygen', ['-lf', `${key}.pub`], { encoding: 'utf8' }).split(
+        ' ',
+      )[1]!;
+
+      // ssh-add and the libraries it links, at their own paths, on top of busybox.
+      const ctx = tempDir('ssh-ctx');
+      const bin = execFileSync('sh', ['-c', 'command -v ssh-add'], { encoding: 'utf8' }).trim();
+      const libs = [...execFileSync('ldd', [bin], { encoding: 'utf8' }).matchAll(/(\/\S+\.so[^\s]*)/g)].map(
+        (m) => m[1]!,
+      );
+      for (const f of [bin, ...libs]) {
+        mkdirSync(join(ctx, 'tools', f, '..'), { recursive: true });
+        writeFileSync(join(ctx, 'tools', f), readFileSync(f), { mode: 0o755 });
+      }
+      writeFileSync(
+        join(ctx, 'Dockerfile'),
+        `FROM busybox\nCOPY tools/ /\nRUN --mount=type=ssh ssh-add -l && echo ssh-ok-${nonce}\n`,
+      );
+      const r = await build(builder, token, ['--ssh', 'default', ctx], { SSH_AUTH_SOCK: sock });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stderr.includes(fingerprint), r.stderr);
+      assert.match(r.stderr, new RegExp(`ssh-ok-${nonce}`));
+
+      const missing = await build(builder, token, ['--ssh', `default=${join(dir, 'nope.sock')}`, ctx]);
+      assert.notEqual(missing.code, 0);
+      assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
+    } finally {
+      if (pid) process.kill(Number(pid));
     }
   });
 });

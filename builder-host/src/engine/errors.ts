@@ -13,6 +13,10 @@ const RULES: Array<[RegExp, BuildErrorCode]> = [
     /dockerfile parse error|failed to parse dockerfile|the dockerfile cannot be empty|file with no instructions|no build stage in current context/i,
     'dockerfile_syntax',
   ],
+  [
+    /status code \[manifests [^\]]*\]: 40[13]|pull access denied|insufficient_scope|unauthorized: authentication required/i,
+    'registry_denied',
+  ],
   [/executor failed running|process ".*" did not complete successfully/i, 'step_failed'],
 ];
 

@@ -132,6 +132,10 @@ test('classifies the messages dockerd 20.10 / BuildKit 0.8 sends', () => {
       'dockerfile_not_found',
     ],
     ['executor failed running [/bin/sh -c exit 3]: exit code: 3', 'step_failed'],
+    [
+      'failed to solve with frontend dockerfile.v0: failed to create LLB definition: pulling from host 127.0.0.1:33259 failed with status code [manifests 1]: 401 Unauthorized',
+      'registry_denied',
+    ],
     ['context canceled', 'cancelled'],
     ['failed to compute cache key: "/nothere" not found: not found', 'build_failed'],
     ['invalid reference format: repository name must be lowercase', 'build_failed'],

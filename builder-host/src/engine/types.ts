@@ -80,6 +80,7 @@ export type BuildErrorCode =
   | 'step_failed'
   | 'context_failed'
   | 'session_lost'
+  | 'registry_denied'
   | 'build_failed'
   | 'push_denied'
   | 'push_failed'

@@ -601,7 +601,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                   { rpc: 'Build', project, buildId, dir, bytes, files },
                   'context served to the engine',
                 );
-                if (dir === 'context')
+                if (dir === 'context' && files > 0)
                   send({
                     message: `context: ${formatBytes(bytes)} in ${files} file${files === 1 ? '' : 's'} sent to the engine`,
                   });

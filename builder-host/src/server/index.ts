@@ -596,9 +596,9 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               ssh: req.sshIds.length
                 ? { ids: req.sshIds, connect: (id) => sshRelays.connect(buildId, project, id) }
                 : undefined,
-              onTransfer: (dir, bytes, files) => {
+              onTransfer: (dir, bytes, files, ms) => {
                 logger.info(
-                  { rpc: 'Build', project, buildId, dir, bytes, files },
+                  { rpc: 'Build', project, buildId, dir, bytes, files, ms },
                   'context served to the engine',
                 );
                 if (dir === 'context' && files > 0)

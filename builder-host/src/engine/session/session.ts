@@ -4,21 +4,39 @@
  * server, the services BuildKit calls back — health, the build's files (FileSync.DiffCopy, served
  * from the snapshot in the store), secrets, registry credentials and SSH agents.
  *
- * The services only need a duplex byte stream: the same server can be injected into any other
- * transport (a standalone buildkitd's Control.Session stream) without change.
+ * The services only need a duplex byte stream that speaks HTTP/2 (h2-grpc.ts): the same handlers
+ * serve any other transport (a standalone buildkitd's Control.Session stream) without change.
+ * Messages are encoded by hand (packet.ts); proto/buildkit/*.proto are the reference for them.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { ContextEntry } from '../../../../src/protocol/index.js';
 import { API_PREFIX, type DockerEndpoint, engineAgent } from '../docker-api.js';
 import { EngineError } from '../types.js';
 import { buildView, type ViewEntry, type ViewFilter } from './fs-view.js';
+import {
+  GrpcError,
+  type Handlers,
+  type Metadata,
+  Status,
+  type StreamCall,
+  serveConnection,
+} from './h2-grpc.js';
+import {
+  decodeFields,
+  decodePacket,
+  encodeFields,
+  encodePacket,
+  encodeStat,
+  encodeStatPacket,
+  PACKET_DATA,
+  PACKET_ERR,
+  PACKET_FIN,
+  PACKET_REQ,
+  stringField,
+} from './packet.js';
 
 /** A directory the session serves by name ("context", "dockerfile"). */
 export interface SessionDir {
@@ -44,7 +62,7 @@ export interface SessionOptions {
   /** SSH agents by id; `connect` opens one agent connection. */
   ssh?: { ids: readonly string[]; connect(id: string): Promise<Duplex> };
   /** Bytes of file content served for a directory, after each DiffCopy. */
-  onTransfer?: (dir: string, bytes: number, files: number) => void;
+  onTransfer?: (dir: string, bytes: number, files: number, ms: number) => void;
   /** Called once the session is up (observers; tests use it to drop a session mid-build). */
   onOpen?: (session: EngineSession) => void;
 }
@@ -59,61 +77,56 @@ export interface EngineSession {
   abort(reason: Error): void;
 }
 
-function findProtoDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 7; i++) {
-    if (existsSync(join(dir, 'proto', 'buildkit', 'fsutil.proto'))) return join(dir, 'proto', 'buildkit');
-    dir = dirname(dir);
-  }
-  throw new Error('proto/buildkit/fsutil.proto not found next to the installed package');
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: service definitions from proto-loader are untyped
-type Pkg = any;
-let pkgCache: Pkg | undefined;
-function pkg(): Pkg {
-  pkgCache ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(['filesync.proto', 'health.proto', 'secrets.proto', 'ssh.proto'], {
-      includeDirs: [findProtoDir()],
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-    }),
-  );
-  return pkgCache;
-}
-
 /** Chunk of file content per DATA packet (BuildKit accepts up to 4 MiB per message). */
 const DATA_CHUNK = 1024 * 1024;
 /** Files served at once per DiffCopy, as fsutil's own sender does. */
 const SEND_WORKERS = 4;
 
-function metaList(md: grpc.Metadata, key: string): string[] {
-  const raw = md.get(key).map((v) => v.toString());
-  const encoded = md.get(`${key}-encoded`).length > 0;
+function metaList(md: Metadata, key: string): string[] {
+  const raw = md.get(key) ?? [];
+  const encoded = (md.get(`${key}-encoded`) ?? []).length > 0;
   // A metadata value may carry several comma-separated entries.
-  const list = raw.flatMap((v) => v.split(',').map((s) => s.trim())).filter(Boolean);
-  return encoded ? list.map((s) => decodeURIComponent(s.replace(/\+/g, ' '))) : list;
+  const list = raw.flatMap((v) => v.split(',').map((x) => x.trim())).filter(Boolean);
+  return encoded ? list.map((x) => decodeURIComponent(x.replace(/\+/g, ' '))) : list;
 }
 
-interface Packet {
-  type: 'PACKET_STAT' | 'PACKET_REQ' | 'PACKET_DATA' | 'PACKET_FIN' | 'PACKET_ERR';
-  stat?: ViewEntry['stat'] | null;
-  ID?: number;
-  data?: Buffer;
+/** A directory's view under one filter, with every STAT packet encoded once. */
+interface EncodedView {
+  view: ViewEntry[];
+  packets: Buffer[];
 }
+
+// Builds of one snapshot share its entries array: their views are computed and encoded once.
+const viewCache = new WeakMap<readonly ContextEntry[], Map<string, EncodedView>>();
+const VIEWS_PER_DIR = 8;
+
+function encodedView(entries: readonly ContextEntry[], filter: ViewFilter): EncodedView {
+  const key = JSON.stringify(filter);
+  let byFilter = viewCache.get(entries);
+  const hit = byFilter?.get(key);
+  if (hit) return hit;
+  const view = buildView(entries, filter);
+  const packets = view.map((e) => encodeStatPacket(encodeStat(e.stat)));
+  const out = { view, packets };
+  if (!byFilter) viewCache.set(entries, (byFilter = new Map()));
+  if (byFilter.size >= VIEWS_PER_DIR) byFilter.delete(byFilter.keys().next().value!);
+  byFilter.set(key, out);
+  return out;
+}
+
+/** STAT packets per HTTP/2 write. */
+const STAT_BATCH = 512;
 
 /** Serves one DiffCopy: every stat in walk order, then the content of each file asked for. */
 function serveDiffCopy(
-  call: grpc.ServerDuplexStream<Packet, Packet>,
+  call: StreamCall,
   dirs: ReadonlyMap<string, SessionDir>,
   onTransfer: SessionOptions['onTransfer'],
 ): void {
   const name = metaList(call.metadata, 'dir-name')[0] ?? '';
   const dir = dirs.get(name);
   if (!dir) {
-    call.emit('error', { code: grpc.status.NOT_FOUND, details: `no access allowed to dir "${name}"` });
+    call.fail(Status.NOT_FOUND, `no access allowed to dir "${name}"`);
     return;
   }
   const filter: ViewFilter = {
@@ -121,27 +134,27 @@ function serveDiffCopy(
     excludes: metaList(call.metadata, 'exclude-patterns'),
     followPaths: metaList(call.metadata, 'followpaths'),
   };
-  let view: ViewEntry[];
+  let encoded: EncodedView;
   try {
-    view = buildView(dir.entries, filter);
+    encoded = encodedView(dir.entries, filter);
   } catch (err) {
-    call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message });
+    call.fail(Status.INVALID_ARGUMENT, (err as Error).message);
     return;
   }
+  const { view, packets } = encoded;
+  const started = performance.now();
   let bytes = 0;
   let files = 0;
   let done = false;
   const queue: number[] = [];
   let active = 0;
-  const write = (p: Packet): Promise<void> =>
-    new Promise((resolve) => {
-      if (done || call.write(p)) resolve();
-      else call.once('drain', resolve);
-    });
+  const write = async (...p: Buffer[]): Promise<void> => {
+    if (!done && !call.send(...p)) await call.drained();
+  };
   const fail = (err: Error) => {
     if (done) return;
     done = true;
-    call.write({ type: 'PACKET_ERR', data: Buffer.from(err.message) });
+    call.send(encodePacket(PACKET_ERR, 0, Buffer.from(err.message)));
     call.end();
   };
   const sendFile = async (id: number) => {
@@ -152,11 +165,11 @@ function serveDiffCopy(
       for (let off = 0; off < chunk.length; off += DATA_CHUNK) {
         const part = chunk.subarray(off, off + DATA_CHUNK);
         bytes += part.length;
-        await write({ type: 'PACKET_DATA', ID: id, data: part });
+        await write(encodePacket(PACKET_DATA, id, part));
         if (done) return;
       }
     }
-    await write({ type: 'PACKET_DATA', ID: id });
+    await write(encodePacket(PACKET_DATA, id));
   };
   const pump = () => {
     while (active < SEND_WORKERS && queue.length && !done) {
@@ -170,124 +183,140 @@ function serveDiffCopy(
         });
     }
   };
-  call.on('data', (p: Packet) => {
+  call.onMessage((raw) => {
     if (done) return;
-    if (p.type === 'PACKET_REQ') {
-      queue.push(p.ID ?? 0);
+    let p: ReturnType<typeof decodePacket>;
+    try {
+      p = decodePacket(raw);
+    } catch (err) {
+      fail(err as Error);
+      return;
+    }
+    if (p.type === PACKET_REQ) {
+      queue.push(p.id);
       pump();
-    } else if (p.type === 'PACKET_FIN') {
+    } else if (p.type === PACKET_FIN) {
       done = true;
-      call.write({ type: 'PACKET_FIN' });
+      call.send(encodePacket(PACKET_FIN));
       call.end();
-      onTransfer?.(name, bytes, files);
-    } else if (p.type === 'PACKET_ERR') {
+      onTransfer?.(name, bytes, files, Math.round(performance.now() - started));
+    } else if (p.type === PACKET_ERR) {
       done = true;
       call.end();
     }
   });
-  call.on('error', () => {
-    done = true;
-  });
-  call.on('cancelled', () => {
+  call.onClose(() => {
     done = true;
   });
   (async () => {
-    for (const e of view) {
-      if (done) return;
-      await write({ type: 'PACKET_STAT', stat: e.stat });
-    }
-    await write({ type: 'PACKET_STAT' });
+    for (let i = 0; i < packets.length && !done; i += STAT_BATCH)
+      await write(...packets.slice(i, i + STAT_BATCH));
+    await write(encodeStatPacket(undefined));
   })().catch(fail);
 }
 
-function sshService(ssh: NonNullable<SessionOptions['ssh']>) {
+function sshHandlers(ssh: NonNullable<SessionOptions['ssh']>): Handlers {
   return {
-    CheckAgent(call: grpc.ServerUnaryCall<{ ID: string }, object>, cb: grpc.sendUnaryData<object>) {
-      const id = call.request.ID || 'default';
-      if (ssh.ids.includes(id)) cb(null, {});
-      else cb({ code: grpc.status.NOT_FOUND, details: `no SSH agent "${id}" was forwarded for this build` });
+    unary: {
+      '/moby.sshforward.v1.SSH/CheckAgent': async (req) => {
+        const id = stringField(decodeFields(req), 1) || 'default';
+        if (!ssh.ids.includes(id))
+          throw new GrpcError(Status.NOT_FOUND, `no SSH agent "${id}" was forwarded for this build`);
+        return Buffer.alloc(0);
+      },
     },
-    ForwardAgent(call: grpc.ServerDuplexStream<{ data: Buffer }, { data: Buffer }>) {
-      const id = call.metadata.get('id')[0]?.toString() || 'default';
-      if (!ssh.ids.includes(id)) {
-        call.emit('error', { code: grpc.status.NOT_FOUND, details: `no SSH agent "${id}" was forwarded` });
-        return;
-      }
-      ssh.connect(id).then(
-        (agent) => {
-          agent.on('data', (data: Buffer) => {
-            if (!call.write({ data })) agent.pause();
-          });
-          call.on('drain', () => agent.resume());
-          agent.on('end', () => call.end());
-          agent.on('error', () => call.end());
-          call.on('data', (m: { data: Buffer }) => {
-            if (m.data?.length) agent.write(m.data);
-          });
-          call.on('end', () => agent.end());
-          call.on('error', () => agent.destroy());
-          call.on('cancelled', () => agent.destroy());
-        },
-        (err: Error) => call.emit('error', { code: grpc.status.UNAVAILABLE, details: err.message }),
-      );
+    stream: {
+      '/moby.sshforward.v1.SSH/ForwardAgent': (call) => {
+        const id = call.metadata.get('id')?.[0] || 'default';
+        if (!ssh.ids.includes(id)) {
+          call.fail(Status.NOT_FOUND, `no SSH agent "${id}" was forwarded for this build`);
+          return;
+        }
+        // Bytes from BuildKit that arrive before the agent connection is up.
+        const early: Buffer[] = [];
+        let agent: Duplex | undefined;
+        let halfClosed = false;
+        call.onMessage((m) => {
+          const data = decodeFields(m).get(1);
+          if (!Buffer.isBuffer(data) || !data.length) return;
+          if (agent) agent.write(data);
+          else early.push(Buffer.from(data));
+        });
+        call.onHalfClose(() => {
+          halfClosed = true;
+          agent?.end();
+        });
+        call.onClose(() => agent?.destroy());
+        ssh.connect(id).then(
+          (a) => {
+            agent = a;
+            if (call.closed) {
+              a.destroy();
+              return;
+            }
+            for (const b of early) a.write(b);
+            if (halfClosed) a.end();
+            a.on('data', (data: Buffer) => {
+              if (!call.send(encodeFields([[1, data]]))) {
+                a.pause();
+                call.drained().then(() => a.resume());
+              }
+            });
+            a.on('end', () => call.end());
+            a.on('error', (err: Error) => call.fail(Status.UNAVAILABLE, err.message));
+          },
+          (err: Error) => call.fail(Status.UNAVAILABLE, err.message),
+        );
+      },
     },
   };
 }
 
 function methodsOf(opts: SessionOptions): string[] {
-  const m = [
-    '/grpc.health.v1.Health/Check',
-    '/moby.filesync.v1.FileSync/DiffCopy',
-    '/moby.filesync.v1.FileSync/TarStream',
-  ];
+  const m = ['/grpc.health.v1.Health/Check', '/moby.filesync.v1.FileSync/DiffCopy'];
   if (opts.secrets) m.push('/moby.buildkit.secrets.v1.Secrets/GetSecret');
   if (opts.credentials) m.push('/moby.filesync.v1.Auth/Credentials');
   if (opts.ssh) m.push('/moby.sshforward.v1.SSH/CheckAgent', '/moby.sshforward.v1.SSH/ForwardAgent');
   return m;
 }
 
-function createServer(opts: SessionOptions): grpc.Server {
-  const p = pkg();
-  const server = new grpc.Server();
-  server.addService(p.grpc.health.v1.Health.service, {
-    Check(_call: unknown, cb: grpc.sendUnaryData<object>) {
-      cb(null, { status: 'SERVING' });
-    },
-  });
-  server.addService(p.moby.filesync.v1.FileSync.service, {
-    DiffCopy(call: grpc.ServerDuplexStream<Packet, Packet>) {
-      serveDiffCopy(call, opts.dirs, opts.onTransfer);
-    },
-    TarStream(call: grpc.ServerDuplexStream<Packet, Packet>) {
-      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'only diffcopy is served' });
-    },
-  });
+function handlersFor(opts: SessionOptions): Handlers {
+  const unary: NonNullable<Handlers['unary']> = {
+    // BuildKit drops a session whose health check fails.
+    '/grpc.health.v1.Health/Check': async () => encodeFields([[1, 1]]),
+  };
+  const stream: NonNullable<Handlers['stream']> = {
+    '/moby.filesync.v1.FileSync/DiffCopy': (call) => serveDiffCopy(call, opts.dirs, opts.onTransfer),
+  };
   const secrets = opts.secrets;
   if (secrets)
-    server.addService(p.moby.buildkit.secrets.v1.Secrets.service, {
-      GetSecret(call: grpc.ServerUnaryCall<{ ID: string }, object>, cb: grpc.sendUnaryData<object>) {
-        const data = secrets.get(call.request.ID);
-        if (data) cb(null, { data });
-        else cb({ code: grpc.status.NOT_FOUND, details: `secret ${call.request.ID} not found` });
-      },
-    });
+    unary['/moby.buildkit.secrets.v1.Secrets/GetSecret'] = async (req) => {
+      const id = stringField(decodeFields(req), 1);
+      const data = secrets.get(id);
+      if (!data) throw new GrpcError(Status.NOT_FOUND, `secret ${id} not found`);
+      return encodeFields([[1, data]]);
+    };
   const credentials = opts.credentials;
   if (credentials)
-    server.addService(p.moby.filesync.v1.Auth.service, {
-      Credentials(call: grpc.ServerUnaryCall<{ Host: string }, object>, cb: grpc.sendUnaryData<object>) {
-        const c = credentials(call.request.Host);
-        cb(null, { Username: c?.username ?? '', Secret: c?.secret ?? '' });
-      },
-    });
-  if (opts.ssh) server.addService(p.moby.sshforward.v1.SSH.service, sshService(opts.ssh));
-  return server;
+    unary['/moby.filesync.v1.Auth/Credentials'] = async (req) => {
+      const c = credentials(stringField(decodeFields(req), 1));
+      return encodeFields([
+        [1, c?.username ?? ''],
+        [2, c?.secret ?? ''],
+      ]);
+    };
+  if (opts.ssh) {
+    const ssh = sshHandlers(opts.ssh);
+    Object.assign(unary, ssh.unary);
+    Object.assign(stream, ssh.stream);
+  }
+  return { unary, stream };
 }
 
 /** Opens a session on a dockerd (`POST /session`, upgraded to h2c) and serves it until closed. */
 export function openSession(ep: DockerEndpoint, opts: SessionOptions): Promise<EngineSession> {
   const id = randomUUID();
-  const server = createServer(opts);
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const handlers = handlersFor(opts);
   return new Promise((resolve, reject) => {
     const req = http.request({
       socketPath: ep.socketPath,
@@ -331,7 +360,6 @@ export function openSession(ep: DockerEndpoint, opts: SessionOptions): Promise<E
           reason = err;
         });
         socket.on('close', () => {
-          server.forceShutdown();
           settle(
             closedByUs
               ? undefined
@@ -342,7 +370,7 @@ export function openSession(ep: DockerEndpoint, opts: SessionOptions): Promise<E
       let abortReason: Error | undefined;
       socket.setNoDelay(true);
       socket.setTimeout(0);
-      injector.injectConnection(socket);
+      serveConnection(socket, handlers);
       resolve({
         id,
         ended,

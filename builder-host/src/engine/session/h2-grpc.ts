@@ -99,9 +99,16 @@ function metadataOf(headers: http2.IncomingHttpHeaders): Metadata {
   return md;
 }
 
-/** grpc-message is percent-encoded. */
+/** grpc-message: UTF-8 with bytes outside printable ASCII (and '%') percent-encoded. */
 function grpcMessage(text: string): string {
-  return encodeURIComponent(text).replace(/%20/g, ' ');
+  let out = '';
+  for (const b of Buffer.from(text)) {
+    out +=
+      b >= 0x20 && b <= 0x7e && b !== 0x25
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
 
 function serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, h: Handlers): void {

@@ -4,7 +4,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { normalizePlatform } from '../arch/index.js';
-import { scanContext } from '../context-sync/index.js';
+import { scanContext } from '../context-sync/scan.js';
 import { createLocalEngine } from '../docker/index.js';
 import {
   type BuildEvent,
@@ -27,9 +27,7 @@ import {
 } from '../session/index.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
-import { startEmbeddedBuilder } from './embedded.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
-import { looksLikeTar, unpackContextTar } from './stdin-context.js';
 import type { PlatformTarget } from './targets.js';
 
 export interface BuildOptions {
@@ -177,6 +175,8 @@ export async function resolveBuildInputs(
     tempContext = mkdtempSync(join(tmpdir(), 'depot-ctx-'));
     contextDir = tempContext;
     try {
+      // Loaded only when needed: a CLI start-up pays for every module it imports.
+      const { looksLikeTar, unpackContextTar } = await import('./stdin-context.js');
       if (looksLikeTar(data)) await unpackContextTar(data, tempContext);
       else dockerfileContent = data;
     } catch (err) {
@@ -228,6 +228,8 @@ export async function openBuilderTarget(opts: {
   const url = opts.builder || process.env.DEPOT_BUILDER || config.get('builder');
   const project = opts.project || process.env.DEPOT_PROJECT || config.get('project');
   if (!url) {
+    // The embedded builder (store, engine driver, history) is loaded only when it is used.
+    const { startEmbeddedBuilder } = await import('./embedded.js');
     const embedded = await startEmbeddedBuilder();
     return {
       url: embedded.url,
@@ -307,6 +309,9 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
 
   let target: PlatformTarget | undefined;
   let session: BuilderSession | undefined;
+  // The walk of the context needs no builder: it runs while the builder is found and greeted.
+  const scanning = scanContext({ contextDir, dockerfile: dockerfileAbs });
+  scanning.catch(() => undefined);
   try {
     const { selectTargets } = await import('./targets.js');
     const picked = (await selectTargets(opts, parsePlatforms(opts.platform, false)))[0]!;
@@ -323,7 +328,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const buildId = randomUUID();
     emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
 
-    const scan = await scanContext({ contextDir, dockerfile: dockerfileAbs });
+    const scan = await scanning;
     const located = await locateDockerfile(scan.entries, contextDir, dockerfileAbs);
     const dockerfilePath = located.path;
     dockerfileContent = located.content ?? dockerfileContent;

@@ -108,7 +108,10 @@ function encodedView(entries: readonly ContextEntry[], filter: ViewFilter): Enco
   const view = buildView(entries, filter);
   const packets = view.map((e) => encodeStatPacket(encodeStat(e.stat)));
   const out = { view, packets };
-  if (!byFilter) viewCache.set(entries, (byFilter = new Map()));
+  if (!byFilter) {
+    byFilter = new Map();
+    viewCache.set(entries, byFilter);
+  }
   if (byFilter.size >= VIEWS_PER_DIR) byFilter.delete(byFilter.keys().next().value!);
   byFilter.set(key, out);
   return out;

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ContextError, PatternMatcher, parseDockerignore, readIgnorePatterns } from './index.js';
+import { PatternMatcher, parseDockerignore, readIgnorePatterns } from './index.js';
 
 test('parseDockerignore follows moby ReadAll: comments, trimming, !, cleaning, leading /', () => {
   const text = [

@@ -6,15 +6,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import tarStream from 'tar-stream';
 import {
   BUILDER_ENGINE,
   type BuilderProcess,
   DOCKER,
   depot,
+  filesContaining,
+  imageLayers,
   LAPTOP_ENGINE,
   ROOT,
   skipReason,
@@ -37,47 +38,6 @@ function registry(cmd: 'start' | 'stop', name: string, extra: string[] = []): st
 
 function dockerOn(engine: string, args: string[]): ReturnType<typeof spawnSync> {
   return spawnSync(DOCKER, args, { env: { ...process.env, DOCKER_HOST: engine }, encoding: 'utf8' });
-}
-
-/** Every file under a directory whose bytes contain `needle`. */
-function filesContaining(dir: string, needle: string): string[] {
-  const hits: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile() && readFileSync(p).includes(needle)) hits.push(p);
-    }
-  };
-  walk(dir);
-  return hits;
-}
-
-/** The layer tars of an image on an engine, from `docker save`. */
-async function imageLayers(engine: string, tag: string): Promise<Buffer[]> {
-  const tar = execFileSync(DOCKER, ['save', tag], {
-    env: { ...process.env, DOCKER_HOST: engine },
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  const extract = tarStream.extract();
-  const files = new Map<string, Buffer>();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (h, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-      stream.on('end', () => {
-        files.set(h.name, Buffer.concat(chunks));
-        next();
-      });
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-  });
-  extract.end(tar);
-  await done;
-  const manifest = JSON.parse(files.get('manifest.json')!.toString()) as Array<{ Layers: string[] }>;
-  return manifest[0]!.Layers.map((l) => files.get(l)!);
 }
 
 describe('depot build with the session driver', { skip }, () => {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   type BuilderProcess,
   DOCKER,
   depot,
+  filesContaining,
   LAPTOP_ENGINE,
   ROOT,
   skipReason,
@@ -56,21 +57,6 @@ async function childArchitecture(reg: string, path: string, digest: string, auth
   const config = (m.json.config as { digest: string }).digest;
   const c = await registryGet(`http://${reg}/v2/${path}/blobs/${config}`, auth);
   return String(c.json.architecture);
-}
-
-/** Every file under a directory whose bytes contain `needle`. */
-function filesContaining(dir: string, needle: string): string[] {
-  const hits: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile() && readFileSync(p).includes(needle)) hits.push(p);
-    }
-  };
-  walk(dir);
-  return hits;
 }
 
 describe('depot build --push', { skip }, () => {

@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import tarStream from 'tar-stream';
 import {
   createDockerEngine,
   type Engine,
@@ -22,6 +21,7 @@ import {
   singleFileEntries,
 } from '../../builder-host/src/engine/index.js';
 import { manifestOf } from './context-helpers.js';
+import { imageLayers } from './harness.js';
 
 const BUILDER = process.env.DEPOT_TEST_BUILDER_ENGINE ?? 'unix:///tmp/depot-engines/builder/docker.sock';
 const DOCKER_CLI = '/usr/bin/docker';
@@ -90,32 +90,6 @@ function sessionRequest(
       },
     },
   };
-}
-
-/** The layer tars of an image, from `docker save`. */
-async function imageLayers(tag: string): Promise<Buffer[]> {
-  const tar = execFileSync(DOCKER_CLI, ['save', tag], {
-    env: { ...process.env, DOCKER_HOST: BUILDER },
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  const extract = tarStream.extract();
-  const files = new Map<string, Buffer>();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (h, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-      stream.on('end', () => {
-        files.set(h.name, Buffer.concat(chunks));
-        next();
-      });
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-  });
-  extract.end(tar);
-  await done;
-  const manifest = JSON.parse(files.get('manifest.json')!.toString()) as Array<{ Layers: string[] }>;
-  return manifest[0]!.Layers.map((l) => files.get(l)!);
 }
 
 async function collect(it: AsyncIterable<EngineEvent>): Promise<EngineEvent[]> {
@@ -220,7 +194,7 @@ describe('session driver (real dockerd)', { skip }, () => {
       assert.ok(r.ok, r.error);
       // Every layer of the image, as docker save writes it (the config's history names the
       // expected value in the RUN line, as any Dockerfile text does; layers must not hold it).
-      const layers = await imageLayers(tag);
+      const layers = await imageLayers(BUILDER, tag);
       assert.ok(layers.length >= 3, `layers: ${layers.length}`);
       for (const layer of layers)
         assert.equal(layer.includes(Buffer.from(value)), false, 'the secret is in no layer');

@@ -91,39 +91,13 @@ export function encodePacket(type: number, id = 0, data?: Buffer): Buffer {
 
 /** Decodes the fields of a packet the builder acts on (type, ID, data); skips the rest. */
 export function decodePacket(buf: Buffer): Packet {
-  const p: Packet = { type: 0, id: 0, data: Buffer.alloc(0) };
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= buf.length) throw new Error('truncated packet');
-      const b = buf[pos++]!;
-      if (shift < 28) result |= (b & 0x7f) << shift;
-      else result += (b & 0x7f) * 2 ** shift;
-      if (!(b & 0x80)) return result >>> 0 === result ? result : result;
-      shift += 7;
-      if (shift > 63) throw new Error('bad varint in packet');
-    }
+  const f = decodeFields(buf);
+  const num = (n: number) => {
+    const v = f.get(n);
+    return typeof v === 'number' ? v : 0;
   };
-  while (pos < buf.length) {
-    const key = varint();
-    const field = key >>> 3;
-    const wire = key & 7;
-    if (wire === 0) {
-      const v = varint();
-      if (field === 1) p.type = v;
-      else if (field === 3) p.id = v;
-    } else if (wire === 2) {
-      const len = varint();
-      if (pos + len > buf.length) throw new Error('truncated packet');
-      if (field === 4) p.data = buf.subarray(pos, pos + len);
-      pos += len;
-    } else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else throw new Error(`unsupported wire type ${wire} in packet`);
-  }
-  return p;
+  const data = f.get(4);
+  return { type: num(1), id: num(3), data: Buffer.isBuffer(data) ? data : Buffer.alloc(0) };
 }
 
 /** The first value of each field of a message: varints as numbers, length-delimited as bytes. */
@@ -134,7 +108,7 @@ export function decodeFields(buf: Buffer): Map<number, number | Buffer> {
     let result = 0;
     let mul = 1;
     for (;;) {
-      if (pos >= buf.length) throw new Error('truncated message');
+      if (pos >= buf.length) throw new Error('truncated packet');
       const b = buf[pos++]!;
       result += (b & 0x7f) * mul;
       if (!(b & 0x80)) return result;
@@ -150,7 +124,7 @@ export function decodeFields(buf: Buffer): Map<number, number | Buffer> {
     if (wire === 0) value = varint();
     else if (wire === 2) {
       const len = varint();
-      if (pos + len > buf.length) throw new Error('truncated message');
+      if (pos + len > buf.length) throw new Error('truncated packet');
       value = buf.subarray(pos, pos + len);
       pos += len;
     } else if (wire === 1 || wire === 5) {

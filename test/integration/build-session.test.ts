@@ -239,4 +239,21 @@ describe('depot build with the session driver', { skip }, () => {
       if (pid) process.kill(Number(pid));
     }
   });
+
+  test('two builds of one project at once: one shared key, each sees its own context', async () => {
+    const dirs = ['one', 'two'].map((name) => {
+      const ctx = tempDir(`conc-${name}`);
+      for (let i = 0; i < 30; i++) writeFileSync(join(ctx, `f${i}.txt`), `${name} ${i} ${nonce}\n`);
+      writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY . /ctx\nRUN cat /ctx/f0.txt && sleep 1\n');
+      return { name, ctx };
+    });
+    const results = await Promise.all(dirs.map((d) => build(builder, token, ['--no-cache', d.ctx])));
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.code, 0, r.stderr);
+      const name = dirs[i]!.name;
+      const other = dirs[1 - i]!.name;
+      assert.match(r.stderr, new RegExp(`^#\\d+ [\\d.]+ ${name} 0 ${nonce}$`, 'm'));
+      assert.doesNotMatch(r.stderr, new RegExp(`${other} 0 ${nonce}`));
+    }
+  });
 });

@@ -117,6 +117,13 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     req.context?.on('error', (err: Error) => {
       contextError = err;
     });
+    // What a dropped engine connection means: the context (or session) failed, the build was
+    // cancelled, or the engine is gone.
+    const connectionLost = (err: unknown): EngineEvent => {
+      if (contextError) return contextFailed(contextError);
+      if (ac.signal.aborted) return cancelled();
+      throw unreachable(ep, err);
+    };
     let session: EngineSession | undefined;
     let res: http.IncomingMessage;
     try {
@@ -155,15 +162,8 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
           signal: ac.signal,
         });
       } catch (err) {
-        if (contextError) {
-          yield contextFailed(contextError);
-          return;
-        }
-        if (ac.signal.aborted) {
-          yield cancelled();
-          return;
-        }
-        throw unreachable(ep, err);
+        yield connectionLost(err);
+        return;
       }
       if ((res.statusCode ?? 500) >= 400) {
         const error = errorMessage(await readBody(res), res.statusCode);
@@ -180,15 +180,8 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
           if (ev.type === 'result') return;
         }
       } catch (err) {
-        if (contextError) {
-          yield contextFailed(contextError);
-          return;
-        }
-        if (ac.signal.aborted) {
-          yield cancelled();
-          return;
-        }
-        throw unreachable(ep, err);
+        yield connectionLost(err);
+        return;
       }
     } finally {
       session?.close();

@@ -31,6 +31,8 @@ describe('engine push helpers', () => {
     const reg = { username: 'r' };
     const auths = { 'https://index.docker.io/v1/': hub, 'http://reg.example:5000/v2/': reg };
     assert.equal(authForHost(auths, 'docker.io'), hub);
+    // BuildKit's session asks for the Hub by its API host.
+    assert.equal(authForHost(auths, 'registry-1.docker.io'), hub);
     assert.equal(authForHost(auths, 'reg.example:5000'), reg);
     assert.equal(authForHost(auths, 'other:1'), undefined);
   });

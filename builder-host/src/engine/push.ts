@@ -58,10 +58,14 @@ const DOCKER_HUB_KEYS = [
   'registry-1.docker.io',
 ];
 
-/** Picks the credentials for a registry host from a map keyed by host (or docker.io's legacy key). */
+/**
+ * Picks the credentials for a registry host from a map keyed by host (or docker.io's legacy key).
+ * Docker Hub answers to several names (BuildKit asks for registry-1.docker.io): any of them finds
+ * the Hub's entry.
+ */
 export function authForHost<T>(auths: Record<string, T>, host: string): T | undefined {
   if (auths[host]) return auths[host];
-  if (host === 'docker.io') for (const k of DOCKER_HUB_KEYS) if (auths[k]) return auths[k];
+  if (DOCKER_HUB_KEYS.includes(host)) for (const k of DOCKER_HUB_KEYS) if (auths[k]) return auths[k];
   for (const [k, v] of Object.entries(auths)) {
     const h = k.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
     if (h === host) return v;

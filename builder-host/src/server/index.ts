@@ -461,6 +461,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         }
         const dfBytes =
           extra?.dockerfile ?? (await readBlob(entries.find((e) => e.path === dockerfile)!.digest));
+        const dfDigest = `sha256:${createHash('sha256').update(dfBytes).digest('hex')}`;
         const bases =
           memo || history
             ? await resolveBaseImages(
@@ -489,7 +490,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               snapshotId: req.snapshotId,
               entries,
               buildArgs: req.buildArgs,
-              dockerfileDigest: `sha256:${createHash('sha256').update(dfBytes).digest('hex')}`,
+              dockerfileDigest: dfDigest,
               dockerfile: dfBytes.toString('utf8'),
               baseImages: baseImageMap(bases),
               noCache: req.noCache,
@@ -571,7 +572,6 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         if (driver === 'session') {
           // The Dockerfile is served on its own ("dockerfile" dir), so it never enters the context.
           const name = extra ? 'Dockerfile' : dockerfile.slice(dockerfile.lastIndexOf('/') + 1);
-          const dfDigest = `sha256:${createHash('sha256').update(dfBytes).digest('hex')}`;
           const project = caller.project;
           engineReq = {
             ...common,
@@ -592,7 +592,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               ]),
               // Held only in this closure for the build's lifetime; never logged or recorded.
               secrets: new Map(Object.entries(req.secrets ?? {})),
-              credentials: (host) => sessionCredentials(authForHost(registryAuth, engineRegistryHost(host))),
+              credentials: (host) => sessionCredentials(authForHost(registryAuth, host)),
               ssh: req.sshIds.length
                 ? { ids: req.sshIds, connect: (id) => sshRelays.connect(buildId, project, id) }
                 : undefined,
@@ -884,11 +884,6 @@ function engineEventToWire(ev: Exclude<EngineEvent, { type: 'result' }>): BuildE
     default:
       return { message: ev.text };
   }
-}
-
-/** The Docker-config host of the registry BuildKit names (Docker Hub's API host is docker.io). */
-function engineRegistryHost(host: string): string {
-  return host === 'registry-1.docker.io' || host === 'index.docker.io' ? 'docker.io' : host;
 }
 
 /** Credentials in the form BuildKit's Auth service answers with. */

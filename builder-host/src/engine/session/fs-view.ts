@@ -11,9 +11,9 @@ export interface WireStat {
   mode: number;
   uid: number;
   gid: number;
-  /** int64 as a decimal string (protobufjs encodes it exactly). */
-  size: string;
-  modTime: string;
+  size: number;
+  /** Nanoseconds since the epoch (beyond 2^53, hence a bigint). */
+  modTime: bigint;
   linkname: string;
 }
 
@@ -161,8 +161,8 @@ function wireStat(e: ContextEntry, linkname: string): WireStat {
     // Like the docker CLI's context, owned by root whatever the client's ids were.
     uid: 0,
     gid: 0,
-    size: String(size),
-    modTime: ns.toString(),
+    size,
+    modTime: ns,
     linkname: e.type === 'symlink' ? e.link : linkname,
   };
 }

@@ -24,8 +24,8 @@ test('a hand-encoded STAT packet decodes with the upstream schema', () => {
     mode: (0x80000000 | 0o755) >>> 0,
     uid: 0,
     gid: 0,
-    size: '123456789012',
-    modTime: '1795811565713123456',
+    size: 123456789012,
+    modTime: 1795811565713123456n,
     linkname: 'target',
   };
   const decoded = Packet.toObject(Packet.decode(encodeStatPacket(encodeStat(stat))), { longs: String }) as {

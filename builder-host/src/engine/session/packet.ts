@@ -60,15 +60,13 @@ class Writer {
 export function encodeStat(s: WireStat): Buffer {
   const path = Buffer.from(s.path);
   const link = Buffer.from(s.linkname);
-  const size = BigInt(s.size);
-  const mtime = BigInt(s.modTime);
   const w = new Writer(path.length + link.length + 64);
   w.bytes(1, path);
   if (s.mode) w.tag(2, 0).varint(s.mode);
   if (s.uid) w.tag(3, 0).varint(s.uid);
   if (s.gid) w.tag(4, 0).varint(s.gid);
-  if (size) w.tag(5, 0).varint(size);
-  if (mtime) w.tag(6, 0).varint(mtime);
+  if (s.size) w.tag(5, 0).varint(s.size);
+  if (s.modTime) w.tag(6, 0).varint(s.modTime);
   if (link.length) w.bytes(7, link);
   return w.done();
 }

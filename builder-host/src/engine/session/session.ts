@@ -73,7 +73,7 @@ export interface EngineSession {
   readonly ended: Promise<Error | undefined>;
   /** Ends the session (idempotent). */
   close(): void;
-  /** Drops the connection as a failure would: `ended` settles with `reason` (builder shutdown, tests). */
+  /** Drops the connection as a failure would: `ended` settles with `reason` (tests use it). */
   abort(reason: Error): void;
 }
 

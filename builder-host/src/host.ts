@@ -27,7 +27,7 @@ export interface BuilderHostOptions {
   id?: string;
   /** Platforms served natively (declared); default: the engine's own. */
   platforms?: string[];
-  /** Platforms served through emulation (routed there only with --allow-emulation). */
+  /** Platforms served through emulation (used only with --allow-emulation); "*": any the engine emulates. */
   emulated?: string[];
   /** Register in a fleet: `file:PATH` or `ssm:/PREFIX`, with the address clients use. */
   fleet?: { spec: string; endpoint: string; ttlMs?: number };
@@ -79,6 +79,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
   const platforms = (opts.platforms?.length ? opts.platforms : [(await engine.info()).platform]).map((p) =>
     normalizePlatform(p),
   );
+  const emulated = (opts.emulated ?? []).map((p) => (p === '*' ? p : normalizePlatform(p)));
   let tokens = opts.tokens ?? createTokenStore(opts.dataDir);
   if (!opts.tokens && opts.teamSecret) {
     if (!registry) throw new Error('a team secret needs a fleet (--fleet) for its revocation list');
@@ -102,6 +103,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
   pruner.unref();
   const server = createBuilderServer({
     platforms,
+    emulated,
     builderId: id,
     version: BUILDER_VERSION,
     engine,
@@ -131,7 +133,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
                 ? `unix://${address.slice(5)}`
                 : `${opts.tls ? 'tls' : 'tcp'}://${address}`),
             platforms,
-            emulated: (opts.emulated ?? []).map((p) => normalizePlatform(p)),
+            emulated: emulated.filter((p) => p !== '*'),
             version: BUILDER_VERSION,
           },
           ttlMs: opts.fleet.ttlMs,

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { normalizePlatform } from '../arch/index.js';
+import { normalizePlatform, resolveBuildPlatform } from '../arch/index.js';
 import { scanContext } from '../context-sync/scan.js';
 import { createLocalEngine } from '../docker/index.js';
 import {
@@ -13,7 +13,7 @@ import {
   reduceBuild,
   summarize,
 } from '../progress/index.js';
-import { type RegistryAuth, registryAuthForBuild } from '../registry/index.js';
+import { parseReference, type RegistryAuth, registryAuthForBuild } from '../registry/index.js';
 import {
   type BuilderSession,
   createBuilderSession,
@@ -21,11 +21,13 @@ import {
   loadImage,
   loadSyncBase,
   requireBuildCapabilities,
+  requirePlatform,
   type SshRelay,
   saveSyncBase,
   wireToEvent,
 } from '../session/index.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
+import { asUserError, requireLocalEngine } from './local-engine-check.js';
 import { loadToken, openConfig } from './credentials.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
 import type { PlatformTarget } from './targets.js';
@@ -92,6 +94,33 @@ function parseKeyValues(list: string[], flag: string, fromEnv: boolean): Record<
   return out;
 }
 
+/**
+ * Refuses, before any sync, a platform the builder that answered Hello neither builds nor (with
+ * --allow-emulation) emulates. Fleet-routed targets were matched against the fleet's records already;
+ * with --build-platform the builder must run that platform instead.
+ */
+export function checkTargetPlatform(
+  hello: Parameters<typeof requirePlatform>[0],
+  target: Pick<PlatformTarget, 'platform' | 'routed'>,
+  opts: Pick<BuildOptions, 'allowEmulation' | 'buildPlatform' | 'quiet'>,
+): void {
+  if (target.routed) return;
+  const runOn = resolveBuildPlatform(opts.buildPlatform) ?? target.platform;
+  if (requirePlatform(hello, runOn, opts) === 'emulated' && !opts.quiet)
+    process.stderr.write(
+      `depot: ${hello.builderId ? `builder ${hello.builderId}` : 'the builder'} emulates ${runOn}, which is slower\n`,
+    );
+}
+
+/** A platform in its normalised spelling, or as given when this client does not know it. */
+export function normalizeOrKeep(p: string): string {
+  try {
+    return p ? normalizePlatform(p) : p;
+  } catch {
+    return p;
+  }
+}
+
 /** Splits and checks `--platform a,b`; several platforms only where the caller allows them. */
 export function parsePlatforms(value: string | undefined, allowSeveral: boolean): string[] {
   if (!value) return [];
@@ -111,18 +140,9 @@ export function parsePlatforms(value: string | undefined, allowSeveral: boolean)
   return list;
 }
 
-function validateTags(tags: string[]): void {
-  for (const t of tags) {
-    if (
-      !/^[a-z0-9]+([._-]+[a-z0-9]+|[:/][a-zA-Z0-9._-]+)*$/.test(t.replace(/:(\d+)\//, '$1/')) ||
-      t.includes('@')
-    )
-      throw new DepotError(
-        'invalid_tag',
-        `invalid tag ${JSON.stringify(t)}`,
-        'use NAME[:TAG], lowercase name',
-      );
-  }
+/** Checks every -t exactly as docker does (same grammar and words), before anything is sent. */
+export function validateTags(tags: string[]): void {
+  for (const t of tags) parseReference(t);
 }
 
 /** The resolved inputs of a build: where the context is, which Dockerfile, which args. */
@@ -277,6 +297,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const inputs = await resolveBuildInputs(opts, true);
     let targets: PlatformTarget[];
     try {
+      if (opts.load) await requireLocalEngine();
       targets = await selectTargets(opts, parsePlatforms(opts.platform, true));
     } catch (err) {
       inputs.cleanup();
@@ -284,6 +305,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     }
     try {
       return await runMultiPlatformBuild(opts, targets, signal, inputs);
+    } catch (err) {
+      throw asUserError(err);
     } finally {
       await Promise.all(targets.map((t) => t.close?.()));
     }
@@ -291,6 +314,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   const inputs = await resolveBuildInputs(opts);
   let registryAuth: Record<string, RegistryAuth>;
   try {
+    // --load: the engine the image goes to answers before anything is synced or built.
+    if (opts.load) await requireLocalEngine();
     registryAuth = await buildRegistryAuth(opts, inputs);
   } catch (err) {
     inputs.cleanup();
@@ -324,7 +349,9 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     });
     const hello = await session.hello(signal);
     requireBuildCapabilities(hello, { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 });
-    const platform = opts.platform || hello.platforms[0] || '';
+    checkTargetPlatform(hello, target, opts);
+    // Shown (progress, metadata) in its normalised form: `arm64` is linux/arm64.
+    const platform = target.platform || normalizeOrKeep(hello.platforms[0] ?? '');
     const buildId = randomUUID();
     emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
 
@@ -429,7 +456,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     return { ok, imageId, state };
   } catch (err) {
     await sink.close().catch(() => {});
-    throw err;
+    throw asUserError(err);
   } finally {
     session?.close();
     await target?.close?.();

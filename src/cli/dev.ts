@@ -12,11 +12,19 @@ import {
   systemClock,
 } from '../dev/index.js';
 import { createDevBuilder } from '../dev/real-builder.js';
-import { createLocalEngine } from '../docker/index.js';
+import type { LocalEngine } from '../docker/index.js';
 import { type ProgressMode, resolveProgressMode } from '../progress/index.js';
 import { type BuildAuth, type RegistryAuth, registryAuthForBuild } from '../registry/index.js';
 import { createBuilderSession, DepotError, requireBuildCapabilities } from '../session/index.js';
-import { type BuildOptions, dockerfileText, openBuilderTarget, resolveBuildInputs } from './build.js';
+import {
+  type BuildOptions,
+  checkTargetPlatform,
+  dockerfileText,
+  openBuilderTarget,
+  parsePlatforms,
+  resolveBuildInputs,
+} from './build.js';
+import { requireLocalEngine } from './local-engine-check.js';
 
 export interface DevOptions extends BuildOptions {
   run?: string;
@@ -88,16 +96,21 @@ export async function runDev(opts: DevOptions): Promise<void> {
     );
   const inputs = await resolveBuildInputs(opts);
   const tags = opts.tag.length ? opts.tag : [defaultDevTag(inputs.contextDir)];
+  const platform = parsePlatforms(opts.platform, false)[0] ?? '';
   let target: Awaited<ReturnType<typeof openBuilderTarget>>;
   let registryAuth: (text: string) => Promise<Record<string, RegistryAuth>>;
+  let local: LocalEngine;
   try {
+    // Every dev build loads into the local engine (and --run starts it there): it must answer first.
+    local = await requireLocalEngine();
     target = await openBuilderTarget(opts);
     const needs = {
       secrets: Object.keys(inputs.secrets).length > 0,
       ssh: Object.keys(inputs.ssh).length > 0,
     };
-    if (needs.secrets || needs.ssh) {
-      // Fail before the loop (and its first sync) when the builder cannot serve --secret/--ssh.
+    if (needs.secrets || needs.ssh || platform) {
+      // Fail before the loop (and its first sync) when the builder cannot build the platform or
+      // serve --secret/--ssh.
       const probe = createBuilderSession({
         url: target.url,
         token: target.token,
@@ -107,7 +120,10 @@ export async function runDev(opts: DevOptions): Promise<void> {
       try {
         // An unreachable builder is the loop's business (it reconnects and checks each build).
         const hello = await probe.hello().catch(() => undefined);
-        if (hello) requireBuildCapabilities(hello, needs);
+        if (hello) {
+          requireBuildCapabilities(hello, needs);
+          checkTargetPlatform(hello, { platform }, opts);
+        }
       } catch (err) {
         await target.close();
         throw err;
@@ -124,7 +140,6 @@ export async function runDev(opts: DevOptions): Promise<void> {
     inputs.cleanup();
     throw err;
   }
-  const local = createLocalEngine();
   const builder = createDevBuilder({
     url: target.url,
     token: target.token,
@@ -136,7 +151,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
       tags,
       buildArgs: inputs.buildArgs,
       target: opts.target ?? '',
-      platform: opts.platform ?? '',
+      platform,
       noCache: !opts.cache,
       pull: opts.pull,
       labels: inputs.labels,

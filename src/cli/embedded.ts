@@ -46,6 +46,9 @@ export async function startEmbeddedBuilder(): Promise<{
     engine,
     dataDir,
     listen: `unix:${sock}`,
+    // The developer's own engine: whether it runs other platforms is up to its qemu binfmt, which
+    // the client cannot see; with --allow-emulation the build is tried there.
+    emulated: ['*'],
     logger: pino({ name: 'depot-builder', level }, destination(2)),
     tokens: {
       async verify(t) {

@@ -34,6 +34,7 @@ import {
   type BuildOptions,
   type BuildOutcome,
   buildRegistryAuth,
+  checkTargetPlatform,
   locateDockerfile,
   type PushedRef,
   resolveBuildInputs,
@@ -179,7 +180,7 @@ export async function runMultiPlatformBuild(
     const dockerfileContent = located.content ?? inputs.dockerfileContent ?? Buffer.alloc(0);
 
     let saveQueue: Promise<void> = Promise.resolve();
-    // With --secret/--ssh, no platform syncs until every builder said it can serve them.
+    // No platform syncs until every builder said it can build its platform and serve --secret/--ssh.
     const needs = { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 };
     let checked = 0;
     let allChecked: (() => void) | undefined;
@@ -206,13 +207,15 @@ export async function runMultiPlatformBuild(
       try {
         hello = await session.hello(ac.signal);
         requireBuildCapabilities(hello, needs);
+        checkTargetPlatform(hello, target, opts);
       } catch (err) {
         // The others stop with an error of their own: this one is the cause to report.
         checkFailed?.(new DepotError('cancelled', 'stopped: another platform could not start'));
         throw err;
       }
       if (++checked === targets.length) allChecked?.();
-      if (needs.secrets || needs.ssh) await capabilitiesChecked;
+      // No platform syncs until every builder said it can build its platform (and serve the flags).
+      await capabilitiesChecked;
       emit({
         type: 'build/started',
         timeMs: Date.now(),
@@ -334,10 +337,12 @@ export async function runMultiPlatformBuild(
       const first = failed.find((f) => (f.s.reason as { first?: boolean }).first) ?? failed[0]!;
       const err = first.s.reason as Error;
       const others = targets.filter((t) => t !== first.t).map((t) => t.platform);
+      const stopped = others.length ? `stopped the build of ${others.join(', ')}` : undefined;
+      const own = (err as DepotError).hint;
       throw new DepotError(
         (err as DepotError).code || 'build_failed',
         `[${first.t.platform}] ${err.message}`,
-        others.length ? `stopped the build of ${others.join(', ')}` : undefined,
+        own && stopped ? `${own}; ${stopped}` : (own ?? stopped),
         { cause: err },
       );
     }

@@ -21,6 +21,8 @@ export interface PlatformTarget {
   project: string | undefined;
   embedded: boolean;
   builderId?: string;
+  /** Chosen by fleet routing, which matched the platform against the builder's record already. */
+  routed?: boolean;
   close?: () => Promise<void>;
 }
 
@@ -138,5 +140,6 @@ export async function selectTargets(opts: TargetOptions, platforms: string[]): P
     project,
     embedded: false,
     builderId: r.builder.id,
+    routed: true,
   }));
 }

@@ -1,3 +1,4 @@
+import { parseReference } from '../registry/index.js';
 import { LocalEngineError } from './errors.js';
 
 /** Where a Docker engine listens: a unix socket, or host and port (plain HTTP). */
@@ -35,17 +36,15 @@ export function parseDockerHost(s: string): DockerHostAddress {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-/** Splits `name[:tag]` into repo and tag (default `latest`); refuses digests and empty parts. */
+/**
+ * Splits `name[:tag]` into repo (as written) and tag (default `latest`) with the one reference
+ * parser; refuses digests and anything docker would refuse (LocalEngineError code invalid_tag).
+ */
 export function parseImageRef(ref: string): { repo: string; tag: string } {
-  if (ref.includes('@'))
-    throw new LocalEngineError(
-      'invalid_tag',
-      `invalid tag ${JSON.stringify(ref)}: digests cannot be used as tags`,
-    );
-  const slash = ref.lastIndexOf('/');
-  const colon = ref.lastIndexOf(':');
-  const [repo, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
-  if (!repo || !tag || /\s/.test(ref) || repo.endsWith('/'))
-    throw new LocalEngineError('invalid_tag', `invalid tag ${JSON.stringify(ref)}`);
-  return { repo, tag };
+  try {
+    const r = parseReference(ref);
+    return { repo: r.repository, tag: r.tag };
+  } catch (err) {
+    throw new LocalEngineError('invalid_tag', (err as Error).message, { cause: err });
+  }
 }

@@ -218,14 +218,11 @@ function registryHost(ref: string): string | undefined {
     if (slash < 0 || slash > ref.indexOf('$')) return undefined;
     return registryOf(`${ref.slice(0, slash)}/x`);
   }
-  const noDigest = ref.replace(/@.*$/, '');
   try {
-    return parseReference(noDigest).registry;
+    return parseReference(ref, { allowDigest: true }).registry;
   } catch {
-    // A malformed tag: the build will say so; the registry is still the name's.
-    const slash = noDigest.lastIndexOf('/');
-    const colon = noDigest.lastIndexOf(':');
-    return registryOf(colon > slash ? noDigest.slice(0, colon) : noDigest);
+    // A malformed reference: the build will say so; the registry is still its first component's.
+    return registryOf(ref);
   }
 }
 

@@ -43,8 +43,11 @@ export {
   DOCKER_HUB,
   DOCKER_HUB_CONFIG_KEY,
   type ImageReference,
+  InvalidReferenceError,
   isInsecureRegistry,
+  NAME_TOTAL_LENGTH_MAX,
   parseReference,
   registryBaseUrl,
   registryOf,
+  splitTagReference,
 } from './reference.js';

@@ -29,17 +29,19 @@ describe('references', () => {
       path: 'team/app',
       repository: '127.0.0.1:5000/team/app',
       tag: '1',
+      digest: '',
     });
     assert.deepEqual(parseReference('app'), {
       registry: 'docker.io',
       path: 'library/app',
       repository: 'app',
       tag: 'latest',
+      digest: '',
     });
     assert.equal(parseReference('team/app:2').path, 'team/app');
     assert.equal(parseReference('localhost/app').registry, 'localhost');
     assert.equal(parseReference('index.docker.io/team/app').registry, 'docker.io');
-    assert.throws(() => parseReference('app@sha256:abc'), /invalid image reference/);
+    assert.throws(() => parseReference('app@sha256:abc'), /invalid reference format/);
   });
 });
 

@@ -1,3 +1,4 @@
+import { normalizePlatform, platformMatches } from '../protocol/fleet/index.js';
 import { DepotError } from './errors.js';
 
 /** The builder drives BuildKit through a session (secrets, ssh, registry auth for pulls). */
@@ -39,4 +40,55 @@ export function requireBuildCapabilities(
     'unsupported',
     `${who} cannot serve ${what}; upgrade depot-builder or use another builder`,
   );
+}
+
+/** How a builder that answered Hello runs the wanted platform. */
+export type PlatformSupport = 'native' | 'emulated';
+
+/**
+ * Fails, in one line, when the builder that answered Hello cannot build `platform` (call it after
+ * Hello, before syncing): native when one of `platforms` runs it, emulated when `emulatedPlatforms`
+ * lists it (or "*") and the caller allows emulation. `platform` '' (the builder's default) always passes.
+ */
+export function requirePlatform(
+  hello: { builderId: string; platforms: readonly string[]; emulatedPlatforms?: readonly string[] },
+  platform: string,
+  opts: { allowEmulation?: boolean } = {},
+): PlatformSupport {
+  if (!platform) return 'native';
+  const wanted = normalizePlatform(platform);
+  const matches = (list: readonly string[]) =>
+    list.some((p) => {
+      try {
+        return platformMatches(p, wanted);
+      } catch {
+        // A platform this client does not know cannot be the wanted (known) one.
+        return false;
+      }
+    });
+  // A builder that announces no platform (older ones always do) is not second-guessed.
+  if (hello.platforms.length === 0 || matches(hello.platforms)) return 'native';
+  const emulated = hello.emulatedPlatforms ?? [];
+  const emulates = emulated.includes('*') || matches(emulated);
+  if (emulates && opts.allowEmulation) return 'emulated';
+  const who = hello.builderId ? `builder ${hello.builderId}` : 'the builder';
+  const builds = hello.platforms.map(normalizeQuietly).join(', ');
+  const named = emulated.filter((p) => p !== '*').map(normalizeQuietly);
+  const also = named.length ? `; it emulates ${named.join(', ')}` : '';
+  const hint = emulates
+    ? `pass --allow-emulation to build it there through emulation (slower${emulated.includes('*') ? ', if the engine has qemu binfmt for it' : ''}), or use a builder of ${wanted}`
+    : `build for ${builds}, or pick a builder of ${wanted} with --builder or a fleet; depot builders ls lists them`;
+  throw new DepotError(
+    'unsupported_platform',
+    `${who} cannot build ${wanted} (it builds ${builds}${also})`,
+    hint,
+  );
+}
+
+function normalizeQuietly(p: string): string {
+  try {
+    return normalizePlatform(p);
+  } catch {
+    return p;
+  }
 }

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { PassThrough } from 'node:stream';
 import { chainIds } from '../../../src/protocol/index.js';
+import { splitTagReference } from '../../../src/registry/index.js';
 import { buildStreamEvents } from './build-stream.js';
 import {
   type DockerEndpoint,
@@ -254,10 +255,7 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     pushImage: (ref, auth, signal, onProgress) => pushTag(ep, ref, auth, signal, onProgress),
     async tagImage(id, tags) {
       for (const t of tags) {
-        // The last ':' after the last '/' separates the tag (a registry port is not a tag).
-        const slash = t.lastIndexOf('/');
-        const colon = t.lastIndexOf(':');
-        const [repo, tag] = colon > slash ? [t.slice(0, colon), t.slice(colon + 1)] : [t, 'latest'];
+        const { repository: repo, tag } = splitTagReference(t);
         const q = new URLSearchParams({ repo, tag }).toString();
         await dockerJson(ep, { method: 'POST', path: `/images/${encodeURI(id)}/tag?${q}` }, `tagging ${t}`);
       }

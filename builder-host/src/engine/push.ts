@@ -8,6 +8,7 @@ import {
   unreachable,
 } from './docker-api.js';
 import { EngineError } from './types.js';
+import { registryOf, splitTagReference } from '../../../src/registry/index.js';
 
 /** Docker schema 2 image manifest: what a graphdriver engine pushes. */
 export const DOCKER_MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -31,25 +32,13 @@ export interface PushResult {
 /** A progress line of a push worth showing (layer finished, already there, mounted). */
 export type PushProgress = (text: string) => void;
 
-/** Splits `[HOST/]PATH[:TAG]` into repository and tag (latest by default); no digests. */
+/** Splits `[HOST/]PATH[:TAG]` into repository (as written) and tag (latest by default); no digests. */
 export function splitTag(ref: string): { repository: string; tag: string } {
-  const slash = ref.lastIndexOf('/');
-  const colon = ref.lastIndexOf(':');
-  return colon > slash
-    ? { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) }
-    : { repository: ref, tag: 'latest' };
+  return splitTagReference(ref);
 }
 
 /** The registry host of a repository name, the way docker decides it ("docker.io" when none). */
-export function registryHost(repository: string): string {
-  const slash = repository.indexOf('/');
-  if (slash < 0) return 'docker.io';
-  const first = repository.slice(0, slash);
-  if (first.includes('.') || first.includes(':') || first === 'localhost') {
-    return first === 'index.docker.io' || first === 'registry-1.docker.io' ? 'docker.io' : first;
-  }
-  return 'docker.io';
-}
+export const registryHost = registryOf;
 
 const DOCKER_HUB_KEYS = [
   'https://index.docker.io/v1/',

@@ -63,6 +63,8 @@ export interface BuilderServerOptions {
   logger: Logger;
   /** Platforms this builder serves (declared, e.g. an engine that emulates arm64); default: the engine's. */
   platforms?: string[];
+  /** Platforms served through emulation, announced in Hello ("*": whatever the engine's binfmt runs). */
+  emulated?: string[];
   /** Where results of earlier builds are remembered; no reuse when absent. */
   memoDir?: string;
   /** Build history behind Stats and WatchBuilds; both answer UNIMPLEMENTED when absent. */
@@ -216,6 +218,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             builderVersion: opts.version,
             protocolVersion: PROTOCOL_VERSION,
             platforms: opts.platforms?.length ? opts.platforms : [info.platform],
+            emulatedPlatforms: opts.emulated ?? [],
             capabilities: [
               'sync.delta',
               'export.missing-layers',
@@ -391,6 +394,14 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         const req = call.request;
         const entries = await snapshotEntries(req.snapshotId);
         if (!entries) throw new RpcError(grpc.status.NOT_FOUND, `unknown snapshot ${req.snapshotId}`);
+        for (const t of req.tags) {
+          // The engine's tag API would take `app:bad:tag` as app + bad:tag (or worse): refuse like docker.
+          try {
+            splitTag(t);
+          } catch (err) {
+            throw new RpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message);
+          }
+        }
         const buildId = req.buildId || randomUUID();
         if (driver !== 'session' && (Object.keys(req.secrets ?? {}).length || req.sshIds.length))
           throw new RpcError(

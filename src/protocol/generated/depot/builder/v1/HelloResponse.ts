@@ -12,6 +12,11 @@ export interface HelloResponse {
    * "graphdriver" or "containerd": what the builder's engine stores images in.
    */
   'imageStore'?: (string);
+  /**
+   * Platforms the builder's engine runs through emulation (qemu binfmt), used only when the client
+   * allows emulation. "*" means any: the engine's own binfmt decides (the embedded builder).
+   */
+  'emulatedPlatforms'?: (string)[];
 }
 
 export interface HelloResponse__Output {
@@ -25,4 +30,9 @@ export interface HelloResponse__Output {
    * "graphdriver" or "containerd": what the builder's engine stores images in.
    */
   'imageStore': (string);
+  /**
+   * Platforms the builder's engine runs through emulation (qemu binfmt), used only when the client
+   * allows emulation. "*" means any: the engine's own binfmt decides (the embedded builder).
+   */
+  'emulatedPlatforms': (string)[];
 }

@@ -87,7 +87,10 @@ describe('depot build --push', { skip }, () => {
       JSON.stringify({ auths: { [authReg]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64') } } }),
     );
     amd = await startBuilder();
-    second = await startBuilder({ args: ARM64_ENGINE ? ['--engine', ARM64_ENGINE] : [] });
+    // The second builder announces linux/arm64 (clients refuse a platform a builder does not announce).
+    second = await startBuilder({
+      args: [...(ARM64_ENGINE ? ['--engine', ARM64_ENGINE] : []), '--platform', secondPlatform],
+    });
     amdToken = amd.token(project);
     secondToken = second.token(project);
     // Per-builder tokens for DEPOT_BUILDERS_BY_PLATFORM come from `depot login`.

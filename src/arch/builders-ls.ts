@@ -11,6 +11,10 @@ export interface ProbeResult {
   latencyMs?: number;
   /** builder_version from Hello, when up. */
   version?: string;
+  /** From Hello, when up: the builder's id and the platforms it builds and emulates. */
+  builderId?: string;
+  platforms?: string[];
+  emulated?: string[];
   /** Why it is down or unauthorized. */
   error?: string;
 }
@@ -45,7 +49,14 @@ export async function probeBuilder(
     await session.hello(signal);
     const t0 = performance.now();
     const hello = await session.hello(signal);
-    return { health: 'up', latencyMs: performance.now() - t0, version: hello.builderVersion };
+    return {
+      health: 'up',
+      latencyMs: performance.now() - t0,
+      version: hello.builderVersion,
+      builderId: hello.builderId,
+      platforms: hello.platforms,
+      emulated: (hello.emulatedPlatforms ?? []).filter((p) => p !== '*'),
+    };
   } catch (err) {
     const code = err instanceof DepotError ? err.code : '';
     const message = signal.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message;
@@ -72,7 +83,8 @@ export interface BuilderRow {
   version: string;
   health: BuilderHealth;
   latencyMs: number | null;
-  heartbeatAgeMs: number;
+  /** null for a builder that is not in a fleet (the one of `depot login`/--builder). */
+  heartbeatAgeMs: number | null;
   /** The heartbeat is older than the TTL: routing ignores this builder. */
   stale: boolean;
   error: string | null;
@@ -113,6 +125,33 @@ export async function listBuilders(opts: ListBuildersOptions): Promise<BuilderRo
   return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+/**
+ * The row of a builder outside any fleet (the one `depot login` stored, or --builder): what its
+ * Hello says, or its address and why it did not answer.
+ */
+export async function probeDirectBuilder(
+  endpoint: string,
+  opts: ProbeOptions & { probe?: (record: Pick<FleetRecord, 'endpoint'>) => Promise<ProbeResult> },
+): Promise<BuilderRow> {
+  const res = await (opts.probe ?? ((r: Pick<FleetRecord, 'endpoint'>) => probeBuilder(r, opts)))({
+    endpoint,
+  }).catch(
+    (err: unknown): ProbeResult => ({ health: 'down', error: (err as Error)?.message ?? String(err) }),
+  );
+  return {
+    id: res.builderId || '-',
+    endpoint,
+    platforms: res.platforms ?? [],
+    emulated: res.emulated ?? [],
+    version: res.version ?? '',
+    health: res.health,
+    latencyMs: res.latencyMs === undefined ? null : Math.round(res.latencyMs * 10) / 10,
+    heartbeatAgeMs: null,
+    stale: false,
+    error: res.error ?? null,
+  };
+}
+
 /** "4s", "3m", "2h", "5d" */
 export function formatAge(ms: number): string {
   if (!Number.isFinite(ms)) return '?';
@@ -134,7 +173,9 @@ export function formatBuildersTable(rows: readonly BuilderRow[], fleetSpec?: str
     r.health,
     r.latencyMs === null ? '-' : `${r.latencyMs < 10 ? r.latencyMs.toFixed(1) : Math.round(r.latencyMs)}ms`,
     r.version || '-',
-    `${formatAge(r.heartbeatAgeMs)} ago${r.stale ? ' (stale)' : ''}`,
+    r.heartbeatAgeMs === null
+      ? '- (not in a fleet)'
+      : `${formatAge(r.heartbeatAgeMs)} ago${r.stale ? ' (stale)' : ''}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   return `${[header, ...lines]

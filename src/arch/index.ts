@@ -24,6 +24,7 @@ export {
   formatBuildersTable,
   listBuilders,
   probeBuilder,
+  probeDirectBuilder,
 } from './builders-ls.js';
 export { asDepotError, RoutingError } from './errors.js';
 export { defaultFleetSpec, resolveFleetSpec } from './fleet-config.js';

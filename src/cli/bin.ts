@@ -131,22 +131,32 @@ program
   .option('--project <name>', 'default project')
   .action(async (o) => (await import('./login.js')).runLogin(o));
 
+program
+  .command('logout')
+  .description('remove the stored token of a builder, a fleet, or else the default one')
+  .option('--builder <url>', 'builder address')
+  .option('--fleet <spec>', 'a fleet (file:PATH or ssm:/PREFIX)')
+  .action(async (o) => (await import('./login.js')).runLogout(o));
+
 const builders = program.command('builders').description('the builders of the fleet');
 builders
   .command('ls')
   .description('list builders: platforms, endpoint, health, latency, version, heartbeat age')
   .option('--json', 'print JSON', false)
   .addOption(new Option('--fleet <spec>', 'fleet: file:PATH or ssm:/PREFIX').env('DEPOT_FLEET'))
+  .addOption(
+    new Option('--builder <url>', 'also this builder (default: the one of depot login)').env('DEPOT_BUILDER'),
+  )
   .addOption(new Option('--token <token>', 'token for the health check').env('DEPOT_TOKEN'))
   .action(async (o) => (await import('./builders.js')).runBuildersLs(o));
 
 program
   .command('config')
-  .description('settings: depot config set|get|unset builder|project|fleet [VALUE]')
-  .argument('<action>', 'set, get or unset')
-  .argument('<key>', 'builder, project or fleet')
+  .description('settings: depot config list, depot config set|get|unset builder|project|fleet [VALUE]')
+  .argument('<action>', 'list, set, get or unset')
+  .argument('[key]', 'builder, project or fleet')
   .argument('[value]', 'the value, with set')
-  .action(async (action: string, key: string, value?: string) =>
+  .action(async (action: string, key: string | undefined, value?: string) =>
     (await import('./builders.js')).runConfig(action, key, value),
   );
 

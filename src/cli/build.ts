@@ -24,11 +24,12 @@ import {
   requirePlatform,
   type SshRelay,
   saveSyncBase,
+  validateBuilderUrl,
   wireToEvent,
 } from '../session/index.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
-import { asUserError, requireLocalEngine } from './local-engine-check.js';
 import { loadToken, openConfig } from './credentials.js';
+import { asUserError, requireLocalEngine } from './local-engine-check.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
 import type { PlatformTarget } from './targets.js';
 
@@ -245,7 +246,8 @@ export async function openBuilderTarget(opts: {
   project?: string;
 }): Promise<BuilderTarget> {
   const config = openConfig();
-  const url = opts.builder || process.env.DEPOT_BUILDER || config.get('builder');
+  const given = opts.builder || process.env.DEPOT_BUILDER || config.get('builder');
+  const url = given ? validateBuilderUrl(given) : undefined;
   const project = opts.project || process.env.DEPOT_PROJECT || config.get('project');
   if (!url) {
     // The embedded builder (store, engine driver, history) is loaded only when it is used.

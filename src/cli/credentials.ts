@@ -20,6 +20,8 @@ export function openConfig(): Conf<{ builder?: string; project?: string; fleet?:
 type Keytar = {
   getPassword(service: string, account: string): Promise<string | null>;
   setPassword(service: string, account: string, password: string): Promise<void>;
+  deletePassword(service: string, account: string): Promise<boolean>;
+  findCredentials(service: string): Promise<Array<{ account: string; password: string }>>;
 };
 
 async function keytar(): Promise<Keytar | undefined> {
@@ -52,13 +54,9 @@ export async function saveToken(builderUrl: string, token: string): Promise<stri
     }
   }
   const file = credentialsFile();
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const all = await readFileStore();
   all[builderUrl] = token;
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
+  await writeFileStore(all);
   return `${file} (mode 0600; no system keychain is available${kt ? '' : ': keytar/libsecret not installed'})`;
 }
 
@@ -74,4 +72,47 @@ export async function loadToken(builderUrl: string): Promise<string | undefined>
     }
   }
   return (await readFileStore())[builderUrl];
+}
+
+async function writeFileStore(all: Record<string, string>): Promise<void> {
+  const file = credentialsFile();
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
+}
+
+/** Removes the stored token of a builder (or `fleet:SPEC`); says where it was, or undefined when there was none. */
+export async function deleteToken(builderUrl: string): Promise<string | undefined> {
+  const where: string[] = [];
+  const kt = await keytar();
+  if (kt) {
+    try {
+      if (await kt.deletePassword(SERVICE, builderUrl)) where.push('the system keychain');
+    } catch {
+      // No secret service: the file is all there is.
+    }
+  }
+  const all = await readFileStore();
+  if (builderUrl in all) {
+    delete all[builderUrl];
+    await writeFileStore(all);
+    where.push(credentialsFile());
+  }
+  return where.length ? where.join(' and ') : undefined;
+}
+
+/** The builders (and `fleet:SPEC`s) a token is stored for; never the tokens. */
+export async function storedTokenNames(): Promise<string[]> {
+  const names = new Set(Object.keys(await readFileStore()));
+  const kt = await keytar();
+  if (kt) {
+    try {
+      for (const c of await kt.findCredentials(SERVICE)) names.add(c.account);
+    } catch {
+      // No secret service: the file is all there is.
+    }
+  }
+  return [...names].sort();
 }

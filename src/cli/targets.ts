@@ -8,7 +8,7 @@ import {
   resolveFleetSpec,
   routeBuild,
 } from '../arch/index.js';
-import { DepotError } from '../session/index.js';
+import { DepotError, validateBuilderUrl } from '../session/index.js';
 import { type BuildOptions, openBuilderTarget } from './build.js';
 import { loadToken, openConfig } from './credentials.js';
 
@@ -50,7 +50,7 @@ function parseBuildersByPlatform(value: string): Map<string, string> {
         `invalid DEPOT_BUILDERS_BY_PLATFORM entry ${JSON.stringify(item)}`,
         'use PLATFORM=URL[,PLATFORM=URL…]',
       );
-    out.set(item.slice(0, eq), item.slice(eq + 1));
+    out.set(item.slice(0, eq), validateBuilderUrl(item.slice(eq + 1)));
   }
   return out;
 }

@@ -19,9 +19,21 @@ const VALID: Array<[string, string, string, string, string]> = [
   ['lowercase:Uppercase', 'docker.io', 'library/lowercase', 'Uppercase', ''],
   ['sub-dom1.foo.com/bar/baz/quux', 'sub-dom1.foo.com', 'bar/baz/quux', 'latest', ''],
   ['sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com', 'bar/baz/quux', 'some-long-tag', ''],
-  ['b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io', 'test.example.com/my-app', 'test.example.com', ''],
+  [
+    'b.gcr.io/test.example.com/my-app:test.example.com',
+    'b.gcr.io',
+    'test.example.com/my-app',
+    'test.example.com',
+    '',
+  ],
   ['xn--n3h.com/myimage:xn--n3h.com', 'xn--n3h.com', 'myimage', 'xn--n3h.com', ''],
-  [`xn--7o8h.com/myimage:xn--7o8h.com@sha512:${HEX128}`, 'xn--7o8h.com', 'myimage', 'xn--7o8h.com', `sha512:${HEX128}`],
+  [
+    `xn--7o8h.com/myimage:xn--7o8h.com@sha512:${HEX128}`,
+    'xn--7o8h.com',
+    'myimage',
+    'xn--7o8h.com',
+    `sha512:${HEX128}`,
+  ],
   ['foo_bar.com:8080', 'docker.io', 'library/foo_bar.com', '8080', ''],
   ['foo/foo_bar.com:8080', 'docker.io', 'foo/foo_bar.com', '8080', ''],
   ['192.168.1.1', 'docker.io', 'library/192.168.1.1', 'latest', ''],
@@ -46,7 +58,13 @@ const VALID: Array<[string, string, string, string, string]> = [
   ['localhost/docker/docker', 'localhost', 'docker/docker', 'latest', ''],
   ['localhost:5000/app', 'localhost:5000', 'app', 'latest', ''],
   ['a__b/c-----d.e_f', 'docker.io', 'a__b/c-----d.e_f', 'latest', ''],
-  [`${'a/'.repeat(127)}a:tag-puts-this-over-max`, 'docker.io', `${'a/'.repeat(127)}a`, 'tag-puts-this-over-max', ''],
+  [
+    `${'a/'.repeat(127)}a:tag-puts-this-over-max`,
+    'docker.io',
+    `${'a/'.repeat(127)}a`,
+    'tag-puts-this-over-max',
+    '',
+  ],
   [`app:${'t'.repeat(128)}`, 'docker.io', 'library/app', 't'.repeat(128), ''],
   ['app:_under', 'docker.io', 'library/app', '_under', ''],
 ];
@@ -57,7 +75,10 @@ const INVALID: Array<[string, RegExp]> = [
   [':justtag', /invalid reference format/],
   [`@sha256:${HEX64}`, /invalid reference format/],
   ['app:bad:tag', /invalid reference format: app:bad:tag/],
-  ['repo@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff', /invalid checksum digest length/],
+  [
+    'repo@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+    /invalid checksum digest length/,
+  ],
   [`validname@invaliddigest:${HEX64}`, /unsupported digest algorithm/],
   ['Uppercase:tag', /repository name must be lowercase/],
   ['test:5000/Uppercase/lowercase:tag', /repository name must be lowercase/],
@@ -89,19 +110,23 @@ describe('image references (docker grammar)', () => {
   for (const [input, registry, path, tag, digest] of VALID) {
     test(`valid: ${input.length > 60 ? `${input.slice(0, 57)}…` : input}`, () => {
       const r = parseReference(input, { allowDigest: true });
-      assert.deepEqual({ registry: r.registry, path: r.path, tag: r.tag, digest: r.digest }, {
-        registry,
-        path,
-        tag,
-        digest,
-      });
+      assert.deepEqual(
+        { registry: r.registry, path: r.path, tag: r.tag, digest: r.digest },
+        {
+          registry,
+          path,
+          tag,
+          digest,
+        },
+      );
     });
   }
   for (const [input, message] of INVALID) {
     test(`invalid: ${JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}…` : input)}`, () => {
       assert.throws(
         () => parseReference(input, { allowDigest: true }),
-        (e: unknown) => e instanceof InvalidReferenceError && e.code === 'invalid_reference' && message.test(e.message),
+        (e: unknown) =>
+          e instanceof InvalidReferenceError && e.code === 'invalid_reference' && message.test(e.message),
       );
     });
   }

@@ -52,6 +52,34 @@ export function parseBuilderUrl(url: string): BuilderAddress {
   };
 }
 
+/** The builder address forms a user may type. */
+export const BUILDER_URL_FORMS = 'tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH or HOST:PORT';
+
+/**
+ * Checks a builder address typed by a user (flag, env, `depot config set`, `depot login`): only
+ * tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH (or unix:/PATH) and HOST:PORT; returns it trimmed.
+ */
+export function validateBuilderUrl(url: string): string {
+  const u = url.trim();
+  const bad = () =>
+    new DepotError(
+      'invalid_builder_url',
+      `invalid builder address ${JSON.stringify(url)}`,
+      `use ${BUILDER_URL_FORMS}`,
+    );
+  if (u.startsWith('unix:')) {
+    const path = u.startsWith('unix://') ? u.slice('unix://'.length) : u.slice('unix:'.length);
+    if (!path.startsWith('/') || /\s/.test(path)) throw bad();
+    return u;
+  }
+  const m =
+    /^(?:(?:tcp|tls):\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})\/?$/.exec(
+      u,
+    );
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw bad();
+  return u;
+}
+
 export interface SyncSource {
   entries: ContextEntry[];
   /** digest → absolute path of a file with that content */

@@ -7,7 +7,11 @@ import { type BuilderProcess, depot, skipReason, startBuilder, tempDir } from '.
 const skip = skipReason();
 
 /** How many Sync RPCs the builder has answered (its JSON log has one line per RPC). */
-const syncs = (b: BuilderProcess) => b.logs().split('\n').filter((l) => l.includes('"rpc":"Sync"')).length;
+const syncs = (b: BuilderProcess) =>
+  b
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes('"rpc":"Sync"')).length;
 
 describe('depot build and dev check their inputs before any sync', { skip }, () => {
   let builder: BuilderProcess;
@@ -28,7 +32,18 @@ describe('depot build and dev check their inputs before any sync', { skip }, () 
 
   const build = (args: string[], env: Record<string, string> = {}) =>
     depot(
-      ['build', '--builder', builder.url, '--token', token, '--project', project, '--progress', 'plain', ...args],
+      [
+        'build',
+        '--builder',
+        builder.url,
+        '--token',
+        token,
+        '--project',
+        project,
+        '--progress',
+        'plain',
+        ...args,
+      ],
       env,
     );
 
@@ -38,7 +53,10 @@ describe('depot build and dev check their inputs before any sync', { skip }, () 
     assert.equal(r.code, 1, r.stderr);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^depot: builder bld-\S+ cannot build linux\/s390x \(it builds linux\/amd64; it emulates linux\/arm64\) \(build for linux\/amd64/);
+    assert.match(
+      lines[0]!,
+      /^depot: builder bld-\S+ cannot build linux\/s390x \(it builds linux\/amd64; it emulates linux\/arm64\) \(build for linux\/amd64/,
+    );
     assert.doesNotMatch(r.stderr, /building/);
     // Several platforms: refused before any of them syncs.
     const multi = await build(['--platform', 'linux/amd64,s390x', ctx]);
@@ -67,9 +85,23 @@ describe('depot build and dev check their inputs before any sync', { skip }, () 
     assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stderr.trim(), /^depot: invalid reference format: app:bad:tag \(/);
     assert.doesNotMatch(bad.stderr, /tagged/);
-    const upper = await depot(['dev', '--builder', builder.url, '--token', token, '-t', 'App:dev', '--progress', 'plain', ctx]);
+    const upper = await depot([
+      'dev',
+      '--builder',
+      builder.url,
+      '--token',
+      token,
+      '-t',
+      'App:dev',
+      '--progress',
+      'plain',
+      ctx,
+    ]);
     assert.equal(upper.code, 1, upper.stderr);
-    assert.match(upper.stderr.trim(), /^depot: invalid reference format: repository name must be lowercase: App:dev/);
+    assert.match(
+      upper.stderr.trim(),
+      /^depot: invalid reference format: repository name must be lowercase: App:dev/,
+    );
     assert.equal(syncs(builder), before);
   });
 
@@ -82,7 +114,10 @@ describe('depot build and dev check their inputs before any sync', { skip }, () 
       r.stderr.trim(),
       /^depot: cannot reach the local Docker engine at unix:\/\/\S+x\.sock: .* \(start Docker or set DOCKER_HOST\)$/,
     );
-    const dev = await depot(['dev', '--builder', builder.url, '--token', token, '--progress', 'plain', ctx], nowhere);
+    const dev = await depot(
+      ['dev', '--builder', builder.url, '--token', token, '--progress', 'plain', ctx],
+      nowhere,
+    );
     assert.equal(dev.code, 1, dev.stderr);
     assert.match(dev.stderr, /cannot reach the local Docker engine .*start Docker or set DOCKER_HOST/);
     assert.equal(syncs(builder), before);

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { registryOf, splitTagReference } from '../../../src/registry/index.js';
 import {
   type DockerEndpoint,
   dockerRequest,
@@ -8,7 +9,6 @@ import {
   unreachable,
 } from './docker-api.js';
 import { EngineError } from './types.js';
-import { registryOf, splitTagReference } from '../../../src/registry/index.js';
 
 /** Docker schema 2 image manifest: what a graphdriver engine pushes. */
 export const DOCKER_MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';

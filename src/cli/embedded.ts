@@ -47,7 +47,7 @@ export async function startEmbeddedBuilder(): Promise<{
     dataDir,
     listen: `unix:${sock}`,
     // The developer's own engine: whether it runs other platforms is up to its qemu binfmt, which
-    // the client cannot see; with --allow-emulation the build is tried there.
+    // the client cannot see, so the build is tried there as `docker build --platform` would be.
     emulated: ['*'],
     logger: pino({ name: 'depot-builder', level }, destination(2)),
     tokens: {

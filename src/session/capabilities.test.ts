@@ -24,7 +24,7 @@ test('a platform neither built nor emulated is refused in one line naming what t
   );
 });
 
-test('an emulated platform needs allowEmulation; "*" emulates anything', () => {
+test('an emulated platform needs allowEmulation; "*" (the embedded builder) leaves it to the engine', () => {
   assert.throws(
     () => requirePlatform(hello(['linux/amd64'], ['linux/arm64']), 'arm64'),
     (e: Error & { hint?: string }) =>
@@ -39,6 +39,8 @@ test('an emulated platform needs allowEmulation; "*" emulates anything', () => {
     requirePlatform(hello(['linux/amd64'], ['*']), 'linux/riscv64', { allowEmulation: true }),
     'emulated',
   );
+  // Like `docker build --platform` on the same engine: no flag needed, the engine decides.
+  assert.equal(requirePlatform(hello(['linux/amd64'], ['*']), 'linux/arm64'), 'emulated');
   assert.throws(
     () => requirePlatform(hello(['linux/amd64'], ['linux/arm64']), 'linux/s390x', { allowEmulation: true }),
     /cannot build linux\/s390x/,

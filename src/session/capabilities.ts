@@ -48,7 +48,7 @@ export type PlatformSupport = 'native' | 'emulated';
 /**
  * Fails, in one line, when the builder that answered Hello cannot build `platform` (call it after
  * Hello, before syncing): native when one of `platforms` runs it, emulated when `emulatedPlatforms`
- * lists it (or "*") and the caller allows emulation. `platform` '' (the builder's default) always passes.
+ * lists it and the caller allows emulation, or always when it lists "*" (the embedded builder). `platform` '' (the builder's default) always passes.
  */
 export function requirePlatform(
   hello: { builderId: string; platforms: readonly string[]; emulatedPlatforms?: readonly string[] },
@@ -69,14 +69,17 @@ export function requirePlatform(
   // A builder that announces no platform (older ones always do) is not second-guessed.
   if (hello.platforms.length === 0 || matches(hello.platforms)) return 'native';
   const emulated = hello.emulatedPlatforms ?? [];
-  const emulates = emulated.includes('*') || matches(emulated);
+  // "*" is the embedded builder: its engine is the user's own, which decides like `docker build`
+  // does (qemu binfmt or not), so depot does not second-guess it.
+  if (emulated.includes('*')) return 'emulated';
+  const emulates = matches(emulated);
   if (emulates && opts.allowEmulation) return 'emulated';
   const who = hello.builderId ? `builder ${hello.builderId}` : 'the builder';
   const builds = hello.platforms.map(normalizeQuietly).join(', ');
-  const named = emulated.filter((p) => p !== '*').map(normalizeQuietly);
+  const named = emulated.map(normalizeQuietly);
   const also = named.length ? `; it emulates ${named.join(', ')}` : '';
   const hint = emulates
-    ? `pass --allow-emulation to build it there through emulation (slower${emulated.includes('*') ? ', if the engine has qemu binfmt for it' : ''}), or use a builder of ${wanted}`
+    ? `pass --allow-emulation to build it there through emulation (slower), or use a builder of ${wanted}`
     : `build for ${builds}, or pick a builder of ${wanted} with --builder or a fleet; depot builders ls lists them`;
   throw new DepotError(
     'unsupported_platform',

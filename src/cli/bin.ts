@@ -18,8 +18,7 @@ async function reportError(e: unknown): Promise<number> {
     process.stderr.write(`depot: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
     return 1;
   }
-  const code = (err as { code?: string })?.code;
-  if (code === 'context_not_found' || code === 'context_not_dir' || code === 'context_unreadable') {
+  if ((err as Error)?.name === 'ContextError') {
     process.stderr.write(`depot: ${(err as Error).message}\n`);
     return 1;
   }

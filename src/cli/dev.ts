@@ -1,6 +1,6 @@
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { createContextWatcher } from '../context-sync/index.js';
-import { createContainerRunner } from '../dev/container-runner.js';
+import { createContainerRunner, devOwner } from '../dev/container-runner.js';
 import {
   createDevLoop,
   createStore,
@@ -163,7 +163,9 @@ export async function runDev(opts: DevOptions): Promise<void> {
     registryAuth,
   });
   const watcher = createContextWatcher({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfileAbs });
-  const runner = opts.run ? createContainerRunner({ engine: local, runArgs: opts.run }) : undefined;
+  // The same context, project and tags own the same container: a new session replaces the old one's.
+  const owner = devOwner(resolve(inputs.contextDir), target.project ?? '', tags);
+  const runner = opts.run ? createContainerRunner({ engine: local, runArgs: opts.run, owner }) : undefined;
 
   const out = process.stdout;
   const mode = resolveProgressMode(opts.progress as ProgressMode, {

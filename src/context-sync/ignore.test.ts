@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PatternMatcher, parseDockerignore, readIgnorePatterns } from './index.js';
+import { ContextError, PatternMatcher, parseDockerignore, readIgnorePatterns } from './index.js';
 
 test('parseDockerignore follows moby ReadAll: comments, trimming, !, cleaning, leading /', () => {
   const text = [
@@ -134,6 +134,26 @@ test('readIgnorePatterns: <Dockerfile>.dockerignore wins over <context>/.dockeri
     });
     await rm(join(ctx, '.dockerignore'));
     assert.deepEqual(await readIgnorePatterns(ctx), { patterns: [], source: undefined });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('readIgnorePatterns: a bad line is a ContextError naming the file and the line', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'depot-ignore-'));
+  try {
+    await writeFile(join(dir, '.dockerignore'), '# comment\n*.log\n[\n');
+    await assert.rejects(readIgnorePatterns(dir), (e: unknown) => {
+      assert.ok(e instanceof ContextError);
+      assert.equal(e.code, 'invalid_ignore_pattern');
+      assert.equal(
+        e.message,
+        `${join(dir, '.dockerignore')} line 3: bad pattern "[": unterminated character class (fix or remove the line)`,
+      );
+      return true;
+    });
+    await writeFile(join(dir, '.dockerignore'), 'a\n  !  \n');
+    await assert.rejects(readIgnorePatterns(dir), /\.dockerignore line 2: bad pattern "!": a lone "!"/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

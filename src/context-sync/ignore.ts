@@ -1,7 +1,7 @@
 /** .dockerignore files of a build: which one applies, read from disk (the matcher lives in src/protocol). */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parseDockerignore } from '../protocol/ignore-patterns.js';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { IgnorePatternError, PatternMatcher, parseDockerignoreLines } from '../protocol/ignore-patterns.js';
 import { ContextError, errnoCode } from './errors.js';
 
 export {
@@ -10,11 +10,40 @@ export {
   IgnorePatternError,
   PatternMatcher,
   parseDockerignore,
+  parseDockerignoreLines,
 } from '../protocol/ignore-patterns.js';
+
+/** How an ignore file is named in messages: relative to the working directory when inside it. */
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+/**
+ * The patterns of ignore file `file` (its text given), each checked to compile: a bad one is a
+ * ContextError('invalid_ignore_pattern') naming the file and the line, which the user fixes.
+ */
+export function checkedPatterns(file: string, text: string): string[] {
+  const lines = parseDockerignoreLines(text);
+  for (const l of lines) {
+    try {
+      new PatternMatcher([l.pattern]);
+    } catch (err) {
+      if (!(err instanceof IgnorePatternError)) throw err;
+      throw new ContextError(
+        'invalid_ignore_pattern',
+        `${displayPath(file)} line ${l.line}: bad pattern ${JSON.stringify(l.text)}: ${err.reason} (fix or remove the line)`,
+        { cause: err },
+      );
+    }
+  }
+  return lines.map((l) => l.pattern);
+}
 
 /**
  * Reads the ignore patterns a BuildKit build of `contextDir` with `dockerfile` uses:
  * "<Dockerfile>.dockerignore" next to the Dockerfile if it exists, else "<context>/.dockerignore".
+ * Rejects with ContextError('invalid_ignore_pattern') when a pattern does not compile.
  */
 export async function readIgnorePatterns(
   contextDir: string,
@@ -38,7 +67,7 @@ export async function readIgnorePatterns(
         },
       );
     }
-    return { patterns: parseDockerignore(text), source: file };
+    return { patterns: checkedPatterns(file, text), source: file };
   }
   return { patterns: [], source: undefined };
 }

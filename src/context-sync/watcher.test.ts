@@ -275,3 +275,66 @@ test('a watcher error before ready starts polling; start reports it', async () =
   await waitFor(() => rec.has('b.txt'), 'b.txt');
   assert.ok(!rec.has('.'), 'nothing was missed: no rescan asked for');
 });
+
+test('a bad ignore file while watching: reported, the last good rules stay, the fix takes over', async () => {
+  const { ctx } = await fixture({
+    '.dockerignore': 'node_modules\n',
+    'node_modules/pkg/a.js': '',
+    'a.txt': '',
+  });
+  const rules: string[] = [];
+  const w = createContextWatcher({ contextDir: ctx });
+  watchers.push(w);
+  const rec = recorder();
+  await w.start({ ...rec, onIgnoreRules: (e) => rules.push(e) });
+  const n = { i: 0 };
+
+  await writeFile(join(ctx, '.dockerignore'), 'node_modules\n[\n');
+  // A write may show the truncated (empty, valid) file first: wait for the last word.
+  await waitFor(() => /line 2/.test(rules.at(-1) ?? ''), 'the rules error');
+  assert.match(rules.at(-1) ?? '', /\.dockerignore line 2: bad pattern "\[": .+ \(fix or remove the line\)$/);
+  // Still watching, with the last good rules: node_modules stays ignored, other changes are seen.
+  rec.clear();
+  await writeFile(join(ctx, 'node_modules', 'pkg', 'a.js'), 'changed');
+  await writeFile(join(ctx, 'a.txt'), 'changed');
+  await waitFor(() => rec.has('a.txt'), 'a.txt');
+  await settle(ctx, rec, n);
+  assert.ok(!rec.has('node_modules/pkg/a.js'), rec.seen.join(' '));
+  assert.ok(!Object.keys(w.getWatched()).includes(join(ctx, 'node_modules')));
+
+  await writeFile(join(ctx, '.dockerignore'), '!\n');
+  await waitFor(
+    () => /line 1: bad pattern "!"/.test(rules.at(-1) ?? ''),
+    `the second rules error ${JSON.stringify(rules)} ${rec.seen}`,
+  );
+
+  // The fix: the error clears, the new rules apply (node_modules watched) and '.' asks for a rescan.
+  rec.clear();
+  await writeFile(join(ctx, '.dockerignore'), 'build\n');
+  await waitFor(() => rules.at(-1) === '', 'the rules fixed');
+  await waitFor(() => rec.has('.'), 'a full rescan');
+  await waitFor(
+    () => Object.keys(w.getWatched()).includes(join(ctx, 'node_modules')),
+    'node_modules watched',
+  );
+  await writeFile(join(ctx, 'node_modules', 'pkg', 'a.js'), 'changed again');
+  await waitFor(() => rec.has('node_modules/pkg/a.js'), 'node_modules/pkg/a.js');
+});
+
+test('starting with a bad ignore file: start succeeds, only the ignore file is watched until it is fixed', async () => {
+  const { ctx } = await fixture({ '.dockerignore': '[\n', 'a.txt': '' });
+  const rules: string[] = [];
+  const w = createContextWatcher({ contextDir: ctx });
+  watchers.push(w);
+  const rec = recorder();
+  await w.start({ ...rec, onIgnoreRules: (e) => rules.push(e) });
+  assert.equal(rules.length, 1);
+  assert.match(rules[0] ?? '', /line 1: bad pattern "\["/);
+
+  await writeFile(join(ctx, '.dockerignore'), '*.log\n');
+  await waitFor(() => rules.at(-1) === '', 'the rules fixed');
+  await waitFor(() => rec.has('.'), 'a full rescan');
+  rec.clear();
+  await writeFile(join(ctx, 'a.txt'), 'edited');
+  await waitFor(() => rec.has('a.txt'), 'a.txt after the fix');
+});

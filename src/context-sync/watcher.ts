@@ -89,7 +89,11 @@ export function createContextWatcher(opts: ContextWatcherOptions): ContextWatche
   let closed = false;
   let root = '';
   let matcher: PatternMatcher | undefined;
+  /** The rules in force ('' until a valid ignore file, or none, has been read). */
   let patternsKey = '';
+  /** Why the ignore file cannot be used now; '' while it is valid. */
+  let rulesError = '';
+  let reloading: Promise<void> = Promise.resolve();
   /** Context-relative paths always reported, and their ancestors (which must stay watched). */
   const always = new Set<string>();
   const alwaysAncestors = new Set<string>();
@@ -134,13 +138,29 @@ export function createContextWatcher(opts: ContextWatcherOptions): ContextWatche
     // Without stats chokidar asks again with them before watching: decide on kind-dependent rules then.
     if (stats !== undefined && !isDir && isEditorTemp(name)) return true;
     if (alwaysAncestors.has(rel)) return false;
+    // No valid rules yet (a bad ignore file at start): watch only what can fix them.
+    if (patternsKey === '') return true;
     if (!matcher?.matches(rel)) return false;
     if (stats !== undefined && !isDir) return true;
     return !matcher.descendsInto(rel);
   };
 
+  /**
+   * Reads the ignore rules; true when they changed. A file that cannot be used (a bad pattern) is
+   * reported and leaves the last good rules in force; the next valid version takes over.
+   */
   const loadRules = async (): Promise<boolean> => {
-    const { patterns } = await readIgnorePatterns(root, opts.dockerfile);
+    let patterns: string[];
+    try {
+      ({ patterns } = await readIgnorePatterns(root, opts.dockerfile));
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (why !== rulesError) handlers?.onIgnoreRules?.(why);
+      rulesError = why;
+      return false;
+    }
+    if (rulesError !== '') handlers?.onIgnoreRules?.('');
+    rulesError = '';
     const key = JSON.stringify(patterns);
     if (key === patternsKey) return false;
     patternsKey = key;
@@ -199,7 +219,10 @@ export function createContextWatcher(opts: ContextWatcherOptions): ContextWatche
       if (rel.startsWith('../') && !extraPaths.includes(abs)) continue;
       const before = fingerprints.get(abs);
       const now = remember(abs);
-      if (now !== undefined && now !== before) report(rel);
+      if (now !== undefined && now !== before) {
+        report(rel);
+        if (ignoreFiles.has(abs)) reloadRules();
+      }
     }
   };
 
@@ -239,7 +262,7 @@ export function createContextWatcher(opts: ContextWatcherOptions): ContextWatche
         if (!live()) return;
         remember(abs);
         report(toRel(abs));
-        if (ignoreFiles.has(abs)) void rulesChanged();
+        if (ignoreFiles.has(abs)) reloadRules();
       };
       for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) w.on(ev, onEvent);
       w.on('raw', (event, evPath, details) => {
@@ -291,6 +314,14 @@ export function createContextWatcher(opts: ContextWatcherOptions): ContextWatche
     const r = await launch(true);
     if (!r.ok) handlers?.onError(`file watching failed: ${errnoCode(r.err) ?? String(r.err)}`, false);
     else report('.');
+  };
+
+  /** Re-reads the ignore rules after a change of the ignore file (restarting on new rules). */
+  const reloadRules = (): void => {
+    // One reload at a time: two overlapping restarts would leave a chokidar instance behind.
+    reloading = reloading
+      .then(rulesChanged)
+      .catch((err) => handlers?.onError(`file watching failed: ${errnoCode(err) ?? String(err)}`, false));
   };
 
   const rulesChanged = async (): Promise<void> => {

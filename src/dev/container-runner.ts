@@ -2,8 +2,11 @@
  * `depot dev --run "ARGS"`: runs each new image as a container on the local engine, replacing the
  * previous one, and follows its logs. Containers start through the docker CLI (so every
  * `docker run` flag works as the user knows it); logs and exit codes come from the Engine API.
+ * The session owns its container by label: it replaces any container of the same owner when it
+ * starts one (one left by a killed session included) and removes it when the session ends.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
@@ -13,6 +16,19 @@ import type { ContainerRunner } from './ports.js';
 
 /** The label every container started by `depot dev` carries. */
 export const DEV_LABEL = 'depot.dev';
+/** The label naming which dev session identity (context, project, tags) owns a container. */
+export const OWNER_LABEL = 'dev.depot.owner';
+
+/**
+ * The owner value of a dev session: the same context directory, project and tags give the same
+ * value, so a new session finds (and replaces) what an earlier one left behind.
+ */
+export function devOwner(contextDir: string, project: string, tags: readonly string[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([contextDir, project, [...tags].sort()]))
+    .digest('hex')
+    .slice(0, 16);
+}
 
 /** The docker CLI: the system one when present (the one on PATH may be another build), else PATH. */
 export function dockerCli(): string {
@@ -99,13 +115,14 @@ export function splitRunArgs(words: string[]): { options: string[]; command: str
 }
 
 /** The full `docker run` argument list for one image. */
-export function dockerRunArgs(runArgs: string, imageId: string, name?: string): string[] {
+export function dockerRunArgs(runArgs: string, imageId: string, name?: string, owner?: string): string[] {
   const { options, command } = splitRunArgs(parseShellWords(runArgs));
   return [
     'run',
     '-d',
     '--label',
     `${DEV_LABEL}=1`,
+    ...(owner ? ['--label', `${OWNER_LABEL}=${owner}`] : []),
     ...(name ? ['--name', name] : []),
     ...options,
     imageId,
@@ -128,8 +145,23 @@ export interface ContainerRunnerOptions {
   runArgs: string;
   /** Container name; docker picks one when absent. */
   name?: string;
-  /** Seconds a container gets to stop before it is killed; default 5. */
+  /** Seconds a container gets to stop before it is killed; default 5 (2 when the session ends). */
   stopTimeoutSec?: number;
+  /** The session's owner label value (see devOwner): its containers are replaced and removed. */
+  owner?: string;
+}
+
+/**
+ * docker's error output as one message: every line but the `See 'docker run --help'.` advice,
+ * without the `docker: ` prefix (the cause, e.g. "port is already allocated", is often last).
+ */
+export function dockerErrorText(stderr: string): string {
+  return stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^See 'docker .*--help'\.?$/.test(l) && !/^Run 'docker .*--help'/.test(l))
+    .map((l) => l.replace(/^docker: /, ''))
+    .join(' ');
 }
 
 const statusOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
@@ -139,8 +171,9 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
   const host = typeof opts.engine === 'string' ? opts.engine : opts.engine.host;
   const docker = dockerodeFor(host);
   const stopTimeout = opts.stopTimeoutSec ?? 5;
+  const owner = opts.owner;
   // Fail on bad quoting now, not at the first build.
-  dockerRunArgs(opts.runArgs, 'image', opts.name);
+  dockerRunArgs(opts.runArgs, 'image', opts.name, owner);
   let currentId = '';
   const followers = new Map<string, Set<() => void>>();
 
@@ -149,11 +182,11 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
     followers.delete(id);
   };
 
-  async function removePrevious(id: string): Promise<void> {
+  async function removePrevious(id: string, t = stopTimeout): Promise<void> {
     stopFollowing(id);
     const c = docker.getContainer(id);
     try {
-      await c.stop({ t: stopTimeout });
+      await c.stop({ t });
     } catch (err) {
       // 304: already stopped; 404: already gone (e.g. --rm).
       if (statusOf(err) !== 304 && statusOf(err) !== 404) throw err;
@@ -170,6 +203,13 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
     } catch {
       // gone already
     }
+  }
+
+  /** Every container of this session's owner (any state: running, exited, created). */
+  async function owned(): Promise<string[]> {
+    if (!owner) return [];
+    const list = await docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${owner}`] } });
+    return list.map((c) => c.Id);
   }
 
   function dockerRun(args: string[]): Promise<string> {
@@ -195,7 +235,7 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
           reject(
             new DepotError(
               'container_failed',
-              `docker run failed: ${err.trim().split('\n').pop() || `exit code ${code}`}`,
+              `docker run failed: ${dockerErrorText(err) || `exit code ${code}`}`,
             ),
           );
       });
@@ -207,6 +247,8 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
       const prev = currentId;
       currentId = '';
       if (prev) await removePrevious(prev);
+      // What an earlier session of this owner left (it was killed, or its start failed) goes too.
+      for (const id of await owned()) await removePrevious(id);
       if (opts.name) {
         // One kept from an earlier `depot dev` run holds the name: it is ours to replace.
         const stale = await docker.listContainers({
@@ -215,7 +257,14 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
         });
         for (const s of stale) await removePrevious(s.Id);
       }
-      const id = await dockerRun(dockerRunArgs(opts.runArgs, imageId, opts.name));
+      let id: string;
+      try {
+        id = await dockerRun(dockerRunArgs(opts.runArgs, imageId, opts.name, owner));
+      } catch (err) {
+        // A failed start (a port in use, a bad flag) may leave a `Created` container: remove it.
+        for (const left of await owned().catch(() => [])) await removePrevious(left, 0).catch(() => {});
+        throw err;
+      }
       currentId = id;
       let name = opts.name ?? '';
       try {
@@ -301,6 +350,13 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
 
     async close() {
       for (const id of [...followers.keys()]) stopFollowing(id);
+      // The session ends: its container goes with it (every container of its owner).
+      const ids = new Set(await owned().catch(() => []));
+      if (currentId) ids.add(currentId);
+      currentId = '';
+      const errors: unknown[] = [];
+      for (const id of ids) await removePrevious(id, Math.min(stopTimeout, 2)).catch((e) => errors.push(e));
+      if (errors.length > 0) throw errors[0];
     },
   };
 }

@@ -559,6 +559,14 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
         onError: (msg, polling) => {
           if (!stopping) emit({ type: 'watch/failed', timeMs: now(), message: msg, polling });
         },
+        onIgnoreRules: (error) => {
+          if (stopping) return;
+          emit(
+            error === ''
+              ? { type: 'ignore/fixed', timeMs: now() }
+              : { type: 'ignore/failed', timeMs: now(), error },
+          );
+        },
       });
       if (!stopping) emit({ type: 'watch/started', timeMs: now(), polling: r.polling, message: r.message });
     } catch (err) {
@@ -587,7 +595,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     try {
       stopFollow?.();
     } catch {
-      // Following is best effort; the container itself is left running on purpose.
+      // Following is best effort; the runner removes the container when it closes.
     }
     stopFollow = undefined;
     await settle(() => watcher.close());

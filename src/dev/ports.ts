@@ -27,6 +27,11 @@ export interface WatcherHandlers {
   onChange(paths: string[]): void;
   /** The watcher failed; `polling` tells whether it fell back to polling and goes on. */
   onError(message: string, polling: boolean): void;
+  /**
+   * The ignore file cannot be used (`error` says why and where; the last good rules stay in
+   * force, or only the ignore files are watched when there were none), or is valid again ('').
+   */
+  onIgnoreRules?(error: string): void;
 }
 
 /** Watches the build context. */
@@ -62,6 +67,6 @@ export interface ContainerRunner {
   replace(imageId: string): Promise<{ id: string; name: string }>;
   /** Follows the current container's logs; returns a function that stops following. */
   follow(id: string, onLines: (lines: string[]) => void, onExit: (code: number) => void): () => void;
-  /** Stops following; leaves the container running (the user may want it after `q`). */
+  /** Stops following and removes the session's container (the session owns it). */
   close(): Promise<void>;
 }

@@ -129,6 +129,10 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
       return { ...s, watch: { ...s.watch, status: 'watching' } };
     case 'watch/closed':
       return { ...s, watch: { ...s.watch, status: 'closed', quietUntilMs: 0 } };
+    case 'ignore/failed':
+      return { ...s, watch: { ...s.watch, ignoreError: action.error } };
+    case 'ignore/fixed':
+      return { ...s, watch: { ...s.watch, ignoreError: '' } };
 
     case 'sync/started': {
       const synced = new Set(action.paths);
@@ -242,11 +246,15 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
     }
 
     case 'container/starting': {
+      // The new container has no name or id yet: the old one is named only as the one replaced.
+      const old = s.container;
       const container: ContainerState = {
-        ...(s.container ?? emptyContainer()),
+        ...emptyContainer(),
         status: 'starting',
         imageId: action.imageId,
-        message: '',
+        logs: old?.logs ?? [],
+        replacing:
+          old && old.status !== 'failed' && old.status !== 'none' ? old.name || shortIdOf(old.id) : '',
       };
       const cur = s.current;
       return {
@@ -293,6 +301,10 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
     default:
       return s;
   }
+}
+
+function shortIdOf(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
 function emptyContainer(): ContainerState {

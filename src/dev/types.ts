@@ -29,6 +29,8 @@ export interface WatchState {
   pendingPaths: string[];
   /** When the quiet period of the pending batch ends (ms since epoch), 0 when none. */
   quietUntilMs: number;
+  /** Why the ignore file cannot be used (its last good rules stay in force); '' or absent when valid. */
+  ignoreError?: string;
 }
 
 export interface SnapshotState {
@@ -102,6 +104,8 @@ export interface ContainerState {
   /** Last log lines of the running container (stdout and stderr interleaved). */
   logs: string[];
   message: string;
+  /** While 'starting': the container the new one replaces ('' or absent when none). */
+  replacing?: string;
 }
 
 export interface UiState {
@@ -149,6 +153,10 @@ export type DevEvent =
   | { type: 'watch/paused'; timeMs: number }
   | { type: 'watch/resumed'; timeMs: number }
   | { type: 'watch/closed'; timeMs: number }
+  /** The ignore file has a bad line (or cannot be read): `error` names the file and the line. */
+  | { type: 'ignore/failed'; timeMs: number; error: string }
+  /** The ignore file is valid again after `ignore/failed`. */
+  | { type: 'ignore/fixed'; timeMs: number }
   /** `full`: a rescan of the whole context ('all'), `paths` is then empty. */
   | { type: 'sync/started'; timeMs: number; paths: string[]; full?: boolean }
   | { type: 'sync/acked'; timeMs: number; snapshotId: string; entries: number; bytesSent: number }

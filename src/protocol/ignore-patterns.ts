@@ -9,9 +9,23 @@
  * components as the pattern (so `**\/foo` + `!a/b/foo/keep` sends `a/b/foo/x` with Docker, not balena).
  */
 
-/** A .dockerignore pattern that cannot be compiled. */
+/** A .dockerignore pattern that cannot be compiled; `reason` says why, in a few lowercase words. */
 export class IgnorePatternError extends Error {
   readonly code = 'invalid_ignore_pattern';
+  constructor(
+    readonly pattern: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid .dockerignore pattern ${JSON.stringify(pattern)}: ${reason}`, options);
+  }
+}
+
+/** The part of a JS RegExp syntax error a person can use: "unterminated character class". */
+function regexpReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const why = msg.slice(msg.lastIndexOf(': ') + 2).trim();
+  return why ? why.charAt(0).toLowerCase() + why.slice(1) : 'syntax error in pattern';
 }
 
 // Go's strings.TrimSpace set (unicode.IsSpace); unlike JS trim() it keeps U+FEFF and drops U+0085.
@@ -43,10 +57,24 @@ export function cleanPath(p: string): string {
 
 /** Parses .dockerignore text into patterns exactly like moby's dockerignore.ReadAll. */
 export function parseDockerignore(text: string): string[] {
+  return parseDockerignoreLines(text).map((l) => l.pattern);
+}
+
+/** One pattern of a .dockerignore file and where it came from (for error messages). */
+export interface IgnoreLine {
+  pattern: string;
+  /** 1-based line number in the file */
+  line: number;
+  /** the line as written, trimmed */
+  text: string;
+}
+
+/** parseDockerignore, keeping each pattern's line number and text. */
+export function parseDockerignoreLines(text: string): IgnoreLine[] {
   const lines = text.split('\n');
   // bufio.ScanLines: a final empty "line" after a trailing newline is not a line.
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  const patterns: string[] = [];
+  const patterns: IgnoreLine[] = [];
   lines.forEach((raw, i) => {
     let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (i === 0 && line.startsWith('\ufeff')) line = line.slice(1);
@@ -60,7 +88,7 @@ export function parseDockerignore(text: string): string[] {
       pattern = cleanPath(pattern);
       if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
     }
-    patterns.push(invert ? `!${pattern}` : pattern);
+    patterns.push({ pattern: invert ? `!${pattern}` : pattern, line: i + 1, text: trimSpace(line) });
   });
   return patterns;
 }
@@ -126,7 +154,7 @@ function compilePattern(pattern: string): RegExp {
     try {
       return new RegExp(re);
     } catch (err) {
-      throw new IgnorePatternError(`invalid .dockerignore pattern: ${pattern}`, { cause: err });
+      throw new IgnorePatternError(pattern, regexpReason(err), { cause: err });
     }
   }
 }
@@ -151,8 +179,7 @@ export class PatternMatcher {
       p = cleanPath(p);
       let exclusion = false;
       if (p.startsWith('!')) {
-        if (p.length === 1)
-          throw new IgnorePatternError('invalid .dockerignore pattern: illegal exclusion "!"');
+        if (p.length === 1) throw new IgnorePatternError('!', 'a lone "!" excludes nothing');
         exclusion = true;
         p = p.slice(1);
       }

@@ -229,7 +229,10 @@ test('a build taller than the screen shows the window around the running step', 
   assert.ok(lines.includes('  ↓ 12 more steps waiting'));
   // Selecting the first step moves the window to the top.
   const top = frameOf(stateOf('long selected', 80, 24));
-  assert.ok(top.some((l) => /^✔ #1 /.test(l)));
+  assert.ok(
+    top.some((l) => /^✔›#1 /.test(l)),
+    'the selected row carries the marker',
+  );
   assert.ok(!top.some((l) => /↑ \d+ earlier/.test(l)));
   assert.ok(top.some((l) => /^ {2}↓ \d+ more steps below$/.test(l)));
 });

@@ -11,7 +11,10 @@ export interface StepRowProps {
    * shortens `row.text` by its width so the row keeps its width.
    */
   mark?: string;
-  /** highlights the step number (the dev view's selected step) */
+  /**
+   * the dev view's selected step: a `›` after the glyph (visible without colours, e.g. under
+   * NO_COLOR) and the rest of the row in inverse video
+   */
   selected?: boolean;
 }
 
@@ -49,22 +52,31 @@ export function StepRow({ row, frame, mark = '', selected = false }: StepRowProp
   return (
     <Box flexDirection="column">
       <Text wrap="truncate-end">
-        <Text color={GLYPH_COLOR[row.phase]}>{glyph(row, frame)}</Text>{' '}
-        <Text dimColor={!selected} inverse={selected}>
-          {row.number}
-        </Text>{' '}
-        <Text color="magenta">{row.label}</Text>
-        <Text dimColor>{row.guide}</Text>
-        <Text dimColor={dim} color={row.phase === 'failed' ? 'red' : undefined}>
-          {row.text}
-        </Text>
-        {row.cause ? <Text color="yellow">{row.cause}</Text> : null}
-        {mark ? <Text color="yellow">{mark}</Text> : null}
-        <Text
-          color={row.phase === 'cached' ? 'blue' : row.phase === 'canceled' ? 'yellow' : undefined}
-          dimColor={row.phase !== 'cached' && row.phase !== 'running'}
-        >
-          {row.right}
+        <Text color={GLYPH_COLOR[row.phase]}>{glyph(row, frame)}</Text>
+        {selected ? (
+          <Text color="cyan" bold>
+            ›
+          </Text>
+        ) : (
+          ' '
+        )}
+        <Text inverse={selected}>
+          <Text dimColor={!selected} bold={selected}>
+            {row.number}
+          </Text>{' '}
+          <Text color="magenta">{row.label}</Text>
+          <Text dimColor={!selected}>{row.guide}</Text>
+          <Text dimColor={dim && !selected} color={row.phase === 'failed' ? 'red' : undefined}>
+            {row.text}
+          </Text>
+          {row.cause ? <Text color="yellow">{row.cause}</Text> : null}
+          {mark ? <Text color="yellow">{mark}</Text> : null}
+          <Text
+            color={row.phase === 'cached' ? 'blue' : row.phase === 'canceled' ? 'yellow' : undefined}
+            dimColor={!selected && row.phase !== 'cached' && row.phase !== 'running'}
+          >
+            {row.right}
+          </Text>
         </Text>
       </Text>
       {row.logs.map((line, i) => (

@@ -76,6 +76,15 @@ export function firstLine(text: string): string {
   return sanitize(text.split('\n').find((l) => l.trim() !== '') ?? '').trim();
 }
 
+/** Every non-empty line of an error, joined into one, control characters removed. */
+export function wholeText(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => sanitize(l).trim())
+    .filter((l) => l !== '')
+    .join(' ');
+}
+
 /** `<what> failed: <error>` without repeating a prefix the error already carries. */
 export function failedText(what: string, error: string): string {
   const msg = firstLine(error);
@@ -219,8 +228,11 @@ export function containerSegments(c: ContainerState): Segment[] {
         { text: '○', dim: true },
         { text: ' container: waiting for the first build', dim: true },
       ];
-    case 'starting':
-      return [{ text: '◌', color: 'cyan' }, { text: ` container ${name} starting…` }];
+    case 'starting': {
+      const image = c.imageId ? ` from ${shortId(c.imageId)}` : '';
+      const old = c.replacing ? ` · replacing ${sanitize(c.replacing)}` : '';
+      return [{ text: '◌', color: 'cyan' }, { text: ` new container starting${image}…${old}` }];
+    }
     case 'running':
       return [{ text: '●', color: 'green' }, { text: ` container ${name} running${id}` }];
     case 'exited':
@@ -233,11 +245,14 @@ export function containerSegments(c: ContainerState): Segment[] {
         { text: '●', color: 'yellow' },
         { text: ` container ${name} kept${id}${msg ? `: ${msg}` : ''}` },
       ];
-    default:
+    default: {
+      // Shown whole (the screen wraps it): the cause is often at the end of docker's message.
+      const all = wholeText(c.message);
       return [
         { text: '✖', color: 'red' },
-        { text: ` container ${name} failed${msg ? `: ${msg}` : ''}`, color: 'red' },
+        { text: ` container ${name} failed${all ? `: ${all}` : ''}`, color: 'red' },
       ];
+    }
   }
 }
 

@@ -18,10 +18,11 @@ import {
   snapshotText,
   triggerText,
   watchSegments,
+  wholeText,
   windowRows,
 } from './dev-format.js';
 import { type GraphRow, layoutGraph, withoutCause } from './graph-layout.js';
-import { cellWidth, padEnd, sanitize, truncate } from './text.js';
+import { cellWidth, padEnd, sanitize, truncate, wrap } from './text.js';
 
 /** One line of the screen (a blank block may span several). */
 export type DevLine =
@@ -53,6 +54,8 @@ const MIN_SCROLLBACK_LINES = 3;
 const MIN_GRAPH_LINES = 5;
 /** Body lines below which the pending line, the second header line and the container line go. */
 const MIN_BODY_LINES = 3;
+/** Lines an error (a bad ignore file, a container that failed) may wrap onto. */
+export const ERROR_LINES = 4;
 /** Narrowest instruction text left on a row that carries a rebuilt-because mark. */
 const MIN_TEXT_WITH_MARK = 12;
 
@@ -62,7 +65,7 @@ export const DEV_KEYS: readonly (readonly [string, string])[] = [
   ['↑ ↓  k j', 'select a step'],
   ['enter', "show the selected step's logs / the builds"],
   ['p', 'pause / resume watching'],
-  ['q  ctrl-c', 'quit (a --run container keeps running)'],
+  ['q  ctrl-c', 'quit (removes the --run container)'],
   ['?  esc', 'close this help'],
 ];
 
@@ -145,7 +148,13 @@ function headerLines(state: DevState, o: DevLayoutOptions): Segment[][] {
     { text: ' · ', dim: true },
     { text: snapshotText(state.snapshot, o.nowMs), dim: !state.snapshot.syncing },
   ];
-  if (state.snapshot.error && !state.snapshot.syncing)
+  // A bad ignore file fails the sync too: its own line says it once.
+  const ignoreError = state.watch.ignoreError ?? '';
+  if (
+    state.snapshot.error &&
+    !state.snapshot.syncing &&
+    !(ignoreError && state.snapshot.error.includes(ignoreError))
+  )
     second.push({ text: ` · ${failedText('sync', state.snapshot.error)}`, color: 'red' });
   if (segmentsWidth(first) + 3 + segmentsWidth(second) <= o.width)
     return [[...first, { text: ' · ', dim: true }, ...second]];
@@ -379,17 +388,32 @@ export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[]
   let pending = state.pending
     ? [text('pending', [{ text: `… ${pendingText(state.pending)}`, color: 'cyan' }], width)]
     : [];
+  // Errors the user has to act on are shown whole, wrapped over a few lines.
+  const wrapped = (key: string, segments: Segment[], color: Segment['color']): DevLine[] =>
+    wrap(segmentsText(segments), width, ERROR_LINES).map((l, i) =>
+      text(i === 0 ? key : `${key}-${i}`, [{ text: l, color }], width),
+    );
+  let ignore = state.watch.ignoreError
+    ? wrapped('ignore', [{ text: `✖ ${wholeText(state.watch.ignoreError)}` }], 'red')
+    : [];
   const c = state.container;
-  let containerHead = c ? [text('container', containerSegments(c), width)] : [];
+  let containerHead = c
+    ? c.status === 'failed'
+      ? wrapped('container', containerSegments(c), 'red')
+      : [text('container', containerSegments(c), width)]
+    : [];
   const containerLogLines = c
     ? c.logs
         .slice(-CONTAINER_LOG_LINES)
         .map((l, i) => text(`container-log-${i}`, [{ text: `  │ ${sanitize(l)}`, dim: true }], width))
     : [];
   const footer = [text('footer', footerLine(state, opts), width)];
-  const fixed = () => header.length + trigger.length + pending.length + containerHead.length + footer.length;
+  const fixed = () =>
+    header.length + trigger.length + pending.length + ignore.length + containerHead.length + footer.length;
   // On short screens the one-line facts give way so the graph keeps a few rows.
   if (rows - fixed() < MIN_BODY_LINES) pending = [];
+  if (rows - fixed() < MIN_BODY_LINES) ignore = ignore.slice(0, 1);
+  if (rows - fixed() < MIN_BODY_LINES) containerHead = containerHead.slice(0, 1);
   if (rows - fixed() < MIN_BODY_LINES && header.length > 1) {
     const merged = headerLines(state, { ...opts, width: Number.POSITIVE_INFINITY }).flatMap((segs, i) =>
       i === 0 ? segs : [{ text: ' · ', dim: true }, ...segs],
@@ -442,7 +466,16 @@ export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[]
       ...shownLower,
     ];
   }
-  const all = [...header, ...trigger, ...pending, ...body, ...containerHead, ...containerLogs, ...footer];
+  const all = [
+    ...header,
+    ...trigger,
+    ...pending,
+    ...ignore,
+    ...body,
+    ...containerHead,
+    ...containerLogs,
+    ...footer,
+  ];
   // Only a screen shorter than header, trigger and footer gets here with too many lines.
   const out: DevLine[] = [];
   let used = 0;

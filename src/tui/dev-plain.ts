@@ -15,7 +15,7 @@ import {
   shortDigest,
   summarize,
 } from '../progress/index.js';
-import { failedText, firstLine, pathsText, shortId, triggerText } from './dev-format.js';
+import { failedText, firstLine, pathsText, shortId, triggerText, wholeText } from './dev-format.js';
 import { sanitize } from './text.js';
 
 /** A sink for dev-loop events; `close` prints what is still held back. */
@@ -91,6 +91,12 @@ export function createDevPlainRenderer(write: (s: string) => void): DevPlainRend
         dev(
           `watch failed: ${firstLine(e.message)}${e.polling ? '; polling instead' : '; changes are not seen, press r to rebuild'}`,
         );
+        break;
+      case 'ignore/failed':
+        dev(wholeText(e.error));
+        break;
+      case 'ignore/fixed':
+        dev('ignore rules valid again');
         break;
       case 'watch/paused':
         dev('watch paused');
@@ -168,7 +174,7 @@ export function createDevPlainRenderer(write: (s: string) => void): DevPlainRend
         dev(`container exited with code ${e.code}`);
         break;
       case 'container/failed':
-        dev(`container failed: ${firstLine(e.error)}`);
+        dev(`container failed: ${wholeText(e.error)}`);
         break;
       default:
         // sync/started, load/started, container/starting, session/latency, watch/closed and

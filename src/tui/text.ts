@@ -71,3 +71,36 @@ export function padEnd(text: string, width: number): string {
   const t = truncate(text, width);
   return t + ' '.repeat(Math.max(0, width - cellWidth(t)));
 }
+
+/**
+ * Wraps text into lines of at most `width` cells, breaking after spaces where it can (a word
+ * longer than a line is split); at most `maxLines` lines, the last one ending in `…` when cut.
+ */
+export function wrap(text: string, width: number, maxLines = Number.POSITIVE_INFINITY): string[] {
+  const w = Math.max(1, Math.floor(width));
+  const lines: string[] = [];
+  let line = '';
+  let used = 0;
+  const push = () => {
+    lines.push(line.trimEnd());
+    line = '';
+    used = 0;
+  };
+  for (const word of text.split(/(?<= )/)) {
+    const ww = cellWidth(word.trimEnd());
+    if (used > 0 && used + ww > w) push();
+    for (const ch of word) {
+      const cw = charWidth(ch);
+      if (used + cw > w && ch !== ' ') push();
+      if (used === 0 && ch === ' ' && lines.length > 0) continue;
+      line += ch;
+      used += cw;
+    }
+  }
+  if (line.trimEnd() !== '' || lines.length === 0) push();
+  if (lines.length <= maxLines) return lines;
+  const kept = lines.slice(0, Math.max(1, maxLines));
+  const last = kept.length - 1;
+  kept[last] = truncate(`${kept[last]}…`, w);
+  return kept;
+}

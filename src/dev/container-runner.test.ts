@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DepotError } from '../session/index.js';
-import { dockerRunArgs, parseShellWords, splitRunArgs } from './container-runner.js';
+import {
+  devOwner,
+  dockerErrorText,
+  dockerRunArgs,
+  parseShellWords,
+  splitRunArgs,
+} from './container-runner.js';
 
 describe('parseShellWords', () => {
   test('splits on runs of whitespace', () => {
@@ -82,5 +88,30 @@ describe('splitRunArgs / dockerRunArgs', () => {
       'echo hi',
     ]);
     assert.deepEqual(dockerRunArgs('', 'img'), ['run', '-d', '--label', 'depot.dev=1', 'img']);
+  });
+});
+
+describe('dockerErrorText', () => {
+  test('keeps every line but docker run --help advice, without the docker: prefix', () => {
+    const stderr =
+      'docker: Error response from daemon: driver failed programming external connectivity on endpoint x (1f): Bind for 0.0.0.0:18080 failed: port is already allocated.\n' +
+      "See 'docker run --help'.\n";
+    assert.equal(
+      dockerErrorText(stderr),
+      'Error response from daemon: driver failed programming external connectivity on endpoint x (1f): Bind for 0.0.0.0:18080 failed: port is already allocated.',
+    );
+  });
+
+  test('devOwner: the same context, project and tags give the same owner', () => {
+    assert.equal(devOwner('/a', 'p', ['x:dev', 'y']), devOwner('/a', 'p', ['y', 'x:dev']));
+    assert.notEqual(devOwner('/a', 'p', ['x:dev']), devOwner('/b', 'p', ['x:dev']));
+    assert.deepEqual(dockerRunArgs('', 'img', undefined, 'abc').slice(0, 6), [
+      'run',
+      '-d',
+      '--label',
+      'depot.dev=1',
+      '--label',
+      'dev.depot.owner=abc',
+    ]);
   });
 });

@@ -105,6 +105,12 @@ export class FakeWatcher implements Watcher {
     this.handlers?.onError(message, polling);
   }
 
+  /** Reports the ignore file bad (`error`) or valid again (''). */
+  ignoreRules(error: string): void {
+    if (this.closed) return;
+    this.handlers?.onIgnoreRules?.(error);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

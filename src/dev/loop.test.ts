@@ -506,3 +506,23 @@ test('stop without start, and twice, is fine', async () => {
   assert.equal(builder.connects, 0);
   assert.equal(clock.pending, 0);
 });
+
+test('a bad ignore file: the error is state, no build until the fix, then one rebuild', async () => {
+  const { clock, builder, watcher, loop, store, until } = await started();
+  const bad = '.dockerignore line 1: bad pattern "[": unterminated character class (fix or remove the line)';
+  builder.syncError = { count: 1, message: bad };
+  watcher.ignoreRules(bad);
+  watcher.emit(['.dockerignore']);
+  await clock.advance(200);
+  await clock.advance(1000);
+  assert.equal(store.getState().watch.ignoreError, bad);
+  assert.equal(store.getState().watch.status, 'watching', 'the watcher goes on');
+  assert.equal(builder.builds.length, 1, 'no build with a bad ignore file');
+  watcher.ignoreRules('');
+  watcher.emit(['.dockerignore', '.']);
+  await clock.advance(200);
+  const s = await until((x) => x.history.length === 2);
+  assert.equal(s.watch.ignoreError, '');
+  assert.equal(builder.builds.length, 2);
+  await loop.stop();
+});

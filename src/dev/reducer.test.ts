@@ -200,3 +200,35 @@ test('the reducer never mutates its input', () => {
   );
   assert.deepEqual(s, frozen);
 });
+
+test('container/starting names the new container (no name yet) and the one it replaces', () => {
+  const s = run(
+    start(),
+    { type: 'container/started', timeMs: 1, id: 'c1aaaaaaaaaaaaaa', name: 'old-one', imageId: 'sha256:i1' },
+    { type: 'container/starting', timeMs: 2, imageId: 'sha256:i2' },
+  );
+  assert.equal(s.container?.status, 'starting');
+  assert.equal(s.container?.name, '', 'the old name is not the starting container');
+  assert.equal(s.container?.id, '');
+  assert.equal(s.container?.imageId, 'sha256:i2');
+  assert.equal(s.container?.replacing, 'old-one');
+  const t = reduceDev(s, {
+    type: 'container/started',
+    timeMs: 3,
+    id: 'c2bbbbbbbbbbbbbb',
+    name: 'new-one',
+    imageId: 'sha256:i2',
+  });
+  assert.equal(t.container?.status, 'running');
+  assert.equal(t.container?.name, 'new-one');
+});
+
+test('ignore/failed and ignore/fixed set and clear the watch state', () => {
+  const s = run(start(), {
+    type: 'ignore/failed',
+    timeMs: 1,
+    error: '.dockerignore line 1: bad pattern "["',
+  });
+  assert.equal(s.watch.ignoreError, '.dockerignore line 1: bad pattern "["');
+  assert.equal(reduceDev(s, { type: 'ignore/fixed', timeMs: 2 }).watch.ignoreError, '');
+});

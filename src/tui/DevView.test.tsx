@@ -291,3 +291,90 @@ test('keys dispatch commands and nothing else', async () => {
   await press('\u001B', { type: 'help/toggled' });
   r.unmount();
 });
+
+test('the selected step is marked on its whole row: a › marker and inverse video', () => {
+  const state = devStateOf([...runningActions(), { type: 'step/moved', delta: -1 }], 100, 30);
+  const r = render(<DevView state={state} onCommand={() => {}} />);
+  const raw = (r.lastFrame() ?? '').split('\n');
+  r.unmount();
+  const plain = raw.map((l) => stripVTControlCharacters(l));
+  const marked = plain.filter((l) => /^.›#\d+ /.test(l));
+  assert.equal(marked.length, 1, plain.join('\n'));
+  const i = plain.indexOf(marked[0] ?? '');
+  // Without colours the marker alone tells (NO_COLOR); with them the rest of the row is inverse.
+  assert.ok(!plain.some((l, j) => j !== i && l.includes('›')));
+  const line = raw[i] ?? '';
+  if (line !== plain[i]) {
+    const inverseAt = line.indexOf('\u001b[7m');
+    assert.ok(inverseAt >= 0, JSON.stringify(line));
+    assert.ok(
+      line.lastIndexOf('\u001b[27m') >
+        line.indexOf(state.current!.build.steps[state.ui.selectedStep]!.instruction),
+    );
+  }
+});
+
+test('a failed container shows its whole error, wrapped; the starting line names the new container', () => {
+  const error =
+    'docker run failed: Error response from daemon: driver failed programming external connectivity on endpoint ' +
+    'hopeful_pike (4c1f): Bind for 0.0.0.0:18080 failed: port is already allocated';
+  const state = devStateOf(
+    [...runningActions(), { type: 'container/failed', timeMs: T + 12_000, error }],
+    80,
+    24,
+  );
+  const lines = frameOf(state);
+  assertFits(lines, 80, 24, 'container failed');
+  const joined = lines.join(' ').replace(/\s+/g, ' ');
+  assert.ok(joined.includes('port is already allocated'), lines.join('\n'));
+
+  const starting = frameOf(
+    devStateOf(
+      [
+        ...runningActions(),
+        {
+          type: 'container/started',
+          timeMs: T + 12_000,
+          id: 'c1c1c1c1c1c1c1c1',
+          name: 'old-one',
+          imageId: 'sha256:a',
+        },
+        { type: 'container/starting', timeMs: T + 13_000, imageId: 'sha256:b0b0b0b0b0b0b0b0' },
+      ],
+      100,
+      30,
+    ),
+  );
+  const line = starting.find((l) => l.includes('container')) ?? '';
+  assert.match(line, /new container starting from b0b0b0b0b0b0… · replacing old-one/);
+  assert.ok(!/old-one starting/.test(line));
+});
+
+test('a bad ignore file shows its error on the screen, wrapped to fit', () => {
+  const error =
+    '/work/app/.dockerignore line 3: bad pattern "[": unterminated character class (fix or remove the line)';
+  const state = devStateOf(
+    [...runningActions(), { type: 'ignore/failed', timeMs: T + 12_000, error }],
+    60,
+    24,
+  );
+  const lines = frameOf(state);
+  assertFits(lines, 60, 24, 'ignore error');
+  const joined = lines.join(' ').replace(/\s+/g, ' ');
+  assert.ok(
+    joined.includes('line 3: bad pattern "[": unterminated character class (fix or remove the line)'),
+    lines.join('\n'),
+  );
+  const fixed = frameOf(
+    devStateOf(
+      [
+        ...runningActions(),
+        { type: 'ignore/failed', timeMs: T + 12_000, error },
+        { type: 'ignore/fixed', timeMs: T + 12_500 },
+      ],
+      60,
+      24,
+    ),
+  );
+  assert.ok(!fixed.join(' ').includes('bad pattern'));
+});

@@ -183,3 +183,24 @@ test('watcher trouble and the polling fallback are one line each', () => {
     ],
   );
 });
+
+test('a bad ignore file and a failed container are printed whole', () => {
+  const out = plain([
+    {
+      type: 'ignore/failed',
+      timeMs: T,
+      error: '.dockerignore line 3: bad pattern "[": unterminated character class',
+    },
+    { type: 'ignore/fixed', timeMs: T + 1 },
+    {
+      type: 'container/failed',
+      timeMs: T + 2,
+      error: 'docker run failed: first part\nport is already allocated',
+    },
+  ]);
+  assert.deepEqual(devLines(out), [
+    '[dev] .dockerignore line 3: bad pattern "[": unterminated character class',
+    '[dev] ignore rules valid again',
+    '[dev] container failed: docker run failed: first part port is already allocated',
+  ]);
+});

@@ -4,6 +4,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { normalizePlatform, resolveBuildPlatform } from '../arch/index.js';
+import { readIgnorePatterns } from '../context-sync/ignore.js';
 import { scanContext } from '../context-sync/scan.js';
 import { createLocalEngine } from '../docker/index.js';
 import {
@@ -300,6 +301,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     let targets: PlatformTarget[];
     try {
       if (opts.load) await requireLocalEngine();
+      await readIgnorePatterns(inputs.contextDir, inputs.dockerfileAbs);
       targets = await selectTargets(opts, parsePlatforms(opts.platform, true));
     } catch (err) {
       inputs.cleanup();
@@ -318,6 +320,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   try {
     // --load: the engine the image goes to answers before anything is synced or built.
     if (opts.load) await requireLocalEngine();
+    // A bad .dockerignore line is the user's to fix: say so before any progress output.
+    await readIgnorePatterns(inputs.contextDir, inputs.dockerfileAbs);
     registryAuth = await buildRegistryAuth(opts, inputs);
   } catch (err) {
     inputs.cleanup();

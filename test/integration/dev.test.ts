@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { devOwner } from '../../src/dev/container-runner.js';
 import {
   type BuilderProcess,
   DEPOT_BIN,
+  depot,
   docker,
   isolatedEnv,
   LAPTOP_ENGINE,
@@ -93,6 +95,20 @@ describe('depot dev against real daemons', { skip }, () => {
     spawnSync('tmux', ['-L', tmuxSock, 'kill-server']);
     await builder?.stop();
   });
+
+  /** Starts `depot dev ARGS CTX` in a real terminal (tmux session `name`, 100×30). */
+  const tmuxDev = (name: string, ctx: string, args: string[]) => {
+    // A real terminal session: no CI markers (Ink renders only a final frame when it sees one).
+    const { CI: _ci, ...base } = isolatedEnv();
+    const env = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} ${quoted} ${ctx}`;
+    tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', cmd);
+  };
+  /** The pane's text with wrapped lines joined (so a wrapped error reads as one). */
+  const paneText = (name: string) => pane(name).replace(/\s+/g, ' ');
 
   test('in a real terminal: edit → new image, cached steps marked; builder restart → reconnect and resume', async () => {
     const ctx = fixture();
@@ -195,6 +211,80 @@ describe('depot dev against real daemons', { skip }, () => {
     }
   });
 
+  test('a bad .dockerignore while dev runs: shown on screen, dev goes on, the fix rebuilds', async () => {
+    const ctx = fixture();
+    const tag = `depot-it/dev-ignore:${process.pid}`;
+    tmuxDev('ign', ctx, ['-t', tag]);
+    await until(
+      'first image',
+      () => /#1/.test(pane('ign')) && docker(LAPTOP_ENGINE, ['image', 'inspect', tag]).code === 0,
+      90_000,
+    );
+    writeFileSync(join(ctx, '.dockerignore'), '*.bak\n[\n');
+    await until(
+      'the error on screen',
+      () => /\.dockerignore line 2: bad pattern "\[":/.test(paneText('ign')),
+      15_000,
+    );
+    // An edit while the file is bad builds nothing; the session is alive.
+    writeFileSync(join(ctx, 'app.txt'), 'app v1\n');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(tmuxSessionGone(tmuxSock, 'ign'), false, 'dev still runs');
+    assert.doesNotMatch(runImage(tag), /app v1/);
+    assert.match(paneText('ign'), /fix or remove the line/);
+    // The fix alone brings the rebuild, with the edit made meanwhile.
+    writeFileSync(join(ctx, '.dockerignore'), '*.bak\n');
+    await until('image after the fix', () => runImage(tag).includes('app v1'), 60_000);
+    await until('error gone from the screen', () => !/bad pattern/.test(paneText('ign')), 10_000);
+    tmux('send-keys', '-t', 'ign', 'q');
+    await until('dev exits on q', () => tmuxSessionGone(tmuxSock, 'ign'), 15_000);
+  });
+
+  test('dev started with a bad .dockerignore says so (json), waits, and builds once it is fixed', async () => {
+    const ctx = fixture();
+    writeFileSync(join(ctx, '.dockerignore'), '!\n');
+    const tag = `depot-it/dev-ignore-start:${process.pid}`;
+    const dev = devJson(ctx, builder, token, ['-t', tag]);
+    try {
+      await until(
+        `ignore/failed\n${dev.stderr()}`,
+        () => dev.count('ignore/failed', (e) => /line 1: bad pattern "!"/.test(String(e.error))) >= 1,
+        30_000,
+      );
+      await until('the sync failure', () => dev.count('sync/failed') >= 1, 30_000);
+      assert.equal(dev.child.exitCode, null, 'dev keeps running');
+      assert.equal(dev.count('build/started'), 0);
+      writeFileSync(join(ctx, '.dockerignore'), '*.bak\n');
+      await dev.loaded(1);
+      assert.equal(dev.count('ignore/fixed'), 1);
+      assert.match(runImage(tag), /app v0/);
+    } finally {
+      await dev.stop();
+    }
+  });
+
+  test('depot build and depot context ls with a bad .dockerignore: exit 1, one line naming file and line', async () => {
+    const ctx = fixture();
+    writeFileSync(join(ctx, '.dockerignore'), '# ok\n*.bak\n[\n');
+    const want = new RegExp(
+      `^depot: ${join(ctx, '.dockerignore').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 3: bad pattern "\\[": .+ \\(fix or remove the line\\)\\n$`,
+    );
+    const ls = await depot(['context', 'ls', ctx]);
+    assert.equal(ls.code, 1, ls.stderr);
+    assert.match(ls.stderr, want);
+    const build = await depot(['build', '--builder', builder.url, '--token', token, ctx]);
+    assert.equal(build.code, 1, build.stderr);
+    assert.match(build.stderr, want);
+    // Run from the context directory, the file is named as the user knows it.
+    const here = spawnSync(process.execPath, [DEPOT_BIN, 'context', 'ls', '.'], {
+      cwd: ctx,
+      env: { ...process.env, ...isolatedEnv() },
+      encoding: 'utf8',
+    });
+    assert.equal(here.status, 1);
+    assert.match(here.stderr, /^depot: \.dockerignore line 3: bad pattern "\[":/);
+  });
+
   test('--run replaces the container after each good build and keeps it after a failed one', async () => {
     const ctx = fixture();
     const name = `depot-it-run-${process.pid}`;
@@ -228,6 +318,88 @@ describe('depot dev against real daemons', { skip }, () => {
     } finally {
       await dev.stop();
       docker(LAPTOP_ENGINE, ['rm', '-f', name]);
+    }
+  });
+
+  test('--run owns its container: Ctrl-C and q remove it, a restart replaces leftovers, errors are whole', async () => {
+    const ctx = fixture();
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      'FROM busybox\nCOPY app.txt /www/index.html\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
+    );
+    const tag = `depot-it/dev-own:${process.pid}`;
+    const port = 20_000 + (process.pid % 20_000);
+    const runArgs = ['-t', tag, '--run', `-p ${port}:80`];
+    const owner = devOwner(realpathSync(ctx), '', [tag]);
+    /** This session identity's containers (any state) as `id state`. */
+    const ours = () =>
+      docker(LAPTOP_ENGINE, [
+        'ps',
+        '-a',
+        '--filter',
+        `label=dev.depot.owner=${owner}`,
+        '--format',
+        '{{.ID}} {{.State}}',
+      ])
+        .stdout.trim()
+        .split('\n')
+        .filter((l) => l !== '');
+    const get = () =>
+      spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout ?? '';
+    const blocker = `depot-it-blocker-${process.pid}`;
+    try {
+      tmuxDev('own', ctx, runArgs);
+      await until('served', () => get().includes('app v0'), 90_000);
+      await until('served by the dev container', () => ours().length === 1 && ours()[0]!.endsWith('running'));
+      tmux('send-keys', '-t', 'own', 'C-c');
+      await until('dev exits on Ctrl-C', () => tmuxSessionGone(tmuxSock, 'own'), 20_000);
+      assert.deepEqual(ours(), [], 'Ctrl-C removes the container');
+
+      // A session killed outright leaves its container; the next one replaces it (same port).
+      writeFileSync(join(ctx, 'app.txt'), 'app v1\n');
+      const killed = devJson(ctx, builder, token, runArgs);
+      await until('first container', () => killed.count('container/started') >= 1, 90_000);
+      killed.child.kill('SIGKILL');
+      await new Promise((r) => killed.child.once('exit', r));
+      assert.equal(ours().length, 1, 'left behind by the killed session');
+      writeFileSync(join(ctx, 'app.txt'), 'app v2\n');
+      tmuxDev('own2', ctx, runArgs);
+      await until(`the new container serves${pane('own2')}`, () => get().includes('app v2'), 90_000);
+      await until('one running container', () => ours().length === 1 && ours()[0]!.endsWith('running'));
+      tmux('send-keys', '-t', 'own2', 'q');
+      await until(`dev exits on q${pane('own2')}`, () => tmuxSessionGone(tmuxSock, 'own2'), 20_000);
+      assert.deepEqual(ours(), [], 'q removes the container');
+
+      // Someone else holds the port: the error is whole, and no Created container stays.
+      const b = docker(LAPTOP_ENGINE, [
+        'run',
+        '-d',
+        '--name',
+        blocker,
+        '-p',
+        `${port}:80`,
+        'busybox',
+        'sleep',
+        '300',
+      ]);
+      assert.equal(b.code, 0, b.stderr);
+      const dev = devJson(ctx, builder, token, runArgs);
+      try {
+        const failed = await until(
+          'container failed',
+          () => dev.events.find((e) => e.type === 'container/failed'),
+          90_000,
+        );
+        assert.match(String(failed.error), /port is already allocated/);
+        assert.deepEqual(ours(), [], 'no Created container left');
+      } finally {
+        await dev.stop();
+      }
+    } finally {
+      spawnSync('tmux', ['-L', tmuxSock, 'kill-session', '-t', 'own']);
+      spawnSync('tmux', ['-L', tmuxSock, 'kill-session', '-t', 'own2']);
+      docker(LAPTOP_ENGINE, ['rm', '-f', blocker]);
+      for (const l of ours()) docker(LAPTOP_ENGINE, ['rm', '-f', l.split(' ')[0]!]);
     }
   });
 

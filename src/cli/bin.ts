@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { DepotError } from '../session/index.js';
+import { exitWhenFlushed, ignoreClosedOutput, interruptSignal } from './process-exit.js';
+import { isHelpOrVersion, throwUsageErrors } from './usage.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** The one place that prints errors and picks exit codes. */
 async function reportError(e: unknown): Promise<number> {
+  // Help and --version were printed already; commander only says how to end.
+  if (isHelpOrVersion(e)) return e.exitCode;
   // Fleet and platform errors carry a code and a hint too; the arch module maps them.
   const err = (e as { name?: string })?.name?.match(/^(FleetError|PlatformError)$/)
     ? (await import('../arch/index.js')).asDepotError(e)
@@ -26,13 +30,15 @@ async function reportError(e: unknown): Promise<number> {
   return 2;
 }
 
+// Output to a reader that stops early (`| head`) is not the command's failure.
+ignoreClosedOutput();
+
 // Node's deprecation notices (e.g. TLS server names given as IP addresses) are not the user's concern.
 process.noDeprecation = true;
 
 const program = new Command('depot')
   .version('0.1.0')
-  .description('Build Docker images on shared builders with a warm cache')
-  .showHelpAfterError();
+  .description('Build Docker images on shared builders with a warm cache');
 
 /** The flags `depot build` shares with `docker build` (and `depot dev` with `depot build`). */
 function withBuildFlags(cmd: Command): Command {
@@ -95,12 +101,9 @@ withBuildFlags(
   .option('-q, --quiet', 'print only the image id', false)
   .option('--metadata-file <file>', 'write build metadata (JSON) to a file')
   .action(async (path: string, o) => {
-    const ac = new AbortController();
-    const onSignal = () => ac.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const signal = interruptSignal();
     const { runBuild } = await import('./build.js');
-    await runBuild({ ...o, context: path }, ac.signal);
+    await runBuild({ ...o, context: path }, signal);
   });
 
 withBuildFlags(
@@ -201,7 +204,8 @@ context
   .option('--json', 'print JSON', false)
   .action(async (path: string, o) => (await import('./context-ls.js')).runContextLs(path, o));
 
+throwUsageErrors(program);
 program.parseAsync(process.argv).then(
-  () => process.exit(process.exitCode ?? 0),
-  async (err) => process.exit(await reportError(err)),
+  () => exitWhenFlushed(Number(process.exitCode ?? 0)),
+  async (err) => exitWhenFlushed(await reportError(err)),
 );

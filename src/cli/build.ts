@@ -78,16 +78,16 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function parseKeyValues(list: string[], flag: string, fromEnv: boolean): Record<string, string> {
+/** `K=V` pairs; a bare `K` is taken from the environment (`env`) or given an empty value (`empty`). */
+function parseKeyValues(list: string[], flag: string, bare: 'env' | 'empty'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of list) {
     const eq = item.indexOf('=');
     if (eq === 0) throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(item)}: empty name`);
     if (eq < 0) {
-      if (!fromEnv)
-        throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(item)}: use KEY=VALUE`);
-      // docker: `--build-arg K` takes K from the environment, and is dropped when unset.
-      const v = process.env[item];
+      // docker: `--label K` is a label with an empty value; `--build-arg K` takes K from the
+      // environment, and is dropped when unset.
+      const v = bare === 'empty' ? '' : process.env[item];
       if (v !== undefined) out[item] = v;
       continue;
     }
@@ -179,8 +179,8 @@ export async function resolveBuildInputs(
     );
   if (opts.context === '-' && opts.file === '-')
     throw new DepotError('invalid_flag', 'the context and the Dockerfile cannot both come from stdin');
-  const buildArgs = parseKeyValues(opts.buildArg, '--build-arg', true);
-  const labels = parseKeyValues(opts.label, '--label', false);
+  const buildArgs = parseKeyValues(opts.buildArg, '--build-arg', 'env');
+  const labels = parseKeyValues(opts.label, '--label', 'empty');
   // Before anything is read from stdin or sent: a bad --secret or --ssh fails at once.
   const secrets = await loadSecrets(opts.secret);
   const ssh = await resolveSshAgents(opts.ssh);
@@ -532,6 +532,7 @@ export function failureHint(code: string, error: string): string | undefined {
     return `the registry refused the base image: run docker login ${where}; depot passes the Docker credentials of the base images' registries to the builder for each build`;
   }
   if (code === 'session_lost') return 'the builder lost its connection to its engine; run the build again';
+  if (code === 'builder_shutdown') return 'run the build again when the builder is back';
   return undefined;
 }
 

@@ -35,6 +35,7 @@ import {
   type BuildOutcome,
   buildRegistryAuth,
   checkTargetPlatform,
+  failureHint,
   locateDockerfile,
   type PushedRef,
   resolveBuildInputs,
@@ -310,7 +311,9 @@ export async function runMultiPlatformBuild(
         throw new DepotError(
           res.errorCode || 'build_failed',
           res.error || 'build failed',
-          relay?.error ? `the ssh agent relay failed: ${relay.error.message}` : undefined,
+          relay?.error
+            ? `the ssh agent relay failed: ${relay.error.message}`
+            : failureHint(res.errorCode, res.error),
         );
       }
       return r;

@@ -103,6 +103,10 @@ export const ADMIN_PROJECT = '*';
 
 const STATS_WINDOWS: readonly StatsWindow[] = ['1h', '24h', '7d'];
 const STATS_GROUPS: readonly StatsGroupBy[] = ['project', 'user', 'platform'];
+/** The abort reason of builds stopped because the builder is shutting down. */
+const SHUTTING_DOWN = new Error('builder shutting down');
+/** How long a shutdown waits for running builds to answer their clients and stop. */
+const BUILD_DRAIN_MS = 2000;
 /** How many Sync results are kept for the builds that follow them. */
 const SYNC_BYTES_KEPT = 1024;
 
@@ -126,7 +130,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
 } {
   const { engine, blobs, snapshots, tokens, logger } = opts;
   const proto = loadBuilderProto();
-  const activeBuilds = new Set<AbortController>();
+  // Each running Build: its controller and the promise of its handler (settled once it has answered).
+  const activeBuilds = new Map<AbortController, Promise<void>>();
   const memo = opts.memoDir ? createResultMemo(opts.memoDir) : undefined;
   const driver = opts.driver ?? 'session';
   const sshRelays = createSshRelays();
@@ -378,10 +383,32 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     Build(call) {
       const started = Date.now();
       const ac = new AbortController();
-      activeBuilds.add(ac);
       let caller: Caller | undefined;
       let recording: BuildRecording | undefined;
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        call.end();
+      };
       call.on('cancelled', () => ac.abort());
+      ac.signal.addEventListener(
+        'abort',
+        () => {
+          if (ac.signal.reason !== SHUTTING_DOWN || ended) return;
+          // The client must not take this for its own cancel: a failed result with a stable code.
+          call.write({
+            result: {
+              ok: false,
+              error: 'the builder shut down during the build',
+              errorCode: 'builder_shutdown',
+              tags: call.request.tags,
+            },
+          });
+          end();
+        },
+        { once: true },
+      );
       const send = (ev: BuildEvent) => {
         if (!ac.signal.aborted) call.write(ev);
       };
@@ -389,7 +416,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         send({ vertex: v });
         for (const explained of (await recording?.vertex(v)) ?? []) send({ explained });
       };
-      (async () => {
+      const handled = (async () => {
         caller = await authenticate(call);
         const req = call.request;
         const entries = await snapshotEntries(req.snapshotId);
@@ -466,7 +493,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                 errorCode: 'dockerfile_not_found',
               },
             });
-            call.end();
+            end();
             return;
           }
         }
@@ -559,7 +586,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                 },
                 'build reused',
               );
-              call.end();
+              end();
               return;
             }
           }
@@ -683,17 +710,18 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             send(engineEventToWire(ev));
           }
         }
-        if (!ac.signal.aborted) call.end();
+        if (!ac.signal.aborted) end();
       })()
         .catch((err) => {
           logCall('Build', caller, started, err);
           if (!ac.signal.aborted) call.emit('error', toStatus(err));
         })
         .finally(() => {
-          // A build that ended without a result (cancelled, engine lost) is recorded too.
+          // A build that ended without a result (cancelled, engine lost, builder stopped) is recorded too.
           recording?.finish(ac.signal.aborted ? 'cancelled' : 'failed');
           activeBuilds.delete(ac);
         });
+      activeBuilds.set(ac, handled);
     },
 
     Stats(call, callback) {
@@ -822,9 +850,16 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         });
       });
     },
-    close() {
-      for (const ac of activeBuilds) ac.abort();
-      return new Promise((resolve) => {
+    async close() {
+      // Running builds end with a builder_shutdown result, then settle (and are recorded) before
+      // the server stops; an engine slow to cancel does not hold the shutdown beyond a moment.
+      const handlers = [...activeBuilds.values()];
+      for (const ac of activeBuilds.keys()) ac.abort(SHUTTING_DOWN);
+      await Promise.race([
+        Promise.allSettled(handlers),
+        new Promise((r) => setTimeout(r, BUILD_DRAIN_MS).unref()),
+      ]);
+      await new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
         setTimeout(() => {
           server.forceShutdown();

@@ -51,12 +51,12 @@ async function throughSlowReader(
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));
   const exited = new Promise<number>((r) => child.once('exit', (code) => r(code ?? -1)));
+  const closed = new Promise((r) => child.once('close', r));
   await until('the command to write its output', () => opts.ready(child) || child.exitCode !== null, 120_000);
   // The slow reader's nap: a CLI that exits without waiting for it loses what the pipe could not hold.
   await Promise.race([exited, new Promise((r) => setTimeout(r, 1000))]);
   const chunks: Buffer[] = [];
   child.stdout!.on('data', (c: Buffer) => chunks.push(c));
-  const closed = new Promise((r) => child.once('close', r));
   const code = await exited;
   await closed;
   return { code, out: Buffer.concat(chunks).toString('utf8'), stderr };

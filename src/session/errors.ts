@@ -17,6 +17,13 @@ export function fromGrpcError(err: unknown, builderUrl: string): DepotError {
   if (err instanceof DepotError) return err;
   const e = err as grpc.ServiceError;
   const details = tidy(e?.details || e?.message || String(err));
+  if (e?.code === grpc.status.UNAVAILABLE && details.startsWith('builder_shutdown:'))
+    return new DepotError(
+      'builder_shutdown',
+      'the builder shut down',
+      'run the command again when the builder is back',
+      { cause: err },
+    );
   switch (e?.code) {
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:

@@ -12,6 +12,7 @@ import {
   loadBuilderProto,
   type SyncResponse__Output,
 } from '../../src/protocol/index.js';
+import { fromGrpcError } from '../../src/session/index.js';
 import {
   type BuilderProcess,
   DEPOT_BIN,
@@ -164,5 +165,39 @@ describe('builder sync refuses bad input', { skip }, () => {
     // The aborted upload's temp file is gone once the call is cleaned up.
     const left = existsSync(tmp) ? readdirSync(tmp) : [];
     assert.deepEqual(left, []);
+  });
+});
+
+describe('a builder stopped with SIGTERM during a sync', { skip }, () => {
+  test('ends the open stream with builder_shutdown, which the client reports as such (not as a Ctrl-C)', async () => {
+    const builder = await startBuilder();
+    const proto = loadBuilderProto();
+    const client = new proto.depot.builder.v1.Builder(
+      builder.url.replace(/^tcp:\/\//, ''),
+      grpc.credentials.createInsecure(),
+    ) as unknown as BuilderClient;
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${builder.token('shutdown')}`);
+    try {
+      const call = client.Sync(md);
+      const asked = new Promise<void>((resolve) =>
+        call.on('data', (msg: SyncResponse__Output) => msg.need && resolve()),
+      );
+      const failed = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+      call.write({ begin: { full: { entries: [entryToWire(file('a.txt', 'never uploaded'))] } } });
+      // The builder waits for the blob it asked for; it is stopped meanwhile.
+      await asked;
+      const exited = new Promise((r) => builder.child.once('exit', r));
+      builder.child.kill('SIGTERM');
+      const e = await failed;
+      assert.equal(e.code, grpc.status.UNAVAILABLE, e.details);
+      const mapped = fromGrpcError(e, builder.url);
+      assert.equal(mapped.code, 'builder_shutdown');
+      assert.equal(mapped.message, 'the builder shut down');
+      assert.equal(await exited, 0);
+    } finally {
+      client.close();
+      await builder.stop();
+    }
   });
 });

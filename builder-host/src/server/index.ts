@@ -107,6 +107,15 @@ const STATS_GROUPS: readonly StatsGroupBy[] = ['project', 'user', 'platform'];
 const SHUTTING_DOWN = new Error('builder shutting down');
 /** How long a shutdown waits for running builds to answer their clients and stop. */
 const BUILD_DRAIN_MS = 2000;
+/**
+ * The status of a stream still open when the builder shuts down. The `builder_shutdown:` prefix is
+ * the code clients map (src/session/errors.ts): without it they would see grpc's CANCELLED, which
+ * reads like their own Ctrl-C.
+ */
+const SHUTDOWN_STATUS: Partial<grpc.StatusObject> = {
+  code: grpc.status.UNAVAILABLE,
+  details: 'builder_shutdown: the builder is shutting down',
+};
 /** How many Sync results are kept for the builds that follow them. */
 const SYNC_BYTES_KEPT = 1024;
 
@@ -835,7 +844,23 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     'grpc.http2.min_ping_interval_without_data_ms': 5000,
     'grpc.max_receive_message_length': CHUNK_SIZE * 2 + 64 * 1024 * 1024,
   });
-  server.addService(proto.depot.builder.v1.Builder.service, handlers);
+  // Streams (other than Build, which ends with its own result) still open at shutdown.
+  const openStreams = new Set<NodeJS.EventEmitter>();
+  const track = (call: NodeJS.EventEmitter) => {
+    openStreams.add(call);
+    const done = () => openStreams.delete(call);
+    call.once('finish', done);
+    call.once('cancelled', done);
+    call.once('close', done);
+  };
+  const served: BuilderHandlers = {
+    ...handlers,
+    Sync: (call) => (track(call), handlers.Sync(call)),
+    Export: (call) => (track(call), handlers.Export(call)),
+    WatchBuilds: (call) => (track(call), handlers.WatchBuilds(call)),
+    ForwardSsh: (call) => (track(call), handlers.ForwardSsh(call)),
+  };
+  server.addService(proto.depot.builder.v1.Builder.service, served);
 
   return {
     server,
@@ -855,6 +880,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
       // the server stops; an engine slow to cancel does not hold the shutdown beyond a moment.
       const handlers = [...activeBuilds.values()];
       for (const ac of activeBuilds.keys()) ac.abort(SHUTTING_DOWN);
+      for (const call of openStreams) call.emit('error', SHUTDOWN_STATUS);
+      openStreams.clear();
       await Promise.race([
         Promise.allSettled(handlers),
         new Promise((r) => setTimeout(r, BUILD_DRAIN_MS).unref()),

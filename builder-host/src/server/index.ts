@@ -853,14 +853,15 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     call.once('cancelled', done);
     call.once('close', done);
   };
-  const served: BuilderHandlers = {
-    ...handlers,
-    Sync: (call) => (track(call), handlers.Sync(call)),
-    Export: (call) => (track(call), handlers.Export(call)),
-    WatchBuilds: (call) => (track(call), handlers.WatchBuilds(call)),
-    ForwardSsh: (call) => (track(call), handlers.ForwardSsh(call)),
-  };
-  server.addService(proto.depot.builder.v1.Builder.service, served);
+  const served: Record<string, unknown> = { ...handlers };
+  for (const name of ['Sync', 'Export', 'WatchBuilds', 'ForwardSsh'] as const) {
+    const handler = handlers[name] as (call: NodeJS.EventEmitter) => void;
+    served[name] = (call: NodeJS.EventEmitter) => {
+      track(call);
+      handler(call);
+    };
+  }
+  server.addService(proto.depot.builder.v1.Builder.service, served as BuilderHandlers);
 
   return {
     server,

@@ -31,6 +31,7 @@ import {
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
 import { asUserError, requireLocalEngine } from './local-engine-check.js';
+import { loadProgressEvents, syncProgressEvents } from './progress-events.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
 import type { PlatformTarget } from './targets.js';
 
@@ -341,7 +342,20 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   let target: PlatformTarget | undefined;
   let session: BuilderSession | undefined;
   // The walk of the context needs no builder: it runs while the builder is found and greeted.
-  const scanning = scanContext({ contextDir, dockerfile: dockerfileAbs });
+  // Hashing progress is shown once the build has started (the builder is known), not before.
+  let started = false;
+  const hashing = syncProgressEvents((e) => {
+    if (started) emit(e);
+  }, 'hashing');
+  let hashed = { files: 0, filesTotal: 0, bytes: 0, bytesTotal: 0 };
+  const scanning = scanContext({
+    contextDir,
+    dockerfile: dockerfileAbs,
+    onProgress: (p) => {
+      hashed = p;
+      hashing.update(p);
+    },
+  });
   scanning.catch(() => undefined);
   try {
     const { selectTargets } = await import('./targets.js');
@@ -360,8 +374,10 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const platform = target.platform || normalizeOrKeep(hello.platforms[0] ?? '');
     const buildId = randomUUID();
     emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
+    started = true;
 
     const scan = await scanning;
+    hashing.finish(hashed);
     const located = await locateDockerfile(scan.entries, contextDir, dockerfileAbs);
     const dockerfilePath = located.path;
     dockerfileContent = located.content ?? dockerfileContent;
@@ -369,7 +385,14 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
     const projectKey = target.project || '';
     const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
-    const synced = await session.sync(scan, base, signal);
+    const uploading = syncProgressEvents(emit, 'uploading');
+    const synced = await session.sync(scan, base, signal, (p) => uploading.update(p));
+    uploading.finish({
+      files: synced.blobsSent,
+      filesTotal: synced.blobsSent,
+      bytes: synced.bytesSent,
+      bytesTotal: synced.bytesSent,
+    });
     if (synced.snapshotId !== base?.snapshotId)
       await saveSyncBase(hello.builderId, projectKey, contextDir, {
         snapshotId: synced.snapshotId,
@@ -381,6 +404,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       snapshotId: synced.snapshotId,
       bytesSent: synced.bytesSent,
       blobsSent: synced.blobsSent,
+      filesChanged: synced.filesChanged,
       entries: synced.entries,
       totalBytes: synced.totalBytes,
     });
@@ -479,7 +503,11 @@ async function loadIntoLocalEngine(
 ): Promise<void> {
   const local = createLocalEngine();
   emit({ type: 'load/started', timeMs: Date.now() });
-  const r = await loadImage(session, local, image, tags, signal);
+  const loading = loadProgressEvents(emit);
+  const r = await loadImage(session, local, image, tags, signal, (bytes, bytesTotal) =>
+    loading.update({ files: 0, filesTotal: 0, bytes, bytesTotal: Math.max(bytesTotal, bytes) }),
+  );
+  loading.finish({ files: 0, filesTotal: 0, bytes: r.bytes, bytesTotal: r.bytes });
   emit({
     type: 'load/finished',
     timeMs: Date.now(),

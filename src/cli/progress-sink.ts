@@ -6,6 +6,7 @@ import {
   resolveProgressMode,
 } from '../progress/index.js';
 import { DepotError } from '../session/index.js';
+import { progressIntervals } from './progress-events.js';
 
 /** Where build events go: one of the renderers picked by --progress. */
 export interface ProgressSink {
@@ -41,7 +42,9 @@ export async function createProgressSink(mode: string): Promise<ProgressSink> {
       case 'json':
         return createJsonRenderer((s) => process.stdout.write(s));
       case 'plain':
-        return createPlainRenderer((s) => process.stderr.write(s));
+        return createPlainRenderer((s) => process.stderr.write(s), {
+          progressIntervalMs: progressIntervals().plainMs,
+        });
       default:
         return tui!.renderBuildTty({ stdout: process.stderr });
     }

@@ -10,7 +10,7 @@ export { PatternMatcher, parseDockerignore, readIgnorePatterns } from './ignore.
 /** Renderings of a manifest for `depot context ls [--json]`. */
 export { type ContextListItem, contextListJson, formatContextList } from './list.js';
 /** Scan a context into a canonical manifest plus the files that hold each blob. */
-export { type ContextScan, type ScanOptions, scanContext } from './scan.js';
+export { type ContextScan, type HashProgressListener, type ScanOptions, scanContext } from './scan.js';
 /** Re-examines only the changed paths of a previous scan; same result as a fresh scanContext. */
 export { MAX_INCREMENTAL_CHANGES, updateScan } from './update-scan.js';
 /** The `depot dev` context watcher (chokidar, the build's ignore rules, polling fallback). */

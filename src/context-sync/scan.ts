@@ -28,7 +28,17 @@ export interface ScanOptions {
   indexDir?: string;
   /** Neither read nor write the index. */
   noIndex?: boolean;
+  /** Hears of each file hashed (throttle it: it is called often); files whose stat is unchanged are not counted. */
+  onProgress?: HashProgressListener;
 }
+
+/** Files hashed and their bytes, of the files (and bytes) that need hashing. */
+export type HashProgressListener = (p: {
+  files: number;
+  filesTotal: number;
+  bytes: number;
+  bytesTotal: number;
+}) => void;
 
 /** The result of one scan: the manifest plus where to read each blob from. */
 export interface ContextScan {
@@ -342,6 +352,7 @@ export async function digestFiles(
   known: (rel: string) => IndexRecord | undefined,
   out: Digested,
   force?: ReadonlySet<string>,
+  onProgress?: HashProgressListener,
 ): Promise<void> {
   let todo: Found[] = [];
   for (const f of files) {
@@ -352,6 +363,11 @@ export async function digestFiles(
       out.reused++;
     } else todo.push(f);
   }
+  const filesTotal = todo.length;
+  let bytesTotal = 0;
+  for (const f of todo) bytesTotal += f.st.size;
+  let filesHashed = 0;
+  let bytes = 0;
   for (let attempt = 0; todo.length > 0; attempt++) {
     const again: Found[] = [];
     await hashFiles(todo, (f, r) => {
@@ -361,6 +377,12 @@ export async function digestFiles(
       }
       out.hashed++;
       out.bytesHashed += r.bytes;
+      if (attempt === 0) {
+        filesHashed++;
+        bytes += r.bytes;
+        bytesTotal = Math.max(bytesTotal, bytes);
+        onProgress?.({ files: filesHashed, filesTotal, bytes, bytesTotal });
+      }
       f.st = r.st;
       if (r.bytes === r.st.size || attempt >= 2) out.digests.set(f.rel, r.digest);
       else again.push(f);
@@ -479,7 +501,7 @@ export async function scanContext(opts: ScanOptions): Promise<ContextScan> {
       toHash.push(f);
     }
     const goneBefore = dg.gone.size;
-    await digestFiles(toHash, known, dg);
+    await digestFiles(toHash, known, dg, undefined, opts.onProgress);
     if (dg.gone.size === goneBefore) break;
   }
 

@@ -24,7 +24,7 @@ export interface LocalEngine {
   /** Whether the engine has an image by id or reference. */
   hasImage(id: string): Promise<boolean>;
   /** Loads a docker-archive (`docker load`); resolves with the bytes sent, throws on in-stream errors. */
-  load(archive: NodeJS.ReadableStream): Promise<{ bytes: number }>;
+  load(archive: NodeJS.ReadableStream, onBytes?: (bytes: number) => void): Promise<{ bytes: number }>;
   /** Tags an image with each of `tags` (`name[:tag]`, `registry:5000/name`); digests are refused. */
   tag(imageId: string, tags: string[]): Promise<void>;
 }
@@ -123,11 +123,12 @@ export function createLocalEngine(opts?: { host?: string }): LocalEngine {
         (await json('GET', `/images/${encodeURI(id)}/json`, `inspect of image ${id}`, true)) !== undefined
       );
     },
-    async load(archive) {
+    async load(archive, onBytes) {
       let bytes = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           bytes += chunk.length;
+          onBytes?.(bytes);
           cb(null, chunk);
         },
       });

@@ -4,6 +4,8 @@
  * and from its own sync and load steps.
  */
 
+import type { ProgressReading } from './meter.js';
+
 /** A BuildKit vertex (one step of the build graph), as last reported. */
 export interface VertexInfo {
   digest: string;
@@ -53,20 +55,30 @@ export interface StepCauseInfo {
 export type BuildEvent =
   | { type: 'build/started'; timeMs: number; builderId: string; platform: string; buildId: string }
   | { type: 'sync/started'; timeMs: number; entries: number }
+  /**
+   * Long sync work moved on (rate-limited, see PROGRESS_EVENT_INTERVAL_MS): `hashing` the changed
+   * files of the context (may come before `sync/started`), then `uploading` the contents the
+   * builder lacks. The last one of a phase carries its final counts; totals of 0 are unknown.
+   */
+  | ({ type: 'sync/progress'; timeMs: number; phase: SyncPhase } & ProgressReading)
   | {
       type: 'sync/acked';
       timeMs: number;
       snapshotId: string;
       /** Blob bytes uploaded (file contents only). */
       bytesSent: number;
+      /** Unique contents uploaded (files with the same content are sent once). */
       blobsSent: number;
+      /** Files new or changed since the last snapshot this client synced (all files on a first sync). */
+      filesChanged?: number;
       entries: number;
       totalBytes: number;
     }
   | { type: 'vertex/updated'; timeMs: number; vertex: VertexInfo }
   | { type: 'status/updated'; timeMs: number; status: StatusInfo }
   | { type: 'log/appended'; timeMs: number; vertex: string; stream: number; data: string }
-  | { type: 'message/logged'; timeMs: number; text: string }
+  /** Daemon or builder text outside any step; `info` marks a note rather than a warning. */
+  | { type: 'message/logged'; timeMs: number; text: string; info?: boolean }
   /** Why a step was not cached; may come before or after the step's vertex. */
   | { type: 'step/explained'; timeMs: number; vertex: string; cause: StepCauseInfo }
   | {
@@ -82,6 +94,15 @@ export type BuildEvent =
       diffIds?: string[];
     }
   | { type: 'load/started'; timeMs: number }
+  /** Archive bytes sent to the local engine so far (rate-limited); `bytesTotal` 0 when unknown. */
+  | {
+      type: 'load/progress';
+      timeMs: number;
+      bytes: number;
+      bytesTotal: number;
+      bytesPerSecond: number;
+      etaMs: number;
+    }
   | {
       type: 'load/finished';
       timeMs: number;
@@ -94,5 +115,8 @@ export type BuildEvent =
       note: string;
       tags: string[];
     };
+
+/** What a `sync/progress` event measures. */
+export type SyncPhase = 'hashing' | 'uploading';
 
 export type BuildEventType = BuildEvent['type'];

@@ -63,3 +63,53 @@ function goFixed(x: number, digits: number): string {
   const out = digits > 0 ? `${whole}.${decimals}` : whole;
   return neg && /[1-9]/.test(out) ? `-${out}` : out;
 }
+
+/** Time left, to the second: `12s`, `1m2s`, `1h2m3s`; `?` when unknown (negative). */
+export function formatEta(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '?';
+  const total = Math.ceil(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  return m > 0 ? `${m}m${s}s` : `${s}s`;
+}
+
+/** Counts, rate and ETA of long work, as one reads them. */
+export interface ProgressFigures {
+  files?: number;
+  filesTotal?: number;
+  bytes: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
+  etaMs: number;
+}
+
+/**
+ * `1234/20000 files · 12.3MB/200MB · 13.4MB/s · ETA 14s`: the parts that are known (files only
+ * when counted, a total only when known, the rate once measurable, the ETA once it can be told).
+ */
+export function formatProgress(p: ProgressFigures): string {
+  const parts: string[] = [];
+  if (p.filesTotal) parts.push(`${p.files ?? 0}/${p.filesTotal} file${p.filesTotal === 1 ? '' : 's'}`);
+  parts.push(
+    p.bytesTotal > 0 ? `${formatBytes(p.bytes)}/${formatBytes(p.bytesTotal)}` : formatBytes(p.bytes),
+  );
+  if (p.bytesPerSecond > 0) parts.push(`${formatBytes(p.bytesPerSecond)}/s`);
+  if (p.etaMs >= 0 && p.bytesTotal > 0) parts.push(`ETA ${formatEta(p.etaMs)}`);
+  return parts.join(' · ');
+}
+
+/** The fraction done, by bytes when their total is known, else by files; null when neither is. */
+export function progressRatio(p: ProgressFigures): number | null {
+  if (p.bytesTotal > 0) return Math.min(1, Math.max(0, p.bytes / p.bytesTotal));
+  if (p.filesTotal) return Math.min(1, Math.max(0, (p.files ?? 0) / p.filesTotal));
+  return null;
+}
+
+/** A bar of `width` cells, `█` done and `░` left; all `░` when the ratio is unknown. */
+export function progressBar(ratio: number | null, width: number): string {
+  const w = Math.max(0, Math.floor(width));
+  const full = ratio === null ? 0 : Math.min(w, Math.floor(ratio * w));
+  return '█'.repeat(full) + '░'.repeat(w - full);
+}

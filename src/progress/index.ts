@@ -2,11 +2,38 @@
 
 /** Cache-miss causes as one line (plain output) or a few words (the layer graph). */
 export { CAUSE_KIND_LABELS, causeText, shortCauseText } from './cause.js';
-export type { BuildEvent, BuildEventType, StatusInfo, StepCauseInfo, VertexInfo } from './events.js';
-/** Byte, duration and digest formatting shared with the Ink views. */
-export { formatBytes, formatDuration, formatSeconds, shortDigest } from './format.js';
+export type {
+  BuildEvent,
+  BuildEventType,
+  StatusInfo,
+  StepCauseInfo,
+  SyncPhase,
+  VertexInfo,
+} from './events.js';
+/** Byte (docker's SI units: the one byte formatter), duration, digest and progress formatting. */
+export {
+  formatBytes,
+  formatDuration,
+  formatEta,
+  formatProgress,
+  formatSeconds,
+  type ProgressFigures,
+  progressBar,
+  progressRatio,
+  shortDigest,
+} from './format.js';
 /** `--progress json`: one event per line, and its parser for replaying recorded streams. */
 export { createJsonRenderer, parseEventLines } from './json.js';
+/** Rate-limited progress of long work (hashing, upload, load) with rate and ETA. */
+export {
+  createProgressThrottle,
+  PROGRESS_EVENT_INTERVAL_MS,
+  type ProgressCounts,
+  type ProgressReading,
+  type ProgressThrottle,
+  type ProgressThrottleOptions,
+  readProgress,
+} from './meter.js';
 /** `--progress` modes and the `auto` decision. */
 export {
   isProgressMode,
@@ -16,7 +43,15 @@ export {
   resolveProgressMode,
 } from './mode.js';
 /** BuildKit-style plain output and its summary line. */
-export { createPlainRenderer, ERROR_LOG_TAIL, formatSummaryLine, type ProgressRenderer } from './plain.js';
+export {
+  createPlainRenderer,
+  ERROR_LOG_TAIL,
+  formatSummaryLine,
+  PLAIN_PROGRESS_INTERVAL_MS,
+  type PlainRendererOptions,
+  type ProgressRenderer,
+  syncedText,
+} from './plain.js';
 /** The reducer, its state and helpers over it. */
 export {
   type BuildResultState,
@@ -26,6 +61,7 @@ export {
   initialBuildState,
   isEchoedDaemonMessage,
   isStepFinished,
+  type LoadProgress,
   type LoadState,
   type LogLine,
   MAX_LOG_LINES,
@@ -36,6 +72,7 @@ export {
   reduceBuild,
   type StepPhase,
   type StepState,
+  type SyncProgress,
   type SyncState,
   stepPhase,
   summarize,

@@ -1,6 +1,6 @@
 import { causeText } from './cause.js';
 import type { BuildEvent, StatusInfo } from './events.js';
-import { formatBytes, formatDuration, formatSeconds, shortDigest } from './format.js';
+import { formatBytes, formatDuration, formatProgress, formatSeconds, shortDigest } from './format.js';
 import {
   type BuildState,
   findStep,
@@ -22,6 +22,17 @@ export interface ProgressRenderer {
 export const ERROR_LOG_TAIL = 10;
 /** A running status is reprinted at most this often (event time); BuildKit batches by tick. */
 const STATUS_REPRINT_MS = 1000;
+/** Default gap (event time) between two progress lines of a sync or load. */
+export const PLAIN_PROGRESS_INTERVAL_MS = 5000;
+
+/** Options of createPlainRenderer. */
+export interface PlainRendererOptions {
+  /**
+   * A running sync or load prints a progress line at most this often (event time; default
+   * PLAIN_PROGRESS_INTERVAL_MS), the first one this long after it started: short work prints none.
+   */
+  progressIntervalMs?: number;
+}
 
 /** The group of lines being printed: a vertex digest, or one of depot's own groups. */
 type Group = { kind: 'vertex'; digest: string } | { kind: 'depot' | 'error' | 'load' | 'summary' };
@@ -33,7 +44,13 @@ type Group = { kind: 'vertex'; digest: string } | { kind: 'depot' | 'error' | 'l
  * `#N MISS: <cause>` line under a non-cached step's header (or its finish line, when the cause
  * came later), the load line and a summary on close. Output depends only on the events (times come from `timeMs`).
  */
-export function createPlainRenderer(write: (s: string) => void): ProgressRenderer {
+export function createPlainRenderer(
+  write: (s: string) => void,
+  opts: PlainRendererOptions = {},
+): ProgressRenderer {
+  const progressInterval = opts.progressIntervalMs ?? PLAIN_PROGRESS_INTERVAL_MS;
+  /** event time of the last progress line of the running sync or load (or of its start) */
+  let progressPrintedMs = 0;
   let state: BuildState = initialBuildState();
   let current: Group | null = null;
   let notFirst = false;
@@ -270,6 +287,7 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
         : `loaded ${id} into the local engine: ${formatBytes(load.bytes)} of ${formatBytes(load.imageSize)} (${layers})`,
     );
     if (load.tags.length > 0) line(`tagged ${load.tags.join(', ')}`);
+    // The containerd store's note says why every layer went; with nothing sent the line above said it all.
     if (load.note !== '') line(`note: ${load.note}`);
   }
 
@@ -287,15 +305,29 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
           break;
         case 'sync/started':
           switchTo({ kind: 'depot' });
+          if (!prevState.sync) progressPrintedMs = event.timeMs;
           line(`#0 syncing context: ${event.entries} entr${event.entries === 1 ? 'y' : 'ies'}`);
           break;
-        case 'sync/acked': {
+        case 'sync/progress':
+          if (!prevState.sync) progressPrintedMs = state.sync?.startedMs ?? event.timeMs;
+          if (event.timeMs - progressPrintedMs < progressInterval) break;
+          progressPrintedMs = event.timeMs;
           switchTo({ kind: 'depot' });
-          const files = `${event.blobsSent} file${event.blobsSent === 1 ? '' : 's'} changed`;
-          const snap = event.snapshotId ? ` (snapshot ${shortDigest(event.snapshotId)}…)` : '';
-          line(`#0 synced context: ${files}, ${formatBytes(event.bytesSent)} sent${snap}`);
+          line(`#0 ${event.phase} context: ${formatProgress(event)}`);
           break;
-        }
+        case 'sync/acked':
+          switchTo({ kind: 'depot' });
+          line(`#0 ${syncedText(event)}`);
+          break;
+        case 'load/started':
+          progressPrintedMs = event.timeMs;
+          break;
+        case 'load/progress':
+          if (event.timeMs - progressPrintedMs < progressInterval) break;
+          progressPrintedMs = event.timeMs;
+          switchTo({ kind: 'load' });
+          line(`loading image into the local engine: ${formatProgress(event)}`);
+          break;
         case 'vertex/updated': {
           const step = findStep(state, event.vertex.digest);
           if (step) onVertex(findStep(prevState, event.vertex.digest), step);
@@ -347,6 +379,21 @@ export function createPlainRenderer(write: (s: string) => void): ProgressRendere
       closed = true;
     },
   };
+}
+
+/**
+ * `synced context: 806 files changed (759 unique contents, 12.3MB sent), snapshot sha256:…`:
+ * files and distinct contents apart, since identical files are uploaded once.
+ */
+export function syncedText(
+  sync: { filesChanged?: number; blobsSent: number; bytesSent: number; snapshotId: string },
+  withSnapshot = true,
+): string {
+  const changed = sync.filesChanged ?? sync.blobsSent;
+  const files = `${changed} file${changed === 1 ? '' : 's'} changed`;
+  const unique = `${sync.blobsSent} unique content${sync.blobsSent === 1 ? '' : 's'}`;
+  const snap = sync.snapshotId && withSnapshot ? `, snapshot ${shortDigest(sync.snapshotId)}…` : '';
+  return `synced context: ${files} (${unique}, ${formatBytes(sync.bytesSent)} sent)${snap}`;
 }
 
 /** `steps: 9 total, 6 cached · 2.1s · synced 1.2kB · loaded 12kB` (plus `· failed`). */

@@ -1,4 +1,5 @@
-import type { BuildEvent, StatusInfo, StepCauseInfo, VertexInfo } from './events.js';
+import type { BuildEvent, StatusInfo, StepCauseInfo, SyncPhase, VertexInfo } from './events.js';
+import type { ProgressReading } from './meter.js';
 
 /** Lines of output kept per step (BuildKit's tty view keeps a similar tail). */
 export const MAX_LOG_LINES = 200;
@@ -61,8 +62,28 @@ export interface SyncState {
   entries: number;
   snapshotId: string;
   bytesSent: number;
+  /** unique contents uploaded */
   blobsSent: number;
+  /** files new or changed since the client's last snapshot (`blobsSent` when not reported) */
+  filesChanged: number;
   totalBytes: number;
+  /** the latest `sync/progress` of the running phase; null when none came or the sync was acked */
+  progress: SyncProgress | null;
+}
+
+/** The latest progress of a sync phase. */
+export interface SyncProgress extends ProgressReading {
+  phase: SyncPhase;
+  timeMs: number;
+}
+
+/** The latest progress of a load. */
+export interface LoadProgress {
+  bytes: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
+  etaMs: number;
+  timeMs: number;
 }
 
 /** Outcome of the build (the `build/finished` event). */
@@ -85,6 +106,8 @@ export interface LoadState {
   layersTotal: number;
   note: string;
   tags: readonly string[];
+  /** the latest `load/progress` while loading; null when none came or the load finished */
+  progress: LoadProgress | null;
 }
 
 /** Everything the renderers show, derived only from BuildEvents by `reduceBuild`. */
@@ -106,6 +129,8 @@ export interface BuildState {
   result: BuildResultState | null;
   load: LoadState | null;
   messages: readonly { timeMs: number; text: string }[];
+  /** informational lines from the builder (`message/logged` with `info`), not warnings */
+  notes: readonly { timeMs: number; text: string }[];
   /** causes explained before their vertex appeared, by digest; moved onto the step when it does */
   pendingCauses: Readonly<Record<string, StepCauseInfo>>;
 }
@@ -141,6 +166,7 @@ export function initialBuildState(): BuildState {
     result: null,
     load: null,
     messages: [],
+    notes: [],
     pendingCauses: {},
   };
 }
@@ -264,9 +290,29 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
           snapshotId: '',
           bytesSent: 0,
           blobsSent: 0,
+          filesChanged: 0,
           totalBytes: 0,
+          progress: null,
         },
       };
+    case 'sync/progress': {
+      const { type: _type, timeMs, phase, ...reading } = event;
+      const progress: SyncProgress = { ...reading, phase, timeMs };
+      // Hashing comes before `sync/started` (its entry count needs the hashes): it opens the sync.
+      const sync: SyncState = s.sync ?? {
+        startedMs: timeMs,
+        ackedMs: 0,
+        entries: 0,
+        snapshotId: '',
+        bytesSent: 0,
+        blobsSent: 0,
+        filesChanged: 0,
+        totalBytes: 0,
+        progress: null,
+      };
+      if (sync.ackedMs > 0) return s;
+      return { ...s, startedMs: s.startedMs || timeMs, sync: { ...sync, progress } };
+    }
     case 'sync/acked':
       return {
         ...s,
@@ -278,7 +324,9 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
           snapshotId: event.snapshotId,
           bytesSent: event.bytesSent,
           blobsSent: event.blobsSent,
+          filesChanged: event.filesChanged ?? event.blobsSent,
           totalBytes: event.totalBytes,
+          progress: null,
         },
       };
     case 'vertex/updated':
@@ -311,6 +359,8 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
         .filter((l) => !isEchoedDaemonMessage(l))
         .join('\n');
       if (text.trim() === '') return s;
+      if (event.info)
+        return { ...s, notes: [...s.notes, { timeMs: event.timeMs, text }].slice(-MAX_MESSAGES) };
       const messages = [...s.messages, { timeMs: event.timeMs, text }];
       return { ...s, messages: messages.slice(-MAX_MESSAGES) };
     }
@@ -345,8 +395,14 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
           layersTotal: 0,
           note: '',
           tags: [],
+          progress: null,
         },
       };
+    case 'load/progress': {
+      if (!s.load || s.load.finishedMs > 0) return s;
+      const { type: _type, timeMs, ...reading } = event;
+      return { ...s, load: { ...s.load, progress: { ...reading, timeMs } } };
+    }
     case 'load/finished':
       return {
         ...s,
@@ -359,6 +415,7 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
           layersTotal: event.layersTotal,
           note: event.note,
           tags: [...event.tags],
+          progress: null,
         },
       };
     default:

@@ -91,10 +91,21 @@ export interface SyncBase {
   entries: ContextEntry[];
 }
 
+/** Upload progress of a sync: contents sent and bytes of them, of the totals the builder asked for. */
+export type SyncProgressListener = (p: {
+  files: number;
+  filesTotal: number;
+  bytes: number;
+  bytesTotal: number;
+}) => void;
+
 export interface SyncOutcome {
   snapshotId: string;
   bytesSent: number;
+  /** Unique contents uploaded. */
   blobsSent: number;
+  /** Files new or changed against `base` (every file when there was none). */
+  filesChanged: number;
   entries: number;
   totalBytes: number;
   /** Whether a delta against `base` was used. */
@@ -126,7 +137,13 @@ const STATS_DEADLINE_MS = 15_000;
 export interface BuilderSession {
   readonly address: BuilderAddress;
   hello(signal?: AbortSignal): Promise<HelloResponse__Output>;
-  sync(source: SyncSource, base: SyncBase | undefined, signal?: AbortSignal): Promise<SyncOutcome>;
+  /** Syncs a context; `onProgress` hears of each upload chunk (throttle it: it is called often). */
+  sync(
+    source: SyncSource,
+    base: SyncBase | undefined,
+    signal?: AbortSignal,
+    onProgress?: SyncProgressListener,
+  ): Promise<SyncOutcome>;
   build(req: BuildRequest, signal: AbortSignal): AsyncIterable<BuildEvent__Output>;
   /**
    * Opens ForwardSsh for one build and relays the builder's agent connections to local agent
@@ -185,6 +202,7 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
     source: SyncSource,
     base: SyncBase | undefined,
     signal?: AbortSignal,
+    onProgress?: SyncProgressListener,
   ): Promise<SyncOutcome> {
     return new Promise<SyncOutcome>((resolve, reject) => {
       const call = client.Sync(metadata(), { deadline: Date.now() + 30 * 60_000 });
@@ -203,11 +221,12 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
       signal?.addEventListener('abort', onAbort, { once: true });
       let bytesSent = 0;
       let blobsSent = 0;
+      let filesChanged = 0;
       call.on('error', (err) => done(err));
       call.on('data', (msg: SyncResponse__Output) => {
         if (msg.need) {
           const digests = msg.need.digests;
-          sendBlobs(call, digests, source.blobs)
+          sendBlobs(call, digests, source, onProgress)
             .then((sent) => {
               bytesSent = sent;
               blobsSent = digests.length;
@@ -221,6 +240,7 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
             snapshotId: msg.ready.snapshotId,
             bytesSent,
             blobsSent,
+            filesChanged,
             entries: msg.ready.entries,
             totalBytes: msg.ready.totalBytes,
             delta: base !== undefined,
@@ -230,6 +250,7 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
       });
       if (base) {
         const diff = diffManifests(base.entries, source.entries);
+        filesChanged = diff.upserts.filter(isFileEntry).length;
         call.write({
           begin: {
             delta: {
@@ -240,6 +261,7 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
           },
         });
       } else {
+        filesChanged = source.entries.filter(isFileEntry).length;
         call.write({ begin: { full: { entries: source.entries.map(entryToWire) } } });
       }
     });
@@ -259,13 +281,13 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
       });
     },
 
-    async sync(source, base, signal) {
+    async sync(source, base, signal, onProgress) {
       try {
-        return await syncOnce(source, base, signal);
+        return await syncOnce(source, base, signal, onProgress);
       } catch (err) {
         const code = (err as grpc.ServiceError).code;
         if (base && code === grpc.status.FAILED_PRECONDITION)
-          return syncOnce(source, undefined, signal).catch((e) => {
+          return syncOnce(source, undefined, signal, onProgress).catch((e) => {
             throw wrap(e);
           });
         throw wrap(err);
@@ -366,12 +388,30 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
   };
 }
 
+/** Whether a manifest entry has content of its own (a file, or a hardlink to one). */
+function isFileEntry(e: ContextEntry): boolean {
+  return e.type === 'file' || e.type === 'hardlink';
+}
+
 async function sendBlobs(
   call: grpc.ClientDuplexStream<SyncRequest, SyncResponse__Output>,
   digests: string[],
-  blobs: Map<string, string>,
+  source: SyncSource,
+  onProgress?: SyncProgressListener,
 ): Promise<number> {
+  const blobs = source.blobs;
+  // The manifest knows every content's size: the total is known before the first byte goes.
+  const sizeOf = new Map<string, number>();
+  for (const e of source.entries) if (e.type === 'file' && e.digest) sizeOf.set(e.digest, e.size);
+  let bytesTotal = 0;
+  for (const d of digests) bytesTotal += sizeOf.get(d) ?? 0;
   let sent = 0;
+  let files = 0;
+  const report = () => {
+    // A file that grew since it was hashed would overshoot the total: the total follows.
+    bytesTotal = Math.max(bytesTotal, sent);
+    onProgress?.({ files, filesTotal: digests.length, bytes: sent, bytesTotal });
+  };
   const write = async (msg: SyncRequest) => {
     if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
   };
@@ -384,15 +424,20 @@ async function sendBlobs(
       const data = await readFile(path);
       sent += data.length;
       await write({ chunk: { digest, data, last: true } });
+      files++;
+      report();
       continue;
     }
     let pending: Buffer | undefined;
     for await (const buf of createReadStream(path, { highWaterMark: CHUNK_SIZE }) as AsyncIterable<Buffer>) {
       if (pending) await write({ chunk: { digest, data: pending, last: false } });
+      if (pending) report();
       sent += buf.length;
       pending = buf;
     }
     await write({ chunk: { digest, data: pending ?? Buffer.alloc(0), last: true } });
+    files++;
+    report();
   }
   return sent;
 }

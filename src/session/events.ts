@@ -16,6 +16,8 @@ export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
     };
   if (ev.message !== undefined && ev.event === 'message')
     return { type: 'message/logged', timeMs, text: ev.message };
+  if (ev.info !== undefined && ev.event === 'info')
+    return { type: 'message/logged', timeMs, text: ev.info, info: true };
   if (ev.explained) {
     const c = ev.explained.cause;
     return {

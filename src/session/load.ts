@@ -1,6 +1,9 @@
 import type { LocalEngine } from '../docker/index.js';
 import type { BuilderSession } from './client.js';
 
+/** Archive bytes handed to the local engine so far, and the expected total (0 when unknown). */
+export type LoadProgressListener = (bytes: number, bytesTotal: number) => void;
+
 /** What loading one image into the local engine did. */
 export interface LoadOutcome {
   /** Archive bytes sent to the local engine (0 when it only tagged). */
@@ -24,6 +27,7 @@ export async function loadImage(
   image: { imageId: string; imageSize?: number; diffIds?: string[] },
   tags: string[],
   signal: AbortSignal,
+  onProgress?: LoadProgressListener,
 ): Promise<LoadOutcome> {
   const { imageId } = image;
   const layersTotal = image.diffIds?.length ?? 0;
@@ -34,7 +38,8 @@ export async function loadImage(
       imageSize: image.imageSize ?? 0,
       layersSent: 0,
       layersTotal,
-      note: 'the local engine already has this image',
+      // Callers say "already in the local engine" from alreadyPresent: a note would repeat it.
+      note: '',
       alreadyPresent: true,
     };
   }
@@ -42,7 +47,9 @@ export async function loadImage(
   const all = store === 'containerd';
   const have = all ? [] : [...(await local.chainIds())];
   const { stream, summary } = session.exportImage(imageId, have, all, signal);
-  const { bytes } = await local.load(stream);
+  // The archive's size is known only at its end; when every layer goes, the image size is close.
+  const expected = have.length === 0 ? (image.imageSize ?? 0) : 0;
+  const { bytes } = await local.load(stream, onProgress && ((n) => onProgress(n, expected)));
   const s = await summary;
   await local.tag(imageId, tags);
   return {

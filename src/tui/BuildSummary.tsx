@@ -1,5 +1,15 @@
 import { Box, Text } from 'ink';
-import { type BuildState, formatBytes, formatDuration, shortDigest, summarize } from '../progress/index.js';
+import {
+  type BuildState,
+  formatBytes,
+  formatDuration,
+  formatProgress,
+  type ProgressFigures,
+  progressBar,
+  progressRatio,
+  shortDigest,
+  summarize,
+} from '../progress/index.js';
 import { sanitize, truncate } from './text.js';
 
 /** Daemon messages (warnings) listed under the summary; older ones are dropped. */
@@ -30,12 +40,51 @@ export function summaryText(state: BuildState, nowMs: number = state.nowMs): str
   return parts.join(' · ');
 }
 
+/** Cells of the progress bar at most (it shrinks on narrow terminals). */
+const MAX_BAR_CELLS = 24;
+
+/** The long work under way (hashing, uploading the context, loading the image) and how far it is. */
+export function workInProgress(state: BuildState): { label: string; figures: ProgressFigures } | null {
+  const sync = state.sync;
+  if (sync && sync.ackedMs === 0 && sync.progress)
+    return { label: sync.progress.phase, figures: sync.progress };
+  const load = state.load;
+  if (load && load.finishedMs === 0 && load.progress) return { label: 'loading', figures: load.progress };
+  return null;
+}
+
+/** `uploading ████████░░░░ 42% 900/2000 files · 12MB/40MB · 8MB/s · ETA 3s`, fit to `width`. */
+export function progressLineText(label: string, figures: ProgressFigures, width: number): string {
+  const ratio = progressRatio(figures);
+  const pct = ratio === null ? '' : ` ${Math.floor(ratio * 100)}%`;
+  const text = formatProgress(figures);
+  const room = width - label.length - pct.length - text.length - 3;
+  const cells = Math.min(MAX_BAR_CELLS, room);
+  const bar = cells >= 5 ? ` ${progressBar(ratio, cells)}` : '';
+  return truncate(`${label}${bar}${pct} ${text}`, width);
+}
+
 /** Totals line plus the outcome: the short image id and tags, or the error; then daemon warnings. */
 export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummaryProps) {
   const result = state.result;
   const load = state.load;
+  const work = workInProgress(state);
+  const nothingSent = load !== null && load.finishedMs > 0 && load.bytes === 0 && load.layersSent === 0;
   return (
     <Box flexDirection="column" width={width}>
+      {state.notes.slice(-MAX_SHOWN_MESSAGES).flatMap((m, i) =>
+        m.text.split('\n').map((text, j) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: notes only ever append
+          <Text key={`n${i}.${j}`} dimColor wrap="truncate-end">
+            {truncate(sanitize(text), width)}
+          </Text>
+        )),
+      )}
+      {work ? (
+        <Text color="cyan" wrap="truncate-end">
+          {progressLineText(work.label, work.figures, width)}
+        </Text>
+      ) : null}
       <Text dimColor={result === null} wrap="truncate-end">
         {truncate(summaryText(state, nowMs), width)}
       </Text>
@@ -44,7 +93,10 @@ export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummary
           <Text color="green">✔</Text> image {shortDigest(result.imageId)}
           {load && load.tags.length > 0 ? ` (${load.tags.join(', ')})` : ''}
           {load && load.finishedMs === 0 ? ' · loading into the local engine…' : ''}
-          {load && load.finishedMs > 0 ? ` · ${load.layersSent}/${load.layersTotal} layers sent` : ''}
+          {load && load.finishedMs > 0 && !nothingSent
+            ? ` · ${load.layersSent}/${load.layersTotal} layers sent`
+            : ''}
+          {nothingSent && !load.note ? ' · already in the local engine' : ''}
         </Text>
       ) : null}
       {result && !result.ok ? (

@@ -6,8 +6,8 @@ import {
   type StepPhase,
   type StepState,
   shortCauseText,
-  shortDigest,
   stepPhase,
+  syncedText,
   visibleLogText,
 } from '../progress/index.js';
 import { cellWidth, padEnd, sanitize, truncate } from './text.js';
@@ -173,12 +173,14 @@ export function settledCount(state: BuildState): number {
   return firstOpen < 0 ? state.steps.length : firstOpen;
 }
 
-/** `synced context: 3 files changed, 1.2kB sent (snapshot sha256:abcd…)`, or the pending sync. */
+/** `synced context: 3 files changed (3 unique contents, 1.2kB sent)`, or the sync under way. */
 export function syncText(state: BuildState): string {
   const sync = state.sync;
   if (!sync) return '';
-  if (sync.ackedMs === 0) return `syncing context: ${sync.entries} entr${sync.entries === 1 ? 'y' : 'ies'}`;
-  const files = `${sync.blobsSent} file${sync.blobsSent === 1 ? '' : 's'} changed`;
-  const snap = sync.snapshotId ? ` (snapshot ${shortDigest(sync.snapshotId)}…)` : '';
-  return `synced context: ${files}, ${formatBytes(sync.bytesSent)} sent${snap}`;
+  if (sync.ackedMs === 0) {
+    if (sync.entries === 0) return 'hashing context';
+    return `syncing context: ${sync.entries} entr${sync.entries === 1 ? 'y' : 'ies'}`;
+  }
+  // The snapshot id is in the plain and json output; here it would push the counts off a narrow line.
+  return syncedText(sync, false);
 }

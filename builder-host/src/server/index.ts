@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { formatBytes } from '../../../src/progress/index.js';
 import { normalizePlatform } from '../../../src/protocol/fleet/index.js';
 import {
   AUTH_METADATA_KEY,
@@ -568,9 +569,12 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             if (hit && img) {
               await engine.tagImage(hit.imageId, req.tags);
               const now = Date.now();
-              send({ message: `reusing the result of an identical build (${hit.builtAt})` });
+              send({ info: `reusing the result of an identical build (${hit.builtAt})` });
+              // A vertex BuildKit never named (memos written before names were kept) would show as
+              // a bare `#N CACHED`: it says nothing, so it is not replayed.
               for (const v of hit.vertices)
-                await sendVertex({ ...v, cached: true, startedMs: now, completedMs: now, error: '' });
+                if (v.name !== '')
+                  await sendVertex({ ...v, cached: true, startedMs: now, completedMs: now, error: '' });
               const pushed = await pushAfterBuild(req.tags);
               recording?.finish(pushed.ok ? 'ok' : 'failed');
               send({
@@ -650,7 +654,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                 );
                 if (dir === 'context' && files > 0)
                   send({
-                    message: `context: ${formatBytes(bytes)} in ${files} file${files === 1 ? '' : 's'} sent to the engine`,
+                    info: `context: ${formatBytes(bytes)} in ${files} file${files === 1 ? '' : 's'} sent to the engine`,
                   });
               },
             },
@@ -710,7 +714,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           } else if (ev.type === 'vertex') {
             vertices.set(ev.vertex.digest, {
               digest: ev.vertex.digest,
-              name: ev.vertex.name,
+              // A re-sent vertex may come without its name: keep the one seen first.
+              name: ev.vertex.name || vertices.get(ev.vertex.digest)?.name || '',
               inputs: ev.vertex.inputs,
             });
             await sendVertex(ev.vertex);
@@ -966,10 +971,4 @@ function sessionCredentials(a: RegistryAuthWire | undefined): SessionCredentials
   if (a.identityToken) return { username: '', secret: a.identityToken };
   if (a.username || a.password) return { username: a.username ?? '', secret: a.password ?? '' };
   return undefined;
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }

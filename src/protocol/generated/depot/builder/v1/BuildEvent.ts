@@ -19,7 +19,11 @@ export interface BuildEvent {
    * Why a step was not cached, sent once it is known.
    */
   'explained'?: (_depot_builder_v1_StepExplained | null);
-  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained";
+  /**
+   * Builder text that informs rather than warns (e.g. how much context reached the engine).
+   */
+  'info'?: (string);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info";
 }
 
 export interface BuildEvent__Output {
@@ -35,5 +39,9 @@ export interface BuildEvent__Output {
    * Why a step was not cached, sent once it is known.
    */
   'explained'?: (_depot_builder_v1_StepExplained__Output | null);
-  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained";
+  /**
+   * Builder text that informs rather than warns (e.g. how much context reached the engine).
+   */
+  'info'?: (string);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info";
 }

@@ -25,6 +25,7 @@ import {
   resolveBuildInputs,
 } from './build.js';
 import { requireLocalEngine } from './local-engine-check.js';
+import { progressIntervals } from './progress-events.js';
 
 export interface DevOptions extends BuildOptions {
   run?: string;
@@ -184,7 +185,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     const plain =
       mode === 'json'
         ? { handle: (e: DevEvent) => out.write(`${JSON.stringify(e)}\n`), close() {} }
-        : createDevPlainRenderer((s) => out.write(s));
+        : createDevPlainRenderer((s) => out.write(s), { progressIntervalMs: progressIntervals().plainMs });
     store = {
       ...base,
       dispatch(action) {
@@ -203,6 +204,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     quietMs,
     onChange: opts.onChange,
     url: target.url,
+    progressIntervalMs: progressIntervals().eventMs,
   });
   if (mode === 'tty') {
     const { renderDevTty } = await import('../tui/index.js');

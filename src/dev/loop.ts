@@ -4,7 +4,13 @@
  * container. All I/O goes through the ports; everything that happens is dispatched to the store.
  * Every async path ends in state (never a thrown error, never an unhandled rejection).
  */
-import type { BuildEvent } from '../progress/index.js';
+import {
+  type BuildEvent,
+  createProgressThrottle,
+  PROGRESS_EVENT_INTERVAL_MS,
+  type ProgressThrottle,
+  type SyncPhase,
+} from '../progress/index.js';
 import type { Clock, ContainerRunner, DevBuilder, Watcher } from './ports.js';
 import type { Store } from './store.js';
 import type { BuildTrigger, DevCommand, DevEvent, DevState, TriggerReason } from './types.js';
@@ -33,6 +39,8 @@ export interface DevLoopDeps {
   newBuildId?: (seq: number) => string;
   /** Which failures mean the channel is down (default: `isConnectionError`). */
   isConnectionError?: (err: unknown) => boolean;
+  /** Sync and load progress is dispatched at most this often (default PROGRESS_EVENT_INTERVAL_MS). */
+  progressIntervalMs?: number;
 }
 
 export interface DevLoop {
@@ -94,6 +102,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
   const mode = deps.onChange ?? 'cancel';
   const pingEveryMs = deps.pingEveryMs ?? 5000;
   const presyncMs = deps.presyncMs ?? 25;
+  const progressIntervalMs = deps.progressIntervalMs ?? PROGRESS_EVENT_INTERVAL_MS;
   const url = deps.url ?? store.getState().session.url;
   const isConn = deps.isConnectionError ?? isConnectionError;
   const newBuildId = deps.newBuildId ?? ((seq: number) => `dev-${clock.now().toString(36)}-${seq}`);
@@ -296,7 +305,25 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     let failure: unknown;
     let failed = false;
     try {
-      const r = await builder.sync(full ? 'all' : paths, ac.signal);
+      // One throttle per phase, each timed from its own start, like `depot build`'s events.
+      const throttles = new Map<SyncPhase, ProgressThrottle>();
+      const throttle = (phase: SyncPhase) => {
+        let t = throttles.get(phase);
+        if (!t) {
+          t = createProgressThrottle(
+            (r, timeMs) => {
+              if (g === gen && !stopping)
+                emit({ type: 'sync/progressed', timeMs, progress: { ...r, phase, timeMs } });
+            },
+            { intervalMs: progressIntervalMs, now },
+          );
+          throttles.set(phase, t);
+        }
+        return t;
+      };
+      const r = await builder.sync(full ? 'all' : paths, ac.signal, (phase, counts) =>
+        throttle(phase).update(counts),
+      );
       if (!stopping) {
         snapshotId = r.snapshotId;
         syncFailed = '';
@@ -428,7 +455,25 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     a.phase = 'loading';
     emit({ type: 'load/started', timeMs: now(), buildId: a.buildId, imageId });
     try {
-      const r = await builder.load(imageId, a.ac.signal);
+      const loading = createProgressThrottle(
+        (r, timeMs) => {
+          if (!a.released && !stopping)
+            emit({
+              type: 'load/progressed',
+              timeMs,
+              buildId: a.buildId,
+              progress: {
+                bytes: r.bytes,
+                bytesTotal: r.bytesTotal,
+                bytesPerSecond: r.bytesPerSecond,
+                etaMs: r.etaMs,
+                timeMs,
+              },
+            });
+        },
+        { intervalMs: progressIntervalMs, now },
+      );
+      const r = await builder.load(imageId, a.ac.signal, (counts) => loading.update(counts));
       if (a.released || stopping) return;
       emit({ type: 'load/finished', timeMs: now(), buildId: a.buildId, ...r });
     } catch (err) {

@@ -2,7 +2,7 @@
  * The edges of the dev loop: every piece of I/O the controllers use, as interfaces with fakes of
  * the same names in tests (FakeClock, FakeWatcher, FakeDevBuilder, FakeContainerRunner).
  */
-import type { BuildEvent } from '../progress/index.js';
+import type { BuildEvent, ProgressCounts, SyncPhase } from '../progress/index.js';
 
 /** Time and timers, injectable so that coalescing and backoff are testable without sleeps. */
 export interface Clock {
@@ -53,11 +53,16 @@ export interface DevBuilder {
   sync(
     changed: string[] | 'all',
     signal?: AbortSignal,
+    onProgress?: (phase: SyncPhase, counts: ProgressCounts) => void,
   ): Promise<{ snapshotId: string; entries: number; bytesSent: number }>;
   /** Builds a snapshot; yields the client's BuildEvents, ending with 'build/finished'. Aborting cancels it in the engine. */
   build(snapshotId: string, buildId: string, signal: AbortSignal): AsyncIterable<BuildEvent>;
   /** Loads the image into the local engine (only missing layers) and tags it. */
-  load(imageId: string, signal?: AbortSignal): Promise<{ bytes: number; imageSize: number }>;
+  load(
+    imageId: string,
+    signal?: AbortSignal,
+    onProgress?: (counts: ProgressCounts) => void,
+  ): Promise<{ bytes: number; imageSize: number }>;
   close(): Promise<void>;
 }
 

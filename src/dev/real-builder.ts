@@ -8,7 +8,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import type { ContextScan, ScanOptions } from '../context-sync/index.js';
 import * as contextSync from '../context-sync/index.js';
 import type { LocalEngine } from '../docker/index.js';
-import type { BuildEvent } from '../progress/index.js';
+import type { BuildEvent, ProgressCounts, SyncPhase } from '../progress/index.js';
 import type { RegistryAuth } from '../registry/index.js';
 import {
   type BuilderSession,
@@ -133,15 +133,23 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
 
   let saving: Promise<void> = Promise.resolve();
 
-  async function syncOnce(changed: string[] | 'all', signal?: AbortSignal) {
+  async function syncOnce(
+    changed: string[] | 'all',
+    signal?: AbortSignal,
+    onProgress?: (phase: SyncPhase, counts: ProgressCounts) => void,
+  ) {
     const s = current();
     const id = builderId;
     const update = incrementalScan();
     if (changed !== 'all') for (const p of changed) dirty.add(p);
     const paths = [...dirty];
+    // A full scan can hash a whole tree (the first sync): that is worth reporting; an update is small.
     const next =
       changed === 'all' || !scan || !update || touchesIgnoreRules(paths)
-        ? await contextSync.scanContext(scanOpts)
+        ? await contextSync.scanContext({
+            ...scanOpts,
+            onProgress: onProgress && ((c) => onProgress('hashing', c)),
+          })
         : await update(scan, paths, scanOpts);
     scan = next;
     dirty.clear();
@@ -150,7 +158,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
       baseFor = id;
     }
     const df = await dockerfileFor(next);
-    const out = await s.sync(next, base, signal);
+    const out = await s.sync(next, base, signal, onProgress && ((c) => onProgress('uploading', c)));
     const acked = { snapshotId: out.snapshotId, entries: next.entries };
     // A reconnect to another builder meanwhile must not inherit this one's base.
     if (baseFor === id) base = acked;
@@ -210,8 +218,8 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
       }
     },
 
-    sync(changed, signal) {
-      const run = syncQueue.then(() => syncOnce(changed, signal));
+    sync(changed, signal, onProgress) {
+      const run = syncQueue.then(() => syncOnce(changed, signal, onProgress));
       syncQueue = run.catch(() => {});
       return run;
     },
@@ -290,7 +298,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
       }
     },
 
-    async load(imageId, signal) {
+    async load(imageId, signal, onProgress) {
       const known = images.get(imageId);
       if (opts.isEmbedded) {
         // The embedded builder builds in the local engine: the image is there already.
@@ -303,6 +311,9 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
         { imageId, imageSize: known?.imageSize, diffIds: known?.diffIds },
         opts.build.tags,
         signal ?? new AbortController().signal,
+        onProgress &&
+          ((bytes, bytesTotal) =>
+            onProgress({ files: 0, filesTotal: 0, bytes, bytesTotal: Math.max(bytes, bytesTotal) })),
       );
       return { bytes: r.bytes, imageSize: r.imageSize };
     },

@@ -142,9 +142,12 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
           ...s.watch,
           pendingPaths: action.full ? [] : s.watch.pendingPaths.filter((p) => !synced.has(p)),
         },
-        snapshot: { ...s.snapshot, syncing: true },
+        snapshot: { ...s.snapshot, syncing: true, progress: undefined },
       };
     }
+    case 'sync/progressed':
+      if (!s.snapshot.syncing) return s;
+      return { ...s, snapshot: { ...s.snapshot, progress: action.progress } };
     case 'sync/acked':
       return {
         ...s,
@@ -157,10 +160,11 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
           syncing: false,
           bytesSinceBuild: (s.snapshot.bytesSinceBuild ?? 0) + action.bytesSent,
           error: '',
+          progress: undefined,
         },
       };
     case 'sync/failed':
-      return { ...s, snapshot: { ...s.snapshot, syncing: false, error: action.error } };
+      return { ...s, snapshot: { ...s.snapshot, syncing: false, error: action.error, progress: undefined } };
 
     case 'build/pending':
       return { ...s, pending: { trigger: action.trigger, waitingFor: action.waitingFor } };
@@ -207,6 +211,11 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
       });
     case 'load/started':
       return withPhase(s, action.buildId, 'loading');
+    case 'load/progressed': {
+      const cur = s.current;
+      if (!cur || cur.record.buildId !== action.buildId || cur.phase !== 'loading') return s;
+      return { ...s, current: { ...cur, loadProgress: action.progress } };
+    }
     case 'load/finished': {
       const loaded = withPhase(s, action.buildId, 'done');
       const cur = loaded.current;
@@ -340,7 +349,8 @@ function progress(cur: CurrentBuild, event: BuildEvent): CurrentBuild {
 function withPhase(s: DevState, buildId: string, phase: CurrentBuild['phase']): DevState {
   const cur = s.current;
   if (!cur || cur.record.buildId !== buildId || cur.phase === phase) return s;
-  return { ...s, current: { ...cur, phase } };
+  // Load progress belongs to the loading phase only.
+  return { ...s, current: { ...cur, phase, loadProgress: undefined } };
 }
 
 /** Ends the current build's record (once) and appends it to the bounded history. */

@@ -3,7 +3,7 @@
  * dispatch DevEvents (past-tense facts) ; keys and timers dispatch DevCommands (intents).
  * Renderers (Ink, plain) are subscribers and pure functions of DevState.
  */
-import type { BuildEvent, BuildState } from '../progress/index.js';
+import type { BuildEvent, BuildState, LoadProgress, SyncProgress } from '../progress/index.js';
 
 /** Connection to the builder, as the header shows it. */
 export type SessionStatus =
@@ -45,6 +45,8 @@ export interface SnapshotState {
   bytesSinceBuild?: number;
   /** Why the last sync failed, '' after a good one. */
   error?: string;
+  /** How far the running sync is (hashing, then uploading); absent when none was reported. */
+  progress?: SyncProgress;
 }
 
 export type TriggerReason = 'initial' | 'change' | 'manual';
@@ -85,6 +87,8 @@ export interface CurrentBuild {
   build: BuildState;
   /** Step digest → changed paths under that step's COPY/ADD sources (why it rebuilt). */
   rebuiltBecause: Record<string, string[]>;
+  /** How far the load into the local engine is, while loading. */
+  loadProgress?: LoadProgress;
 }
 
 /** Why no build is running although changes are pending, or that one is queued. */
@@ -161,6 +165,8 @@ export type DevEvent =
   | { type: 'sync/started'; timeMs: number; paths: string[]; full?: boolean }
   | { type: 'sync/acked'; timeMs: number; snapshotId: string; entries: number; bytesSent: number }
   | { type: 'sync/failed'; timeMs: number; error: string }
+  /** Rate-limited, like the build's `sync/progress`. */
+  | { type: 'sync/progressed'; timeMs: number; progress: SyncProgress }
   | { type: 'build/pending'; timeMs: number; trigger: BuildTrigger; waitingFor: string }
   | { type: 'build/started'; timeMs: number; buildId: string; trigger: BuildTrigger }
   | { type: 'build/progressed'; timeMs: number; buildId: string; event: BuildEvent }
@@ -169,6 +175,8 @@ export type DevEvent =
   | { type: 'load/started'; timeMs: number; buildId: string; imageId: string }
   | { type: 'load/finished'; timeMs: number; buildId: string; bytes: number; imageSize: number }
   | { type: 'load/failed'; timeMs: number; buildId: string; error: string }
+  /** Rate-limited, like the build's `load/progress`. */
+  | { type: 'load/progressed'; timeMs: number; buildId: string; progress: LoadProgress }
   | { type: 'container/starting'; timeMs: number; imageId: string }
   | { type: 'container/started'; timeMs: number; id: string; name: string; imageId: string }
   | { type: 'container/kept'; timeMs: number; reason: string }

@@ -3,7 +3,13 @@
  * DevState, so that the Ink view only maps lines to <Text> and tests can check the budget.
  */
 import type { CurrentBuild, DevState } from '../dev/types.js';
-import { formatDuration, isStepFinished, stepPhase, visibleLogText } from '../progress/index.js';
+import {
+  formatDuration,
+  isStepFinished,
+  type ProgressFigures,
+  stepPhase,
+  visibleLogText,
+} from '../progress/index.js';
 import {
   builderText,
   containerSegments,
@@ -22,6 +28,7 @@ import {
   windowRows,
 } from './dev-format.js';
 import { type GraphRow, layoutGraph, withoutCause } from './graph-layout.js';
+import { progressLineText } from './progress-line.js';
 import { cellWidth, padEnd, sanitize, truncate, wrap } from './text.js';
 
 /** One line of the screen (a blank block may span several). */
@@ -211,6 +218,15 @@ function withRight(cell: GraphRow, right: string): GraphRow {
   return { ...row, right, text: padEnd(row.text.trimEnd(), room) + (right ? ' ' : '') };
 }
 
+/** The sync or load under way with reported progress (the dev screen's progress bar), else null. */
+export function devWorkInProgress(state: DevState): { label: string; figures: ProgressFigures } | null {
+  const p = state.snapshot.progress;
+  if (state.snapshot.syncing && p) return { label: p.phase, figures: p };
+  const cur = state.current;
+  if (cur?.phase === 'loading' && cur.loadProgress) return { label: 'loading', figures: cur.loadProgress };
+  return null;
+}
+
 /** `loading image…` / `starting container…` after a good build, else ''. */
 export function afterBuildText(cur: CurrentBuild): string {
   if (cur.record.outcome !== 'ok') return '';
@@ -396,6 +412,10 @@ export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[]
   let ignore = state.watch.ignoreError
     ? wrapped('ignore', [{ text: `✖ ${wholeText(state.watch.ignoreError)}` }], 'red')
     : [];
+  const work = devWorkInProgress(state);
+  let progress = work
+    ? [text('progress', [{ text: progressLineText(work.label, work.figures, width), color: 'cyan' }], width)]
+    : [];
   const c = state.container;
   let containerHead = c
     ? c.status === 'failed'
@@ -409,9 +429,16 @@ export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[]
     : [];
   const footer = [text('footer', footerLine(state, opts), width)];
   const fixed = () =>
-    header.length + trigger.length + pending.length + ignore.length + containerHead.length + footer.length;
+    header.length +
+    trigger.length +
+    progress.length +
+    pending.length +
+    ignore.length +
+    containerHead.length +
+    footer.length;
   // On short screens the one-line facts give way so the graph keeps a few rows.
   if (rows - fixed() < MIN_BODY_LINES) pending = [];
+  if (rows - fixed() < MIN_BODY_LINES) progress = [];
   if (rows - fixed() < MIN_BODY_LINES) ignore = ignore.slice(0, 1);
   if (rows - fixed() < MIN_BODY_LINES) containerHead = containerHead.slice(0, 1);
   if (rows - fixed() < MIN_BODY_LINES && header.length > 1) {
@@ -469,6 +496,7 @@ export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[]
   const all = [
     ...header,
     ...trigger,
+    ...progress,
     ...pending,
     ...ignore,
     ...body,

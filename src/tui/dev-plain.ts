@@ -9,7 +9,9 @@ import {
   createPlainRenderer,
   formatBytes,
   formatDuration,
+  formatProgress,
   initialBuildState,
+  PLAIN_PROGRESS_INTERVAL_MS,
   type ProgressRenderer,
   reduceBuild,
   shortDigest,
@@ -43,7 +45,13 @@ function why(trigger: BuildTrigger): string {
  * 7 cached, 1.2s; loaded 12kB`, cancellations, failures and the `--run` container's facts.
  * Output depends only on the events.
  */
-export function createDevPlainRenderer(write: (s: string) => void): DevPlainRenderer {
+export function createDevPlainRenderer(
+  write: (s: string) => void,
+  opts: { progressIntervalMs?: number } = {},
+): DevPlainRenderer {
+  const progressInterval = opts.progressIntervalMs ?? PLAIN_PROGRESS_INTERVAL_MS;
+  /** event time of the last progress line of the running sync or load, or of its start */
+  let progressPrintedMs = 0;
   const line = (text: string) => write(`${text}\n`);
   const dev = (text: string) => line(`[dev] ${text}`);
   const builds = new Map<string, PlainBuild>();
@@ -67,8 +75,10 @@ export function createDevPlainRenderer(write: (s: string) => void): DevPlainRend
 
   function handle(e: DevEvent): void {
     // A finished build's line waits for its load; anything else that happens prints it first.
-    const forHeld = (e.type === 'load/finished' || e.type === 'load/started') && held?.buildId === e.buildId;
-    if (!forHeld && e.type !== 'build/progressed') flushHeld();
+    const forHeld =
+      (e.type === 'load/finished' || e.type === 'load/started' || e.type === 'load/progressed') &&
+      held?.buildId === e.buildId;
+    if (!forHeld && e.type !== 'build/progressed' && e.type !== 'sync/progressed') flushHeld();
     switch (e.type) {
       case 'session/connecting':
         dev(`connecting to ${sanitize(e.url)}`);
@@ -103,6 +113,22 @@ export function createDevPlainRenderer(write: (s: string) => void): DevPlainRend
         break;
       case 'watch/resumed':
         dev('watch resumed');
+        break;
+      case 'sync/started':
+        progressPrintedMs = e.timeMs;
+        break;
+      case 'sync/progressed':
+        if (e.timeMs - progressPrintedMs < progressInterval) break;
+        progressPrintedMs = e.timeMs;
+        dev(`${e.progress.phase} context: ${formatProgress(e.progress)}`);
+        break;
+      case 'load/started':
+        progressPrintedMs = e.timeMs;
+        break;
+      case 'load/progressed':
+        if (e.timeMs - progressPrintedMs < progressInterval) break;
+        progressPrintedMs = e.timeMs;
+        dev(`loading image: ${formatProgress(e.progress)}`);
         break;
       case 'sync/acked':
         dev(`synced ${shortDigest(e.snapshotId)}… ${formatBytes(e.bytesSent)}`);

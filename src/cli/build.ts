@@ -472,6 +472,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       await writeMetadata(opts.metadataFile, imageId, opts.tag, state, pushed[0]?.digest);
     if (!opts.quiet)
       for (const p of pushed) process.stderr.write(`pushed ${p.repository}:${p.tag}@${p.digest}\n`);
+    if (ok && !opts.quiet && !target.embedded && noOutputForTags(opts))
+      process.stderr.write(`depot: warning: ${NO_OUTPUT_WARNING}\n`);
     if (opts.quiet && ok) process.stdout.write(`${imageId}\n`);
     if (!ok) {
       const r = state.result;
@@ -518,6 +520,15 @@ async function loadIntoLocalEngine(
     note: r.note,
     tags,
   });
+}
+
+/** What `-t` without `--load` or `--push` means on a remote builder (buildx warns the same way). */
+export const NO_OUTPUT_WARNING =
+  'no output specified: the image stays on the builder; use --load to bring it into local Docker or --push to push it';
+
+/** Whether tags were given but the image goes nowhere: neither loaded nor pushed. */
+export function noOutputForTags(opts: Pick<BuildOptions, 'tag' | 'load' | 'push'>): boolean {
+  return opts.tag.length > 0 && !opts.load && !opts.push;
 }
 
 /** The Dockerfile's text, from stdin or its file ('' when there is none). */

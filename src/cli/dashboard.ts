@@ -1,5 +1,5 @@
 import type { StatsWindow } from '../session/index.js';
-import { openRemoteBuilder, type RemoteBuilderOptions } from './stats.js';
+import { openRemoteBuilder, type RemoteBuilderOptions, runStats } from './stats.js';
 
 /** Flags of `depot dashboard`. */
 export interface DashboardOptions extends RemoteBuilderOptions {
@@ -9,9 +9,14 @@ export interface DashboardOptions extends RemoteBuilderOptions {
 /**
  * `depot dashboard`: the team's cache numbers from the configured builder, live, on the
  * terminal's alternate screen until `q` (or Ctrl-C, or SIGTERM); the terminal is restored on the
- * way out whatever ends it.
+ * way out whatever ends it. When stdout is not a terminal (a pipe, a file, CI) there is no screen
+ * to draw on: it prints the `depot stats` table instead.
  */
 export async function runDashboard(opts: DashboardOptions): Promise<void> {
+  if (!process.stdout.isTTY) {
+    await runStats({ ...opts, groupBy: 'project', json: false });
+    return;
+  }
   const { session, target } = await openRemoteBuilder(opts, 'dashboard');
   // Ink is loaded only by the commands that draw with it.
   const { createDashboardController, renderDashboardTty } = await import('../tui/index.js');

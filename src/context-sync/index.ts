@@ -8,7 +8,7 @@ export { defaultIndexDir } from './hash-index.js';
 /** Parses .dockerignore text like moby's ReadAll; the matcher mirrors moby's PatternMatcher. */
 export { PatternMatcher, parseDockerignore, readIgnorePatterns } from './ignore.js';
 /** Renderings of a manifest for `depot context ls [--json]`. */
-export { type ContextListItem, contextListJson, formatContextList } from './list.js';
+export { type ContextListItem, contextListJson, contextTotals, formatContextList } from './list.js';
 /** Scan a context into a canonical manifest plus the files that hold each blob. */
 export { type ContextScan, type HashProgressListener, type ScanOptions, scanContext } from './scan.js';
 /** Re-examines only the changed paths of a previous scan; same result as a fresh scanContext. */

@@ -42,3 +42,18 @@ export function formatContextList(entries: readonly ContextEntry[]): string {
   }
   return out;
 }
+
+/** Totals of a listing: entries, files (with hardlinks) and the bytes of their contents (each inode once). */
+export function contextTotals(entries: readonly ContextEntry[]): {
+  entries: number;
+  files: number;
+  bytes: number;
+} {
+  let files = 0;
+  let bytes = 0;
+  for (const e of entries) {
+    if (e.type === 'file' || e.type === 'hardlink') files++;
+    if (e.type === 'file') bytes += e.size;
+  }
+  return { entries: entries.length, files, bytes };
+}

@@ -100,5 +100,6 @@ export function statsFixture(
       runningBuild('b-101', 'api', 'alice', DASH_T - 65_000),
       runningBuild('b-102', 'web-frontend', 'ci-bot', DASH_T - 12_000),
     ],
+    recent: [],
   };
 }

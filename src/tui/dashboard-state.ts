@@ -114,6 +114,9 @@ export function reduceDashboard(
         updatedMs: action.timeMs,
         // WatchBuilds may already have seen a build finish that this answer still counts as running.
         running: action.response.running.filter((b) => !finished.has(b.buildId) && !isFinished(b)),
+        // The window's latest finished builds (from the builder's history) merged with the ones
+        // WatchBuilds reported since: a window with builds never reads "none recently".
+        recent: mergeRecent(s.recent, action.response.recent ?? []),
       };
       return action.groupBy === 'project'
         ? { ...next, byProject: action.response }
@@ -163,4 +166,15 @@ export function dashboardCommandForKey(input: string, key: Partial<Key>): Dashbo
     default:
       return undefined;
   }
+}
+
+/** Finished builds newest first, each once (the live report wins), at most MAX_RECENT_BUILDS. */
+function mergeRecent(
+  live: readonly BuildSummaryWire[],
+  answered: readonly BuildSummaryWire[],
+): BuildSummaryWire[] {
+  const seen = new Set(live.map((b) => b.buildId));
+  return [...live, ...answered.filter((b) => !seen.has(b.buildId) && isFinished(b))]
+    .sort((a, b) => Number(b.finishedMs) - Number(a.finishedMs))
+    .slice(0, MAX_RECENT_BUILDS);
 }

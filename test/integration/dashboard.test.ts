@@ -90,6 +90,15 @@ describe('depot dashboard in a real terminal', { skip }, () => {
       30_000,
     );
     for (const line of first.split('\n')) assert.ok(line.length <= 100, line);
+    // The build finished before the dashboard opened: it is listed from the builder's history.
+    assert.doesNotMatch(first, /none recently/);
+    assert.match(first, new RegExp(`✔ ${project}\\s+ann `));
+
+    // Without a terminal (a pipe) it prints the stats table, like `depot stats`, and exits 0.
+    const piped = await depot(['dashboard', '--builder', builder.url, '--token', admin, '--window', '1h']);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.match(piped.stdout, /window 1h/);
+    assert.match(piped.stdout, new RegExp(project));
 
     writeFileSync(join(ctx, 'a.txt'), `two ${Date.now()}\n`);
     await build();

@@ -549,5 +549,40 @@ function computeStats(
     series,
     busters,
     running: [],
+    // The dashboard lists these under the running builds: a window with builds is never "none".
+    recent: (
+      db
+        .prepare(`
+          SELECT build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
+          FROM builds WHERE ${where} AND result != 'running' ORDER BY finished_ms DESC, id DESC LIMIT ${RECENT_BUILDS}`)
+        .all(...params) as RecentRow[]
+    ).map((r) => ({
+      buildId: r.build_id,
+      project: r.project,
+      user: r.user,
+      platform: r.platform,
+      startedMs: r.started_ms,
+      finishedMs: r.finished_ms,
+      result: r.result,
+      steps: r.steps,
+      cachedSteps: r.cached_steps,
+      savedMs: r.saved_ms,
+    })),
   };
+}
+
+/** Finished builds a Stats answer lists (`recent`). */
+const RECENT_BUILDS = 20;
+
+interface RecentRow {
+  build_id: string;
+  project: string;
+  user: string;
+  platform: string;
+  started_ms: number;
+  finished_ms: number;
+  result: string;
+  steps: number;
+  cached_steps: number;
+  saved_ms: number;
 }

@@ -13,6 +13,10 @@ export interface StatsResponse {
   'series'?: (_depot_builder_v1_StatsBucket)[];
   'busters'?: (_depot_builder_v1_CacheBuster)[];
   'running'?: (_depot_builder_v1_BuildSummary)[];
+  /**
+   * The latest finished builds in the window, newest first (at most 20).
+   */
+  'recent'?: (_depot_builder_v1_BuildSummary)[];
 }
 
 export interface StatsResponse__Output {
@@ -22,4 +26,8 @@ export interface StatsResponse__Output {
   'series': (_depot_builder_v1_StatsBucket__Output)[];
   'busters': (_depot_builder_v1_CacheBuster__Output)[];
   'running': (_depot_builder_v1_BuildSummary__Output)[];
+  /**
+   * The latest finished builds in the window, newest first (at most 20).
+   */
+  'recent': (_depot_builder_v1_BuildSummary__Output)[];
 }

@@ -368,3 +368,85 @@ test('json output passes step/explained through unchanged', async () => {
   r.close();
   assert.deepEqual(parseEventLines(out), [ev]);
 });
+
+test('plain: a progress line per interval of event time while syncing and loading; none for short work', () => {
+  const prog = (timeMs: number, phase: 'hashing' | 'uploading', bytes: number) => ({
+    type: 'sync/progress' as const,
+    timeMs,
+    phase,
+    files: bytes / 100,
+    filesTotal: 100,
+    bytes,
+    bytesTotal: 10_000,
+    bytesPerSecond: 2000,
+    etaMs: 1000,
+  });
+  const events: BuildEvent[] = [
+    { type: 'build/started', timeMs: T, builderId: 'b', platform: 'linux/amd64', buildId: 'x' },
+    prog(T + 250, 'hashing', 500),
+    prog(T + 500, 'hashing', 1000),
+    { type: 'sync/started', timeMs: T + 600, entries: 101 },
+    ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((i) => prog(T + 600 + i * 250, 'uploading', i * 800)),
+    {
+      type: 'sync/acked',
+      timeMs: T + 3700,
+      snapshotId: 'sha256:5a5a5a5a5a5a5a5a',
+      bytesSent: 9600,
+      blobsSent: 90,
+      filesChanged: 100,
+      entries: 101,
+      totalBytes: 10_000,
+    },
+  ];
+  let out = '';
+  const r = createPlainRenderer(
+    (s) => {
+      out += s;
+    },
+    { progressIntervalMs: 1000 },
+  );
+  for (const e of events) r.handle(e);
+  const lines = out.split('\n').filter((l) => / context: \d+\/100 files/.test(l));
+  // The sync started with the first hashing report (T+250); hashing ended within a second: no
+  // line for it. Then a line whenever a second passed since the last one (or the start).
+  assert.deepEqual(lines, [
+    '#0 uploading context: 24/100 files · 2.4kB/10kB · 2kB/s · ETA 1s',
+    '#0 uploading context: 56/100 files · 5.6kB/10kB · 2kB/s · ETA 1s',
+    '#0 uploading context: 88/100 files · 8.8kB/10kB · 2kB/s · ETA 1s',
+  ]);
+  assert.match(
+    out,
+    /^#0 synced context: 100 files changed \(90 unique contents, 9\.6kB sent\), snapshot sha256:5a5a5a5a5a5a…$/m,
+  );
+  // The default interval (5 s) prints none of these.
+  const quiet = renderPlain(events);
+  assert.doesNotMatch(quiet, /uploading context/);
+});
+
+test('plain: load progress lines in the load group', () => {
+  let out = '';
+  const r = createPlainRenderer(
+    (s) => {
+      out += s;
+    },
+    { progressIntervalMs: 100 },
+  );
+  r.handle({ type: 'load/started', timeMs: T });
+  r.handle({
+    type: 'load/progress',
+    timeMs: T + 50,
+    bytes: 1000,
+    bytesTotal: 0,
+    bytesPerSecond: 20_000,
+    etaMs: -1,
+  });
+  r.handle({
+    type: 'load/progress',
+    timeMs: T + 150,
+    bytes: 3_000_000,
+    bytesTotal: 0,
+    bytesPerSecond: 20_000_000,
+    etaMs: -1,
+  });
+  assert.deepEqual(out.split('\n').filter(Boolean), ['loading image into the local engine: 3MB · 20MB/s']);
+});

@@ -299,3 +299,102 @@ test('step/explained stores the cause on its step, also when it comes before the
   s = reduceBuild(s, vx('a'));
   assert.equal(findStep(s, 'a')?.cause?.text, 'Dockerfile line 7 changed');
 });
+
+const reading = (files: number, bytes: number) => ({
+  files,
+  filesTotal: 10,
+  bytes,
+  bytesTotal: 1000,
+  bytesPerSecond: 100,
+  etaMs: 1000,
+});
+
+test('sync/progress: hashing opens the sync before sync/started; uploading follows; the ack clears it', () => {
+  let s = initialBuildState();
+  s = reduceBuild(s, { type: 'sync/progress', timeMs: T, phase: 'hashing', ...reading(3, 300) });
+  assert.equal(s.sync?.progress?.phase, 'hashing');
+  assert.equal(s.sync?.progress?.bytes, 300);
+  assert.equal(s.sync?.ackedMs, 0);
+  assert.equal(s.startedMs, T);
+  s = reduceBuild(s, { type: 'sync/started', timeMs: T + 10, entries: 12 });
+  assert.equal(s.sync?.progress, null);
+  s = reduceBuild(s, { type: 'sync/progress', timeMs: T + 20, phase: 'uploading', ...reading(5, 500) });
+  assert.deepEqual([s.sync?.progress?.phase, s.sync?.progress?.files, s.sync?.entries], ['uploading', 5, 12]);
+  s = reduceBuild(s, {
+    type: 'sync/acked',
+    timeMs: T + 30,
+    snapshotId: 'sha256:s',
+    bytesSent: 1000,
+    blobsSent: 9,
+    filesChanged: 10,
+    entries: 12,
+    totalBytes: 1000,
+  });
+  assert.equal(s.sync?.progress, null);
+  assert.deepEqual([s.sync?.filesChanged, s.sync?.blobsSent], [10, 9]);
+  // A late progress event of an acked sync changes nothing.
+  const late = reduceBuild(s, {
+    type: 'sync/progress',
+    timeMs: T + 40,
+    phase: 'uploading',
+    ...reading(1, 1),
+  });
+  assert.equal(late.sync?.progress, null);
+});
+
+test('load/progress is kept while loading and dropped when the load finishes', () => {
+  let s = reduceBuild(initialBuildState(), {
+    type: 'load/progress',
+    timeMs: T,
+    bytes: 1,
+    bytesTotal: 0,
+    bytesPerSecond: 0,
+    etaMs: -1,
+  });
+  assert.equal(s.load, null, 'progress without a load is ignored');
+  s = reduceBuild(s, { type: 'load/started', timeMs: T });
+  s = reduceBuild(s, {
+    type: 'load/progress',
+    timeMs: T + 5,
+    bytes: 400,
+    bytesTotal: 1000,
+    bytesPerSecond: 80,
+    etaMs: 7500,
+  });
+  assert.deepEqual(s.load?.progress, {
+    bytes: 400,
+    bytesTotal: 1000,
+    bytesPerSecond: 80,
+    etaMs: 7500,
+    timeMs: T + 5,
+  });
+  s = reduceBuild(s, {
+    type: 'load/finished',
+    timeMs: T + 9,
+    bytes: 1000,
+    imageSize: 1000,
+    layersSent: 1,
+    layersTotal: 1,
+    note: '',
+    tags: [],
+  });
+  assert.equal(s.load?.progress, null);
+});
+
+test('info messages are notes, not warnings', () => {
+  let s = reduceBuild(initialBuildState(), {
+    type: 'message/logged',
+    timeMs: T,
+    text: 'context: 5B in 1 file sent to the engine',
+    info: true,
+  });
+  s = reduceBuild(s, { type: 'message/logged', timeMs: T, text: 'warning: something' });
+  assert.deepEqual(
+    s.notes.map((n) => n.text),
+    ['context: 5B in 1 file sent to the engine'],
+  );
+  assert.deepEqual(
+    s.messages.map((n) => n.text),
+    ['warning: something'],
+  );
+});

@@ -149,3 +149,111 @@ test('rendering event by event prints every settled row once, in order', () => {
   );
   assert.match(lines[0] ?? '', /^✔ synced context/);
 });
+
+test('a sync or load under way shows a progress bar with counts, rate and ETA above the summary', () => {
+  const T = 1_750_000_000_000;
+  let s = initialBuildState();
+  s = reduceBuild(s, {
+    type: 'build/started',
+    timeMs: T,
+    builderId: 'b1',
+    platform: 'linux/amd64',
+    buildId: 'x',
+  });
+  s = reduceBuild(s, { type: 'sync/started', timeMs: T, entries: 20_001 });
+  s = reduceBuild(s, {
+    type: 'sync/progress',
+    timeMs: T + 5000,
+    phase: 'uploading',
+    files: 5000,
+    filesTotal: 20_000,
+    bytes: 50_000_000,
+    bytesTotal: 200_000_000,
+    bytesPerSecond: 10_000_000,
+    etaMs: 15_000,
+  });
+  const lines = frameOf(s, 100);
+  assertFits(lines, 100);
+  const bar = lines.find((l) => l.startsWith('uploading '));
+  assert.ok(bar, lines.join('\n'));
+  assert.match(bar, /^uploading █{6}░{18} 25% 5000\/20000 files · 50MB\/200MB · 10MB\/s · ETA 15s$/);
+  // Narrow: the bar gives way to the numbers.
+  assertFits(frameOf(s, 40), 40);
+  s = reduceBuild(s, {
+    type: 'sync/acked',
+    timeMs: T + 20_000,
+    snapshotId: 'sha256:s',
+    bytesSent: 200_000_000,
+    blobsSent: 19_000,
+    filesChanged: 20_000,
+    entries: 20_001,
+    totalBytes: 200_000_000,
+  });
+  const after = frameOf(s, 100);
+  assert.ok(!after.some((l) => l.startsWith('uploading ')));
+  assert.match(after[0] ?? '', /synced context: 20000 files changed \(19000 unique contents, 200MB sent\)$/);
+  s = reduceBuild(s, {
+    type: 'build/finished',
+    timeMs: T + 21_000,
+    ok: true,
+    imageId: 'sha256:ab',
+    error: '',
+    errorCode: '',
+  });
+  s = reduceBuild(s, { type: 'load/started', timeMs: T + 21_000 });
+  s = reduceBuild(s, {
+    type: 'load/progress',
+    timeMs: T + 22_000,
+    bytes: 30_000_000,
+    bytesTotal: 0,
+    bytesPerSecond: 30_000_000,
+    etaMs: -1,
+  });
+  const loading = frameOf(s, 100).find((l) => l.startsWith('loading '));
+  assert.equal(loading, 'loading ░░░░░░░░░░░░░░░░░░░░░░░░ 30MB · 30MB/s');
+});
+
+test('builder notes show before the summary as plain information; a nothing-sent load says so once', () => {
+  const T = 1_750_000_000_000;
+  let s = initialBuildState();
+  s = reduceBuild(s, {
+    type: 'build/started',
+    timeMs: T,
+    builderId: 'b1',
+    platform: 'linux/amd64',
+    buildId: 'x',
+  });
+  s = reduceBuild(s, {
+    type: 'message/logged',
+    timeMs: T,
+    text: 'context: 5B in 1 file sent to the engine',
+    info: true,
+  });
+  s = reduceBuild(s, {
+    type: 'build/finished',
+    timeMs: T + 1,
+    ok: true,
+    imageId: 'sha256:ab',
+    error: '',
+    errorCode: '',
+  });
+  s = reduceBuild(s, { type: 'load/started', timeMs: T + 1 });
+  s = reduceBuild(s, {
+    type: 'load/finished',
+    timeMs: T + 2,
+    bytes: 0,
+    imageSize: 100,
+    layersSent: 0,
+    layersTotal: 2,
+    note: '',
+    tags: ['app:1'],
+  });
+  const lines = frameOf(s, 80);
+  const note = lines.findIndex((l) => l === 'context: 5B in 1 file sent to the engine');
+  const summary = lines.findIndex((l) => l.startsWith('steps '));
+  assert.ok(note >= 0 && note < summary, lines.join('\n'));
+  assert.ok(!lines.some((l) => l.startsWith('!')), lines.join('\n'));
+  const image = lines.filter((l) => l.includes('already in the local engine'));
+  assert.deepEqual(image, ['✔ image sha256:ab (app:1) · already in the local engine']);
+  assert.ok(!lines.some((l) => l.startsWith('note:')));
+});

@@ -45,6 +45,7 @@ import {
 /** Where one platform of a multi-platform build runs. */
 export type { PlatformTarget } from './targets.js';
 
+import { progressIntervals, syncProgressEvents } from './progress-events.js';
 import type { PlatformTarget } from './targets.js';
 
 /** The platform of this machine, e.g. linux/amd64 or linux/arm64. */
@@ -93,16 +94,19 @@ function platformSinks(mode: string, platforms: string[]): { sinks: PlatformSink
     // tty falls back to prefixed plain lines: several live Ink graphs cannot share one terminal yet.
     const prefix = `[${platform}]${' '.repeat(width - platform.length)} `;
     let rest = '';
-    const r = createPlainRenderer((s) => {
-      rest += s;
-      let i = rest.indexOf('\n');
-      while (i >= 0) {
-        const line = rest.slice(0, i + 1);
-        process.stderr.write(line === '\n' ? `${prefix.trimEnd()}\n` : `${prefix}${line}`);
-        rest = rest.slice(i + 1);
-        i = rest.indexOf('\n');
-      }
-    });
+    const r = createPlainRenderer(
+      (s) => {
+        rest += s;
+        let i = rest.indexOf('\n');
+        while (i >= 0) {
+          const line = rest.slice(0, i + 1);
+          process.stderr.write(line === '\n' ? `${prefix.trimEnd()}\n` : `${prefix}${line}`);
+          rest = rest.slice(i + 1);
+          i = rest.indexOf('\n');
+        }
+      },
+      { progressIntervalMs: progressIntervals().plainMs },
+    );
     let closed = false;
     return {
       handle: (e) => r.handle(e),
@@ -227,7 +231,14 @@ export async function runMultiPlatformBuild(
       emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
       const projectKey = target.project || '';
       const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
-      const synced = await session.sync(scan, base, ac.signal);
+      const uploading = syncProgressEvents(emit, 'uploading');
+      const synced = await session.sync(scan, base, ac.signal, (p) => uploading.update(p));
+      uploading.finish({
+        files: synced.blobsSent,
+        filesTotal: synced.blobsSent,
+        bytes: synced.bytesSent,
+        bytesTotal: synced.bytesSent,
+      });
       if (synced.snapshotId !== base?.snapshotId) {
         // Several platforms on one builder write the same sync-state file, whose temp name is per
         // process: one write at a time.
@@ -246,6 +257,7 @@ export async function runMultiPlatformBuild(
         snapshotId: synced.snapshotId,
         bytesSent: synced.bytesSent,
         blobsSent: synced.blobsSent,
+        filesChanged: synced.filesChanged,
         entries: synced.entries,
         totalBytes: synced.totalBytes,
       });

@@ -249,7 +249,7 @@ test('builder notes show before the summary as plain information; a nothing-sent
     tags: ['app:1'],
   });
   const lines = frameOf(s, 80);
-  const note = lines.findIndex((l) => l === 'context: 5B in 1 file sent to the engine');
+  const note = lines.indexOf('context: 5B in 1 file sent to the engine');
   const summary = lines.findIndex((l) => l.startsWith('steps '));
   assert.ok(note >= 0 && note < summary, lines.join('\n'));
   assert.ok(!lines.some((l) => l.startsWith('!')), lines.join('\n'));

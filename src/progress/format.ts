@@ -4,21 +4,10 @@
  * Go's `%.Nf` (round half to even on the exact binary value), so output matches BuildKit's.
  */
 
-const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+// The leaf module, not src/protocol's index: progress must not load gRPC.
+import { formatBytes } from '../protocol/bytes.js';
 
-/** Human byte size like go-units HumanSize: `123B`, `1.234kB`, `12kB`, `45.6MB`. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return `${n}B`;
-  const sign = n < 0 ? '-' : '';
-  let size = Math.abs(n);
-  let unit = 0;
-  while (size >= 1000 && unit < BYTE_UNITS.length - 1) {
-    size /= 1000;
-    unit++;
-  }
-  // %.4g drops trailing zeros; Number() of toPrecision does the same for this range.
-  return `${sign}${Number(size.toPrecision(4))}${BYTE_UNITS[unit]}`;
-}
+export { formatBytes };
 
 /** Wall-clock duration: `0.3s`, `12.5s` under a minute, then `1m2s`, `1h2m3s`. */
 export function formatDuration(ms: number): string {

@@ -1,3 +1,4 @@
+export * from './bytes.js';
 export * from './chain.js';
 export * from './grpc.js';
 export * from './ignore-patterns.js';

@@ -2,7 +2,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { formatBytes } from '../../../src/progress/index.js';
 import { normalizePlatform } from '../../../src/protocol/fleet/index.js';
 import {
   AUTH_METADATA_KEY,
@@ -15,6 +14,7 @@ import {
   type ContextEntry,
   type Entry__Output,
   entryFromWire,
+  formatBytes,
   loadBuilderProto,
   ManifestError,
   PROJECT_METADATA_KEY,

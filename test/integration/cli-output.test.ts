@@ -100,7 +100,8 @@ describe('output through a pipe to a slow reader', { skip: notBuilt }, () => {
     assert.ok(r.out.length > ONE_MIB, `only ${r.out.length} bytes`);
     const lines = r.out.split('\n');
     assert.equal(lines.pop(), '', 'the output ends with a newline');
-    // 6000 files, 12 directories, the Dockerfile.
+    // 6000 files, 12 directories, the Dockerfile, then the totals line.
+    assert.match(lines.pop()!, /^total: 6013 entries, 6001 files, /);
     assert.equal(lines.length, 6013);
   });
 });

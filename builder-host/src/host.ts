@@ -160,6 +160,8 @@ function realExplainer(): StepExplainer {
     explain: (input) =>
       inner.explain({
         project: input.project,
+        dockerfilePath: input.dockerfilePath,
+        target: input.target,
         noCache: input.noCache,
         previous: input.previous && {
           dockerfile: input.previous.dockerfile,

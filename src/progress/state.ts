@@ -1,3 +1,4 @@
+import { countDockerfileSteps } from '../protocol/dockerfile-steps.js';
 import type { BuildEvent, StatusInfo, StepCauseInfo, SyncPhase, VertexInfo } from './events.js';
 import type { ProgressReading } from './meter.js';
 
@@ -140,8 +141,12 @@ export type StepPhase = 'waiting' | 'running' | 'done' | 'cached' | 'failed' | '
 
 /** Totals shown in summaries. */
 export interface BuildSummary {
-  /** every vertex counts, like BuildKit */
+  /**
+   * Dockerfile steps (`[stage n/m] …` vertices) that finished, as `countDockerfileSteps` defines
+   * them; BuildKit's own vertices (load build definition, load metadata, exporting…) do not count
+   */
   steps: number;
+  /** of those, the ones cached (a `FROM` of an image already in the builder's engine included) */
   cached: number;
   /** build start (sync included) to build/finished, or to the latest event while running */
   durationMs: number;
@@ -256,9 +261,10 @@ export function isEchoedDaemonMessage(text: string): boolean {
 /** Totals for summary lines. */
 export function summarize(state: BuildState): BuildSummary {
   const end = state.finishedMs || state.nowMs;
+  const counted = countDockerfileSteps(state.steps);
   return {
-    steps: state.steps.length,
-    cached: state.steps.filter((s) => s.cached).length,
+    steps: counted.total,
+    cached: counted.cached,
     durationMs: state.startedMs > 0 && end > state.startedMs ? end - state.startedMs : 0,
     bytesSynced: state.sync?.bytesSent ?? 0,
     bytesLoaded: state.load?.bytes ?? 0,

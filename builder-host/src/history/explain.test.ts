@@ -65,16 +65,57 @@ test('no previous build: first_build', () => {
   assert.deepEqual(pick(c), { kind: 'first_build', text: 'first build of project app' });
 });
 
-test('a digest seen before is evicted, whatever else changed', () => {
-  const c = explainStep(
+test('evicted only with evidence: same digest in the previous build and nothing else explains it', () => {
+  const step = { digest: 'sha256:x', name: '[build 1/3] COPY src/ ./src', everCached: true };
+  // A COPY of the context keeps its digest when its files change: the files are the cause.
+  const files = explainStep(input({ name: step.name, step, snapshotDiff: diff({ changed: ['src/app.js'] }) }));
+  assert.equal(files.kind, 'changed_files');
+  const evicted = explainStep(input({ name: step.name, step }));
+  assert.equal(evicted.kind, 'evicted');
+  assert.match(evicted.text, /^evicted: /);
+  // Without the digest in the previous build there is no evidence.
+  assert.equal(explainStep(input({ name: step.name, step: { ...step, everCached: false } })).kind, 'unknown');
+  // Following a missed step is a cascade, never an eviction.
+  const earlier = explainStep(
+    input({ name: '[build 1/3] COPY src/ ./src', snapshotDiff: diff({ changed: ['src/a.js'] }) }),
+  );
+  const run = '[build 3/3] RUN npm run build -- --define VERSION=1.0.0';
+  const after = explainStep(
     input({
-      name: '[build 1/3] COPY src/ ./src',
-      step: { digest: 'sha256:x', name: '[build 1/3] COPY src/ ./src', everCached: true },
-      snapshotDiff: diff({ changed: ['src/app.js'] }),
-      buildArgs: { VERSION: '9' },
+      name: run,
+      step: { digest: 'sha256:r', name: run, everCached: true },
+      earlierCause: { name: '[build 1/3] COPY src/ ./src', cause: earlier },
     }),
   );
-  assert.deepEqual(pick(c), { kind: 'evicted', text: 'evicted: same inputs as an earlier run' });
+  assert.deepEqual([after.kind, after.cascade], ['changed_files', true]);
+  assert.match(after.text, /^follows from COPY src\/ \.\/src: src\/a\.js changed/);
+});
+
+test('an uncached FROM is never evicted: a new base, or one the engine had to fetch', () => {
+  const df = 'FROM busybox:latest\nRUN true\n';
+  const name = '[1/2] FROM docker.io/library/busybox:latest';
+  const prev = { dockerfile: df, buildArgs: {}, baseImages: { 'busybox:latest': 'sha256:old' }, steps: [] };
+  const step = { digest: 'sha256:from', name, everCached: true };
+  const fetched = explainStep(input({ name, step, dockerfile: df, previous: prev, baseImages: {} }));
+  assert.equal(fetched.kind, 'base_image');
+  assert.match(fetched.text, /docker\.io\/library\/busybox:latest was not in the builder's engine/);
+  const changed = explainStep(
+    input({ name, step, dockerfile: df, previous: prev, baseImages: { 'busybox:latest': 'sha256:new' } }),
+  );
+  assert.equal(changed.kind, 'base_image');
+  assert.match(changed.text, /changed to/);
+});
+
+test('first build names the Dockerfile path and target it compares by', () => {
+  const name = '[deps 4/4] RUN npm ci';
+  assert.equal(
+    explainStep(input({ name, previous: undefined, dockerfilePath: 'Dockerfile', target: 'app' })).text,
+    'first build of Dockerfile (target app)',
+  );
+  assert.equal(
+    explainStep(input({ name, previous: undefined, dockerfilePath: 'docker/api.Dockerfile', target: '' })).text,
+    'first build of docker/api.Dockerfile',
+  );
 });
 
 test('base image changed: the stage FROM, and through `FROM <stage>`', () => {
@@ -152,7 +193,7 @@ test('an inserted instruction is new; the ones below it are aligned, not shifted
   );
   assert.deepEqual(
     [below.kind, below.line, below.text],
-    ['dockerfile_changed', 5, 'after RUN apk add --no-cache git: Dockerfile line 5 changed'],
+    ['dockerfile_changed', 5, 'follows from RUN apk add --no-cache git: Dockerfile line 5 changed'],
   );
 });
 
@@ -355,10 +396,12 @@ test('cascade: an earlier miss of the stage explains the step, wrapped', () => {
     }),
   );
   assert.equal(c.kind, 'changed_files');
+  assert.equal(c.cascade, true);
+  assert.equal(earlier.cascade, undefined);
   assert.deepEqual(c.paths, ['package.json']);
   assert.equal(
     c.text,
-    'after COPY package.json package-lock.json* ./: package.json changed under COPY package.json package-lock.json* ./',
+    'follows from COPY package.json package-lock.json* ./: package.json changed under COPY package.json package-lock.json* ./',
   );
   // The earlier cause is not mutated.
   assert.equal(earlier.text, 'package.json changed under COPY package.json package-lock.json* ./');
@@ -377,7 +420,7 @@ test('nothing explains it: unknown', () => {
   });
 });
 
-test('precedence: base image > Dockerfile > build-arg > changed files > cascade', () => {
+test('precedence: base image (first miss only) > Dockerfile > build-arg > changed files > cascade', () => {
   const fresh = `sha256:${'e'.repeat(64)}`;
   const edited = APP.replace('npm run build -- --define', 'npm run build -- --minify --define');
   const name = '[build 3/3] RUN npm run build -- --minify --define VERSION=1.2.0';
@@ -394,7 +437,10 @@ test('precedence: base image > Dockerfile > build-arg > changed files > cascade'
     baseImages: { ...BASES, 'node:20-alpine': fresh },
     earlierCause,
   });
-  assert.equal(explainStep(all).kind, 'base_image');
+  assert.equal(explainStep({ ...all, earlierCause: undefined }).kind, 'base_image');
+  // After a missed step, a new base image is that step's cause, not this one's.
+  assert.equal(explainStep(all).kind, 'dockerfile_changed');
+  assert.equal(explainStep({ ...all, dockerfile: APP, buildArgs: { VERSION: '1.1.0' } }).cascade, true);
   assert.equal(explainStep({ ...all, baseImages: { ...BASES } }).kind, 'dockerfile_changed');
   assert.equal(explainStep({ ...all, baseImages: { ...BASES }, dockerfile: APP }).kind, 'build_arg');
   // A COPY whose files changed, with an earlier cascade too: its own files win.
@@ -407,7 +453,7 @@ test('precedence: base image > Dockerfile > build-arg > changed files > cascade'
   assert.equal(explainStep(copy).text, 'vite.config.js changed under COPY *.config.js ./');
   assert.match(
     explainStep({ ...copy, snapshotDiff: diff({}) }).text,
-    /^after COPY src\/ \.\/src: src\/a\.js/,
+    /^follows from COPY src\/ \.\/src: src\/a\.js/,
   );
 });
 

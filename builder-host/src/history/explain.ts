@@ -1,9 +1,12 @@
 /**
  * Why a step missed the cache. BuildKit only says *that* a step ran; this compares the build with
- * the project's previous one (Dockerfile, build args, base images, context snapshot diff) and
- * names the first cause that explains the miss, in this order: `--no-cache`, first build,
- * evicted (same digest seen before), base image, Dockerfile instruction, build-arg, changed
- * context files under a COPY/ADD, an earlier missed step of the same stage (cascade), unknown.
+ * the previous build of the same Dockerfile path and target (Dockerfile, build args, base images,
+ * context snapshot diff) and names the first cause that explains the miss, in this order:
+ * `--no-cache`; first build of that Dockerfile and target; the stage's base image (for a step that
+ * builds on no missed step); the step's own inputs (its Dockerfile instruction, a build-arg in
+ * effect for it, changed context files under its COPY/ADD); a missed step it builds on (a cascade:
+ * the cause is that step's, marked `cascade`); evicted (the previous build ran a step with the same digest and nothing it depends on
+ * changed); unknown.
  *
  * Pure: no I/O, no clock. Dockerfiles are parsed with dockerfile-ast.
  */
@@ -29,6 +32,8 @@ export interface StepCause {
   digest: string;
   /** One human line. */
   text: string;
+  /** Set on a cascade: the step missed only because a step it builds on did (not on the wire). */
+  cascade?: boolean;
 }
 
 /** What the previous build of the same project looked like. */
@@ -45,8 +50,11 @@ export interface PreviousBuild {
 
 export interface ExplainInput {
   project: string;
+  /** The Dockerfile's path in the context ('' when sent on its own) and the target ('' for the last stage). */
+  dockerfilePath?: string;
+  target?: string;
   noCache: boolean;
-  /** undefined on the project's first build */
+  /** undefined on the first build of this Dockerfile path and target */
   previous: PreviousBuild | undefined;
   /** The context snapshot's diff from the project's previous snapshot (context-relative paths). */
   snapshotDiff: { added: string[]; changed: string[]; removed: string[] };
@@ -59,13 +67,13 @@ export interface ExplainInput {
     digest: string;
     /** The BuildKit vertex name, e.g. `[build 3/4] COPY src/ ./src`. */
     name: string;
-    /** The same digest was cached (or built) in an earlier build, i.e. its inputs are unchanged. */
+    /** The previous build ran a step with the same digest (cached or built). */
     everCached: boolean;
   };
   /**
-   * The earliest missed step before this one in the same stage, with its own (unwrapped) cause.
-   * Used only when nothing about this step itself explains the miss: the result is that cause
-   * with the text "after <that step>: …".
+   * The first step whose own inputs changed among the missed steps this one builds on, with its
+   * own cause. Used only when nothing about this step itself explains the miss: the result is that
+   * cause, marked `cascade`, with the text "follows from <that step>: …".
    */
   earlierCause?: { name: string; cause: StepCause } | undefined;
 }
@@ -103,10 +111,7 @@ export function createStepExplainer(): StepExplainer {
 function explainWith(input: ExplainInput, parse: (text: string) => DfModel): StepCause {
   if (input.noCache) return cause('no_cache', { text: '--no-cache' });
   const previous = input.previous;
-  if (!previous) return cause('first_build', { text: `first build of project ${input.project}` });
-  if (input.step.everCached) {
-    return cause('evicted', { text: 'evicted: same inputs as an earlier run' });
-  }
+  if (!previous) return cause('first_build', { text: `first build of ${lineText(input)}` });
 
   const vertex = parseName(input.step.name);
   const model = parse(input.dockerfile);
@@ -114,9 +119,14 @@ function explainWith(input: ExplainInput, parse: (text: string) => DfModel): Ste
   const at = locate(model, vertex);
   const prevStage = at ? correspondingStage(prevModel, at.stage) : undefined;
 
+  // A changed base image is the root cause only of the first missed steps of its stage: the steps
+  // after them follow from those (a cascade).
+  const base =
+    at && !input.earlierCause
+      ? baseImageChange(model, at.stage, input, prevModel, prevStage, previous)
+      : undefined;
+  if (base) return base;
   if (at) {
-    const base = baseImageChange(model, at.stage, input, prevModel, prevStage, previous);
-    if (base) return base;
     const edited =
       previous.dockerfile === undefined ? undefined : dockerfileChange(at.stage, at.pos, prevStage);
     if (edited) return edited;
@@ -132,10 +142,54 @@ function explainWith(input: ExplainInput, parse: (text: string) => DfModel): Ste
     return {
       ...earlier,
       paths: [...earlier.paths],
-      text: `after ${short(parseName(name).instruction)}: ${earlier.text}`,
+      text: `follows from ${short(parseName(name).instruction)}: ${earlier.text}`,
+      cascade: true,
     };
   }
+
+  if (/^FROM\s/i.test(vertex.instruction)) {
+    // The builder reports a FROM whose image it had as cached: an uncached one was fetched.
+    const ref = vertex.instruction.split(/\s+/)[1] ?? '';
+    return cause('base_image', { text: `base image ${ref} was not in the builder's engine: fetched` });
+  }
+  if (input.step.everCached) {
+    return cause('evicted', {
+      text: 'evicted: the previous build ran this step with the same inputs, and it is no longer cached',
+    });
+  }
   return cause('unknown', { text: 'cause unknown: no change found in its inputs' });
+}
+
+/** `Dockerfile`, `docker/app.Dockerfile (target app)`, for first-build texts. */
+function lineText(input: ExplainInput): string {
+  const path = input.dockerfilePath === undefined ? `project ${input.project}` : input.dockerfilePath || 'the Dockerfile sent without a context path';
+  return input.target ? `${path} (target ${input.target})` : path;
+}
+
+/**
+ * Whether moving `ARG <name>` down would keep the step `instruction` cached: some stage declares
+ * the ARG, `instruction` is a RUN after it that does not reference it, and a later instruction of
+ * that stage does reference it (`$NAME`, `${NAME}`), so the ARG could sit just above that one.
+ * An ARG directly above the step that uses it, or used by no instruction by name, gives false.
+ */
+export function argMovableBelow(dockerfile: string, name: string, instruction: string): boolean {
+  const model = parseDockerfile(dockerfile);
+  const wanted = normalizeVertexInstruction(instruction);
+  for (const stage of model.stages) {
+    const decl = stage.instrs.findIndex((i, p) => p > 0 && i.args.some((a) => a.name === name));
+    if (decl < 0) continue;
+    const firstUse = stage.instrs.findIndex((i, p) => p > decl && references(i.text, name));
+    if (firstUse < 0) continue;
+    for (let p = decl + 1; p < firstUse; p++) {
+      const instr = stage.instrs[p];
+      if (instr?.keyword === 'RUN' && matchScore(instr, wanted) >= 3) return true;
+    }
+  }
+  return false;
+}
+
+function references(text: string, name: string): boolean {
+  return new RegExp(`\\$(?:\\{${escapeRe(name)}(?=[}:%#/^,+-])|${escapeRe(name)}(?![A-Za-z0-9_]))`).test(text);
 }
 
 function cause(kind: StepCauseKind, fields: Partial<Omit<StepCause, 'kind'>>): StepCause {

@@ -20,6 +20,8 @@ function start(over: Partial<BuildStart> = {}): BuildStart {
     startedMs: NOW - H,
     snapshotId: 'sha256:s1',
     buildArgs: {},
+    dockerfilePath: 'Dockerfile',
+    target: '',
     dockerfileDigest: 'sha256:df1',
     dockerfile: 'FROM busybox\n',
     baseImages: { busybox: 'sha256:bb' },
@@ -82,7 +84,7 @@ describe('history database', () => {
     assert.equal(summary.result, 'running');
     assert.equal(summary.finishedMs, 0);
     assert.equal(h.stats({ window: '24h', groupBy: 'project', now: NOW }).totals?.builds, 0);
-    assert.equal(h.previousBuild('web', 'linux/amd64'), undefined);
+    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
     const done = h.recordBuildFinish({
       id,
       finishedMs: NOW - H + 5000,
@@ -96,7 +98,7 @@ describe('history database', () => {
       { result: done.result, steps: done.steps, cached: done.cachedSteps, saved: done.savedMs },
       { result: 'ok', steps: 2, cached: 0, saved: 0 },
     );
-    const prev = h.previousBuild('web', 'linux/amd64');
+    const prev = h.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
     assert.equal(prev?.buildId, 'one');
     assert.equal(prev?.dockerfile, 'FROM busybox\n');
     assert.deepEqual(prev?.baseImages, { busybox: 'sha256:bb' });
@@ -107,7 +109,7 @@ describe('history database', () => {
         ['[2/2] RUN x', false, 3000],
       ],
     );
-    assert.equal(h.previousBuild('web', 'linux/arm64'), undefined);
+    assert.equal(h.previousBuild('web', 'linux/arm64', 'Dockerfile', ''), undefined);
     assert.equal(h.hasStep('sha256:[2/2] RUN x'), true);
     assert.equal(h.hasStep('sha256:nope'), false);
     // An identical rebuild: both cached, each saving its last uncached run.
@@ -253,8 +255,20 @@ describe('history database', () => {
     const h = openHistory(':memory:');
     const files = stepCause('changed_files', 'src/a.js changed');
     const arg = (name: string) => stepCause('build_arg', `${name} changed`, { name });
+    // web: the ARG sits right above its only user (nothing to move); api: RUN make sits between
+    // ARG COMMIT and the step that uses it.
+    const web = {
+      dockerfileDigest: 'sha256:web',
+      dockerfile: 'FROM node\nCOPY . .\nRUN npm ci\nARG VERSION\nRUN echo $VERSION\n',
+    };
+    const api = {
+      project: 'api',
+      dockerfileDigest: 'sha256:api',
+      dockerfile:
+        'FROM python\nARG COMMIT\nCOPY . /app\nRUN pip install -r requirements.txt\nRUN make\nRUN echo ${COMMIT} > /v\n',
+    };
     for (let i = 0; i < 3; i++)
-      record(h, { startedMs: NOW - H - i }, [
+      record(h, { ...web, startedMs: NOW - H - i }, [
         step('[1/4] FROM node', true, 0),
         step('[2/4] COPY . .', false, 100, { cause: files }),
         step('[3/4] RUN npm ci', false, 20_000, {
@@ -262,15 +276,15 @@ describe('history database', () => {
         }),
         step('[4/4] RUN echo $VERSION', false, 10, { cause: arg('VERSION') }),
       ]);
-    record(h, { startedMs: NOW - H, project: 'api' }, [
+    record(h, { ...api, startedMs: NOW - H }, [
       step('[1/3] COPY . /app', false, 50, { cause: files }),
       step('[2/3] RUN pip install -r requirements.txt', false, 5000, { cause: files }),
       step('[3/3] RUN make', false, 7000, { cause: arg('COMMIT') }),
     ]);
-    record(h, { startedMs: NOW - H, project: 'api' }, [
+    record(h, { ...api, startedMs: NOW - H }, [
       step('[3/3] RUN make', false, 1000, { cause: files }),
     ]);
-    record(h, { startedMs: NOW - H, project: 'api' }, [
+    record(h, { ...api, startedMs: NOW - H }, [
       step('[3/3] RUN make', false, 1000, { cause: arg('COMMIT') }),
     ]);
 
@@ -297,7 +311,7 @@ describe('history database', () => {
     assert.equal(busters[1]?.suggestion, "move ARG COMMIT below the steps that don't use it");
     assert.match(busters[2]?.suggestion ?? '', /requirements\.txt/);
     assert.match(busters[4]?.suggestion ?? '', /requirements\.txt/);
-    assert.equal(busters[5]?.suggestion, "move ARG VERSION below the steps that don't use it");
+    assert.equal(busters[5]?.suggestion, '', 'ARG VERSION is already right above the step that uses it');
     h.close();
   });
 
@@ -329,7 +343,7 @@ describe('history database', () => {
     assert.equal(week.totals?.steps, 3);
     assert.equal(h.prune(NOW), 0);
     assert.equal(h.prune(NOW + 48 * H + 1), 3);
-    assert.equal(h.previousBuild('web', 'linux/amd64'), undefined);
+    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
     h.close();
   });
 });

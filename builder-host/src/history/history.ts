@@ -19,8 +19,11 @@ export interface History {
   recordBuildStart(start: BuildStart): { id: number; summary: BuildSummary };
   /** Records the end of a build and its steps (time saved computed here), in one transaction. */
   recordBuildFinish(finish: BuildFinish): BuildSummary;
-  /** The project's last finished build on this platform, or undefined for its first. */
-  previousBuild(project: string, platform: string): PreviousBuild | undefined;
+  /**
+   * The last finished build of this project and platform from the same Dockerfile path and
+   * target, or undefined for the first (builds recorded before paths were kept match none).
+   */
+  previousBuild(project: string, platform: string, dockerfilePath: string, target: string): PreviousBuild | undefined;
   /** True when an earlier recorded build ran a step with this digest. */
   hasStep(digest: string): boolean;
   /** What a cached step saved: its last uncached run by digest, else the median for the instruction, else 0. */
@@ -91,6 +94,22 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
       ) WITHOUT ROWID;
     `);
   },
+  (db) => {
+    // Builds are compared with the last one of the same Dockerfile path and target (NULL: recorded
+    // before these were kept); a cascaded miss (it only followed a missed step it builds on) is no
+    // cache buster of its own. Older causes of cascades read "after <step>: …".
+    db.exec(`
+      ALTER TABLE builds ADD COLUMN dockerfile_path TEXT;
+      ALTER TABLE builds ADD COLUMN target TEXT;
+      CREATE INDEX builds_line ON builds(project, platform, dockerfile_path, target, started_ms);
+      ALTER TABLE steps ADD COLUMN cascade INTEGER NOT NULL DEFAULT 0;
+      UPDATE steps SET cascade = 1
+        WHERE cached = 0 AND cause IS NOT NULL AND json_extract(cause, '$.text') LIKE 'after %';
+      DROP INDEX steps_missed_window;
+      CREATE INDEX steps_missed_window ON steps(started_ms, project, instr, cause_kind, duration_ms)
+        WHERE cached = 0 AND cascade = 0;
+    `);
+  },
 ];
 
 /** Longest list of paths kept per kind in a snapshot diff. */
@@ -127,8 +146,8 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     insertBuild: db.prepare(`
       INSERT INTO builds (started_ms, project, user, platform, result, no_cache, build_id, snapshot_id,
         prev_snapshot_id, dockerfile_digest, build_args, base_images, snapshot_diff, bytes_uploaded,
-        bytes_deduplicated)
-      VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        bytes_deduplicated, dockerfile_path, target)
+      VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     upsertDockerfile: db.prepare('INSERT OR IGNORE INTO dockerfiles (digest, text) VALUES (?, ?)'),
     buildRow: db.prepare(
       'SELECT id, build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms FROM builds WHERE id = ?',
@@ -138,8 +157,8 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     ),
     insertStep: db.prepare(`
       INSERT INTO steps (build, idx, started_ms, project, digest, name, instr, cached, duration_ms, bytes,
-        saved_ms, cause_kind, cause)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        saved_ms, cause_kind, cause, cascade)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     lastUncachedByDigest: db
       .prepare('SELECT duration_ms FROM steps WHERE digest = ? AND cached = 0 ORDER BY build DESC LIMIT 1')
       .pluck(),
@@ -153,18 +172,24 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
       SELECT b.id, b.build_id, b.platform, b.started_ms, b.finished_ms, b.result, b.snapshot_id, b.build_args,
         b.dockerfile_digest, b.base_images, d.text AS dockerfile
       FROM builds b LEFT JOIN dockerfiles d ON d.digest = b.dockerfile_digest
-      WHERE b.project = ? AND b.platform = ? AND b.result != 'running'
+      WHERE b.project = ? AND b.platform = ? AND b.dockerfile_path = ? AND b.target = ? AND b.result != 'running'
       ORDER BY b.started_ms DESC, b.id DESC LIMIT 1`),
     stepsOf: db.prepare('SELECT digest, name, cached, duration_ms FROM steps WHERE build = ? ORDER BY idx'),
     latestMissBuild: db
       .prepare(
-        'SELECT build FROM steps WHERE project = ? AND instr = ? AND cached = 0 ORDER BY build DESC LIMIT 1',
+        'SELECT build FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cascade = 0 ORDER BY build DESC LIMIT 1',
+      )
+      .pluck(),
+    dockerfileOf: db
+      .prepare(
+        'SELECT d.text FROM builds b JOIN dockerfiles d ON d.digest = b.dockerfile_digest WHERE b.id = ?',
       )
       .pluck(),
     namesOf: db.prepare('SELECT name FROM steps WHERE build = ? ORDER BY idx').pluck(),
     recentArgCauses: db
       .prepare(`
-      SELECT cause FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cause_kind = 'build_arg'
+      SELECT cause FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cascade = 0
+        AND cause_kind = 'build_arg'
       ORDER BY build DESC LIMIT 50`)
       .pluck(),
   };
@@ -219,6 +244,7 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
         savedBy[i]!,
         s.cached ? null : (s.cause?.kind ?? null),
         s.cached || !s.cause ? null : JSON.stringify(s.cause),
+        !s.cached && s.cascade ? 1 : 0,
       );
     });
     q.finishBuild.run(f.finishedMs, f.result, f.steps.length, cached, saved, f.id);
@@ -244,6 +270,8 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
           s.snapshotDiff ? JSON.stringify(s.snapshotDiff) : null,
           s.bytesUploaded,
           s.bytesDeduplicated,
+          s.dockerfilePath,
+          s.target,
         );
       })();
       const id = Number(info.lastInsertRowid);
@@ -254,8 +282,8 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
       return finishTx(f);
     },
 
-    previousBuild(project, platform) {
-      const r = q.previous.get(project, platform) as PreviousRow | undefined;
+    previousBuild(project, platform, dockerfilePath, target) {
+      const r = q.previous.get(project, platform, dockerfilePath, target) as PreviousRow | undefined;
       if (!r) return undefined;
       const steps = (q.stepsOf.all(r.id) as StepRow[]).map((s) => ({
         digest: s.digest,
@@ -294,7 +322,8 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
           if (name) args.set(name, (args.get(name) ?? 0) + 1);
         }
         const buildArg = [...args].sort((a, b) => b[1] - a[1])[0]?.[0];
-        return { ...neighbours(names, instr), buildArg };
+        const dockerfile = build === undefined ? undefined : (q.dockerfileOf.get(build) as string | undefined);
+        return { ...neighbours(names, instr), buildArg, dockerfile };
       });
     },
 
@@ -422,7 +451,10 @@ const TOP_BUSTERS = 10;
 function computeStats(
   db: Db,
   query: StatsQuery,
-  facts: (project: string, instr: string) => { before?: string; after?: string; buildArg?: string },
+  facts: (
+    project: string,
+    instr: string,
+  ) => { before?: string; after?: string; buildArg?: string; dockerfile?: string },
 ): StatsResult {
   const span = WINDOW_MS[query.window];
   const bucket = BUCKET_MS[query.window];
@@ -489,7 +521,7 @@ function computeStats(
   const misses = db
     .prepare(`
       SELECT project, instr, cause_kind AS kind, count(*) AS n, sum(duration_ms) AS cost
-      FROM steps WHERE cached = 0 AND ${where} GROUP BY project, instr, cause_kind`)
+      FROM steps WHERE cached = 0 AND cascade = 0 AND ${where} GROUP BY project, instr, cause_kind`)
     .all(...params) as { project: string; instr: string; kind: string | null; n: number; cost: number }[];
   const byStep = new Map<
     string,

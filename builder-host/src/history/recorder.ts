@@ -7,6 +7,7 @@ import { instructionOf, isDockerfileStep } from './suggest.js';
 import type {
   BuildStart,
   BuildSummary,
+  FoundCause,
   PreviousBuild,
   StepCause,
   StepExplainer,
@@ -38,6 +39,8 @@ export interface RecordedVertex {
   startedMs: number;
   completedMs: number;
   error: string;
+  /** Digests of the vertices it builds on (how a cascade is followed). */
+  inputs?: readonly string[];
 }
 
 /** One build being recorded: feed it the engine's vertices and statuses, then finish it. */
@@ -60,6 +63,10 @@ export interface Explained {
 
 interface SeenVertex extends RecordedVertex {
   cause?: StepCause;
+  /** Its cause is that of a missed step it builds on. */
+  cascade?: boolean;
+  /** The step whose own inputs changed that this miss follows from (itself when not a cascade). */
+  root?: { name: string; cause: StepCause };
   bytes: Map<string, number>;
 }
 
@@ -90,7 +97,7 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
   const { entries, ...start } = input;
   let diff = EMPTY_DIFF;
   try {
-    previous = deps.history.previousBuild(input.project, input.platform);
+    previous = deps.history.previousBuild(input.project, input.platform, input.dockerfilePath, input.target);
     const prevEntries = previous ? await deps.snapshotEntries(previous.snapshotId) : undefined;
     diff = diffSnapshots(prevEntries, entries);
     const started = deps.history.recordBuildStart({
@@ -107,23 +114,42 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
     return NOOP;
   }
   const seen = new Map<string, SeenVertex>();
+  // Inputs of the vertices that are no Dockerfile step, so a cascade is followed through them.
+  const otherInputs = new Map<string, readonly string[]>();
   let finished = false;
-  // BuildKit reports a FROM as completed uncached when it resolves the image, then as cached; its
-  // cause waits for the next vertex (or the end) so a step that turns cached is never explained.
+  // BuildKit may report a FROM as completed uncached, then as cached; its cause waits for the next
+  // vertex (or the end) so a step that turns cached is never explained.
   const held = new Set<string>();
-  // The first missed step of each stage: later misses of that stage that have no cause of their own
-  // missed because of it (a cascade), and say so.
-  const firstMiss = new Map<string, { name: string; cause: StepCause }>();
-  const stageOf = (name: string) => /^\[(?:(\S+) )?\d+\/\d+\]/.exec(name)?.[1] ?? '';
+  const prevDigests = new Set(previous?.steps.map((p) => p.digest) ?? []);
+
+  /** The first missed step this one builds on whose own inputs changed (its root), if any. */
+  function missedAncestor(s: SeenVertex): { name: string; cause: StepCause } | undefined {
+    const queue = [...(s.inputs ?? [])];
+    const visited = new Set<string>();
+    while (queue.length > 0) {
+      const d = queue.shift()!;
+      if (visited.has(d)) continue;
+      visited.add(d);
+      const parent = seen.get(d);
+      if (!parent) {
+        queue.push(...(otherInputs.get(d) ?? []));
+        continue;
+      }
+      if (parent.cached || parent.completedMs <= 0) continue;
+      if (parent.root) return parent.root;
+    }
+    return undefined;
+  }
 
   async function explain(s: SeenVertex): Promise<Explained | undefined> {
     if (s.cached) return undefined;
-    const stage = stageOf(s.name);
-    const cachedBefore = guard(() => deps.history.hasStep(s.digest), false);
-    let cause: StepCause;
+    const earlierCause = missedAncestor(s);
+    let cause: FoundCause;
     try {
       cause = await deps.explainer.explain({
         project: input.project,
+        dockerfilePath: input.dockerfilePath,
+        target: input.target,
         noCache: input.noCache,
         previous,
         snapshotDiff: diff,
@@ -133,16 +159,18 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
         prevDockerfile: previous?.dockerfile,
         baseImages: input.baseImages,
         prevBaseImages: previous?.baseImages ?? {},
-        step: { digest: s.digest, name: s.name, cachedBefore },
-        earlierCause: firstMiss.get(stage),
+        step: { digest: s.digest, name: s.name, cachedBefore: prevDigests.has(s.digest) },
+        earlierCause,
       });
     } catch (err) {
       deps.onError?.(err);
       cause = stepCause('unknown', 'the cause could not be determined');
     }
-    s.cause = cause;
-    if (!firstMiss.has(stage)) firstMiss.set(stage, { name: s.name, cause });
-    return { vertex: s.digest, cause };
+    const { cascade, ...wire } = cause;
+    s.cause = wire;
+    s.cascade = cascade === true && earlierCause !== undefined;
+    s.root = s.cascade ? earlierCause : { name: s.name, cause: wire };
+    return { vertex: s.digest, cause: wire };
   }
 
   async function release(except?: string): Promise<Explained[]> {
@@ -158,13 +186,21 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
 
   return {
     async vertex(v) {
-      if (!isDockerfileStep(v.name)) return [];
+      if (!isDockerfileStep(v.name)) {
+        if (v.inputs?.length) otherInputs.set(v.digest, v.inputs);
+        return [];
+      }
       let s = seen.get(v.digest);
       const wasDone = s !== undefined && s.completedMs > 0;
       if (!s) {
         s = { ...v, bytes: new Map() };
         seen.set(v.digest, s);
-      } else Object.assign(s, { ...v, startedMs: v.startedMs || s.startedMs });
+      } else
+        Object.assign(s, {
+          ...v,
+          startedMs: v.startedMs || s.startedMs,
+          inputs: v.inputs?.length ? v.inputs : s.inputs,
+        });
       const out = await release(v.digest);
       if (v.cached) held.delete(v.digest);
       if (wasDone || v.cached || v.completedMs <= 0) return out;
@@ -190,7 +226,8 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
       finished = true;
       const steps: StepRecord[] = [];
       for (const s of seen.values()) {
-        // Steps the build never reached (cancelled, or after a failure) neither hit nor missed.
+        // The steps countDockerfileSteps counts (src/protocol/dockerfile-steps): Dockerfile steps
+        // only (vertex() keeps no others); those never reached neither hit nor missed.
         if (!s.cached && s.completedMs <= 0) continue;
         steps.push({
           digest: s.digest,
@@ -199,6 +236,7 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
           durationMs: s.startedMs > 0 && s.completedMs >= s.startedMs ? s.completedMs - s.startedMs : 0,
           bytes: [...s.bytes.values()].reduce((a, b) => a + b, 0),
           cause: s.cached ? undefined : s.cause,
+          cascade: !s.cached && s.cascade === true,
         });
       }
       const finishedMs = now();

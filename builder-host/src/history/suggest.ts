@@ -1,8 +1,10 @@
+import { isDockerfileStep, stepInstruction } from '../../../src/protocol/dockerfile-steps.js';
+import { argMovableBelow } from './explain.js';
 import type { StepCauseKind } from './types.js';
 
 /** The instruction of a vertex name without its "[stage n/m] " prefix, e.g. "RUN npm ci". */
 export function instructionOf(name: string): string {
-  return name.replace(/^\[[^\]]*?\b\d+\/\d+\]\s+/, '').trim();
+  return stepInstruction(name);
 }
 
 /** Stage and position of a vertex name "[stage n/m] …" (stage '' for "[n/m]"), if it has one. */
@@ -11,13 +13,8 @@ export function positionOf(name: string): { stage: string; n: number } | undefin
   return m ? { stage: m[1] ?? '', n: Number(m[2]) } : undefined;
 }
 
-/**
- * True for vertices of Dockerfile instructions ("[stage n/m] …"); false for what BuildKit runs
- * around every build (context transfer, metadata, export), which would only dilute hit ratios.
- */
-export function isDockerfileStep(name: string): boolean {
-  return positionOf(name) !== undefined;
-}
+/** True for vertices of Dockerfile instructions: the shared definition (src/protocol/dockerfile-steps). */
+export { isDockerfileStep };
 
 // Package managers whose install step a `COPY . .` in front of it re-runs on every source change,
 // and the manifests to copy before it instead.
@@ -50,6 +47,8 @@ export interface BusterFacts {
   causes: { kind: StepCauseKind | string; count: number }[];
   /** The build argument named most often by its `build_arg` causes. */
   buildArg?: string;
+  /** The Dockerfile of its latest miss, when kept: where the ARG sits and who uses it. */
+  dockerfile?: string;
 }
 
 /** A concrete change that would keep the step cached, or '' when no rule knows one. */
@@ -60,6 +59,9 @@ export function suggestFor(f: BusterFacts): string {
   if (copyThenInstall)
     return `copy the package manifests (${copyThenInstall.manifests}) first, install, then copy the rest`;
   const args = f.causes.find((c) => c.kind === 'build_arg')?.count ?? 0;
-  if (f.buildArg && args * 2 > f.misses) return `move ARG ${f.buildArg} below the steps that don't use it`;
+  // Only when steps that do not use the ARG sit between it and its first use: an ARG directly above
+  // the step that uses it is already where it belongs.
+  if (f.buildArg && args * 2 > f.misses && f.dockerfile && argMovableBelow(f.dockerfile, f.buildArg, f.instr))
+    return `move ARG ${f.buildArg} below the steps that don't use it`;
   return '';
 }

@@ -43,6 +43,8 @@ export interface StepRecord {
   bytes: number;
   /** Why it missed; undefined for cached steps or when nothing explained it. */
   cause?: StepCause;
+  /** It missed only because a step it builds on missed (its cause is that step's): no cache buster. */
+  cascade?: boolean;
 }
 
 /** What is known when a build starts. */
@@ -56,6 +58,13 @@ export interface BuildStart {
   prevSnapshotId?: string;
   snapshotDiff?: SnapshotDiff;
   buildArgs: Record<string, string>;
+  /**
+   * The Dockerfile's path in the context ('' when it was sent on its own: stdin, or outside the
+   * context); with `target` it names the line of builds a new build is compared with.
+   */
+  dockerfilePath: string;
+  /** The target stage ('' for the last one). */
+  target: string;
   /** "sha256:<hex>" of the Dockerfile bytes. */
   dockerfileDigest: string;
   /** The Dockerfile text, kept once per digest so the next build can be compared with it. */
@@ -76,7 +85,10 @@ export interface BuildFinish {
   steps: StepRecord[];
 }
 
-/** The inputs and steps of a project's last finished build, which a new build is compared with. */
+/**
+ * The inputs and steps of the last finished build of the same project, platform, Dockerfile path
+ * and target, which a new build is compared with.
+ */
 export interface PreviousBuild {
   buildId: string;
   platform: string;
@@ -95,6 +107,9 @@ export interface PreviousBuild {
 /** Everything the why-missed analysis may look at for one uncached step. */
 export interface ExplainInput {
   project: string;
+  /** The build's Dockerfile path ('' when sent on its own) and target ('' for the last stage). */
+  dockerfilePath: string;
+  target: string;
   noCache: boolean;
   previous: PreviousBuild | undefined;
   snapshotDiff: SnapshotDiff;
@@ -108,16 +123,25 @@ export interface ExplainInput {
   step: {
     digest: string;
     name: string;
-    /** An earlier recorded build ran a step with this digest, so its result once was in the cache. */
+    /**
+     * The previous build (`previous`) had a step with this digest, cached or built: the evidence
+     * an "evicted" cause needs.
+     */
     cachedBefore: boolean;
   };
-  /** The first missed step of the same stage and its own cause, for cascades. */
+  /**
+   * The first step whose own inputs changed among the missed steps this one builds on (followed
+   * through the vertex inputs), with its own cause: this step's miss follows from it.
+   */
   earlierCause?: { name: string; cause: StepCause };
 }
 
+/** A cause as the explainer finds it; `cascade` when it is `earlierCause`'s (the step only followed). */
+export type FoundCause = StepCause & { cascade?: boolean };
+
 /** Finds why one step missed the cache (the real analysis lives in history/explain.ts). */
 export interface StepExplainer {
-  explain(input: ExplainInput): StepCause | Promise<StepCause>;
+  explain(input: ExplainInput): FoundCause | Promise<FoundCause>;
 }
 
 /** Stats windows the Stats RPC accepts. */

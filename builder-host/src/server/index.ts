@@ -46,6 +46,7 @@ import {
   trivialExplainer,
 } from '../history/index.js';
 import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
+import { createLocalBaseCheck } from './local-base.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 import { createSshRelays } from './ssh-relay.js';
 
@@ -538,6 +539,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               snapshotId: req.snapshotId,
               entries,
               buildArgs: req.buildArgs,
+              dockerfilePath: extra ? '' : dockerfile,
+              target: req.target,
               dockerfileDigest: dfDigest,
               dockerfile: dfBytes.toString('utf8'),
               baseImages: baseImageMap(bases),
@@ -667,6 +670,11 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             dockerfile: tar.dockerfilePath || dockerfile,
           };
         }
+        const localBase = createLocalBaseCheck({
+          inspect: (ref) => engine.inspectImage(ref),
+          pull: req.pull,
+          platform: req.platform,
+        });
         const events = engine.build(engineReq, ac.signal);
         for await (const ev of events) {
           if (ev.type === 'result') {
@@ -718,7 +726,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               name: ev.vertex.name || vertices.get(ev.vertex.digest)?.name || '',
               inputs: ev.vertex.inputs,
             });
-            await sendVertex(ev.vertex);
+            await sendVertex(await localBase.adjust(ev.vertex));
           } else {
             if (ev.type === 'status') recording?.status(ev.status);
             send(engineEventToWire(ev));

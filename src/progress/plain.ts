@@ -396,7 +396,7 @@ export function syncedText(
   return `synced context: ${files} (${unique}, ${formatBytes(sync.bytesSent)} sent)${snap}`;
 }
 
-/** `steps: 9 total, 6 cached · 2.1s · synced 1.2kB · loaded 12kB` (plus `· failed`). */
+/** `steps: 6 total, 5 cached · 2.1s · synced 1.2kB · loaded 12kB` (plus `· failed`). */
 export function formatSummaryLine(state: BuildState): string {
   const sum = summarize(state);
   const parts = [`steps: ${sum.steps} total, ${sum.cached} cached`, formatDuration(sum.durationMs)];

@@ -1,4 +1,4 @@
-import { countDockerfileSteps } from '../protocol/dockerfile-steps.js';
+import { countDockerfileSteps, isDockerfileStep } from '../protocol/dockerfile-steps.js';
 import type { BuildEvent, StatusInfo, StepCauseInfo, SyncPhase, VertexInfo } from './events.js';
 import type { ProgressReading } from './meter.js';
 
@@ -148,6 +148,8 @@ export interface BuildSummary {
   steps: number;
   /** of those, the ones cached (a `FROM` of an image already in the builder's engine included) */
   cached: number;
+  /** Dockerfile steps reported so far, finished or not: the `M` of a running `steps N/M` */
+  seen: number;
   /** build start (sync included) to build/finished, or to the latest event while running */
   durationMs: number;
   bytesSynced: number;
@@ -265,6 +267,7 @@ export function summarize(state: BuildState): BuildSummary {
   return {
     steps: counted.total,
     cached: counted.cached,
+    seen: state.steps.filter((s) => isDockerfileStep(s.name)).length,
     durationMs: state.startedMs > 0 && end > state.startedMs ? end - state.startedMs : 0,
     bytesSynced: state.sync?.bytesSent ?? 0,
     bytesLoaded: state.load?.bytes ?? 0,

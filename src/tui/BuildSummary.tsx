@@ -18,10 +18,9 @@ export interface BuildSummaryProps {
 export function summaryText(state: BuildState, nowMs: number = state.nowMs): string {
   const sum = summarize(state);
   const running = state.result === null;
-  const done = state.steps.filter((s) => s.cached || s.completedMs > 0 || s.error !== '').length;
   const duration = running && state.startedMs > 0 ? Math.max(0, nowMs - state.startedMs) : sum.durationMs;
   const parts = [
-    running ? `steps ${done}/${sum.steps}` : `steps ${sum.steps}`,
+    running ? `steps ${sum.steps}/${sum.seen}` : `steps ${sum.steps}`,
     `cached ${sum.cached}`,
     formatDuration(duration),
   ];

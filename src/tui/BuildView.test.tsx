@@ -47,7 +47,7 @@ test('the recorded build renders one row per step, CACHED marks and the summary 
   assert.equal(rows.filter((r) => r.endsWith('CACHED')).length, 4);
   assert.match(rows[7] ?? '', /build 4\/4 +│ {2}RUN \.\/build\.sh +1\.2s$/);
   assert.match(rows[5] ?? '', /└─ WORKDIR \/src ←#4/);
-  assert.ok(lines.includes('steps 11 · cached 4 · 1.7s · synced 1.234kB · loaded 12.8kB of 5.398MB'));
+  assert.ok(lines.includes('steps 6 · cached 4 · 1.7s · synced 1.234kB · loaded 12.8kB of 5.398MB'));
   assert.ok(lines.some((l) => /^✔ image sha256:[0-9a-f]{12} \(app:dev\) · 1\/3 layers sent$/.test(l)));
 });
 

@@ -5,9 +5,9 @@
 import type { CurrentBuild, DevState } from '../dev/types.js';
 import {
   formatDuration,
-  isStepFinished,
   type ProgressFigures,
   stepPhase,
+  summarize,
   visibleLogText,
 } from '../progress/index.js';
 import {
@@ -200,15 +200,13 @@ function triggerLine(state: DevState, o: DevLayoutOptions): Segment[] {
 
 /** `steps 9/12 · cached 4 · 1.5s` while running, `12 steps · 8 cached · 1.2s` after. */
 function buildTotals(cur: CurrentBuild, nowMs: number): string {
-  const build = cur.build;
-  const steps = build.steps.length;
-  const cached = build.steps.filter((s) => s.cached).length;
+  // Dockerfile steps only, as every summary counts them (summarize).
+  const { steps, cached, seen } = summarize(cur.build);
   const end = cur.record.outcome === 'running' ? graphClock(cur, nowMs) : cur.record.finishedMs;
   const took = formatDuration(Math.max(0, end - cur.record.startedMs));
   if (cur.record.outcome !== 'running')
     return `${steps} step${steps === 1 ? '' : 's'} · ${cached} cached · ${took}`;
-  const done = build.steps.filter(isStepFinished).length;
-  return `steps ${done}/${steps} · cached ${cached} · ${took}`;
+  return `steps ${steps}/${seen} · cached ${cached} · ${took}`;
 }
 
 /** The row with another right column, its text re-padded so the row keeps its width. */

@@ -41,7 +41,7 @@ test('renderBuildTty throttles re-renders and prints the final state on close', 
   await tty.close();
   const out = stdout.text();
   for (let n = 1; n <= 11; n++) assert.match(out, new RegExp(`✔ #${n} `));
-  assert.match(out, /steps 11 · cached 4 · 1\.7s · synced 1\.234kB · loaded 12\.8kB of 5\.398MB/);
+  assert.match(out, /steps 6 · cached 4 · 1\.7s · synced 1\.234kB · loaded 12\.8kB of 5\.398MB/);
   assert.match(out, /✔ image sha256:[0-9a-f]{12} \(app:dev\)/);
   // close is idempotent and later events are ignored
   tty.handle({ type: 'message/logged', timeMs: 0, text: 'late' });

@@ -315,6 +315,66 @@ describe('history database', () => {
     h.close();
   });
 
+  test('a build is compared with the last one of the same Dockerfile path and target', () => {
+    const h = openHistory(':memory:');
+    record(h, { buildId: 'a1', startedMs: NOW - 3 * H }, [step('[1/1] RUN a', false, 10)]);
+    record(h, { buildId: 'b1', startedMs: NOW - 2 * H, dockerfilePath: 'b.Dockerfile' }, []);
+    record(h, { buildId: 'a-app', startedMs: NOW - H, target: 'app' }, []);
+    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', '')?.buildId, 'a1');
+    assert.equal(h.previousBuild('web', 'linux/amd64', 'b.Dockerfile', '')?.buildId, 'b1');
+    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', 'app')?.buildId, 'a-app');
+    assert.equal(h.previousBuild('web', 'linux/amd64', 'b.Dockerfile', 'app'), undefined);
+    h.close();
+  });
+
+  test('busters count root causes only: a cascaded miss is no buster', () => {
+    const h = openHistory(':memory:');
+    const files = stepCause('changed_files', 'src/a.js changed under COPY . .', { paths: ['src/a.js'] });
+    const follows = { ...files, text: `follows from COPY . .: ${files.text}` };
+    for (let i = 0; i < 2; i++)
+      record(h, { startedMs: NOW - H - i }, [
+        step('[1/3] FROM busybox', true, 0),
+        step('[2/3] COPY . .', false, 100, { cause: files }),
+        step('[3/3] RUN make', false, 9000, { cause: follows, cascade: true }),
+      ]);
+    const s = h.stats({ window: '24h', groupBy: 'project', now: NOW });
+    assert.deepEqual(
+      s.busters.map((b) => [b.step, b.misses, b.costMs]),
+      [['COPY . .', 2, 200]],
+    );
+    // The cascaded misses are still misses in the counts.
+    assert.deepEqual([s.totals?.steps, s.totals?.cachedSteps], [6, 2]);
+    h.close();
+  });
+
+  test('migration 2 keeps older builds, which then match no Dockerfile path, and marks old cascades', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)');
+    MIGRATIONS[0]!(db);
+    db.prepare('INSERT INTO schema_version VALUES (1, 0)').run();
+    db.prepare(
+      `INSERT INTO builds (id, started_ms, finished_ms, project, user, platform, result, steps, build_id,
+        snapshot_id, dockerfile_digest, build_args, base_images) VALUES (1, ?, ?, 'web', 'ann', 'linux/amd64',
+        'ok', 2, 'old', 's', 'd', '{}', '{}')`,
+    ).run(NOW - H, NOW - H + 10);
+    const ins = db.prepare(
+      `INSERT INTO steps (build, idx, started_ms, project, digest, name, instr, cached, duration_ms, bytes,
+        saved_ms, cause_kind, cause) VALUES (1, ?, ?, 'web', ?, ?, ?, 0, 10, 0, 0, 'changed_files', ?)`,
+    );
+    ins.run(0, NOW - H, 'sha256:c', '[1/2] COPY . .', 'COPY . .', JSON.stringify({ text: 'a changed' }));
+    ins.run(1, NOW - H, 'sha256:r', '[2/2] RUN x', 'RUN x', JSON.stringify({ text: 'after COPY . .: a changed' }));
+    db.close();
+    const h = openHistory(file);
+    assert.equal(h.schemaVersion(), MIGRATIONS.length);
+    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
+    assert.deepEqual(
+      h.stats({ window: '24h', groupBy: 'project', now: NOW }).busters.map((b) => b.step),
+      ['COPY . .'],
+    );
+    h.close();
+  });
+
   test('busters: at most ten, and no suggestion without a rule', () => {
     const h = openHistory(':memory:');
     record(

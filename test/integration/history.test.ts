@@ -232,7 +232,7 @@ describe('build history: Stats and WatchBuilds on a real builder', { skip }, () 
     assert.deepEqual(files.get('COPY')?.paths, ['src/app.txt']);
     // The RUN missed because the COPY before it did, and says so.
     assert.equal(files.get('RUN')?.kind, 'changed_files');
-    assert.match(files.get('RUN')!.text, /^after COPY/);
+    assert.match(files.get('RUN')!.text, /^follows from COPY/);
 
     const arg = await why(['--build-arg', 'FLAVOR=spicy']);
     assert.equal(arg.has('COPY'), false, 'COPY stays cached');

@@ -217,12 +217,41 @@ test('phases: waiting, running, cached, failed, canceled', () => {
 
 test('summarize counts finished Dockerfile steps only, whatever BuildKit runs around them', () => {
   const s = reduceAll([
-    { type: 'vertex/updated', timeMs: T, vertex: vertex({ digest: 'd', name: '[internal] load build definition from Dockerfile', cached: true }) },
-    { type: 'vertex/updated', timeMs: T, vertex: vertex({ digest: 'm', name: '[internal] load metadata for docker.io/library/busybox:latest', startedMs: T, completedMs: T }) },
-    { type: 'vertex/updated', timeMs: T, vertex: vertex({ digest: 'f', name: '[1/3] FROM docker.io/library/busybox:latest', cached: true }) },
-    { type: 'vertex/updated', timeMs: T, vertex: vertex({ digest: 'c', name: '[build 2/3] COPY . .', startedMs: T, completedMs: T + 1 }) },
-    { type: 'vertex/updated', timeMs: T, vertex: vertex({ digest: 'r', name: '[linux/arm64 build 3/3] RUN make', startedMs: T }) },
-    { type: 'vertex/updated', timeMs: T, vertex: vertex({ digest: 'e', name: 'exporting to image', startedMs: T, completedMs: T }) },
+    {
+      type: 'vertex/updated',
+      timeMs: T,
+      vertex: vertex({ digest: 'd', name: '[internal] load build definition from Dockerfile', cached: true }),
+    },
+    {
+      type: 'vertex/updated',
+      timeMs: T,
+      vertex: vertex({
+        digest: 'm',
+        name: '[internal] load metadata for docker.io/library/busybox:latest',
+        startedMs: T,
+        completedMs: T,
+      }),
+    },
+    {
+      type: 'vertex/updated',
+      timeMs: T,
+      vertex: vertex({ digest: 'f', name: '[1/3] FROM docker.io/library/busybox:latest', cached: true }),
+    },
+    {
+      type: 'vertex/updated',
+      timeMs: T,
+      vertex: vertex({ digest: 'c', name: '[build 2/3] COPY . .', startedMs: T, completedMs: T + 1 }),
+    },
+    {
+      type: 'vertex/updated',
+      timeMs: T,
+      vertex: vertex({ digest: 'r', name: '[linux/arm64 build 3/3] RUN make', startedMs: T }),
+    },
+    {
+      type: 'vertex/updated',
+      timeMs: T,
+      vertex: vertex({ digest: 'e', name: 'exporting to image', startedMs: T, completedMs: T }),
+    },
   ]);
   const sum = summarize(s);
   assert.deepEqual([sum.steps, sum.cached, sum.seen], [2, 1, 3]);

@@ -68,7 +68,9 @@ test('no previous build: first_build', () => {
 test('evicted only with evidence: same digest in the previous build and nothing else explains it', () => {
   const step = { digest: 'sha256:x', name: '[build 1/3] COPY src/ ./src', everCached: true };
   // A COPY of the context keeps its digest when its files change: the files are the cause.
-  const files = explainStep(input({ name: step.name, step, snapshotDiff: diff({ changed: ['src/app.js'] }) }));
+  const files = explainStep(
+    input({ name: step.name, step, snapshotDiff: diff({ changed: ['src/app.js'] }) }),
+  );
   assert.equal(files.kind, 'changed_files');
   const evicted = explainStep(input({ name: step.name, step }));
   assert.equal(evicted.kind, 'evicted');
@@ -113,7 +115,8 @@ test('first build names the Dockerfile path and target it compares by', () => {
     'first build of Dockerfile (target app)',
   );
   assert.equal(
-    explainStep(input({ name, previous: undefined, dockerfilePath: 'docker/api.Dockerfile', target: '' })).text,
+    explainStep(input({ name, previous: undefined, dockerfilePath: 'docker/api.Dockerfile', target: '' }))
+      .text,
     'first build of docker/api.Dockerfile',
   );
 });

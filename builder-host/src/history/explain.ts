@@ -162,7 +162,10 @@ function explainWith(input: ExplainInput, parse: (text: string) => DfModel): Ste
 
 /** `Dockerfile`, `docker/app.Dockerfile (target app)`, for first-build texts. */
 function lineText(input: ExplainInput): string {
-  const path = input.dockerfilePath === undefined ? `project ${input.project}` : input.dockerfilePath || 'the Dockerfile sent without a context path';
+  const path =
+    input.dockerfilePath === undefined
+      ? `project ${input.project}`
+      : input.dockerfilePath || 'the Dockerfile sent without a context path';
   return input.target ? `${path} (target ${input.target})` : path;
 }
 
@@ -189,7 +192,9 @@ export function argMovableBelow(dockerfile: string, name: string, instruction: s
 }
 
 function references(text: string, name: string): boolean {
-  return new RegExp(`\\$(?:\\{${escapeRe(name)}(?=[}:%#/^,+-])|${escapeRe(name)}(?![A-Za-z0-9_]))`).test(text);
+  return new RegExp(`\\$(?:\\{${escapeRe(name)}(?=[}:%#/^,+-])|${escapeRe(name)}(?![A-Za-z0-9_]))`).test(
+    text,
+  );
 }
 
 function cause(kind: StepCauseKind, fields: Partial<Omit<StepCause, 'kind'>>): StepCause {

@@ -265,7 +265,7 @@ describe('history database', () => {
       project: 'api',
       dockerfileDigest: 'sha256:api',
       dockerfile:
-        'FROM python\nARG COMMIT\nCOPY . /app\nRUN pip install -r requirements.txt\nRUN make\nRUN echo ${COMMIT} > /v\n',
+        'FROM python\nARG COMMIT\nCOPY . /app\nRUN pip install -r requirements.txt\nRUN make\nRUN echo $COMMIT > /v\n',
     };
     for (let i = 0; i < 3; i++)
       record(h, { ...web, startedMs: NOW - H - i }, [
@@ -281,9 +281,7 @@ describe('history database', () => {
       step('[2/3] RUN pip install -r requirements.txt', false, 5000, { cause: files }),
       step('[3/3] RUN make', false, 7000, { cause: arg('COMMIT') }),
     ]);
-    record(h, { ...api, startedMs: NOW - H }, [
-      step('[3/3] RUN make', false, 1000, { cause: files }),
-    ]);
+    record(h, { ...api, startedMs: NOW - H }, [step('[3/3] RUN make', false, 1000, { cause: files })]);
     record(h, { ...api, startedMs: NOW - H }, [
       step('[3/3] RUN make', false, 1000, { cause: arg('COMMIT') }),
     ]);
@@ -363,7 +361,14 @@ describe('history database', () => {
         saved_ms, cause_kind, cause) VALUES (1, ?, ?, 'web', ?, ?, ?, 0, 10, 0, 0, 'changed_files', ?)`,
     );
     ins.run(0, NOW - H, 'sha256:c', '[1/2] COPY . .', 'COPY . .', JSON.stringify({ text: 'a changed' }));
-    ins.run(1, NOW - H, 'sha256:r', '[2/2] RUN x', 'RUN x', JSON.stringify({ text: 'after COPY . .: a changed' }));
+    ins.run(
+      1,
+      NOW - H,
+      'sha256:r',
+      '[2/2] RUN x',
+      'RUN x',
+      JSON.stringify({ text: 'after COPY . .: a changed' }),
+    );
     db.close();
     const h = openHistory(file);
     assert.equal(h.schemaVersion(), MIGRATIONS.length);

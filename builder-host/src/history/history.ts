@@ -23,7 +23,12 @@ export interface History {
    * The last finished build of this project and platform from the same Dockerfile path and
    * target, or undefined for the first (builds recorded before paths were kept match none).
    */
-  previousBuild(project: string, platform: string, dockerfilePath: string, target: string): PreviousBuild | undefined;
+  previousBuild(
+    project: string,
+    platform: string,
+    dockerfilePath: string,
+    target: string,
+  ): PreviousBuild | undefined;
   /** True when an earlier recorded build ran a step with this digest. */
   hasStep(digest: string): boolean;
   /** What a cached step saved: its last uncached run by digest, else the median for the instruction, else 0. */
@@ -322,7 +327,8 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
           if (name) args.set(name, (args.get(name) ?? 0) + 1);
         }
         const buildArg = [...args].sort((a, b) => b[1] - a[1])[0]?.[0];
-        const dockerfile = build === undefined ? undefined : (q.dockerfileOf.get(build) as string | undefined);
+        const dockerfile =
+          build === undefined ? undefined : (q.dockerfileOf.get(build) as string | undefined);
         return { ...neighbours(names, instr), buildArg, dockerfile };
       });
     },

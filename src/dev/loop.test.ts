@@ -64,7 +64,7 @@ test('initial: connect, full sync, build, load, replace the container', async ()
   assert.deepEqual(runner.replaced, ['sha256:image-b1']);
   const r = s.history[0];
   assert.ok(r);
-  assert.deepEqual([r.outcome, r.trigger.reason, r.stepsTotal, r.stepsCached], ['ok', 'initial', 5, 2]);
+  assert.deepEqual([r.outcome, r.trigger.reason, r.stepsTotal, r.stepsCached], ['ok', 'initial', 4, 2]);
   assert.deepEqual([r.bytesSynced, r.bytesLoaded], [1000, 2048]);
   assert.equal(s.container?.id, 'container-1');
   runner.log(['listening on :8080']);

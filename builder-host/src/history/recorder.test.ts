@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ContextEntry } from '../../../src/protocol/index.js';
+import { createStepExplainer } from './explain.js';
+import { createBuildFeed } from './feed.js';
+import { openHistory } from './history.js';
+import { beginRecording, type RecordedVertex, type RecordingInput } from './recorder.js';
+import type { StepExplainer } from './types.js';
+
+const DF = 'FROM busybox:latest\nWORKDIR /app\nCOPY . .\nRUN make\nRUN make test\n';
+
+// The explainer as the builder wires it (host.ts).
+const inner = createStepExplainer();
+const explainer: StepExplainer = {
+  explain: (i) =>
+    inner.explain({
+      ...i,
+      step: { digest: i.step.digest, name: i.step.name, everCached: i.step.cachedBefore },
+      earlierCause: i.earlierCause as Parameters<typeof inner.explain>[0]['earlierCause'],
+    }),
+};
+
+const file = (path: string, digest: string): ContextEntry => ({
+  path,
+  type: 'file',
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  size: 1,
+  mtimeMs: 0,
+  digest,
+  link: '',
+});
+
+function input(snapshotId: string, entries: ContextEntry[]): RecordingInput {
+  return {
+    buildId: snapshotId,
+    project: 'web',
+    user: 'ann',
+    platform: 'linux/amd64',
+    snapshotId,
+    entries,
+    buildArgs: {},
+    dockerfilePath: 'Dockerfile',
+    target: '',
+    dockerfileDigest: 'sha256:df',
+    dockerfile: DF,
+    baseImages: { 'busybox:latest': 'sha256:bb' },
+    noCache: false,
+    bytesUploaded: 0,
+    bytesDeduplicated: 0,
+  };
+}
+
+// The graph BuildKit reports: the COPY also reads the context, which is no Dockerfile step.
+const graph = (cached: Record<string, boolean>): RecordedVertex[] =>
+  [
+    ['from', '[1/5] FROM docker.io/library/busybox:latest', []],
+    ['workdir', '[2/5] WORKDIR /app', ['from']],
+    ['ctx', '[internal] load build context', []],
+    ['copy', '[3/5] COPY . .', ['workdir', 'ctx']],
+    ['make', '[4/5] RUN make', ['copy']],
+    ['test', '[5/5] RUN make test', ['make']],
+  ].map(([d, name, inputs]) => ({
+    digest: `sha256:${d}`,
+    name: name as string,
+    inputs: (inputs as string[]).map((i) => `sha256:${i}`),
+    cached: cached[d as string] ?? false,
+    startedMs: 1,
+    completedMs: 2,
+    error: '',
+  }));
+
+test('misses that only follow a missed step say so, are no busters, and evicted needs evidence', async () => {
+  const history = openHistory(':memory:');
+  const snapshots = new Map<string, ContextEntry[]>();
+  const run = async (snap: string, entries: ContextEntry[], cached: Record<string, boolean>) => {
+    snapshots.set(snap, entries);
+    const rec = await beginRecording(
+      { history, explainer, feed: createBuildFeed(), snapshotEntries: async (id) => snapshots.get(id) },
+      input(snap, entries),
+    );
+    const causes = new Map<string, string>();
+    for (const v of graph(cached))
+      for (const e of await rec.vertex(v)) causes.set(e.vertex.slice(7), e.cause.text);
+    for (const e of await rec.flush()) causes.set(e.vertex.slice(7), e.cause.text);
+    rec.finish('ok');
+    return causes;
+  };
+  const first = await run('s1', [file('src/a.txt', 'a1')], { from: true });
+  assert.deepEqual([...first.values()], Array(4).fill('first build of Dockerfile'));
+
+  const edited = await run('s2', [file('src/a.txt', 'a2')], { from: true, workdir: true });
+  assert.deepEqual(Object.fromEntries(edited), {
+    copy: 'src/a.txt changed under COPY . .',
+    make: 'follows from COPY . .: src/a.txt changed under COPY . .',
+    test: 'follows from COPY . .: src/a.txt changed under COPY . .',
+  });
+  const busters = history.stats({ window: '24h', groupBy: 'project', now: Date.now() + 1000 }).busters;
+  assert.deepEqual(
+    busters.filter((b) => b.causes.some((c) => c.kind === 'changed_files')).map((b) => b.step),
+    ['COPY . .'],
+  );
+
+  // Same inputs, the previous build ran the same digests, and only the last step missed: evicted.
+  const gone = await run('s3', [file('src/a.txt', 'a2')], {
+    from: true,
+    workdir: true,
+    copy: true,
+    make: true,
+  });
+  assert.match(gone.get('test') ?? '', /^evicted: /);
+  history.close();
+});

@@ -2,12 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type ContextEntry,
-  canonicalManifest,
-  parseCanonicalManifest,
-  snapshotId,
-} from '../protocol/index.js';
+import { type ContextEntry, canonicalManifest, parseCanonicalManifest } from '../protocol/index.js';
 import type { SyncBase } from './client.js';
 
 /** Directory for the client's per-builder sync state. */

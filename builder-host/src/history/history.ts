@@ -202,18 +202,7 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
   function summaryOf(id: number): BuildSummary {
     const r = q.buildRow.get(id) as BuildRow | undefined;
     if (!r) throw new Error(`history: no build with row id ${id}`);
-    return {
-      buildId: r.build_id,
-      project: r.project,
-      user: r.user,
-      platform: r.platform,
-      startedMs: r.started_ms,
-      finishedMs: r.finished_ms,
-      result: r.result,
-      steps: r.steps,
-      cachedSteps: r.cached_steps,
-      savedMs: r.saved_ms,
-    };
+    return toSummary(r);
   }
 
   function timeSaved(step: { project: string; digest: string; name: string }): number {
@@ -359,6 +348,25 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     close() {
       if (db.open) db.close();
     },
+  };
+}
+
+/** The columns of `builds` a BuildSummary is made of. */
+type SummaryRow = Omit<BuildRow, 'id'>;
+
+/** A `builds` row as the summary that Stats, WatchBuilds and the recorder hand out. */
+function toSummary(r: SummaryRow): BuildSummary {
+  return {
+    buildId: r.build_id,
+    project: r.project,
+    user: r.user,
+    platform: r.platform,
+    startedMs: r.started_ms,
+    finishedMs: r.finished_ms,
+    result: r.result,
+    steps: r.steps,
+    cachedSteps: r.cached_steps,
+    savedMs: r.saved_ms,
   };
 }
 
@@ -593,34 +601,10 @@ function computeStats(
         .prepare(`
           SELECT build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
           FROM builds WHERE ${where} AND result != 'running' ORDER BY finished_ms DESC, id DESC LIMIT ${RECENT_BUILDS}`)
-        .all(...params) as RecentRow[]
-    ).map((r) => ({
-      buildId: r.build_id,
-      project: r.project,
-      user: r.user,
-      platform: r.platform,
-      startedMs: r.started_ms,
-      finishedMs: r.finished_ms,
-      result: r.result,
-      steps: r.steps,
-      cachedSteps: r.cached_steps,
-      savedMs: r.saved_ms,
-    })),
+        .all(...params) as SummaryRow[]
+    ).map(toSummary),
   };
 }
 
 /** Finished builds a Stats answer lists (`recent`). */
 const RECENT_BUILDS = 20;
-
-interface RecentRow {
-  build_id: string;
-  project: string;
-  user: string;
-  platform: string;
-  started_ms: number;
-  finished_ms: number;
-  result: string;
-  steps: number;
-  cached_steps: number;
-  saved_ms: number;
-}

@@ -292,33 +292,13 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
       return {
         ...s,
         startedMs: s.startedMs || event.timeMs,
-        sync: {
-          startedMs: event.timeMs,
-          ackedMs: 0,
-          entries: event.entries,
-          snapshotId: '',
-          bytesSent: 0,
-          blobsSent: 0,
-          filesChanged: 0,
-          totalBytes: 0,
-          progress: null,
-        },
+        sync: { ...newSync(event.timeMs), entries: event.entries },
       };
     case 'sync/progress': {
       const { type: _type, timeMs, phase, ...reading } = event;
       const progress: SyncProgress = { ...reading, phase, timeMs };
       // Hashing comes before `sync/started` (its entry count needs the hashes): it opens the sync.
-      const sync: SyncState = s.sync ?? {
-        startedMs: timeMs,
-        ackedMs: 0,
-        entries: 0,
-        snapshotId: '',
-        bytesSent: 0,
-        blobsSent: 0,
-        filesChanged: 0,
-        totalBytes: 0,
-        progress: null,
-      };
+      const sync: SyncState = s.sync ?? newSync(timeMs);
       if (sync.ackedMs > 0) return s;
       return { ...s, startedMs: s.startedMs || timeMs, sync: { ...sync, progress } };
     }
@@ -510,5 +490,20 @@ function appendLog(step: StepState, timeMs: number, stream: number, data: string
     logs: drop > 0 ? logs.slice(drop) : logs,
     logsDropped: step.logsDropped + drop,
     logPartial: !endsWithNewline,
+  };
+}
+
+/** A sync that started at `startedMs` and has nothing to show yet. */
+function newSync(startedMs: number): SyncState {
+  return {
+    startedMs,
+    ackedMs: 0,
+    entries: 0,
+    snapshotId: '',
+    bytesSent: 0,
+    blobsSent: 0,
+    filesChanged: 0,
+    totalBytes: 0,
+    progress: null,
   };
 }

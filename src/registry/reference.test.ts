@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { InvalidReferenceError, parseReference } from './reference.js';
+import { InvalidReferenceError, parseReference, registryOf, splitTagReference } from './reference.js';
 
 const HEX64 = 'f'.repeat(64);
 const HEX128 = 'f'.repeat(128);
@@ -137,4 +137,20 @@ describe('image references (docker grammar)', () => {
     assert.equal(parseReference(`app:1@sha256:${HEX64}`, { allowDigest: true }).repository, 'app');
     assert.throws(() => parseReference(`app@sha256:${HEX64}`), /a digest cannot be used as a tag/);
   });
+});
+
+test('splitTagReference keeps the repository as written; registryOf decides the host like docker', () => {
+  assert.deepEqual(splitTagReference('127.0.0.1:5000/team/app:1'), {
+    repository: '127.0.0.1:5000/team/app',
+    tag: '1',
+  });
+  assert.deepEqual(splitTagReference('127.0.0.1:5000/team/app'), {
+    repository: '127.0.0.1:5000/team/app',
+    tag: 'latest',
+  });
+  assert.equal(registryOf('127.0.0.1:5000/team/app'), '127.0.0.1:5000');
+  assert.equal(registryOf('localhost/app'), 'localhost');
+  assert.equal(registryOf('team/app'), 'docker.io');
+  assert.equal(registryOf('app'), 'docker.io');
+  assert.equal(registryOf('index.docker.io/team/app'), 'docker.io');
 });

@@ -10,8 +10,6 @@ export {
   type PushResult,
   parsePushStream,
   pushError,
-  registryHost,
-  splitTag,
 } from './push.js';
 export { buildView, compareWalkOrder, singleFileEntries } from './session/fs-view.js';
 export { type EngineSession, openSession, type SessionDir, type SessionOptions } from './session/session.js';

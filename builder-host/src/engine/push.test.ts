@@ -1,31 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  authForHost,
-  encodeRegistryAuth,
-  parsePushStream,
-  pushError,
-  registryHost,
-  splitTag,
-} from './push.js';
+import { authForHost, encodeRegistryAuth, parsePushStream, pushError } from './push.js';
 
 describe('engine push helpers', () => {
-  test('splitTag and registryHost follow docker', () => {
-    assert.deepEqual(splitTag('127.0.0.1:5000/team/app:1'), {
-      repository: '127.0.0.1:5000/team/app',
-      tag: '1',
-    });
-    assert.deepEqual(splitTag('127.0.0.1:5000/team/app'), {
-      repository: '127.0.0.1:5000/team/app',
-      tag: 'latest',
-    });
-    assert.equal(registryHost('127.0.0.1:5000/team/app'), '127.0.0.1:5000');
-    assert.equal(registryHost('localhost/app'), 'localhost');
-    assert.equal(registryHost('team/app'), 'docker.io');
-    assert.equal(registryHost('app'), 'docker.io');
-    assert.equal(registryHost('index.docker.io/team/app'), 'docker.io');
-  });
-
   test('authForHost finds docker.io under its legacy key and URL keys by host', () => {
     const hub = { username: 'h' };
     const reg = { username: 'r' };

@@ -32,14 +32,6 @@ export interface PushResult {
 /** A progress line of a push worth showing (layer finished, already there, mounted). */
 export type PushProgress = (text: string) => void;
 
-/** Splits `[HOST/]PATH[:TAG]` into repository (as written) and tag (latest by default); no digests. */
-export function splitTag(ref: string): { repository: string; tag: string } {
-  return splitTagReference(ref);
-}
-
-/** The registry host of a repository name, the way docker decides it ("docker.io" when none). */
-export const registryHost = registryOf;
-
 const DOCKER_HUB_KEYS = [
   'https://index.docker.io/v1/',
   'docker.io',
@@ -135,8 +127,8 @@ export async function pushTag(
   signal: AbortSignal,
   onProgress?: PushProgress,
 ): Promise<PushResult> {
-  const { repository, tag } = splitTag(ref);
-  const header = encodeRegistryAuth(auth, registryHost(repository));
+  const { repository, tag } = splitTagReference(ref);
+  const header = encodeRegistryAuth(auth, registryOf(repository));
   let res: http.IncomingMessage;
   try {
     res = await dockerRequest(ep, {

@@ -23,15 +23,10 @@ import {
   sortEntries,
   validateManifest,
 } from '../../../src/protocol/index.js';
+import { parseReference, registryOf, splitTagReference } from '../../../src/registry/index.js';
 import type { TokenRecord } from '../auth/index.js';
 import type { Engine, EngineBuildRequest, EngineEvent, PushAuth } from '../engine/index.js';
-import {
-  authForHost,
-  createContextTar,
-  DOCKER_MANIFEST_V2,
-  registryHost,
-  splitTag,
-} from '../engine/index.js';
+import { authForHost, createContextTar, DOCKER_MANIFEST_V2 } from '../engine/index.js';
 import { singleFileEntries } from '../engine/session/fs-view.js';
 import type { SessionCredentials } from '../engine/session/session.js';
 import {
@@ -435,7 +430,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         for (const t of req.tags) {
           // The engine's tag API would take `app:bad:tag` as app + bad:tag (or worse): refuse like docker.
           try {
-            splitTag(t);
+            parseReference(t);
           } catch (err) {
             throw new RpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message);
           }
@@ -456,8 +451,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             return { ok: false, error: 'push needs at least one tag', errorCode: 'push_failed', pushed };
           const mediaType = (await engine.info()).imageStore === 'graphdriver' ? DOCKER_MANIFEST_V2 : '';
           for (const ref of tags) {
-            const { repository } = splitTag(ref);
-            const host = registryHost(repository);
+            const host = registryOf(splitTagReference(ref).repository);
             send({ message: `pushing ${ref}` });
             try {
               const r = await engine.pushImage(

@@ -4,6 +4,7 @@ export {
   FleetError,
   formatPlatform,
   liveRecords,
+  normalizeOrKeep,
   normalizePlatform,
   openFleet,
   PlatformError,

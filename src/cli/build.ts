@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { normalizePlatform, resolveBuildPlatform } from '../arch/index.js';
+import { normalizeOrKeep, normalizePlatform, resolveBuildPlatform } from '../arch/index.js';
 import { readIgnorePatterns } from '../context-sync/ignore.js';
 import { scanContext } from '../context-sync/scan.js';
 import { createLocalEngine } from '../docker/index.js';
@@ -113,15 +113,6 @@ export function checkTargetPlatform(
     process.stderr.write(
       `depot: ${hello.builderId ? `builder ${hello.builderId}` : 'the builder'} emulates ${runOn}, which is slower\n`,
     );
-}
-
-/** A platform in its normalised spelling, or as given when this client does not know it. */
-export function normalizeOrKeep(p: string): string {
-  try {
-    return p ? normalizePlatform(p) : p;
-  } catch {
-    return p;
-  }
 }
 
 /** Splits and checks `--platform a,b`; several platforms only where the caller allows them. */

@@ -1,4 +1,4 @@
-import { normalizePlatform, platformMatches } from '../protocol/fleet/index.js';
+import { normalizeOrKeep, normalizePlatform, platformMatches } from '../protocol/fleet/index.js';
 import { DepotError } from './errors.js';
 
 /** The builder drives BuildKit through a session (secrets, ssh, registry auth for pulls). */
@@ -75,8 +75,8 @@ export function requirePlatform(
   const emulates = matches(emulated);
   if (emulates && opts.allowEmulation) return 'emulated';
   const who = hello.builderId ? `builder ${hello.builderId}` : 'the builder';
-  const builds = hello.platforms.map(normalizeQuietly).join(', ');
-  const named = emulated.map(normalizeQuietly);
+  const builds = hello.platforms.map(normalizeOrKeep).join(', ');
+  const named = emulated.map(normalizeOrKeep);
   const also = named.length ? `; it emulates ${named.join(', ')}` : '';
   const hint = emulates
     ? `pass --allow-emulation to build it there through emulation (slower), or use a builder of ${wanted}`
@@ -86,12 +86,4 @@ export function requirePlatform(
     `${who} cannot build ${wanted} (it builds ${builds}${also})`,
     hint,
   );
-}
-
-function normalizeQuietly(p: string): string {
-  try {
-    return normalizePlatform(p);
-  } catch {
-    return p;
-  }
 }

@@ -1,5 +1,5 @@
 import { fromStepImage, isFromStep } from '../../../src/protocol/dockerfile-steps.js';
-import { normalizePlatform } from '../../../src/protocol/fleet/index.js';
+import { normalizeOrKeep } from '../../../src/protocol/fleet/index.js';
 import type { ImageFacts } from '../engine/index.js';
 
 /** A vertex as the engine reports it, reduced to what this looks at. */
@@ -30,20 +30,15 @@ export function createLocalBaseCheck(opts: {
   platform: string;
 }): LocalBaseCheck {
   const present = new Map<string, Promise<boolean>>();
-  const norm = (p: string): string => {
-    try {
-      return normalizePlatform(p);
-    } catch {
-      return p;
-    }
-  };
-  const want = opts.platform ? norm(opts.platform) : '';
+  const want = opts.platform ? normalizeOrKeep(opts.platform) : '';
   const lookup = (digest: string, ref: string): Promise<boolean> => {
     let p = present.get(digest);
     if (!p) {
       p = opts
         .inspect(ref)
-        .then((img) => img !== undefined && (!want || !img.platform || norm(img.platform) === want))
+        .then(
+          (img) => img !== undefined && (!want || !img.platform || normalizeOrKeep(img.platform) === want),
+        )
         .catch(() => false);
       present.set(digest, p);
     }

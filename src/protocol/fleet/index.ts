@@ -11,6 +11,7 @@ export {
 export type { Platform } from './platform.js';
 export {
   formatPlatform,
+  normalizeOrKeep,
   normalizePlatform,
   parsePlatform,
   platformMatches,

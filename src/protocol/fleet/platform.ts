@@ -150,6 +150,15 @@ export function normalizePlatform(input: string): string {
   return formatPlatform(parsePlatform(input));
 }
 
+/** A platform in its normalised spelling, or as given when it is not one this code knows (for messages). */
+export function normalizeOrKeep(input: string): string {
+  try {
+    return input ? normalizePlatform(input) : input;
+  } catch {
+    return input;
+  }
+}
+
 function variantNumber(v: string): number {
   return v === '' ? 1 : Number.parseFloat(v.slice(1));
 }

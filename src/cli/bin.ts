@@ -10,10 +10,14 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 async function reportError(e: unknown): Promise<number> {
   // Help and --version were printed already; commander only says how to end.
   if (isHelpOrVersion(e)) return e.exitCode;
-  // Fleet and platform errors carry a code and a hint too; the arch module maps them.
-  const err = (e as { name?: string })?.name?.match(/^(FleetError|PlatformError)$/)
+  // Fleet and platform errors carry a code and a hint too; the arch module maps them. The local
+  // engine's errors (unreachable, a bad DOCKER_HOST, a refused load) are the user's to act on.
+  const name = (e as { name?: string })?.name ?? '';
+  const err = /^(FleetError|PlatformError)$/.test(name)
     ? (await import('../arch/index.js')).asDepotError(e)
-    : e;
+    : name === 'LocalEngineError'
+      ? (await import('./local-engine-check.js')).asUserError(e)
+      : e;
   if (err instanceof DepotError) {
     if (err.code === 'cancelled') {
       process.stderr.write('depot: cancelled\n');

@@ -30,7 +30,7 @@ import {
 } from '../session/index.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
-import { asUserError, requireLocalEngine } from './local-engine-check.js';
+import { requireLocalEngine } from './local-engine-check.js';
 import { loadProgressEvents, syncProgressEvents } from './progress-events.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
 import type { PlatformTarget } from './targets.js';
@@ -301,8 +301,6 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     }
     try {
       return await runMultiPlatformBuild(opts, targets, signal, inputs);
-    } catch (err) {
-      throw asUserError(err);
     } finally {
       await Promise.all(targets.map((t) => t.close?.()));
     }
@@ -479,7 +477,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     return { ok, imageId, state };
   } catch (err) {
     await sink.close().catch(() => {});
-    throw asUserError(err);
+    throw err;
   } finally {
     session?.close();
     await target?.close?.();

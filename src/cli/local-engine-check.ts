@@ -5,21 +5,16 @@ const HINT = 'start Docker or set DOCKER_HOST';
 
 /**
  * Pings the local engine a build will load into, before anything is synced or built: an engine
- * that is not there is found in a second, not after the build. Throws a user error with a hint.
+ * that is not there is found in a second, not after the build. Throws a LocalEngineError, which reportError makes a user error with a hint.
  */
 export async function requireLocalEngine(): Promise<LocalEngine> {
-  let engine: LocalEngine;
-  try {
-    // A DOCKER_HOST that cannot be parsed throws here, as a user error too.
-    engine = createLocalEngine();
-    await engine.ping();
-  } catch (err) {
-    throw asUserError(err);
-  }
+  // A DOCKER_HOST that cannot be parsed throws here too (reportError makes both user errors).
+  const engine = createLocalEngine();
+  await engine.ping();
   return engine;
 }
 
-/** A LocalEngineError as the user error it is (exit 1, one line, a hint); anything else unchanged. */
+/** A LocalEngineError as the user error it is (exit 1, one line, a hint); anything else unchanged (for reportError). */
 export function asUserError(err: unknown): unknown {
   if (!(err instanceof LocalEngineError)) return err;
   const hint = err.code === 'engine_unreachable' || err.code === 'invalid_host' ? HINT : undefined;

@@ -31,7 +31,7 @@ import {
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
 import { requireLocalEngine } from './local-engine-check.js';
-import { loadProgressEvents, syncProgressEvents } from './progress-events.js';
+import { loadProgressEvents, syncAcked, syncProgressEvents, syncWithProgress } from './progress-events.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
 import type { PlatformTarget } from './targets.js';
 
@@ -132,6 +132,18 @@ export function parsePlatforms(value: string | undefined, allowSeveral: boolean)
   if (new Set(list).size !== list.length)
     throw new DepotError('invalid_platform', `a platform is listed twice in ${JSON.stringify(value)}`);
   return list;
+}
+
+/**
+ * What fails fast, before a builder is found or any progress is shown: the local engine `--load`
+ * needs must answer, and a bad .dockerignore line is the user's to fix.
+ */
+async function checkBeforeSync(
+  opts: Pick<BuildOptions, 'load'>,
+  inputs: Pick<BuildInputs, 'contextDir' | 'dockerfileAbs'>,
+): Promise<void> {
+  if (opts.load) await requireLocalEngine();
+  await readIgnorePatterns(inputs.contextDir, inputs.dockerfileAbs);
 }
 
 /** Checks every -t exactly as docker does (same grammar and words), before anything is sent. */
@@ -292,8 +304,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const inputs = await resolveBuildInputs(opts, true);
     let targets: PlatformTarget[];
     try {
-      if (opts.load) await requireLocalEngine();
-      await readIgnorePatterns(inputs.contextDir, inputs.dockerfileAbs);
+      await checkBeforeSync(opts, inputs);
       targets = await selectTargets(opts, parsePlatforms(opts.platform, true));
     } catch (err) {
       inputs.cleanup();
@@ -308,10 +319,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   const inputs = await resolveBuildInputs(opts);
   let registryAuth: Record<string, RegistryAuth>;
   try {
-    // --load: the engine the image goes to answers before anything is synced or built.
-    if (opts.load) await requireLocalEngine();
-    // A bad .dockerignore line is the user's to fix: say so before any progress output.
-    await readIgnorePatterns(inputs.contextDir, inputs.dockerfileAbs);
+    await checkBeforeSync(opts, inputs);
     registryAuth = await buildRegistryAuth(opts, inputs);
   } catch (err) {
     inputs.cleanup();
@@ -374,29 +382,13 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
     const projectKey = target.project || '';
     const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
-    const uploading = syncProgressEvents(emit, 'uploading');
-    const synced = await session.sync(scan, base, signal, (p) => uploading.update(p));
-    uploading.finish({
-      files: synced.blobsSent,
-      filesTotal: synced.blobsSent,
-      bytes: synced.bytesSent,
-      bytesTotal: synced.bytesSent,
-    });
+    const synced = await syncWithProgress(session, scan, base, signal, emit);
     if (synced.snapshotId !== base?.snapshotId)
       await saveSyncBase(hello.builderId, projectKey, contextDir, {
         snapshotId: synced.snapshotId,
         entries: scan.entries,
       });
-    emit({
-      type: 'sync/acked',
-      timeMs: Date.now(),
-      snapshotId: synced.snapshotId,
-      bytesSent: synced.bytesSent,
-      blobsSent: synced.blobsSent,
-      filesChanged: synced.filesChanged,
-      entries: synced.entries,
-      totalBytes: synced.totalBytes,
-    });
+    emit(syncAcked(synced));
 
     let imageId = '';
     let ok = false;

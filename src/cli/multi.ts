@@ -45,7 +45,7 @@ import {
 /** Where one platform of a multi-platform build runs. */
 export type { PlatformTarget } from './targets.js';
 
-import { progressIntervals, syncProgressEvents } from './progress-events.js';
+import { progressIntervals, syncAcked, syncWithProgress } from './progress-events.js';
 import type { PlatformTarget } from './targets.js';
 
 /** The platform of this machine, e.g. linux/amd64 or linux/arm64. */
@@ -231,14 +231,7 @@ export async function runMultiPlatformBuild(
       emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
       const projectKey = target.project || '';
       const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
-      const uploading = syncProgressEvents(emit, 'uploading');
-      const synced = await session.sync(scan, base, ac.signal, (p) => uploading.update(p));
-      uploading.finish({
-        files: synced.blobsSent,
-        filesTotal: synced.blobsSent,
-        bytes: synced.bytesSent,
-        bytesTotal: synced.bytesSent,
-      });
+      const synced = await syncWithProgress(session, scan, base, ac.signal, emit);
       if (synced.snapshotId !== base?.snapshotId) {
         // Several platforms on one builder write the same sync-state file, whose temp name is per
         // process: one write at a time.
@@ -251,16 +244,7 @@ export async function runMultiPlatformBuild(
         saveQueue = write.catch(() => {});
         await write;
       }
-      emit({
-        type: 'sync/acked',
-        timeMs: Date.now(),
-        snapshotId: synced.snapshotId,
-        bytesSent: synced.bytesSent,
-        blobsSent: synced.blobsSent,
-        filesChanged: synced.filesChanged,
-        entries: synced.entries,
-        totalBytes: synced.totalBytes,
-      });
+      emit(syncAcked(synced));
       const tempTags = opts.push
         ? repositories.map((repo) => {
             const first = refs.find((r) => r.repository === repo)!;

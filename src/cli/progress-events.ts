@@ -6,6 +6,7 @@ import {
   type ProgressThrottle,
   type SyncPhase,
 } from '../progress/index.js';
+import type { BuilderSession, SyncOutcome } from '../session/index.js';
 
 /** How often progress events are produced and plain progress lines printed. */
 export interface ProgressIntervals {
@@ -52,4 +53,36 @@ export function loadProgressEvents(
       }),
     { intervalMs },
   );
+}
+
+/**
+ * Syncs a context through `session` between `sync/started` and `sync/acked`: the upload's counts
+ * become `sync/progress` events, the last with the final counts.
+ */
+export async function syncWithProgress(
+  session: Pick<BuilderSession, 'sync'>,
+  scan: Parameters<BuilderSession['sync']>[0],
+  base: Parameters<BuilderSession['sync']>[1],
+  signal: AbortSignal,
+  emit: (e: BuildEvent) => void,
+): Promise<SyncOutcome> {
+  const uploading = syncProgressEvents(emit, 'uploading');
+  const synced = await session.sync(scan, base, signal, (p) => uploading.update(p));
+  const { blobsSent: files, bytesSent: bytes } = synced;
+  uploading.finish({ files, filesTotal: files, bytes, bytesTotal: bytes });
+  return synced;
+}
+
+/** The `sync/acked` event of a finished sync. */
+export function syncAcked(synced: SyncOutcome): BuildEvent {
+  return {
+    type: 'sync/acked',
+    timeMs: Date.now(),
+    snapshotId: synced.snapshotId,
+    bytesSent: synced.bytesSent,
+    blobsSent: synced.blobsSent,
+    filesChanged: synced.filesChanged,
+    entries: synced.entries,
+    totalBytes: synced.totalBytes,
+  };
 }

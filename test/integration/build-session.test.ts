@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   BUILDER_ENGINE,
   type BuilderProcess,
+  buildOn,
   DOCKER,
   depot,
   filesContaining,
@@ -75,13 +76,10 @@ describe('depot build with the session driver', { skip }, () => {
   });
 
   const build = (b: BuilderProcess, tok: string, args: string[], env: Record<string, string> = {}) =>
-    depot(
-      ['build', '--builder', b.url, '--token', tok, '--project', project, '--progress', 'plain', ...args],
-      {
-        DOCKER_CONFIG: emptyDockerConfig,
-        ...env,
-      },
-    );
+    depot([...buildOn(b.url, tok, project), ...args], {
+      DOCKER_CONFIG: emptyDockerConfig,
+      ...env,
+    });
 
   test('--secret: the step reads it; it is in no layer, no builder file, no log line, no output', async () => {
     const value = `npm-token-${nonce}`;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   type BuilderProcess,
+  buildOn,
   depot,
   docker,
   LAPTOP_ENGINE,
@@ -49,15 +50,7 @@ describe('depot build through a separately started depot-builder', { skip }, () 
 
   const build = (meta: string, extra: string[] = []) =>
     depot([
-      'build',
-      '--builder',
-      builder.url,
-      '--token',
-      token,
-      '--project',
-      project,
-      '--progress',
-      'plain',
+      ...buildOn(builder.url, token, project),
       '--metadata-file',
       meta,
       '-t',

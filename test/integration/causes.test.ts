@@ -6,7 +6,15 @@ import * as grpc from '@grpc/grpc-js';
 import { parseEventLines } from '../../src/progress/json.js';
 import type { StatsResponse__Output } from '../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
 import { AUTH_METADATA_KEY, loadBuilderProto, PROJECT_METADATA_KEY } from '../../src/protocol/index.js';
-import { type BuilderProcess, depot, readMetadata, skipReason, startBuilder, tempDir } from './harness.js';
+import {
+  type BuilderProcess,
+  buildOn,
+  depot,
+  readMetadata,
+  skipReason,
+  startBuilder,
+  tempDir,
+} from './harness.js';
 
 const skip = skipReason();
 
@@ -74,19 +82,7 @@ describe('why steps missed, and how steps are counted, on a real builder', { ski
     writeFileSync(join(dir, 'src', 'a.txt'), `a v1 ${nonce}\n`);
     writeFileSync(join(dir, 'Dockerfile'), dockerfile(`${name}-${nonce}`));
     const build = async (progress: 'plain' | 'json', extra: string[] = []) => {
-      const r = await depot([
-        'build',
-        '--builder',
-        builder.url,
-        '--token',
-        token,
-        '--project',
-        proj,
-        '--progress',
-        progress,
-        ...extra,
-        dir,
-      ]);
+      const r = await depot([...buildOn(builder.url, token, proj, progress), ...extra, dir]);
       assert.equal(r.code, 0, r.stderr);
       return { out: `${r.stdout}${r.stderr}`, json: r.stdout };
     };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type BuilderProcess, depot, skipReason, startBuilder, tempDir } from './harness.js';
+import { type BuilderProcess, buildOn, depot, skipReason, startBuilder, tempDir } from './harness.js';
 
 const skip = skipReason();
 
@@ -31,21 +31,7 @@ describe('depot build and dev check their inputs before any sync', { skip }, () 
   });
 
   const build = (args: string[], env: Record<string, string> = {}) =>
-    depot(
-      [
-        'build',
-        '--builder',
-        builder.url,
-        '--token',
-        token,
-        '--project',
-        project,
-        '--progress',
-        'plain',
-        ...args,
-      ],
-      env,
-    );
+    depot([...buildOn(builder.url, token, project), ...args], env);
 
   test('a platform the builder neither builds nor emulates is refused in one line, nothing synced', async () => {
     const before = syncs(builder);

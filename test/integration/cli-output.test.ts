@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   BUILDER_ENGINE,
   type BuilderProcess,
+  buildOn,
   DEPOT_BIN,
   depot,
   docker,
@@ -154,20 +155,7 @@ describe('build progress through a pipe to a slow reader', { skip }, () => {
   test('--progress plain 2>&1 (depot-builder serve): the steps summary at the end', async () => {
     const meta = join(tempDir('meta'), 'meta.json');
     const r = await throughSlowReader(
-      [
-        'build',
-        '--builder',
-        builder.url,
-        '--token',
-        token,
-        '--project',
-        project,
-        '--progress',
-        'plain',
-        '--metadata-file',
-        meta,
-        chattyContext(),
-      ],
+      [...buildOn(builder.url, token, project), '--metadata-file', meta, chattyContext()],
       { merge: true, ready: () => existsSync(meta) },
     );
     assert.equal(r.code, 0, r.out.slice(-2000));
@@ -198,23 +186,10 @@ describe('a build that ends early: Ctrl-C, a stopped builder', { skip }, () => {
     const nonce = randomBytes(6).toString('hex');
     // The log line (`started-…`) differs from the step's name, so it shows the step is running.
     writeFileSync(join(ctx, 'Dockerfile'), `FROM busybox\nRUN echo "started"-${nonce} && sleep 60\n`);
-    const child = spawn(
-      process.execPath,
-      [
-        DEPOT_BIN,
-        'build',
-        '--builder',
-        builder.url,
-        '--token',
-        token,
-        '--project',
-        project,
-        '--progress',
-        'plain',
-        ctx,
-      ],
-      { env: { ...process.env, ...isolatedEnv() }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [DEPOT_BIN, ...buildOn(builder.url, token, project), ctx], {
+      env: { ...process.env, ...isolatedEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.stdout!.resume();

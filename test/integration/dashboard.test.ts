@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   BUILDER_BIN,
   type BuilderProcess,
+  buildOn,
   DEPOT_BIN,
   depot,
   isolatedEnv,
@@ -48,18 +49,7 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt\n');
     writeFileSync(join(ctx, 'a.txt'), `one ${Date.now()}\n`);
     const build = async () => {
-      const b = await depot([
-        'build',
-        '--builder',
-        builder.url,
-        '--token',
-        token,
-        '--project',
-        project,
-        '--progress',
-        'quiet',
-        ctx,
-      ]);
+      const b = await depot([...buildOn(builder.url, token, project, 'quiet'), ctx]);
       assert.equal(b.code, 0, b.stderr);
     };
     await build();

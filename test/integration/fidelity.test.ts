@@ -17,6 +17,7 @@ import tar from 'tar-stream';
 import {
   BUILDER_ENGINE,
   type BuilderProcess,
+  buildOn,
   DEPOT_BIN,
   DOCKER,
   depot,
@@ -424,21 +425,7 @@ describe('context fidelity: depot build and depot context ls match docker build'
     builder = await startBuilder();
     const project = `fidelity-${process.pid}`;
     const token = builder.token(project);
-    const r = await depot([
-      'build',
-      '--builder',
-      builder.url,
-      '--token',
-      token,
-      '--project',
-      project,
-      '--progress',
-      'plain',
-      '-t',
-      tagRemote,
-      '--load',
-      ctx,
-    ]);
+    const r = await depot([...buildOn(builder.url, token, project), '-t', tagRemote, '--load', ctx]);
     assert.equal(r.code, 0, r.stderr);
     const got = normalise(await listImage(LAPTOP_ENGINE, tagRemote));
     assertSame('docker build', ref.norm, 'depot build (remote, --load)', got);

@@ -214,3 +214,13 @@ export async function until<T>(
 export function tmuxSessionGone(socket: string, session: string): boolean {
   return spawnSync('tmux', ['-L', socket, 'has-session', '-t', session]).status !== 0;
 }
+
+/** The arguments of a `depot build` sent to the builder at `url` for `project`; the build's own follow. */
+export function buildOn(
+  url: string,
+  token: string,
+  project: string,
+  progress: 'plain' | 'json' | 'quiet' = 'plain',
+): string[] {
+  return ['build', '--builder', url, '--token', token, '--project', project, '--progress', progress];
+}

@@ -8,7 +8,15 @@ import { parseEventLines } from '../../src/progress/json.js';
 import type { BuildSummary__Output } from '../../src/protocol/generated/depot/builder/v1/BuildSummary.js';
 import type { StatsResponse__Output } from '../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
 import { AUTH_METADATA_KEY, loadBuilderProto, PROJECT_METADATA_KEY } from '../../src/protocol/index.js';
-import { BUILDER_BIN, type BuilderProcess, depot, skipReason, startBuilder, tempDir } from './harness.js';
+import {
+  BUILDER_BIN,
+  type BuilderProcess,
+  buildOn,
+  depot,
+  skipReason,
+  startBuilder,
+  tempDir,
+} from './harness.js';
 
 const skip = skipReason();
 
@@ -98,19 +106,7 @@ describe('build history: Stats and WatchBuilds on a real builder', { skip }, () 
   });
 
   const build = async (user: string, extra: string[] = []) => {
-    const r = await depot([
-      'build',
-      '--builder',
-      builder.url,
-      '--token',
-      tokens[user]!,
-      '--project',
-      project,
-      '--progress',
-      'json',
-      ...extra,
-      ctx,
-    ]);
+    const r = await depot([...buildOn(builder.url, tokens[user]!, project, 'json'), ...extra, ctx]);
     assert.equal(r.code, 0, r.stderr);
     return stepsOf(r.stdout);
   };
@@ -196,19 +192,7 @@ describe('build history: Stats and WatchBuilds on a real builder', { skip }, () 
     writeFileSync(join(dir, 'Dockerfile'), dockerfile('RUN echo "$FLAVOR" > /f && cat /app.txt > /out.txt'));
     /** Runs a build; returns step keyword → its cause. */
     const why = async (extra: string[] = []) => {
-      const r = await depot([
-        'build',
-        '--builder',
-        builder.url,
-        '--token',
-        token,
-        '--project',
-        proj,
-        '--progress',
-        'json',
-        ...extra,
-        dir,
-      ]);
+      const r = await depot([...buildOn(builder.url, token, proj, 'json'), ...extra, dir]);
       assert.equal(r.code, 0, r.stderr);
       const names = new Map<string, string>();
       const out = new Map<

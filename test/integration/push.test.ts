@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   type BuilderProcess,
+  buildOn,
   DOCKER,
   depot,
   filesContaining,
@@ -115,21 +116,7 @@ describe('depot build --push', { skip }, () => {
   });
 
   const build = (args: string[], env: Record<string, string> = {}) =>
-    depot(
-      [
-        'build',
-        '--builder',
-        amd.url,
-        '--token',
-        amdToken,
-        '--project',
-        project,
-        '--progress',
-        'plain',
-        ...args,
-      ],
-      env,
-    );
+    depot([...buildOn(amd.url, amdToken, project), ...args], env);
   const byPlatform = () => `linux/amd64=${amd.url},${secondPlatform}=${second.url}`;
 
   test('single platform: the builder pushes the tag; the registry serves its manifest', async () => {

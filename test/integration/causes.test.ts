@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,11 +10,15 @@ import { AUTH_METADATA_KEY, loadBuilderProto, PROJECT_METADATA_KEY } from '../..
 import {
   type BuilderProcess,
   buildOn,
+  DEPOT_BIN,
   depot,
+  isolatedEnv,
+  LAPTOP_ENGINE,
   readMetadata,
   skipReason,
   startBuilder,
   tempDir,
+  until,
 } from './harness.js';
 
 const skip = skipReason();
@@ -205,5 +210,54 @@ describe('why steps missed, and how steps are counted, on a real builder', { ski
     const t = causesOf((await p.build('json', ['-f', join(p.dir, 'B.Dockerfile'), '--target', 'app'])).json);
     assert.ok(t.causes.size > 0);
     for (const c of t.causes.values()) assert.equal(c.text, 'first build of B.Dockerfile (target app)');
+  });
+
+  test('a build running beside another one on the engine shows its own step labels', async () => {
+    // BuildKit runs the FROM both builds share once, named after the build that loaded it first:
+    // without relabelling, the two-step build below shows `[1/4] FROM …`.
+    const long = project('beside-long');
+    writeFileSync(
+      join(long.dir, 'Dockerfile'),
+      `FROM busybox:latest\nRUN sleep 4 && echo ${nonce}-long\nRUN echo a1\nRUN echo a2\n`,
+    );
+    const short = project('beside-short');
+    writeFileSync(join(short.dir, 'Dockerfile'), `FROM busybox:latest\nRUN echo ${nonce}-short\n`);
+    const first = spawn(
+      process.execPath,
+      [DEPOT_BIN, ...buildOn(builder.url, long.token, long.proj, 'json'), long.dir],
+      {
+        env: { ...process.env, ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let firstOut = '';
+    const firstDone = new Promise<number | null>((res) => first.on('close', res));
+    first.stdout.on('data', (d: Buffer) => {
+      firstOut += d.toString();
+    });
+    first.stderr.resume();
+    // The long build is inside its sleep: its FROM vertex is active on the engine.
+    await until('the long build to start its sleep', () =>
+      parseEventLines(firstOut.slice(0, firstOut.lastIndexOf('\n') + 1)).some(
+        (ev) =>
+          ev.type === 'vertex/updated' &&
+          ev.vertex.name.startsWith('[2/4] RUN sleep') &&
+          ev.vertex.startedMs > 0,
+      ),
+    );
+    const { json } = await short.build('json');
+    assert.equal(await firstDone, 0, firstOut.slice(-2000));
+    const names = new Set<string>();
+    for (const ev of parseEventLines(json))
+      if (ev.type === 'vertex/updated' && /^\[[^\]]*\d+\/\d+\]/.test(ev.vertex.name))
+        names.add(ev.vertex.name);
+    assert.deepEqual([...names].sort(), [
+      '[1/2] FROM docker.io/library/busybox:latest',
+      `[2/2] RUN echo ${nonce}-short`,
+    ]);
+    const longNames = new Set<string>();
+    for (const ev of parseEventLines(firstOut))
+      if (ev.type === 'vertex/updated' && ev.vertex.name.startsWith('[1/')) longNames.add(ev.vertex.name);
+    assert.deepEqual([...longNames], ['[1/4] FROM docker.io/library/busybox:latest']);
   });
 });

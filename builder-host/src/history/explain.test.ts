@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createStepExplainer, type ExplainInput, explainStep, MAX_PATHS, type StepCause } from './explain.js';
+import {
+  createStepExplainer,
+  createStepLabeler,
+  type ExplainInput,
+  explainStep,
+  MAX_PATHS,
+  type StepCause,
+} from './explain.js';
 
 // Lines:                                                  //  1
 const APP = `# syntax=docker/dockerfile:1
@@ -580,4 +587,57 @@ test('a previous build whose Dockerfile text was not kept: no Dockerfile compari
     }),
   );
   assert.deepEqual([base.kind, base.digest], ['base_image', fresh]);
+});
+
+test('a step labelled by another build of the same engine gets this Dockerfile’s label', () => {
+  // Names as BuildKit 0.8 printed them (real traces); a vertex shared with a build that loaded it
+  // first keeps that build's label.
+  const label = createStepLabeler('FROM busybox:latest\nRUN echo b\n');
+  assert.equal(
+    label('[1/4] FROM docker.io/library/busybox:latest'),
+    '[1/2] FROM docker.io/library/busybox:latest',
+  );
+  assert.equal(
+    label('[base 1/5] FROM docker.io/library/busybox:latest'),
+    '[1/2] FROM docker.io/library/busybox:latest',
+  );
+  assert.equal(
+    label('[1/2] FROM docker.io/library/busybox:latest'),
+    '[1/2] FROM docker.io/library/busybox:latest',
+  );
+  assert.equal(label('[2/2] RUN echo b'), '[2/2] RUN echo b');
+  assert.equal(label('[internal] load build context'), '[internal] load build context');
+
+  const multi = createStepLabeler(
+    [
+      'FROM busybox:latest',
+      'RUN echo one > /o',
+      'FROM busybox:latest AS named',
+      'COPY --from=0 /o /h',
+      'ENV A=b',
+      'WORKDIR /x',
+      'FROM named',
+      'COPY f /f',
+      'RUN echo two',
+      '',
+    ].join('\n'),
+  );
+  // What the engine printed for this Dockerfile fits it and is kept, including the FROM that two
+  // stages share (BuildKit shows one vertex for both).
+  for (const n of [
+    '[stage-0 1/2] FROM docker.io/library/busybox:latest',
+    '[stage-0 2/2] RUN echo one > /o',
+    '[named 2/3] COPY --from=0 /o /h',
+    '[named 3/3] WORKDIR /x',
+    '[stage-2 1/2] COPY f /f',
+    '[stage-2 2/2] RUN echo two',
+    '[linux/arm64 stage-2 2/2] RUN echo two',
+  ])
+    assert.equal(multi(n), n);
+  assert.equal(multi('[4/4] RUN echo one > /o'), '[stage-0 2/2] RUN echo one > /o');
+  assert.equal(multi('[linux/arm64 b 2/5] RUN echo two'), '[linux/arm64 stage-2 2/2] RUN echo two');
+  // A name this Dockerfile has no step for, and ONBUILD triggers, are left alone.
+  assert.equal(multi('[3/3] RUN echo elsewhere'), '[3/3] RUN echo elsewhere');
+  assert.equal(multi('[1/3] ONBUILD RUN echo one > /o'), '[1/3] ONBUILD RUN echo one > /o');
+  assert.equal(createStepLabeler('FROM scratch\nCOPY f /f\n')('[2/3] COPY f /f'), '[1/1] COPY f /f');
 });

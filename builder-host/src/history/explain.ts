@@ -337,6 +337,8 @@ interface VertexName {
 
 const BRACKET = /^\[([^\]]*)\]\s?(.*)$/s;
 const STEP_REF = /^(?:(.*?)\s+)?(\d+)\/(\d+)$/;
+/** The platform BuildKit puts before the stage of a multi-platform build (`linux/arm64`). */
+const PLATFORM_WORD = /^[a-z0-9]+\/[a-z0-9_/.-]+$/i;
 
 /** `[build 3/4] RUN make`, `[linux/arm64 stage-1 2/3] COPY . .`, `[ 2/12] RUN x`, or a bare name. */
 function parseName(name: string): VertexName {
@@ -348,9 +350,49 @@ function parseName(name: string): VertexName {
   if (!ref) return out;
   out.stepIndex = Number(ref[2]);
   const words = (ref[1] ?? '').split(/\s+/).filter(Boolean);
-  if (words.length > 0 && /^[a-z0-9]+\/[a-z0-9_/.-]+$/i.test(words[0] ?? '')) words.shift();
+  if (words.length > 0 && PLATFORM_WORD.test(words[0] ?? '')) words.shift();
   out.stage = words.join(' ').toLowerCase();
   return out;
+}
+
+/**
+ * A vertex's name as this build's Dockerfile would have it.
+ *
+ * BuildKit runs one vertex for identical work of builds that are active at the same time on one
+ * engine, and names it after the build that loaded it first: a build's `FROM` can arrive as
+ * `[1/4] FROM …`, labelled by another build's Dockerfile, while this one has two steps. A name
+ * whose stage and `n/m` fit this Dockerfile is kept as it is; a foreign one gets the label of the
+ * step it stands for (found by its instruction, as causes are); a name that matches no step, or
+ * carries ONBUILD triggers (the base image adds steps this Dockerfile does not show), is kept.
+ */
+export function createStepLabeler(dockerfile: string): (name: string) => string {
+  const model = parseDockerfile(dockerfile);
+  const totals = model.stages.map((s) => s.instrs.reduce((n, i) => Math.max(n, i.stepIndex), 0));
+  const labelOf = (s: DfStage) => (s.name ? s.name : model.stages.length > 1 ? `stage-${s.index}` : '');
+  return (name) => {
+    const m = BRACKET.exec(name.trim());
+    const ref = m ? STEP_REF.exec((m[1] ?? '').trim()) : null;
+    if (!m || !ref || model.stages.length === 0 || /^(?:ONBUILD|LINK)\s/i.test(m[2] ?? '')) return name;
+    const v = parseName(name);
+    const total = Number(ref[3]);
+    const wanted = normalizeVertexInstruction(v.instruction);
+    const fits = model.stages.some(
+      (s) =>
+        labelOf(s) === v.stage &&
+        totals[s.index] === total &&
+        s.instrs.some((i) => i.stepIndex === v.stepIndex && matchScore(i, wanted) > 0),
+    );
+    if (fits) return name;
+    const at = locate(model, { ...v, stage: '' });
+    const instr = at?.stage.instrs[at.pos];
+    if (!at || !instr?.stepIndex || matchScore(instr, wanted) === 0) return name;
+    const first = (ref[1] ?? '').split(/\s+/).find(Boolean) ?? '';
+    const platform = PLATFORM_WORD.test(first) ? first : '';
+    const label = [platform, labelOf(at.stage), `${instr.stepIndex}/${totals[at.stage.index]}`]
+      .filter(Boolean)
+      .join(' ');
+    return `[${label}] ${(m[2] ?? '').trim()}`;
+  };
 }
 
 function short(text: string, max = 60): string {

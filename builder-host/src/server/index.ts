@@ -34,6 +34,7 @@ import {
   type BuildRecording,
   beginRecording,
   createBuildFeed,
+  createStepLabeler,
   type History,
   type StatsGroupBy,
   type StatsWindow,
@@ -602,6 +603,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           }
         }
         const vertices = new Map<string, MemoVertex>();
+        const relabel = createStepLabeler(dfBytes.toString('utf8'));
         logger.info(
           { rpc: 'Build', project: caller.project, buildId, snapshot: req.snapshotId, driver },
           'build started',
@@ -714,13 +716,15 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               'build finished',
             );
           } else if (ev.type === 'vertex') {
-            vertices.set(ev.vertex.digest, {
-              digest: ev.vertex.digest,
+            // A vertex shared with another build on this engine may carry that build's label.
+            const vertex = ev.vertex.name ? { ...ev.vertex, name: relabel(ev.vertex.name) } : ev.vertex;
+            vertices.set(vertex.digest, {
+              digest: vertex.digest,
               // A re-sent vertex may come without its name: keep the one seen first.
-              name: ev.vertex.name || vertices.get(ev.vertex.digest)?.name || '',
-              inputs: ev.vertex.inputs,
+              name: vertex.name || vertices.get(vertex.digest)?.name || '',
+              inputs: vertex.inputs,
             });
-            await sendVertex(await localBase.adjust(ev.vertex));
+            await sendVertex(await localBase.adjust(vertex));
           } else {
             if (ev.type === 'status') recording?.status(ev.status);
             send(engineEventToWire(ev));

@@ -8,7 +8,12 @@ import { createDockerEngine } from './engine/index.js';
 import { createFleetAuth, startFleetRegistration } from './fleet/index.js';
 import { createStepExplainer } from './history/explain.js';
 import { openHistory, type RetentionOptions, type StepExplainer } from './history/index.js';
-import { createBuilderServer, type TokenVerifier } from './server/index.js';
+import {
+  createBuilderServer,
+  createImageNamespaces,
+  loadNamespaceKey,
+  type TokenVerifier,
+} from './server/index.js';
 import { createStore } from './store/index.js';
 
 /** Version of the builder-host. */
@@ -107,8 +112,8 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     builderId: id,
     version: BUILDER_VERSION,
     engine,
-    blobs: store.blobs,
-    snapshots: store.snapshots,
+    store,
+    namespaces: createImageNamespaces(await loadNamespaceKey(opts.dataDir)),
     tokens,
     logger,
     memoDir: opts.resultReuse === false ? undefined : join(opts.dataDir, 'results'),
@@ -149,6 +154,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
       await server.close();
       clearInterval(pruner);
       history.close();
+      store.ownership.close();
     },
   };
 }

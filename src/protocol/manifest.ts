@@ -69,6 +69,8 @@ export function validateManifest(entries: readonly ContextEntry[]): void {
       throw new ManifestError(`invalid manifest: duplicate path ${JSON.stringify(e.path)}`);
     if (e.type === 'file' && !DIGEST_RE.test(e.digest))
       throw new ManifestError(`invalid manifest: bad digest for ${JSON.stringify(e.path)}`);
+    if (!Number.isSafeInteger(e.size) || e.size < 0)
+      throw new ManifestError(`invalid manifest: bad size for ${JSON.stringify(e.path)}`);
     if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777)
       throw new ManifestError(`invalid manifest: bad mode for ${JSON.stringify(e.path)}`);
     byPath.set(e.path, e);
@@ -84,6 +86,12 @@ export function validateManifest(entries: readonly ContextEntry[]): void {
       const src = byPath.get(e.link);
       if (src?.type !== 'file')
         throw new ManifestError(`invalid manifest: hardlink ${JSON.stringify(e.path)} has no file source`);
+      // The builder reads a hardlink's bytes by its digest: it must be its source's, or a hardlink
+      // could name any blob without the manifest's files vouching for it.
+      if (e.digest !== src.digest || e.size !== src.size)
+        throw new ManifestError(
+          `invalid manifest: hardlink ${JSON.stringify(e.path)} does not match its source ${JSON.stringify(e.link)}`,
+        );
     }
     if (e.type === 'symlink' && e.link.includes('\0'))
       throw new ManifestError(`invalid manifest: symlink target of ${JSON.stringify(e.path)} contains NUL`);

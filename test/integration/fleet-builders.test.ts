@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,7 +11,7 @@ import {
   type FleetRegistration,
   startFleetRegistration,
 } from '../../builder-host/src/fleet/index.js';
-import { createBuilderServer } from '../../builder-host/src/server/index.js';
+import { createBuilderServer, createImageNamespaces } from '../../builder-host/src/server/index.js';
 import { createStore } from '../../builder-host/src/store/index.js';
 import {
   createProbe,
@@ -65,8 +66,8 @@ async function startBuilder(id: string, platform: string): Promise<Running> {
     builderId: id,
     version: '0.1.0-test',
     engine: stubEngine(platform),
-    blobs: store.blobs,
-    snapshots: store.snapshots,
+    store,
+    namespaces: createImageNamespaces(randomBytes(32)),
     tokens,
     logger: pino({ level: 'silent' }),
   });

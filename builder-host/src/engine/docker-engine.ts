@@ -47,6 +47,8 @@ interface ImageAnswer {
   Os?: string;
   Architecture?: string;
   Variant?: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
 }
 
 const ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
@@ -89,7 +91,14 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     const platform = j.Architecture
       ? [j.Os || 'linux', j.Architecture, ...(j.Variant ? [j.Variant] : [])].join('/')
       : '';
-    return { id: j.Id ?? id, size: j.Size ?? 0, diffIds: j.RootFS?.Layers ?? [], platform };
+    return {
+      id: j.Id ?? id,
+      size: j.Size ?? 0,
+      diffIds: j.RootFS?.Layers ?? [],
+      platform,
+      repoTags: j.RepoTags ?? [],
+      repoDigests: j.RepoDigests ?? [],
+    };
   };
 
   const cancel = async (buildId: string): Promise<void> => {
@@ -259,6 +268,14 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
         const q = new URLSearchParams({ repo, tag }).toString();
         await dockerJson(ep, { method: 'POST', path: `/images/${encodeURI(id)}/tag?${q}` }, `tagging ${t}`);
       }
+    },
+    async untagImage(ref) {
+      // Removing a name the image has others for only untags; noprune keeps every layer.
+      await dockerJson(
+        ep,
+        { method: 'DELETE', path: `/images/${encodeURI(ref)}?noprune=1`, allow404: true },
+        `untagging ${ref}`,
+      );
     },
   };
 }

@@ -20,6 +20,10 @@ export interface ImageFacts {
   diffIds: string[];
   /** From the image config, e.g. linux/arm64/v8; empty when the config does not say. */
   platform: string;
+  /** The names the engine has for it (`repo:tag`). */
+  repoTags: string[];
+  /** Registry digests it was pushed or pulled as (`repo@sha256:…`). */
+  repoDigests: string[];
 }
 
 /** One build to run on the engine. */
@@ -131,6 +135,11 @@ export interface Engine {
   ): Promise<PushResult>;
   /** Tags an image (`name[:tag]`, tag defaults to latest). */
   tagImage(id: string, tags: string[]): Promise<void>;
+  /**
+   * Removes one name (`repo:tag` or `repo@digest`); an image with other names keeps them and its
+   * layers, one left without any name is deleted as `docker rmi` would. A no-op for an unknown name.
+   */
+  untagImage(ref: string): Promise<void>;
   /**
    * Streams a docker-archive of the image whose manifest lists every layer but whose tar omits
    * the layers whose chain id is in `haveChainIds` (unless `allLayers`).

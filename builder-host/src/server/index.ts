@@ -41,10 +41,19 @@ import {
   type StepExplainer,
   trivialExplainer,
 } from '../history/index.js';
-import type { BlobStore, BlobWriter, SnapshotStore } from '../store/index.js';
+import { type BlobWriter, createProjectStores, type ProjectStore, type SharedStore } from '../store/index.js';
+import { ImageNameError, resolveImageNames } from './base-names.js';
+import type { ImageNamespaces } from './image-namespace.js';
 import { createLocalBaseCheck } from './local-base.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 import { createSshRelays } from './ssh-relay.js';
+
+export {
+  createImageNamespaces,
+  type ImageNamespaces,
+  loadNamespaceKey,
+  NAMESPACE_HOST,
+} from './image-namespace.js';
 
 /** Checks a bearer token; undefined when unknown or revoked. */
 export interface TokenVerifier {
@@ -55,9 +64,11 @@ export interface BuilderServerOptions {
   builderId: string;
   version: string;
   engine: Engine;
-  blobs: BlobStore;
-  snapshots: SnapshotStore;
+  /** Blobs, snapshots and which project holds which: handlers see only the caller's project's. */
+  store: SharedStore;
   tokens: TokenVerifier;
+  /** The names of each project's images on the shared engine. */
+  namespaces: ImageNamespaces;
   logger: Logger;
   /** Platforms this builder serves (declared, e.g. an engine that emulates arm64); default: the engine's. */
   platforms?: string[];
@@ -125,6 +136,8 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   const message = err instanceof Error ? err.message : String(err);
   if (code === 'digest_mismatch' || code === 'invalid_digest')
     return { code: grpc.status.INVALID_ARGUMENT, details: message };
+  if (code === 'size_mismatch' || code === 'invalid_size')
+    return { code: grpc.status.INVALID_ARGUMENT, details: message };
   if (code === 'blob_missing') return { code: grpc.status.FAILED_PRECONDITION, details: message };
   return { code: grpc.status.INTERNAL, details: message };
 }
@@ -135,32 +148,69 @@ export function createBuilderServer(opts: BuilderServerOptions): {
   listen(address: string, tls?: { cert: Buffer; key: Buffer }): Promise<string>;
   close(): Promise<void>;
 } {
-  const { engine, blobs, snapshots, tokens, logger } = opts;
+  const { engine, tokens, logger, namespaces } = opts;
   const proto = loadBuilderProto();
   // Each running Build: its controller and the promise of its handler (settled once it has answered).
   const activeBuilds = new Map<AbortController, Promise<void>>();
   const memo = opts.memoDir ? createResultMemo(opts.memoDir) : undefined;
   const driver = opts.driver ?? 'session';
   const sshRelays = createSshRelays();
-  // Snapshots just stored by Sync, in memory: the Build that follows needs not re-read and re-hash them.
-  const recentSnapshots = new Map<string, ContextEntry[]>();
-  const rememberSnapshot = (id: string, entries: ContextEntry[]) => {
-    recentSnapshots.delete(id);
-    recentSnapshots.set(id, entries);
-    if (recentSnapshots.size > 8) recentSnapshots.delete(recentSnapshots.keys().next().value!);
+  // A registry name exists on the shared engine only while its push runs (one push per name at a
+  // time); afterwards the image is named only in its project's namespace, and the digest name the
+  // push left is removed too, so another project's FROM cannot find it on the engine.
+  const pushLocks = new Map<string, Promise<void>>();
+  const pushNamed = async <T extends { repository: string; digest: string }>(
+    imageId: string,
+    ref: string,
+    push: () => Promise<T>,
+  ): Promise<T> => {
+    const prev = pushLocks.get(ref) ?? Promise.resolve();
+    let release = () => {};
+    const mine = prev.then(() => new Promise<void>((r) => (release = r)));
+    pushLocks.set(ref, mine);
+    await prev;
+    let tagged = false;
+    let digestName = '';
+    try {
+      const existing = await engine.inspectImage(ref);
+      if (existing && existing.id !== imageId)
+        throw new RpcError(
+          grpc.status.FAILED_PRECONDITION,
+          `${ref} names another image on the builder's engine (one kept for every project, or a name an older builder left): push under another name, or ask the operator to remove it (docker rmi ${ref})`,
+        );
+      if (!existing) {
+        await engine.tagImage(imageId, [ref]);
+        tagged = true;
+      }
+      const r = await push();
+      if (tagged) digestName = `${r.repository}@${r.digest}`;
+      return r;
+    } finally {
+      if (tagged)
+        for (const name of [ref, digestName].filter(Boolean))
+          await engine
+            .untagImage(name)
+            .catch((err: Error) =>
+              logger.warn({ ref: name, err: err.message }, 'removing a pushed name failed'),
+            );
+      release();
+      if (pushLocks.get(ref) === mine) pushLocks.delete(ref);
+    }
   };
-  const snapshotEntries = async (id: string) => recentSnapshots.get(id) ?? (await snapshots.get(id));
+  const now = opts.now ?? Date.now;
+  // The only way handlers reach blobs and snapshots: the caller's project's view.
+  const stores = createProjectStores(opts.store, now);
   const history = opts.history;
   const explainer = opts.explainer ?? trivialExplainer;
   const feed: BuildFeed = createBuildFeed();
-  const now = opts.now ?? Date.now;
-  // Bytes of the last Sync of each snapshot, taken by the build that follows it.
+  // Bytes of the last Sync of each snapshot (per project), taken by the build that follows it.
   const syncBytes = new Map<string, { received: number; total: number }>();
-  const noteSync = (id: string, received: number, total: number) => {
-    syncBytes.delete(id);
-    syncBytes.set(id, { received, total });
+  const noteSync = (key: string, received: number, total: number) => {
+    syncBytes.delete(key);
+    syncBytes.set(key, { received, total });
     if (syncBytes.size > SYNC_BYTES_KEPT) syncBytes.delete(syncBytes.keys().next().value!);
   };
+  const syncKey = (project: string, id: string) => `${project}\0${id}`;
   let enginePlatform: Promise<string> | undefined;
   const defaultPlatform = () => {
     enginePlatform ??= engine.info().then(
@@ -172,9 +222,9 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     );
     return enginePlatform;
   };
-  const readBlob = async (digest: string): Promise<Buffer> => {
+  const readBlob = async (store: ProjectStore, digest: string): Promise<Buffer> => {
     const chunks: Buffer[] = [];
-    for await (const c of blobs.open(digest) as AsyncIterable<Buffer>) chunks.push(c);
+    for await (const c of store.open(digest) as AsyncIterable<Buffer>) chunks.push(c);
     return Buffer.concat(chunks);
   };
 
@@ -268,6 +318,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
       });
       (async () => {
         caller = await authenticate(call);
+        const store = stores.forProject(caller.project);
         const iter = call[Symbol.asyncIterator]() as AsyncIterator<SyncRequest__Output>;
         const first = await iter.next();
         if (first.done || !first.value.begin)
@@ -275,7 +326,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         const begin = first.value.begin;
         let entries: ContextEntry[];
         if (begin.delta) {
-          const base = await snapshotEntries(begin.delta.baseSnapshot);
+          // Another project's snapshot is as unknown as one nobody stored.
+          const base = await store.snapshot(begin.delta.baseSnapshot);
           if (!base)
             throw new RpcError(
               grpc.status.FAILED_PRECONDITION,
@@ -285,7 +337,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             // Nothing changed: the base was validated and stored already; acknowledge it as is.
             const totalBytes = base.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
             call.write({ need: { digests: [], bytes: 0 } });
-            noteSync(begin.delta.baseSnapshot, 0, totalBytes);
+            store.touch(begin.delta.baseSnapshot);
+            noteSync(syncKey(caller.project, begin.delta.baseSnapshot), 0, totalBytes);
             call.write({
               ready: {
                 snapshotId: begin.delta.baseSnapshot,
@@ -308,8 +361,19 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         }
         validateManifest(entries);
         const sizes = new Map<string, number>();
-        for (const e of entries) if (e.type === 'file') sizes.set(e.digest, e.size);
-        const missing = await blobs.missing(sizes.keys());
+        for (const e of entries)
+          if (e.type === 'file') {
+            const seen = sizes.get(e.digest);
+            if (seen !== undefined && seen !== e.size)
+              throw new RpcError(
+                grpc.status.INVALID_ARGUMENT,
+                `invalid manifest: ${e.digest} is listed with sizes ${seen} and ${e.size}`,
+              );
+            sizes.set(e.digest, e.size);
+          }
+        // Proof of possession: the project uploads every blob it has not uploaded itself, even when
+        // the store has the bytes from another project, so presence never answers for others' files.
+        const missing = await store.missing(sizes);
         const pending = new Set(missing);
         const needBytes = missing.reduce((n, d) => n + (sizes.get(d) ?? 0), 0);
         call.write({ need: { digests: missing, bytes: needBytes } });
@@ -336,7 +400,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               );
             pending.delete(chunk.digest);
             received += chunk.data.length;
-            const put: Promise<void> = blobs
+            const put: Promise<void> = store
               .put(chunk.digest, chunk.data)
               .catch((err) => {
                 putError ??= err;
@@ -353,7 +417,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             if (!pending.has(chunk.digest))
               throw new RpcError(grpc.status.INVALID_ARGUMENT, `blob ${chunk.digest} was not asked for`);
             current = chunk.digest;
-            writer = blobs.begin(chunk.digest, sizes.get(chunk.digest));
+            writer = store.begin(chunk.digest, sizes.get(chunk.digest) ?? 0);
           }
           if (chunk.data.length > CHUNK_SIZE)
             throw new RpcError(grpc.status.INVALID_ARGUMENT, 'blob chunk larger than the protocol allows');
@@ -369,11 +433,10 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         }
         await Promise.all(inflight);
         if (putError) throw putError;
-        await blobs.flush();
-        const id = await snapshots.put(entries);
-        rememberSnapshot(id, sortEntries(entries));
+        await store.flushAndClaim(missing.map((digest) => ({ digest, size: sizes.get(digest) ?? 0 })));
+        const id = await store.putSnapshot(entries);
         const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
-        noteSync(id, received, totalBytes);
+        noteSync(syncKey(caller.project, id), received, totalBytes);
         call.write({
           ready: { snapshotId: id, entries: entries.length, totalBytes, receivedBytes: received },
         });
@@ -425,9 +488,12 @@ export function createBuilderServer(opts: BuilderServerOptions): {
       };
       const handled = (async () => {
         caller = await authenticate(call);
+        const store = stores.forProject(caller.project);
         const req = call.request;
-        const entries = await snapshotEntries(req.snapshotId);
+        // Another project's snapshot is as unknown as one nobody stored.
+        const entries = await store.snapshot(req.snapshotId);
         if (!entries) throw new RpcError(grpc.status.NOT_FOUND, `unknown snapshot ${req.snapshotId}`);
+        store.touch(req.snapshotId);
         for (const t of req.tags) {
           // The engine's tag API would take `app:bad:tag` as app + bad:tag (or worse): refuse like docker.
           try {
@@ -445,7 +511,19 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         // Registry credentials live only in this closure (never logged, never stored) and go to
         // the engine as X-Registry-Auth for this build's pushes.
         const registryAuth = req.registryAuth;
-        const pushAfterBuild = async (tags: string[]): Promise<PushOutcome> => {
+        const ns = namespaces.forProject(caller.project);
+        // The engine's name of an image the project refers to: its own image of that name when it
+        // has one (as docker finds a local tag first), else the name as written.
+        const engineRef = async (ref: string): Promise<string> => {
+          let own: string;
+          try {
+            own = ns.name(ref);
+          } catch {
+            return ref;
+          }
+          return (await engine.inspectImage(own)) ? own : ref;
+        };
+        const pushAfterBuild = async (imageId: string, tags: string[]): Promise<PushOutcome> => {
           const pushed: PushedImage[] = [];
           if (!req.push) return { ok: true, error: '', errorCode: '', pushed };
           if (tags.length === 0)
@@ -455,11 +533,11 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             const host = registryOf(splitTagReference(ref).repository);
             send({ message: `pushing ${ref}` });
             try {
-              const r = await engine.pushImage(
-                ref,
-                toPushAuth(authForHost(registryAuth, host)),
-                ac.signal,
-                (text) => send({ message: `${ref}: ${text}` }),
+              // The registry name exists on the engine only while it is pushed (see pushNamed).
+              const r = await pushNamed(imageId, ref, () =>
+                engine.pushImage(ref, toPushAuth(authForHost(registryAuth, host)), ac.signal, (text) =>
+                  send({ message: `${ref}: ${text}` }),
+                ),
               );
               pushed.push({
                 repository: r.repository,
@@ -504,24 +582,43 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           }
         }
         const dfBytes =
-          extra?.dockerfile ?? (await readBlob(entries.find((e) => e.path === dockerfile)!.digest));
+          extra?.dockerfile ?? (await readBlob(store, entries.find((e) => e.path === dockerfile)!.digest));
         const dfDigest = `sha256:${createHash('sha256').update(dfBytes).digest('hex')}`;
+        // What the engine reads: the project's own images under their names in its namespace.
+        let engineDockerfile: Buffer;
+        try {
+          engineDockerfile = Buffer.from(
+            await resolveImageNames(dfBytes.toString('utf8'), {
+              isInternal: (ref) => namespaces.isInternal(ref),
+              // --pull asks the registry for every base image, as docker build --pull does.
+              ownImage: async (ref) => {
+                if (req.pull) return undefined;
+                const name = await engineRef(ref);
+                return name === ref ? undefined : name;
+              },
+              buildArgs: req.buildArgs,
+            }),
+          );
+        } catch (err) {
+          if (err instanceof ImageNameError) throw new RpcError(grpc.status.INVALID_ARGUMENT, err.message);
+          throw err;
+        }
         const bases =
           memo || history
             ? await resolveBaseImages(
                 dfBytes.toString('utf8'),
-                async (ref) => (await engine.inspectImage(ref))?.id,
+                async (ref) => (await engine.inspectImage(await engineRef(ref)))?.id,
               )
             : undefined;
         if (history) {
-          const synced = syncBytes.get(req.snapshotId);
-          syncBytes.delete(req.snapshotId);
+          const synced = syncBytes.get(syncKey(caller.project, req.snapshotId));
+          syncBytes.delete(syncKey(caller.project, req.snapshotId));
           recording = await beginRecording(
             {
               history,
               explainer,
               feed,
-              snapshotEntries: (id) => snapshots.get(id),
+              snapshotEntries: (id) => store.snapshot(id),
               now,
               onError: (err) =>
                 logger.warn({ rpc: 'Build', buildId, err: (err as Error).message }, 'build history failed'),
@@ -552,6 +649,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           if (bases) {
             key = memoKey(
               {
+                project: caller.project,
                 snapshotId: req.snapshotId,
                 dockerfile: dfBytes,
                 dockerfilePath: extra ? '' : dockerfile,
@@ -564,8 +662,11 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             );
             const hit = await memo.get(key);
             const img = hit ? await engine.inspectImage(hit.imageId) : undefined;
-            if (hit && img) {
-              await engine.tagImage(hit.imageId, req.tags);
+            if (hit && img && ns.owns(img.repoTags)) {
+              await engine.tagImage(
+                hit.imageId,
+                req.tags.map((t) => ns.name(t)),
+              );
               const now = Date.now();
               send({ info: `reusing the result of an identical build (${hit.builtAt})` });
               // A vertex BuildKit never named (memos written before names were kept) would show as
@@ -573,7 +674,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               for (const v of hit.vertices)
                 if (v.name !== '')
                   await sendVertex({ ...v, cached: true, startedMs: now, completedMs: now, error: '' });
-              const pushed = await pushAfterBuild(req.tags);
+              const pushed = await pushAfterBuild(hit.imageId, req.tags);
               recording?.finish(pushed.ok ? 'ok' : 'failed');
               send({
                 result: {
@@ -613,7 +714,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
           buildArgs: req.buildArgs,
           target: req.target,
           platform: req.platform,
-          tags: req.tags,
+          // Names in the project's namespace: a client's -t never names a shared engine image.
+          tags: req.tags.map((t) => ns.name(t)),
           noCache: req.noCache,
           pull: req.pull,
           labels: req.labels,
@@ -631,12 +733,18 @@ export function createBuilderServer(opts: BuilderServerOptions): {
               // One key per project: BuildKit keeps the project's last context and fetches only changes.
               sharedKey: createHash('sha256').update(`depot-project:${project}`).digest('hex').slice(0, 32),
               dirs: new Map([
-                ['context', { entries, open: (d: string) => blobs.open(d) }],
+                ['context', { entries, open: (d: string) => store.open(d) }],
                 [
                   'dockerfile',
                   {
-                    entries: singleFileEntries(name, dfBytes.length, dfDigest),
-                    open: () => Readable.from([dfBytes]),
+                    entries: singleFileEntries(
+                      name,
+                      engineDockerfile.length,
+                      engineDockerfile === dfBytes
+                        ? dfDigest
+                        : `sha256:${createHash('sha256').update(engineDockerfile).digest('hex')}`,
+                    ),
+                    open: () => Readable.from([engineDockerfile]),
                   },
                 ],
               ]),
@@ -659,7 +767,12 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             },
           };
         } else {
-          const tar = createContextTar(entries, (d) => blobs.open(d), extra);
+          const rewritten = !engineDockerfile.equals(dfBytes);
+          const tar = createContextTar(
+            entries,
+            (d) => store.open(d),
+            rewritten ? { dockerfile: engineDockerfile } : extra,
+          );
           engineReq = {
             ...common,
             context: tar.stream,
@@ -679,6 +792,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             let platform = '';
             let outcome: PushOutcome = { ok: ev.ok, error: ev.error, errorCode: ev.errorCode, pushed: [] };
             if (ev.ok) {
+              // The name that makes this image id the project's (Export answers only for those).
+              await engine.tagImage(ev.imageId, [ns.result(ev.imageId)]);
               const img = await engine.inspectImage(ev.imageId);
               size = img?.size ?? 0;
               diffIds = img?.diffIds ?? [];
@@ -689,7 +804,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
                   vertices: [...vertices.values()],
                   builtAt: new Date().toISOString(),
                 });
-              outcome = await pushAfterBuild(req.tags);
+              outcome = await pushAfterBuild(ev.imageId, req.tags);
             }
             for (const explained of (await recording?.flush()) ?? []) send({ explained });
             recording?.finish(outcome.ok ? 'ok' : outcome.errorCode === 'cancelled' ? 'cancelled' : 'failed');
@@ -825,10 +940,22 @@ export function createBuilderServer(opts: BuilderServerOptions): {
       (async () => {
         caller = await authenticate(call);
         const req = call.request;
-        const img = await engine.inspectImage(req.imageId);
-        if (!img) throw new RpcError(grpc.status.NOT_FOUND, `unknown image ${req.imageId}`);
+        // Only the project's own results, by id or by the name it tagged: any other image, another
+        // project's included, is as unknown as one the engine does not have.
+        const ns = namespaces.forProject(caller.project);
+        let name = req.imageId;
+        if (!/^sha256:[0-9a-f]{64}$/.test(name)) {
+          try {
+            name = ns.name(name);
+          } catch {
+            name = '';
+          }
+        }
+        const img = name ? await engine.inspectImage(name) : undefined;
+        if (!img || !ns.owns(img.repoTags))
+          throw new RpcError(grpc.status.NOT_FOUND, `unknown image ${req.imageId}`);
         const { stream, summary } = engine.exportImage(
-          req.imageId,
+          img.id,
           new Set(req.haveChainIds),
           req.allLayers,
           ac.signal,

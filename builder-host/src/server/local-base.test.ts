@@ -17,7 +17,9 @@ function check(images: Record<string, string>, opts: { pull?: boolean; platform?
   const inspect = async (ref: string): Promise<ImageFacts | undefined> => {
     asked.push(ref);
     const platform = images[ref];
-    return platform === undefined ? undefined : { id: 'sha256:img', size: 1, diffIds: [], platform };
+    return platform === undefined
+      ? undefined
+      : { id: 'sha256:img', size: 1, diffIds: [], repoTags: [], repoDigests: [], platform };
   };
   return {
     asked,

@@ -18,6 +18,8 @@ export interface MemoEntry {
 
 /** What a build's result depends on, besides the engine's own cache. */
 export interface MemoInputs {
+  /** A result is reused only by the project that built it. */
+  project: string;
   snapshotId: string;
   dockerfile: Buffer;
   dockerfilePath: string;
@@ -63,7 +65,8 @@ const sorted = (o: Record<string, string>) =>
 /** The memo key of a build: every input that decides its image, base image ids included. */
 export function memoKey(inputs: MemoInputs, baseImages: string[]): string {
   const material = JSON.stringify({
-    v: 1,
+    v: 2,
+    project: inputs.project,
     snapshot: inputs.snapshotId,
     dockerfile: createHash('sha256').update(inputs.dockerfile).digest('hex'),
     dockerfilePath: inputs.dockerfilePath,

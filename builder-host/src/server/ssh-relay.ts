@@ -28,6 +28,10 @@ export interface SshRelays {
 
 /** How long a build waits for its client's relay stream. */
 const ATTACH_WAIT_MS = 10_000;
+/** Longest build id a relay accepts (clients send UUIDs). */
+const MAX_BUILD_ID = 128;
+
+const relayKey = (project: string, buildId: string) => `${project}\0${buildId}`;
 
 export function createSshRelays(): SshRelays {
   const relays = new Map<string, Relay>();
@@ -65,11 +69,13 @@ export function createSshRelays(): SshRelays {
 
   return {
     attach(call, project) {
+      // Relays are found by project and build id: a project can only ever claim ids of its own,
+      // so another project's token cannot take a build id first and break that build's --ssh.
       let buildId = '';
       call.on('data', (f: SshFrame__Output) => {
         if (!buildId) {
-          buildId = f.buildId;
-          if (!buildId || relays.has(buildId)) {
+          buildId = f.buildId ? relayKey(project, f.buildId) : '';
+          if (!buildId || f.buildId.length > MAX_BUILD_ID || relays.has(buildId)) {
             call.end();
             return;
           }
@@ -98,7 +104,8 @@ export function createSshRelays(): SshRelays {
       call.on('cancelled', done);
     },
 
-    async connect(buildId, project, sshId) {
+    async connect(id, project, sshId) {
+      const buildId = relayKey(project, id);
       let relay = relays.get(buildId);
       if (!relay) {
         await new Promise<void>((resolve, reject) => {
@@ -107,7 +114,7 @@ export function createSshRelays(): SshRelays {
               buildId,
               (waiters.get(buildId) ?? []).filter((w) => w !== ready),
             );
-            reject(new Error(`the client did not forward an SSH agent for build ${buildId}`));
+            reject(new Error(`the client did not forward an SSH agent for build ${id}`));
           }, ATTACH_WAIT_MS);
           const ready = () => {
             clearTimeout(t);
@@ -118,7 +125,7 @@ export function createSshRelays(): SshRelays {
         relay = relays.get(buildId);
       }
       if (!relay || relay.project !== project)
-        throw new Error(`no SSH agent relay of this project for build ${buildId}`);
+        throw new Error(`no SSH agent relay of this project for build ${id}`);
       return openConn(relay, sshId);
     },
   };

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BlobStore, createBlobStore } from './blob-store.js';
 import { StoreError } from './errors.js';
+import { type Ownership, openOwnership } from './ownership.js';
 import { createSnapshotStore, type SnapshotStore } from './snapshot-store.js';
 import { cleanStaleTemp } from './tmp-dir.js';
 
@@ -9,6 +10,8 @@ import { cleanStaleTemp } from './tmp-dir.js';
 export interface Store {
   blobs: BlobStore;
   snapshots: SnapshotStore;
+  /** Which project holds which blobs and snapshots (`<data>/store.db`). */
+  ownership: Ownership;
   /** `<data>/tmp`, on the same filesystem as blobs/ and snapshots/; name files with `tempPath`. */
   tmpDir: string;
 }
@@ -30,6 +33,7 @@ export async function createStore(dataDir: string): Promise<Store> {
   return {
     blobs: createBlobStore(blobsDir, tmpDir),
     snapshots: createSnapshotStore(snapshotsDir, tmpDir),
+    ownership: openOwnership(join(dataDir, 'store.db')),
     tmpDir,
   };
 }

@@ -1,0 +1,112 @@
+import { type ContextEntry, sortEntries } from '../../../src/protocol/index.js';
+import type { BlobStore, BlobWriter } from './blob-store.js';
+import { StoreError } from './errors.js';
+import type { Ownership } from './ownership.js';
+import type { SnapshotStore } from './snapshot-store.js';
+
+/**
+ * The store as one project sees it: the blobs it has proven it holds and the snapshots it stored.
+ * RPC handlers get only this view, made once per call from the caller's project, so no handler can
+ * reach another project's content by digest or id.
+ */
+export interface ProjectStore {
+  readonly project: string;
+  /**
+   * The digests of a manifest's files (digest → size) the project must upload: those it has not
+   * uploaded itself (even when another project has), and those gone from the disk.
+   */
+  missing(wanted: ReadonlyMap<string, number>): Promise<string[]>;
+  /** Receives one blob (verified on commit); the project holds it once `claim`ed. */
+  begin(digest: string, size: number): BlobWriter;
+  /** Stores a whole small blob (verified before anything is written). */
+  put(digest: string, data: Buffer): Promise<void>;
+  /** Makes the blobs stored by `put` durable, then records that the project holds `uploaded`. */
+  flushAndClaim(uploaded: Iterable<{ digest: string; size: number }>): Promise<void>;
+  /** The bytes of a blob the project holds; StoreError 'blob_missing' otherwise. */
+  open(digest: string): NodeJS.ReadableStream;
+  /**
+   * Stores a manifest as the project's snapshot; every file in it must be a blob the project holds
+   * (StoreError 'blob_missing' otherwise). Returns the snapshot id.
+   */
+  putSnapshot(entries: ContextEntry[]): Promise<string>;
+  /** The entries of one of the project's snapshots, sorted; undefined for any other id. */
+  snapshot(id: string): Promise<ContextEntry[] | undefined>;
+  /** Marks one of the project's snapshots as used now. */
+  touch(id: string): void;
+}
+
+export interface SharedStore {
+  blobs: BlobStore;
+  snapshots: SnapshotStore;
+  ownership: Ownership;
+}
+
+/** How many recently stored snapshots are kept in memory (per builder) for the builds that follow. */
+const RECENT_SNAPSHOTS = 8;
+
+/** Makes project views over one shared store; recent snapshots stay in memory, keyed by project too. */
+export function createProjectStores(
+  shared: SharedStore,
+  now: () => number = Date.now,
+): { forProject(project: string): ProjectStore } {
+  const { blobs, snapshots, ownership } = shared;
+  const recent = new Map<string, ContextEntry[]>();
+  const remember = (key: string, entries: ContextEntry[]) => {
+    recent.delete(key);
+    recent.set(key, entries);
+    if (recent.size > RECENT_SNAPSHOTS) recent.delete(recent.keys().next().value!);
+  };
+  return {
+    forProject(project) {
+      const keyOf = (id: string) => `${project}\0${id}`;
+      return {
+        project,
+        async missing(wanted) {
+          const notHeld = ownership.missingBlobs(project, wanted);
+          const notHeldSet = new Set(notHeld);
+          const held = [...wanted.keys()].filter((d) => !notHeldSet.has(d));
+          const gone = new Set(await blobs.missing(held));
+          return [...wanted.keys()].filter((d) => notHeldSet.has(d) || gone.has(d));
+        },
+        begin: (digest, size) => blobs.begin(digest, size),
+        put: (digest, data) => blobs.put(digest, data),
+        async flushAndClaim(uploaded) {
+          await blobs.flush();
+          ownership.claimBlobs(project, uploaded, now());
+        },
+        open(digest) {
+          if (!ownership.holdsBlob(project, digest))
+            throw new StoreError('blob_missing', `blob ${digest} is not in the store`);
+          return blobs.open(digest);
+        },
+        async putSnapshot(entries) {
+          const sizes = new Map<string, number>();
+          let bytes = 0;
+          for (const e of entries)
+            if (e.type === 'file') {
+              sizes.set(e.digest, e.size);
+              bytes += e.size;
+            }
+          const notHeld = ownership.missingBlobs(project, sizes);
+          if (notHeld.length)
+            throw new StoreError('blob_missing', `blob ${notHeld[0]} was never uploaded by this project`);
+          const id = await snapshots.put(entries);
+          ownership.claimSnapshot(project, id, bytes, now());
+          remember(keyOf(id), sortEntries(entries));
+          return id;
+        },
+        async snapshot(id) {
+          if (!ownership.holdsSnapshot(project, id)) return undefined;
+          const cached = recent.get(keyOf(id));
+          if (cached) return cached;
+          const entries = await snapshots.get(id);
+          if (entries) remember(keyOf(id), entries);
+          return entries;
+        },
+        touch(id) {
+          ownership.touchSnapshot(project, id, now());
+        },
+      };
+    },
+  };
+}

@@ -138,6 +138,11 @@ token
     async (o: { project?: string; admin?: boolean; user: string; data?: string; teamSecret?: string }) => {
       if (!!o.data === !!o.teamSecret) fail('pass either --data (one builder) or --team-secret (the fleet)');
       if (!!o.project === !!o.admin) fail('pass either --project NAME or --admin');
+      // "*" is how an admin token is stored: as a project name it would silently make one.
+      if (o.project !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(o.project))
+        fail(
+          `invalid project ${JSON.stringify(o.project)}: use letters, digits, ".", "_" and "-" (up to 128); for a token of every project pass --admin`,
+        );
       // Project "*" is what makes a token an admin token (see server ADMIN_PROJECT).
       const project = o.admin ? '*' : o.project!;
       if (o.teamSecret) {

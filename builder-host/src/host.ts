@@ -44,6 +44,11 @@ export interface BuilderHostOptions {
   explainer?: StepExplainer;
   /** How builds reach the engine: a BuildKit session (default) or a context tar. */
   driver?: 'session' | 'tar';
+  /**
+   * The engine is its one user's own (the embedded builder): images keep the client's names instead
+   * of being named per project in a namespace of the builder.
+   */
+  ownEngine?: boolean;
   /** Reuse the result of an identical earlier build without asking the engine (default true). */
   resultReuse?: boolean;
 }
@@ -113,7 +118,9 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     version: BUILDER_VERSION,
     engine,
     store,
-    namespaces: createImageNamespaces(await loadNamespaceKey(opts.dataDir)),
+    namespaces: opts.ownEngine
+      ? OWN_ENGINE_NAMES
+      : createImageNamespaces(await loadNamespaceKey(opts.dataDir)),
     tokens,
     logger,
     memoDir: opts.resultReuse === false ? undefined : join(opts.dataDir, 'results'),

@@ -49,6 +49,8 @@ export async function startEmbeddedBuilder(): Promise<{
     // The developer's own engine: whether it runs other platforms is up to its qemu binfmt, which
     // the client cannot see, so the build is tried there as `docker build --platform` would be.
     emulated: ['*'],
+    // The developer's own engine: `-t app` names `app` there, as docker build does.
+    ownEngine: true,
     logger: pino({ name: 'depot-builder', level }, destination(2)),
     tokens: {
       async verify(t) {

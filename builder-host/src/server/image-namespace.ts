@@ -21,7 +21,7 @@ export interface ImageNamespace {
   readonly prefix: string;
   /** The engine's name for a client reference (`app:1` → `…/<key>/<repo key>-app:1`). */
   name(ref: string): string;
-  /** The engine's name that marks an image id as one of this project's results. */
+  /** The engine's name that marks an image id as one of this project's results ('' when none is needed). */
   result(imageId: string): string;
   /** True when one of the image's names is in this project's namespace. */
   owns(repoTags: readonly string[]): boolean;
@@ -65,6 +65,20 @@ export function createImageNamespaces(key: Buffer): ImageNamespaces {
     },
   };
 }
+
+/**
+ * Names for a builder whose engine belongs to its one user (the embedded builder, on the
+ * developer's own Docker): images keep the names the client gave them, as `docker build -t` does.
+ */
+export const OWN_ENGINE_NAMES: ImageNamespaces = {
+  forProject: () => ({
+    prefix: '',
+    name: (ref) => ref,
+    result: () => '',
+    owns: () => true,
+  }),
+  isInternal: () => false,
+};
 
 /** The builder's namespace key in `<data>/namespace-key`, made once (0600, never replaced). */
 export async function loadNamespaceKey(dataDir: string): Promise<Buffer> {

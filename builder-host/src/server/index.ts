@@ -109,6 +109,8 @@ interface Caller {
 
 /** Token project that makes a token an admin token. */
 export const ADMIN_PROJECT = '*';
+/** What a project name may be (as `depot-builder token create --project` accepts it). */
+const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const STATS_WINDOWS: readonly StatsWindow[] = ['1h', '24h', '7d'];
 const STATS_GROUPS: readonly StatsGroupBy[] = ['project', 'user', 'platform'];
@@ -238,6 +240,11 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         'invalid or missing token: run `depot login --builder URL` or pass --token',
       );
     const asked = String(call.metadata.get(PROJECT_METADATA_KEY)[0] ?? '');
+    if (asked && !PROJECT_NAME.test(asked))
+      throw new RpcError(
+        grpc.status.INVALID_ARGUMENT,
+        `invalid project ${JSON.stringify(asked.slice(0, 64))}: use letters, digits, ".", "_" and "-" (up to 128)`,
+      );
     if (record.project === ADMIN_PROJECT)
       return { project: asked || 'default', user: record.user, admin: true };
     if (asked && asked !== record.project)
@@ -793,7 +800,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             let outcome: PushOutcome = { ok: ev.ok, error: ev.error, errorCode: ev.errorCode, pushed: [] };
             if (ev.ok) {
               // The name that makes this image id the project's (Export answers only for those).
-              await engine.tagImage(ev.imageId, [ns.result(ev.imageId)]);
+              const resultName = ns.result(ev.imageId);
+              if (resultName) await engine.tagImage(ev.imageId, [resultName]);
               const img = await engine.inspectImage(ev.imageId);
               size = img?.size ?? 0;
               diffIds = img?.diffIds ?? [];

@@ -12,6 +12,7 @@ import {
   createBuilderServer,
   createImageNamespaces,
   loadNamespaceKey,
+  OWN_ENGINE_NAMES,
   type TokenVerifier,
 } from './server/index.js';
 import { createStore } from './store/index.js';

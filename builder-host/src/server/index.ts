@@ -20,7 +20,6 @@ import {
   PROJECT_METADATA_KEY,
   PROTOCOL_VERSION,
   type SyncRequest__Output,
-  sortEntries,
   validateManifest,
 } from '../../../src/protocol/index.js';
 import { parseReference, registryOf, splitTagReference } from '../../../src/registry/index.js';

@@ -52,6 +52,7 @@ export {
   type ImageNamespaces,
   loadNamespaceKey,
   NAMESPACE_HOST,
+  OWN_ENGINE_NAMES,
 } from './image-namespace.js';
 
 /** Checks a bearer token; undefined when unknown or revoked. */

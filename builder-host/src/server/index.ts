@@ -42,6 +42,7 @@ import {
 } from '../history/index.js';
 import { type BlobWriter, createProjectStores, type ProjectStore, type SharedStore } from '../store/index.js';
 import { ImageNameError, resolveImageNames } from './base-names.js';
+import { createContextKeys } from './context-keys.js';
 import type { ImageNamespaces } from './image-namespace.js';
 import { createLocalBaseCheck } from './local-base.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
@@ -157,6 +158,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
   const memo = opts.memoDir ? createResultMemo(opts.memoDir) : undefined;
   const driver = opts.driver ?? 'session';
   const sshRelays = createSshRelays();
+  const contextKeys = createContextKeys();
   // A registry name exists on the shared engine only while its push runs (one push per name at a
   // time); afterwards the image is named only in its project's namespace, and the digest name the
   // push left is removed too, so another project's FROM cannot find it on the engine.
@@ -326,7 +328,10 @@ export function createBuilderServer(opts: BuilderServerOptions): {
       (async () => {
         caller = await authenticate(call);
         const store = stores.forProject(caller.project);
-        const iter = call[Symbol.asyncIterator]() as AsyncIterator<SyncRequest__Output>;
+        // Not `call[Symbol.asyncIterator]()`: that iterator destroys the stream when the client's
+        // side ends, and a destroyed call can no longer send its status — a client that stopped
+        // early (or sent nothing) would wait forever instead of getting an error.
+        const iter = call.iterator({ destroyOnReturn: false }) as AsyncIterator<SyncRequest__Output>;
         const first = await iter.next();
         if (first.done || !first.value.begin)
           throw new RpcError(grpc.status.INVALID_ARGUMENT, 'sync must start with a manifest');
@@ -391,7 +396,10 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         while (pending.size > 0) {
           const next = await iter.next();
           if (next.done)
-            throw new RpcError(grpc.status.CANCELLED, 'client stopped before sending every blob');
+            throw new RpcError(
+              grpc.status.INVALID_ARGUMENT,
+              'the sync ended before every blob asked for was sent',
+            );
           const chunk = next.value.chunk;
           if (!chunk) throw new RpcError(grpc.status.INVALID_ARGUMENT, 'expected a blob chunk');
           if (chunk.digest !== current && chunk.last && !writer) {
@@ -738,7 +746,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
             session: {
               name: project,
               // One key per project: BuildKit keeps the project's last context and fetches only changes.
-              sharedKey: createHash('sha256').update(`depot-project:${project}`).digest('hex').slice(0, 32),
+              sharedKey: contextKeys.keyFor(project, entries),
               dirs: new Map([
                 ['context', { entries, open: (d: string) => store.open(d) }],
                 [

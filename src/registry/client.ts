@@ -52,6 +52,37 @@ export function sha256Digest(body: Buffer): string {
   return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }
 
+const DIGEST = /^(sha256|sha512):([0-9a-f]+)$/;
+const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
+
+/** Whether a manifest reference is a digest (`sha256:…`) rather than a tag (a tag has no colon). */
+export function isDigestReference(reference: string): boolean {
+  return reference.includes(':');
+}
+
+/**
+ * Checks that `body` hashes to `expected` and returns that digest. Content from a registry is
+ * only ever named by a digest depot computed itself: a registry (or anything between) that sends
+ * other bytes than the digest it claims gets `registry_digest_mismatch`; a digest depot cannot
+ * compute (unknown algorithm, malformed) gets `registry_digest_invalid`.
+ */
+export function verifyDigest(body: Buffer, expected: string, what: string): string {
+  const m = DIGEST.exec(expected);
+  if (!m || m[2]!.length !== DIGEST_HEX_LENGTH[m[1]!])
+    throw new DepotError(
+      'registry_digest_invalid',
+      `${what} failed: the registry named the content by ${JSON.stringify(expected.slice(0, 140))}, which is not a sha256 or sha512 digest`,
+    );
+  const actual = `${m[1]}:${createHash(m[1]!).update(body).digest('hex')}`;
+  if (actual !== expected)
+    throw new DepotError(
+      'registry_digest_mismatch',
+      `${what} failed: the registry sent content whose digest is ${actual}, not ${expected}`,
+      'the registry, or a proxy in front of it, altered the content; check the registry and try again',
+    );
+  return expected;
+}
+
 /** The first `errors[].message` of a registry error body, else the text. */
 function registryMessage(text: string): string {
   try {
@@ -223,9 +254,12 @@ export function createRegistryClient(opts: RegistryClientOptions): RegistryClien
           res.status === 403 ? 'push_denied' : 'registry_error',
           `${what} failed: HTTP ${res.status}: ${registryMessage(body.toString('utf8'))}`,
         );
+      // By digest, the body must be that digest; by tag, it must be the digest the registry
+      // claims for the tag (the header is what `docker pull` would pin), else the one we compute.
+      const claimed = isDigestReference(reference) ? reference : res.headers.get('docker-content-digest');
       return {
         mediaType: (res.headers.get('content-type') ?? '').split(';')[0]!.trim(),
-        digest: res.headers.get('docker-content-digest') ?? sha256Digest(body),
+        digest: claimed ? verifyDigest(body, claimed, what) : sha256Digest(body),
         body,
       };
     },
@@ -246,7 +280,16 @@ export function createRegistryClient(opts: RegistryClientOptions): RegistryClien
         throw new DepotError('push_denied', `${what} denied: ${registryMessage(text) || 'forbidden'}`);
       if (!res.ok)
         throw new DepotError('push_failed', `${what} failed: HTTP ${res.status}: ${registryMessage(text)}`);
-      return res.headers.get('docker-content-digest') ?? sha256Digest(body);
+      // The digest of what we sent is known; a registry that claims another stored something else.
+      const digest = sha256Digest(body);
+      const claimed = res.headers.get('docker-content-digest');
+      if (claimed && claimed !== digest)
+        throw new DepotError(
+          'registry_digest_mismatch',
+          `${what} failed: the registry stored the manifest as ${claimed}, but its digest is ${digest}`,
+          'the registry, or a proxy in front of it, altered the content; check the registry and try again',
+        );
+      return digest;
     },
   };
 }

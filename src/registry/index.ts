@@ -11,11 +11,13 @@ export {
   type AuthChallenge,
   createRegistryClient,
   type FetchedManifest,
+  isDigestReference,
   MANIFEST_ACCEPT,
   parseAuthenticate,
   type RegistryClient,
   type RegistryClientOptions,
   sha256Digest,
+  verifyDigest,
 } from './client.js';
 export {
   type CredentialHelperRunner,

@@ -61,15 +61,6 @@ function samePlatform(a: string, b: string): boolean {
   return ao === bo && aa === ba;
 }
 
-/**
- * A per-platform temporary tag: TAG-depot-OS-ARCH[VARIANT]-BUILDID, at most 128 characters. The
- * engine API pushes tags, not digests; the index refers to each child by the digest of this push.
- */
-export function temporaryTag(tag: string, platform: string, buildId: string): string {
-  const suffix = `-depot-${platform.replace(/\//g, '-')}-${buildId.replace(/-/g, '').slice(0, 8)}`;
-  return `${tag.slice(0, 128 - suffix.length)}${suffix}`;
-}
-
 /** A progress sink of one platform: plain lines prefixed `[os/arch] `, or json lines with `platform`. */
 interface PlatformSink {
   handle(e: BuildEvent): void;
@@ -169,7 +160,6 @@ export async function runMultiPlatformBuild(
   }
   const buildId = randomUUID();
   const refs = opts.tag.map((t) => ({ ref: t, ...parseReference(t) }));
-  const repositories = [...new Set(refs.map((r) => r.repository))];
   const { sinks, note } = platformSinks(
     opts.quiet ? 'quiet' : opts.progress,
     targets.map((t) => t.platform),
@@ -245,12 +235,12 @@ export async function runMultiPlatformBuild(
         await write;
       }
       emit(syncAcked(synced));
-      const tempTags = opts.push
-        ? repositories.map((repo) => {
-            const first = refs.find((r) => r.repository === repo)!;
-            return `${repo}:${temporaryTag(first.tag, target.platform, buildId)}`;
-          })
-        : [];
+      // Each platform's image is pushed under the final tag itself (the engine API pushes tags, not
+      // digests), and the index is pushed under it last: the index is what the tag names in the
+      // end, the children stay reachable by digest, and no per-platform tag is left in the registry.
+      // The builder names an image by the ref only while it pushes it, one push of a ref at a time,
+      // so platforms built on one engine do not push each other's image.
+      const pushTags = opts.push ? refs.map((r) => `${r.repository}:${r.tag}`) : [];
       const r: PlatformResult = {
         target,
         session,
@@ -274,7 +264,7 @@ export async function runMultiPlatformBuild(
             buildArgs,
             target: opts.target ?? '',
             platform: target.platform,
-            tags: tempTags,
+            tags: pushTags,
             noCache: !opts.cache,
             pull: opts.pull,
             labels,
@@ -353,7 +343,7 @@ export async function runMultiPlatformBuild(
         const children: IndexChild[] = [];
         const client = createRegistryClient({ host: ref.registry, auth: registryAuth[ref.registry] });
         for (const r of results) {
-          const p = r.pushed.find((x) => x.repository === ref.repository);
+          const p = r.pushed.find((x) => x.repository === ref.repository && x.tag === ref.tag);
           if (!p)
             throw new DepotError(
               'push_failed',

@@ -109,6 +109,8 @@ describe('native multi-arch through a fleet of two builders', { skip }, () => {
       platform: { architecture: string; os: string };
     }[];
     assert.deepEqual(manifests.map((m) => m.platform.architecture).sort(), ['amd64', 'arm64']);
+    // The registry holds the user's tag and no per-platform one.
+    assert.deepEqual((await get(`http://${registry}/v2/mp/app/tags/list`)).json.tags, ['1']);
     for (const m of manifests) {
       const child = await get(`http://${registry}/v2/mp/app/manifests/${m.digest}`);
       const config = child.json.config as { digest: string };

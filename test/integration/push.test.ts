@@ -162,11 +162,47 @@ describe('depot build --push', { skip }, () => {
     );
     for (const m of manifests)
       assert.equal(await childArchitecture(reg, 'push/multi', m.digest), m.platform.architecture);
+    // Only the user's tag remains: the children are reachable through the index, by digest.
+    assert.deepEqual((await registryGet(`http://${reg}/v2/push/multi/tags/list`)).json.tags, ['1']);
     const inspect = spawnSync(DOCKER, ['image', 'inspect', '-f', '{{.Architecture}}', tag], {
       env: { ...process.env, DOCKER_HOST: LAPTOP_ENGINE },
       encoding: 'utf8',
     });
     assert.equal(inspect.stdout.trim(), 'amd64', inspect.stderr);
+  });
+
+  test('two platforms on one builder engine: each child is its own platform; only the user tag remains', async () => {
+    // Both platforms' images are tagged with the final tag on the same engine: each is pushed in turn.
+    const both = await startBuilder({ args: ['--platform', 'linux/amd64,linux/arm64'] });
+    try {
+      const token = both.token(project);
+      const r = await depot(
+        [
+          ...buildOn(both.url, token, project),
+          '--platform',
+          'linux/amd64,linux/arm64',
+          '-t',
+          `${reg}/push/one-engine:1`,
+          '-t',
+          `${reg}/push/one-engine:latest`,
+          '--push',
+          scratchCtx,
+        ],
+        { DEPOT_BUILDERS_BY_PLATFORM: `linux/amd64=${both.url},linux/arm64=${both.url}` },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      for (const tag of ['1', 'latest']) {
+        const idx = await registryGet(`http://${reg}/v2/push/one-engine/manifests/${tag}`);
+        const manifests = idx.json.manifests as Array<{ digest: string; platform: { architecture: string } }>;
+        assert.deepEqual(manifests.map((m) => m.platform.architecture).sort(), ['amd64', 'arm64']);
+        for (const m of manifests)
+          assert.equal(await childArchitecture(reg, 'push/one-engine', m.digest), m.platform.architecture);
+      }
+      const tags = (await registryGet(`http://${reg}/v2/push/one-engine/tags/list`)).json.tags as string[];
+      assert.deepEqual(tags.sort(), ['1', 'latest']);
+    } finally {
+      await both.stop();
+    }
   });
 
   test('two platforms with a RUN step on a native arm64 engine', {

@@ -197,14 +197,12 @@ export async function resolveBuildInputs(
   let dockerfileContent: Buffer | undefined;
   if (opts.context === '-') {
     // Like docker: stdin is either a context tar (gzip allowed) or a Dockerfile with no context.
-    const data = await readStdin();
     tempContext = mkdtempSync(join(tmpdir(), 'depot-ctx-'));
     contextDir = tempContext;
     try {
       // Loaded only when needed: a CLI start-up pays for every module it imports.
-      const { looksLikeTar, unpackContextTar } = await import('./stdin-context.js');
-      if (looksLikeTar(data)) await unpackContextTar(data, tempContext);
-      else dockerfileContent = data;
+      const { readStdinContext } = await import('./stdin-context.js');
+      dockerfileContent = await readStdinContext(process.stdin, tempContext);
     } catch (err) {
       cleanup();
       throw err;

@@ -33,7 +33,11 @@ export interface RunResult {
 }
 
 /** Runs the depot CLI with an isolated config/cache and the laptop engine as DOCKER_HOST. */
-export function depot(args: string[], env: Record<string, string> = {}, input?: string): Promise<RunResult> {
+export function depot(
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string | Buffer,
+): Promise<RunResult> {
   return run(
     process.execPath,
     [DEPOT_BIN, ...args],
@@ -63,7 +67,7 @@ export function run(
   cmd: string,
   args: string[],
   env: Record<string, string> = {},
-  input?: string,
+  input?: string | Buffer,
 ): Promise<RunResult> {
   return new Promise((resolvePromise) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -38,7 +38,7 @@ test('a Dockerfile with inputs from outside (URL, git, image, frontend) is never
     ['FROM busybox\nARG SRC\nADD $SRC /src\n', 'ADD $SRC'],
     ['FROM busybox\nCOPY --from=alpine:3 /bin/sh /sh\n', 'COPY --from=alpine:3'],
     ['FROM busybox AS a\nFROM busybox\nCOPY --from=2 /x /x\n', 'COPY --from=2'],
-    ['FROM busybox\nARG IMG=a\nCOPY --from=${IMG} /x /x\n', 'COPY --from=${IMG}'],
+    [`FROM busybox\nARG IMG=a\nCOPY --from=\${IMG} /x /x\n`, `COPY --from=\${IMG}`],
     ['FROM busybox\nRUN --mount=type=bind,from=tools:1,target=/t /t/run\n', 'RUN --mount=from=tools:1'],
     ['# syntax=docker/dockerfile:1\nFROM busybox\nRUN true\n', '# syntax=docker/dockerfile:1'],
   ];

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { createResultMemo, memoKey, remoteInputs } from './result-memo.js';
 
 const inputs = (dockerfile: string) => ({
+  project: 'p',
   snapshotId: 'sha256:snap',
   dockerfile: Buffer.from(dockerfile),
   dockerfilePath: 'Dockerfile',

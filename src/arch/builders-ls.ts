@@ -1,5 +1,10 @@
 import { type FleetRecord, heartbeatAgeMs, liveRecords } from '../protocol/fleet/index.js';
-import { createBuilderSession, DepotError } from '../session/index.js';
+import {
+  type ClientTransport,
+  createBuilderSession,
+  DepotError,
+  isTransportError,
+} from '../session/index.js';
 
 /** How a builder answered a Hello: 'up'; 'unauthorized' (it answered but refused the token); 'down'. */
 export type BuilderHealth = 'up' | 'unauthorized' | 'down';
@@ -19,18 +24,20 @@ export interface ProbeResult {
   error?: string;
 }
 
-/** How to reach builders: the token (a team token works on the whole fleet), project and TLS CA. */
+/** How to reach builders: the token (a team token works on the whole fleet), project and transport. */
 export interface ProbeOptions {
   token: string;
   project?: string;
-  caFile?: string;
+  /** How connections are secured; default: the environment's settings. */
+  transport?: ClientTransport;
   /** Give up on a builder after this long (default 3 s). */
   timeoutMs?: number;
 }
 
 /**
  * Says Hello to a builder twice (the first opens the connection, the second is timed). A builder
- * that refuses the token still answered, so it is 'unauthorized', not 'down'.
+ * that refuses the token still answered, so it is 'unauthorized', not 'down'. Throws the transport
+ * errors of `createBuilderSession` (e.g. a plaintext remote endpoint), which no other builder mends.
  */
 export async function probeBuilder(
   record: Pick<FleetRecord, 'endpoint'>,
@@ -44,7 +51,7 @@ export async function probeBuilder(
       url: record.endpoint,
       token: opts.token,
       project: opts.project,
-      caFile: opts.caFile,
+      transport: opts.transport,
     });
     await session.hello(signal);
     const t0 = performance.now();
@@ -58,6 +65,8 @@ export async function probeBuilder(
       emulated: (hello.emulatedPlatforms ?? []).filter((p) => p !== '*'),
     };
   } catch (err) {
+    // A refused or broken TLS setting is the user's to fix, not the builder's health.
+    if (isTransportError(err)) throw err;
     const code = err instanceof DepotError ? err.code : '';
     const message = signal.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message;
     if (code === 'unauthenticated' || code === 'permission_denied')

@@ -59,6 +59,8 @@ export interface RouteBuildOptions {
   allowEmulation?: boolean;
   /** Whether a builder answers; called at most once per builder per routeBuild. A throw counts as false. */
   probe: (record: FleetRecord) => Promise<boolean>;
+  /** Probe errors that end routing instead of counting as down (a setting the user must fix). */
+  isFatal?: (err: unknown) => boolean;
 }
 
 function describeFleet(live: readonly FleetRecord[]): string {
@@ -91,7 +93,10 @@ export async function routeBuild(opts: RouteBuildOptions): Promise<PlatformRoute
         .then(() => opts.probe(r))
         .then(
           (ok) => ok === true,
-          () => false,
+          (err) => {
+            if (opts.isFatal?.(err)) throw err;
+            return false;
+          },
         );
       probes.set(r.id, p);
     }

@@ -42,7 +42,12 @@ process.noDeprecation = true;
 
 const program = new Command('depot')
   .version('0.1.0')
-  .description('Build Docker images on shared builders with a warm cache');
+  .description('Build Docker images on shared builders with a warm cache')
+  .option('--insecure', 'allow sending the token in plaintext (tcp://) to a non-loopback builder')
+  // The session reads its transport settings from the environment (one place for every command).
+  .hook('preAction', (cmd) => {
+    if (cmd.opts().insecure) process.env.DEPOT_INSECURE = '1';
+  });
 
 /** The flags `depot build` shares with `docker build` (and `depot dev` with `depot build`). */
 function withBuildFlags(cmd: Command): Command {

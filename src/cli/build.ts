@@ -360,7 +360,6 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       url: target.url,
       token: target.token,
       project: target.project,
-      caFile: process.env.DEPOT_TLS_CA,
     });
     const hello = await session.hello(signal);
     requireBuildCapabilities(hello, { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 });

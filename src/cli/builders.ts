@@ -25,18 +25,17 @@ export async function runBuildersLs(o: {
   const config = openConfig();
   const { spec } = resolveFleetSpec({ flag: o.fleet, config: config.get('fleet') });
   const project = o.project || config.get('project');
-  const caFile = process.env.DEPOT_TLS_CA;
   const direct = o.builder || process.env.DEPOT_BUILDER || config.get('builder');
   const token = o.token || process.env.DEPOT_TOKEN || (await loadToken(fleetTokenKey(spec))) || '';
   const records = await openFleet(spec).list();
   const [fleetRows, directRow] = await Promise.all([
-    listBuilders({ records, now: Date.now(), ttlMs: DEFAULT_FLEET_TTL_MS, token, project, caFile }),
+    listBuilders({ records, now: Date.now(), ttlMs: DEFAULT_FLEET_TTL_MS, token, project }),
     direct && !records.some((r) => r.endpoint === direct)
       ? (async () => {
           const url = validateBuilderUrl(direct);
           // The builder's own stored token first: a fleet's team token may not be valid there.
           const t = (await loadToken(url)) || o.token || process.env.DEPOT_TOKEN || '';
-          return probeDirectBuilder(url, { token: t, project, caFile });
+          return probeDirectBuilder(url, { token: t, project });
         })()
       : undefined,
   ]);

@@ -15,7 +15,12 @@ import { createDevBuilder } from '../dev/real-builder.js';
 import type { LocalEngine } from '../docker/index.js';
 import { type ProgressMode, resolveProgressMode } from '../progress/index.js';
 import { type BuildAuth, type RegistryAuth, registryAuthForBuild } from '../registry/index.js';
-import { createBuilderSession, DepotError, requireBuildCapabilities } from '../session/index.js';
+import {
+  checkBuilderTransport,
+  createBuilderSession,
+  DepotError,
+  requireBuildCapabilities,
+} from '../session/index.js';
 import {
   type BuildOptions,
   checkTargetPlatform,
@@ -105,6 +110,13 @@ export async function runDev(opts: DevOptions): Promise<void> {
     // Every dev build loads into the local engine (and --run starts it there): it must answer first.
     local = await requireLocalEngine();
     target = await openBuilderTarget(opts);
+    // The loop reconnects on its own: a refused transport setting must stop it before it starts.
+    try {
+      checkBuilderTransport(target.url);
+    } catch (err) {
+      await target.close();
+      throw err;
+    }
     const needs = {
       secrets: Object.keys(inputs.secrets).length > 0,
       ssh: Object.keys(inputs.ssh).length > 0,
@@ -116,7 +128,6 @@ export async function runDev(opts: DevOptions): Promise<void> {
         url: target.url,
         token: target.token,
         project: target.project,
-        caFile: process.env.DEPOT_TLS_CA,
       });
       try {
         // An unreachable builder is the loop's business (it reconnects and checks each build).
@@ -145,7 +156,6 @@ export async function runDev(opts: DevOptions): Promise<void> {
     url: target.url,
     token: target.token,
     project: target.project,
-    caFile: process.env.DEPOT_TLS_CA,
     contextDir: inputs.contextDir,
     dockerfile: { path: inputs.dockerfileAbs, content: inputs.dockerfileContent },
     build: {

@@ -48,7 +48,6 @@ export async function runLogin(opts: {
     url: builder,
     token,
     project: opts.project,
-    caFile: process.env.DEPOT_TLS_CA,
   });
   try {
     const hello = await session.hello().catch((err: unknown) => {
@@ -79,7 +78,6 @@ async function loginFleet(spec: string, token: string, project?: string): Promis
       url: rec.endpoint,
       token,
       project,
-      caFile: process.env.DEPOT_TLS_CA,
     });
     try {
       await session.hello();

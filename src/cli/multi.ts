@@ -195,7 +195,6 @@ export async function runMultiPlatformBuild(
         url: target.url,
         token: target.token,
         project: target.project,
-        caFile: process.env.DEPOT_TLS_CA,
       });
       sessions.push(session);
       let hello: Awaited<ReturnType<BuilderSession['hello']>>;

@@ -8,7 +8,7 @@ import {
   resolveFleetSpec,
   routeBuild,
 } from '../arch/index.js';
-import { DepotError, validateBuilderUrl } from '../session/index.js';
+import { DepotError, isTransportError, transportFromEnv, validateBuilderUrl } from '../session/index.js';
 import { type BuildOptions, openBuilderTarget } from './build.js';
 import { loadToken, openConfig } from './credentials.js';
 
@@ -128,7 +128,8 @@ export async function selectTargets(opts: TargetOptions, platforms: string[]): P
     ttlMs: DEFAULT_FLEET_TTL_MS,
     buildPlatform: resolveBuildPlatform(opts.buildPlatform, env),
     allowEmulation: opts.allowEmulation,
-    probe: createProbe({ token, project, caFile: env.DEPOT_TLS_CA }),
+    probe: createProbe({ token, project, transport: transportFromEnv(env) }),
+    isFatal: isTransportError,
   });
   for (const r of routes) {
     for (const n of r.notes) process.stderr.write(`depot: ${n}\n`);

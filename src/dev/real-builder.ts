@@ -12,6 +12,7 @@ import type { BuildEvent, ProgressCounts, SyncPhase } from '../progress/index.js
 import type { RegistryAuth } from '../registry/index.js';
 import {
   type BuilderSession,
+  type ClientTransport,
   createBuilderSession,
   DepotError,
   loadImage,
@@ -43,7 +44,8 @@ export interface DevBuilderOptions {
   url: string;
   token: string;
   project?: string;
-  caFile?: string;
+  /** How the connection is secured; default: the environment's settings. */
+  transport?: ClientTransport;
   contextDir: string;
   /** `path`: absolute path of the Dockerfile (inside the context or not); `content`: stdin. */
   dockerfile: { path?: string; content?: Buffer };
@@ -182,7 +184,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
         url: opts.url,
         token: opts.token,
         project: opts.project,
-        caFile: opts.caFile,
+        transport: opts.transport,
       });
       try {
         const { res, ms } = await hello(s, signal);

@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
@@ -22,6 +22,7 @@ import {
 } from '../protocol/index.js';
 import { DepotError, fromGrpcError } from './errors.js';
 import { relaySshAgents, type SshRelay } from './ssh-relay.js';
+import { type ClientTransport, channelCredentials, transportFromEnv } from './transport.js';
 
 /** Where a builder listens, parsed from a user-facing URL. */
 export interface BuilderAddress {
@@ -171,17 +172,26 @@ export interface SessionOptions {
   url: string;
   token: string;
   project?: string;
-  /** PEM file of the CA that signed the builder's certificate (TLS only). */
-  caFile?: string;
+  /** How the connection is secured; default: the environment's settings (`transportFromEnv`). */
+  transport?: ClientTransport;
 }
 
-/** Opens a channel to a builder (HTTP/2 with keepalive); calls are lazy. */
+/**
+ * Throws the DepotError `createBuilderSession` would for this address and transport (a plaintext
+ * remote address, an unreadable CA…), without connecting: for commands that connect later.
+ */
+export function checkBuilderTransport(url: string, transport: ClientTransport = transportFromEnv()): void {
+  channelCredentials(parseBuilderUrl(url), transport);
+}
+
+/**
+ * Opens a channel to a builder (HTTP/2 with keepalive); calls are lazy. Throws a DepotError, before
+ * any network I/O, when the transport settings refuse the address (see `channelCredentials`).
+ */
 export function createBuilderSession(opts: SessionOptions): BuilderSession {
   const address = parseBuilderUrl(opts.url);
+  const creds = channelCredentials(address, opts.transport ?? transportFromEnv());
   const proto = loadBuilderProto();
-  const creds = address.tls
-    ? grpc.credentials.createSsl(opts.caFile ? readFileSync(opts.caFile) : null)
-    : grpc.credentials.createInsecure();
   const client = new proto.depot.builder.v1.Builder(address.target, creds, {
     'grpc.keepalive_time_ms': 15000,
     'grpc.keepalive_timeout_ms': 10000,

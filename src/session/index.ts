@@ -5,3 +5,4 @@ export * from './events.js';
 export * from './load.js';
 export * from './ssh-relay.js';
 export * from './sync-state.js';
+export * from './transport.js';

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadTeamSecret, openFleet } from '../../src/protocol/fleet/index.js';
+import { isLocalAddress } from '../../src/protocol/index.js';
 import { createTokenStore, issueTeamToken } from './auth/index.js';
 import { BUILDER_VERSION, createLogger, startBuilderHost } from './host.js';
 
@@ -24,6 +25,20 @@ function engineAddress(s: string): string {
   fail(`invalid --engine ${JSON.stringify(s)}: use unix:///PATH or tcp://HOST:PORT`);
 }
 
+/** A PEM file named by a flag, or one line saying why it cannot be read. */
+function readPem(flag: string, file: string): Buffer {
+  try {
+    const data = readFileSync(file);
+    if (!/-----BEGIN [A-Z ]+-----/.test(data.toString('latin1'))) fail(`${flag} ${file} is not a PEM file`);
+    return data;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(`cannot read ${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
 const list = (v: string | undefined) =>
   v
     ? v
@@ -44,8 +59,10 @@ program
   )
   .requiredOption('--data <dir>', 'data directory (blobs, snapshots, tokens)')
   .requiredOption('--listen <addr>', 'HOST:PORT or unix:PATH')
-  .option('--tls-cert <file>', 'TLS certificate (PEM)')
+  .option('--tls-cert <file>', 'TLS certificate (PEM; see depot-builder tls init)')
   .option('--tls-key <file>', 'TLS private key (PEM)')
+  .option('--tls-client-ca <file>', 'require client certificates signed by this CA (PEM; mutual TLS)')
+  .option('--insecure', 'allow plaintext (no --tls-cert/--tls-key) on a non-loopback address')
   .option('--id <id>', 'builder id (default: generated once and kept in the data directory)')
   .option('--platform <p,…>', "platforms served natively (default: the engine's)")
   .option('--emulate <p,…>', 'platforms served through emulation (used only with --allow-emulation)')
@@ -72,6 +89,8 @@ program
       listen: string;
       tlsCert?: string;
       tlsKey?: string;
+      tlsClientCa?: string;
+      insecure?: boolean;
       id?: string;
       platform?: string;
       emulate?: string;
@@ -91,14 +110,27 @@ program
       if (!Number.isInteger(maxBuilds) || maxBuilds < 1)
         fail(`invalid --history-max-builds ${JSON.stringify(o.historyMaxBuilds)}: use a positive integer`);
       if (!!o.tlsCert !== !!o.tlsKey) fail('--tls-cert and --tls-key go together');
+      if (o.tlsClientCa && !o.tlsCert) fail('--tls-client-ca needs --tls-cert and --tls-key');
+      const listen = listenAddress(o.listen);
+      // A token sent in plaintext off this machine can be read and replayed by anyone on the path.
+      if (!o.tlsCert && !o.insecure && !isLocalAddress(listen))
+        fail(
+          `refusing to serve plaintext on ${listen}: pass --tls-cert/--tls-key (see depot-builder tls init) or --insecure`,
+        );
       const tls =
-        o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+        o.tlsCert && o.tlsKey
+          ? {
+              cert: readPem('--tls-cert', o.tlsCert),
+              key: readPem('--tls-key', o.tlsKey),
+              clientCa: o.tlsClientCa ? readPem('--tls-client-ca', o.tlsClientCa) : undefined,
+            }
+          : undefined;
       const logger = createLogger();
       try {
         const host = await startBuilderHost({
           engine: engineAddress(o.engine),
           dataDir: o.data,
-          listen: listenAddress(o.listen),
+          listen,
           tls,
           logger,
           id: o.id,
@@ -179,6 +211,37 @@ token
     }
     if (!o.data) fail('pass --data DIR or --fleet SPEC');
     if (!(await createTokenStore(o.data).revoke(id))) fail(`no token with id ${id}`);
+  });
+
+const tlsCmd = program.command('tls').description('certificates for serving over TLS');
+tlsCmd
+  .command('init')
+  .description(
+    'make a private CA, a server certificate (and a client one) for --tls-cert/--tls-key in one step',
+  )
+  .requiredOption('--out <dir>', 'directory for ca.pem, ca-key.pem, server.pem, server-key.pem')
+  .option('--host <name>', 'DNS name clients use for the builder (repeatable)', collect, [])
+  .option('--ip <ip>', 'IP address clients use for the builder (repeatable)', collect, [])
+  .option('--client <name>', 'also client.pem/client-key.pem for serve --tls-client-ca (mutual TLS)')
+  .option('--days <n>', 'validity of the server and client certificates', '825')
+  .action(async (o: { out: string; host: string[]; ip: string[]; client?: string; days: string }) => {
+    const days = Number(o.days);
+    if (!Number.isInteger(days) || days < 1 || days > 3650)
+      fail(`invalid --days ${JSON.stringify(o.days)}: use a whole number of days from 1 to 3650`);
+    const { defaultServerNames, initTls, TlsInitError } = await import('./tls/index.js');
+    const names = o.host.length || o.ip.length ? { hosts: o.host, ips: o.ip } : defaultServerNames();
+    try {
+      const written = await initTls({ outDir: o.out, ...names, client: o.client, days });
+      for (const p of written) process.stdout.write(`${p}\n`);
+      process.stderr.write(
+        `server certificate for ${[...names.hosts, ...names.ips].join(', ')}; serve with --tls-cert ${written[2]} --tls-key ${written[3]}` +
+          `${o.client !== undefined ? ` --tls-client-ca ${written[0]}` : ''}; clients set DEPOT_TLS_CA=${written[0]}` +
+          `${o.client !== undefined ? ` DEPOT_TLS_CERT=${written[4]} DEPOT_TLS_KEY=${written[5]}` : ''}; keep ca-key.pem secret\n`,
+      );
+    } catch (err) {
+      if (err instanceof TlsInitError) fail(err.message);
+      throw err;
+    }
   });
 
 program.parseAsync(process.argv).catch((err) => fail((err as Error).message));

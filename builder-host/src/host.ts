@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { destination, type Logger, pino } from 'pino';
 import { normalizePlatform, openFleet } from '../../src/protocol/fleet/index.js';
+import { isLocalAddress } from '../../src/protocol/index.js';
 import { createTokenStore } from './auth/index.js';
 import { createDockerEngine } from './engine/index.js';
 import { createFleetAuth, startFleetRegistration } from './fleet/index.js';
@@ -26,7 +27,8 @@ export interface BuilderHostOptions {
   dataDir: string;
   /** grpc-js address: "127.0.0.1:PORT" or "unix:/PATH" */
   listen: string;
-  tls?: { cert: Buffer; key: Buffer };
+  /** Certificate and key to serve TLS; `clientCa`: require client certificates signed by it. */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   /** Overrides the token file (the embedded builder uses a one-process token). */
   tokens?: TokenVerifier;
   logger?: Logger;
@@ -131,9 +133,22 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
   });
   const address = await server.listen(opts.listen, opts.tls);
   logger.info(
-    { address, id, engine: opts.engine, platforms, driver: opts.driver ?? 'session' },
+    {
+      address,
+      id,
+      engine: opts.engine,
+      platforms,
+      driver: opts.driver ?? 'session',
+      tls: opts.tls ? (opts.tls.clientCa ? 'mutual' : 'server') : 'off',
+    },
     'builder-host listening',
   );
+  // depot-builder serve gets here only with --insecure; say what it costs where operators look.
+  if (!opts.tls && !isLocalAddress(address))
+    logger.warn(
+      { address },
+      'serving plaintext on a non-loopback address: tokens, contexts and images cross the network unencrypted',
+    );
   const registration =
     registry && opts.fleet
       ? await startFleetRegistration({

@@ -190,7 +190,8 @@ export function checkBuilderTransport(url: string, transport: ClientTransport = 
  */
 export function createBuilderSession(opts: SessionOptions): BuilderSession {
   const address = parseBuilderUrl(opts.url);
-  const creds = channelCredentials(address, opts.transport ?? transportFromEnv());
+  const transport = opts.transport ?? transportFromEnv();
+  const creds = channelCredentials(address, transport);
   const proto = loadBuilderProto();
   const client = new proto.depot.builder.v1.Builder(address.target, creds, {
     'grpc.keepalive_time_ms': 15000,
@@ -206,7 +207,7 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
     if (opts.project) md.set(PROJECT_METADATA_KEY, opts.project);
     return md;
   };
-  const wrap = (err: unknown) => fromGrpcError(err, address.url);
+  const wrap = (err: unknown) => fromGrpcError(err, address.url, { clientCert: !!transport.certFile });
 
   function syncOnce(
     source: SyncSource,

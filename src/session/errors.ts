@@ -12,8 +12,15 @@ export class DepotError extends Error {
   }
 }
 
-/** Maps a gRPC error from the builder to a DepotError (the one place the client does this). */
-export function fromGrpcError(err: unknown, builderUrl: string): DepotError {
+/**
+ * Maps a gRPC error from the builder to a DepotError (the one place the client does this).
+ * `clientCert`: a client certificate was sent (a refusal of it reaches grpc-js as a bare failure).
+ */
+export function fromGrpcError(
+  err: unknown,
+  builderUrl: string,
+  opts: { clientCert?: boolean } = {},
+): DepotError {
   if (err instanceof DepotError) return err;
   const e = err as grpc.ServiceError;
   const details = tidy(e?.details || e?.message || String(err));
@@ -24,13 +31,33 @@ export function fromGrpcError(err: unknown, builderUrl: string): DepotError {
       'run the command again when the builder is back',
       { cause: err },
     );
+  if (e?.code === grpc.status.UNAVAILABLE) {
+    // TLS alerts from a builder that requires a client certificate (serve --tls-client-ca): 116 is
+    // TLS 1.3's "certificate required", 42/48 "bad certificate"/"unknown ca" for one it does not trust.
+    if (/alert certificate required|peer did not return a certificate/i.test(details))
+      return new DepotError(
+        'tls_client_cert_required',
+        `the builder at ${builderUrl} requires a client certificate`,
+        'set DEPOT_TLS_CERT and DEPOT_TLS_KEY to one signed by its client CA, e.g. from depot-builder tls init --client NAME',
+        { cause: err },
+      );
+    if (/alert (bad certificate|unknown ca|certificate unknown)/i.test(details))
+      return new DepotError(
+        'tls_client_cert_rejected',
+        `the builder at ${builderUrl} rejected the client certificate (DEPOT_TLS_CERT)`,
+        'use a certificate signed by the CA the builder trusts (serve --tls-client-ca)',
+        { cause: err },
+      );
+  }
   switch (e?.code) {
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
       return new DepotError(
         'builder_unreachable',
         `cannot reach builder at ${builderUrl}: ${details}`,
-        'check --builder / DEPOT_BUILDER and that depot-builder is running',
+        opts.clientCert && /^Failed to connect$/.test(details)
+          ? 'check that depot-builder is running and that its --tls-client-ca signed DEPOT_TLS_CERT'
+          : 'check --builder / DEPOT_BUILDER and that depot-builder is running',
         { cause: err },
       );
     case grpc.status.UNAUTHENTICATED:
@@ -52,8 +79,12 @@ export function fromGrpcError(err: unknown, builderUrl: string): DepotError {
 
 /** grpc-js wraps connection errors in boilerplate; keep the cause a user can act on. */
 function tidy(details: string): string {
-  return details
-    .replace(/^No connection established\. Last error: (Error: )?/, '')
-    .replace(/\.? ?Resolution note:.*$/s, '')
-    .trim();
+  return (
+    details
+      .replace(/^No connection established\. Last error: (Error: )?/, '')
+      .replace(/\.? ?Resolution note:.*$/s, '')
+      // grpc-js appends the time of the last connection attempt on a line of its own.
+      .replace(/\s*\(\d{4}-\d\d-\d\dT[\d:.]+Z\)\s*$/, '')
+      .trim()
+  );
 }

@@ -148,7 +148,8 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
 /** Creates the Builder service implementation and a grpc.Server that serves it. */
 export function createBuilderServer(opts: BuilderServerOptions): {
   server: grpc.Server;
-  listen(address: string, tls?: { cert: Buffer; key: Buffer }): Promise<string>;
+  /** `tls.clientCa`: require client certificates signed by this CA (mutual TLS). */
+  listen(address: string, tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer }): Promise<string>;
   close(): Promise<void>;
 } {
   const { engine, tokens, logger, namespaces } = opts;
@@ -1021,7 +1022,11 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     server,
     listen(address, tls) {
       const creds = tls
-        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false)
+        ? grpc.ServerCredentials.createSsl(
+            tls.clientCa ?? null,
+            [{ cert_chain: tls.cert, private_key: tls.key }],
+            !!tls.clientCa,
+          )
         : grpc.ServerCredentials.createInsecure();
       return new Promise((resolve, reject) => {
         server.bindAsync(address, creds, (err, port) => {

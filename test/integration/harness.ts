@@ -194,6 +194,38 @@ export async function startBuilder(
   };
 }
 
+/** The files of `depot-builder tls init`. */
+export interface TlsFiles {
+  dir: string;
+  ca: string;
+  caKey: string;
+  server: string;
+  serverKey: string;
+  client: string;
+  clientKey: string;
+}
+
+/**
+ * Runs `depot-builder tls init --out DIR` (default names: localhost and 127.0.0.1; `args` adds
+ * e.g. `--client NAME`) and returns the paths of what it writes.
+ */
+export function tlsInit(args: string[] = ['--host', 'localhost', '--ip', '127.0.0.1']): TlsFiles {
+  const dir = join(tempDir('tls'), 'certs');
+  const r = spawnSync(process.execPath, [BUILDER_BIN, 'tls', 'init', '--out', dir, ...args], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`tls init failed: ${r.stderr}`);
+  return {
+    dir,
+    ca: join(dir, 'ca.pem'),
+    caKey: join(dir, 'ca-key.pem'),
+    server: join(dir, 'server.pem'),
+    serverKey: join(dir, 'server-key.pem'),
+    client: join(dir, 'client.pem'),
+    clientKey: join(dir, 'client-key.pem'),
+  };
+}
+
 /** Reads a --metadata-file. */
 export function readMetadata(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;

@@ -11,47 +11,26 @@ import {
   skipReason,
   startBuilder,
   tempDir,
+  tlsInit,
 } from './harness.js';
 
 const skip = skipReason();
 
 describe('TLS builder, depot login, and a context tar on stdin', { skip }, () => {
   let builder: BuilderProcess;
-  const certs = tempDir('certs');
-  const cert = join(certs, 'cert.pem');
-  const key = join(certs, 'key.pem');
   // Separate config dirs so the login does not leak into other tests' defaults.
   const home = tempDir('login-home');
   const env = {
     XDG_CONFIG_HOME: join(home, 'config'),
     XDG_CACHE_HOME: join(home, 'cache'),
     XDG_DATA_HOME: join(home, 'data'),
-    DEPOT_TLS_CA: cert,
+    DEPOT_TLS_CA: '', // the CA of tlsInit() in before()
   };
 
   before(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore' },
-    );
-    builder = await startBuilder({ args: ['--tls-cert', cert, '--tls-key', key] });
+    const tls = tlsInit();
+    env.DEPOT_TLS_CA = tls.ca;
+    builder = await startBuilder({ args: ['--tls-cert', tls.server, '--tls-key', tls.serverKey] });
   });
   after(async () => {
     await builder?.stop();

@@ -248,3 +248,22 @@ test('--build-platform sends every target to builders of that platform', async (
     { code: 'invalid_platform' },
   );
 });
+
+test('a probe error the caller calls fatal ends routing instead of failing over', async () => {
+  const records = ['b1', 'b2'].map((id) => rec(id, ['linux/amd64']));
+  const refused = Object.assign(new Error('refusing to send a token in plaintext'), { fatal: true });
+  await assert.rejects(
+    routeBuild({
+      project: 'shop',
+      platforms: ['linux/amd64'],
+      records,
+      now: NOW,
+      ttlMs: TTL,
+      probe: async () => {
+        throw refused;
+      },
+      isFatal: (err) => (err as { fatal?: boolean }).fatal === true,
+    }),
+    (err) => err === refused,
+  );
+});

@@ -18,24 +18,17 @@ import {
   filesContaining,
   imageLayers,
   LAPTOP_ENGINE,
-  ROOT,
+  registry,
   skipReason,
   startBuilder,
   tempDir,
 } from './harness.js';
 
 const skip = skipReason();
-const REGISTRY_SH = join(ROOT, 'scripts', 'registry.sh');
 const PASSWORD = `pw-${process.pid}-Kx3v`;
 const nonce = `${process.pid}-${Date.now()}`;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-
-function registry(cmd: 'start' | 'stop', name: string, extra: string[] = []): string {
-  const r = spawnSync(REGISTRY_SH, [cmd, name, ...extra], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`registry.sh ${cmd} ${name}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
 function dockerOn(engine: string, args: string[]): ReturnType<typeof spawnSync> {
   return spawnSync(DOCKER, args, { env: { ...process.env, DOCKER_HOST: engine }, encoding: 'utf8' });

@@ -260,3 +260,10 @@ export function buildOn(
 ): string[] {
   return ['build', '--builder', url, '--token', token, '--project', project, '--progress', progress];
 }
+
+/** Starts or stops a private `docker-registry` (scripts/registry.sh); `start` returns its HOST:PORT. */
+export function registry(cmd: 'start' | 'stop', name: string, extra: string[] = []): string {
+  const r = spawnSync(join(ROOT, 'scripts', 'registry.sh'), [cmd, name, ...extra], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`registry.sh ${cmd} ${name}: ${r.stderr}`);
+  return r.stdout.trim();
+}

@@ -10,7 +10,7 @@ import {
   depot,
   filesContaining,
   LAPTOP_ENGINE,
-  ROOT,
+  registry,
   skipReason,
   startBuilder,
   tempDir,
@@ -18,14 +18,7 @@ import {
 
 const skip = skipReason();
 const ARM64_ENGINE = process.env.DEPOT_TEST_ARM64_ENGINE ?? '';
-const REGISTRY_SH = join(ROOT, 'scripts', 'registry.sh');
 const PASSWORD = `pw-${process.pid}-Zq8x`;
-
-function registry(cmd: 'start' | 'stop', name: string, extra: string[] = []): string {
-  const r = spawnSync(REGISTRY_SH, [cmd, name, ...extra], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`registry.sh ${cmd} ${name}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
 const ACCEPT = [
   'application/vnd.docker.distribution.manifest.list.v2+json',

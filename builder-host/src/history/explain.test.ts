@@ -606,6 +606,13 @@ test('a step labelled by another build of the same engine gets this Dockerfileâ€
     '[1/2] FROM docker.io/library/busybox:latest',
   );
   assert.equal(label('[2/2] RUN echo b'), '[2/2] RUN echo b');
+  // The other build wrote `FROM busybox`: this one's spelling, as BuildKit prints it.
+  assert.equal(label('[1/2] FROM docker.io/library/busybox'), '[1/2] FROM docker.io/library/busybox:latest');
+  assert.equal(label('[1/3] FROM docker.io/library/busybox'), '[1/2] FROM docker.io/library/busybox:latest');
+  assert.equal(
+    createStepLabeler('FROM busybox AS b\nRUN x\n')('[1/2] FROM docker.io/library/busybox:latest'),
+    '[b 1/2] FROM docker.io/library/busybox',
+  );
   assert.equal(label('[internal] load build context'), '[internal] load build context');
 
   const multi = createStepLabeler(

@@ -12,6 +12,7 @@
  */
 import { DockerfileParser } from 'dockerfile-ast';
 import { copyInstructionSources, pathsCoveredBySources } from '../../../src/protocol/copy-sources.js';
+import { parseReference } from '../../../src/registry/index.js';
 
 import type { StepCauseKind } from './types.js';
 
@@ -376,13 +377,19 @@ export function createStepLabeler(dockerfile: string): (name: string) => string 
     const v = parseName(name);
     const total = Number(ref[3]);
     const wanted = normalizeVertexInstruction(v.instruction);
-    const fits = model.stages.some(
+    const fitting = model.stages.find(
       (s) =>
         labelOf(s) === v.stage &&
         totals[s.index] === total &&
         s.instrs.some((i) => i.stepIndex === v.stepIndex && matchScore(i, wanted) > 0),
     );
-    if (fits) return name;
+    // A FROM shared with another build also carries that build's spelling of the image
+    // (`busybox` vs `busybox:latest`): it gets this Dockerfile's, as BuildKit prints it.
+    const fromText = (i: DfInstr | undefined) => (i?.keyword === 'FROM' ? printedFrom(i.text) : undefined);
+    if (fitting) {
+      const text = fromText(fitting.instrs.find((i) => i.stepIndex === v.stepIndex));
+      return text && text !== wanted ? `[${(m[1] ?? '').trim()}] ${text}` : name;
+    }
     const at = locate(model, { ...v, stage: '' });
     const instr = at?.stage.instrs[at.pos];
     if (!at || !instr?.stepIndex || matchScore(instr, wanted) === 0) return name;
@@ -391,8 +398,28 @@ export function createStepLabeler(dockerfile: string): (name: string) => string 
     const label = [platform, labelOf(at.stage), `${instr.stepIndex}/${totals[at.stage.index]}`]
       .filter(Boolean)
       .join(' ');
-    return `[${label}] ${(m[2] ?? '').trim()}`;
+    return `[${label}] ${fromText(instr) ?? (m[2] ?? '').trim()}`;
   };
+}
+
+/**
+ * `FROM docker.io/library/busybox:latest` for `FROM busybox:latest AS x`, the way BuildKit names the
+ * step: the image normalised, its tag only when written; undefined when the image is a variable or
+ * not a reference.
+ */
+function printedFrom(text: string): string | undefined {
+  const image = text
+    .replace(/^FROM\s+/i, '')
+    .split(/\s+/)
+    .find((w) => !w.startsWith('--'));
+  if (!image || image.includes('$')) return undefined;
+  try {
+    const r = parseReference(image, { allowDigest: true });
+    const explicitTag = image.length > r.repository.length && image[r.repository.length] === ':';
+    return `FROM ${r.registry}/${r.path}${explicitTag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+  } catch {
+    return undefined;
+  }
 }
 
 function short(text: string, max = 60): string {

@@ -13,6 +13,7 @@ import {
   type SyncResponse__Output,
 } from '../../src/protocol/index.js';
 import { fromGrpcError } from '../../src/session/index.js';
+import { fileEntry, sha } from '../security/rpc.js';
 import {
   type BuilderProcess,
   DEPOT_BIN,
@@ -26,10 +27,6 @@ import {
 
 const skip = skipReason();
 
-function sha(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
 /** Every blob under the store, each checked against its own name. */
 function storeBlobs(dataDir: string): { name: string; ok: boolean }[] {
   const root = join(dataDir, 'blobs', 'sha256');
@@ -41,20 +38,6 @@ function storeBlobs(dataDir: string): { name: string; ok: boolean }[] {
       out.push({ name: hex, ok: sha(data) === `sha256:${hex}` });
     }
   return out;
-}
-
-function file(path: string, content: string): ContextEntry {
-  return {
-    path,
-    type: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    size: Buffer.byteLength(content),
-    mtimeMs: 0,
-    digest: sha(content),
-    link: '',
-  };
 }
 
 describe('builder sync refuses bad input', { skip }, () => {
@@ -99,7 +82,7 @@ describe('builder sync refuses bad input', { skip }, () => {
   }
 
   test('a blob whose bytes do not match its digest is rejected and the store is unchanged', async () => {
-    const e = file('a.txt', 'the real content');
+    const e = fileEntry('a.txt', 'the real content');
     const before = storeBlobs(builder.dataDir);
     const r = await sync([e], { [e.digest]: Buffer.from('the fake content') });
     assert.equal(r.ok, false);
@@ -122,7 +105,7 @@ describe('builder sync refuses bad input', { skip }, () => {
     ['NUL', 'a\0b'],
   ] as const) {
     test(`a manifest path with ${why} is rejected`, async () => {
-      const r = await sync([file(path, 'x')], {});
+      const r = await sync([fileEntry(path, 'x')], {});
       assert.equal(r.ok, false);
       if (!r.ok) {
         assert.equal(r.code, grpc.status.INVALID_ARGUMENT);
@@ -184,7 +167,7 @@ describe('a builder stopped with SIGTERM during a sync', { skip }, () => {
         call.on('data', (msg: SyncResponse__Output) => msg.need && resolve()),
       );
       const failed = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
-      call.write({ begin: { full: { entries: [entryToWire(file('a.txt', 'never uploaded'))] } } });
+      call.write({ begin: { full: { entries: [entryToWire(fileEntry('a.txt', 'never uploaded'))] } } });
       // The builder waits for the blob it asked for; it is stopped meanwhile.
       await asked;
       const exited = new Promise((r) => builder.child.once('exit', r));

@@ -5,6 +5,7 @@ import { loadTeamSecret, openFleet } from '../../src/protocol/fleet/index.js';
 import { isLocalAddress } from '../../src/protocol/index.js';
 import { createTokenStore, issueTeamToken } from './auth/index.js';
 import { BUILDER_VERSION, createLogger, startBuilderHost } from './host.js';
+import { type Limits, parseDuration, parseSize } from './server/index.js';
 
 function fail(message: string): never {
   process.stderr.write(`depot-builder: ${message}\n`);
@@ -47,6 +48,56 @@ const list = (v: string | undefined) =>
         .filter(Boolean)
     : undefined;
 
+/** What a project name may be (as the builder accepts it in a call's metadata). */
+const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** The limits given by `serve` flags; a value that is not a size, count or duration is one line. */
+interface LimitFlags {
+  projectQuota?: string;
+  maxBuildsPerProject: string;
+  maxSyncs: string;
+  syncIdleTimeout: string;
+  maxDockerfileSize: string;
+  maxDockerfileInstructions: string;
+  maxBuildArgs: string;
+  maxBuildArgSize: string;
+  maxBuildArgsTotal: string;
+  maxContextEntries: string;
+  maxFileSize: string;
+}
+
+function serveLimits(o: LimitFlags): Partial<Limits> {
+  const size = (flag: string, v: string) => {
+    const n = parseSize(v);
+    if (n === undefined || n <= 0)
+      fail(`invalid ${flag} ${JSON.stringify(v)}: use a size such as 20GiB, 512MB or 1048576`);
+    return n;
+  };
+  const count = (flag: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) fail(`invalid ${flag} ${JSON.stringify(v)}: use a positive integer`);
+    return n;
+  };
+  const idle = parseDuration(o.syncIdleTimeout);
+  if (idle === undefined || idle <= 0)
+    fail(
+      `invalid --sync-idle-timeout ${JSON.stringify(o.syncIdleTimeout)}: use a duration such as 60s or 500ms`,
+    );
+  return {
+    projectQuotaBytes: o.projectQuota === undefined ? undefined : size('--project-quota', o.projectQuota),
+    buildsPerProject: count('--max-builds-per-project', o.maxBuildsPerProject),
+    syncs: count('--max-syncs', o.maxSyncs),
+    syncIdleMs: idle,
+    dockerfileBytes: size('--max-dockerfile-size', o.maxDockerfileSize),
+    dockerfileInstructions: count('--max-dockerfile-instructions', o.maxDockerfileInstructions),
+    buildArgs: count('--max-build-args', o.maxBuildArgs),
+    buildArgBytes: size('--max-build-arg-size', o.maxBuildArgSize),
+    buildArgsTotalBytes: size('--max-build-args-total', o.maxBuildArgsTotal),
+    manifestEntries: count('--max-context-entries', o.maxContextEntries),
+    blobBytes: size('--max-file-size', o.maxFileSize),
+  };
+}
+
 const program = new Command('depot-builder').version(BUILDER_VERSION).description('depot builder-host');
 
 program
@@ -82,6 +133,25 @@ program
       .default('session'),
   )
   .option('--no-result-reuse', 'always ask the engine, even for a build identical to an earlier one')
+  .option(
+    '--projects <p,…>',
+    'serve only these projects (other tokens are refused; fleet routing skips this builder for others)',
+  )
+  .option('--project-quota <size>', 'storage each project may hold, e.g. 20GiB (default: no quota)')
+  .option('--max-builds-per-project <n>', 'builds one project may run at a time', '4')
+  .option('--max-syncs <n>', 'contexts the builder receives at a time (all projects)', '64')
+  .option(
+    '--sync-idle-timeout <duration>',
+    'end a sync whose client sends nothing this long (e.g. 60s, 500ms)',
+    '60s',
+  )
+  .option('--max-dockerfile-size <size>', 'largest Dockerfile', '1MiB')
+  .option('--max-dockerfile-instructions <n>', 'most instructions in a Dockerfile', '10000')
+  .option('--max-build-args <n>', 'most build args of one build', '1000')
+  .option('--max-build-arg-size <size>', 'largest build arg value', '64KiB')
+  .option('--max-build-args-total <size>', "largest total of one build's args", '1MiB')
+  .option('--max-context-entries <n>', 'most entries (files, dirs, links) in one context', '500000')
+  .option('--max-file-size <size>', 'largest file in a context', '10GiB')
   .action(
     async (o: {
       engine: string;
@@ -102,7 +172,24 @@ program
       historyMaxBuilds: string;
       driver: 'session' | 'tar';
       resultReuse: boolean;
+      projects?: string;
+      projectQuota?: string;
+      maxBuildsPerProject: string;
+      maxSyncs: string;
+      syncIdleTimeout: string;
+      maxDockerfileSize: string;
+      maxDockerfileInstructions: string;
+      maxBuildArgs: string;
+      maxBuildArgSize: string;
+      maxBuildArgsTotal: string;
+      maxContextEntries: string;
+      maxFileSize: string;
     }) => {
+      const limits = serveLimits(o);
+      const projects = list(o.projects) ?? [];
+      for (const p of projects)
+        if (!PROJECT_NAME.test(p))
+          fail(`invalid project ${JSON.stringify(p)} in --projects: use letters, digits, ".", "_" and "-"`);
       const maxAgeDays = Number(o.historyMaxAge);
       const maxBuilds = Number(o.historyMaxBuilds);
       if (!(maxAgeDays > 0))
@@ -143,6 +230,8 @@ program
           history: { maxAgeDays, maxBuilds },
           driver: o.driver,
           resultReuse: o.resultReuse,
+          limits,
+          projects: projects.length ? projects : undefined,
         });
         process.stdout.write(`depot-builder ${host.id} listening on ${host.address}\n`);
         const stop = () => {

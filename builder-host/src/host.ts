@@ -12,6 +12,7 @@ import { openHistory, type RetentionOptions, type StepExplainer } from './histor
 import {
   createBuilderServer,
   createImageNamespaces,
+  type Limits,
   loadNamespaceKey,
   OWN_ENGINE_NAMES,
   type TokenVerifier,
@@ -54,6 +55,10 @@ export interface BuilderHostOptions {
   ownEngine?: boolean;
   /** Reuse the result of an identical earlier build without asking the engine (default true). */
   resultReuse?: boolean;
+  /** Sizes, counts, quotas and timeouts; default: DEFAULT_LIMITS. */
+  limits?: Partial<Limits>;
+  /** The projects this builder serves (announced in Hello and the fleet); default: every project. */
+  projects?: string[];
 }
 
 /** How often old builds are pruned from the history while the builder runs. */
@@ -130,6 +135,8 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     history,
     explainer: opts.explainer ?? realExplainer(),
     driver: opts.driver,
+    limits: opts.limits,
+    projects: opts.projects,
   });
   const address = await server.listen(opts.listen, opts.tls);
   logger.info(
@@ -162,6 +169,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
                 : `${opts.tls ? 'tls' : 'tcp'}://${address}`),
             platforms,
             emulated: emulated.filter((p) => p !== '*'),
+            ...(opts.projects?.length ? { projects: opts.projects } : {}),
             version: BUILDER_VERSION,
           },
           ttlMs: opts.fleet.ttlMs,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseFleetRecord } from '../protocol/fleet/index.js';
 import { type FleetRecord, RoutingError, rendezvousOrder, routeBuild } from './index.js';
 
 const NOW = Date.parse('2025-03-01T12:00:00.000Z');
@@ -266,4 +267,67 @@ test('a probe error the caller calls fatal ends routing instead of failing over'
     }),
     (err) => err === refused,
   );
+});
+
+test('a builder kept for some projects (serve --projects) is routed to by those projects only', async () => {
+  const records = [
+    rec('shared', ['linux/amd64']),
+    rec('kept', ['linux/amd64'], { projects: ['payments', 'ledger'] }),
+  ];
+  const probed: string[] = [];
+  const probe = async (r: FleetRecord) => {
+    probed.push(r.id);
+    return true;
+  };
+  // Among many projects, those not listed never land on "kept", even when it would be their home.
+  const homes = new Set<string>();
+  for (let i = 0; i < 40; i++) {
+    const [route] = await routeBuild({
+      project: `p${i}`,
+      platforms: ['linux/amd64'],
+      records,
+      now: NOW,
+      ttlMs: TTL,
+      probe,
+    });
+    homes.add(route!.builder.id);
+  }
+  assert.deepEqual([...homes], ['shared']);
+  assert.ok(!probed.includes('kept'), 'a builder that refuses the project is not even probed');
+  // A listed project may use it (both builders are candidates).
+  for (const project of ['payments', 'ledger']) {
+    const order = rendezvousOrder(project, records).map((r) => r.id);
+    const [route] = await routeBuild({
+      project,
+      platforms: ['linux/amd64'],
+      records,
+      now: NOW,
+      ttlMs: TTL,
+      probe: up,
+    });
+    assert.equal(route!.builder.id, order[0]);
+  }
+  // Only the kept builder left: other projects get a clear refusal naming it.
+  await assert.rejects(
+    routeBuild({
+      project: 'web',
+      platforms: ['linux/amd64'],
+      records: [records[1]!],
+      now: NOW,
+      ttlMs: TTL,
+      probe: up,
+    }),
+    (err: unknown) => {
+      assert.ok(err instanceof RoutingError);
+      assert.equal(err.code, 'no_builder');
+      assert.match(err.message, /kept serves only other projects than web/);
+      return true;
+    },
+  );
+});
+
+test('fleet records carry the projects a builder serves', () => {
+  const parsed = parseFleetRecord(rec('kept', ['linux/amd64'], { projects: ['payments'] }));
+  assert.deepEqual(parsed.projects, ['payments']);
+  assert.equal(parseFleetRecord(rec('any', ['linux/amd64'])).projects, undefined);
 });

@@ -82,7 +82,10 @@ const matchesAny = (list: readonly string[] | undefined, wanted: string) =>
  * with a note. Throws RoutingError when a platform has no candidate or none answers.
  */
 export async function routeBuild(opts: RouteBuildOptions): Promise<PlatformRoute[]> {
-  const live = liveRecords(opts.records, opts.now, opts.ttlMs);
+  // A builder kept for some projects (serve --projects) is no candidate for any other.
+  const anyProject = liveRecords(opts.records, opts.now, opts.ttlMs);
+  const live = anyProject.filter((r) => servesProject(r, opts.project));
+  const elsewhere = anyProject.filter((r) => !live.includes(r));
   const stale = opts.records.filter((r) => !live.includes(r));
   const buildPlatform = opts.buildPlatform ? normalizePlatform(opts.buildPlatform) : undefined;
   const probes = new Map<string, Promise<boolean>>();
@@ -121,6 +124,8 @@ export async function routeBuild(opts: RouteBuildOptions): Promise<PlatformRoute
       const what = buildPlatform ? `build platform ${buildPlatform}` : target;
       let message = `no live builder for ${what}; ${describeFleet(live)}`;
       if (emulating.length > 0) message += '; pass --allow-emulation to use an emulating builder';
+      if (elsewhere.length > 0)
+        message += `; ${elsewhere.map((r) => r.id).join(', ')} serve${elsewhere.length === 1 ? 's' : ''} only other projects than ${opts.project}`;
       const hint =
         stale.length > 0
           ? `left out ${stale
@@ -162,4 +167,9 @@ export async function routeBuild(opts: RouteBuildOptions): Promise<PlatformRoute
   }
 
   return Promise.all(targets.map(routeOne));
+}
+
+/** True when the builder serves the project: it lists no projects, or lists this one. */
+export function servesProject(record: Pick<FleetRecord, 'projects'>, project: string): boolean {
+  return !record.projects?.length || record.projects.includes(project);
 }

@@ -51,6 +51,13 @@ export interface RpcClient {
   build(
     req: Record<string, unknown>,
   ): Promise<{ events: BuildEvent__Output[]; code: number; details: string }>;
+  /**
+   * A Sync that sends its manifest, the first `sendBytes` of the first blob asked for (not its last
+   * chunk), then stalls without ending: an upload left hanging.
+   */
+  stallSync(entries: ContextEntry[], sendBytes: number): Promise<{ code: number; details: string }>;
+  /** Hello; resolves with the answer, or the status it failed with. */
+  hello(): Promise<{ projects: string[]; code: number; details: string }>;
   /** One Export; resolves with the bytes received, or the status it failed with. */
   exportImage(imageId: string): Promise<{ bytes: number; code: number; details: string }>;
   close(): void;
@@ -103,6 +110,26 @@ export function rpcClient(url: string, token: string, project?: string): RpcClie
         call.on('data', (ev: BuildEvent__Output) => events.push(ev));
         call.on('error', (e: grpc.ServiceError) => resolve({ events, code: e.code, details: e.details }));
         call.on('end', () => resolve({ events, code: 0, details: '' }));
+      });
+    },
+    stallSync(entries, sendBytes) {
+      return new Promise((resolve) => {
+        const call = client.Sync(md);
+        call.on('data', (msg: SyncResponse__Output) => {
+          const d = msg.need?.digests[0];
+          if (d) call.write({ chunk: { digest: d, data: Buffer.alloc(sendBytes, 'x'), last: false } });
+        });
+        call.on('error', (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details }));
+        call.on('end', () => resolve({ code: -1, details: 'ended without an answer' }));
+        call.write({ begin: { full: { entries: entries.map(entryToWire) } } });
+      });
+    },
+    hello() {
+      return new Promise((resolve) => {
+        client.Hello({ clientVersion: 'attack' }, md, (err, res) => {
+          if (err) resolve({ projects: [], code: err.code, details: err.details });
+          else resolve({ projects: res?.projects ?? [], code: 0, details: '' });
+        });
       });
     },
     exportImage(imageId) {

@@ -41,8 +41,19 @@ export function createAuthorizer(deps: {
   tokens: TokenVerifier;
   stores: { forProject(project: string): ProjectStore };
   namespaces: ImageNamespaces;
+  /** The projects this builder serves (serve --projects); undefined: every project. */
+  projects?: readonly string[];
 }): Authorizer {
   const { tokens, stores, namespaces } = deps;
+  const served = deps.projects?.length ? new Set(deps.projects) : undefined;
+  // Admin tokens included: a builder kept for some projects never builds for another.
+  const check = (project: string) => {
+    if (served && !served.has(project))
+      throw new RpcError(
+        grpc.status.PERMISSION_DENIED,
+        `this builder serves only project${served.size === 1 ? '' : 's'} ${[...served].join(', ')}, not "${project}": use a builder of project "${project}" (depot builders ls)`,
+      );
+  };
   const resolve = async (
     metadata: grpc.Metadata,
   ): Promise<{ project: string; user: string; admin: boolean; asked: string }> => {
@@ -72,6 +83,7 @@ export function createAuthorizer(deps: {
   return {
     async authorize(call) {
       const who = await resolve(call.metadata);
+      check(who.project);
       return {
         project: who.project,
         user: who.user,

@@ -20,9 +20,13 @@ import type { CallContext } from './authorize.js';
 import { ImageNameError, resolveImageNames } from './base-names.js';
 import { createContextKeys } from './context-keys.js';
 import { type ServerDeps, SHUTTING_DOWN } from './deps.js';
+import { checkBuildInputs, checkDockerfile, createSlots } from './limits.js';
 import { createLocalBaseCheck } from './local-base.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 import { RpcError, toStatus } from './rpc-error.js';
+
+/** What a client-chosen build id may be (it names the build on the engine and in the history). */
+const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
  * Build: one build of one of the project's snapshots on the engine, streamed back as BuildEvents,
@@ -30,7 +34,12 @@ import { RpcError, toStatus } from './rpc-error.js';
  */
 export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
   const { engine, logger, namespaces, driver, history, explainer, feed, now, syncs, sshRelays } = deps;
-  const { activeBuilds, defaultPlatform, logCall } = deps;
+  const { activeBuilds, defaultPlatform, logCall, limits } = deps;
+  const buildSlots = createSlots(
+    limits.buildsPerProject,
+    (project, max) =>
+      `project ${project} is running ${max} builds on this builder already, its limit: wait for one to finish`,
+  );
   const memo = deps.opts.memoDir ? createResultMemo(deps.opts.memoDir) : undefined;
   const contextKeys = createContextKeys();
   // A registry name exists on the shared engine only while its push runs (one push per name at a
@@ -116,10 +125,27 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
       send({ vertex: v });
       for (const explained of (await recording?.vertex(v)) ?? []) send({ explained });
     };
+    let releaseSlot = () => {};
     const handled = (async () => {
       caller = await deps.auth.authorize(call);
       const store = caller.store;
       const req = call.request;
+      // Before the snapshot, the store or the engine see any of it.
+      checkBuildInputs(limits, req);
+      if (req.platform)
+        try {
+          normalizePlatform(req.platform);
+        } catch (err) {
+          throw new RpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message);
+        }
+      if (req.buildId && !BUILD_ID.test(req.buildId))
+        throw new RpcError(
+          grpc.status.INVALID_ARGUMENT,
+          'invalid build id: use up to 128 letters, digits, ".", "_" and "-"',
+        );
+      if (req.dockerfileContent.length)
+        checkDockerfile(limits, req.dockerfileContent, () => req.dockerfileContent.toString('utf8'));
+      releaseSlot = buildSlots.take(caller.project);
       // Another project's snapshot is as unknown as one nobody stored.
       const entries = await store.snapshot(req.snapshotId);
       if (!entries) throw new RpcError(grpc.status.NOT_FOUND, `unknown snapshot ${req.snapshotId}`);
@@ -210,9 +236,11 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
           end();
           return;
         }
+        checkDockerfile(limits, entry.size);
       }
       const dfBytes =
         extra?.dockerfile ?? (await readBlob(store, entries.find((e) => e.path === dockerfile)!.digest));
+      if (!extra) checkDockerfile(limits, dfBytes, () => dfBytes.toString('utf8'));
       const dfDigest = `sha256:${createHash('sha256').update(dfBytes).digest('hex')}`;
       // What the engine reads: the project's own images under their names in its namespace.
       let engineDockerfile: Buffer;
@@ -485,6 +513,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         // A build that ended without a result (cancelled, engine lost, builder stopped) is recorded too.
         recording?.finish(ac.signal.aborted ? 'cancelled' : 'failed');
         activeBuilds.delete(ac);
+        releaseSlot();
       });
     activeBuilds.set(ac, handled);
   };

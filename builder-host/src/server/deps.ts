@@ -5,6 +5,7 @@ import type { BuildFeed, History, StepExplainer } from '../history/index.js';
 import type { SharedStore } from '../store/index.js';
 import type { Authorizer, CallContext, TokenVerifier } from './authorize.js';
 import type { ImageNamespaces } from './image-namespace.js';
+import type { Limits } from './limits.js';
 import { toStatus } from './rpc-error.js';
 import type { SshRelays } from './ssh-relay.js';
 
@@ -36,6 +37,10 @@ export interface BuilderServerOptions {
    * 'tar' — the whole context as the body of POST /build (no secrets, no SSH).
    */
   driver?: 'session' | 'tar';
+  /** Sizes, counts, quotas and timeouts (see limits.ts); default: DEFAULT_LIMITS. */
+  limits?: Partial<Limits>;
+  /** The projects this builder serves; any other project's calls are refused. Default: every project. */
+  projects?: string[];
 }
 
 /** What every RPC family's handlers share: made once per server by createBuilderServer. */
@@ -50,6 +55,7 @@ export interface ServerDeps {
   feed: BuildFeed;
   now: () => number;
   auth: Authorizer;
+  limits: Limits;
   sshRelays: SshRelays;
   /** Bytes of the last Sync of each snapshot (per project), taken by the build that follows it. */
   syncs: SyncLedger;

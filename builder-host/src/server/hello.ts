@@ -30,6 +30,7 @@ export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
           ],
           engineVersion: info.version,
           imageStore: info.imageStore,
+          projects: opts.projects ?? [],
         });
         logCall('Hello', caller, started);
       })

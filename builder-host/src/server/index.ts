@@ -15,6 +15,7 @@ import {
 import { createExportHandler } from './export.js';
 import { createHelloHandler } from './hello.js';
 import { createHistoryHandlers } from './history-rpc.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { createSshHandler } from './ssh.js';
 import { createSshRelays } from './ssh-relay.js';
 import { createSyncHandler } from './sync.js';
@@ -28,6 +29,7 @@ export {
   NAMESPACE_HOST,
   OWN_ENGINE_NAMES,
 } from './image-namespace.js';
+export { DEFAULT_LIMITS, type Limits, parseDuration, parseSize } from './limits.js';
 export { RpcError } from './rpc-error.js';
 
 /** How long a shutdown waits for running builds to answer their clients and stop. */
@@ -67,7 +69,13 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     feed: createBuildFeed(),
     now,
     // The only way handlers reach blobs, snapshots and image names: the caller's project's view.
-    auth: createAuthorizer({ tokens: opts.tokens, stores: createProjectStores(opts.store, now), namespaces }),
+    auth: createAuthorizer({
+      tokens: opts.tokens,
+      stores: createProjectStores(opts.store, now),
+      namespaces,
+      projects: opts.projects,
+    }),
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
     sshRelays: createSshRelays(),
     syncs: createSyncLedger(),
     activeBuilds: new Map(),

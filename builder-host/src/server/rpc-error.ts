@@ -19,7 +19,7 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
   const message = err instanceof Error ? err.message : String(err);
   if (code === 'digest_mismatch' || code === 'invalid_digest')
     return { code: grpc.status.INVALID_ARGUMENT, details: message };
-  if (code === 'size_mismatch' || code === 'invalid_size')
+  if (code === 'size_mismatch' || code === 'invalid_size' || code === 'invalid_platform')
     return { code: grpc.status.INVALID_ARGUMENT, details: message };
   if (code === 'blob_missing') return { code: grpc.status.FAILED_PRECONDITION, details: message };
   return { code: grpc.status.INTERNAL, details: message };

@@ -13,6 +13,7 @@ import {
 import type { BlobWriter } from '../store/index.js';
 import type { CallContext } from './authorize.js';
 import type { ServerDeps } from './deps.js';
+import { checkFileSize, checkManifestSize, createSlots, formatBytes } from './limits.js';
 import { RpcError, toStatus } from './rpc-error.js';
 
 /**
@@ -20,7 +21,11 @@ import { RpcError, toStatus } from './rpc-error.js';
  * must upload out, the blobs in, a snapshot id out.
  */
 export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
-  const { logger, syncs, logCall } = deps;
+  const { logger, syncs, logCall, limits } = deps;
+  const slots = createSlots(
+    limits.syncs,
+    (_, max) => `the builder is receiving ${max} contexts already, its limit: try again in a moment`,
+  );
   return (call) => {
     const started = Date.now();
     let caller: CallContext | undefined;
@@ -37,18 +42,40 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
       finished = true;
       void writer?.abort();
     });
+    let release = () => {};
+    let idle: NodeJS.Timeout | undefined;
     (async () => {
       caller = await deps.auth.authorize(call);
       const store = caller.store;
+      release = slots.take('');
       // Not `call[Symbol.asyncIterator]()`: that iterator destroys the stream when the client's
       // side ends, and a destroyed call can no longer send its status — a client that stopped
       // early (or sent nothing) would wait forever instead of getting an error.
-      const iter = call.iterator({ destroyOnReturn: false }) as AsyncIterator<SyncRequest__Output>;
+      const messages = call.iterator({ destroyOnReturn: false }) as AsyncIterator<SyncRequest__Output>;
+      // A client that stalls holds a temp file, an fd and a sync slot: it gets a deadline per message.
+      const iter = {
+        next: () =>
+          new Promise<IteratorResult<SyncRequest__Output>>((resolve, reject) => {
+            idle = setTimeout(
+              () =>
+                reject(
+                  new RpcError(
+                    grpc.status.DEADLINE_EXCEEDED,
+                    `the client sent nothing for ${limits.syncIdleMs / 1000}s: sync abandoned`,
+                  ),
+                ),
+              limits.syncIdleMs,
+            );
+            messages.next().then(resolve, reject);
+          }).finally(() => clearTimeout(idle)),
+      };
       const first = await iter.next();
       if (first.done || !first.value.begin)
         throw new RpcError(grpc.status.INVALID_ARGUMENT, 'sync must start with a manifest');
       const begin = first.value.begin;
       let entries: ContextEntry[];
+      // Counted before anything is decoded: a million-entry manifest is refused, not processed.
+      checkManifestSize(limits, (begin.full?.entries.length ?? 0) + (begin.delta?.upserts.length ?? 0));
       if (begin.delta) {
         // Another project's snapshot is as unknown as one nobody stored.
         const base = await store.snapshot(begin.delta.baseSnapshot);
@@ -83,6 +110,8 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
       } else {
         entries = (begin.full?.entries ?? []).map(wireEntry);
       }
+      checkManifestSize(limits, entries.length);
+      for (const e of entries) if (e.type === 'file') checkFileSize(limits, e.path, e.size);
       validateManifest(entries);
       const sizes = new Map<string, number>();
       for (const e of entries)
@@ -100,6 +129,14 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
       const missing = await store.missing(sizes);
       const pending = new Set(missing);
       const needBytes = missing.reduce((n, d) => n + (sizes.get(d) ?? 0), 0);
+      if (limits.projectQuotaBytes !== undefined && needBytes > 0) {
+        const used = store.usageBytes();
+        if (used + needBytes > limits.projectQuotaBytes)
+          throw new RpcError(
+            grpc.status.RESOURCE_EXHAUSTED,
+            `project ${caller.project} would exceed its storage quota: ${formatBytes(used)} used + ${formatBytes(needBytes)} to upload > ${formatBytes(limits.projectQuotaBytes)} allowed (ask the builder's operator to collect garbage or raise --project-quota)`,
+          );
+      }
       call.write({ need: { digests: missing, bytes: needBytes } });
       let received = 0;
       let current = '';
@@ -173,7 +210,12 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
         'snapshot ready',
       );
       logCall('Sync', caller, started);
-    })().catch(fail);
+    })()
+      .catch(fail)
+      .finally(() => {
+        clearTimeout(idle);
+        release();
+      });
   };
 }
 

@@ -33,6 +33,8 @@ export interface ProjectStore {
   snapshot(id: string): Promise<ContextEntry[] | undefined>;
   /** Marks one of the project's snapshots as used now. */
   touch(id: string): void;
+  /** Bytes of the distinct blobs the project holds (what its storage quota counts). */
+  usageBytes(): number;
 }
 
 export interface SharedStore {
@@ -61,6 +63,7 @@ export function createProjectStores(
       const keyOf = (id: string) => `${project}\0${id}`;
       return {
         project,
+        usageBytes: () => ownership.usageBytes(project),
         async missing(wanted) {
           const notHeld = ownership.missingBlobs(project, wanted);
           const notHeldSet = new Set(notHeld);

@@ -33,6 +33,8 @@ export const fleetRecordSchema = z.object({
   platforms: platformList.refine((l) => l.length > 0, 'at least one platform'),
   /** Platforms the builder runs through emulation (qemu binfmt); routed to only with --allow-emulation. */
   emulated: platformList.optional(),
+  /** The projects the builder serves (serve --projects); absent: every project. */
+  projects: z.array(z.string().min(1).max(128)).max(10_000).optional(),
   version: z.string().max(128),
   /** ISO 8601. */
   startedAt: z.iso.datetime({ offset: true }),
@@ -40,7 +42,7 @@ export const fleetRecordSchema = z.object({
   heartbeat: z.iso.datetime({ offset: true }),
 });
 
-/** One builder as registered in the fleet: `{id, endpoint, platforms, emulated?, version, startedAt, heartbeat}`. */
+/** One builder as registered in the fleet: `{id, endpoint, platforms, emulated?, projects?, version, startedAt, heartbeat}`. */
 export type FleetRecord = z.infer<typeof fleetRecordSchema>;
 
 /** Validates and normalises a record (throws FleetError 'invalid_record' naming the bad field). */

@@ -17,6 +17,10 @@ export interface HelloResponse {
    * allows emulation. "*" means any: the engine's own binfmt decides (the embedded builder).
    */
   'emulatedPlatforms'?: (string)[];
+  /**
+   * The projects this builder serves (serve --projects); empty: every project.
+   */
+  'projects'?: (string)[];
 }
 
 export interface HelloResponse__Output {
@@ -35,4 +39,8 @@ export interface HelloResponse__Output {
    * allows emulation. "*" means any: the engine's own binfmt decides (the embedded builder).
    */
   'emulatedPlatforms': (string)[];
+  /**
+   * The projects this builder serves (serve --projects); empty: every project.
+   */
+  'projects': (string)[];
 }

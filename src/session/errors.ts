@@ -49,7 +49,22 @@ export function fromGrpcError(
         { cause: err },
       );
   }
+  // The builder's own deadline (serve --sync-idle-timeout), not a network failure.
+  if (e?.code === grpc.status.DEADLINE_EXCEEDED && /sync abandoned/.test(details))
+    return new DepotError(
+      'sync_timeout',
+      `the builder ended the upload: ${details}`,
+      'run the command again',
+      {
+        cause: err,
+      },
+    );
   switch (e?.code) {
+    case grpc.status.RESOURCE_EXHAUSTED:
+      // A limit of the shared builder (a project's quota or concurrent builds): the message says which.
+      return new DepotError('resource_exhausted', `the builder refused: ${details}`, undefined, {
+        cause: err,
+      });
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
       return new DepotError(

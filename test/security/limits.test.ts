@@ -4,11 +4,20 @@
 // builder for some projects only.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { BUILDER_BIN, type BuilderProcess, skipReason, startBuilder, until } from '../integration/harness.js';
+import {
+  BUILDER_BIN,
+  type BuilderProcess,
+  buildOn,
+  depot,
+  skipReason,
+  startBuilder,
+  tempDir,
+  until,
+} from '../integration/harness.js';
 import { fileEntry, type RpcClient, rpcClient, sha } from './rpc.js';
 
 const skip = skipReason();
@@ -174,6 +183,20 @@ describe('builder limits, quotas and timeouts', { skip }, () => {
     // Another project's usage is its own.
     const other = await lim.sync([fileEntry('b.bin', b)], { [sha(b)]: b });
     assert.ok(other.ok, JSON.stringify(other));
+  });
+
+  test('depot build says in one line that the project is over its quota (exit 1)', async () => {
+    const dir = tempDir('quota-cli');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY big.bin /\n');
+    writeFileSync(join(dir, 'big.bin'), Buffer.alloc(2000, `q${Date.now()}`));
+    const r = await depot([...buildOn(builder.url, builder.token('quota'), 'quota'), dir]);
+    assert.equal(r.code, 1, r.stderr);
+    const last = r.stderr.trim().split('\n').at(-1) ?? '';
+    assert.match(
+      last,
+      /^depot: the builder refused: project quota would exceed its storage quota: .* > 1KiB allowed/,
+    );
   });
 
   test('a project runs at most --max-builds-per-project builds at a time', async () => {

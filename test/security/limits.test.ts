@@ -23,7 +23,7 @@ import { fileEntry, type RpcClient, rpcClient, sha } from './rpc.js';
 const skip = skipReason();
 const SERVED = ['lim', 'quota', 'busy', 'stall'];
 
-describe('builder limits, quotas and timeouts', { skip }, () => {
+describe('builder limits, quotas and timeouts', { skip, timeout: 120_000 }, () => {
   let builder: BuilderProcess;
   const clients: RpcClient[] = [];
   const client = (project: string, token?: string) => {
@@ -42,7 +42,9 @@ describe('builder limits, quotas and timeouts', { skip }, () => {
         '--max-builds-per-project',
         '1',
         '--sync-idle-timeout',
-        '300ms',
+        '1s',
+        '--max-syncs',
+        '50',
         '--max-context-entries',
         '1000',
         '--max-file-size',
@@ -244,17 +246,26 @@ describe('builder limits, quotas and timeouts', { skip }, () => {
     assert.equal(again.code, grpc.status.NOT_FOUND, again.details);
   });
 
-  test('50 stalled uploads get DEADLINE_EXCEEDED and leave no temp file behind', async () => {
+  test('50 stalled uploads hold the sync slots only until DEADLINE_EXCEEDED, and leave no temp file', async () => {
     const s = client('stall');
-    const results = await Promise.all(
+    const tmp = join(builder.dataDir, 'tmp');
+    const stalled = Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         s.stallSync([fileEntry(`f${i}.bin`, Buffer.alloc(900, `${i}-${Date.now()}`))], 100),
       ),
     );
-    for (const r of results)
-      refused(r, grpc.status.DEADLINE_EXCEEDED, /the client sent nothing for 0\.3s: sync abandoned/);
-    const tmp = join(builder.dataDir, 'tmp');
+    // Every upload has begun its temp file and then stopped sending.
+    await until('50 temp files', () => readdirSync(tmp).length === 50, 5000);
+    // --max-syncs 50: the builder takes no 51st upload meanwhile.
+    const extra = await lim.sync([], {});
+    assert.equal(extra.ok, false);
+    if (!extra.ok) refused(extra, grpc.status.RESOURCE_EXHAUSTED, /receiving 50 contexts already, its limit/);
+    for (const r of await stalled)
+      refused(r, grpc.status.DEADLINE_EXCEEDED, /the client sent nothing for 1s: sync abandoned/);
     await until('the temp files to be removed', () => readdirSync(tmp).length === 0, 5000);
+    // And the slots are back.
+    const again = await lim.sync([], {});
+    assert.ok(again.ok, JSON.stringify(again));
   });
 
   test('serve --projects refuses other projects, admin tokens included, and Hello says which', async () => {

@@ -61,7 +61,9 @@ async function main(): Promise<void> {
       durations.push(performance.now() - started);
       if (r.code !== 0) {
         failures++;
-        process.stderr.write(`client ${c} build ${b} failed: ${r.stderr.split('\n').slice(-3).join(' | ')}\n`);
+        process.stderr.write(
+          `client ${c} build ${b} failed: ${r.stderr.split('\n').slice(-3).join(' | ')}\n`,
+        );
         continue;
       }
       const out = spawnSync(DOCKER, ['run', '--rm', tag, 'cat', '/stamp.txt'], {
@@ -82,9 +84,11 @@ async function main(): Promise<void> {
 
   const first = samples.slice(0, Math.max(1, Math.floor(samples.length / 4)));
   const last = samples.slice(-Math.max(1, Math.floor(samples.length / 4)));
-  const avg = (xs: typeof samples, k: 'rssMb' | 'fds') => Math.round(xs.reduce((n, x) => n + x[k], 0) / xs.length);
+  const avg = (xs: typeof samples, k: 'rssMb' | 'fds') =>
+    Math.round(xs.reduce((n, x) => n + x[k], 0) / xs.length);
   const sorted = [...durations].sort((a, b) => a - b);
-  const pct = (p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
+  const pct = (p: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
   const report = {
     clients: CLIENTS,
     buildsPerClient: BUILDS,
@@ -95,8 +99,18 @@ async function main(): Promise<void> {
     wallSeconds: Math.round(wall),
     buildMsP50: pct(0.5),
     buildMsP95: pct(0.95),
-    rssMb: { firstQuarter: avg(first, 'rssMb'), lastQuarter: avg(last, 'rssMb'), peak: Math.max(...samples.map((s) => s.rssMb)), afterIdle: end.rssMb },
-    fds: { firstQuarter: avg(first, 'fds'), lastQuarter: avg(last, 'fds'), peak: Math.max(...samples.map((s) => s.fds)), afterIdle: end.fds },
+    rssMb: {
+      firstQuarter: avg(first, 'rssMb'),
+      lastQuarter: avg(last, 'rssMb'),
+      peak: Math.max(...samples.map((s) => s.rssMb)),
+      afterIdle: end.rssMb,
+    },
+    fds: {
+      firstQuarter: avg(first, 'fds'),
+      lastQuarter: avg(last, 'fds'),
+      peak: Math.max(...samples.map((s) => s.fds)),
+      afterIdle: end.fds,
+    },
     blobStoreBytes: store,
     serveArgs: SERVE_ARGS.join(' '),
   };

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { EngineApiError, parseEngineHost } from '../../src/engine-api/index.js';
 import { loadTeamSecret, openFleet } from '../../src/protocol/fleet/index.js';
 import { isLocalAddress } from '../../src/protocol/index.js';
 import { createTokenStore, issueTeamToken } from './auth/index.js';
@@ -21,9 +22,14 @@ function listenAddress(s: string): string {
   fail(`invalid --listen ${JSON.stringify(s)}: use HOST:PORT or unix:PATH`);
 }
 
+/** An --engine value the engine driver will accept, checked by the one engine address parser. */
 function engineAddress(s: string): string {
-  if (/^unix:\/\/\//.test(s) || /^tcp:\/\/[^/]+:\d+$/.test(s)) return s;
-  fail(`invalid --engine ${JSON.stringify(s)}: use unix:///PATH or tcp://HOST:PORT`);
+  try {
+    parseEngineHost(s, EngineApiError, '--engine');
+    return s;
+  } catch (err) {
+    fail((err as Error).message);
+  }
 }
 
 /** A PEM file named by a flag, or one line saying why it cannot be read. */

@@ -7,26 +7,16 @@ import { startBuilderHost } from '../../builder-host/src/host.js';
 import { createLocalEngine } from '../docker/index.js';
 import { DepotError } from '../session/index.js';
 
-/** The local engine's address as a URL the builder-host accepts. */
-export function localEngineUrl(): string {
-  const h = process.env.DOCKER_HOST;
-  if (!h) return 'unix:///var/run/docker.sock';
-  if (h.startsWith('unix://') || h.startsWith('tcp://')) return h;
-  throw new DepotError(
-    'invalid_docker_host',
-    `unsupported DOCKER_HOST ${JSON.stringify(h)}`,
-    'use unix:///PATH or tcp://HOST:PORT',
-  );
-}
-
 /** Runs a builder-host inside this process against the local engine, on a private socket. */
 export async function startEmbeddedBuilder(): Promise<{
   url: string;
   token: string;
   close(): Promise<void>;
 }> {
-  const engine = localEngineUrl();
-  const local = createLocalEngine({ host: engine });
+  // DOCKER_HOST (else the default socket) through the one engine address parser: a bad value is
+  // a LocalEngineError('invalid_host') saying which forms work.
+  const local = createLocalEngine();
+  const engine = local.host;
   try {
     await local.ping();
   } catch (err) {

@@ -17,6 +17,7 @@ export async function requireLocalEngine(): Promise<LocalEngine> {
 /** A LocalEngineError as the user error it is (exit 1, one line, a hint); anything else unchanged (for reportError). */
 export function asUserError(err: unknown): unknown {
   if (!(err instanceof LocalEngineError)) return err;
-  const hint = err.code === 'engine_unreachable' || err.code === 'invalid_host' ? HINT : undefined;
+  // An invalid DOCKER_HOST's message already says which forms work.
+  const hint = err.code === 'engine_unreachable' ? HINT : undefined;
   return new DepotError(err.code, err.message, hint, { cause: err });
 }

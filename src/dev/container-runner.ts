@@ -8,9 +8,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
-import { type LocalEngine, parseDockerHost } from '../docker/index.js';
+import { type LocalEngine, localEngineApi } from '../docker/index.js';
+import { demuxStream, type EngineApi } from '../engine-api/index.js';
 import { DepotError } from '../session/index.js';
 import type { ContainerRunner } from './ports.js';
 
@@ -130,14 +129,6 @@ export function dockerRunArgs(runArgs: string, imageId: string, name?: string, o
   ];
 }
 
-/** A dockerode client for a DOCKER_HOST value. */
-export function dockerodeFor(host: string): Docker {
-  const addr = parseDockerHost(host);
-  return addr.socketPath
-    ? new Docker({ socketPath: addr.socketPath })
-    : new Docker({ host: addr.host, port: addr.port, protocol: 'http' });
-}
-
 export interface ContainerRunnerOptions {
   /** The local engine, or its DOCKER_HOST value. */
   engine: LocalEngine | string;
@@ -164,12 +155,54 @@ export function dockerErrorText(stderr: string): string {
     .join(' ');
 }
 
-const statusOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
+/** The Engine API calls the runner makes on containers (logs and waits have no timeout). */
+function containerApi(api: EngineApi) {
+  const path = (id: string, tail: string) => `/containers/${encodeURIComponent(id)}${tail}`;
+  return {
+    // 304: already stopped; 404: already gone (e.g. --rm).
+    stop: (id: string, t: number) =>
+      api.json(
+        { method: 'POST', path: path(id, `/stop?t=${t}`), timeoutMs: (t + 30) * 1000, allow: [304, 404] },
+        `stop of container ${id}`,
+      ),
+    // 404: gone; 409: removal already in progress (--rm).
+    remove: (id: string) =>
+      api.json(
+        { method: 'DELETE', path: path(id, '?force=1'), allow: [404, 409] },
+        `removal of container ${id}`,
+      ),
+    wait: (id: string, condition?: 'removed', signal?: AbortSignal) =>
+      api.json<{ StatusCode?: number }>(
+        {
+          method: 'POST',
+          path: path(id, condition ? `/wait?condition=${condition}` : '/wait'),
+          timeoutMs: 0,
+          signal,
+        },
+        `wait for container ${id}`,
+      ),
+    inspect: async (id: string) =>
+      (await api.json<{ Name: string; Config: { Tty?: boolean } }>(
+        { method: 'GET', path: path(id, '/json') },
+        `inspect of container ${id}`,
+      ))!,
+    list: async (filters: Record<string, string[]>) =>
+      (await api.json<Array<{ Id: string }>>(
+        {
+          method: 'GET',
+          path: `/containers/json?${new URLSearchParams({ all: '1', filters: JSON.stringify(filters) })}`,
+        },
+        'container list',
+      )) ?? [],
+    logs: (id: string, signal: AbortSignal) =>
+      api.request({ method: 'GET', path: path(id, '/logs?follow=1&stdout=1&stderr=1&tail=20'), signal }),
+  };
+}
 
 /** Creates the `--run` container runner (validates the args string at once). */
 export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRunner {
   const host = typeof opts.engine === 'string' ? opts.engine : opts.engine.host;
-  const docker = dockerodeFor(host);
+  const docker = containerApi(localEngineApi(host));
   const stopTimeout = opts.stopTimeoutSec ?? 5;
   const owner = opts.owner;
   // Fail on bad quoting now, not at the first build.
@@ -184,22 +217,11 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
 
   async function removePrevious(id: string, t = stopTimeout): Promise<void> {
     stopFollowing(id);
-    const c = docker.getContainer(id);
-    try {
-      await c.stop({ t });
-    } catch (err) {
-      // 304: already stopped; 404: already gone (e.g. --rm).
-      if (statusOf(err) !== 304 && statusOf(err) !== 404) throw err;
-    }
-    try {
-      await c.remove({ force: true });
-    } catch (err) {
-      // 404: gone; 409: removal already in progress (--rm).
-      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
-    }
+    await docker.stop(id, t);
+    await docker.remove(id);
     // --rm removes asynchronously: wait until the name is free for the next container.
     try {
-      await c.wait({ condition: 'removed' });
+      await docker.wait(id, 'removed');
     } catch {
       // gone already
     }
@@ -208,7 +230,7 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
   /** Every container of this session's owner (any state: running, exited, created). */
   async function owned(): Promise<string[]> {
     if (!owner) return [];
-    const list = await docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${owner}`] } });
+    const list = await docker.list({ label: [`${OWNER_LABEL}=${owner}`] });
     return list.map((c) => c.Id);
   }
 
@@ -251,10 +273,7 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
       for (const id of await owned()) await removePrevious(id);
       if (opts.name) {
         // One kept from an earlier `depot dev` run holds the name: it is ours to replace.
-        const stale = await docker.listContainers({
-          all: true,
-          filters: { name: [`^/${opts.name}$`], label: [`${DEV_LABEL}=1`] },
-        });
+        const stale = await docker.list({ name: [`^/${opts.name}$`], label: [`${DEV_LABEL}=1`] });
         for (const s of stale) await removePrevious(s.Id);
       }
       let id: string;
@@ -268,7 +287,7 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
       currentId = id;
       let name = opts.name ?? '';
       try {
-        const info = await docker.getContainer(id).inspect();
+        const info = await docker.inspect(id);
         name = info.Name.replace(/^\//, '');
       } catch {
         // --rm and already gone: keep what we know
@@ -279,7 +298,6 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
     follow(id, onLines, onExit) {
       const ac = new AbortController();
       let stopped = false;
-      const c = docker.getContainer(id);
       const stop = () => {
         if (stopped) return;
         stopped = true;
@@ -306,34 +324,22 @@ export function createContainerRunner(opts: ContainerRunnerOptions): ContainerRu
       };
 
       const logsEnded = (async () => {
-        const info = await c.inspect();
-        const stream = (await c.logs({
-          follow: true,
-          stdout: true,
-          stderr: true,
-          tail: 20,
-          abortSignal: ac.signal,
-        } as Docker.ContainerLogsOptions & { follow: true })) as NodeJS.ReadableStream;
-        await new Promise<void>((resolve) => {
-          stream.on('end', resolve);
-          stream.on('close', resolve);
-          stream.on('error', () => resolve());
-          if (info.Config.Tty) stream.on('data', (d: Buffer) => emit('out', d));
-          else {
-            const out = new PassThrough();
-            const err = new PassThrough();
-            out.on('data', (d: Buffer) => emit('out', d));
-            err.on('data', (d: Buffer) => emit('err', d));
-            docker.modem.demuxStream(stream, out, err);
-          }
-        });
+        const info = await docker.inspect(id);
+        const res = await docker.logs(id, ac.signal);
+        if ((res.statusCode ?? 500) >= 400) {
+          res.resume();
+          return;
+        }
+        // With a TTY the log is the raw terminal output; without, stdout and stderr are multiplexed.
+        if (info.Config.Tty) for await (const d of res) emit('out', d as Buffer);
+        else for await (const f of demuxStream(res)) emit(f.stream === 'stderr' ? 'err' : 'out', f.data);
       })().catch(() => {});
 
       void (async () => {
         let code = -1;
         try {
-          const r = (await c.wait({ abortSignal: ac.signal })) as { StatusCode?: number };
-          code = r.StatusCode ?? -1;
+          const r = await docker.wait(id, undefined, ac.signal);
+          code = r?.StatusCode ?? -1;
         } catch {
           // removed before we asked, or following stopped
         }

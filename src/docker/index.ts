@@ -1,8 +1,3 @@
-export {
-  DEFAULT_DOCKER_HOST,
-  type DockerHostAddress,
-  parseDockerHost,
-  parseImageRef,
-} from './docker-host.js';
+export { parseDockerHost, parseImageRef } from './docker-host.js';
 export { LocalEngineError } from './errors.js';
-export { createLocalEngine, type LocalEngine, loadStreamError } from './local-engine.js';
+export { createLocalEngine, type LocalEngine, loadStreamError, localEngineApi } from './local-engine.js';

@@ -1,16 +1,15 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { Transform } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
-import { chainIds as chainIdsOf } from '../protocol/index.js';
 import {
-  DEFAULT_DOCKER_HOST,
-  type DockerHostAddress,
-  parseDockerHost,
-  parseImageRef,
-} from './docker-host.js';
+  createEngineApi,
+  DEFAULT_ENGINE_HOST,
+  type EngineApi,
+  errorMessage,
+  readBody,
+} from '../engine-api/index.js';
+import { chainIds as chainIdsOf } from '../protocol/index.js';
+import { parseImageRef } from './docker-host.js';
 import { LocalEngineError } from './errors.js';
-
-const engineAgent = new http.Agent({ keepAlive: true });
 
 /** The developer's own Docker engine: what layers it has, loading images into it, tagging them. */
 export interface LocalEngine {
@@ -29,60 +28,26 @@ export interface LocalEngine {
   tag(imageId: string, tags: string[]): Promise<void>;
 }
 
-const API = '/v1.41';
 const INSPECT_CONCURRENCY = 8;
+
+/** The Engine API client of the local engine at `host`: failures are LocalEngineErrors naming it. */
+export function localEngineApi(host: string): EngineApi {
+  return createEngineApi(host, { errorType: LocalEngineError, name: 'the local Docker engine' });
+}
 
 /** Connects to DOCKER_HOST, else unix:///var/run/docker.sock (lazily: no I/O until a call). */
 export function createLocalEngine(opts?: { host?: string }): LocalEngine {
-  const host = opts?.host || process.env.DOCKER_HOST || DEFAULT_DOCKER_HOST;
-  const addr = parseDockerHost(host);
+  const host = opts?.host || process.env.DOCKER_HOST || DEFAULT_ENGINE_HOST;
+  const api = localEngineApi(host);
   // Image ids are content addresses, so an image's layers never change: cache them across calls.
   const layersByImage = new Map<string, string[]>();
 
-  const fail = (err: unknown): LocalEngineError =>
-    err instanceof LocalEngineError
-      ? err
-      : new LocalEngineError(
-          'engine_unreachable',
-          `cannot reach the local Docker engine at ${host}: ${(err as Error).message}`,
-          { cause: err },
-        );
-
-  const json = async <T>(
-    method: string,
-    path: string,
-    what: string,
-    allow404 = false,
-  ): Promise<T | undefined> => {
-    let res: http.IncomingMessage;
-    try {
-      res = await send(addr, method, path, undefined, 30_000);
-    } catch (err) {
-      throw fail(err);
-    }
-    const body = await readAll(res);
-    if (res.statusCode === 404 && allow404) return undefined;
-    if ((res.statusCode ?? 500) >= 400)
-      throw new LocalEngineError('engine_error', `${what} failed: ${messageOf(body, res.statusCode)}`);
-    return (body.length ? JSON.parse(body.toString('utf8')) : undefined) as T;
-  };
+  const json = <T>(method: string, path: string, what: string, allow404 = false): Promise<T | undefined> =>
+    api.json<T>({ method, path, allow: allow404 ? [404] : undefined }, what);
 
   const engine: LocalEngine = {
     host,
-    async ping() {
-      let res: http.IncomingMessage;
-      try {
-        res = await send(addr, 'GET', '/_ping', undefined, 10_000);
-      } catch (err) {
-        throw fail(err);
-      }
-      const body = await readAll(res);
-      if (res.statusCode !== 200)
-        throw new LocalEngineError(
-          'engine_unreachable',
-          `cannot reach the local Docker engine at ${host}: ${messageOf(body, res.statusCode)}`,
-        );
-    },
+    ping: () => api.ping(),
     async imageStore() {
       const info = await json<{ DriverStatus?: Array<[string, string]> | null }>(
         'GET',
@@ -140,19 +105,22 @@ export function createLocalEngine(opts?: { host?: string }): LocalEngine {
       });
       let res: http.IncomingMessage;
       try {
-        res = await send(addr, 'POST', '/images/load?quiet=1', counter, 0, {
-          'Content-Type': 'application/x-tar',
+        res = await api.request({
+          method: 'POST',
+          path: '/images/load?quiet=1',
+          headers: { 'Content-Type': 'application/x-tar' },
+          body: counter,
         });
       } catch (err) {
         if (archiveError)
           throw new LocalEngineError('load_failed', `image load failed: ${archiveError.message}`, {
             cause: archiveError,
           });
-        throw fail(err);
+        throw api.unreachable(err);
       }
       let body: Buffer;
       try {
-        body = await readAll(res);
+        body = await readBody(res);
       } catch (err) {
         const cause = archiveError ?? err;
         throw new LocalEngineError('load_failed', `image load failed: ${(cause as Error).message}`, {
@@ -164,7 +132,7 @@ export function createLocalEngine(opts?: { host?: string }): LocalEngine {
           cause: archiveError,
         });
       if ((res.statusCode ?? 500) >= 400)
-        throw new LocalEngineError('load_failed', `image load failed: ${messageOf(body, res.statusCode)}`);
+        throw new LocalEngineError('load_failed', `image load failed: ${errorMessage(body, res.statusCode)}`);
       const inStream = loadStreamError(body);
       if (inStream) throw new LocalEngineError('load_failed', `image load failed: ${inStream}`);
       return { bytes };
@@ -192,51 +160,4 @@ export function loadStreamError(body: Buffer): string | undefined {
     }
   }
   return undefined;
-}
-
-function send(
-  addr: DockerHostAddress,
-  method: string,
-  path: string,
-  body: NodeJS.ReadableStream | undefined,
-  timeoutMs: number,
-  headers: Record<string, string> = {},
-): Promise<http.IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      socketPath: addr.socketPath,
-      host: addr.host,
-      port: addr.port,
-      method,
-      path: API + path,
-      headers: { Host: 'docker', ...headers },
-      // Node's global agent drops a socket after 5 s without data; a long image load can be that quiet.
-      agent: engineAgent,
-      timeout: timeoutMs || undefined,
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.on('response', resolve);
-    if (body) {
-      body.on('error', (err: Error) => req.destroy(err));
-      body.pipe(req);
-    } else req.end();
-  });
-}
-
-async function readAll(res: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks);
-}
-
-function messageOf(body: Buffer, status: number | undefined): string {
-  const text = new StringDecoder('utf8').end(body).trim();
-  try {
-    const j = JSON.parse(text) as { message?: unknown };
-    if (typeof j.message === 'string') return j.message;
-  } catch {
-    // not JSON
-  }
-  return text || `engine answered HTTP ${status}`;
 }

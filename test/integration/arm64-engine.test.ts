@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { dockerJson, parseEngineHost } from '../../builder-host/src/engine/docker-api.js';
 import {
   createContextTar,
   createDockerEngine,
   type Engine,
   type EngineEvent,
 } from '../../builder-host/src/engine/index.js';
+import { createEngineApi } from '../../src/engine-api/index.js';
 import { manifestOf } from './context-helpers.js';
 import { DOCKER } from './harness.js';
 
@@ -38,9 +38,8 @@ let engine: Engine;
 const tags: string[] = [];
 
 async function image(ref: string): Promise<ImageJson | undefined> {
-  return dockerJson<ImageJson>(
-    parseEngineHost(ARM64),
-    { method: 'GET', path: `/images/${encodeURIComponent(ref)}/json`, allow404: true },
+  return createEngineApi(ARM64).json<ImageJson>(
+    { method: 'GET', path: `/images/${encodeURIComponent(ref)}/json`, allow: [404] },
     `inspect of ${ref}`,
   );
 }

@@ -6,7 +6,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildStreamEvents } from '../../builder-host/src/engine/build-stream.js';
-import { dockerRequest, lines, parseEngineHost } from '../../builder-host/src/engine/docker-api.js';
 import { buildQuery } from '../../builder-host/src/engine/docker-engine.js';
 import {
   createContextTar,
@@ -16,6 +15,7 @@ import {
   type EngineEvent,
 } from '../../builder-host/src/engine/index.js';
 import { createLocalEngine } from '../../src/docker/index.js';
+import { createEngineApi, lines } from '../../src/engine-api/index.js';
 import { manifestOf } from './context-helpers.js';
 
 const BUILDER = 'unix:///tmp/depot-engines/builder/docker.sock';
@@ -108,7 +108,7 @@ function docker(host: string, ...args: string[]): string {
 /** Records the raw dockerd lines of a build and the events decoded from them, as golden fixtures. */
 async function record(name: string, dir: string, over: Partial<EngineBuildRequest>): Promise<EngineEvent[]> {
   const req = request(dir, over);
-  const res = await dockerRequest(parseEngineHost(BUILDER), {
+  const res = await createEngineApi(BUILDER).request({
     method: 'POST',
     path: `/build?${buildQuery(req)}`,
     headers: { 'Content-Type': 'application/x-tar' },

@@ -1,18 +1,9 @@
 import type http from 'node:http';
 import { PassThrough } from 'node:stream';
+import { createEngineApi, errorMessage, lines, readBody } from '../../../src/engine-api/index.js';
 import { chainIds } from '../../../src/protocol/index.js';
 import { splitTagReference } from '../../../src/registry/index.js';
 import { buildStreamEvents } from './build-stream.js';
-import {
-  type DockerEndpoint,
-  dockerJson,
-  dockerRequest,
-  errorMessage,
-  lines,
-  parseEngineHost,
-  readBody,
-  unreachable,
-} from './docker-api.js';
 import { classifyBuildError } from './errors.js';
 import { filterDockerArchive } from './export-archive.js';
 import { createLayerIdCache } from './layer-cache.js';
@@ -77,14 +68,13 @@ export function buildQuery(req: EngineBuildRequest, sessionId?: string): string 
 
 /** Drives a dockerd (with BuildKit) through the Engine API. */
 export function createDockerEngine(opts: DockerEngineOptions): Engine {
-  const ep: DockerEndpoint = parseEngineHost(opts.host);
+  const api = createEngineApi(opts.host, { errorType: EngineError });
   const running = new Map<string, AbortController>();
   const cache = createLayerIdCache(opts.cacheDir);
 
   const inspectImage: Engine['inspectImage'] = async (id) => {
-    const j = await dockerJson<ImageAnswer>(
-      ep,
-      { method: 'GET', path: `/images/${encodeURI(id)}/json`, allow404: true },
+    const j = await api.json<ImageAnswer>(
+      { method: 'GET', path: `/images/${encodeURI(id)}/json`, allow: [404] },
       `inspect of image ${id}`,
     );
     if (!j) return undefined;
@@ -103,8 +93,7 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
 
   const cancel = async (buildId: string): Promise<void> => {
     running.get(buildId)?.abort();
-    await dockerJson(
-      ep,
+    await api.json(
       { method: 'POST', path: `/build/cancel?id=${encodeURIComponent(buildId)}` },
       `cancel of build ${buildId}`,
     );
@@ -132,14 +121,14 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     const connectionLost = (err: unknown): EngineEvent => {
       if (contextError) return contextFailed(contextError);
       if (ac.signal.aborted) return cancelled();
-      throw unreachable(ep, err);
+      throw api.unreachable(err);
     };
     let session: EngineSession | undefined;
     let res: http.IncomingMessage;
     try {
       if (req.session) {
         try {
-          session = await openSession(ep, req.session);
+          session = await openSession(api, req.session);
           req.session.onOpen?.(session);
         } catch (err) {
           if (err instanceof EngineError && err.code === 'engine_unreachable') throw err;
@@ -164,7 +153,7 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
         });
       }
       try {
-        res = await dockerRequest(ep, {
+        res = await api.request({
           method: 'POST',
           path: `/build?${buildQuery(req, session?.id)}`,
           headers: { 'Content-Type': 'application/x-tar' },
@@ -209,10 +198,10 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
       if (!img) throw new EngineError('image_not_found', `image export failed: no image ${imageId}`);
       let res: http.IncomingMessage;
       try {
-        res = await dockerRequest(ep, { method: 'GET', path: `/images/${encodeURI(img.id)}/get`, signal });
+        res = await api.request({ method: 'GET', path: `/images/${encodeURI(img.id)}/get`, signal });
       } catch (err) {
         if (signal.aborted) throw new EngineError('cancelled', 'image export cancelled', { cause: err });
-        throw unreachable(ep, err);
+        throw api.unreachable(err);
       }
       if ((res.statusCode ?? 500) >= 400)
         throw new EngineError(
@@ -239,8 +228,8 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
   return {
     async info(): Promise<EngineInfo> {
       const [v, i] = await Promise.all([
-        dockerJson<VersionAnswer>(ep, { method: 'GET', path: '/version' }, 'engine version'),
-        dockerJson<InfoAnswer>(ep, { method: 'GET', path: '/info' }, 'engine info'),
+        api.json<VersionAnswer>({ method: 'GET', path: '/version' }, 'engine version'),
+        api.json<InfoAnswer>({ method: 'GET', path: '/info' }, 'engine info'),
       ]);
       const os = v?.Os ?? 'linux';
       const arch = ARCH[v?.Arch ?? ''] ?? v?.Arch ?? 'amd64';
@@ -261,19 +250,18 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     cancel,
     inspectImage,
     exportImage,
-    pushImage: (ref, auth, signal, onProgress) => pushTag(ep, ref, auth, signal, onProgress),
+    pushImage: (ref, auth, signal, onProgress) => pushTag(api, ref, auth, signal, onProgress),
     async tagImage(id, tags) {
       for (const t of tags) {
         const { repository: repo, tag } = splitTagReference(t);
         const q = new URLSearchParams({ repo, tag }).toString();
-        await dockerJson(ep, { method: 'POST', path: `/images/${encodeURI(id)}/tag?${q}` }, `tagging ${t}`);
+        await api.json({ method: 'POST', path: `/images/${encodeURI(id)}/tag?${q}` }, `tagging ${t}`);
       }
     },
     async untagImage(ref) {
       // Removing a name the image has others for only untags; noprune keeps every layer.
-      await dockerJson(
-        ep,
-        { method: 'DELETE', path: `/images/${encodeURI(ref)}?noprune=1`, allow404: true },
+      await api.json(
+        { method: 'DELETE', path: `/images/${encodeURI(ref)}?noprune=1`, allow: [404] },
         `untagging ${ref}`,
       );
     },

@@ -1,5 +1,4 @@
 export { createContextTar, INJECTED_DOCKERFILE_DIR } from './context-tar.js';
-export { parseEngineHost } from './docker-api.js';
 export { createDockerEngine, type DockerEngineOptions } from './docker-engine.js';
 export { classifyBuildError } from './errors.js';
 export {

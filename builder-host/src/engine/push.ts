@@ -1,13 +1,6 @@
 import type http from 'node:http';
+import { type EngineApi, errorMessage, lines, readBody } from '../../../src/engine-api/index.js';
 import { registryOf, splitTagReference } from '../../../src/registry/index.js';
-import {
-  type DockerEndpoint,
-  dockerRequest,
-  errorMessage,
-  lines,
-  readBody,
-  unreachable,
-} from './docker-api.js';
 import { EngineError } from './types.js';
 
 /** Docker schema 2 image manifest: what a graphdriver engine pushes. */
@@ -121,7 +114,7 @@ export async function parsePushStream(
 
 /** Pushes one tag of a local image through the engine. */
 export async function pushTag(
-  ep: DockerEndpoint,
+  api: EngineApi,
   ref: string,
   auth: PushAuth | undefined,
   signal: AbortSignal,
@@ -131,7 +124,7 @@ export async function pushTag(
   const header = encodeRegistryAuth(auth, registryOf(repository));
   let res: http.IncomingMessage;
   try {
-    res = await dockerRequest(ep, {
+    res = await api.request({
       method: 'POST',
       path: `/images/${encodeURI(repository)}/push?${new URLSearchParams({ tag }).toString()}`,
       headers: { 'X-Registry-Auth': header },
@@ -139,7 +132,7 @@ export async function pushTag(
     });
   } catch (err) {
     if (signal.aborted) throw new EngineError('cancelled', `push of ${ref} cancelled`, { cause: err });
-    throw unreachable(ep, err);
+    throw api.unreachable(err);
   }
   if ((res.statusCode ?? 500) >= 400)
     throw pushError(`${repository}:${tag}`, errorMessage(await readBody(res), res.statusCode));
@@ -149,6 +142,6 @@ export async function pushTag(
   } catch (err) {
     if (signal.aborted) throw new EngineError('cancelled', `push of ${ref} cancelled`, { cause: err });
     if (err instanceof EngineError) throw err;
-    throw unreachable(ep, err);
+    throw api.unreachable(err);
   }
 }

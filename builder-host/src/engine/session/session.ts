@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import { type EngineApi, engineRequestOptions } from '../../../../src/engine-api/index.js';
 import type { ContextEntry } from '../../../../src/protocol/index.js';
-import { API_PREFIX, type DockerEndpoint, engineAgent } from '../docker-api.js';
 import { EngineError } from '../types.js';
 import { buildView, type ViewEntry, type ViewFilter } from './fs-view.js';
 import {
@@ -317,28 +317,25 @@ function handlersFor(opts: SessionOptions): Handlers {
 }
 
 /** Opens a session on a dockerd (`POST /session`, upgraded to h2c) and serves it until closed. */
-export function openSession(ep: DockerEndpoint, opts: SessionOptions): Promise<EngineSession> {
+export function openSession(api: EngineApi, opts: SessionOptions): Promise<EngineSession> {
   const id = randomUUID();
   const handlers = handlersFor(opts);
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      socketPath: ep.socketPath,
-      host: ep.host,
-      port: ep.port,
-      method: 'POST',
-      path: `${API_PREFIX}/session`,
-      agent: engineAgent,
-      headers: {
-        Host: 'docker',
-        Connection: 'Upgrade',
-        Upgrade: 'h2c',
-        'X-Docker-Expose-Session-Uuid': id,
-        'X-Docker-Expose-Session-Name': opts.name,
-        'X-Docker-Expose-Session-Sharedkey': opts.sharedKey,
-        'X-Docker-Expose-Session-Grpc-Method': methodsOf(opts),
-      },
-      timeout: 30_000,
-    });
+    const req = http.request(
+      engineRequestOptions(api.endpoint, {
+        method: 'POST',
+        path: '/session',
+        headers: {
+          Connection: 'Upgrade',
+          Upgrade: 'h2c',
+          'X-Docker-Expose-Session-Uuid': id,
+          'X-Docker-Expose-Session-Name': opts.name,
+          'X-Docker-Expose-Session-Sharedkey': opts.sharedKey,
+          'X-Docker-Expose-Session-Grpc-Method': methodsOf(opts),
+        },
+        timeoutMs: 30_000,
+      }),
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
     req.on('error', (err) =>
       reject(

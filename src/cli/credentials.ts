@@ -1,7 +1,8 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Conf from 'conf';
+import { writeFileDurably } from '../durable-file/index.js';
 
 const SERVICE = 'depot';
 
@@ -77,10 +78,7 @@ export async function loadToken(builderUrl: string): Promise<string | undefined>
 async function writeFileStore(all: Record<string, string>): Promise<void> {
   const file = credentialsFile();
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
+  await writeFileDurably(file, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600, chmod: true });
 }
 
 /** Removes the stored token of a builder (or `fleet:SPEC`); says where it was, or undefined when there was none. */

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { type FileLockFailure, withFileLock, writeFileDurably } from '../../../src/durable-file/index.js';
 import { AuthError } from './errors.js';
 
 /** What the builder knows about one token; the secret itself is never stored. */
@@ -34,7 +35,6 @@ export interface TokenStoreOptions {
 
 const TOKEN_RE = /^dpt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const ID_RE = /^[0-9a-f]{16}$/;
-const STALE_LOCK_MS = 30_000;
 
 const storedSchema = z.object({
   id: z.string().regex(ID_RE),
@@ -66,12 +66,10 @@ function checkName(kind: string, value: string): void {
 }
 
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A TokenStore over `<dataDir>/tokens.json` (0600, temp+rename), reread when another process changes it. */
 export function createTokenStore(dataDir: string, options: TokenStoreOptions = {}): TokenStore {
   const file = join(dataDir, 'tokens.json');
-  const lockFile = `${file}.lock`;
   const now = options.now ?? (() => new Date());
   const lockTimeoutMs = options.lockTimeoutMs ?? 5_000;
   // Keyed by inode+mtime+size: every write is a rename, so a new inode shows a change even within one mtime tick.
@@ -103,68 +101,46 @@ export function createTokenStore(dataDir: string, options: TokenStoreOptions = {
   }
 
   async function save(tokens: StoredToken[]): Promise<void> {
-    const tmp = join(dataDir, `.tokens.json.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
     try {
-      const fh = await open(tmp, 'wx', 0o600);
-      try {
-        await fh.chmod(0o600); // the umask cannot loosen it, but be explicit about a file of secrets' hashes
-        await fh.writeFile(`${JSON.stringify({ version: 1, tokens }, null, 2)}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, file);
+      // 0600 set explicitly: the umask cannot loosen it, but be explicit about a file of secrets' hashes.
+      await writeFileDurably(file, `${JSON.stringify({ version: 1, tokens }, null, 2)}\n`, {
+        mode: 0o600,
+        chmod: true,
+      });
     } catch (err) {
-      await unlink(tmp).catch(() => {});
       throw new AuthError('io_error', `writing ${file} failed`, err);
     }
   }
 
   // Across processes (the CLI and a running server), a lock file serialises read-modify-write.
-  async function withFileLock<T>(fn: () => Promise<T>): Promise<T> {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const deadline = Date.now() + lockTimeoutMs;
-    for (;;) {
-      try {
-        await (await open(lockFile, 'wx', 0o600)).close();
-        break;
-      } catch (err) {
-        if (errno(err) !== 'EEXIST') throw new AuthError('io_error', `locking ${file} failed`, err);
-      }
-      const age = await stat(lockFile).then(
-        (st) => Date.now() - st.mtimeMs,
-        () => 0,
-      );
-      if (age > STALE_LOCK_MS) {
-        await unlink(lockFile).catch(() => {});
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new AuthError(
-          'tokens_locked',
-          `token file ${file} is locked: remove ${lockFile} if no depot-builder is writing it`,
-        );
-      }
-      await sleep(20);
-    }
-    try {
-      return await fn();
-    } finally {
-      await unlink(lockFile).catch(() => {});
-    }
-  }
+  const lockOptions = {
+    timeoutMs: lockTimeoutMs,
+    mode: 0o600,
+    dirMode: 0o700,
+    error: (f: FileLockFailure) =>
+      f.kind === 'locked'
+        ? new AuthError(
+            'tokens_locked',
+            `token file ${file} is locked: remove ${f.lockFile} if no depot-builder is writing it`,
+          )
+        : new AuthError('io_error', `locking ${file} failed`, f.cause),
+  };
 
   function mutate<T>(fn: (tokens: StoredToken[]) => { tokens?: StoredToken[]; result: T }): Promise<T> {
     const run = mutations.then(() =>
-      withFileLock(async () => {
-        cache = undefined; // another process may have written within our mtime tick
-        const { tokens, result } = fn([...(await load())]);
-        if (tokens) {
-          await save(tokens);
-          cache = undefined;
-        }
-        return result;
-      }),
+      withFileLock(
+        file,
+        async () => {
+          cache = undefined; // another process may have written within our mtime tick
+          const { tokens, result } = fn([...(await load())]);
+          if (tokens) {
+            await save(tokens);
+            cache = undefined;
+          }
+          return result;
+        },
+        lockOptions,
+      ),
     );
     mutations = run.catch(() => {});
     return run;

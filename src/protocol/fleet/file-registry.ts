@@ -1,12 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { type FileLockFailure, withFileLock, writeFileDurably } from '../../durable-file/index.js';
 import { FleetError } from './errors.js';
 import { FLEET_ID_RE, type FleetRecord, parseFleetRecord } from './record.js';
 import type { FleetOptions, FleetRegistry } from './registry.js';
-
-const STALE_LOCK_MS = 30_000;
 
 const fileSchema = z.object({
   version: z.literal(1),
@@ -17,7 +14,6 @@ const fileSchema = z.object({
 type FleetFile = z.infer<typeof fileSchema>;
 
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function checkId(kind: string, id: string): void {
   if (typeof id !== 'string' || !FLEET_ID_RE.test(id))
@@ -26,12 +22,11 @@ function checkId(kind: string, id: string): void {
 
 /**
  * A FleetRegistry in one JSON file. Readers never lock (every write is temp + rename); writers
- * take `<file>.lock` (O_EXCL, broken after 30 s) and merge into what is on disk, so several
+ * take `<file>.lock` (O_EXCL; taken over from a dead holder, or after 30 s) and merge into what is on disk, so several
  * builders on one machine or a shared filesystem can register in the same file.
  */
 export function createFileFleetRegistry(path: string, options: FleetOptions = {}): FleetRegistry {
   const file = path;
-  const lockFile = `${file}.lock`;
   const now = options.now ?? (() => new Date());
   const lockTimeoutMs = options.lockTimeoutMs ?? 5_000;
   let chain: Promise<unknown> = Promise.resolve();
@@ -55,70 +50,37 @@ export function createFileFleetRegistry(path: string, options: FleetOptions = {}
   }
 
   async function write(data: FleetFile): Promise<void> {
-    const tmp = join(
-      dirname(file),
-      `.${basename(file)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`,
-    );
     try {
-      const fh = await open(tmp, 'wx', 0o644);
-      try {
-        await fh.writeFile(`${JSON.stringify(data, null, 2)}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, file);
+      await writeFileDurably(file, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o644 });
     } catch (err) {
-      await unlink(tmp).catch(() => {});
       throw new FleetError('io_error', `writing fleet file ${file} failed`, { cause: err });
     }
   }
 
-  async function withLock<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      await mkdir(dirname(file), { recursive: true });
-    } catch (err) {
-      throw new FleetError('io_error', `creating the directory of fleet file ${file} failed`, { cause: err });
-    }
-    const deadline = Date.now() + lockTimeoutMs;
-    for (;;) {
-      try {
-        await (await open(lockFile, 'wx', 0o644)).close();
-        break;
-      } catch (err) {
-        if (errno(err) !== 'EEXIST')
-          throw new FleetError('io_error', `locking fleet file ${file} failed`, { cause: err });
-      }
-      const age = await stat(lockFile).then(
-        (st) => Date.now() - st.mtimeMs,
-        () => 0,
-      );
-      if (age > STALE_LOCK_MS) {
-        await unlink(lockFile).catch(() => {});
-        continue;
-      }
-      if (Date.now() > deadline)
-        throw new FleetError('fleet_locked', `fleet file ${file} is locked`, {
-          hint: `remove ${lockFile} if no depot-builder is writing it`,
-        });
-      await sleep(10 + Math.random() * 20);
-    }
-    try {
-      return await fn();
-    } finally {
-      await unlink(lockFile).catch(() => {});
-    }
-  }
+  const lockOptions = {
+    timeoutMs: lockTimeoutMs,
+    mode: 0o644,
+    error: (f: FileLockFailure) =>
+      f.kind === 'locked'
+        ? new FleetError('fleet_locked', `fleet file ${file} is locked`, {
+            hint: `remove ${f.lockFile} if no depot-builder is writing it`,
+          })
+        : new FleetError('io_error', `locking fleet file ${file} failed`, { cause: f.cause }),
+  };
 
   // Read-modify-write under the file lock; serialised within this process too.
   function mutate<T>(fn: (data: FleetFile) => { changed: boolean; result: T }): Promise<T> {
     const run = chain.then(() =>
-      withLock(async () => {
-        const data = await read();
-        const { changed, result } = fn(data);
-        if (changed) await write(data);
-        return result;
-      }),
+      withFileLock(
+        file,
+        async () => {
+          const data = await read();
+          const { changed, result } = fn(data);
+          if (changed) await write(data);
+          return result;
+        },
+        lockOptions,
+      ),
     );
     chain = run.catch(() => {});
     return run;

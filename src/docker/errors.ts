@@ -1,9 +1,6 @@
+import { EngineApiError } from '../engine-api/index.js';
+
 /** A failure talking to the local Docker engine; `code` is stable (engine_unreachable, load_failed, …). */
-export class LocalEngineError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = 'LocalEngineError';
-  }
+export class LocalEngineError extends EngineApiError {
+  override name = 'LocalEngineError';
 }

@@ -1,3 +1,4 @@
+import { EngineApiError } from '../../../src/engine-api/index.js';
 import type { PushAuth, PushResult } from './push.js';
 import type { SessionOptions } from './session/session.js';
 
@@ -153,11 +154,6 @@ export interface Engine {
 }
 
 /** An engine failure that is not a build result: unreachable, bad response, missing image. */
-export class EngineError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = 'EngineError';
-  }
+export class EngineError extends EngineApiError {
+  override name = 'EngineError';
 }

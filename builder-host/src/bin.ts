@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { EngineApiError, parseEngineHost } from '../../src/engine-api/index.js';
+import { DEFAULT_ENGINE_HOST, EngineApiError, parseEngineHost } from '../../src/engine-api/index.js';
 import { loadTeamSecret, openFleet } from '../../src/protocol/fleet/index.js';
 import { isLocalAddress } from '../../src/protocol/index.js';
 import { createTokenStore, issueTeamToken } from './auth/index.js';
@@ -112,7 +112,7 @@ program
   .addOption(
     new Option('--engine <url>', 'Docker engine (unix:///PATH or tcp://HOST:PORT)')
       .env('DOCKER_HOST')
-      .default('unix:///var/run/docker.sock'),
+      .default(DEFAULT_ENGINE_HOST),
   )
   .requiredOption('--data <dir>', 'data directory (blobs, snapshots, tokens)')
   .requiredOption('--listen <addr>', 'HOST:PORT or unix:PATH')

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { normalizeOrKeep, normalizePlatform, resolveBuildPlatform } from '../arch/index.js';
 import { readIgnorePatterns } from '../context-sync/ignore.js';
 import { scanContext } from '../context-sync/scan.js';
 import { createLocalEngine } from '../docker/index.js';
+import { writeFileDurably } from '../durable-file/index.js';
 import {
   type BuildEvent,
   type BuildState,
@@ -572,9 +573,7 @@ export async function writeMetadata(
     'depot.load.bytes': s.bytesLoaded,
   };
   if (tags.length) meta['image.name'] = tags.join(',');
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(meta, null, 2)}\n`);
-  await rename(tmp, file);
+  await writeFileDurably(file, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
 export type { ProgressSink };

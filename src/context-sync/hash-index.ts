@@ -2,10 +2,11 @@
  * The persisted stat-keyed hash index: one JSON file per context (named by the sha256 of the
  * context's realpath) mapping relative path -> stat fingerprint + content digest.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { writeFileDurably } from '../durable-file/index.js';
 
 /** What the index remembers about one regular file. */
 export interface IndexRecord {
@@ -100,14 +101,11 @@ export async function saveIndex(
     );
   }
   const text = `{"version":${INDEX_VERSION},"context":${JSON.stringify(contextRealpath)},"files":{${parts.join(',')}}}`;
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await mkdir(dirname(file), { recursive: true });
-    await writeFile(tmp, text);
-    await rename(tmp, file);
+    await writeFileDurably(file, text, { fsync: false });
     return true;
   } catch {
-    await rm(tmp, { force: true }).catch(() => {});
     return false;
   }
 }

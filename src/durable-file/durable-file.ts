@@ -7,20 +7,26 @@ import { basename, dirname, join } from 'node:path';
 export type DurableData = string | Buffer | Iterable<string | Buffer> | AsyncIterable<string | Buffer>;
 
 export interface DurableWriteOptions {
-  /** Mode of the new file (default 0o644). */
+  /** Mode of the new file (default 0o666, less the umask, as fs.writeFile). */
   mode?: number;
   /**
    * Set `mode` again after creating the file: the umask can only take bits from a mode given to
    * open, and a file of secrets should not depend on it being strict.
    */
   chmod?: boolean;
+  /**
+   * fsync the file and its directory (default true). A cache that is cheap to lose may skip it:
+   * the replacement is still atomic, only not durable across a power loss.
+   */
+  fsync?: boolean;
 }
 
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException)?.code;
 
 /**
  * Replaces `file` with `data` so that a reader or a crash sees either the old content or the new,
- * never a mix: write a temp file beside it (O_EXCL), fsync, rename over, fsync the directory.
+ * never a mix: write a temp file beside it (O_EXCL, a unique name), fsync, rename over, fsync the
+ * directory.
  * On failure the temp file is removed and the error (unwrapped) rethrown; `file` is untouched.
  */
 export async function writeFileDurably(
@@ -28,7 +34,8 @@ export async function writeFileDurably(
   data: DurableData,
   options: DurableWriteOptions = {},
 ): Promise<void> {
-  const mode = options.mode ?? 0o644;
+  const mode = options.mode ?? 0o666;
+  const fsync = options.fsync ?? true;
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
   try {
@@ -39,7 +46,7 @@ export async function writeFileDurably(
       else
         for await (const chunk of data)
           await fh.writeFile(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-      await fh.sync();
+      if (fsync) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -48,7 +55,7 @@ export async function writeFileDurably(
     await unlink(tmp).catch(() => {});
     throw err;
   }
-  await syncDir(dir);
+  if (fsync) await syncDir(dir);
 }
 
 // The rename is durable once the directory is; some filesystems refuse fsync on a directory,

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileDurably } from '../durable-file/index.js';
 import { type ContextEntry, canonicalManifest, parseCanonicalManifest } from '../protocol/index.js';
 import type { SyncBase } from './client.js';
 
@@ -46,7 +47,6 @@ export async function saveSyncBase(
 ): Promise<void> {
   const file = stateFile(builderId, project, contextDir);
   await mkdir(syncStateDir(), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${base.snapshotId}\n${canonicalManifest(base.entries)}`);
-  await rename(tmp, file);
+  // Only a cache of what the builder acknowledged: atomic, but not worth an fsync.
+  await writeFileDurably(file, `${base.snapshotId}\n${canonicalManifest(base.entries)}`, { fsync: false });
 }

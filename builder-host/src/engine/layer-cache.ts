@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileDurably } from '../../../src/durable-file/index.js';
 
 /** Remembers which docker-save v1 layer id stands for which layer chain id. */
 export interface LayerIdCache {
@@ -49,9 +50,8 @@ export function createLayerIdCache(dir?: string): LayerIdCache {
       await load();
       dirty = false;
       await mkdir(dir, { recursive: true });
-      const tmp = path.join(dir, `${FILE}.${process.pid}.${Date.now()}.tmp`);
-      await writeFile(tmp, JSON.stringify(Object.fromEntries(map)));
-      await rename(tmp, path.join(dir, FILE));
+      // A cache: atomic, but not worth an fsync.
+      await writeFileDurably(path.join(dir, FILE), JSON.stringify(Object.fromEntries(map)), { fsync: false });
     },
   };
   return cache;

@@ -1,31 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  createLocalEngine,
-  type LocalEngineError,
-  loadStreamError,
-  parseDockerHost,
-  parseImageRef,
-} from './index.js';
+import { createLocalEngine, LocalEngineError, loadStreamError, parseImageRef } from './index.js';
 
-test('parses docker hosts', () => {
-  assert.deepEqual(parseDockerHost('unix:///var/run/docker.sock'), { socketPath: '/var/run/docker.sock' });
-  assert.deepEqual(parseDockerHost('/tmp/d.sock'), { socketPath: '/tmp/d.sock' });
-  assert.deepEqual(parseDockerHost('tcp://10.0.0.2:2376'), { host: '10.0.0.2', port: 2376 });
-  assert.deepEqual(parseDockerHost('tcp://builder'), { host: 'builder', port: 2375 });
-  assert.deepEqual(parseDockerHost('tcp://[::1]:2375'), { host: '::1', port: 2375 });
-  for (const bad of [
-    'ssh://me@host',
-    'npipe:////./pipe/docker_engine',
-    'unix://relative',
-    'tcp://h:99999',
-    'nonsense',
-  ])
+test('a bad DOCKER_HOST is a LocalEngineError from the one engine address parser', () => {
+  for (const bad of ['ssh://me@host', 'npipe:////./pipe/docker_engine', 'unix://relative', 'tcp://h:99999'])
     assert.throws(
-      () => parseDockerHost(bad),
-      (e: LocalEngineError) => e.code === 'invalid_host',
+      () => createLocalEngine({ host: bad }),
+      (e: LocalEngineError) =>
+        e instanceof LocalEngineError &&
+        e.code === 'invalid_host' &&
+        /^invalid docker host .*: use unix:\/\/\/PATH or tcp:\/\/HOST:PORT$/.test(e.message),
       bad,
     );
+  assert.equal(createLocalEngine({ host: 'tcp://builder' }).host, 'tcp://builder');
 });
 
 test('parses image references for tagging', () => {

@@ -1,11 +1,5 @@
-import { type EngineEndpoint, parseEngineHost } from '../engine-api/index.js';
 import { parseReference } from '../registry/index.js';
 import { LocalEngineError } from './errors.js';
-
-/** Parses a DOCKER_HOST value with the one engine address parser; throws LocalEngineError('invalid_host'). */
-export function parseDockerHost(s: string): EngineEndpoint {
-  return parseEngineHost(s, LocalEngineError);
-}
 
 /**
  * Splits `name[:tag]` into repo (as written) and tag (default `latest`) with the one reference

@@ -1,3 +1,3 @@
-export { parseDockerHost, parseImageRef } from './docker-host.js';
+export { parseImageRef } from './docker-host.js';
 export { LocalEngineError } from './errors.js';
 export { createLocalEngine, type LocalEngine, loadStreamError, localEngineApi } from './local-engine.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DockerfileParser } from 'dockerfile-ast';
+import { writeFileDurably } from '../../../src/durable-file/index.js';
 
 /** A vertex as recorded from a successful build, replayed (as cached) when the result is reused. */
 export interface MemoVertex {
@@ -167,9 +168,8 @@ export function createResultMemo(dir: string): {
     async put(key, entry) {
       await mkdir(dir, { recursive: true });
       const file = join(dir, `${key}.json`);
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(entry));
-      await rename(tmp, file);
+      // A memo of results the engine still has: atomic, but not worth an fsync.
+      await writeFileDurably(file, JSON.stringify(entry), { fsync: false });
     },
   };
 }

@@ -134,6 +134,14 @@ program
   .option('--history-max-age <days>', 'forget builds older than this many days', '30')
   .option('--history-max-builds <n>', 'keep at most this many builds in the history', '200000')
   .addOption(
+    new Option(
+      '--history-build-args <mode>',
+      'how build-arg values are kept in the history: hashed (sha256 fingerprints) or plain',
+    )
+      .choices(['hashed', 'plain'])
+      .default('hashed'),
+  )
+  .addOption(
     new Option('--driver <driver>', 'how builds reach the engine: session (BuildKit session) or tar')
       .choices(['session', 'tar'])
       .default('session'),
@@ -176,6 +184,7 @@ program
       fleetTtl: string;
       historyMaxAge: string;
       historyMaxBuilds: string;
+      historyBuildArgs: 'hashed' | 'plain';
       driver: 'session' | 'tar';
       resultReuse: boolean;
       projects?: string;
@@ -233,7 +242,7 @@ program
             ? { spec: o.fleet, endpoint: o.advertise ?? '', ttlMs: Number(o.fleetTtl) }
             : undefined,
           teamSecret: o.teamSecret,
-          history: { maxAgeDays, maxBuilds },
+          history: { maxAgeDays, maxBuilds, buildArgs: o.historyBuildArgs },
           driver: o.driver,
           resultReuse: o.resultReuse,
           limits,

@@ -109,6 +109,9 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     });
   }
   const history = openHistory(join(opts.dataDir, 'history.db'), opts.history);
+  // A build whose builder was killed would otherwise stay 'running' forever.
+  const abandoned = history.failAbandoned(Date.now());
+  if (abandoned) logger.warn({ builds: abandoned }, "marked builds of a stopped builder as failed ('builder stopped')");
   const pruned = history.prune(Date.now());
   if (pruned) logger.info({ builds: pruned }, 'pruned build history');
   const pruner = setInterval(() => {
@@ -203,6 +206,7 @@ function realExplainer(): StepExplainer {
         previous: input.previous && {
           dockerfile: input.previous.dockerfile,
           buildArgs: input.previous.buildArgs,
+          buildArgsHashed: input.previous.buildArgsHashed,
           baseImages: input.previous.baseImages,
           steps: input.previous.steps,
         },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  buildArgFingerprint,
   createStepExplainer,
   createStepLabeler,
   type ExplainInput,
@@ -647,4 +648,28 @@ test('a step labelled by another build of the same engine gets this Dockerfileâ€
   assert.equal(multi('[3/3] RUN echo elsewhere'), '[3/3] RUN echo elsewhere');
   assert.equal(multi('[1/3] ONBUILD RUN echo one > /o'), '[1/3] ONBUILD RUN echo one > /o');
   assert.equal(createStepLabeler('FROM scratch\nCOPY f /f\n')('[2/3] COPY f /f'), '[1/1] COPY f /f');
+});
+
+test('build-arg changed is found against a hashed history, and an unchanged one is not', () => {
+  const hashed = (args: Record<string, string>) =>
+    Object.fromEntries(Object.entries(args).map(([k, v]) => [k, buildArgFingerprint(v)]));
+  const previous = {
+    dockerfile: APP,
+    buildArgs: hashed({ VERSION: '1.1.0' }),
+    buildArgsHashed: true,
+    baseImages: { ...BASES },
+    steps: [],
+  };
+  const name = '[build 3/3] RUN npm run build -- --define VERSION=1.2.0';
+  const changed = explainStep(input({ name, previous, buildArgs: { VERSION: '1.2.0' } }));
+  assert.deepEqual(
+    [changed.kind, changed.name, changed.text],
+    ['build_arg', 'VERSION', 'build-arg VERSION changed'],
+  );
+  const same = explainStep(
+    input({ name: name.replace('1.2.0', '1.1.0'), previous, buildArgs: { VERSION: '1.1.0' } }),
+  );
+  assert.notEqual(same.kind, 'build_arg');
+  // The hashes stored are no values: nothing of "1.1.0" is in the record.
+  assert.ok(!JSON.stringify(previous.buildArgs).includes('1.1.0'));
 });

@@ -10,6 +10,7 @@
  *
  * Pure: no I/O, no clock. Dockerfiles are parsed with dockerfile-ast.
  */
+import { createHash } from 'node:crypto';
 import { DockerfileParser } from 'dockerfile-ast';
 import { copyInstructionSources, pathsCoveredBySources } from '../../../src/protocol/copy-sources.js';
 import { parseReference } from '../../../src/registry/index.js';
@@ -44,9 +45,29 @@ export interface PreviousBuild {
    * dockerfile_changed; build args and base images are compared against the new one).
    */
   dockerfile: string | undefined;
+  /** The values, or (when `buildArgsHashed`) their fingerprints: see buildArgFingerprint. */
   buildArgs: Record<string, string>;
+  buildArgsHashed?: boolean;
   baseImages: Record<string, string>;
   steps: { digest: string; name: string; cached: boolean }[];
+}
+
+/** The fingerprint history keeps of a build-arg value unless told to keep values in plain text. */
+export function buildArgFingerprint(value: string): string {
+  return `sha256:${createHash('sha256').update(value).digest('hex')}`;
+}
+
+/**
+ * The previous build's args as values where they can be known: a fingerprint that matches the
+ * current value stands for that value; any other stands for a value that is not the current one.
+ */
+function previousArgValues(previous: PreviousBuild, now: Record<string, string>): Record<string, string> {
+  if (!previous.buildArgsHashed) return previous.buildArgs;
+  const out: Record<string, string> = {};
+  for (const [name, fp] of Object.entries(previous.buildArgs))
+    out[name] =
+      Object.hasOwn(now, name) && buildArgFingerprint(now[name]!) === fp ? now[name]! : `\0changed:${fp}`;
+  return out;
 }
 
 export interface ExplainInput {
@@ -217,7 +238,9 @@ function baseImageChange(
   if (!now) return undefined;
   const id = lookupImage(input.baseImages, now);
   if (!id) return undefined;
-  const before = prevStage ? resolveBase(prevModel, prevStage, previous.buildArgs) : undefined;
+  const before = prevStage
+    ? resolveBase(prevModel, prevStage, previousArgValues(previous, input.buildArgs))
+    : undefined;
   const prevId = before ? lookupImage(previous.baseImages, before) : undefined;
   // Without the previous id only a different ref says the base changed (the old record may simply lack ids).
   const changed =
@@ -265,12 +288,14 @@ function buildArgChange(
   prevStage: DfStage | undefined,
   previous: PreviousBuild,
 ): StepCause | undefined {
+  // Hashed history: a previous value is known only as far as its fingerprint matches the current one.
+  const prevArgs = previousArgValues(previous, buildArgs);
   const changed = (name: string, declared: DfArg | undefined): boolean => {
     const now = argValue(model, name, declared, buildArgs);
     const prevDecl = prevStage ? findArg(prevStage, name) : undefined;
     const before =
       prevStage && (declared === undefined || prevDecl)
-        ? argValue(prevModel, name, prevDecl, previous.buildArgs)
+        ? argValue(prevModel, name, prevDecl, prevArgs)
         : undefined;
     return now !== before;
   };

@@ -412,3 +412,41 @@ describe('history database', () => {
     h.close();
   });
 });
+
+describe('interrupted builds and build-arg values', () => {
+  test('builds left running by a dead builder process are failed at start; a live one keeps its own', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'depot-hist-')), 'history.db');
+    const h = openHistory(file);
+    const dead = h.recordBuildStart(start({ buildId: 'dead' }));
+    h.recordBuildStart(start({ buildId: 'live' }));
+    const raw = new Database(file);
+    // A pid above the kernel's maximum: a process that cannot be alive.
+    raw.prepare('UPDATE builds SET owner_pid = 4194305 WHERE id = ?').run(dead.id);
+    raw.close();
+    assert.equal(h.failAbandoned(NOW), 1);
+    assert.equal(h.errorOf('dead'), 'builder stopped');
+    assert.equal(h.errorOf('live'), undefined);
+    const check = new Database(file, { readonly: true });
+    const rows = check.prepare('SELECT build_id, result FROM builds ORDER BY id').all();
+    check.close();
+    assert.deepEqual(rows, [
+      { build_id: 'dead', result: 'failed' },
+      { build_id: 'live', result: 'running' },
+    ]);
+    assert.equal(h.failAbandoned(NOW), 0);
+    h.close();
+  });
+
+  test('build-arg values are stored as fingerprints unless plain is asked for', () => {
+    const hashed = openHistory(':memory:');
+    record(hashed, { buildArgs: { TOKEN: 'hunter2' } }, []);
+    const prev = hashed.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
+    assert.equal(prev?.buildArgsHashed, true);
+    assert.match(prev?.buildArgs.TOKEN ?? '', /^sha256:[0-9a-f]{64}$/);
+    assert.ok(!JSON.stringify(prev).includes('hunter2'));
+    const plain = openHistory(':memory:', { buildArgs: 'plain' });
+    record(plain, { buildArgs: { TOKEN: 'hunter2' } }, []);
+    const p = plain.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
+    assert.deepEqual([p?.buildArgs, p?.buildArgsHashed], [{ TOKEN: 'hunter2' }, false]);
+  });
+});

@@ -1,3 +1,4 @@
+import { buildArgFingerprint } from './explain.js';
 import Database from 'better-sqlite3';
 import { instructionOf, positionOf, suggestFor } from './suggest.js';
 import type {
@@ -37,6 +38,13 @@ export interface History {
   stats(query: StatsQuery): StatsResult;
   /** Deletes builds older than the age limit and beyond the count limit; returns how many went. */
   prune(now: number): number;
+  /**
+   * Marks builds left 'running' by a builder process that is gone (killed, crashed) as failed with
+   * error 'builder stopped'; returns how many. Builds of live processes stay as they are.
+   */
+  failAbandoned(now: number): number;
+  /** The error recorded with a build that did not finish itself, or undefined. */
+  errorOf(buildId: string): string | undefined;
   /** The schema version the database is at. */
   schemaVersion(): number;
   close(): void;
@@ -115,7 +123,29 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
         WHERE cached = 0 AND cascade = 0;
     `);
   },
+  (db) => {
+    // owner_pid: the builder process running the build, so a restart fails only the builds of a
+    // process that is gone (the embedded builder shares its data dir between CLI processes).
+    // build_args_hashed: build_args holds sha256 fingerprints of the values, not the values.
+    db.exec(`
+      ALTER TABLE builds ADD COLUMN owner_pid INTEGER;
+      ALTER TABLE builds ADD COLUMN error TEXT;
+      ALTER TABLE builds ADD COLUMN build_args_hashed INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX builds_running ON builds(result) WHERE result = 'running';
+    `);
+  },
 ];
+
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** Longest list of paths kept per kind in a snapshot diff. */
 export const SNAPSHOT_DIFF_CAP = 200;
@@ -141,6 +171,7 @@ export function windowMs(w: StatsWindow): number {
 export function openHistory(file: string, retention: RetentionOptions = {}): History {
   const maxAgeDays = retention.maxAgeDays ?? 30;
   const maxBuilds = retention.maxBuilds ?? 200_000;
+  const hashArgs = (retention.buildArgs ?? 'hashed') === 'hashed';
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -151,8 +182,14 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     insertBuild: db.prepare(`
       INSERT INTO builds (started_ms, project, user, platform, result, no_cache, build_id, snapshot_id,
         prev_snapshot_id, dockerfile_digest, build_args, base_images, snapshot_diff, bytes_uploaded,
-        bytes_deduplicated, dockerfile_path, target)
-      VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        bytes_deduplicated, dockerfile_path, target, owner_pid, build_args_hashed)
+      VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    runningOwners: db.prepare("SELECT DISTINCT owner_pid FROM builds WHERE result = 'running'").pluck(),
+    failRunning: db.prepare(
+      `UPDATE builds SET result = 'failed', finished_ms = ?, error = 'builder stopped'
+       WHERE result = 'running' AND (owner_pid IS ? OR owner_pid = ?)`,
+    ),
+    errorOf: db.prepare('SELECT error FROM builds WHERE build_id = ? ORDER BY id DESC LIMIT 1').pluck(),
     upsertDockerfile: db.prepare('INSERT OR IGNORE INTO dockerfiles (digest, text) VALUES (?, ?)'),
     buildRow: db.prepare(
       'SELECT id, build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms FROM builds WHERE id = ?',
@@ -175,7 +212,7 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     hasStep: db.prepare('SELECT 1 FROM steps WHERE digest = ? LIMIT 1').pluck(),
     previous: db.prepare(`
       SELECT b.id, b.build_id, b.platform, b.started_ms, b.finished_ms, b.result, b.snapshot_id, b.build_args,
-        b.dockerfile_digest, b.base_images, d.text AS dockerfile
+        b.build_args_hashed, b.dockerfile_digest, b.base_images, d.text AS dockerfile
       FROM builds b LEFT JOIN dockerfiles d ON d.digest = b.dockerfile_digest
       WHERE b.project = ? AND b.platform = ? AND b.dockerfile_path = ? AND b.target = ? AND b.result != 'running'
       ORDER BY b.started_ms DESC, b.id DESC LIMIT 1`),
@@ -259,13 +296,19 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
           s.snapshotId,
           s.prevSnapshotId ?? null,
           s.dockerfileDigest,
-          JSON.stringify(s.buildArgs),
+          JSON.stringify(
+            hashArgs
+              ? Object.fromEntries(Object.entries(s.buildArgs).map(([k, v]) => [k, buildArgFingerprint(v)]))
+              : s.buildArgs,
+          ),
           JSON.stringify(s.baseImages),
           s.snapshotDiff ? JSON.stringify(s.snapshotDiff) : null,
           s.bytesUploaded,
           s.bytesDeduplicated,
           s.dockerfilePath,
           s.target,
+          process.pid,
+          hashArgs ? 1 : 0,
         );
       })();
       const id = Number(info.lastInsertRowid);
@@ -293,6 +336,7 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
         result: r.result as BuildOutcome,
         snapshotId: r.snapshot_id,
         buildArgs: JSON.parse(r.build_args) as Record<string, string>,
+        buildArgsHashed: r.build_args_hashed === 1,
         dockerfileDigest: r.dockerfile_digest,
         dockerfile: r.dockerfile ?? undefined,
         baseImages: JSON.parse(r.base_images) as Record<string, string>,
@@ -341,6 +385,19 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
       })();
     },
 
+    failAbandoned(now) {
+      let n = 0;
+      db.transaction(() => {
+        for (const pid of q.runningOwners.all() as Array<number | null>) {
+          if (pid !== null && processAlive(pid)) continue;
+          n += q.failRunning.run(now, pid, pid).changes;
+        }
+      })();
+      return n;
+    },
+    errorOf(buildId) {
+      return (q.errorOf.get(buildId) as string | null | undefined) ?? undefined;
+    },
     schemaVersion() {
       return currentVersion(db);
     },
@@ -393,6 +450,7 @@ interface PreviousRow {
   result: string;
   snapshot_id: string;
   build_args: string;
+  build_args_hashed: number;
   dockerfile_digest: string;
   base_images: string;
   dockerfile: string | null;

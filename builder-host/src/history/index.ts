@@ -1,4 +1,4 @@
-export { createStepLabeler } from './explain.js';
+export { buildArgFingerprint, createStepLabeler } from './explain.js';
 export { stepCause, trivialExplainer } from './explainer.js';
 export type { BuildFeed } from './feed.js';
 export { createBuildFeed } from './feed.js';

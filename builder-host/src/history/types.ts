@@ -96,7 +96,9 @@ export interface PreviousBuild {
   finishedMs: number;
   result: BuildOutcome;
   snapshotId: string;
+  /** The values, or their fingerprints (see buildArgFingerprint) when `buildArgsHashed`. */
   buildArgs: Record<string, string>;
+  buildArgsHashed?: boolean;
   dockerfileDigest: string;
   /** Undefined when the text was not kept (pruned, or recorded by an older builder). */
   dockerfile: string | undefined;
@@ -164,4 +166,9 @@ export interface RetentionOptions {
   maxAgeDays?: number;
   /** At most this many builds are kept (newest first); default 200 000. */
   maxBuilds?: number;
+  /**
+   * How build-arg values are kept: 'hashed' (default) keeps each value's sha256 fingerprint, enough
+   * to tell that a value changed; 'plain' keeps the values themselves.
+   */
+  buildArgs?: 'hashed' | 'plain';
 }

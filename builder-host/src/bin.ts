@@ -1,12 +1,21 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DEFAULT_ENGINE_HOST, EngineApiError, parseEngineHost } from '../../src/engine-api/index.js';
 import { loadTeamSecret, openFleet } from '../../src/protocol/fleet/index.js';
 import { isLocalAddress } from '../../src/protocol/index.js';
 import { createTokenStore, issueTeamToken } from './auth/index.js';
+import { formatBytes, formatGcReport, fsckStore, type GcPolicy, runGc } from './gc/index.js';
 import { BUILDER_VERSION, createLogger, startBuilderHost } from './host.js';
-import { type Limits, parseDuration, parseSize } from './server/index.js';
+import {
+  createImageNamespaces,
+  type Limits,
+  loadNamespaceKey,
+  parseDuration,
+  parseSize,
+} from './server/index.js';
+import { acquireMaintenance, createStore, type Store, StoreError } from './store/index.js';
 
 function fail(message: string): never {
   process.stderr.write(`depot-builder: ${message}\n`);
@@ -45,6 +54,42 @@ function readPem(flag: string, file: string): Buffer {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+function positiveDuration(flag: string, v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms <= 0)
+    fail(`invalid ${flag} ${JSON.stringify(v)}: use a duration like 30m, 1h or 7d`);
+  return ms;
+}
+
+/** The collection policy of gc (flags --keep-…) and serve (--gc-keep-…). */
+function parseGcPolicy(o: {
+  keepStorage: string;
+  keepWindow: string;
+  keepRecent: string;
+  keepBuildCache?: string;
+  flag: string;
+  dryRun?: boolean;
+}): GcPolicy {
+  const keepBytes = parseSize(o.keepStorage);
+  if (keepBytes === undefined)
+    fail(`invalid ${o.flag}keep-storage ${JSON.stringify(o.keepStorage)}: use a size like 50GB or 512MB`);
+  const keepWindowMs = parseDuration(o.keepWindow);
+  if (keepWindowMs === undefined)
+    fail(
+      `invalid ${o.flag}keep-window ${JSON.stringify(o.keepWindow)}: use a duration like 0, 30m, 24h or 7d`,
+    );
+  const keepRecent = Number(o.keepRecent);
+  if (!Number.isInteger(keepRecent) || keepRecent < 1)
+    fail(`invalid ${o.flag}keep-recent ${JSON.stringify(o.keepRecent)}: use a whole number of at least 1`);
+  let keepBuildCacheBytes: number | undefined;
+  if (o.keepBuildCache !== undefined) {
+    keepBuildCacheBytes = parseSize(o.keepBuildCache);
+    if (keepBuildCacheBytes === undefined)
+      fail(`invalid ${o.flag}keep-build-cache ${JSON.stringify(o.keepBuildCache)}: use a size like 20GB`);
+  }
+  return { keepBytes, keepWindowMs, keepRecent, keepBuildCacheBytes, dryRun: o.dryRun };
+}
 
 const list = (v: string | undefined) =>
   v
@@ -166,6 +211,14 @@ program
   .option('--max-build-args-total <size>', "largest total of one build's args", '1MiB')
   .option('--max-context-entries <n>', 'most entries (files, dirs, links) in one context', '500000')
   .option('--max-file-size <size>', 'largest file in a context', '10GiB')
+  .option(
+    '--gc-keep-storage <size>',
+    'collect garbage in the background down to this size (e.g. 50GB); off when absent',
+  )
+  .option('--gc-interval <duration>', 'how often the background collection runs', '1h')
+  .option('--gc-keep-window <duration>', 'snapshots and images used within this long are always kept', '24h')
+  .option('--gc-keep-recent <n>', "each project's most recently used snapshots always kept", '3')
+  .option('--gc-keep-build-cache <size>', "also prune the engine's BuildKit cache down to this size")
   .action(
     async (o: {
       engine: string;
@@ -199,12 +252,29 @@ program
       maxBuildArgsTotal: string;
       maxContextEntries: string;
       maxFileSize: string;
+      gcKeepStorage?: string;
+      gcInterval: string;
+      gcKeepWindow: string;
+      gcKeepRecent: string;
+      gcKeepBuildCache?: string;
     }) => {
       const limits = serveLimits(o);
       const projects = list(o.projects) ?? [];
       for (const p of projects)
         if (!PROJECT_NAME.test(p))
           fail(`invalid project ${JSON.stringify(p)} in --projects: use letters, digits, ".", "_" and "-"`);
+      const gcPolicy = o.gcKeepStorage
+        ? {
+            ...parseGcPolicy({
+              keepStorage: o.gcKeepStorage,
+              keepWindow: o.gcKeepWindow,
+              keepRecent: o.gcKeepRecent,
+              keepBuildCache: o.gcKeepBuildCache,
+              flag: '--gc-',
+            }),
+            intervalMs: positiveDuration('--gc-interval', o.gcInterval),
+          }
+        : undefined;
       const maxAgeDays = Number(o.historyMaxAge);
       const maxBuilds = Number(o.historyMaxBuilds);
       if (!(maxAgeDays > 0))
@@ -247,6 +317,7 @@ program
           resultReuse: o.resultReuse,
           limits,
           projects: projects.length ? projects : undefined,
+          gc: gcPolicy,
         });
         process.stdout.write(`depot-builder ${host.id} listening on ${host.address}\n`);
         const stop = () => {
@@ -346,6 +417,96 @@ tlsCmd
       if (err instanceof TlsInitError) fail(err.message);
       throw err;
     }
+  });
+
+/** Opens an existing data directory's store under the maintenance lock, or fails with one line. */
+async function openLocked(dataDir: string): Promise<{ store: Store; release: () => Promise<void> }> {
+  if (!existsSync(join(dataDir, 'store.db')))
+    fail(`${dataDir} is not a builder data directory (no store.db)`);
+  let release: () => Promise<void>;
+  try {
+    release = await acquireMaintenance(dataDir);
+  } catch (err) {
+    if (err instanceof StoreError) fail(err.message);
+    throw err;
+  }
+  try {
+    return { store: await createStore(dataDir), release };
+  } catch (err) {
+    await release();
+    fail(`cannot open ${dataDir}: ${(err as Error).message}`);
+  }
+}
+
+program
+  .command('gc')
+  .description('delete what the builder no longer needs: old snapshots, unused blobs, old result images')
+  .requiredOption('--data <dir>', 'data directory of the builder (no builder may be serving it)')
+  .option('--dry-run', 'print what would be deleted, delete nothing')
+  .option('--keep-storage <size>', 'size to stay under (store; and images with --engine)', '50GB')
+  .option('--keep-window <duration>', 'snapshots and images used within this long are always kept', '24h')
+  .option('--keep-recent <n>', "each project's most recently used snapshots always kept", '3')
+  .option(
+    '--engine <url>',
+    'also remove old result images from this engine (unix:///PATH or tcp://HOST:PORT)',
+  )
+  .option(
+    '--keep-build-cache <size>',
+    "also prune the engine's BuildKit cache down to this size (needs --engine)",
+  )
+  .action(
+    async (o: {
+      data: string;
+      dryRun?: boolean;
+      keepStorage: string;
+      keepWindow: string;
+      keepRecent: string;
+      engine?: string;
+      keepBuildCache?: string;
+    }) => {
+      const policy = parseGcPolicy({ ...o, flag: '--', dryRun: o.dryRun === true });
+      if (o.keepBuildCache !== undefined && !o.engine) fail('--keep-build-cache needs --engine');
+      const engine = o.engine ? engineAddress(o.engine) : undefined;
+      const { store, release } = await openLocked(o.data);
+      try {
+        const namespaces = engine ? createImageNamespaces(await loadNamespaceKey(o.data)) : undefined;
+        const report = await runGc(
+          store,
+          policy,
+          engine && namespaces ? { host: engine, namespaces } : undefined,
+        );
+        for (const line of formatGcReport(report)) process.stdout.write(`${line}\n`);
+      } catch (err) {
+        fail(`gc failed: ${(err as Error).message}`);
+      } finally {
+        store.ownership.close();
+        await release();
+      }
+    },
+  );
+
+program
+  .command('fsck')
+  .description('re-hash every blob and snapshot; move corrupt ones to <data>/quarantine/ (exit 1 when any)')
+  .requiredOption('--data <dir>', 'data directory of the builder (no builder may be serving it)')
+  .action(async (o: { data: string }) => {
+    const { store, release } = await openLocked(o.data);
+    let problems = 0;
+    try {
+      const r = await fsckStore(store);
+      problems = r.problems.length;
+      for (const p of r.problems)
+        process.stdout.write(
+          `${p.problem} ${p.kind} ${p.id}${p.quarantined ? ` moved to ${p.quarantined}` : ''}${p.projects.length ? ` (claims dropped: ${p.projects.join(', ')})` : ''}\n`,
+        );
+      process.stdout.write(
+        `checked ${r.blobs} blobs and ${r.snapshots} snapshots (${formatBytes(r.bytes)}): ${problems ? `${problems} problems, the next sync of the projects named uploads again` : 'clean'}\n`,
+      );
+    } finally {
+      store.ownership.close();
+      await release();
+    }
+    if (problems) process.exit(1);
   });
 
 program.parseAsync(process.argv).catch((err) => fail((err as Error).message));

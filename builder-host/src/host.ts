@@ -7,8 +7,10 @@ import { isLocalAddress } from '../../src/protocol/index.js';
 import { createTokenStore } from './auth/index.js';
 import { createDockerEngine } from './engine/index.js';
 import { createFleetAuth, startFleetRegistration } from './fleet/index.js';
+import { formatGcReport, type GcPolicy, runGc } from './gc/index.js';
 import { createStepExplainer } from './history/explain.js';
 import { openHistory, type RetentionOptions, type StepExplainer } from './history/index.js';
+import type { ImageNamespaces } from './server/index.js';
 import {
   createBuilderServer,
   createImageNamespaces,
@@ -17,7 +19,7 @@ import {
   OWN_ENGINE_NAMES,
   type TokenVerifier,
 } from './server/index.js';
-import { createStore } from './store/index.js';
+import { acquireMaintenance, createStore, registerBuilder, type Store } from './store/index.js';
 
 /** Version of the builder-host. */
 export const BUILDER_VERSION = '0.1.0';
@@ -59,6 +61,8 @@ export interface BuilderHostOptions {
   limits?: Partial<Limits>;
   /** The projects this builder serves (announced in Hello and the fleet); default: every project. */
   projects?: string[];
+  /** Garbage collection in the background every `intervalMs`; none when absent. */
+  gc?: GcPolicy & { intervalMs: number };
 }
 
 /** How often old builds are pruned from the history while the builder runs. */
@@ -92,6 +96,8 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
   const logger = opts.logger ?? createLogger();
   const id = opts.id ?? (await builderId(opts.dataDir));
   const store = await createStore(opts.dataDir);
+  // Registered before serving: a gc or fsck run from the command line refuses while we are here.
+  const unregister = await registerBuilder(opts.dataDir);
   const engine = createDockerEngine({ host: opts.engine, cacheDir: join(opts.dataDir, 'export-cache') });
   const registry = opts.fleet ? openFleet(opts.fleet.spec) : undefined;
   const platforms = (opts.platforms?.length ? opts.platforms : [(await engine.info()).platform]).map((p) =>
@@ -111,7 +117,8 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
   const history = openHistory(join(opts.dataDir, 'history.db'), opts.history);
   // A build whose builder was killed would otherwise stay 'running' forever.
   const abandoned = history.failAbandoned(Date.now());
-  if (abandoned) logger.warn({ builds: abandoned }, "marked builds of a stopped builder as failed ('builder stopped')");
+  if (abandoned)
+    logger.warn({ builds: abandoned }, "marked builds of a stopped builder as failed ('builder stopped')");
   const pruned = history.prune(Date.now());
   if (pruned) logger.info({ builds: pruned }, 'pruned build history');
   const pruner = setInterval(() => {
@@ -122,6 +129,10 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     }
   }, PRUNE_INTERVAL_MS);
   pruner.unref();
+  const namespaces = opts.ownEngine
+    ? OWN_ENGINE_NAMES
+    : createImageNamespaces(await loadNamespaceKey(opts.dataDir));
+  const collector = opts.gc ? startCollector(store, opts.gc, opts.engine, namespaces, logger) : undefined;
   const server = createBuilderServer({
     platforms,
     emulated,
@@ -129,9 +140,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     version: BUILDER_VERSION,
     engine,
     store,
-    namespaces: opts.ownEngine
-      ? OWN_ENGINE_NAMES
-      : createImageNamespaces(await loadNamespaceKey(opts.dataDir)),
+    namespaces,
     tokens,
     logger,
     memoDir: opts.resultReuse === false ? undefined : join(opts.dataDir, 'results'),
@@ -186,7 +195,9 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
       // Leave the fleet first, so clients stop routing here while builds drain.
       await registration?.stop();
       await server.close();
+      await collector?.stop();
       clearInterval(pruner);
+      await unregister();
       history.close();
       store.ownership.close();
     },
@@ -217,5 +228,57 @@ function realExplainer(): StepExplainer {
         step: { digest: input.step.digest, name: input.step.name, everCached: input.step.cachedBefore },
         earlierCause: input.earlierCause as Parameters<typeof inner.explain>[0]['earlierCause'],
       }),
+  };
+}
+
+/**
+ * Collects garbage every `intervalMs` (first run after one interval). A run is skipped, with a
+ * log line, while another builder process serves the same data directory: its running syncs are
+ * not pinned in this process.
+ */
+function startCollector(
+  store: Store,
+  gc: GcPolicy & { intervalMs: number },
+  engineHost: string,
+  namespaces: ImageNamespaces,
+  logger: Logger,
+): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const once = async () => {
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await acquireMaintenance(store.dataDir);
+    } catch (err) {
+      logger.info({ err: (err as Error).message }, 'garbage collection skipped');
+      return;
+    }
+    try {
+      const started = Date.now();
+      const report = await runGc(store, gc, { host: engineHost, namespaces });
+      logger.info(
+        {
+          ms: Date.now() - started,
+          store: report.store,
+          engine: report.engine && { ...report.engine, untagged: report.engine.untagged.length },
+        },
+        formatGcReport(report).slice(0, 2).join('; '),
+      );
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'garbage collection failed');
+    } finally {
+      await release();
+    }
+  };
+  const timer = setInterval(() => {
+    running ??= once().finally(() => {
+      running = undefined;
+    });
+  }, gc.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
   };
 }

@@ -1,5 +1,5 @@
-import { buildArgFingerprint } from './explain.js';
 import Database from 'better-sqlite3';
+import { buildArgFingerprint } from './explain.js';
 import { instructionOf, positionOf, suggestFor } from './suggest.js';
 import type {
   BuildFinish,
@@ -135,7 +135,6 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
     `);
   },
 ];
-
 
 function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;

@@ -3,6 +3,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, openSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { crashPoint } from './crash-point.js';
 import { digestHex, StoreError } from './errors.js';
 import { tempPath } from './tmp-dir.js';
 
@@ -26,8 +27,19 @@ export interface BlobStore {
    * written to a temp file and renamed into place. Durable only after `flush()`.
    */
   put(digest: string, data: Buffer): Promise<void>;
-  /** Makes every blob stored by `put` durable (one syncfs of the store's filesystem). */
+  /**
+   * Makes every blob stored by `put` before this call durable (one syncfs of the store's
+   * filesystem), including those another caller's flush already took but has not finished: it
+   * resolves only once they are on disk, and rejects when they could not be made durable.
+   */
   flush(): Promise<void>;
+  /**
+   * Deletes a blob from disk (garbage collection, quarantine); returns its size, 0 when absent.
+   * A put or commit of the same digest waits for the deletion, so it cannot be undone by it.
+   */
+  remove(digest: string): Promise<number>;
+  /** Every blob on disk with its size (a walk of the store; for collection and checks). */
+  list(): AsyncIterable<{ digest: string; size: number }>;
 }
 
 /** One blob upload in progress; nothing is visible under blobs/ until commit succeeds. */
@@ -41,7 +53,7 @@ export interface BlobWriter {
 }
 
 /** Fsyncs a directory so a rename in it survives a crash; best effort where the platform refuses. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   let fh: FileHandle | undefined;
   try {
     fh = await open(dir, 'r');
@@ -66,6 +78,7 @@ class FileBlobWriter implements BlobWriter {
     private readonly tmpFile: string,
     private readonly finalPath: string,
     private readonly expectedSize: number | undefined,
+    private readonly removal: () => Promise<void> | undefined,
   ) {
     this.handle = open(tmpFile, 'wx', 0o600);
     // A failed open is reported by the first write/commit; don't let it go unhandled meanwhile.
@@ -140,6 +153,7 @@ class FileBlobWriter implements BlobWriter {
       await fh.sync();
       await fh.close();
       const dir = dirname(this.finalPath);
+      await this.removal();
       await mkdir(dir, { recursive: true });
       // Atomic: a concurrent writer of the same digest just replaces identical content.
       await rename(this.tmpFile, this.finalPath);
@@ -175,8 +189,16 @@ class FileBlobWriter implements BlobWriter {
   }
 }
 
-function wrapIo(err: unknown, message: string): StoreError {
+export function wrapIo(err: unknown, message: string): StoreError {
   if (err instanceof StoreError) return err;
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  // A full disk is the operator's to fix, not a bug: say so in words and with its own code.
+  if (errno === 'ENOSPC' || errno === 'EDQUOT')
+    return new StoreError(
+      'no_space',
+      `${message}: no space left on the builder's data disk (free space or run depot-builder gc)`,
+      err,
+    );
   const detail = err instanceof Error ? `: ${err.message}` : '';
   return new StoreError('io_error', `${message}${detail}`, err);
 }
@@ -202,6 +224,26 @@ export function createBlobStore(root: string, tmpDir: string): BlobStore {
   const known = new Set<string>();
   const knownDirs = new Set<string>();
   let dirty: string[] = [];
+  // Flushes run one after another: each takes what is dirty when its turn comes, so a caller's
+  // flush covers its own puts even when an earlier flush had already taken the list.
+  let flushChain: Promise<void> = Promise.resolve();
+  // Deletions in progress by digest: a put of the same digest must not land before the unlink.
+  const removing = new Map<string, Promise<void>>();
+  const syncFiles = async (files: string[]): Promise<void> => {
+    // One syncfs (coreutils `sync -f`) is far cheaper than an fsync per small file.
+    const ok = await new Promise<boolean>((resolve) =>
+      execFile('sync', ['-f', root], (err) => resolve(!err)),
+    );
+    if (ok) return;
+    for (let i = 0; i < files.length; i += 64)
+      await Promise.all(
+        files.slice(i, i + 64).map(async (f) => {
+          const fh = await open(f, 'r');
+          await fh.sync().finally(() => fh.close());
+        }),
+      );
+    await Promise.all([...new Set(files.map((f) => dirname(f)))].map(syncDir));
+  };
   let listed = false;
   const listAll = async (): Promise<void> => {
     const base = join(root, 'sha256');
@@ -255,6 +297,7 @@ export function createBlobStore(root: string, tmpDir: string): BlobStore {
       const tmp = tempPath(tmpDir, 'blob');
       try {
         await writeFile(tmp, data, { mode: 0o444 });
+        await removing.get(digest);
         const dir = dirname(finalPath);
         if (!knownDirs.has(dir)) {
           await mkdir(dir, { recursive: true });
@@ -267,24 +310,68 @@ export function createBlobStore(root: string, tmpDir: string): BlobStore {
       }
       known.add(digest);
       dirty.push(finalPath);
+      crashPoint('mid-upload');
     },
-    async flush() {
-      if (dirty.length === 0) return;
-      const files = dirty;
-      dirty = [];
-      // One syncfs (coreutils `sync -f`) is far cheaper than an fsync per small file.
-      const ok = await new Promise<boolean>((resolve) =>
-        execFile('sync', ['-f', root], (err) => resolve(!err)),
+    flush() {
+      const turn = flushChain.then(async () => {
+        if (dirty.length === 0) return;
+        const files = dirty;
+        dirty = [];
+        try {
+          await syncFiles(files);
+        } catch (err) {
+          // Not durable: the next flush tries these again, and this caller learns it failed.
+          dirty.push(...files);
+          throw wrapIo(err, 'making blobs durable failed');
+        }
+      });
+      flushChain = turn.catch(() => {});
+      return turn;
+    },
+    async remove(digest) {
+      const p = pathOf(digest);
+      const previous = removing.get(digest);
+      if (previous) await previous;
+      // Forget it first: from here on nothing may vouch for the blob without looking at the disk.
+      known.delete(digest);
+      const done = (async () => {
+        let size = 0;
+        try {
+          size = (await stat(p)).size;
+          await unlink(p);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+            throw wrapIo(err, `deleting blob ${digest} failed`);
+          size = 0;
+        }
+        return size;
+      })();
+      const guard = done.then(
+        () => {},
+        () => {},
       );
-      if (ok) return;
-      for (let i = 0; i < files.length; i += 64)
-        await Promise.all(
-          files.slice(i, i + 64).map(async (f) => {
-            const fh = await open(f, 'r');
-            await fh.sync().finally(() => fh.close());
-          }),
-        );
-      await Promise.all([...new Set(files.map((f) => dirname(f)))].map(syncDir));
+      removing.set(digest, guard);
+      try {
+        return await done;
+      } finally {
+        if (removing.get(digest) === guard) removing.delete(digest);
+      }
+    },
+    async *list() {
+      const base = join(root, 'sha256');
+      let subdirs: string[];
+      try {
+        subdirs = (await readdir(base)).sort();
+      } catch {
+        return;
+      }
+      for (const ab of subdirs) {
+        for (const hex of (await readdir(join(base, ab)).catch(() => [] as string[])).sort()) {
+          if (!/^[0-9a-f]{64}$/.test(hex) || hex.slice(0, 2) !== ab) continue;
+          const st = await stat(join(base, ab, hex)).catch(() => undefined);
+          if (st?.isFile()) yield { digest: `sha256:${hex}`, size: st.size };
+        }
+      }
     },
     open(digest) {
       const p = pathOf(digest);
@@ -306,7 +393,9 @@ export function createBlobStore(root: string, tmpDir: string): BlobStore {
       if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
         throw new StoreError('invalid_size', `invalid size ${size} for blob ${digest}`);
       }
-      return new FileBlobWriter(digest, tempPath(tmpDir, 'blob'), finalPath, size);
+      return new FileBlobWriter(digest, tempPath(tmpDir, 'blob'), finalPath, size, () =>
+        removing.get(digest),
+      );
     },
   };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type BlobStore, createBlobStore } from './blob-store.js';
 import { StoreError } from './errors.js';
 import { type Ownership, openOwnership } from './ownership.js';
+import { createPins, type Pins } from './pins.js';
 import { createSnapshotStore, type SnapshotStore } from './snapshot-store.js';
 import { cleanStaleTemp } from './tmp-dir.js';
 
@@ -14,6 +15,10 @@ export interface Store {
   ownership: Ownership;
   /** `<data>/tmp`, on the same filesystem as blobs/ and snapshots/; name files with `tempPath`. */
   tmpDir: string;
+  /** What running syncs and builds of this process use (garbage collection skips it). */
+  pins: Pins;
+  /** The data directory. */
+  dataDir: string;
 }
 
 /** Opens (creating as needed) the store under `dataDir` and removes temp files left by dead processes. */
@@ -35,5 +40,7 @@ export async function createStore(dataDir: string): Promise<Store> {
     snapshots: createSnapshotStore(snapshotsDir, tmpDir),
     ownership: openOwnership(join(dataDir, 'store.db')),
     tmpDir,
+    pins: createPins(),
+    dataDir,
   };
 }

@@ -33,6 +33,14 @@ export interface Ownership {
   projects(): string[];
   /** The project's snapshots, most recently used first. */
   snapshotsOf(project: string): Array<{ id: string; bytes: number; createdMs: number; lastUsedMs: number }>;
+  /** The blobs the project holds, with their sizes. */
+  blobClaims(project: string): Array<{ digest: string; size: number }>;
+  /** Drops the project's claim on these blobs (fsck: the bytes on disk were wrong). */
+  dropBlobs(project: string, digests: readonly string[]): void;
+  /** Projects that hold the digest. */
+  holdersOf(digest: string): string[];
+  /** Projects that hold the snapshot. */
+  snapshotHoldersOf(id: string): string[];
   /** Drops the project's claim on these snapshots. */
   dropSnapshots(project: string, ids: readonly string[]): void;
   /** Drops the project's claim on every blob not in `keep`; returns how many claims went. */
@@ -109,6 +117,14 @@ export function openOwnership(file: string): Ownership {
   const dropBlob = db.prepare<[string, string]>('DELETE FROM project_blobs WHERE project = ? AND digest = ?');
   const anyBlob = db.prepare<[string]>('SELECT 1 FROM project_blobs WHERE digest = ? LIMIT 1');
   const anySnapshot = db.prepare<[string]>('SELECT 1 FROM project_snapshots WHERE id = ? LIMIT 1');
+  const claimsQ = db.prepare<[string]>(
+    'SELECT digest, size FROM project_blobs WHERE project = ? ORDER BY digest',
+  );
+  const holdersQ = db.prepare<[string]>('SELECT project FROM project_blobs WHERE digest = ? ORDER BY 1');
+  const snapHoldersQ = db.prepare<[string]>('SELECT project FROM project_snapshots WHERE id = ? ORDER BY 1');
+  const dropBlobsTx = db.transaction((project: string, digests: readonly string[]) => {
+    for (const d of digests) dropBlob.run(project, d);
+  });
 
   const claimAll = db.transaction(
     (project: string, rows: Array<{ digest: string; size: number }>, now: number) => {
@@ -169,6 +185,12 @@ export function openOwnership(file: string): Ownership {
           last_used_ms: number;
         }>
       ).map((r) => ({ id: r.id, bytes: r.bytes, createdMs: r.created_ms, lastUsedMs: r.last_used_ms })),
+    blobClaims: (project) => claimsQ.all(project) as Array<{ digest: string; size: number }>,
+    dropBlobs(project, digests) {
+      dropBlobsTx(project, digests);
+    },
+    holdersOf: (digest) => holdersQ.pluck().all(digest) as string[],
+    snapshotHoldersOf: (id) => snapHoldersQ.pluck().all(id) as string[],
     dropSnapshots(project, ids) {
       dropAll(project, ids);
     },

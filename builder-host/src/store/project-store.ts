@@ -1,13 +1,20 @@
-import { type ContextEntry, sortEntries } from '../../../src/protocol/index.js';
+import { type ContextEntry, snapshotId, sortEntries } from '../../../src/protocol/index.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
+import { crashPoint } from './crash-point.js';
 import { StoreError } from './errors.js';
 import type { Ownership } from './ownership.js';
+import { createPins, type Pins } from './pins.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 /**
  * The store as one project sees it: the blobs it has proven it holds and the snapshots it stored.
  * RPC handlers get only this view, made once per call from the caller's project, so no handler can
  * reach another project's content by digest or id.
+ *
+ * Each view holds one pin lease (see pins.ts): what the call uses — the digests of the manifest it
+ * syncs, the snapshot it builds — is pinned from its first use, so garbage collection running
+ * meanwhile keeps it. A Sync's pins go once its snapshot is stored and claimed; a Build's when it
+ * has not touched the store for a while.
  */
 export interface ProjectStore {
   readonly project: string;
@@ -41,6 +48,8 @@ export interface SharedStore {
   blobs: BlobStore;
   snapshots: SnapshotStore;
   ownership: Ownership;
+  /** What running calls use; garbage collection of the same store must see the same pins. */
+  pins?: Pins;
 }
 
 /** How many recently stored snapshots are kept in memory (per builder) for the builds that follow. */
@@ -52,6 +61,7 @@ export function createProjectStores(
   now: () => number = Date.now,
 ): { forProject(project: string): ProjectStore } {
   const { blobs, snapshots, ownership } = shared;
+  const pins = shared.pins ?? createPins();
   const recent = new Map<string, ContextEntry[]>();
   const remember = (key: string, entries: ContextEntry[]) => {
     recent.delete(key);
@@ -61,23 +71,35 @@ export function createProjectStores(
   return {
     forProject(project) {
       const keyOf = (id: string) => `${project}\0${id}`;
+      const lease = pins.lease();
       return {
         project,
         usageBytes: () => ownership.usageBytes(project),
         async missing(wanted) {
+          // Before anything else: a collection must not drop what this sync is about to rely on.
+          lease.blobs(wanted.keys());
           const notHeld = ownership.missingBlobs(project, wanted);
           const notHeldSet = new Set(notHeld);
           const held = [...wanted.keys()].filter((d) => !notHeldSet.has(d));
           const gone = new Set(await blobs.missing(held));
           return [...wanted.keys()].filter((d) => notHeldSet.has(d) || gone.has(d));
         },
-        begin: (digest, size) => blobs.begin(digest, size),
-        put: (digest, data) => blobs.put(digest, data),
+        begin(digest, size) {
+          lease.blobs([digest]);
+          return blobs.begin(digest, size);
+        },
+        put(digest, data) {
+          lease.blobs([digest]);
+          return blobs.put(digest, data);
+        },
         async flushAndClaim(uploaded) {
           await blobs.flush();
+          crashPoint('before-claim');
           ownership.claimBlobs(project, uploaded, now());
+          crashPoint('after-claim');
         },
         open(digest) {
+          lease.renew();
           if (!ownership.holdsBlob(project, digest))
             throw new StoreError('blob_missing', `blob ${digest} is not in the store`);
           return blobs.open(digest);
@@ -90,15 +112,20 @@ export function createProjectStores(
               sizes.set(e.digest, e.size);
               bytes += e.size;
             }
+          lease.blobs(sizes.keys());
+          lease.snapshot(snapshotId(entries));
           const notHeld = ownership.missingBlobs(project, sizes);
           if (notHeld.length)
             throw new StoreError('blob_missing', `blob ${notHeld[0]} was never uploaded by this project`);
           const id = await snapshots.put(entries);
           ownership.claimSnapshot(project, id, bytes, now());
           remember(keyOf(id), sortEntries(entries));
+          // Claimed (and recently used): the sync is done with its pins.
+          lease.release();
           return id;
         },
         async snapshot(id) {
+          lease.snapshot(id);
           if (!ownership.holdsSnapshot(project, id)) return undefined;
           const cached = recent.get(keyOf(id));
           if (cached) return cached;
@@ -107,6 +134,7 @@ export function createProjectStores(
           return entries;
         },
         touch(id) {
+          lease.snapshot(id);
           ownership.touchSnapshot(project, id, now());
         },
       };

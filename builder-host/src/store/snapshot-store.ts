@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type ContextEntry,
@@ -7,6 +7,7 @@ import {
   parseCanonicalManifest,
   validateManifest,
 } from '../../../src/protocol/index.js';
+import { syncDir, wrapIo } from './blob-store.js';
 import { digestHex, StoreError } from './errors.js';
 import { tempPath } from './tmp-dir.js';
 
@@ -18,6 +19,12 @@ export interface SnapshotStore {
   get(id: string): Promise<ContextEntry[] | undefined>;
   /** True when the snapshot is stored. */
   has(id: string): Promise<boolean>;
+  /** Deletes a snapshot file (collection, quarantine); returns its size, 0 when absent. A put of the same id waits for it. */
+  remove(id: string): Promise<number>;
+  /** Every snapshot file with its size. */
+  list(): AsyncIterable<{ id: string; size: number }>;
+  /** The file's raw bytes (for checks), or undefined when absent. */
+  raw(id: string): Promise<Buffer | undefined>;
 }
 
 /** A SnapshotStore over `<root>/<hex>`, staging writes in `tmpDir` (same filesystem as `root`). */
@@ -34,6 +41,7 @@ export function createSnapshotStore(root: string, tmpDir: string): SnapshotStore
     }
   };
 
+  const removing = new Map<string, Promise<void>>();
   return {
     has,
     async put(entries) {
@@ -41,16 +49,58 @@ export function createSnapshotStore(root: string, tmpDir: string): SnapshotStore
       const text = canonicalManifest(entries);
       const id = `sha256:${createHash('sha256').update(text).digest('hex')}`;
       const final = pathOf(id);
+      await removing.get(id);
       if (await has(id)) return id;
       const tmp = tempPath(tmpDir, 'snapshot');
       try {
         await writeFile(tmp, text, { mode: 0o444, flush: true });
         await rename(tmp, final);
+        // The rename is durable only once the directory is: the claim that follows relies on it.
+        await syncDir(root);
       } catch (err) {
         await unlink(tmp).catch(() => {});
-        throw new StoreError('io_error', `storing snapshot ${id} failed`, err);
+        throw wrapIo(err, `storing snapshot ${id} failed`);
       }
       return id;
+    },
+    async remove(id) {
+      const p = pathOf(id);
+      await removing.get(id);
+      const done = (async () => {
+        try {
+          const size = (await stat(p)).size;
+          await unlink(p);
+          return size;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+          throw wrapIo(err, `deleting snapshot ${id} failed`);
+        }
+      })();
+      const guard = done.then(
+        () => {},
+        () => {},
+      );
+      removing.set(id, guard);
+      try {
+        return await done;
+      } finally {
+        if (removing.get(id) === guard) removing.delete(id);
+      }
+    },
+    async *list() {
+      for (const hex of (await readdir(root).catch(() => [] as string[])).sort()) {
+        if (!/^[0-9a-f]{64}$/.test(hex)) continue;
+        const st = await stat(join(root, hex)).catch(() => undefined);
+        if (st?.isFile()) yield { id: `sha256:${hex}`, size: st.size };
+      }
+    },
+    async raw(id) {
+      try {
+        return await readFile(pathOf(id));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw wrapIo(err, `reading snapshot ${id} failed`);
+      }
     },
     async get(id) {
       const p = pathOf(id);

@@ -204,7 +204,18 @@ export function wrapIo(err: unknown, message: string): StoreError {
 }
 
 /** A BlobStore over `<root>/sha256/<ab>/<hex>`, staging uploads in `tmpDir` (same filesystem as `root`). */
-export function createBlobStore(root: string, tmpDir: string): BlobStore {
+export function createBlobStore(
+  root: string,
+  tmpDir: string,
+  opts: {
+    /** One syncfs of the filesystem holding `root`; false when the platform has none (tests replace it). */
+    syncfs?: (root: string) => Promise<boolean>;
+  } = {},
+): BlobStore {
+  const syncfs =
+    opts.syncfs ??
+    ((dir: string) =>
+      new Promise<boolean>((resolve) => execFile('sync', ['-f', dir], (err) => resolve(!err))));
   const pathOf = (digest: string): string => {
     const hex = digestHex(digest);
     return join(root, 'sha256', hex.slice(0, 2), hex);
@@ -231,10 +242,7 @@ export function createBlobStore(root: string, tmpDir: string): BlobStore {
   const removing = new Map<string, Promise<void>>();
   const syncFiles = async (files: string[]): Promise<void> => {
     // One syncfs (coreutils `sync -f`) is far cheaper than an fsync per small file.
-    const ok = await new Promise<boolean>((resolve) =>
-      execFile('sync', ['-f', root], (err) => resolve(!err)),
-    );
-    if (ok) return;
+    if (await syncfs(root)) return;
     for (let i = 0; i < files.length; i += 64)
       await Promise.all(
         files.slice(i, i + 64).map(async (f) => {

@@ -11,6 +11,8 @@ import { StoreError } from './errors.js';
  */
 
 const LOCK = 'maintenance.lock';
+// Lock files this process holds: one with our pid that is not here was left by a dead process whose pid we reuse.
+const heldHere = new Set<string>();
 
 function alive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -26,7 +28,8 @@ function alive(pid: number): boolean {
 async function lockHolder(dir: string): Promise<number | undefined> {
   try {
     const pid = Number((await readFile(join(dir, LOCK), 'utf8')).trim());
-    return alive(pid) && pid !== process.pid ? pid : undefined;
+    if (pid === process.pid) return heldHere.has(join(dir, LOCK)) ? pid : undefined;
+    return alive(pid) ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -83,6 +86,7 @@ export async function acquireMaintenance(dataDir: string): Promise<() => Promise
       const fh = await open(file, 'wx', 0o600);
       await fh.writeFile(`${process.pid}\n`);
       await fh.close();
+      heldHere.add(file);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 3) throw err;
@@ -99,6 +103,7 @@ export async function acquireMaintenance(dataDir: string): Promise<() => Promise
     }
   }
   const release = async () => {
+    heldHere.delete(file);
     const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
     if (pid === process.pid) await unlink(file).catch(() => {});
   };

@@ -255,7 +255,10 @@ function startCollector(
     try {
       const started = Date.now();
       const report = await runGc(store, gc, { host: engineHost, namespaces });
-      logger.info(
+      const s = report.store;
+      const changed = s.deletedBlobs + s.deletedSnapshots + s.droppedSnapshotClaims + s.droppedBlobClaims;
+      // Quiet when there was nothing to do: a short interval would flood the log.
+      logger[changed || report.engine?.untagged.length ? 'info' : 'debug'](
         {
           ms: Date.now() - started,
           store: report.store,

@@ -6,3 +6,12 @@
 export function crashPoint(point: 'mid-upload' | 'before-claim' | 'after-claim'): void {
   if (process.env.DEPOT_TEST_CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
 }
+
+/**
+ * Test-only: `DEPOT_TEST_DELAY_BEFORE_CLAIM_MS=<ms>` holds every sync that long between storing
+ * its blobs and claiming them, the window in which a collection must not take them.
+ */
+export async function delayPoint(): Promise<void> {
+  const ms = Number(process.env.DEPOT_TEST_DELAY_BEFORE_CLAIM_MS);
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}

@@ -40,7 +40,8 @@ export async function createStore(dataDir: string): Promise<Store> {
     snapshots: createSnapshotStore(snapshotsDir, tmpDir),
     ownership: openOwnership(join(dataDir, 'store.db')),
     tmpDir,
-    pins: createPins(),
+    // Test-only: crash and collection tests shorten how long an idle call's pins last.
+    pins: createPins(Number(process.env.DEPOT_TEST_PIN_IDLE_MS) || undefined),
     dataDir,
   };
 }

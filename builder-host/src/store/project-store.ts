@@ -1,6 +1,6 @@
 import { type ContextEntry, snapshotId, sortEntries } from '../../../src/protocol/index.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
-import { crashPoint } from './crash-point.js';
+import { crashPoint, delayPoint } from './crash-point.js';
 import { StoreError } from './errors.js';
 import type { Ownership } from './ownership.js';
 import { createPins, type Pins } from './pins.js';
@@ -94,6 +94,7 @@ export function createProjectStores(
         },
         async flushAndClaim(uploaded) {
           await blobs.flush();
+          await delayPoint();
           crashPoint('before-claim');
           ownership.claimBlobs(project, uploaded, now());
           crashPoint('after-claim');

@@ -58,7 +58,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 function positiveDuration(flag: string, v: string): number {
   const ms = parseDuration(v);
   if (ms === undefined || ms <= 0)
-    fail(`invalid ${flag} ${JSON.stringify(v)}: use a duration like 30m, 1h or 7d`);
+    fail(`invalid ${flag} ${JSON.stringify(v)}: use a duration like 30m or 1h`);
   return ms;
 }
 
@@ -76,9 +76,7 @@ function parseGcPolicy(o: {
     fail(`invalid ${o.flag}keep-storage ${JSON.stringify(o.keepStorage)}: use a size like 50GB or 512MB`);
   const keepWindowMs = parseDuration(o.keepWindow);
   if (keepWindowMs === undefined)
-    fail(
-      `invalid ${o.flag}keep-window ${JSON.stringify(o.keepWindow)}: use a duration like 0, 30m, 24h or 7d`,
-    );
+    fail(`invalid ${o.flag}keep-window ${JSON.stringify(o.keepWindow)}: use a duration like 0, 30m or 24h`);
   const keepRecent = Number(o.keepRecent);
   if (!Number.isInteger(keepRecent) || keepRecent < 1)
     fail(`invalid ${o.flag}keep-recent ${JSON.stringify(o.keepRecent)}: use a whole number of at least 1`);

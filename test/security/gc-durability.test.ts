@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { createImageNamespaces, loadNamespaceKey } from '../../builder-host/src/server/index.js';
 import {
@@ -22,6 +23,7 @@ import {
   tempDir,
   until,
 } from '../integration/harness.js';
+import { fileEntry, rpcClient, sha } from './rpc.js';
 
 const skip = skipReason();
 
@@ -232,13 +234,13 @@ describe('garbage collection against a real builder', { skip }, () => {
 
   test('background gc running constantly during syncs and builds never breaks one', async () => {
     const project = `gc-bg-${process.pid}`;
-    // A build's pins outlive its last read of the store by 300 ms here (minutes by default), so
+    // A build's pins outlive its last read of the store by 3 s here (10 minutes by default), so
     // the collector gets to earlier builds' snapshots while later ones sync and build.
     const b = await start(
       undefined,
       ['--gc-keep-storage', '0', '--gc-interval', '50ms', '--gc-keep-window', '0', '--gc-keep-recent', '1'],
       undefined,
-      300,
+      3000,
     );
     const token = b.token(project);
     for (let i = 0; i < 3; i++) {
@@ -269,6 +271,14 @@ describe('a full data disk', {
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /no space left on the builder's data disk/);
       assert.deepEqual(readdirSync(join(dataDir, 'tmp')), [], 'no temp file is left behind');
+      // The status says the builder ran out of a resource, not that it broke.
+      const big = randomBytes(3 * 1024 * 1024);
+      const rpc = rpcClient(b.url, token, project);
+      const raw = await rpc.sync([fileEntry('big.bin', big)], { [sha(big)]: big });
+      rpc.close();
+      assert.equal(raw.ok, false);
+      assert.equal(!raw.ok && raw.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.deepEqual(readdirSync(join(dataDir, 'tmp')), []);
       await b.stop();
       const fsck = await builderCli(['fsck', '--data', dataDir]);
       assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);

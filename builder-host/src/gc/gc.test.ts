@@ -8,7 +8,6 @@ import type { ContextEntry } from '../../../src/protocol/index.js';
 import { acquireMaintenance, createProjectStores, createStore, type Store } from '../store/index.js';
 import { collectStore } from './collect.js';
 import { fsckStore } from './fsck.js';
-import { parseDuration, parseSize } from './units.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -223,14 +222,4 @@ test('the maintenance lock refuses while another live builder serves the data di
   await rm(join(dir, 'run', `builder-${process.ppid}`));
   await writeFile(join(dir, 'run', 'builder-4194305'), '');
   await (await acquireMaintenance(dir))();
-});
-
-test('sizes and durations', () => {
-  assert.equal(parseSize('50GB'), 50 * 1024 ** 3);
-  assert.equal(parseSize('512m'), 512 * 1024 ** 2);
-  assert.equal(parseSize('0'), 0);
-  assert.equal(parseSize('lots'), undefined);
-  assert.equal(parseDuration('1h'), 3_600_000);
-  assert.equal(parseDuration('0'), 0);
-  assert.equal(parseDuration('10'), undefined);
 });

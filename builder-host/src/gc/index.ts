@@ -10,7 +10,7 @@ export type { EnginePolicy, EngineReport } from './engine-gc.js';
 export { collectEngine } from './engine-gc.js';
 export type { FsckProblem, FsckReport } from './fsck.js';
 export { fsckStore } from './fsck.js';
-export { formatBytes, parseDuration, parseSize } from './units.js';
+export { formatBytes } from './units.js';
 
 /** A whole collection's policy: the store's, and the engine's when an engine is given. */
 export interface GcPolicy {

@@ -22,5 +22,7 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
   if (code === 'size_mismatch' || code === 'invalid_size' || code === 'invalid_platform')
     return { code: grpc.status.INVALID_ARGUMENT, details: message };
   if (code === 'blob_missing') return { code: grpc.status.FAILED_PRECONDITION, details: message };
+  // A full data disk: the builder's resource is used up, not a bug.
+  if (code === 'no_space') return { code: grpc.status.RESOURCE_EXHAUSTED, details: message };
   return { code: grpc.status.INTERNAL, details: message };
 }

@@ -1,4 +1,4 @@
-import { dockerRequest, errorMessage, parseEngineHost, readBody } from '../engine/index.js';
+import { errorMessage, parseEngineHost, readBody, sendEngineRequest } from '../../../src/engine-api/index.js';
 
 /** What the engine collection keeps. */
 export interface EnginePolicy {
@@ -33,7 +33,7 @@ interface ImageRow {
 }
 
 async function call(host: string, method: string, path: string): Promise<unknown> {
-  const res = await dockerRequest(parseEngineHost(host), { method, path, timeoutMs: 120_000 });
+  const res = await sendEngineRequest(parseEngineHost(host), { method, path, timeoutMs: 120_000 });
   const body = await readBody(res);
   if ((res.statusCode ?? 500) >= 300)
     throw new Error(`${method} ${path}: ${errorMessage(body, res.statusCode)}`);

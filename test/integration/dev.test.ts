@@ -403,7 +403,7 @@ describe('depot dev against real daemons', { skip }, () => {
     }
   });
 
-  test('20 edit → image cycles: RSS and open fds stay within 10%', async () => {
+  test('28 edit → image cycles: RSS and open fds stay within 10% after warm-up', async () => {
     const ctx = fixture();
     const tag = `depot-it/dev-soak:${process.pid}`;
     const dev = devJson(ctx, builder, token, ['-t', tag]);
@@ -413,12 +413,14 @@ describe('depot dev against real daemons', { skip }, () => {
     try {
       await dev.loaded(1);
       const samples: { rss: number; fds: number }[] = [];
-      for (let i = 1; i <= 20; i++) {
+      // V8's heap settles over the first dozen cycles (RSS climbs ~15–20 MB from a cold start, more
+      // in relative terms the leaner the process starts): a leak is growth after that.
+      for (let i = 1; i <= 28; i++) {
         writeFileSync(join(ctx, 'app.txt'), `app cycle ${i}\n`);
         await dev.loaded(i + 1);
-        if (i >= 5) samples.push({ rss: rss(), fds: fds() });
+        if (i >= 13) samples.push({ rss: rss(), fds: fds() });
       }
-      assert.match(runImage(tag), /app cycle 20/);
+      assert.match(runImage(tag), /app cycle 28/);
       // Warm-up cycles excluded: compare the steady state's first and last halves. RSS is a
       // sawtooth (garbage piles up for several cycles until a major GC drops it by ~20%), so a
       // mean depends on where the collections fall; each half's low point is the live memory.

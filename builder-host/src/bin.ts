@@ -12,6 +12,7 @@ import {
   createImageNamespaces,
   type Limits,
   loadNamespaceKey,
+  PROJECT_NAME,
   parseDuration,
   parseSize,
 } from './server/index.js';
@@ -96,9 +97,6 @@ const list = (v: string | undefined) =>
         .map((x) => x.trim())
         .filter(Boolean)
     : undefined;
-
-/** What a project name may be (as the builder accepts it in a call's metadata). */
-const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** The limits given by `serve` flags; a value that is not a size, count or duration is one line. */
 interface LimitFlags {
@@ -218,44 +216,35 @@ program
   .option('--gc-keep-recent <n>', "each project's most recently used snapshots always kept", '3')
   .option('--gc-keep-build-cache <size>', "also prune the engine's BuildKit cache down to this size")
   .action(
-    async (o: {
-      engine: string;
-      data: string;
-      listen: string;
-      tlsCert?: string;
-      tlsKey?: string;
-      tlsClientCa?: string;
-      insecure?: boolean;
-      id?: string;
-      platform?: string;
-      emulate?: string;
-      fleet?: string;
-      advertise?: string;
-      teamSecret?: string;
-      fleetTtl: string;
-      historyMaxAge: string;
-      historyMaxBuilds: string;
-      historyBuildArgs: 'hashed' | 'plain';
-      driver: 'session' | 'tar';
-      resultReuse: boolean;
-      projects?: string;
-      projectQuota?: string;
-      maxBuildsPerProject: string;
-      maxSyncs: string;
-      syncIdleTimeout: string;
-      maxDockerfileSize: string;
-      maxDockerfileInstructions: string;
-      maxBuildArgs: string;
-      maxBuildArgSize: string;
-      maxBuildArgsTotal: string;
-      maxContextEntries: string;
-      maxFileSize: string;
-      gcKeepStorage?: string;
-      gcInterval: string;
-      gcKeepWindow: string;
-      gcKeepRecent: string;
-      gcKeepBuildCache?: string;
-    }) => {
+    async (
+      o: {
+        engine: string;
+        data: string;
+        listen: string;
+        tlsCert?: string;
+        tlsKey?: string;
+        tlsClientCa?: string;
+        insecure?: boolean;
+        id?: string;
+        platform?: string;
+        emulate?: string;
+        fleet?: string;
+        advertise?: string;
+        teamSecret?: string;
+        fleetTtl: string;
+        historyMaxAge: string;
+        historyMaxBuilds: string;
+        historyBuildArgs: 'hashed' | 'plain';
+        driver: 'session' | 'tar';
+        resultReuse: boolean;
+        projects?: string;
+        gcKeepStorage?: string;
+        gcInterval: string;
+        gcKeepWindow: string;
+        gcKeepRecent: string;
+        gcKeepBuildCache?: string;
+      } & LimitFlags,
+    ) => {
       const limits = serveLimits(o);
       const projects = list(o.projects) ?? [];
       for (const p of projects)
@@ -344,7 +333,7 @@ token
       if (!!o.data === !!o.teamSecret) fail('pass either --data (one builder) or --team-secret (the fleet)');
       if (!!o.project === !!o.admin) fail('pass either --project NAME or --admin');
       // "*" is how an admin token is stored: as a project name it would silently make one.
-      if (o.project !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(o.project))
+      if (o.project !== undefined && !PROJECT_NAME.test(o.project))
         fail(
           `invalid project ${JSON.stringify(o.project)}: use letters, digits, ".", "_" and "-" (up to 128); for a token of every project pass --admin`,
         );

@@ -13,7 +13,7 @@ export interface TokenVerifier {
 /** Token project that makes a token an admin token. */
 export const ADMIN_PROJECT = '*';
 /** What a project name may be (as `depot-builder token create --project` accepts it). */
-const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
  * What a handler knows of its caller: who it is and the project-scoped things it may use. Made once

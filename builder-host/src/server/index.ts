@@ -20,7 +20,7 @@ import { createSshHandler } from './ssh.js';
 import { createSshRelays } from './ssh-relay.js';
 import { createSyncHandler } from './sync.js';
 
-export { ADMIN_PROJECT, type CallContext, type TokenVerifier } from './authorize.js';
+export { ADMIN_PROJECT, type CallContext, PROJECT_NAME, type TokenVerifier } from './authorize.js';
 export type { BuilderServerOptions } from './deps.js';
 export {
   createImageNamespaces,

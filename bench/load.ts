@@ -5,10 +5,15 @@
  * slope. Run through the private engines: `scripts/with-engines.sh node --import tsx bench/load.ts`.
  * Sizes: DEPOT_LOAD_CLIENTS (8), DEPOT_LOAD_BUILDS (25), DEPOT_LOAD_PROJECTS (4); extra serve flags
  * in DEPOT_LOAD_SERVE_ARGS (e.g. "--gc-keep-storage 200MB --gc-interval 10s").
+ *
+ * RSS alone cannot tell a leak from V8 growing its heap lazily, so the builder also writes a heap
+ * snapshot (Node's --heapsnapshot-signal; writing one runs a full collection first) after each
+ * quarter of the builds and once idle at the end: the live heap after collection, quarter by
+ * quarter, is what must stay flat.
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildOn, DOCKER, depot, LAPTOP_ENGINE, startBuilder, tempDir } from '../test/integration/harness.js';
@@ -24,14 +29,56 @@ function sample(pid: number): { rssMb: number; fds: number } {
   return { rssMb: Math.round(rssKb / 1024), fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
+/** Live heap after a full collection: the builder writes a snapshot; its nodes' self sizes add up to it. */
+async function heapAfterGc(pid: number, dir: string): Promise<{ mb: number; nodes: number }> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let file = '';
+  let size = -1;
+  // The snapshot is written on the builder's main thread: done once its file stops growing and parses.
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    file ||= readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f)) ?? '';
+    if (!file) continue;
+    const now = statSync(join(dir, file)).size;
+    if (now !== size || now === 0) {
+      size = now;
+      continue;
+    }
+    try {
+      const snap = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+        snapshot: { meta: { node_fields: string[] }; node_count: number };
+        nodes: number[];
+      };
+      const fields = snap.snapshot.meta.node_fields;
+      const self = fields.indexOf('self_size');
+      let bytes = 0;
+      for (let i = self; i < snap.nodes.length; i += fields.length) bytes += snap.nodes[i]!;
+      rmSync(join(dir, file));
+      return { mb: Math.round((bytes / 1024 / 1024) * 10) / 10, nodes: snap.snapshot.node_count };
+    } catch {
+      // Not complete yet.
+    }
+  }
+}
+
 function du(dir: string): number {
   const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
   return Number(r.stdout.split(/\s/)[0] ?? 0);
 }
 
 async function main(): Promise<void> {
+  const snapDir = tempDir('load-heap');
+  const nodeOptions = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapDir}`;
   const builder = await startBuilder({ args: SERVE_ARGS });
+  if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+  else process.env.NODE_OPTIONS = nodeOptions;
   const pid = builder.child.pid!;
+  const heap: Array<{ afterBuilds: number; mb: number; nodes: number }> = [];
+  let done = 0;
+  let snapping = Promise.resolve();
+  const quarter = Math.max(1, Math.floor((CLIENTS * BUILDS) / 4));
   const tokens = Array.from({ length: PROJECTS }, (_, i) => ({
     project: `load-${i}`,
     token: builder.token(`load-${i}`, `user-${i}`),
@@ -59,6 +106,12 @@ async function main(): Promise<void> {
       const started = performance.now();
       const r = await depot([...buildOn(builder.url, token, project, 'quiet'), '--load', '-t', tag, ctx]);
       durations.push(performance.now() - started);
+      if (++done % quarter === 0 && done < CLIENTS * BUILDS) {
+        const at = done;
+        snapping = snapping.then(async () => {
+          heap.push({ afterBuilds: at, ...(await heapAfterGc(pid, snapDir)) });
+        });
+      }
       if (r.code !== 0) {
         failures++;
         process.stderr.write(
@@ -78,6 +131,8 @@ async function main(): Promise<void> {
   clearInterval(timer);
   const wall = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 2000));
+  await snapping;
+  heap.push({ afterBuilds: done, ...(await heapAfterGc(pid, snapDir)) });
   const end = sample(pid);
   const store = du(join(builder.dataDir, 'blobs'));
   await builder.stop();
@@ -111,6 +166,7 @@ async function main(): Promise<void> {
       peak: Math.max(...samples.map((s) => s.fds)),
       afterIdle: end.fds,
     },
+    heapAfterGc: heap,
     blobStoreBytes: store,
     serveArgs: SERVE_ARGS.join(' '),
   };

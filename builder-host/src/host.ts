@@ -10,10 +10,10 @@ import { createFleetAuth, startFleetRegistration } from './fleet/index.js';
 import { formatGcReport, type GcPolicy, runGc } from './gc/index.js';
 import { createStepExplainer } from './history/explain.js';
 import { openHistory, type RetentionOptions, type StepExplainer } from './history/index.js';
-import type { ImageNamespaces } from './server/index.js';
 import {
   createBuilderServer,
   createImageNamespaces,
+  createResultHolds,
   type Limits,
   loadNamespaceKey,
   OWN_ENGINE_NAMES,
@@ -132,7 +132,11 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
   const namespaces = opts.ownEngine
     ? OWN_ENGINE_NAMES
     : createImageNamespaces(await loadNamespaceKey(opts.dataDir));
-  const collector = opts.gc ? startCollector(store, opts.gc, opts.engine, namespaces, logger) : undefined;
+  // Shared by the server (builds and Exports hold results) and the collector (which spares them).
+  const holds = createResultHolds();
+  const collector = opts.gc
+    ? startCollector(store, opts.gc, { host: opts.engine, namespaces, held: holds.held }, logger)
+    : undefined;
   const server = createBuilderServer({
     platforms,
     emulated,
@@ -149,6 +153,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     driver: opts.driver,
     limits: opts.limits,
     projects: opts.projects,
+    holds,
   });
   const address = await server.listen(opts.listen, opts.tls);
   logger.info(
@@ -239,8 +244,7 @@ function realExplainer(): StepExplainer {
 function startCollector(
   store: Store,
   gc: GcPolicy & { intervalMs: number },
-  engineHost: string,
-  namespaces: ImageNamespaces,
+  engine: Parameters<typeof runGc>[2] & {},
   logger: Logger,
 ): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
@@ -254,11 +258,11 @@ function startCollector(
     }
     try {
       const started = Date.now();
-      const report = await runGc(store, gc, { host: engineHost, namespaces });
+      const report = await runGc(store, gc, engine);
       const s = report.store;
       const changed = s.deletedBlobs + s.deletedSnapshots + s.droppedSnapshotClaims + s.droppedBlobClaims;
       // Quiet when there was nothing to do: a short interval would flood the log.
-      logger[changed || report.engine?.untagged.length ? 'info' : 'debug'](
+      logger[changed || report.engine?.untagged.length || report.engine?.keptHeld ? 'info' : 'debug'](
         {
           ms: Date.now() - started,
           store: report.store,

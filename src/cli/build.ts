@@ -410,6 +410,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
           labels,
           buildId,
           push: Boolean(opts.push),
+          load: Boolean(opts.load),
           registryAuth,
           secrets,
           sshIds,

@@ -269,6 +269,8 @@ export async function runMultiPlatformBuild(
             labels,
             buildId: platformBuildId,
             push: Boolean(opts.push),
+            // Only this machine's platform is loaded (see below).
+            load: Boolean(opts.load) && samePlatform(target.platform, hostPlatform()),
             registryAuth,
             secrets,
             sshIds,

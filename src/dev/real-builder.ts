@@ -271,6 +271,8 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
             registryAuth,
             secrets,
             sshIds,
+            // The dev loop loads every good build.
+            load: true,
           },
           signal,
         )) {

@@ -76,6 +76,8 @@ export function run(
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    // A command that never reads its stdin may exit before it is ended (EPIPE): its exit status says how it went.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }

@@ -23,7 +23,7 @@ import {
   tempDir,
   until,
 } from '../integration/harness.js';
-import { fileEntry, rpcClient, sha } from './rpc.js';
+import { buildResult, fileEntry, rpcClient, sha } from './rpc.js';
 
 const skip = skipReason();
 
@@ -234,8 +234,8 @@ describe('garbage collection against a real builder', { skip }, () => {
 
   test('background gc running constantly during syncs and builds never breaks one', async () => {
     const project = `gc-bg-${process.pid}`;
-    // A build's pins outlive its last read of the store by 3 s here (10 minutes by default), so
-    // the collector gets to earlier builds' snapshots while later ones sync and build.
+    // Pins of a call that went away unnoticed last 3 s here (10 minutes by default); a build's go
+    // when it ends, so the collector gets to earlier builds' snapshots while later ones sync and build.
     const b = await start(
       undefined,
       ['--gc-keep-storage', '0', '--gc-interval', '50ms', '--gc-keep-window', '0', '--gc-keep-recent', '1'],
@@ -252,6 +252,96 @@ describe('garbage collection against a real builder', { skip }, () => {
     await until('a collection that deleted blobs', () => /deleted [1-9]\d* blobs/.test(b.logs()), 10_000);
     await b.stop();
     assert.equal((await builderCli(['fsck', '--data', b.dataDir])).code, 0);
+  });
+});
+
+describe('garbage collection and what calls still use', { skip }, () => {
+  test('a result its client will load keeps its name through collections until its Export', async () => {
+    const project = `gc-hold-${process.pid}`;
+    // Everything is over budget and past the window at every collection, 10 times a second.
+    const b = await start(undefined, [
+      '--gc-keep-storage',
+      '0',
+      '--gc-interval',
+      '100ms',
+      '--gc-keep-window',
+      '0',
+    ]);
+    const c = rpcClient(b.url, b.token(project), project);
+    try {
+      const results = new Map<string, string>();
+      for (const load of [true, false]) {
+        const df = `FROM busybox\nRUN echo ${randomBytes(8).toString('hex')} > /n\n`;
+        const s = await c.sync([fileEntry('Dockerfile', df)], { [sha(df)]: Buffer.from(df) });
+        assert.ok(s.ok, JSON.stringify(s));
+        const r = await c.build({ snapshotId: s.snapshot, dockerfilePath: 'Dockerfile', load });
+        const result = buildResult(r.events);
+        assert.ok(result?.ok, JSON.stringify(result ?? r));
+        results.set(String(load), result.imageId);
+      }
+      const ns = createImageNamespaces(await loadNamespaceKey(b.dataDir)).forProject(project);
+      const named = (id: string) => docker(BUILDER_ENGINE, ['image', 'inspect', ns.result(id)]).code === 0;
+      // The build nobody loads loses its name at the first collection after it; the one to be
+      // loaded has lived through that collection (built first, so older) and was reported kept.
+      await until('the unloaded result collected', () => !named(results.get('false')!), 15_000);
+      await until('a collection that kept a held result', () => /"keptHeld":1/.test(b.logs()), 15_000);
+      assert.ok(named(results.get('true')!), "the loading client's result is still named");
+      const exported = await c.exportImage(results.get('true')!);
+      assert.equal(exported.code, 0, exported.details);
+      assert.ok(exported.bytes > 0);
+      assert.equal((await c.exportImage(results.get('false')!)).code, grpc.status.NOT_FOUND);
+      // Loaded: the hold is over, and the next collections treat it like any other name.
+      await until('the loaded result collected after its Export', () => !named(results.get('true')!), 15_000);
+    } finally {
+      c.close();
+    }
+  });
+
+  test("a build's pins go when it ends: a collection takes its older snapshot at once", async () => {
+    const project = `gc-pins-${process.pid}`;
+    // Pins of a call that went away unnoticed last 10 minutes by default: far past this test.
+    const b = await start(undefined, [
+      '--gc-keep-storage',
+      '0',
+      '--gc-interval',
+      '100ms',
+      '--gc-keep-window',
+      '0',
+      '--gc-keep-recent',
+      '1',
+    ]);
+    const c = rpcClient(b.url, b.token(project), project);
+    try {
+      const ctx = (n: number) => {
+        const df = `FROM busybox\nCOPY f /f\n`;
+        const f = `content ${n} ${randomBytes(8).toString('hex')}\n`;
+        return {
+          entries: [fileEntry('Dockerfile', df), fileEntry('f', f)],
+          blobs: { [sha(df)]: Buffer.from(df), [sha(f)]: Buffer.from(f) },
+          fDigest: sha(f),
+        };
+      };
+      const built = ctx(1);
+      const other = ctx(2);
+      // Synced last, the built snapshot is the project's most recent (keep-recent 1) until the
+      // other one is synced again after the build; then it is over budget and past the window,
+      // with nothing but the ended build to keep it.
+      const s2 = await c.sync(other.entries, other.blobs);
+      const s1 = await c.sync(built.entries, built.blobs);
+      assert.ok(s1.ok && s2.ok, JSON.stringify([s1, s2]));
+      const r = await c.build({ snapshotId: s1.snapshot, dockerfilePath: 'Dockerfile' });
+      assert.ok(buildResult(r.events)?.ok, JSON.stringify(buildResult(r.events) ?? r));
+      const hex = built.fDigest.slice('sha256:'.length);
+      const blobFile = join(b.dataDir, 'blobs', 'sha256', hex.slice(0, 2), hex);
+      assert.ok(existsSync(blobFile), 'kept while it was the most recent');
+      const s3 = await c.sync(other.entries, other.blobs);
+      assert.ok(s3.ok, JSON.stringify(s3));
+      await until('the built snapshot collected after its build', () => !existsSync(blobFile), 15_000);
+      const rebuilt = await c.build({ snapshotId: s1.snapshot, dockerfilePath: 'Dockerfile' });
+      assert.equal(rebuilt.code, grpc.status.NOT_FOUND, rebuilt.details);
+    } finally {
+      c.close();
+    }
   });
 });
 

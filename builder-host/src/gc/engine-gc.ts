@@ -24,6 +24,8 @@ export interface EngineReport {
   imageBytes: number;
   /** BuildKit cache bytes the engine reclaimed (dry run: how far it is over the budget). */
   buildCacheBytes: number;
+  /** Images over the window and the budget kept because a build's client has yet to load them or an Export runs. */
+  keptHeld: number;
 }
 
 interface ImageRow {
@@ -51,10 +53,23 @@ export async function collectEngine(
   host: string,
   prefixes: readonly string[],
   policy: EnginePolicy,
-  now: number = Date.now(),
+  opts: {
+    /** True for an image a running build or Export holds (see server/result-holds.ts): never touched. */
+    held?: (imageId: string) => boolean;
+    now?: number;
+  } = {},
 ): Promise<EngineReport> {
+  const now = opts.now ?? Date.now();
+  const held = opts.held ?? (() => false);
   const dryRun = policy.dryRun === true;
-  const report: EngineReport = { dryRun, untagged: [], imagesDeleted: 0, imageBytes: 0, buildCacheBytes: 0 };
+  const report: EngineReport = {
+    dryRun,
+    untagged: [],
+    imagesDeleted: 0,
+    imageBytes: 0,
+    buildCacheBytes: 0,
+    keptHeld: 0,
+  };
   const ours = (t: string) => prefixes.some((p) => p !== '' && t.startsWith(p));
   const images = ((await call(host, 'GET', '/images/json')) as ImageRow[])
     .map((i) => ({ ...i, tags: i.RepoTags ?? [] }))
@@ -75,6 +90,11 @@ export async function collectEngine(
     // As for the store: the window protects, the budget drives, least recently tagged first.
     if (total <= policy.keepBytes) break;
     if (now - r.taggedMs <= policy.keepWindowMs) continue;
+    // Asked in the tick its first name goes: a build that names or an Export that starts later waits for nothing.
+    if (held(r.id)) {
+      report.keptHeld++;
+      continue;
+    }
     for (const tag of [...r.tags].sort()) {
       report.untagged.push(tag);
       if (!dryRun) await call(host, 'DELETE', `/images/${encodeURIComponent(tag)}?noprune=1`);

@@ -34,7 +34,7 @@ export interface GcReport {
 export async function runGc(
   store: Store,
   policy: GcPolicy,
-  engine?: { host: string; namespaces: ImageNamespaces },
+  engine?: { host: string; namespaces: ImageNamespaces; held?: (imageId: string) => boolean },
 ): Promise<GcReport> {
   const storePolicy: StorePolicy = {
     keepBytes: policy.keepBytes,
@@ -51,7 +51,7 @@ export async function runGc(
       keepBuildCacheBytes: policy.keepBuildCacheBytes,
       dryRun: policy.dryRun,
     };
-    report.engine = await collectEngine(engine.host, prefixes, enginePolicy);
+    report.engine = await collectEngine(engine.host, prefixes, enginePolicy, { held: engine.held });
   }
   return report;
 }
@@ -71,6 +71,7 @@ export function formatGcReport(r: GcReport): string[] {
       `engine: ${s.dryRun ? 'would remove' : 'removed'} ${e.untagged.length} names of ${e.imagesDeleted} images (${formatBytes(e.imageBytes)})`,
     );
     for (const t of e.untagged) lines.push(`  ${t}`);
+    if (e.keptHeld) lines.push(`engine: kept ${e.keptHeld} build results their clients have yet to load`);
     if (e.buildCacheBytes || s.dryRun)
       lines.push(
         `engine: build cache ${s.dryRun ? 'over budget by' : 'reclaimed'} ${formatBytes(e.buildCacheBytes)}`,

@@ -34,7 +34,7 @@ const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  */
 export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
   const { engine, logger, namespaces, driver, history, explainer, feed, now, syncs, sshRelays } = deps;
-  const { activeBuilds, defaultPlatform, logCall, limits } = deps;
+  const { activeBuilds, defaultPlatform, logCall, limits, holds } = deps;
   const buildSlots = createSlots(
     limits.buildsPerProject,
     (project, max) =>
@@ -126,6 +126,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
       for (const explained of (await recording?.vertex(v)) ?? []) send({ explained });
     };
     let releaseSlot = () => {};
+    let endResultUse = () => {};
     const handled = (async () => {
       caller = await deps.auth.authorize(call);
       const store = caller.store;
@@ -449,6 +450,11 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
           let platform = '';
           let outcome: PushOutcome = { ok: ev.ok, error: ev.error, errorCode: ev.errorCode, pushed: [] };
           if (ev.ok) {
+            // Held before it is named: a collection that listed the image's old name (a cache hit
+            // re-tags an earlier result) must not remove it now. A client that loads gets it held
+            // until its Export.
+            endResultUse = holds.use(caller.project, ev.imageId);
+            if (req.load) holds.awaitLoad(caller.project, ev.imageId);
             // The name that makes this image id the project's (Export answers only for those).
             const resultName = ns.result(ev.imageId);
             if (resultName) await engine.tagImage(ev.imageId, [resultName]);
@@ -514,6 +520,9 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         recording?.finish(ac.signal.aborted ? 'cancelled' : 'failed');
         activeBuilds.delete(ac);
         releaseSlot();
+        endResultUse();
+        // The context is read and the snapshot named: what the build pinned in the store goes now.
+        caller?.store.release();
       });
     activeBuilds.set(ac, handled);
   };

@@ -6,6 +6,7 @@ import type { SharedStore } from '../store/index.js';
 import type { Authorizer, CallContext, TokenVerifier } from './authorize.js';
 import type { ImageNamespaces } from './image-namespace.js';
 import type { Limits } from './limits.js';
+import type { ResultHolds } from './result-holds.js';
 import { toStatus } from './rpc-error.js';
 import type { SshRelays } from './ssh-relay.js';
 
@@ -41,6 +42,8 @@ export interface BuilderServerOptions {
   limits?: Partial<Limits>;
   /** The projects this builder serves; any other project's calls are refused. Default: every project. */
   projects?: string[];
+  /** Results awaiting their Export; the engine collection must see the same. Default: a fresh registry. */
+  holds?: ResultHolds;
 }
 
 /** What every RPC family's handlers share: made once per server by createBuilderServer. */
@@ -57,6 +60,8 @@ export interface ServerDeps {
   auth: Authorizer;
   limits: Limits;
   sshRelays: SshRelays;
+  /** Results the engine collection must leave named until their client has loaded them. */
+  holds: ResultHolds;
   /** Bytes of the last Sync of each snapshot (per project), taken by the build that follows it. */
   syncs: SyncLedger;
   /** Each running Build: its controller and the promise of its handler (settled once it has answered). */

@@ -6,11 +6,12 @@ import { RpcError, toStatus } from './rpc-error.js';
 
 /** Export: one of the project's images as a docker-archive, without the layers the client has. */
 export function createExportHandler(deps: ServerDeps): BuilderHandlers['Export'] {
-  const { engine, logger, logCall } = deps;
+  const { engine, logger, logCall, holds } = deps;
   return (call) => {
     const started = Date.now();
     const ac = new AbortController();
     let caller: CallContext | undefined;
+    let endHold = () => {};
     call.on('cancelled', () => ac.abort());
     (async () => {
       caller = await deps.auth.authorize(call);
@@ -29,6 +30,13 @@ export function createExportHandler(deps: ServerDeps): BuilderHandlers['Export']
       const img = name ? await engine.inspectImage(name) : undefined;
       if (!img || !ns.owns(img.repoTags))
         throw new RpcError(grpc.status.NOT_FOUND, `unknown image ${req.imageId}`);
+      // Named while it streams; a load the build announced is served once this Export ends, well or not.
+      const project = caller.project;
+      const endUse = holds.use(project, img.id);
+      endHold = () => {
+        holds.loaded(project, img.id);
+        endUse();
+      };
       const { stream, summary } = engine.exportImage(
         img.id,
         new Set(req.haveChainIds),
@@ -45,9 +53,11 @@ export function createExportHandler(deps: ServerDeps): BuilderHandlers['Export']
       call.write({ summary: s });
       call.end();
       logger.info({ rpc: 'Export', project: caller.project, image: req.imageId, ...s }, 'export done');
-    })().catch((err) => {
-      logCall('Export', caller, started, err);
-      if (!ac.signal.aborted) call.emit('error', toStatus(err));
-    });
+    })()
+      .catch((err) => {
+        logCall('Export', caller, started, err);
+        if (!ac.signal.aborted) call.emit('error', toStatus(err));
+      })
+      .finally(() => endHold());
   };
 }

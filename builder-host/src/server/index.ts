@@ -16,6 +16,7 @@ import { createExportHandler } from './export.js';
 import { createHelloHandler } from './hello.js';
 import { createHistoryHandlers } from './history-rpc.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import { createResultHolds } from './result-holds.js';
 import { createSshHandler } from './ssh.js';
 import { createSshRelays } from './ssh-relay.js';
 import { createSyncHandler } from './sync.js';
@@ -30,6 +31,7 @@ export {
   OWN_ENGINE_NAMES,
 } from './image-namespace.js';
 export { DEFAULT_LIMITS, type Limits, parseDuration, parseSize } from './limits.js';
+export { createResultHolds, RESULT_HOLD_MS, type ResultHolds } from './result-holds.js';
 export { RpcError } from './rpc-error.js';
 
 /** How long a shutdown waits for running builds to answer their clients and stop. */
@@ -77,6 +79,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     }),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     sshRelays: createSshRelays(),
+    holds: opts.holds ?? createResultHolds(),
     syncs: createSyncLedger(),
     activeBuilds: new Map(),
     defaultPlatform: createPlatformProbe(engine),

@@ -215,6 +215,8 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
       .finally(() => {
         clearTimeout(idle);
         release();
+        // Claimed, or failed: a failed sync's uploads are not kept for it.
+        caller?.store.release();
       });
   };
 }

@@ -13,8 +13,8 @@ import type { SnapshotStore } from './snapshot-store.js';
  *
  * Each view holds one pin lease (see pins.ts): what the call uses — the digests of the manifest it
  * syncs, the snapshot it builds — is pinned from its first use, so garbage collection running
- * meanwhile keeps it. A Sync's pins go once its snapshot is stored and claimed; a Build's when it
- * has not touched the store for a while.
+ * meanwhile keeps it. A Sync's pins go once its snapshot is stored and claimed, a Build's when the
+ * call ends (`release`); a call that goes away unnoticed loses them once idle (pins.ts).
  */
 export interface ProjectStore {
   readonly project: string;
@@ -42,6 +42,8 @@ export interface ProjectStore {
   touch(id: string): void;
   /** Bytes of the distinct blobs the project holds (what its storage quota counts). */
   usageBytes(): number;
+  /** The call is done with the store: its pins go now (a later use pins again). */
+  release(): void;
 }
 
 export interface SharedStore {
@@ -138,6 +140,7 @@ export function createProjectStores(
           lease.snapshot(id);
           ownership.touchSnapshot(project, id, now());
         },
+        release: () => lease.release(),
       };
     },
   };

@@ -43,6 +43,12 @@ export interface BuildRequest {
    * over ForwardSsh streams the client opens for this build. Needs the "build.ssh" capability.
    */
   'sshIds'?: (string)[];
+  /**
+   * The client will Export the result (`--load`): the builder keeps the result's name on its
+   * engine from the build's end until that Export (or, if none comes, for a while), whatever its
+   * garbage collection's window.
+   */
+  'load'?: (boolean);
 }
 
 export interface BuildRequest__Output {
@@ -86,4 +92,10 @@ export interface BuildRequest__Output {
    * over ForwardSsh streams the client opens for this build. Needs the "build.ssh" capability.
    */
   'sshIds': (string)[];
+  /**
+   * The client will Export the result (`--load`): the builder keeps the result's name on its
+   * engine from the build's end until that Export (or, if none comes, for a while), whatever its
+   * garbage collection's window.
+   */
+  'load': (boolean);
 }

@@ -9,7 +9,8 @@
  * RSS alone cannot tell a leak from V8 growing its heap lazily, so the builder also writes a heap
  * snapshot (Node's --heapsnapshot-signal; writing one runs a full collection first) after each
  * quarter of the builds and once idle at the end: the live heap after collection, quarter by
- * quarter, is what must stay flat.
+ * quarter, is what must stay flat. Writing a snapshot costs the process native memory it may keep:
+ * DEPOT_LOAD_HEAP_SNAPSHOTS=0 leaves them out when RSS itself is the question.
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -21,6 +22,7 @@ import { buildOn, DOCKER, depot, LAPTOP_ENGINE, startBuilder, tempDir } from '..
 const CLIENTS = Number(process.env.DEPOT_LOAD_CLIENTS ?? 8);
 const BUILDS = Number(process.env.DEPOT_LOAD_BUILDS ?? 25);
 const PROJECTS = Number(process.env.DEPOT_LOAD_PROJECTS ?? 4);
+const HEAP_SNAPSHOTS = process.env.DEPOT_LOAD_HEAP_SNAPSHOTS !== '0';
 const SERVE_ARGS = (process.env.DEPOT_LOAD_SERVE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 function sample(pid: number): { rssMb: number; fds: number } {
@@ -62,9 +64,13 @@ async function heapAfterGc(pid: number, dir: string): Promise<{ mb: number; node
   }
 }
 
-function du(dir: string): number {
-  const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
-  return Number(r.stdout.split(/\s/)[0] ?? 0);
+/** Bytes of the store's blob and snapshot files: what its collection's budget counts (no directory sizes). */
+function storeBytes(dataDir: string): number {
+  let n = 0;
+  for (const sub of ['blobs', 'snapshots'])
+    for (const e of readdirSync(join(dataDir, sub), { withFileTypes: true, recursive: true }))
+      if (e.isFile()) n += statSync(join(e.parentPath, e.name), { throwIfNoEntry: false })?.size ?? 0;
+  return n;
 }
 
 async function main(): Promise<void> {
@@ -85,7 +91,11 @@ async function main(): Promise<void> {
   }));
   const samples: Array<{ t: number; rssMb: number; fds: number }> = [];
   const t0 = performance.now();
-  const timer = setInterval(() => samples.push({ t: performance.now() - t0, ...sample(pid) }), 1000);
+  const storeSamples: number[] = [];
+  const timer = setInterval(() => {
+    samples.push({ t: performance.now() - t0, ...sample(pid) });
+    if (samples.length % 5 === 0) storeSamples.push(storeBytes(builder.dataDir));
+  }, 1000);
   let failures = 0;
   let wrong = 0;
   const durations: number[] = [];
@@ -106,7 +116,7 @@ async function main(): Promise<void> {
       const started = performance.now();
       const r = await depot([...buildOn(builder.url, token, project, 'quiet'), '--load', '-t', tag, ctx]);
       durations.push(performance.now() - started);
-      if (++done % quarter === 0 && done < CLIENTS * BUILDS) {
+      if (++done % quarter === 0 && done < CLIENTS * BUILDS && HEAP_SNAPSHOTS) {
         const at = done;
         snapping = snapping.then(async () => {
           heap.push({ afterBuilds: at, ...(await heapAfterGc(pid, snapDir)) });
@@ -132,9 +142,9 @@ async function main(): Promise<void> {
   const wall = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 2000));
   await snapping;
-  heap.push({ afterBuilds: done, ...(await heapAfterGc(pid, snapDir)) });
+  if (HEAP_SNAPSHOTS) heap.push({ afterBuilds: done, ...(await heapAfterGc(pid, snapDir)) });
   const end = sample(pid);
-  const store = du(join(builder.dataDir, 'blobs'));
+  const store = storeBytes(builder.dataDir);
   await builder.stop();
 
   const first = samples.slice(0, Math.max(1, Math.floor(samples.length / 4)));
@@ -159,6 +169,13 @@ async function main(): Promise<void> {
       lastQuarter: avg(last, 'rssMb'),
       peak: Math.max(...samples.map((s) => s.rssMb)),
       afterIdle: end.rssMb,
+      // The run in tenths (mean of each), to tell a slope from a step that levels off.
+      byTenth: Array.from({ length: 10 }, (_, i) =>
+        avg(
+          samples.slice(Math.floor((i * samples.length) / 10), Math.floor(((i + 1) * samples.length) / 10)),
+          'rssMb',
+        ),
+      ),
     },
     fds: {
       firstQuarter: avg(first, 'fds'),
@@ -167,7 +184,12 @@ async function main(): Promise<void> {
       afterIdle: end.fds,
     },
     heapAfterGc: heap,
-    blobStoreBytes: store,
+    storeBytes: {
+      // Sampled every 5 s during the run: with a collection budget, how far churn runs ahead of it.
+      median: [...storeSamples].sort((a, b) => a - b)[Math.floor(storeSamples.length / 2)] ?? 0,
+      peak: Math.max(0, ...storeSamples),
+      afterIdle: store,
+    },
     serveArgs: SERVE_ARGS.join(' '),
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { ContextEntry } from '../../../src/protocol/index.js';
+import { fileEntry as file, sha } from '../../../test/security/rpc.js';
 import { acquireMaintenance, createProjectStores, createStore, type Store } from '../store/index.js';
 import { collectStore } from './collect.js';
 import { fsckStore } from './fsck.js';
@@ -13,22 +12,6 @@ const dirs: string[] = [];
 after(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-function file(path: string, content: string): ContextEntry {
-  return {
-    path,
-    type: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    size: Buffer.byteLength(content),
-    mtimeMs: 0,
-    digest: sha(content),
-    link: '',
-  };
-}
 
 async function fresh() {
   const dir = await mkdtemp(join(tmpdir(), 'depot-gc-'));

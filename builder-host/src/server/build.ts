@@ -319,11 +319,20 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
             bases,
           );
           const hit = await memo.get(key);
+          // Held before it is looked at, as a built result is (below): its names may be old.
+          const endHitUse = hit ? holds.use(caller.project, hit.imageId) : () => {};
           const img = hit ? await engine.inspectImage(hit.imageId) : undefined;
-          if (hit && img && ns.owns(img.repoTags)) {
+          if (!(hit && img && ns.owns(img.repoTags))) endHitUse();
+          else {
+            endResultUse = endHitUse;
+            if (req.load) holds.awaitLoad(caller.project, hit.imageId);
             await engine.tagImage(
               hit.imageId,
-              req.tags.map((t) => ns.name(t)),
+              [
+                ...req.tags.map((t) => ns.name(t)),
+                // Tagged again: its age is its last use.
+                ns.result(hit.imageId),
+              ].filter(Boolean),
             );
             const now = Date.now();
             send({ info: `reusing the result of an identical build (${hit.builtAt})` });

@@ -140,10 +140,15 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
     `);
   },
   (db) => {
-    // Hourly roll-ups (see rollups.ts), back-filled from the builds already recorded; builds by
-    // finish time serve Stats' `recent` without reading the whole window.
+    // Hourly roll-ups (see rollups.ts), back-filled from the builds already recorded. Builds by
+    // finish time serve Stats' `recent`, and build-arg causes by step serve the busters'
+    // suggestions, without reading the whole window or every miss of a step.
     db.exec(ROLLUP_SCHEMA);
-    db.exec('CREATE INDEX builds_finished ON builds(finished_ms)');
+    db.exec(`
+      CREATE INDEX builds_finished ON builds(finished_ms);
+      CREATE INDEX steps_arg_causes ON steps(project, instr)
+        WHERE cached = 0 AND cascade = 0 AND cause_kind = 'build_arg';
+    `);
     createRollups(db).rebuild();
   },
 ];
@@ -279,7 +284,7 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     const row = q.buildRow.get(f.id) as BuildRow | undefined;
     if (!row) throw new Error(`history: no build with row id ${f.id}`);
     if (!Number.isSafeInteger(f.finishedMs))
-      throw new Error(`history: finish time ${JSON.stringify(f.finishedMs)} is not a whole number of ms`);
+      throw new Error(`history: finish time ${f.finishedMs} is not a whole number of ms`);
     // A build finished twice (e.g. failed as abandoned, then finished) counts once, as it ends.
     const again = row.result !== 'running';
     if (again) rollups.apply('SELECT ?', [f.id], -1);
@@ -332,7 +337,7 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
   return {
     recordBuildStart(s) {
       if (!Number.isSafeInteger(s.startedMs))
-        throw new Error(`history: start time ${JSON.stringify(s.startedMs)} is not a whole number of ms`);
+        throw new Error(`history: start time ${s.startedMs} is not a whole number of ms`);
       const info = db.transaction(() => {
         q.upsertDockerfile.run(s.dockerfileDigest, s.dockerfile);
         return q.insertBuild.run(
@@ -401,7 +406,7 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
 
     stats(query) {
       const w = windowOf(query);
-      return assembleStats(w, rolledWindow(db, w, stmt), busterFacts);
+      return assembleStats(w, rolledWindow(w, stmt), busterFacts);
     },
 
     statsFromRaw(query) {
@@ -609,7 +614,7 @@ function windowOf(query: StatsQuery): Window {
   if (!groupCol) throw new Error(`unknown stats grouping ${JSON.stringify(query.groupBy)}`);
   // Hours are cut on whole ms: a fractional or unsafe `now` would put edges between rows.
   if (!Number.isSafeInteger(query.now))
-    throw new Error(`stats time ${JSON.stringify(query.now)} is not a whole number of ms`);
+    throw new Error(`stats time ${query.now} is not a whole number of ms`);
   return { query, span, bucket, n: Math.ceil(span / bucket), from: query.now - span, groupCol };
 }
 
@@ -652,7 +657,7 @@ function rawWindow(db: Db, w: Window): WindowData {
  * roll-ups and only the partial hours from the raw rows: the window's two edges and, for the
  * series, the hours a bucket boundary falls inside.
  */
-function rolledWindow(db: Db, w: Window, stmt: (sql: string) => Database.Statement): WindowData {
+function rolledWindow(w: Window, stmt: (sql: string) => Database.Statement): WindowData {
   const { query, from, bucket, n, groupCol } = w;
   const scoped = query.project !== undefined;
   const project = query.project ?? '';
@@ -735,7 +740,7 @@ function rolledWindow(db: Db, w: Window, stmt: (sql: string) => Database.Stateme
     ...scopeArgs,
   ) as MissRow[];
 
-  return { groups, series, misses, recent: recentOf(db, w, stmt) };
+  return { groups, series, misses, recent: recentOf(w, stmt) };
 }
 
 /** The raw spans before and after the whole hours of a window (empty spans where there are none). */
@@ -750,7 +755,7 @@ function rawEdges(raw: Span[], lo: number, hi: number): [Span, Span] {
  * now stops after about as many rows as it lists; a window far in the past, or a scope with few
  * builds, reads its own rows instead.
  */
-function recentOf(db: Db, w: Window, stmt: (sql: string) => Database.Statement): SummaryRow[] {
+function recentOf(w: Window, stmt: (sql: string) => Database.Statement): SummaryRow[] {
   const { query, from } = w;
   const walk = stmt(`
     SELECT id, build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { buildArgFingerprint } from './explain.js';
+import { createRollups, HOUR_MS, ROLLUP_SCHEMA, type Span, splitByDay, splitByHour } from './rollups.js';
 import { instructionOf, positionOf, suggestFor } from './suggest.js';
 import type {
   BuildFinish,
@@ -34,8 +35,12 @@ export interface History {
   hasStep(digest: string): boolean;
   /** What a cached step saved: its last uncached run by digest, else the median for the instruction, else 0. */
   timeSaved(step: { project: string; digest: string; name: string }): number;
-  /** Totals, groups, series and cache busters over a window. */
+  /** Totals, groups, series and cache busters over a window (whole hours from the roll-ups). */
   stats(query: StatsQuery): StatsResult;
+  /** The same answer as `stats`, read from every raw row of the window: the roll-ups' reference. */
+  statsFromRaw(query: StatsQuery): StatsResult;
+  /** Makes the roll-up tables again from the raw rows (they are derived data). */
+  rebuildRollups(): void;
   /** Deletes builds older than the age limit and beyond the count limit; returns how many went. */
   prune(now: number): number;
   /**
@@ -134,6 +139,18 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
       CREATE INDEX builds_running ON builds(result) WHERE result = 'running';
     `);
   },
+  (db) => {
+    // Hourly roll-ups (see rollups.ts), back-filled from the builds already recorded. Builds by
+    // finish time serve Stats' `recent`, and build-arg causes by step serve the busters'
+    // suggestions, without reading the whole window or every miss of a step.
+    db.exec(ROLLUP_SCHEMA);
+    db.exec(`
+      CREATE INDEX builds_finished ON builds(finished_ms);
+      CREATE INDEX steps_arg_causes ON steps(project, instr)
+        WHERE cached = 0 AND cascade = 0 AND cause_kind = 'build_arg';
+    `);
+    createRollups(db).rebuild();
+  },
 ];
 
 function processAlive(pid: number): boolean {
@@ -176,6 +193,18 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  const rollups = createRollups(db);
+  // Derived data that disagrees with the raw rows (written by hand, or by a bug) is made again.
+  if (!rollups.agree()) db.transaction(() => rollups.rebuild())();
+  const stmts = new Map<string, Database.Statement>();
+  const stmt = (sql: string) => {
+    let st = stmts.get(sql);
+    if (!st) {
+      st = db.prepare(sql);
+      stmts.set(sql, st);
+    }
+    return st;
+  };
 
   const q = {
     insertBuild: db.prepare(`
@@ -188,6 +217,9 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
       `UPDATE builds SET result = 'failed', finished_ms = ?, error = 'builder stopped'
        WHERE result = 'running' AND (owner_pid IS ? OR owner_pid = ?)`,
     ),
+    runningOf: db
+      .prepare("SELECT id FROM builds WHERE result = 'running' AND (owner_pid IS ? OR owner_pid = ?)")
+      .pluck(),
     errorOf: db.prepare('SELECT error FROM builds WHERE build_id = ? ORDER BY id DESC LIMIT 1').pluck(),
     upsertDockerfile: db.prepare('INSERT OR IGNORE INTO dockerfiles (digest, text) VALUES (?, ?)'),
     buildRow: db.prepare(
@@ -251,6 +283,11 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
   const finishTx = db.transaction((f: BuildFinish): BuildSummary => {
     const row = q.buildRow.get(f.id) as BuildRow | undefined;
     if (!row) throw new Error(`history: no build with row id ${f.id}`);
+    if (!Number.isSafeInteger(f.finishedMs))
+      throw new Error(`history: finish time ${f.finishedMs} is not a whole number of ms`);
+    // A build finished twice (e.g. failed as abandoned, then finished) counts once, as it ends.
+    const again = row.result !== 'running';
+    if (again) rollups.apply('SELECT ?', [f.id], -1);
     let cached = 0;
     let saved = 0;
     // Savings are looked up before this build's own steps are inserted: a step never saves its own run.
@@ -278,11 +315,29 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
       );
     });
     q.finishBuild.run(f.finishedMs, f.result, f.steps.length, cached, saved, f.id);
+    rollups.apply('SELECT ?', [f.id], 1);
+    if (again) rollups.dropEmpty();
     return summaryOf(f.id);
   });
 
+  /** What a cache buster's suggestion looks at: its latest miss's neighbours, Dockerfile and build args. */
+  function busterFacts(project: string, instr: string) {
+    const build = q.latestMissBuild.get(project, instr) as number | undefined;
+    const names = build === undefined ? [] : (q.namesOf.all(build) as string[]);
+    const args = new Map<string, number>();
+    for (const c of q.recentArgCauses.all(project, instr) as string[]) {
+      const name = (JSON.parse(c) as Partial<StepCause>).name;
+      if (name) args.set(name, (args.get(name) ?? 0) + 1);
+    }
+    const buildArg = [...args].sort((a, b) => b[1] - a[1])[0]?.[0];
+    const dockerfile = build === undefined ? undefined : (q.dockerfileOf.get(build) as string | undefined);
+    return { ...neighbours(names, instr), buildArg, dockerfile };
+  }
+
   return {
     recordBuildStart(s) {
+      if (!Number.isSafeInteger(s.startedMs))
+        throw new Error(`history: start time ${s.startedMs} is not a whole number of ms`);
       const info = db.transaction(() => {
         q.upsertDockerfile.run(s.dockerfileDigest, s.dockerfile);
         return q.insertBuild.run(
@@ -350,19 +405,17 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     timeSaved,
 
     stats(query) {
-      return computeStats(db, query, (project, instr) => {
-        const build = q.latestMissBuild.get(project, instr) as number | undefined;
-        const names = build === undefined ? [] : (q.namesOf.all(build) as string[]);
-        const args = new Map<string, number>();
-        for (const c of q.recentArgCauses.all(project, instr) as string[]) {
-          const name = (JSON.parse(c) as Partial<StepCause>).name;
-          if (name) args.set(name, (args.get(name) ?? 0) + 1);
-        }
-        const buildArg = [...args].sort((a, b) => b[1] - a[1])[0]?.[0];
-        const dockerfile =
-          build === undefined ? undefined : (q.dockerfileOf.get(build) as string | undefined);
-        return { ...neighbours(names, instr), buildArg, dockerfile };
-      });
+      const w = windowOf(query);
+      return assembleStats(w, rolledWindow(w, stmt), busterFacts);
+    },
+
+    statsFromRaw(query) {
+      const w = windowOf(query);
+      return assembleStats(w, rawWindow(db, w), busterFacts);
+    },
+
+    rebuildRollups() {
+      db.transaction(() => rollups.rebuild())();
     },
 
     prune(now) {
@@ -374,6 +427,8 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
           .get(Math.max(0, maxBuilds - 1)) as number | undefined;
         const doomed = `SELECT id FROM builds WHERE started_ms < ? OR id < ?`;
         const args = [cutoff, keepFrom ?? 0] as const;
+        rollups.apply(doomed, args, -1);
+        rollups.dropEmpty();
         db.prepare(`DELETE FROM steps WHERE build IN (${doomed})`).run(...args);
         const n = db.prepare(`DELETE FROM builds WHERE id IN (${doomed})`).run(...args).changes;
         if (n > 0)
@@ -389,7 +444,9 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
       db.transaction(() => {
         for (const pid of q.runningOwners.all() as Array<number | null>) {
           if (pid !== null && processAlive(pid)) continue;
+          const ids = q.runningOf.all(pid, pid) as number[];
           n += q.failRunning.run(now, pid, pid).changes;
+          for (const id of ids) rollups.apply('SELECT ?', [id], 1);
         }
       })();
       return n;
@@ -517,28 +574,58 @@ interface TotalsRow {
   failed_builds: number;
 }
 
-const TOP_BUSTERS = 10;
+interface MissRow {
+  project: string;
+  instr: string;
+  kind: string | null;
+  n: number;
+  cost: number;
+}
 
-function computeStats(
-  db: Db,
-  query: StatsQuery,
-  facts: (
-    project: string,
-    instr: string,
-  ) => { before?: string; after?: string; buildArg?: string; dockerfile?: string },
-): StatsResult {
+/** What a window's answer is made of, however it was read. */
+interface WindowData {
+  groups: TotalsRow[];
+  /** Steps and cached steps by series bucket; a bucket may appear more than once (summed). */
+  series: { b: number; steps: number; cached: number }[];
+  misses: MissRow[];
+  recent: SummaryRow[];
+}
+
+/** A Stats query checked and turned into the window's bounds. */
+interface Window {
+  query: StatsQuery;
+  span: number;
+  bucket: number;
+  /** Series buckets. */
+  n: number;
+  from: number;
+  groupCol: 'project' | 'user' | 'platform';
+}
+
+const TOP_BUSTERS = 10;
+/** Builds walked newest-finished first for `recent` before the window's own rows are read instead. */
+const RECENT_WALK = 1000;
+
+function windowOf(query: StatsQuery): Window {
   const span = WINDOW_MS[query.window];
   const bucket = BUCKET_MS[query.window];
   if (!span || !bucket) throw new Error(`unknown stats window ${JSON.stringify(query.window)}`);
-  const groupCol = { project: 'project', user: 'user', platform: 'platform' }[query.groupBy];
+  const groupCol = ({ project: 'project', user: 'user', platform: 'platform' } as const)[query.groupBy];
   if (!groupCol) throw new Error(`unknown stats grouping ${JSON.stringify(query.groupBy)}`);
-  const from = query.now - span;
+  // Hours are cut on whole ms: a fractional or unsafe `now` would put edges between rows.
+  if (!Number.isSafeInteger(query.now))
+    throw new Error(`stats time ${query.now} is not a whole number of ms`);
+  return { query, span, bucket, n: Math.ceil(span / bucket), from: query.now - span, groupCol };
+}
+
+/** The reference reading: every raw row of the window. */
+function rawWindow(db: Db, w: Window): WindowData {
+  const { query, from, bucket, n, groupCol } = w;
   const scope = query.project === undefined ? '' : 'AND project = ?';
   const params: (string | number)[] = [from, query.now];
   if (query.project !== undefined) params.push(query.project);
   // The window is [now - span, now]; builds still running count once they finish.
   const where = `started_ms >= ? AND started_ms <= ? ${scope}`;
-
   const groups = db
     .prepare(`
       SELECT ${groupCol} AS key, count(*) AS builds, sum(steps) AS steps, sum(cached_steps) AS cached_steps,
@@ -547,58 +634,205 @@ function computeStats(
         sum(result = 'failed') AS failed_builds
       FROM builds WHERE ${where} AND result != 'running' GROUP BY key`)
     .all(...params) as TotalsRow[];
-  const totals = groups.reduce<Omit<TotalsRow, 'key'>>(
-    (t, g) => ({
-      builds: t.builds + g.builds,
-      steps: t.steps + g.steps,
-      cached_steps: t.cached_steps + g.cached_steps,
-      saved_ms: t.saved_ms + g.saved_ms,
-      build_ms: t.build_ms + g.build_ms,
-      bytes_deduplicated: t.bytes_deduplicated + g.bytes_deduplicated,
-      bytes_uploaded: t.bytes_uploaded + g.bytes_uploaded,
-      failed_builds: t.failed_builds + g.failed_builds,
-    }),
-    {
-      builds: 0,
-      steps: 0,
-      cached_steps: 0,
-      saved_ms: 0,
-      build_ms: 0,
-      bytes_deduplicated: 0,
-      bytes_uploaded: 0,
-      failed_builds: 0,
-    },
-  );
+  const series = db
+    .prepare(`
+      SELECT min(CAST(? AS INTEGER), CAST((started_ms - ?) / ? AS INTEGER)) AS b, sum(steps) AS steps, sum(cached_steps) AS cached
+      FROM builds WHERE ${where} AND result != 'running' GROUP BY b`)
+    .all(n - 1, from, bucket, ...params) as WindowData['series'];
+  const misses = db
+    .prepare(`
+      SELECT project, instr, cause_kind AS kind, count(*) AS n, sum(duration_ms) AS cost
+      FROM steps WHERE cached = 0 AND cascade = 0 AND ${where} GROUP BY project, instr, cause_kind`)
+    .all(...params) as MissRow[];
+  const recent = db
+    .prepare(`
+      SELECT build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
+      FROM builds WHERE ${where} AND result != 'running' ORDER BY finished_ms DESC, id DESC LIMIT ${RECENT_BUILDS}`)
+    .all(...params) as SummaryRow[];
+  return { groups, series, misses, recent };
+}
 
-  const n = Math.ceil(span / bucket);
+/**
+ * The same data as `rawWindow`, with whole hours (and, for misses, whole days) read from the
+ * roll-ups and only the partial hours from the raw rows: the window's two edges and, for the
+ * series, the hours a bucket boundary falls inside.
+ */
+function rolledWindow(w: Window, stmt: (sql: string) => Database.Statement): WindowData {
+  const { query, from, bucket, n, groupCol } = w;
+  const scoped = query.project !== undefined;
+  const project = query.project ?? '';
+  const scope = scoped ? 'AND project = ?' : '';
+  const scopeArgs = scoped ? [project] : [];
+  const rollScope = [w.groupCol, scoped ? 0 : 1, project] as const;
+  // Raw rows are read as [lo, hi) on whole ms; the window itself is [from, now].
+  const lo = from;
+  const hi = query.now + 1;
+  const edges = splitByHour(lo, hi);
+  const [head, tail] = rawEdges(edges.raw, lo, hi);
+  const hours = edges.hours[0] ?? [0, 0];
+
+  const rawBuilds = `
+    SELECT ${groupCol} AS key, 1 AS builds, steps, cached_steps, saved_ms, finished_ms - started_ms AS build_ms,
+      bytes_deduplicated, bytes_uploaded, result = 'failed' AS failed_builds
+    FROM builds WHERE started_ms >= ? AND started_ms < ? AND result != 'running' ${scope}`;
+  const groups = stmt(`
+    SELECT key, sum(builds) AS builds, sum(steps) AS steps, sum(cached_steps) AS cached_steps,
+      sum(saved_ms) AS saved_ms, sum(build_ms) AS build_ms, sum(bytes_deduplicated) AS bytes_deduplicated,
+      sum(bytes_uploaded) AS bytes_uploaded, sum(failed_builds) AS failed_builds
+    FROM (
+      ${rawBuilds}
+      UNION ALL
+      SELECT key, builds, steps, cached_steps, saved_ms, build_ms, bytes_deduplicated, bytes_uploaded, failed_builds
+      FROM build_hours WHERE dim = ? AND all_projects = ? AND project = ? AND hour >= ? AND hour < ?
+      UNION ALL
+      ${rawBuilds}
+    ) GROUP BY key`).all(...head, ...scopeArgs, ...rollScope, ...hours, ...tail, ...scopeArgs) as TotalsRow[];
+
+  const cuts = Array.from({ length: n - 1 }, (_, i) => from + (i + 1) * bucket);
+  const bySeries = splitByHour(lo, hi, cuts);
+  const series: WindowData['series'] = [];
+  const seriesRaw = stmt(`
+    SELECT min(CAST(? AS INTEGER), CAST((started_ms - ?) / ? AS INTEGER)) AS b, sum(steps) AS steps,
+      sum(cached_steps) AS cached
+    FROM builds WHERE started_ms >= ? AND started_ms < ? AND result != 'running' ${scope} GROUP BY b`);
+  for (const [a, b] of bySeries.raw)
+    series.push(...(seriesRaw.all(n - 1, from, bucket, a, b, ...scopeArgs) as WindowData['series']));
+  // The platform rows are the fewest that still count every build of the scope.
+  const seriesRolled = stmt(`
+    SELECT hour, sum(steps) AS steps, sum(cached_steps) AS cached FROM build_hours
+    WHERE dim = 'platform' AND all_projects = ? AND project = ? AND hour >= ? AND hour < ? GROUP BY hour`);
+  for (const [h0, h1] of bySeries.hours)
+    for (const r of seriesRolled.all(scoped ? 0 : 1, project, h0, h1) as {
+      hour: number;
+      steps: number;
+      cached: number;
+    }[])
+      series.push({
+        b: Math.min(n - 1, Math.floor((r.hour * HOUR_MS - from) / bucket)),
+        steps: r.steps,
+        cached: r.cached,
+      });
+
+  const { days, before, after } = splitByDay(hours[0], hours[1]);
+  const rawMisses = `
+    SELECT project, instr, coalesce(cause_kind, 'unknown') AS kind, 1 AS n, duration_ms AS cost
+    FROM steps WHERE cached = 0 AND cascade = 0 AND started_ms >= ? AND started_ms < ? ${scope}`;
+  const rolledMisses = (table: string, col: string) => `
+    SELECT project, instr, kind, misses AS n, cost_ms AS cost FROM ${table}
+    WHERE ${col} >= ? AND ${col} < ? ${scope}`;
+  const misses = stmt(`
+    SELECT project, instr, kind, sum(n) AS n, sum(cost) AS cost FROM (
+      ${rawMisses}
+      UNION ALL ${rolledMisses('miss_hours', 'hour')}
+      UNION ALL ${rolledMisses('miss_days', 'day')}
+      UNION ALL ${rolledMisses('miss_hours', 'hour')}
+      UNION ALL ${rawMisses}
+    ) GROUP BY project, instr, kind`).all(
+    ...head,
+    ...scopeArgs,
+    ...before,
+    ...scopeArgs,
+    ...days,
+    ...scopeArgs,
+    ...after,
+    ...scopeArgs,
+    ...tail,
+    ...scopeArgs,
+  ) as MissRow[];
+
+  return { groups, series, misses, recent: recentOf(w, stmt) };
+}
+
+/** The raw spans before and after the whole hours of a window (empty spans where there are none). */
+function rawEdges(raw: Span[], lo: number, hi: number): [Span, Span] {
+  const head = raw.find((s) => s[0] === lo);
+  const tail = raw.find((s) => s[1] === hi && s !== head);
+  return [head ?? [0, 0], tail ?? [0, 0]];
+}
+
+/**
+ * The window's last finished builds: walks builds newest-finished first, which for a window ending
+ * now stops after about as many rows as it lists; a window far in the past, or a scope with few
+ * builds, reads its own rows instead.
+ */
+function recentOf(w: Window, stmt: (sql: string) => Database.Statement): SummaryRow[] {
+  const { query, from } = w;
+  const walk = stmt(`
+    SELECT id, build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
+    FROM builds INDEXED BY builds_finished WHERE result != 'running' ORDER BY finished_ms DESC, id DESC`);
+  const out: SummaryRow[] = [];
+  let seen = 0;
+  for (const r of walk.iterate() as IterableIterator<BuildRow>) {
+    if (++seen > RECENT_WALK) break;
+    if (r.started_ms < from || r.started_ms > query.now) continue;
+    if (query.project !== undefined && r.project !== query.project) continue;
+    const { id: _, ...row } = r;
+    out.push(row);
+    if (out.length === RECENT_BUILDS) return out;
+  }
+  if (seen <= RECENT_WALK) return out; // every finished build was seen
+  const scope = query.project === undefined ? '' : 'AND project = ?';
+  return stmt(`
+    SELECT build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
+    FROM builds WHERE started_ms >= ? AND started_ms <= ? ${scope} AND result != 'running'
+    ORDER BY finished_ms DESC, id DESC LIMIT ${RECENT_BUILDS}`).all(
+    from,
+    query.now,
+    ...(query.project === undefined ? [] : [query.project]),
+  ) as SummaryRow[];
+}
+
+function assembleStats(
+  w: Window,
+  data: WindowData,
+  facts: (
+    project: string,
+    instr: string,
+  ) => { before?: string; after?: string; buildArg?: string; dockerfile?: string },
+): StatsResult {
+  const { query, from, bucket, n } = w;
+  const zero: Omit<TotalsRow, 'key'> = {
+    builds: 0,
+    steps: 0,
+    cached_steps: 0,
+    saved_ms: 0,
+    build_ms: 0,
+    bytes_deduplicated: 0,
+    bytes_uploaded: 0,
+    failed_builds: 0,
+  };
+  const add = <T extends Omit<TotalsRow, 'key'>>(t: T, g: Omit<TotalsRow, 'key'>): T => ({
+    ...t,
+    builds: t.builds + g.builds,
+    steps: t.steps + g.steps,
+    cached_steps: t.cached_steps + g.cached_steps,
+    saved_ms: t.saved_ms + g.saved_ms,
+    build_ms: t.build_ms + g.build_ms,
+    bytes_deduplicated: t.bytes_deduplicated + g.bytes_deduplicated,
+    bytes_uploaded: t.bytes_uploaded + g.bytes_uploaded,
+    failed_builds: t.failed_builds + g.failed_builds,
+  });
+  const groups = data.groups;
+  const totals = groups.reduce<Omit<TotalsRow, 'key'>>((t, g) => add(t, g), { ...zero });
+
   const series = Array.from({ length: n }, (_, i) => ({
     startMs: from + i * bucket,
     steps: 0,
     cachedSteps: 0,
   }));
-  const rows = db
-    .prepare(`
-      SELECT min(CAST(? AS INTEGER), CAST((started_ms - ?) / ? AS INTEGER)) AS b, sum(steps) AS steps, sum(cached_steps) AS cached
-      FROM builds WHERE ${where} AND result != 'running' GROUP BY b`)
-    .all(n - 1, from, bucket, ...params) as { b: number; steps: number; cached: number }[];
-  for (const r of rows) {
+  for (const r of data.series) {
     const s = series[r.b];
     if (s) {
-      s.steps = r.steps;
-      s.cachedSteps = r.cached;
+      s.steps += r.steps;
+      s.cachedSteps += r.cached;
     }
   }
 
-  const misses = db
-    .prepare(`
-      SELECT project, instr, cause_kind AS kind, count(*) AS n, sum(duration_ms) AS cost
-      FROM steps WHERE cached = 0 AND cascade = 0 AND ${where} GROUP BY project, instr, cause_kind`)
-    .all(...params) as { project: string; instr: string; kind: string | null; n: number; cost: number }[];
   const byStep = new Map<
     string,
     { project: string; step: string; misses: number; costMs: number; causes: Map<string, number> }
   >();
-  for (const m of misses) {
+  for (const m of data.misses) {
     const k = `${m.project}\0${m.instr}`;
     let b = byStep.get(k);
     if (!b) {
@@ -653,13 +887,7 @@ function computeStats(
     busters,
     running: [],
     // The dashboard lists these under the running builds: a window with builds is never "none".
-    recent: (
-      db
-        .prepare(`
-          SELECT build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
-          FROM builds WHERE ${where} AND result != 'running' ORDER BY finished_ms DESC, id DESC LIMIT ${RECENT_BUILDS}`)
-        .all(...params) as SummaryRow[]
-    ).map(toSummary),
+    recent: data.recent.map(toSummary),
   };
 }
 

@@ -189,7 +189,8 @@ export async function startBuilder(
       return r.stdout.trim();
     },
     async stop() {
-      if (child.exitCode !== null) return;
+      // Gone already: exited, or killed by a signal (a crash test's SIGKILL leaves exitCode null).
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     },

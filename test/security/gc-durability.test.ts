@@ -314,6 +314,7 @@ describe('garbage collection and what calls still use', { skip }, () => {
       await until('the loaded result collected after its Export', () => !named(results.get('true')!), 15_000);
     } finally {
       c.close();
+      await b.stop();
     }
   });
 
@@ -351,6 +352,7 @@ describe('garbage collection and what calls still use', { skip }, () => {
       assert.equal(rebuilt.code, grpc.status.NOT_FOUND, rebuilt.details);
     } finally {
       c.close();
+      await b.stop();
     }
   });
 });

@@ -20,7 +20,7 @@ if ! ping "$sock"; then
 fi
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 [ -d node_modules ] || npm ci --no-audit --no-fund
-[ -f dist/src/cli/bin.js ] || npm run build
+[ -f dist/bundle/depot.mjs ] || npm run build
 # examples/hello starts FROM busybox: make one from Debian's busybox-static when the engine has none.
 if ! /usr/bin/docker image inspect busybox:latest >/dev/null 2>&1; then
   scripts/ensure-packages.sh
@@ -29,5 +29,5 @@ if ! /usr/bin/docker image inspect busybox:latest >/dev/null 2>&1; then
   echo 'root:x:0:0:root:/root:/bin/sh' >"$t/etc/passwd"
   tar -C "$t" -c . | /usr/bin/docker import -c 'CMD ["/bin/sh"]' - busybox:latest >/dev/null; rm -rf "$t"
 fi
-node dist/src/cli/bin.js build -t depot-hello --load examples/hello
+node dist/bundle/depot.mjs build -t depot-hello --load examples/hello
 /usr/bin/docker run --rm depot-hello

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { DepotError } from '../session/index.js';
+import { DepotError } from '../errors/index.js';
 import { exitWhenFlushed, ignoreClosedOutput, interruptSignal } from './process-exit.js';
 import { isHelpOrVersion, throwUsageErrors } from './usage.js';
 

@@ -1,5 +1,5 @@
 import type { Command, CommanderError } from 'commander';
-import { DepotError } from '../session/index.js';
+import { DepotError } from '../errors/index.js';
 
 /**
  * `docker build` flags depot does not implement yet. `depot build` and `depot dev` are drop-ins

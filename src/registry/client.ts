@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DepotError } from '../session/index.js';
+import { DepotError } from '../errors/index.js';
 import type { RegistryAuth } from './credentials.js';
 import { registryBaseUrl } from './reference.js';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DepotError } from '../session/index.js';
+import { DepotError } from '../errors/index.js';
 import { configKeyHost, DOCKER_HUB, DOCKER_HUB_CONFIG_KEY } from './reference.js';
 
 /** Credentials for one registry, as they travel in BuildRequest.registry_auth. */

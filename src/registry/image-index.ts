@@ -1,4 +1,4 @@
-import { DepotError } from '../session/index.js';
+import { DepotError } from '../errors/index.js';
 import { sha256Digest } from './client.js';
 
 export const DOCKER_MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';

@@ -1,4 +1,4 @@
-import { DepotError } from '../session/index.js';
+import { DepotError } from '../errors/index.js';
 
 /** Docker Hub's name in references and its key in Docker config files. */
 export const DOCKER_HUB = 'docker.io';

@@ -1,16 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
+import { DepotError } from '../errors/index.js';
 
-/** A failure the user can act on: one line, a stable code, and usually a hint. */
-export class DepotError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly hint?: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { DepotError };
 
 /**
  * Maps a gRPC error from the builder to a DepotError (the one place the client does this).

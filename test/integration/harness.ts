@@ -6,8 +6,9 @@ import tarStream from 'tar-stream';
 
 /** Repository root. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const DEPOT_BIN = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
-export const BUILDER_BIN = join(ROOT, 'dist', 'builder-host', 'src', 'bin.js');
+/** The binaries as installed (package.json `bin`): the bundles of scripts/bundle.mjs. */
+export const DEPOT_BIN = join(ROOT, 'dist', 'bundle', 'depot.mjs');
+export const BUILDER_BIN = join(ROOT, 'dist', 'bundle', 'depot-builder.mjs');
 /** The Docker 20.10 CLI (the one on PATH may lack BuildKit support). */
 export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 

@@ -21,9 +21,8 @@ import {
 } from './server/index.js';
 import { acquireMaintenance, createStore, registerBuilder, type Store } from './store/index.js';
 
-import { BUILDER_VERSION } from './version.js';
-
-export { BUILDER_VERSION };
+/** Version of the builder-host. */
+export const BUILDER_VERSION = '0.1.0';
 
 export interface BuilderHostOptions {
   /** Docker engine: unix:///PATH or tcp://HOST:PORT */

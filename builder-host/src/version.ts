@@ -1,2 +1,0 @@
-/** Version of the builder-host. */
-export const BUILDER_VERSION = '0.1.0';

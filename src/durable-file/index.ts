@@ -3,7 +3,6 @@ export {
   type DurableWriteOptions,
   type FileLockFailure,
   type FileLockOptions,
-  processAlive,
   withFileLock,
   writeFileDurably,
 } from './durable-file.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { normalizeOrKeep, normalizePlatform, resolveBuildPlatform } from '../arch/index.js';
 import { readIgnorePatterns } from '../context-sync/ignore.js';
 import { scanContext } from '../context-sync/scan.js';
@@ -21,19 +21,17 @@ import {
   createBuilderSession,
   DepotError,
   loadImage,
-  loadSyncBase,
   requireBuildCapabilities,
   requirePlatform,
-  type SshRelay,
-  saveSyncBase,
   validateBuilderUrl,
-  wireToEvent,
 } from '../session/index.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
+import { contextScope } from './context-scope.js';
 import { loadToken, openConfig } from './credentials.js';
 import { requireLocalEngine } from './local-engine-check.js';
-import { loadProgressEvents, syncAcked, syncProgressEvents, syncWithProgress } from './progress-events.js';
+import { loadProgressEvents, syncProgressEvents } from './progress-events.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
+import { syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';
 
 export interface BuildOptions {
@@ -275,25 +273,6 @@ export async function openBuilderTarget(opts: {
   return { url, token, project, embedded: false, close: async () => {} };
 }
 
-/**
- * Where the builder finds the Dockerfile: its path in the synced context when it is a file there,
- * else its bytes (outside the context, or excluded by .dockerignore).
- */
-export async function locateDockerfile(
-  entries: ReadonlyArray<{ path: string; type: string }>,
-  contextDir: string,
-  dockerfileAbs: string | undefined,
-): Promise<{ path: string; content: Buffer | undefined }> {
-  if (!dockerfileAbs) return { path: '', content: undefined };
-  const rel = relative(contextDir, dockerfileAbs);
-  const inside = rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
-  const relPosix = rel.split(sep).join('/');
-  const entry = inside ? entries.find((e) => e.path === relPosix) : undefined;
-  if (entry && (entry.type === 'file' || entry.type === 'hardlink'))
-    return { path: relPosix, content: undefined };
-  return { path: '', content: await readFile(dockerfileAbs) };
-}
-
 /** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
 export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
   if (parsePlatforms(opts.platform, true).length > 1) {
@@ -326,7 +305,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   }
   const { contextDir, dockerfileAbs, buildArgs, labels, secrets, ssh } = inputs;
   const sshIds = Object.keys(ssh);
-  let { dockerfileContent } = inputs;
+  const { dockerfileContent } = inputs;
 
   const sink = await createProgressSink(opts.quiet ? 'quiet' : opts.progress);
   let state = initialBuildState();
@@ -344,9 +323,11 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     if (started) emit(e);
   }, 'hashing');
   let hashed = { files: 0, filesTotal: 0, bytes: 0, bytesTotal: 0 };
+  const scope = await contextScope(inputs, await dockerfileText(inputs));
   const scanning = scanContext({
     contextDir,
     dockerfile: dockerfileAbs,
+    scope,
     onProgress: (p) => {
       hashed = p;
       hashing.update(p);
@@ -373,63 +354,47 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
 
     const scan = await scanning;
     hashing.finish(hashed);
-    const located = await locateDockerfile(scan.entries, contextDir, dockerfileAbs);
-    const dockerfilePath = located.path;
-    dockerfileContent = located.content ?? dockerfileContent;
-
-    emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
-    const projectKey = target.project || '';
-    const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
-    const synced = await syncWithProgress(session, scan, base, signal, emit);
-    if (synced.snapshotId !== base?.snapshotId)
-      await saveSyncBase(hello.builderId, projectKey, contextDir, {
-        snapshotId: synced.snapshotId,
-        entries: scan.entries,
-      });
-    emit(syncAcked(synced));
-
     let imageId = '';
     let ok = false;
     let imageSize = 0;
     let diffIds: string[] = [];
     let pushed: PushedRef[] = [];
-    // The agent relay is open before Build asks for it, and ends with the build.
-    const relay: SshRelay | undefined = sshIds.length ? session.forwardSsh(buildId, ssh) : undefined;
-    try {
-      for await (const ev of session.build(
-        {
-          snapshotId: synced.snapshotId,
-          dockerfilePath,
-          dockerfileContent: dockerfileContent ?? Buffer.alloc(0),
-          buildArgs,
-          target: opts.target ?? '',
-          platform: target.platform,
-          tags: opts.tag,
-          noCache: !opts.cache,
-          pull: opts.pull,
-          labels,
-          buildId,
-          push: Boolean(opts.push),
-          load: Boolean(opts.load),
-          registryAuth,
-          secrets,
-          sshIds,
-        },
-        signal,
-      )) {
-        const e = wireToEvent(ev);
-        if (e) emit(e);
-        if (ev.result) {
-          ok = ev.result.ok;
-          imageId = ev.result.imageId;
-          imageSize = ev.result.imageSize;
-          diffIds = ev.result.diffIds;
-          pushed = ev.result.pushed;
-        }
-      }
-    } finally {
-      await relay?.close();
-    }
+    const { relayError } = await syncThenBuild({
+      session,
+      hello,
+      projectKey: target.project || '',
+      contextDir,
+      dockerfileAbs,
+      dockerfileContent,
+      scan,
+      fullScan: () => scanContext({ contextDir, dockerfile: dockerfileAbs }),
+      request: {
+        buildArgs,
+        target: opts.target ?? '',
+        platform: target.platform,
+        tags: opts.tag,
+        noCache: !opts.cache,
+        pull: opts.pull,
+        labels,
+        push: Boolean(opts.push),
+        load: Boolean(opts.load),
+        registryAuth,
+        secrets,
+        sshIds,
+      },
+      buildId,
+      ssh,
+      signal,
+      emit,
+      onEvent: (ev) => {
+        if (!ev.result) return;
+        ok = ev.result.ok;
+        imageId = ev.result.imageId;
+        imageSize = ev.result.imageSize;
+        diffIds = ev.result.diffIds;
+        pushed = ev.result.pushed;
+      },
+    });
     if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
 
     if (ok && opts.load && !target.embedded)
@@ -460,9 +425,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       throw new DepotError(
         r.errorCode || 'build_failed',
         r.error || 'build failed',
-        relay?.error
-          ? `the ssh agent relay failed: ${relay.error.message}`
-          : failureHint(r.errorCode, r.error),
+        relayError ? `the ssh agent relay failed: ${relayError.message}` : failureHint(r.errorCode, r.error),
       );
     }
     return { ok, imageId, state };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { scanContext } from '../context-sync/index.js';
+import { type ContextScan, scanContext } from '../context-sync/index.js';
 import { createLocalEngine } from '../docker/index.js';
 import {
   type BuildEvent,
@@ -24,10 +24,7 @@ import {
   createBuilderSession,
   DepotError,
   loadImage,
-  loadSyncBase,
   requireBuildCapabilities,
-  saveSyncBase,
-  wireToEvent,
 } from '../session/index.js';
 import {
   type BuildInputs,
@@ -35,8 +32,8 @@ import {
   type BuildOutcome,
   buildRegistryAuth,
   checkTargetPlatform,
+  dockerfileText,
   failureHint,
-  locateDockerfile,
   type PushedRef,
   resolveBuildInputs,
   writeMetadata,
@@ -45,7 +42,9 @@ import {
 /** Where one platform of a multi-platform build runs. */
 export type { PlatformTarget } from './targets.js';
 
-import { progressIntervals, syncAcked, syncWithProgress } from './progress-events.js';
+import { contextScope } from './context-scope.js';
+import { progressIntervals } from './progress-events.js';
+import { syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';
 
 /** The platform of this machine, e.g. linux/amd64 or linux/arm64. */
@@ -170,11 +169,27 @@ export async function runMultiPlatformBuild(
   signal.addEventListener('abort', onAbort, { once: true });
   const sessions: BuilderSession[] = [];
   try {
-    const scan = await scanContext({ contextDir, dockerfile: dockerfileAbs });
-    const located = await locateDockerfile(scan.entries, contextDir, dockerfileAbs);
-    const dockerfileContent = located.content ?? inputs.dockerfileContent ?? Buffer.alloc(0);
+    const scan = await scanContext({
+      contextDir,
+      dockerfile: dockerfileAbs,
+      scope: await contextScope(inputs, await dockerfileText(inputs)),
+    });
+    let full: Promise<ContextScan> | undefined;
+    const fullScan = () => {
+      full ??= scanContext({ contextDir, dockerfile: dockerfileAbs });
+      return full;
+    };
 
-    let saveQueue: Promise<void> = Promise.resolve();
+    let saveTail: Promise<void> = Promise.resolve();
+    // Several platforms on one builder write the same sync-state file, whose temp name is per
+    // process: one write at a time.
+    const saveQueue = {
+      run(write: () => Promise<void>): Promise<void> {
+        const next = saveTail.then(write);
+        saveTail = next.catch(() => {});
+        return next;
+      },
+    };
     // No platform syncs until every builder said it can build its platform and serve --secret/--ssh.
     const needs = { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 };
     let checked = 0;
@@ -217,23 +232,6 @@ export async function runMultiPlatformBuild(
         platform: target.platform,
         buildId,
       });
-      emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
-      const projectKey = target.project || '';
-      const base = await loadSyncBase(hello.builderId, projectKey, contextDir);
-      const synced = await syncWithProgress(session, scan, base, ac.signal, emit);
-      if (synced.snapshotId !== base?.snapshotId) {
-        // Several platforms on one builder write the same sync-state file, whose temp name is per
-        // process: one write at a time.
-        const write = saveQueue.then(() =>
-          saveSyncBase(hello.builderId, projectKey, contextDir, {
-            snapshotId: synced.snapshotId,
-            entries: scan.entries,
-          }),
-        );
-        saveQueue = write.catch(() => {});
-        await write;
-      }
-      emit(syncAcked(synced));
       // Each platform's image is pushed under the final tag itself (the engine API pushes tags, not
       // digests), and the index is pushed under it last: the index is what the tag names in the
       // end, the children stay reachable by digest, and no per-platform tag is left in the registry.
@@ -251,46 +249,45 @@ export async function runMultiPlatformBuild(
         platform: target.platform,
         pushed: [],
       };
-      const platformBuildId = `${buildId}-${target.platform.replace(/\//g, '-')}`;
-      // The agent relay is open before Build asks for it, and ends with the build.
-      const relay = sshIds.length ? session.forwardSsh(platformBuildId, ssh) : undefined;
-      try {
-        for await (const ev of session.build(
-          {
-            snapshotId: synced.snapshotId,
-            dockerfilePath: located.path,
-            dockerfileContent,
-            buildArgs,
-            target: opts.target ?? '',
-            platform: target.platform,
-            tags: pushTags,
-            noCache: !opts.cache,
-            pull: opts.pull,
-            labels,
-            buildId: platformBuildId,
-            push: Boolean(opts.push),
-            // Only this machine's platform is loaded (see below).
-            load: Boolean(opts.load) && samePlatform(target.platform, hostPlatform()),
-            registryAuth,
-            secrets,
-            sshIds,
-          },
-          ac.signal,
-        )) {
-          const e = wireToEvent(ev);
-          if (e) emit(e);
-          if (ev.result) {
-            r.ok = ev.result.ok;
-            r.imageId = ev.result.imageId;
-            r.imageSize = ev.result.imageSize;
-            r.diffIds = ev.result.diffIds;
-            r.platform = ev.result.platform || target.platform;
-            r.pushed = ev.result.pushed;
-          }
-        }
-      } finally {
-        await relay?.close();
-      }
+      const { relayError } = await syncThenBuild({
+        session,
+        hello,
+        projectKey: target.project || '',
+        contextDir,
+        dockerfileAbs,
+        dockerfileContent: inputs.dockerfileContent,
+        scan,
+        fullScan,
+        request: {
+          buildArgs,
+          target: opts.target ?? '',
+          platform: target.platform,
+          tags: pushTags,
+          noCache: !opts.cache,
+          pull: opts.pull,
+          labels,
+          push: Boolean(opts.push),
+          // Only this machine's platform is loaded (see below).
+          load: Boolean(opts.load) && samePlatform(target.platform, hostPlatform()),
+          registryAuth,
+          secrets,
+          sshIds,
+        },
+        buildId: `${buildId}-${target.platform.replace(/\//g, '-')}`,
+        ssh,
+        saveQueue,
+        signal: ac.signal,
+        emit,
+        onEvent: (ev) => {
+          if (!ev.result) return;
+          r.ok = ev.result.ok;
+          r.imageId = ev.result.imageId;
+          r.imageSize = ev.result.imageSize;
+          r.diffIds = ev.result.diffIds;
+          r.platform = ev.result.platform || target.platform;
+          r.pushed = ev.result.pushed;
+        },
+      });
       r.state = state;
       if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
       if (!r.ok) {
@@ -298,8 +295,8 @@ export async function runMultiPlatformBuild(
         throw new DepotError(
           res.errorCode || 'build_failed',
           res.error || 'build failed',
-          relay?.error
-            ? `the ssh agent relay failed: ${relay.error.message}`
+          relayError
+            ? `the ssh agent relay failed: ${relayError.message}`
             : failureHint(res.errorCode, res.error),
         );
       }

@@ -1,5 +1,6 @@
 export * from './bytes.js';
 export * from './chain.js';
+export * from './follow-paths.js';
 export * from './grpc.js';
 export * from './ignore-patterns.js';
 export * from './loopback.js';

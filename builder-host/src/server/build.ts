@@ -7,6 +7,7 @@ import {
   type BuilderHandlers,
   type BuildRequest,
   type BuildResult__Output,
+  compileInclude,
   formatBytes,
 } from '../../../src/protocol/index.js';
 import { parseReference, registryOf, splitTagReference } from '../../../src/registry/index.js';
@@ -27,6 +28,9 @@ import { RpcError, toStatus } from './rpc-error.js';
 
 /** What a client-chosen build id may be (it names the build on the engine and in the history). */
 const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** A scoped context names at most this many follow paths, each at most this long. */
+const MAX_SCOPE_PATHS = 10_000;
+const MAX_SCOPE_PATH_LENGTH = 4096;
 
 /**
  * Build: one build of one of the project's snapshots on the engine, streamed back as BuildEvents,
@@ -146,6 +150,19 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         );
       if (req.dockerfileContent.length)
         checkDockerfile(limits, req.dockerfileContent, () => req.dockerfileContent.toString('utf8'));
+      if (req.contextScoped && driver !== 'session')
+        throw new RpcError(
+          grpc.status.FAILED_PRECONDITION,
+          'this builder serves whole contexts only (tar driver): sync the whole context',
+        );
+      if (
+        req.contextScope.length > MAX_SCOPE_PATHS ||
+        req.contextScope.some((p) => p.length > MAX_SCOPE_PATH_LENGTH || p.includes('\0'))
+      )
+        throw new RpcError(
+          grpc.status.INVALID_ARGUMENT,
+          `context scope too large: at most ${MAX_SCOPE_PATHS} paths of ${MAX_SCOPE_PATH_LENGTH} characters`,
+        );
       releaseSlot = buildSlots.take(caller.project);
       // Another project's snapshot is as unknown as one nobody stored.
       const entries = await store.snapshot(req.snapshotId);
@@ -377,6 +394,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         'build started',
       );
       let engineReq: EngineBuildRequest;
+      // Set when the engine asked a scoped context for a path it does not hold.
+      let incomplete: string | undefined;
       const common = {
         buildArgs: req.buildArgs,
         target: req.target,
@@ -400,7 +419,14 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
             // One key per project: BuildKit keeps the project's last context and fetches only changes.
             sharedKey: contextKeys.keyFor(project, entries),
             dirs: new Map([
-              ['context', { entries, open: (d: string) => store.open(d) }],
+              [
+                'context',
+                {
+                  entries,
+                  open: (d: string) => store.open(d),
+                  scope: req.contextScoped ? req.contextScope.map(compileInclude) : undefined,
+                },
+              ],
               [
                 'dockerfile',
                 {
@@ -421,6 +447,13 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
             ssh: req.sshIds.length
               ? { ids: req.sshIds, connect: (id) => sshRelays.connect(buildId, project, id) }
               : undefined,
+            onIncomplete: (dir, path) => {
+              incomplete = path;
+              logger.info(
+                { rpc: 'Build', project, buildId, dir, path },
+                'the engine asked for an unsynced path',
+              );
+            },
             onTransfer: (dir, bytes, files, ms) => {
               logger.info(
                 { rpc: 'Build', project, buildId, dir, bytes, files, ms },
@@ -458,6 +491,13 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
           let diffIds: string[] = [];
           let platform = '';
           let outcome: PushOutcome = { ok: ev.ok, error: ev.error, errorCode: ev.errorCode, pushed: [] };
+          if (!ev.ok && incomplete !== undefined)
+            outcome = {
+              ok: false,
+              error: `the build reads ${JSON.stringify(incomplete)}, which the Dockerfile's COPY sources do not name (a base image's ONBUILD?)`,
+              errorCode: 'context_incomplete',
+              pushed: [],
+            };
           if (ev.ok) {
             // Held before it is named: a collection that listed the image's old name (a cache hit
             // re-tags an earlier result) must not remove it now. A client that loads gets it held
@@ -480,7 +520,14 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
             outcome = await pushAfterBuild(ev.imageId, req.tags);
           }
           for (const explained of (await recording?.flush()) ?? []) send({ explained });
-          recording?.finish(outcome.ok ? 'ok' : outcome.errorCode === 'cancelled' ? 'cancelled' : 'failed');
+          // A build the client repeats with the whole context is not a failure of the project's.
+          recording?.finish(
+            outcome.ok
+              ? 'ok'
+              : outcome.errorCode === 'cancelled' || outcome.errorCode === 'context_incomplete'
+                ? 'cancelled'
+                : 'failed',
+          );
           send({
             result: {
               ...outcome,

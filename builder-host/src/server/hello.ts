@@ -25,7 +25,7 @@ export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
             'export.missing-layers',
             'build.cancel',
             ...(driver === 'session'
-              ? ['driver.session', 'build.secrets', 'build.ssh', 'build.registry-auth']
+              ? ['driver.session', 'build.secrets', 'build.ssh', 'build.registry-auth', 'context.scoped']
               : ['driver.tar']),
           ],
           engineVersion: info.version,

@@ -3,7 +3,13 @@
  * way BuildKit asks (include / exclude patterns, follow paths) and ordered the way fsutil walks,
  * with each entry's stat in fsutil's wire form (Go os.FileMode bits, nanosecond mtime).
  */
-import { type ContextEntry, PatternMatcher } from '../../../../src/protocol/index.js';
+import {
+  type ContextEntry,
+  compileInclude,
+  includeMatch,
+  PatternMatcher,
+  resolveFollowPaths,
+} from '../../../../src/protocol/index.js';
 
 /** fsutil's Stat message, as sent on the wire. */
 export interface WireStat {
@@ -68,90 +74,6 @@ export function compareWalkOrder(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** Go's filepath.Match for one '/'-separated path, compiled to a RegExp (undefined when malformed). */
-function globRegExp(pattern: string): RegExp | undefined {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else if (ch === '\\') {
-      i++;
-      if (i >= pattern.length) return undefined;
-      re += `\\u${pattern.charCodeAt(i).toString(16).padStart(4, '0')}`;
-    } else if (ch === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) return undefined;
-      let cls = pattern.slice(i + 1, end);
-      if (cls.startsWith('^')) cls = `^${cls.slice(1)}`;
-      re += `[${cls.replace(/\\(.)/g, '\\$1')}]`;
-      i = end;
-    } else re += ch.replace(/[.+^${}()|\]]/g, '\\$&');
-  }
-  try {
-    return new RegExp(`${re}$`, 'u');
-  } catch {
-    return undefined;
-  }
-}
-
-interface IncludePattern {
-  parts: number;
-  /** Regexps of the pattern cut to its first k components, k = 1..parts. */
-  prefixes: (RegExp | undefined)[];
-}
-
-function compileInclude(pattern: string): IncludePattern {
-  const clean = pattern.replace(/^\.?\/+/, '').replace(/\/+$/, '');
-  const parts = clean.split('/');
-  const prefixes = parts.map((_, k) => globRegExp(parts.slice(0, k + 1).join('/')));
-  return { parts: parts.length, prefixes };
-}
-
-/**
- * fsutil's include test of one path: `full` when a pattern matches the path itself (everything
- * below an included directory is included), `partial` when the path is a directory a pattern may
- * match below, else undefined.
- */
-function includeMatch(patterns: readonly IncludePattern[], path: string): 'full' | 'partial' | undefined {
-  const depth = path.split('/').length;
-  let partial = false;
-  for (const p of patterns) {
-    if (p.parts > depth) {
-      if (p.prefixes[depth - 1]?.test(path)) partial = true;
-    } else if (p.parts === depth && p.prefixes[depth - 1]?.test(path)) return 'full';
-  }
-  return partial ? 'partial' : undefined;
-}
-
-/** Resolves symlinks met on the way to each follow path (within the snapshot) and adds their targets. */
-function resolveFollowPaths(byPath: ReadonlyMap<string, ContextEntry>, paths: readonly string[]): string[] {
-  const out = new Set<string>();
-  const visit = (raw: string, hops: number) => {
-    const parts = raw.split('/').filter((p) => p && p !== '.');
-    const resolved: string[] = [];
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      if (part === '..') {
-        resolved.pop();
-        continue;
-      }
-      resolved.push(part);
-      const cur = resolved.join('/');
-      const e = byPath.get(cur);
-      if (e?.type === 'symlink' && hops < 40) {
-        out.add(cur);
-        const target = e.link.startsWith('/') ? e.link : [...resolved.slice(0, -1), e.link].join('/');
-        visit([target, ...parts.slice(i + 1)].join('/'), hops + 1);
-        return;
-      }
-    }
-    if (resolved.length) out.add(resolved.join('/'));
-  };
-  for (const p of paths) visit(p, 0);
-  return [...out];
-}
-
 function wireStat(e: ContextEntry, linkname: string): WireStat {
   const ns = BigInt(Math.round(e.mtimeMs * 1000)) * 1000n;
   const size = e.type === 'symlink' ? Buffer.byteLength(e.link) : e.type === 'dir' ? 0 : e.size;
@@ -174,7 +96,8 @@ function wireStat(e: ContextEntry, linkname: string): WireStat {
 export function buildView(entries: readonly ContextEntry[], filter: ViewFilter): ViewEntry[] {
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const includeTexts = [...filter.includes];
-  if (filter.followPaths.length) includeTexts.push(...resolveFollowPaths(byPath, filter.followPaths));
+  if (filter.followPaths.length)
+    includeTexts.push(...resolveFollowPaths((p) => byPath.get(p), filter.followPaths));
   const includes = includeTexts.map(compileInclude);
   const useIncludes = filter.includes.length > 0 || filter.followPaths.length > 0;
   const excludes = filter.excludes.length ? new PatternMatcher(filter.excludes) : undefined;

@@ -19,6 +19,7 @@ export const Status = {
   UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
   NOT_FOUND: 5,
+  FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   UNAVAILABLE: 14,
 } as const;

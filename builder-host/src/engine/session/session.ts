@@ -13,7 +13,12 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { type EngineApi, engineRequestOptions } from '../../../../src/engine-api/index.js';
-import type { ContextEntry } from '../../../../src/protocol/index.js';
+import {
+  type ContextEntry,
+  coveredBy,
+  type IncludePattern,
+  resolveFollowPaths,
+} from '../../../../src/protocol/index.js';
 import { EngineError } from '../types.js';
 import { buildView, type ViewEntry, type ViewFilter } from './fs-view.js';
 import {
@@ -42,6 +47,11 @@ import {
 export interface SessionDir {
   entries: readonly ContextEntry[];
   open(digest: string): NodeJS.ReadableStream;
+  /**
+   * The entries are only the paths these patterns take in (the client synced what the Dockerfile
+   * reads): a DiffCopy asking for anything else fails, and `onIncomplete` hears of it.
+   */
+  scope?: readonly IncludePattern[];
 }
 
 /** Registry credentials BuildKit asks for by host. */
@@ -63,6 +73,8 @@ export interface SessionOptions {
   ssh?: { ids: readonly string[]; connect(id: string): Promise<Duplex> };
   /** Bytes of file content served for a directory, after each DiffCopy. */
   onTransfer?: (dir: string, bytes: number, files: number, ms: number) => void;
+  /** The engine asked a scoped directory for `path`, which it does not hold. */
+  onIncomplete?: (dir: string, path: string) => void;
   /** Called once the session is up (observers; tests use it to drop a session mid-build). */
   onOpen?: (session: EngineSession) => void;
 }
@@ -121,10 +133,22 @@ function encodedView(entries: readonly ContextEntry[], filter: ViewFilter): Enco
 const STAT_BATCH = 512;
 
 /** Serves one DiffCopy: every stat in walk order, then the content of each file asked for. */
+/** The first path a DiffCopy of `filter` asks `dir` for that its scope does not hold, if any. */
+export function outOfScope(dir: SessionDir, filter: ViewFilter): string | undefined {
+  if (!dir.scope) return undefined;
+  const scope = dir.scope;
+  if (filter.includes.length === 0 && filter.followPaths.length === 0)
+    return coveredBy(scope, '') ? undefined : '.';
+  const byPath = new Map(dir.entries.map((e) => [e.path, e]));
+  const asked = [...filter.includes, ...resolveFollowPaths((p) => byPath.get(p), filter.followPaths)];
+  return asked.find((p) => !coveredBy(scope, p));
+}
+
 function serveDiffCopy(
   call: StreamCall,
   dirs: ReadonlyMap<string, SessionDir>,
   onTransfer: SessionOptions['onTransfer'],
+  onIncomplete: SessionOptions['onIncomplete'],
 ): void {
   const name = metaList(call.metadata, 'dir-name')[0] ?? '';
   const dir = dirs.get(name);
@@ -137,6 +161,15 @@ function serveDiffCopy(
     excludes: metaList(call.metadata, 'exclude-patterns'),
     followPaths: metaList(call.metadata, 'followpaths'),
   };
+  const missing = outOfScope(dir, filter);
+  if (missing !== undefined) {
+    onIncomplete?.(name, missing);
+    call.fail(
+      Status.FAILED_PRECONDITION,
+      `the build reads ${JSON.stringify(missing)}, which was not synced: the context holds only what the Dockerfile names`,
+    );
+    return;
+  }
   let encoded: EncodedView;
   try {
     encoded = encodedView(dir.entries, filter);
@@ -289,7 +322,8 @@ function handlersFor(opts: SessionOptions): Handlers {
     '/grpc.health.v1.Health/Check': async () => encodeFields([[1, 1]]),
   };
   const stream: NonNullable<Handlers['stream']> = {
-    '/moby.filesync.v1.FileSync/DiffCopy': (call) => serveDiffCopy(call, opts.dirs, opts.onTransfer),
+    '/moby.filesync.v1.FileSync/DiffCopy': (call) =>
+      serveDiffCopy(call, opts.dirs, opts.onTransfer, opts.onIncomplete),
   };
   const secrets = opts.secrets;
   if (secrets)

@@ -49,6 +49,15 @@ export interface BuildRequest {
    * garbage collection's window.
    */
   'load'?: (boolean);
+  /**
+   * The snapshot holds only what the Dockerfile can read (`context_scoped`): the paths and patterns
+   * of `context_scope` (COPY/ADD sources, bind-mount sources, the Dockerfile and .dockerignore,
+   * symlink targets on the way), each with everything below it. When the engine asks the build's
+   * session for a context path outside them, the build fails with code "context_incomplete" and
+   * the client syncs the whole context and builds again. Needs the "context.scoped" capability.
+   */
+  'contextScoped'?: (boolean);
+  'contextScope'?: (string)[];
 }
 
 export interface BuildRequest__Output {
@@ -98,4 +107,13 @@ export interface BuildRequest__Output {
    * garbage collection's window.
    */
   'load': (boolean);
+  /**
+   * The snapshot holds only what the Dockerfile can read (`context_scoped`): the paths and patterns
+   * of `context_scope` (COPY/ADD sources, bind-mount sources, the Dockerfile and .dockerignore,
+   * symlink targets on the way), each with everything below it. When the engine asks the build's
+   * session for a context path outside them, the build fails with code "context_incomplete" and
+   * the client syncs the whole context and builds again. Needs the "context.scoped" capability.
+   */
+  'contextScoped': (boolean);
+  'contextScope': (string)[];
 }

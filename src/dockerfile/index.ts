@@ -1,0 +1,1 @@
+export { type ContextReads, contextReads } from './context-reads.js';

@@ -109,6 +109,7 @@ withBuildFlags(
   .option('--push', 'push the tags to their registries (several platforms: one image index per tag)', false)
   .option('-q, --quiet', 'print only the image id', false)
   .option('--metadata-file <file>', 'write build metadata (JSON) to a file')
+  .option('--no-agent', 'scan and sync in this process, without the local agent (also DEPOT_NO_AGENT=1)')
   .action(async (path: string, o) => {
     const signal = interruptSignal();
     const { runBuild } = await import('./build.js');
@@ -211,7 +212,29 @@ context
   .argument('[path]', 'context directory', '.')
   .option('-f, --file <path>', 'Dockerfile (its .dockerignore beside it takes precedence)')
   .option('--json', 'print JSON', false)
+  .option('--id', 'print only the snapshot id a build of the whole context syncs', false)
   .action(async (path: string, o) => (await import('./context-ls.js')).runContextLs(path, o));
+
+const agent = program
+  .command('agent')
+  .description('the local agent: keeps contexts watched and builders warm between builds');
+agent
+  .command('status')
+  .description('whether the agent runs, and what it keeps')
+  .option('--json', 'print JSON', false)
+  .action(async (o) => (await import('./agent.js')).runAgentStatus(o));
+agent
+  .command('stop')
+  .description('stop the agent (the next build starts it again)')
+  .action(async () => (await import('./agent.js')).runAgentStop());
+agent
+  .command('logs')
+  .description("print the agent's log")
+  .action(async () => (await import('./agent.js')).runAgentLogs());
+agent
+  .command('run')
+  .description('run the agent in the foreground (depot build starts it in the background)')
+  .action(async () => (await import('./agent.js')).runAgentCommand());
 
 throwUsageErrors(program);
 program.parseAsync(process.argv).then(

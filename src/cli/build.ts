@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { normalizeOrKeep, normalizePlatform, resolveBuildPlatform } from '../arch/index.js';
 import { readIgnorePatterns } from '../context-sync/ignore.js';
-import { scanContext } from '../context-sync/scan.js';
+import { type ContextScan, scanContext } from '../context-sync/scan.js';
 import { createLocalEngine } from '../docker/index.js';
 import { writeFileDurably } from '../durable-file/index.js';
 import {
@@ -25,6 +25,7 @@ import {
   requirePlatform,
   validateBuilderUrl,
 } from '../session/index.js';
+import { transportFromEnv } from '../session/transport.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { contextScope } from './context-scope.js';
 import { loadToken, openConfig } from './credentials.js';
@@ -63,6 +64,21 @@ export interface BuildOptions {
   secret?: string[];
   /** `--ssh default|ID[=SOCKET]` (repeatable). */
   ssh?: string[];
+  /** false with --no-agent: scan and sync in this process. */
+  agent?: boolean;
+}
+
+/**
+ * Whether a build goes through the local agent: not with --no-agent or DEPOT_NO_AGENT=1, and not
+ * in CI (CI set: one build per fresh machine, nothing to keep warm) unless DEPOT_AGENT=1.
+ */
+export function agentWanted(
+  opts: Pick<BuildOptions, 'agent'>,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (opts.agent === false || env.DEPOT_NO_AGENT === '1' || env.DEPOT_NO_AGENT === 'true') return false;
+  if (env.DEPOT_AGENT === '1' || env.DEPOT_AGENT === 'true') return true;
+  return !env.CI || env.CI === 'false' || env.CI === '0';
 }
 
 /** What one build produced, for callers (and the metadata file). */
@@ -165,6 +181,8 @@ export interface BuildInputs {
   ssh: Record<string, string>;
   /** A temp context made from stdin, removed by cleanup(). */
   cleanup(): void;
+  /** The context came from stdin (a temp directory of this process). */
+  fromStdin?: boolean;
 }
 
 /** Validates flags and resolves the context and Dockerfile like `docker build` does. */
@@ -229,7 +247,17 @@ export async function resolveBuildInputs(
     }
     dockerfileAbs = realpathSync(dockerfileAbs);
   }
-  return { contextDir, dockerfileAbs, dockerfileContent, buildArgs, labels, secrets, ssh, cleanup };
+  return {
+    contextDir,
+    dockerfileAbs,
+    dockerfileContent,
+    buildArgs,
+    labels,
+    secrets,
+    ssh,
+    cleanup,
+    fromStdin: tempContext !== undefined,
+  };
 }
 
 /** A builder to talk to: the configured remote one, else an embedded one in this process. */
@@ -324,20 +352,40 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   }, 'hashing');
   let hashed = { files: 0, filesTotal: 0, bytes: 0, bytesTotal: 0 };
   const scope = await contextScope(inputs, await dockerfileText(inputs));
-  const scanning = scanContext({
-    contextDir,
-    dockerfile: dockerfileAbs,
-    scope,
-    onProgress: (p) => {
-      hashed = p;
-      hashing.update(p);
-    },
-  });
-  scanning.catch(() => undefined);
+  let scanning: Promise<ContextScan> | undefined;
+  const scanHere = () => {
+    scanning ??= scanContext({
+      contextDir,
+      dockerfile: dockerfileAbs,
+      scope,
+      onProgress: (p) => {
+        hashed = p;
+        hashing.update(p);
+      },
+    });
+    return scanning;
+  };
+  // The local agent keeps the context watched and the builder's channel warm between builds. A
+  // context read from stdin lives only as long as this process: it stays here.
+  const agent = agentWanted(opts) && !inputs.fromStdin ? await import('../agent/client.js') : undefined;
+  const { agentPaths } = agent ? await import('../agent/paths.js') : { agentPaths: undefined };
+  const paths = agentPaths?.();
+  const agentUp =
+    agent && paths
+      ? agent.ensureAgent(paths, process.argv[1] ?? '').then(
+          () => true,
+          () => false,
+        )
+      : undefined;
+  // Without the agent, the walk of the context needs no builder: it runs while the builder is found and greeted.
+  if (!agent) scanHere().catch(() => undefined);
   try {
     const { selectTargets } = await import('./targets.js');
     const picked = (await selectTargets(opts, parsePlatforms(opts.platform, false)))[0]!;
     target = picked;
+    // The embedded builder lives in this process: the agent cannot reach it.
+    const useAgent = !target.embedded && paths !== undefined && (await agentUp) === true;
+    if (!useAgent) scanHere().catch(() => undefined);
     session = createBuilderSession({
       url: target.url,
       token: target.token,
@@ -352,8 +400,6 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
     started = true;
 
-    const scan = await scanning;
-    hashing.finish(hashed);
     let imageId = '';
     let ok = false;
     let imageSize = 0;
@@ -366,8 +412,24 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       contextDir,
       dockerfileAbs,
       dockerfileContent,
-      scan,
+      scan: async () => {
+        const scan = await scanHere();
+        hashing.finish(hashed);
+        return scan;
+      },
       fullScan: () => scanContext({ contextDir, dockerfile: dockerfileAbs }),
+      agent: useAgent
+        ? {
+            paths,
+            scope,
+            builder: {
+              url: target.url,
+              token: target.token,
+              project: target.project || '',
+              transport: transportFromEnv(),
+            },
+          }
+        : undefined,
       request: {
         buildArgs,
         target: opts.target ?? '',

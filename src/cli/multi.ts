@@ -256,7 +256,7 @@ export async function runMultiPlatformBuild(
         contextDir,
         dockerfileAbs,
         dockerfileContent: inputs.dockerfileContent,
-        scan,
+        scan: async () => scan,
         fullScan,
         request: {
           buildArgs,

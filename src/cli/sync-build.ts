@@ -6,12 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
+import { AgentUnavailable, agentSync } from '../agent/client.js';
+import type { AgentPaths } from '../agent/paths.js';
+import type { BuilderRef } from '../agent/protocol.js';
 import type { ContextScan } from '../context-sync/index.js';
 import type { BuildEvent } from '../progress/index.js';
 import type { BuildEvent__Output, BuildRequest } from '../protocol/index.js';
 import { type BuilderSession, loadSyncBase, saveSyncBase, wireToEvent } from '../session/index.js';
 import { builderTakesScope } from './context-scope.js';
-import { syncAcked, syncWithProgress } from './progress-events.js';
+import { syncAcked, syncProgressEvents, syncWithProgress } from './progress-events.js';
 
 /** A build's code when the engine asked for context the client did not sync. */
 export const CONTEXT_INCOMPLETE = 'context_incomplete';
@@ -24,9 +27,16 @@ export interface SyncBuildOptions {
   dockerfileAbs: string | undefined;
   /** The Dockerfile's content when it is not a file of the context (stdin, outside). */
   dockerfileContent: Buffer | undefined;
-  scan: ContextScan;
+  /** The scan of what the build reads (the whole context, or its scope); called at most once. */
+  scan: () => Promise<ContextScan>;
   /** The whole context's scan (shared by platforms: called at most once per build). */
   fullScan: () => Promise<ContextScan>;
+  /**
+   * Scan and sync through the local agent (its watcher and warm channel) instead: the scope the
+   * build reads (undefined: all) and the builder as the agent reaches it. When the agent cannot be
+   * used, the sync happens here, with a note.
+   */
+  agent?: { paths: AgentPaths; builder: BuilderRef; scope: string[] | undefined };
   /** Everything of the request but what this module decides. */
   request: Omit<
     BuildRequest,
@@ -43,26 +53,108 @@ export interface SyncBuildOptions {
   onEvent: (ev: BuildEvent__Output) => void;
 }
 
+interface Synced {
+  snapshotId: string;
+  scope?: string[];
+  dockerfilePath: string;
+  dockerfileContent: Buffer | undefined;
+}
+
+/** Syncs here: scan (given), delta against the base this builder acknowledged, progress. */
+async function syncHere(o: SyncBuildOptions, scan: ContextScan): Promise<Synced> {
+  const located = await locateDockerfile(scan.entries, o.contextDir, o.dockerfileAbs);
+  o.emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
+  const base = await loadSyncBase(o.hello.builderId, o.projectKey, o.contextDir);
+  const synced = await syncWithProgress(o.session, scan, base, o.signal, o.emit);
+  if (synced.snapshotId !== base?.snapshotId) {
+    const save = () =>
+      saveSyncBase(o.hello.builderId, o.projectKey, o.contextDir, {
+        snapshotId: synced.snapshotId,
+        entries: scan.entries,
+      });
+    await (o.saveQueue ? o.saveQueue.run(save) : save());
+  }
+  o.emit(syncAcked(synced));
+  return {
+    snapshotId: synced.snapshotId,
+    scope: scan.scope,
+    dockerfilePath: located.path,
+    dockerfileContent: located.content,
+  };
+}
+
+/** Syncs through the agent: it scans (watched, in memory) and syncs over its own warm channel. */
+async function syncByAgent(
+  o: SyncBuildOptions,
+  agent: NonNullable<SyncBuildOptions['agent']>,
+  scope: string[] | undefined,
+): Promise<Synced> {
+  const hashing = syncProgressEvents(o.emit, 'hashing');
+  const uploading = syncProgressEvents(o.emit, 'uploading');
+  let started = false;
+  let hashed = { files: 0, filesTotal: 0, bytes: 0, bytesTotal: 0 };
+  const done = await agentSync(
+    agent.paths,
+    { op: 'sync', contextDir: o.contextDir, dockerfile: o.dockerfileAbs, scope, builder: agent.builder },
+    (m) => {
+      if ('started' in m) {
+        started = true;
+        hashing.finish(hashed);
+        o.emit({ type: 'sync/started', timeMs: Date.now(), entries: m.started.entries });
+      } else if ('progress' in m) {
+        const { phase, ...counts } = m.progress;
+        if (phase === 'hashing') {
+          hashed = counts;
+          hashing.update(counts);
+        } else uploading.update(counts);
+      }
+    },
+  );
+  if (!started) o.emit({ type: 'sync/started', timeMs: Date.now(), entries: done.entries });
+  uploading.finish({
+    files: done.blobsSent,
+    filesTotal: done.blobsSent,
+    bytes: done.bytesSent,
+    bytesTotal: done.bytesSent,
+  });
+  o.emit(syncAcked(done));
+  const content = done.dockerfilePath || !o.dockerfileAbs ? undefined : await readFile(o.dockerfileAbs);
+  return {
+    snapshotId: done.snapshotId,
+    scope: done.scope,
+    dockerfilePath: done.dockerfilePath,
+    dockerfileContent: content,
+  };
+}
+
 /** Syncs and builds; resolves with the SSH relay's error, if it failed. */
 export async function syncThenBuild(o: SyncBuildOptions): Promise<{ relayError?: Error }> {
-  let scan = o.scan;
-  // A builder that cannot serve a part of a context gets all of it.
-  if (scan.scope && !builderTakesScope(o.hello.capabilities)) scan = await o.fullScan();
+  const takesScope = builderTakesScope(o.hello.capabilities);
+  let agent = o.agent;
   let relayError: Error | undefined;
   for (let attempt = 0; ; attempt++) {
-    const located = await locateDockerfile(scan.entries, o.contextDir, o.dockerfileAbs);
-    o.emit({ type: 'sync/started', timeMs: Date.now(), entries: scan.entries.length });
-    const base = await loadSyncBase(o.hello.builderId, o.projectKey, o.contextDir);
-    const synced = await syncWithProgress(o.session, scan, base, o.signal, o.emit);
-    if (synced.snapshotId !== base?.snapshotId) {
-      const save = () =>
-        saveSyncBase(o.hello.builderId, o.projectKey, o.contextDir, {
-          snapshotId: synced.snapshotId,
-          entries: scan.entries,
+    let synced: Synced | undefined;
+    if (agent) {
+      try {
+        synced = await syncByAgent(o, agent, attempt === 0 && takesScope ? agent.scope : undefined);
+      } catch (err) {
+        if (!(err instanceof AgentUnavailable)) throw err;
+        agent = undefined;
+        o.emit({
+          type: 'message/logged',
+          timeMs: Date.now(),
+          text: `${err.message}: syncing without it`,
+          info: true,
         });
-      await (o.saveQueue ? o.saveQueue.run(save) : save());
+      }
     }
-    o.emit(syncAcked(synced));
+    if (!synced) {
+      let scan = attempt === 0 ? await o.scan() : await o.fullScan();
+      // A builder that cannot serve a part of a context gets all of it.
+      if (scan.scope && !takesScope) scan = await o.fullScan();
+      synced = await syncHere(o, scan);
+    }
+    const scope = synced.scope;
 
     const buildId = attempt === 0 ? o.buildId : randomUUID();
     let incomplete = '';
@@ -73,15 +165,15 @@ export async function syncThenBuild(o: SyncBuildOptions): Promise<{ relayError?:
         {
           ...o.request,
           snapshotId: synced.snapshotId,
-          dockerfilePath: located.path,
-          dockerfileContent: located.content ?? o.dockerfileContent ?? Buffer.alloc(0),
+          dockerfilePath: synced.dockerfilePath,
+          dockerfileContent: synced.dockerfileContent ?? o.dockerfileContent ?? Buffer.alloc(0),
           buildId,
-          contextScoped: scan.scope !== undefined,
-          contextScope: scan.scope ?? [],
+          contextScoped: scope !== undefined,
+          contextScope: scope ?? [],
         },
         o.signal,
       )) {
-        if (scan.scope && ev.result && !ev.result.ok && ev.result.errorCode === CONTEXT_INCOMPLETE) {
+        if (scope && ev.result && !ev.result.ok && ev.result.errorCode === CONTEXT_INCOMPLETE) {
           incomplete = ev.result.error;
           continue;
         }
@@ -100,7 +192,6 @@ export async function syncThenBuild(o: SyncBuildOptions): Promise<{ relayError?:
       text: `${incomplete}: syncing the whole context and building again`,
       info: true,
     });
-    scan = await o.fullScan();
   }
 }
 

@@ -58,11 +58,14 @@ describe('the context paths a Dockerfile reads', () => {
       'FROM busybox AS base',
       'ARG DIR',
       'ENV SUB=lib',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text
       'COPY ${DIR}/$SUB /x',
       'FROM base',
       'ARG EMPTY',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text
       'COPY ${SUB}/file ${EMPTY:-dflt}/f /y/',
       'ARG NAME=n1',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text
       'COPY ${NAME:+set}-$NAME /z',
       '',
     ].join('\n');

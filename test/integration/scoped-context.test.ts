@@ -89,6 +89,7 @@ describe('a build syncs only what its Dockerfile reads', { skip }, () => {
         'ARG SRC=app/src',
         'COPY pkg/package.json /app/',
         'RUN cat /app/package.json > /app/built.txt',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text
         'COPY ${SRC} /app/src',
         'COPY conf/*.json /app/conf/',
         'COPY linkdir/a.js /app/via-link.js',

@@ -1,0 +1,490 @@
+/**
+ * The local agent (`depot agent run`, started on demand by `depot build`): one per user. It keeps,
+ * per context it has seen, a watcher (the one `depot dev` uses) and the last scan in memory, so a
+ * build of an unchanged tree walks nothing and a build after an edit re-examines only what the
+ * watcher named; and, per builder, a warm channel, its Hello and the snapshot it acknowledged, so a
+ * sync of an unchanged context is one round trip. It exits after an idle period.
+ *
+ * Never a stale context: before it answers, the agent lets every file event the kernel queued
+ * before the request arrive (the request's bytes reached the socket after the edit's event reached
+ * the watch queue, so one turn of the event loop delivers it), re-walks directories created in the
+ * last moments (their own watch may not be set up yet), and walks the whole context after a watcher
+ * error, an overflow, a fallback to polling, a change of the ignore rules, or its own restart.
+ */
+import { closeSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { resolve } from 'node:path';
+import {
+  type ContextScan,
+  type ContextWatcher,
+  createContextWatcher,
+  scanContext,
+  updateScan,
+} from '../context-sync/index.js';
+import { DepotError } from '../errors/index.js';
+import { compileInclude, coveredBy, includeMatch } from '../protocol/index.js';
+import { type BuilderSession, createBuilderSession, type SyncBase } from '../session/index.js';
+import { type AgentPaths, ensureAgentDir } from './paths.js';
+import {
+  AGENT_PROTOCOL,
+  type AgentContextStatus,
+  type AgentMessage,
+  type AgentRequest,
+  type BuilderRef,
+  lineReader,
+  MAX_REQUEST_BYTES,
+} from './protocol.js';
+
+export interface AgentOptions {
+  paths: AgentPaths;
+  /** Exit after this long without a request; default 30 min. */
+  idleExitMs: number;
+  version: string;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Contexts (and builders) kept at once; the least recently used goes first. */
+const MAX_CONTEXTS = 16;
+const MAX_BUILDERS = 8;
+/** Directories created this recently are re-walked at every answer (their watch may lag). */
+const NEW_DIR_WINDOW_MS = 2000;
+
+interface Watched {
+  key: string;
+  watcher: ContextWatcher;
+  /** Resolves once the watcher is live (false: it could not start). */
+  ready: Promise<boolean>;
+  live: boolean;
+  contexts: Set<ContextState>;
+  /** Paths reported recently, by when: re-examined again while young. */
+  recent: Map<string, number>;
+}
+
+interface ContextState {
+  key: string;
+  root: string;
+  dockerfile?: string;
+  scope?: string[];
+  scan?: ContextScan;
+  dirty: Set<string>;
+  /** Anything may have changed: walk afresh. */
+  stale: boolean;
+  watched: Watched;
+  counts: { reused: number; updated: number; walked: number };
+  lastUsed: number;
+  /** One answer at a time per context. */
+  queue: Promise<unknown>;
+}
+
+interface BuilderState {
+  session: BuilderSession;
+  builderId?: string;
+  bases: Map<string, SyncBase>;
+  lastUsed: number;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the agent lock (a file holding the pid); false when a live agent holds it. */
+function takeLock(lock: string): boolean {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let pid = 0;
+      try {
+        pid = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+      } catch {
+        continue;
+      }
+      if (pid > 0 && pid !== process.pid && processAlive(pid)) return false;
+      rmSync(lock, { force: true });
+    }
+  }
+  return false;
+}
+
+function lockHolder(lock: string): number {
+  try {
+    return Number.parseInt(readFileSync(lock, 'utf8'), 10);
+  } catch {
+    return 0;
+  }
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Runs the agent until it is stopped or idle; resolves false when another agent already runs. */
+export async function runAgent(opts: AgentOptions): Promise<boolean> {
+  const { paths, log } = opts;
+  ensureAgentDir(paths);
+  if (!takeLock(paths.lock)) {
+    log('another agent is running', { pid: lockHolder(paths.lock) });
+    return false;
+  }
+  rmSync(paths.socket, { force: true });
+  const watchers = new Map<string, Watched>();
+  const contexts = new Map<string, ContextState>();
+  const builders = new Map<string, BuilderState>();
+  const startedAt = new Date().toISOString();
+  let idle: NodeJS.Timeout | undefined;
+  let active = 0;
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((r) => {
+    stop = r;
+  });
+  const touch = () => {
+    if (idle) clearTimeout(idle);
+    idle = active > 0 ? undefined : setTimeout(() => stop(), opts.idleExitMs);
+    idle?.unref();
+  };
+
+  const watcherFor = (root: string, dockerfile: string | undefined): Watched => {
+    const key = `${root}\0${dockerfile ?? ''}`;
+    const have = watchers.get(key);
+    if (have) return have;
+    const watcher = createContextWatcher({ contextDir: root, dockerfile });
+    const w: Watched = {
+      key,
+      watcher,
+      ready: Promise.resolve(false),
+      live: false,
+      contexts: new Set(),
+      recent: new Map(),
+    };
+    const markAll = (mark: (c: ContextState) => void) => {
+      for (const c of w.contexts) mark(c);
+    };
+    w.ready = watcher
+      .start({
+        onChange: (changed) => {
+          const now = Date.now();
+          for (const p of changed) w.recent.set(p, now);
+          markAll((c) => {
+            for (const p of changed) {
+              if (p === '.' || p.startsWith('../')) c.stale = true;
+              else c.dirty.add(p);
+            }
+          });
+        },
+        onError: (message) => {
+          log('watcher error: walking afresh', { context: root, message });
+          markAll((c) => {
+            c.stale = true;
+          });
+        },
+        onIgnoreRules: () =>
+          markAll((c) => {
+            c.stale = true;
+          }),
+      })
+      .then(
+        () => {
+          w.live = true;
+          return true;
+        },
+        (err: unknown) => {
+          log('watcher failed to start', { context: root, err: String(err) });
+          return false;
+        },
+      );
+    watchers.set(key, w);
+    return w;
+  };
+
+  const dropContext = (c: ContextState) => {
+    contexts.delete(c.key);
+    c.watched.contexts.delete(c);
+    if (c.watched.contexts.size === 0) {
+      watchers.delete(c.watched.key);
+      void c.watched.watcher.close();
+    }
+  };
+
+  const contextFor = (
+    root: string,
+    dockerfile: string | undefined,
+    scope: string[] | undefined,
+  ): ContextState => {
+    const key = `${root}\0${dockerfile ?? ''}\0${scope ? JSON.stringify([...scope].sort()) : '*'}`;
+    let c = contexts.get(key);
+    if (!c) {
+      if (contexts.size >= MAX_CONTEXTS) {
+        const oldest = [...contexts.values()].sort((a, b) => a.lastUsed - b.lastUsed)[0]!;
+        dropContext(oldest);
+      }
+      const watched = watcherFor(root, dockerfile);
+      c = {
+        key,
+        root,
+        dockerfile,
+        scope,
+        dirty: new Set(),
+        stale: true,
+        watched,
+        counts: { reused: 0, updated: 0, walked: 0 },
+        lastUsed: Date.now(),
+        queue: Promise.resolve(),
+      };
+      watched.contexts.add(c);
+      contexts.set(key, c);
+    }
+    c.lastUsed = Date.now();
+    return c;
+  };
+
+  /** True when a change of `path` can change a scan of `scope`. */
+  const touchesScope = (scope: readonly string[], path: string): boolean => {
+    const include = scope.map(compileInclude);
+    return coveredBy(include, path) || includeMatch(include, path) !== undefined;
+  };
+
+  /** The context's scan as a fresh walk would give it now. */
+  const currentScan = async (
+    c: ContextState,
+    onHash: (p: { files: number; filesTotal: number; bytes: number; bytesTotal: number }) => void,
+  ): Promise<{ scan: ContextScan; how: 'reused' | 'updated' | 'walked' }> => {
+    const live = await c.watched.ready;
+    // Events the kernel queued before this request: delivered within a turn or two of the loop.
+    await tick();
+    await tick();
+    const now = Date.now();
+    for (const [p, at] of c.watched.recent) {
+      if (now - at > NEW_DIR_WINDOW_MS) c.watched.recent.delete(p);
+      else c.dirty.add(p);
+    }
+    const opts = { contextDir: c.root, dockerfile: c.dockerfile, scope: c.scope, onProgress: onHash };
+    if (!live || !c.watched.live || c.stale || !c.scan) {
+      c.stale = false;
+      c.dirty.clear();
+      c.scan = await scanContext(opts);
+      return { scan: c.scan, how: 'walked' };
+    }
+    const dirty = [...c.dirty];
+    c.dirty.clear();
+    if (dirty.length === 0) return { scan: c.scan, how: 'reused' };
+    if (c.scope) {
+      const scope = c.scan.scope ?? c.scope;
+      if (!dirty.some((p) => touchesScope(scope, p))) return { scan: c.scan, how: 'reused' };
+      c.scan = await scanContext(opts);
+      return { scan: c.scan, how: 'walked' };
+    }
+    c.scan = await updateScan(c.scan, dirty, opts);
+    return { scan: c.scan, how: 'updated' };
+  };
+
+  const builderFor = (ref: BuilderRef): BuilderState => {
+    const key = JSON.stringify([ref.url, ref.token, ref.project, ref.transport]);
+    let b = builders.get(key);
+    if (!b) {
+      if (builders.size >= MAX_BUILDERS) {
+        const [oldKey, oldest] = [...builders].sort((x, y) => x[1].lastUsed - y[1].lastUsed)[0]!;
+        oldest.session.close();
+        builders.delete(oldKey);
+      }
+      b = {
+        session: createBuilderSession({
+          url: ref.url,
+          token: ref.token,
+          project: ref.project || undefined,
+          transport: ref.transport,
+        }),
+        bases: new Map(),
+        lastUsed: Date.now(),
+      };
+      builders.set(key, b);
+    }
+    b.lastUsed = Date.now();
+    return b;
+  };
+
+  const sync = async (req: Extract<AgentRequest, { op: 'sync' }>, send: (m: AgentMessage) => void) => {
+    const root = resolve(req.contextDir);
+    const c = contextFor(root, req.dockerfile, req.scope);
+    const run = c.queue.then(async () => {
+      const b = builderFor(req.builder);
+      const hello = b.builderId ? undefined : b.session.hello();
+      const { scan, how } = await currentScan(c, (p) => send({ progress: { phase: 'hashing', ...p } }));
+      c.counts[how]++;
+      send({ started: { entries: scan.entries.length } });
+      if (hello) b.builderId = (await hello).builderId;
+      const baseKey = `${req.builder.project}\0${root}`;
+      let base = b.bases.get(baseKey);
+      if (!base) {
+        const { loadSyncBase } = await import('../session/index.js');
+        base = await loadSyncBase(b.builderId!, req.builder.project, root);
+      }
+      let out: Awaited<ReturnType<BuilderSession['sync']>>;
+      try {
+        out = await b.session.sync(scan, base, undefined, (p) =>
+          send({ progress: { phase: 'uploading', ...p } }),
+        );
+      } catch (err) {
+        // A channel that failed is opened afresh next time (the builder may have restarted).
+        b.session.close();
+        builders.delete(
+          JSON.stringify([req.builder.url, req.builder.token, req.builder.project, req.builder.transport]),
+        );
+        throw err;
+      }
+      if (out.snapshotId !== base?.snapshotId) {
+        const acked = { snapshotId: out.snapshotId, entries: scan.entries };
+        b.bases.set(baseKey, acked);
+        const { saveSyncBase } = await import('../session/index.js');
+        await saveSyncBase(b.builderId!, req.builder.project, root, acked);
+      } else if (base) b.bases.set(baseKey, base);
+      let dockerfilePath = '';
+      if (req.dockerfile) {
+        const rel = req.dockerfile.startsWith(`${root}/`) ? req.dockerfile.slice(root.length + 1) : '';
+        const e = rel ? scan.entries.find((x) => x.path === rel) : undefined;
+        if (e && (e.type === 'file' || e.type === 'hardlink')) dockerfilePath = rel;
+      }
+      send({
+        done: {
+          snapshotId: out.snapshotId,
+          entries: out.entries,
+          totalBytes: out.totalBytes,
+          bytesSent: out.bytesSent,
+          blobsSent: out.blobsSent,
+          filesChanged: out.filesChanged,
+          delta: out.delta,
+          scope: scan.scope,
+          dockerfilePath,
+          scan: how,
+          builderId: b.builderId!,
+        },
+      });
+      log('synced', { context: root, scope: scan.scope?.length, scan: how, blobs: out.blobsSent });
+    });
+    c.queue = run.catch(() => {});
+    await run;
+  };
+
+  const status = (): AgentMessage => ({
+    status: {
+      protocol: AGENT_PROTOCOL,
+      version: opts.version,
+      pid: process.pid,
+      startedAt,
+      idleExitMs: opts.idleExitMs,
+      builders: builders.size,
+      contexts: [...contexts.values()].map(
+        (c): AgentContextStatus => ({
+          contextDir: c.root,
+          scope: c.scope,
+          entries: c.scan?.entries.length ?? 0,
+          watching: c.watched.live,
+          scans: { ...c.counts },
+        }),
+      ),
+    },
+  });
+
+  const serve = (sock: Socket) => {
+    active++;
+    if (idle) clearTimeout(idle);
+    let handled = false;
+    const send = (m: AgentMessage) => {
+      if (!sock.destroyed) sock.write(`${JSON.stringify(m)}\n`);
+    };
+    const finish = () => {
+      sock.end();
+    };
+    sock.on('close', () => {
+      active--;
+      touch();
+    });
+    sock.on('error', () => {});
+    let read: (chunk: Buffer) => void;
+    const onLine = (value: unknown) => {
+      if (handled) return;
+      handled = true;
+      const req = value as AgentRequest;
+      const work = async () => {
+        if (req.op === 'status') send(status());
+        else if (req.op === 'stop') {
+          send({ stopping: true });
+          setImmediate(() => stop());
+        } else if (req.op === 'sync') await sync(req, send);
+        else
+          throw new DepotError(
+            'agent_bad_request',
+            `unknown agent request ${JSON.stringify((req as { op?: unknown }).op)}`,
+          );
+      };
+      work()
+        .catch((err: unknown) => {
+          const e = err as { code?: unknown; message?: unknown; hint?: unknown; name?: string };
+          send({
+            error: {
+              code:
+                typeof e.code === 'string'
+                  ? e.code
+                  : e.name === 'ContextError'
+                    ? 'context_error'
+                    : 'agent_error',
+              message: typeof e.message === 'string' ? e.message : String(err),
+              hint: typeof e.hint === 'string' ? e.hint : undefined,
+            },
+          });
+        })
+        .finally(finish);
+    };
+    read = lineReader(onLine, MAX_REQUEST_BYTES);
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        read(chunk);
+      } catch (err) {
+        send({ error: { code: 'agent_bad_request', message: (err as Error).message } });
+        sock.destroy();
+      }
+    });
+  };
+
+  const server = createServer(serve);
+  const oldUmask = process.umask(0o177);
+  try {
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(paths.socket, () => res());
+    });
+  } finally {
+    process.umask(oldUmask);
+  }
+  // Two agents started at the very same moment over a stale lock: the one whose pid the lock
+  // does not hold leaves.
+  if (lockHolder(paths.lock) !== process.pid) {
+    server.close();
+    log('lost the lock to another agent');
+    return false;
+  }
+  log('agent started', { pid: process.pid, socket: paths.socket, idleExitMs: opts.idleExitMs });
+  touch();
+  const onSignal = () => stop();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await stopped;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  log('agent stopping');
+  server.close();
+  for (const w of watchers.values()) await w.watcher.close().catch(() => {});
+  for (const b of builders.values()) b.session.close();
+  try {
+    unlinkSync(paths.socket);
+  } catch {}
+  if (lockHolder(paths.lock) === process.pid) rmSync(paths.lock, { force: true });
+  if (idle) clearTimeout(idle);
+  return true;
+}

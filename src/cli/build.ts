@@ -370,28 +370,29 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   const agent = agentWanted(opts) && !inputs.fromStdin ? await import('../agent/client.js') : undefined;
   const { agentPaths } = agent ? await import('../agent/paths.js') : { agentPaths: undefined };
   const paths = agentPaths?.();
-  const agentUp =
-    agent && paths
-      ? agent.ensureAgent(paths, process.argv[1] ?? '').then(
-          () => true,
-          () => false,
-        )
-      : undefined;
   // Without the agent, the walk of the context needs no builder: it runs while the builder is found and greeted.
   if (!agent) scanHere().catch(() => undefined);
   try {
     const { selectTargets } = await import('./targets.js');
     const picked = (await selectTargets(opts, parsePlatforms(opts.platform, false)))[0]!;
     target = picked;
-    // The embedded builder lives in this process: the agent cannot reach it.
-    const useAgent = !target.embedded && paths !== undefined && (await agentUp) === true;
-    if (!useAgent) scanHere().catch(() => undefined);
+    // The embedded builder lives in this process: the agent cannot reach it (nor is one started).
+    const agentUp =
+      agent && paths && !target.embedded
+        ? agent.ensureAgent(paths, process.argv[1] ?? '').then(
+            () => true,
+            () => false,
+          )
+        : Promise.resolve(false);
+    if (!agent || target.embedded) scanHere().catch(() => undefined);
     session = createBuilderSession({
       url: target.url,
       token: target.token,
       project: target.project,
     });
     const hello = await session.hello(signal);
+    const useAgent = paths !== undefined && (await agentUp);
+    if (!useAgent) scanHere().catch(() => undefined);
     requireBuildCapabilities(hello, { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 });
     checkTargetPlatform(hello, target, opts);
     // Shown (progress, metadata) in its normalised form: `arm64` is linux/arm64.

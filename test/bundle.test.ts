@@ -119,3 +119,20 @@ describe('the bundles keep heavy packages off the start-up path', () => {
     assert.ok(heavyInputs(meta(), Object.keys(meta().outputs), serving).length > 0);
   });
 });
+
+describe('the bundles hold each module once', () => {
+  test('no source file or package module is in two output files', () => {
+    // Two copies would mean two instances of its module-level state (gRPC channel caches, loggers,
+    // timers) in one process, depending on which chunk a caller's import lands in.
+    const m = meta();
+    const where = new Map<string, string[]>();
+    for (const [out, o] of Object.entries(m.outputs)) {
+      for (const input of Object.keys(o.inputs)) where.set(input, [...(where.get(input) ?? []), out]);
+    }
+    assert.ok(where.size > 100, `the metafile names only ${where.size} inputs`);
+    const twice = [...where]
+      .filter(([, outs]) => outs.length > 1)
+      .map(([i, outs]) => `${i}: ${outs.join(', ')}`);
+    assert.deepEqual(twice, []);
+  });
+});

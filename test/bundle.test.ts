@@ -23,11 +23,11 @@ function meta(): Meta {
   return JSON.parse(readFileSync(META, 'utf8')) as Meta;
 }
 
-/** Bundled packages (and own files) in these output files that match HEAVY. */
-function heavyInputs(m: Meta, outputs: Iterable<string>): string[] {
+/** Bundled packages (and own files) in these output files that match `heavy`. */
+function heavyInputs(m: Meta, outputs: Iterable<string>, heavy = HEAVY): string[] {
   const found = new Set<string>();
   for (const out of outputs) {
-    for (const input of Object.keys(m.outputs[out]?.inputs ?? {})) if (HEAVY.test(input)) found.add(input);
+    for (const input of Object.keys(m.outputs[out]?.inputs ?? {})) if (heavy.test(input)) found.add(input);
   }
   return [...found];
 }
@@ -107,9 +107,32 @@ describe('the bundles keep heavy packages off the start-up path', () => {
     });
   }
 
-  test('depot-builder --version loads none of them', () => {
+  test('depot-builder --version loads none of them, nor the server, the gRPC stack or the history', () => {
     const loaded = loadedOutputs(BUILDER_BIN, ['--version']);
     assert.ok(loaded.includes(relative(ROOT, BUILDER_BIN)), `the hook saw no bundle file: ${loaded}`);
     assert.deepEqual(heavyInputs(meta(), loaded), []);
+    // The project-name rule is the one server file the command line needs (it imports nothing).
+    const serving =
+      /node_modules\/@grpc\/|builder-host\/src\/(server\/(?!project-name\.ts)|history\/|store\/)/;
+    assert.deepEqual(heavyInputs(meta(), loaded, serving), []);
+    // Not vacuous: `serve` does load them (its chunks are in the metafile).
+    assert.ok(heavyInputs(meta(), Object.keys(meta().outputs), serving).length > 0);
+  });
+});
+
+describe('the bundles hold each module once', () => {
+  test('no source file or package module is in two output files', () => {
+    // Two copies would mean two instances of its module-level state (gRPC channel caches, loggers,
+    // timers) in one process, depending on which chunk a caller's import lands in.
+    const m = meta();
+    const where = new Map<string, string[]>();
+    for (const [out, o] of Object.entries(m.outputs)) {
+      for (const input of Object.keys(o.inputs)) where.set(input, [...(where.get(input) ?? []), out]);
+    }
+    assert.ok(where.size > 100, `the metafile names only ${where.size} inputs`);
+    const twice = [...where]
+      .filter(([, outs]) => outs.length > 1)
+      .map(([i, outs]) => `${i}: ${outs.join(', ')}`);
+    assert.deepEqual(twice, []);
   });
 });

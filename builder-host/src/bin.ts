@@ -3,20 +3,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DEFAULT_ENGINE_HOST, EngineApiError, parseEngineHost } from '../../src/engine-api/index.js';
-import { loadTeamSecret, openFleet } from '../../src/protocol/fleet/index.js';
-import { isLocalAddress } from '../../src/protocol/index.js';
-import { createTokenStore, issueTeamToken } from './auth/index.js';
-import { formatBytes, formatGcReport, fsckStore, type GcPolicy, runGc } from './gc/index.js';
-import { BUILDER_VERSION, createLogger, startBuilderHost } from './host.js';
-import {
-  createImageNamespaces,
-  type Limits,
-  loadNamespaceKey,
-  PROJECT_NAME,
-  parseDuration,
-  parseSize,
-} from './server/index.js';
-import { acquireMaintenance, createStore, type Store, StoreError } from './store/index.js';
+import { isLocalAddress } from '../../src/protocol/loopback.js';
+import type { GcPolicy } from './gc/index.js';
+import type { Limits } from './server/index.js';
+import { PROJECT_NAME } from './server/project-name.js';
+import type { Store } from './store/index.js';
+import { parseDuration, parseSize } from './units.js';
+import { BUILDER_VERSION } from './version.js';
+
+// Each command loads what it uses when it runs (`import()`): `--version` or `token create` does
+// not pay for the server, the store, the history and the fleet.
 
 function fail(message: string): never {
   process.stderr.write(`depot-builder: ${message}\n`);
@@ -284,6 +280,7 @@ program
               clientCa: o.tlsClientCa ? readPem('--tls-client-ca', o.tlsClientCa) : undefined,
             }
           : undefined;
+      const { createLogger, startBuilderHost } = await import('./host.js');
       const logger = createLogger();
       try {
         const host = await startBuilderHost({
@@ -340,6 +337,10 @@ token
       // Project "*" is what makes a token an admin token (see server ADMIN_PROJECT).
       const project = o.admin ? '*' : o.project!;
       if (o.teamSecret) {
+        const [{ issueTeamToken }, { loadTeamSecret }] = await Promise.all([
+          import('./auth/index.js'),
+          import('../../src/protocol/fleet/index.js'),
+        ]);
         const { token: t, record } = issueTeamToken(await loadTeamSecret(o.teamSecret), project, o.user);
         process.stdout.write(`${t}\n`);
         process.stderr.write(
@@ -347,6 +348,7 @@ token
         );
         return;
       }
+      const { createTokenStore } = await import('./auth/index.js');
       const { token: t } = await createTokenStore(o.data!).create(project, o.user);
       process.stdout.write(`${t}\n`);
     },
@@ -356,6 +358,7 @@ token
   .description('list tokens (never their secrets)')
   .requiredOption('--data <dir>', 'data directory of the builder')
   .action(async (o: { data: string }) => {
+    const { createTokenStore } = await import('./auth/index.js');
     for (const r of await createTokenStore(o.data).list())
       process.stdout.write(
         `${r.id}\t${r.project}\t${r.user}\t${r.createdAt}${r.revoked ? '\trevoked' : ''}\n`,
@@ -368,10 +371,12 @@ token
   .option('--fleet <spec>', 'fleet whose builders refuse the team token from now on')
   .action(async (id: string, o: { data?: string; fleet?: string }) => {
     if (o.fleet) {
+      const { openFleet } = await import('../../src/protocol/fleet/index.js');
       await openFleet(o.fleet).revokeToken(id);
       return;
     }
     if (!o.data) fail('pass --data DIR or --fleet SPEC');
+    const { createTokenStore } = await import('./auth/index.js');
     if (!(await createTokenStore(o.data).revoke(id))) fail(`no token with id ${id}`);
   });
 
@@ -410,6 +415,7 @@ tlsCmd
 async function openLocked(dataDir: string): Promise<{ store: Store; release: () => Promise<void> }> {
   if (!existsSync(join(dataDir, 'store.db')))
     fail(`${dataDir} is not a builder data directory (no store.db)`);
+  const { acquireMaintenance, createStore, StoreError } = await import('./store/index.js');
   let release: () => Promise<void>;
   try {
     release = await acquireMaintenance(dataDir);
@@ -454,6 +460,10 @@ program
       const policy = parseGcPolicy({ ...o, flag: '--', dryRun: o.dryRun === true });
       if (o.keepBuildCache !== undefined && !o.engine) fail('--keep-build-cache needs --engine');
       const engine = o.engine ? engineAddress(o.engine) : undefined;
+      const [{ createImageNamespaces, loadNamespaceKey }, { formatGcReport, runGc }] = await Promise.all([
+        import('./server/index.js'),
+        import('./gc/index.js'),
+      ]);
       const { store, release } = await openLocked(o.data);
       try {
         const namespaces = engine ? createImageNamespaces(await loadNamespaceKey(o.data)) : undefined;
@@ -477,6 +487,7 @@ program
   .description('re-hash every blob and snapshot; move corrupt ones to <data>/quarantine/ (exit 1 when any)')
   .requiredOption('--data <dir>', 'data directory of the builder (no builder may be serving it)')
   .action(async (o: { data: string }) => {
+    const { formatBytes, fsckStore } = await import('./gc/index.js');
     const { store, release } = await openLocked(o.data);
     let problems = 0;
     try {

@@ -21,8 +21,9 @@ import {
 } from './server/index.js';
 import { acquireMaintenance, createStore, registerBuilder, type Store } from './store/index.js';
 
-/** Version of the builder-host. */
-export const BUILDER_VERSION = '0.1.0';
+import { BUILDER_VERSION } from './version.js';
+
+export { BUILDER_VERSION };
 
 export interface BuilderHostOptions {
   /** Docker engine: unix:///PATH or tcp://HOST:PORT */

@@ -164,12 +164,14 @@ function isStale(held: { text: string; ageMs: number }, staleMs: number): boolea
   return owner.host === hostname() && typeof owner.pid === 'number' && !processAlive(owner.pid);
 }
 
-function processAlive(pid: number): boolean {
+/** True while a process of this pid runs on this host (signal 0; EPERM: alive, another user's). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return errno(err) === 'EPERM'; // alive, another user's
+    return errno(err) === 'EPERM';
   }
 }
 

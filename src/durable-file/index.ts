@@ -3,6 +3,7 @@ export {
   type DurableWriteOptions,
   type FileLockFailure,
   type FileLockOptions,
+  processAlive,
   withFileLock,
   writeFileDurably,
 } from './durable-file.js';

@@ -156,18 +156,9 @@ describe('garbage collection against a real builder', { skip }, () => {
     await b.stop();
 
     const blobsBefore = countFiles(join(b.dataDir, 'blobs'));
-    const dry = await builderCli([
-      'gc',
-      '--data',
-      b.dataDir,
-      '--dry-run',
-      '--keep-storage',
-      '0',
-      '--keep-window',
-      '0',
-      '--keep-recent',
-      '1',
-    ]);
+    // Budget 0, no window: only each project's most recent snapshot is kept.
+    const keepLatest = ['--keep-storage', '0', '--keep-window', '0', '--keep-recent', '1'];
+    const dry = await builderCli(['gc', '--data', b.dataDir, '--dry-run', ...keepLatest]);
     assert.equal(dry.code, 0, dry.stderr);
     // Each context has 12 files and SUMS of its own (its Dockerfile is the same for all three):
     // keeping only the most recent snapshot, the two older contexts' own blobs go.
@@ -175,17 +166,7 @@ describe('garbage collection against a real builder', { skip }, () => {
     assert.match(dry.stdout, new RegExp(`store: would delete ${gone} blobs .* and 2 snapshots`));
     assert.equal(countFiles(join(b.dataDir, 'blobs')), blobsBefore, 'a dry run deletes nothing');
 
-    const real = await builderCli([
-      'gc',
-      '--data',
-      b.dataDir,
-      '--keep-storage',
-      '0',
-      '--keep-window',
-      '0',
-      '--keep-recent',
-      '1',
-    ]);
+    const real = await builderCli(['gc', '--data', b.dataDir, ...keepLatest]);
     assert.equal(real.code, 0, real.stderr);
     assert.match(
       real.stdout,

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { processAlive } from '../../../src/durable-file/index.js';
 import { buildArgFingerprint } from './explain.js';
 import { createRollups, HOUR_MS, ROLLUP_SCHEMA, type Span, splitByDay, splitByHour } from './rollups.js';
 import { instructionOf, positionOf, suggestFor } from './suggest.js';
@@ -152,16 +153,6 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
     createRollups(db).rebuild();
   },
 ];
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Longest list of paths kept per kind in a snapshot diff. */
 export const SNAPSHOT_DIFF_CAP = 200;

@@ -3,17 +3,15 @@ import { AUTH_METADATA_KEY, PROJECT_METADATA_KEY } from '../../../src/protocol/i
 import type { TokenRecord } from '../auth/index.js';
 import type { ProjectStore } from '../store/index.js';
 import type { ImageNamespace, ImageNamespaces } from './image-namespace.js';
+import { ADMIN_PROJECT, PROJECT_NAME } from './project-name.js';
 import { RpcError } from './rpc-error.js';
+
+export { ADMIN_PROJECT, PROJECT_NAME };
 
 /** Checks a bearer token; undefined when unknown or revoked. */
 export interface TokenVerifier {
   verify(token: string): Promise<TokenRecord | undefined>;
 }
-
-/** Token project that makes a token an admin token. */
-export const ADMIN_PROJECT = '*';
-/** What a project name may be (as `depot-builder token create --project` accepts it). */
-export const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
  * What a handler knows of its caller: who it is and the project-scoped things it may use. Made once

@@ -19,8 +19,14 @@ export function createExportHandler(deps: ServerDeps): BuilderHandlers['Export']
       // Only the project's own results, by id or by the name it tagged: any other image, another
       // project's included, is as unknown as one the engine does not have.
       const ns = caller.images;
+      const project = caller.project;
       let name = req.imageId;
-      if (!/^sha256:[0-9a-f]{64}$/.test(name)) {
+      const byId = /^sha256:[0-9a-f]{64}$/.test(name);
+      // Asked by id (as clients load): held before the look-up, so no collection can take the
+      // names between the check below and the stream.
+      let endUse = byId ? holds.use(project, name) : () => {};
+      endHold = () => endUse();
+      if (!byId) {
         try {
           name = ns.name(name);
         } catch {
@@ -31,8 +37,7 @@ export function createExportHandler(deps: ServerDeps): BuilderHandlers['Export']
       if (!img || !ns.owns(img.repoTags))
         throw new RpcError(grpc.status.NOT_FOUND, `unknown image ${req.imageId}`);
       // Named while it streams; a load the build announced is served once this Export ends, well or not.
-      const project = caller.project;
-      const endUse = holds.use(project, img.id);
+      if (!byId) endUse = holds.use(project, img.id);
       endHold = () => {
         holds.loaded(project, img.id);
         endUse();

@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { RpcError } from './rpc-error.js';
 
+export { parseDuration, parseSize } from '../units.js';
+
 /**
  * What one client may ask of a shared builder. Each is checked where the input arrives, before it
  * reaches the store or the engine, and answers INVALID_ARGUMENT (a request too big) or
@@ -59,40 +61,6 @@ export const DEFAULT_LIMITS: Limits = {
   syncs: 64,
   syncIdleMs: 60_000,
 };
-
-const UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: KiB,
-  kb: 1000,
-  kib: KiB,
-  m: MiB,
-  mb: 1000 ** 2,
-  mib: MiB,
-  g: GiB,
-  gb: 1000 ** 3,
-  gib: GiB,
-  t: 1024 * GiB,
-  tb: 1000 ** 4,
-  tib: 1024 * GiB,
-};
-
-/** "20GiB", "512MB", "1048576" → bytes; undefined when not a size. */
-export function parseSize(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) return undefined;
-  const n = Math.floor(Number(m[1]) * unit);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-/** "60s", "500ms", "2m", "90" (seconds) → milliseconds; undefined when not a duration. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
-  return Math.round(Number(m[1]) * unit);
-}
 
 /** Bytes in the binary units the flags use: 1MiB, 64KiB, 51.5MiB, 700B. */
 export function formatBytes(n: number): string {

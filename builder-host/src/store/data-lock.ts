@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../../../src/durable-file/index.js';
 import { StoreError } from './errors.js';
 
 /**
@@ -14,22 +15,11 @@ const LOCK = 'maintenance.lock';
 // Lock files this process holds: one with our pid that is not here was left by a dead process whose pid we reuse.
 const heldHere = new Set<string>();
 
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function lockHolder(dir: string): Promise<number | undefined> {
   try {
     const pid = Number((await readFile(join(dir, LOCK), 'utf8')).trim());
     if (pid === process.pid) return heldHere.has(join(dir, LOCK)) ? pid : undefined;
-    return alive(pid) ? pid : undefined;
+    return processAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -44,7 +34,7 @@ export async function otherBuilders(dataDir: string): Promise<number[]> {
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid) continue;
-    if (alive(pid)) out.push(pid);
+    if (processAlive(pid)) out.push(pid);
     else await unlink(join(dir, name)).catch(() => {});
   }
   return out;

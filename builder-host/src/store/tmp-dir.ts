@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../../../src/durable-file/index.js';
 
 // Temp names carry the writer's pid so startup cleanup can tell a live process's
 // in-flight file (another builder-host CLI on the same data dir) from a dead one's leftover.
@@ -11,15 +12,8 @@ export function tempPath(tmpDir: string, hint = 'blob'): string {
   return join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.${hint}.tmp`);
 }
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return false; // we have written nothing yet: a pid reused from a dead process
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Another live process; our own pid on a temp file was a dead process's (we have written nothing yet). */
+const alive = (pid: number) => pid !== process.pid && processAlive(pid);
 
 /** Removes everything in `tmpDir` not owned by a live other process; returns the names removed. */
 export async function cleanStaleTemp(tmpDir: string): Promise<string[]> {

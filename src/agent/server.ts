@@ -21,6 +21,7 @@ import {
   scanContext,
   updateScan,
 } from '../context-sync/index.js';
+import { processAlive } from '../durable-file/index.js';
 import { DepotError } from '../errors/index.js';
 import { compileInclude, coveredBy, includeMatch } from '../protocol/index.js';
 import { type BuilderSession, createBuilderSession, type SyncBase } from '../session/index.js';
@@ -81,15 +82,6 @@ interface BuilderState {
   builderId?: string;
   bases: Map<string, SyncBase>;
   lastUsed: number;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Takes the agent lock (a file holding the pid); false when a live agent holds it. */

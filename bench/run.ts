@@ -17,15 +17,11 @@ import {
   startBuilder,
   tempDir,
 } from '../test/integration/harness.js';
+import { median, type Timed, time } from './timing.js';
 
 const FILES = Number(process.env.DEPOT_BENCH_FILES ?? 20000);
 const MB = Number(process.env.DEPOT_BENCH_MB ?? 200);
 const RUNS = Number(process.env.DEPOT_BENCH_RUNS ?? 3);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function makeContext(): string {
   const dir = tempDir('bench-ctx');
@@ -154,6 +150,40 @@ async function main(): Promise<void> {
   const k = median(dockerT);
   rows.push(['cached rebuild: depot build (result reuse)', `${d.toFixed(0)} ms`, '']);
   rows.push(['cached rebuild: docker build', `${k.toFixed(0)} ms`, `ratio ${(d / k).toFixed(2)}×`]);
+
+  // The same through the local agent (warm: its first scan is not counted), and one file edited.
+  const agentEnv = { ...env, DEPOT_AGENT: '1', DEPOT_AGENT_DIR: tempDir('bench-agent') };
+  const jsonArgs = depotArgs.map((a) => (a === 'quiet' ? 'json' : a));
+  time(process.execPath, jsonArgs, agentEnv);
+  const agentT: Timed[] = [];
+  for (let i = 0; i < RUNS; i++) agentT.push(time(process.execPath, jsonArgs, agentEnv));
+  const a = median(agentT.map((x) => x.ms));
+  rows.push([
+    'cached rebuild: depot build through the agent',
+    `${a.toFixed(0)} ms`,
+    `ratio ${(a / k).toFixed(2)}×`,
+  ]);
+  for (const [label, e] of [
+    ['without the agent', env],
+    ['through the agent', agentEnv],
+  ] as const) {
+    const edited: Timed[] = [];
+    const dockerEdited: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      writeFileSync(target, `edit ${label} ${i} ${Date.now()}\n`.repeat(100));
+      edited.push(time(process.execPath, jsonArgs, e));
+      writeFileSync(target, `docker edit ${label} ${i} ${Date.now()}\n`.repeat(100));
+      dockerEdited.push(time('/usr/bin/docker', dockerArgs, env).ms);
+    }
+    const m = median(edited.map((x) => x.ms));
+    const o = median(dockerEdited);
+    rows.push([
+      `one file edited, then depot build ${label}`,
+      `${m.toFixed(0)} ms (spawn → sync acked ${median(edited.map((x) => x.beforeBuildMs)).toFixed(0)} ms, sync ${median(edited.map((x) => x.syncMs)).toFixed(0)} ms)`,
+      `ratio ${(m / o).toFixed(2)}× docker build (${o.toFixed(0)} ms)`,
+    ]);
+  }
+  time(process.execPath, [DEPOT_BIN, 'agent', 'stop'], agentEnv);
   await builder.stop();
 
   // The engine path itself (no result reuse): the session driver against the tar driver.

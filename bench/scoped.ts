@@ -5,10 +5,8 @@
  * Sizes: DEPOT_BENCH_FILES (default 20000), DEPOT_BENCH_BIG_FILES (default 100000),
  * DEPOT_BENCH_RUNS (default 5).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import {
   BUILDER_ENGINE,
   DEPOT_BIN,
@@ -16,15 +14,11 @@ import {
   startBuilder,
   tempDir,
 } from '../test/integration/harness.js';
+import { median, type Timed, time } from './timing.js';
 
 const FILES = Number(process.env.DEPOT_BENCH_FILES ?? 20000);
 const BIG_FILES = Number(process.env.DEPOT_BENCH_BIG_FILES ?? 100000);
 const RUNS = Number(process.env.DEPOT_BENCH_RUNS ?? 5);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function makeTree(files: number, dockerfile: string): string {
   const dir = tempDir('bench-scoped');
@@ -37,26 +31,6 @@ function makeTree(files: number, dockerfile: string): string {
   writeFileSync(join(dir, 'late.txt'), 'late 0\n');
   writeFileSync(join(dir, 'Dockerfile'), dockerfile);
   return dir;
-}
-
-interface Timed {
-  ms: number;
-  /** From spawn to the builder's acknowledgement of the sync: the client's part before Build. */
-  beforeBuildMs: number;
-}
-
-function time(cmd: string, args: string[], env: Record<string, string>): Timed {
-  const wall = Date.now();
-  const t = performance.now();
-  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
-  const ms = performance.now() - t;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  let beforeBuildMs = Number.NaN;
-  for (const line of r.stdout.split('\n')) {
-    if (!line.startsWith('{"type":"sync/acked"')) continue;
-    beforeBuildMs = (JSON.parse(line) as { timeMs: number }).timeMs - wall;
-  }
-  return { ms, beforeBuildMs };
 }
 
 async function main(): Promise<void> {
@@ -98,8 +72,10 @@ async function main(): Promise<void> {
     'FROM busybox\nCOPY package.json /app/\nRUN wc -c /app/package.json > /app/size\nCOPY late.txt /app/late.txt\n';
   console.error(`generating ${FILES} files …`);
   const ctx = makeTree(FILES, twoFiles);
+  const agentEnv = { DEPOT_AGENT: '1', DEPOT_AGENT_DIR: tempDir('bench-agent') };
   for (const [label, extra] of [
     ['depot build', {}],
+    ['depot build through the agent', agentEnv],
     ['depot build, DEPOT_CONTEXT=full', { DEPOT_CONTEXT: 'full' }],
   ] as const) {
     const e = { ...env, ...extra };
@@ -128,18 +104,26 @@ async function main(): Promise<void> {
   const firstDepot = time(process.execPath, depot(big, 'bench:big'), env);
   const firstDocker = time('/usr/bin/docker', docker(big, 'bench:docker-big'), env).ms;
   row(`${BIG_FILES} files, Dockerfile reading 1: first build`, [firstDepot], [firstDocker]);
-  const mine: Timed[] = [];
-  const theirs: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    mine.push(time(process.execPath, depot(big, 'bench:big'), env));
-    theirs.push(time('/usr/bin/docker', docker(big, 'bench:docker-big'), env).ms);
+  for (const [label, extra] of [
+    ['depot build', {}],
+    ['depot build through the agent', agentEnv],
+  ] as const) {
+    const e = { ...env, ...extra };
+    time(process.execPath, depot(big, 'bench:big'), e);
+    const mine: Timed[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      mine.push(time(process.execPath, depot(big, 'bench:big'), e));
+      theirs.push(time('/usr/bin/docker', docker(big, 'bench:docker-big'), env).ms);
+    }
+    row(`${BIG_FILES} files, Dockerfile reading 1: cached rebuild, ${label}`, mine, theirs);
   }
-  row(`${BIG_FILES} files, Dockerfile reading 1: cached rebuild, depot build`, mine, theirs);
   await builder.stop();
+  time(process.execPath, [DEPOT_BIN, 'agent', 'stop'], { ...env, ...agentEnv });
 
   console.log(`median of ${RUNS}; docker build on the same engine in the same run`);
-  console.log('| measure | depot | docker build | ratio | depot: spawn → sync acknowledged |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log('| measure | depot | docker build | ratio | depot: spawn → sync acknowledged | depot: sync |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
 

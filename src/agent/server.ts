@@ -21,9 +21,10 @@ import {
   scanContext,
   updateScan,
 } from '../context-sync/index.js';
+import { touchesScope } from '../dockerfile/context-scope.js';
 import { processAlive } from '../durable-file/index.js';
 import { DepotError } from '../errors/index.js';
-import { compileInclude, coveredBy, includeMatch } from '../protocol/index.js';
+import { compileInclude } from '../protocol/index.js';
 import { type BuilderSession, createBuilderSession, type SyncBase } from '../session/index.js';
 import { type AgentPaths, ensureAgentDir } from './paths.js';
 import {
@@ -236,12 +237,6 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
     return c;
   };
 
-  /** True when a change of `path` can change a scan of `scope`. */
-  const touchesScope = (scope: readonly string[], path: string): boolean => {
-    const include = scope.map(compileInclude);
-    return coveredBy(include, path) || includeMatch(include, path) !== undefined;
-  };
-
   /** The context's scan as a fresh walk would give it now. */
   const currentScan = async (
     c: ContextState,
@@ -268,7 +263,8 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
     if (dirty.length === 0) return { scan: c.scan, how: 'reused' };
     if (c.scope) {
       const scope = c.scan.scope ?? c.scope;
-      if (!dirty.some((p) => touchesScope(scope, p))) return { scan: c.scan, how: 'reused' };
+      const include = scope.map(compileInclude);
+      if (!dirty.some((p) => touchesScope(include, p))) return { scan: c.scan, how: 'reused' };
       c.scan = await scanContext(opts);
       return { scan: c.scan, how: 'walked' };
     }

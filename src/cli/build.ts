@@ -7,6 +7,7 @@ import { normalizeOrKeep, normalizePlatform, resolveBuildPlatform } from '../arc
 import { readIgnorePatterns } from '../context-sync/ignore.js';
 import { type ContextScan, scanContext } from '../context-sync/scan.js';
 import { createLocalEngine } from '../docker/index.js';
+import { contextScope } from '../dockerfile/context-scope.js';
 import { writeFileDurably } from '../durable-file/index.js';
 import {
   type BuildEvent,
@@ -27,7 +28,6 @@ import {
 } from '../session/index.js';
 import { transportFromEnv } from '../session/transport.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
-import { contextScope } from './context-scope.js';
 import { loadToken, openConfig } from './credentials.js';
 import { requireLocalEngine } from './local-engine-check.js';
 import { loadProgressEvents, syncProgressEvents } from './progress-events.js';

@@ -42,7 +42,7 @@ import {
 /** Where one platform of a multi-platform build runs. */
 export type { PlatformTarget } from './targets.js';
 
-import { contextScope } from './context-scope.js';
+import { contextScope } from '../dockerfile/context-scope.js';
 import { progressIntervals } from './progress-events.js';
 import { syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';

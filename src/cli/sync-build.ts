@@ -10,10 +10,10 @@ import { AgentUnavailable, agentSync } from '../agent/client.js';
 import type { AgentPaths } from '../agent/paths.js';
 import type { BuilderRef } from '../agent/protocol.js';
 import type { ContextScan } from '../context-sync/index.js';
+import { builderTakesScope } from '../dockerfile/context-scope.js';
 import type { BuildEvent } from '../progress/index.js';
 import type { BuildEvent__Output, BuildRequest } from '../protocol/index.js';
 import { type BuilderSession, loadSyncBase, saveSyncBase, wireToEvent } from '../session/index.js';
-import { builderTakesScope } from './context-scope.js';
 import { syncAcked, syncProgressEvents, syncWithProgress } from './progress-events.js';
 
 /** A build's code when the engine asked for context the client did not sync. */

@@ -8,7 +8,9 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import type { ContextScan, ScanOptions } from '../context-sync/index.js';
 import * as contextSync from '../context-sync/index.js';
 import type { LocalEngine } from '../docker/index.js';
+import { builderTakesScope, contextScope, touchesScope } from '../dockerfile/context-scope.js';
 import type { BuildEvent, ProgressCounts, SyncPhase } from '../progress/index.js';
+import { compileInclude } from '../protocol/follow-paths.js';
 import type { RegistryAuth } from '../registry/index.js';
 import {
   type BuilderSession,
@@ -102,6 +104,11 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
   /** Changed paths not yet folded into `scan` (a failed rescan must not forget them). */
   const dirty = new Set<string>();
   const dockerfiles = new Map<string, DockerfileRef>();
+  /** The scope each snapshot was scanned with (absent: the whole context). */
+  const scopes = new Map<string, string[] | undefined>();
+  /** Set once the engine asked for more than the Dockerfile names: sync whole contexts from then on. */
+  let wholeContext = false;
+  let scanScopeKey = '';
   const images = new Map<string, { imageSize: number; diffIds: string[] }>();
 
   const current = (): BuilderSession => {
@@ -135,6 +142,18 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
 
   let saving: Promise<void> = Promise.resolve();
 
+  /** What the Dockerfile reads now (it may have been edited), or undefined for the whole context. */
+  async function scopeNow(): Promise<string[] | undefined> {
+    if (wholeContext || !builderTakesScope(capabilities)) return undefined;
+    const text = content
+      ? content.toString('utf8')
+      : await readFile(dockerfilePath!, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    const abs = dockerfilePath ? await realpath(dockerfilePath).catch(() => dockerfilePath) : undefined;
+    const root = await realpath(opts.contextDir).catch(() => opts.contextDir);
+    return contextScope({ contextDir: root, dockerfileAbs: abs, buildArgs: opts.build.buildArgs }, text);
+  }
+
   async function syncOnce(
     changed: string[] | 'all',
     signal?: AbortSignal,
@@ -145,14 +164,32 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
     const update = incrementalScan();
     if (changed !== 'all') for (const p of changed) dirty.add(p);
     const paths = [...dirty];
-    // A full scan can hash a whole tree (the first sync): that is worth reporting; an update is small.
-    const next =
-      changed === 'all' || !scan || !update || touchesIgnoreRules(paths)
-        ? await contextSync.scanContext({
-            ...scanOpts,
-            onProgress: onProgress && ((c) => onProgress('hashing', c)),
-          })
-        : await update(scan, paths, scanOpts);
+    const scope = await scopeNow();
+    const scopeKey = JSON.stringify(scope ?? null);
+    const fresh = changed === 'all' || !scan || scopeKey !== scanScopeKey || touchesIgnoreRules(paths);
+    let next: ContextScan;
+    if (scope) {
+      // Only what the Dockerfile reads: walked afresh when a change touches it (it is small).
+      const include = (scan?.scope ?? scope).map(compileInclude);
+      next =
+        fresh || !scan || paths.some((p) => touchesScope(include, p))
+          ? await contextSync.scanContext({
+              ...scanOpts,
+              scope,
+              onProgress: onProgress && ((c) => onProgress('hashing', c)),
+            })
+          : scan;
+    } else {
+      // A full scan can hash a whole tree (the first sync): that is worth reporting; an update is small.
+      next =
+        fresh || !update
+          ? await contextSync.scanContext({
+              ...scanOpts,
+              onProgress: onProgress && ((c) => onProgress('hashing', c)),
+            })
+          : await update(scan!, paths, scanOpts);
+    }
+    scanScopeKey = scopeKey;
     scan = next;
     dirty.clear();
     if (baseFor !== id) {
@@ -167,6 +204,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
     // Persisting the base (for the next process) is off the rebuild's critical path; writes stay in order.
     saving = saving.then(() => saveSyncBase(id, project, next.contextDir, acked)).catch(() => {});
     remember(dockerfiles, out.snapshotId, df);
+    remember(scopes, out.snapshotId, next.scope);
     return { snapshotId: out.snapshotId, entries: out.entries, bytesSent: out.bytesSent };
   }
 
@@ -252,39 +290,59 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
                 : await readFile(join(opts.contextDir, df.path), 'utf8').catch(() => ''),
             )
           : {};
-        // The agent relay is open before Build asks for it, and ends with the build.
-        relay = sshIds.length ? s.forwardSsh(buildId, ssh) : undefined;
         let done = false;
-        for await (const ev of s.build(
-          {
-            snapshotId,
-            dockerfilePath: df.path,
-            dockerfileContent: df.content,
-            buildArgs: opts.build.buildArgs,
-            target: opts.build.target,
-            platform: opts.build.platform,
-            tags: opts.build.tags,
-            noCache: opts.build.noCache,
-            pull: opts.build.pull,
-            labels: opts.build.labels,
-            buildId,
-            registryAuth,
-            secrets,
-            sshIds,
-            // The dev loop loads every good build.
-            load: true,
-          },
-          signal,
-        )) {
-          const e = wireToEvent(ev);
-          if (!e) continue;
-          if (e.type === 'build/finished') {
-            done = true;
-            if (e.ok) remember(images, e.imageId, { imageSize: e.imageSize ?? 0, diffIds: e.diffIds ?? [] });
-            else if (relay?.error && e.error)
-              e.error = `${e.error} (the ssh agent relay failed: ${relay.error.message})`;
+        let id = snapshotId;
+        let attemptId = buildId;
+        for (let attempt = 0; attempt < 2 && !done; attempt++) {
+          if (attempt > 0) {
+            // The engine asked for context the Dockerfile does not name (a base image's ONBUILD
+            // COPY): from now on this session syncs the whole context.
+            wholeContext = true;
+            const whole = syncQueue.then(() => syncOnce('all', signal));
+            syncQueue = whole.catch(() => {});
+            id = (await whole).snapshotId;
+            df = dockerfiles.get(id) ?? df;
+            attemptId = `${buildId}-whole`;
           }
-          yield e;
+          const scope = scopes.get(id);
+          // The agent relay is open before Build asks for it, and ends with the build.
+          await relay?.close();
+          relay = sshIds.length ? s.forwardSsh(attemptId, ssh) : undefined;
+          for await (const ev of s.build(
+            {
+              snapshotId: id,
+              dockerfilePath: df.path,
+              dockerfileContent: df.content,
+              buildArgs: opts.build.buildArgs,
+              target: opts.build.target,
+              platform: opts.build.platform,
+              tags: opts.build.tags,
+              noCache: opts.build.noCache,
+              pull: opts.build.pull,
+              labels: opts.build.labels,
+              buildId: attemptId,
+              registryAuth,
+              secrets,
+              sshIds,
+              // The dev loop loads every good build.
+              load: true,
+              contextScoped: scope !== undefined,
+              contextScope: scope ?? [],
+            },
+            signal,
+          )) {
+            if (scope && ev.result && !ev.result.ok && ev.result.errorCode === 'context_incomplete') break;
+            const e = wireToEvent(ev);
+            if (!e) continue;
+            if (e.type === 'build/finished') {
+              done = true;
+              if (e.ok)
+                remember(images, e.imageId, { imageSize: e.imageSize ?? 0, diffIds: e.diffIds ?? [] });
+              else if (relay?.error && e.error)
+                e.error = `${e.error} (the ssh agent relay failed: ${relay.error.message})`;
+            }
+            yield e;
+          }
         }
         if (!done) {
           if (signal.aborted) yield finished('build cancelled', 'cancelled');

@@ -9,7 +9,15 @@ import { createDevBuilder, type DevBuilderOptions } from '../../src/dev/real-bui
 import { createLocalEngine, type LocalEngine } from '../../src/docker/index.js';
 import type { BuildEvent } from '../../src/progress/index.js';
 import { DepotError } from '../../src/session/index.js';
-import { type BuilderProcess, docker, LAPTOP_ENGINE, skipReason, startBuilder, tempDir } from './harness.js';
+import {
+  BUILDER_ENGINE,
+  type BuilderProcess,
+  docker,
+  LAPTOP_ENGINE,
+  skipReason,
+  startBuilder,
+  tempDir,
+} from './harness.js';
 
 const skip = skipReason();
 
@@ -160,6 +168,45 @@ describe('dev builder against a real builder', { skip }, () => {
 
     // Loading again only tags.
     assert.equal((await dev.load(imageId)).bytes, 0);
+  });
+
+  test('syncs only what the Dockerfile reads; an edit elsewhere changes nothing; more than it names syncs all', async () => {
+    const ctx = tempDir('dev-scoped');
+    mkdirSync(join(ctx, 'app'));
+    mkdirSync(join(ctx, 'noise'));
+    for (let i = 0; i < 300; i++) writeFileSync(join(ctx, 'noise', `n${i}.txt`), `${i}\n`);
+    writeFileSync(join(ctx, 'app', 'a.txt'), 'a\n');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nCOPY app /app\nRUN cat /app/a.txt\n');
+    const dev = createDevBuilder(devOptions(builder, token, ctx, laptop));
+    devs.push(dev);
+    await dev.connect();
+    const first = await dev.sync('all');
+    assert.equal(first.entries, 3, 'Dockerfile, app, app/a.txt');
+    writeFileSync(join(ctx, 'noise', 'n7.txt'), 'edited\n');
+    const second = await dev.sync(['noise/n7.txt']);
+    assert.equal(second.snapshotId, first.snapshotId);
+    assert.equal(second.bytesSent, 0);
+    writeFileSync(join(ctx, 'app', 'a.txt'), 'changed app\n');
+    const third = await dev.sync(['app/a.txt']);
+    assert.notEqual(third.snapshotId, first.snapshotId);
+    const events = await collect(dev.build(third.snapshotId, randomUUID(), new AbortController().signal));
+    const last = events.at(-1);
+    assert.ok(last?.type === 'build/finished' && last.ok, JSON.stringify(last));
+    assert.ok(events.some((e) => e.type === 'log/appended' && e.data.includes('changed app')));
+
+    // A base image whose ONBUILD COPY reads a file the Dockerfile does not name.
+    const baseTag = `depot-dev-onbuild:${randomBytes(4).toString('hex')}`;
+    const baseCtx = tempDir('dev-onbuild-base');
+    writeFileSync(join(baseCtx, 'Dockerfile'), 'FROM busybox:latest\nONBUILD COPY extra.txt /extra.txt\n');
+    assert.equal(docker(BUILDER_ENGINE, ['build', '-q', '-t', baseTag, baseCtx]).code, 0);
+    writeFileSync(join(ctx, 'extra.txt'), 'from onbuild\n');
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${baseTag}\nCOPY app /app\nRUN cat /extra.txt\n`);
+    const fourth = await dev.sync(['Dockerfile', 'extra.txt']);
+    const built = await collect(dev.build(fourth.snapshotId, randomUUID(), new AbortController().signal));
+    const end = built.at(-1);
+    docker(BUILDER_ENGINE, ['rmi', '-f', baseTag]);
+    assert.ok(end?.type === 'build/finished' && end.ok, JSON.stringify(end));
+    assert.ok(built.some((e) => e.type === 'log/appended' && e.data.includes('from onbuild')));
   });
 
   test('aborting a build stops the RUN step in the engine', async () => {

@@ -79,7 +79,7 @@ describe('the context paths a Dockerfile reads', () => {
     assert.match(whole('FROM busybox\nCOPY src/.. /app\n'), /whole context/);
     assert.match(whole('FROM busybox\nRUN --mount=type=bind,target=/src make\n'), /whole context/);
     // Only the base image could say what $HOME is.
-    assert.match(whole('FROM busybox\nCOPY $HOME/x /x\n'), /base image|not set/);
+    assert.match(whole('FROM busybox\nCOPY $HOME/x /x\n'), /only the build can resolve/);
     // A platform arg BuildKit fills in itself.
     assert.match(whole('FROM busybox\nARG TARGETARCH\nCOPY bin/$TARGETARCH /bin/app\n'), /TARGETARCH/);
     assert.match(whole('# syntax=docker/dockerfile:1\nFROM busybox\nCOPY a /a\n'), /syntax/);
@@ -89,5 +89,30 @@ describe('the context paths a Dockerfile reads', () => {
 
   test('no COPY from the context: nothing but what the caller adds', () => {
     assert.deepEqual(paths('FROM busybox\nRUN echo hi\n'), []);
+  });
+});
+
+describe('the Dockerfile reader the registry credentials use, for context paths too', () => {
+  test('escape directive, line continuations with comments, heredoc bodies, ENV forms', () => {
+    assert.deepEqual(
+      paths(
+        [
+          '# escape=`',
+          'FROM busybox',
+          'ENV DIR src',
+          'ENV A=one B="two"',
+          'COPY a.txt `',
+          '  # a comment inside the continuation',
+          '  $DIR/ /x/',
+          'COPY <<EOF /script.sh',
+          'COPY not-a-path /nope',
+          'EOF',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text
+          'COPY ${A}-${B} /y',
+          '',
+        ].join('\n'),
+      ),
+      ['a.txt', 'one-two', 'src'],
+    );
   });
 });

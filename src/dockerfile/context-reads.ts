@@ -8,8 +8,8 @@
  * What this cannot see (a base image's ONBUILD COPY) the builder catches: the engine asks for a
  * path outside these, the build fails with "context_incomplete", and the client syncs everything.
  */
-import { DockerfileParser } from 'dockerfile-ast';
 import { cleanFollowPath } from '../protocol/follow-paths.js';
+import { expandVariables, parseInstructions } from '../registry/base-images.js';
 
 export type ContextReads =
   /** Follow paths (context-relative, may hold glob characters), deduplicated and sorted. */
@@ -17,8 +17,8 @@ export type ContextReads =
   /** The whole context, and why. */
   | { kind: 'all'; reason: string };
 
-/** Variables visible in a stage: a value, or undefined when only the base image could tell. */
-type Scope = Map<string, string | undefined>;
+/** Variables visible in a stage: a value, or null when only the base image or BuildKit could tell. */
+type Scope = Map<string, string | null>;
 
 class Unknown extends Error {}
 
@@ -27,29 +27,27 @@ const AUTOMATIC_ARGS = /^(TARGET|BUILD)(PLATFORM|OS|ARCH|VARIANT)$|^(HTTPS?|FTP|
 
 const REMOTE_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/|[^/\s]+@[^/\s]+:)/i;
 
-/** `$A`, `${A}`, `${A:-word}`, `${A:+word}` as BuildKit's shell lexer reads them; Unknown otherwise. */
+/** `text` with the scope's variables expanded; Unknown when one cannot be known here. */
 function expand(text: string, scope: Scope): string {
   if (!text.includes('$')) return text;
-  return text.replace(
-    /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*)|(.?))/g,
-    (
-      _all,
-      braced: string | undefined,
-      op: string | undefined,
-      word: string | undefined,
-      bare: string | undefined,
-      other: string | undefined,
-    ) => {
-      if (other !== undefined) throw new Unknown(`"$${other}" in a path`);
-      const name = (braced ?? bare)!;
-      if (!scope.has(name)) throw new Unknown(`$${name} is not set by the Dockerfile`);
-      const value = scope.get(name);
-      if (value === undefined) throw new Unknown(`$${name} may come from the base image`);
-      if (op === ':-') return value === '' ? expand(word ?? '', scope) : value;
-      if (op === ':+') return value === '' ? '' : expand(word ?? '', scope);
-      return value;
-    },
-  );
+  // A variable the Dockerfile never set may come from the base image: unknown (null).
+  const out = expandVariables(text, (name) => (scope.has(name) ? scope.get(name) : null));
+  if (out.includes('$'))
+    throw new Unknown(`${JSON.stringify(text)} names a variable only the build can resolve`);
+  return out;
+}
+
+/** An instruction's leading `--flag[=value]` words and the text after them. */
+function flagsOf(rest: string): { flags: Array<[string, string]>; args: string } {
+  const flags: Array<[string, string]> = [];
+  let args = rest;
+  for (;;) {
+    const m = /^--([A-Za-z-]+)(?:=(\S*))?\s*/.exec(args);
+    if (!m) break;
+    flags.push([m[1]!.toLowerCase(), m[2] ?? '']);
+    args = args.slice(m[0].length);
+  }
+  return { flags, args };
 }
 
 /** The sources of a COPY/ADD argument text (flags already removed); the last word is the destination. */
@@ -63,6 +61,7 @@ function sourceWords(args: string): string[] {
       // Not JSON after all: BuildKit reads it as shell form, so do we.
     }
   }
+  // Shell form: BuildKit splits on whitespace, then expands each word.
   return text.split(/\s+/).filter(Boolean).slice(0, -1);
 }
 
@@ -82,91 +81,74 @@ function mountSource(value: string): string | undefined {
   return source;
 }
 
-interface ArgLike {
-  getProperty(): { getName(): string; getValue(): string | null } | null;
-}
-interface EnvLike {
-  getProperties(): Array<{ getName(): string; getValue(): string | null }>;
-}
-interface FlagLike {
-  getName(): string;
-  getValue(): string | null;
-}
-interface FromLike {
-  getImage(): string | null;
-  getBuildStage(): string | null;
-}
-
 /** The context paths `dockerfile` can read, with `buildArgs` as given to the build. */
 export function contextReads(dockerfile: string, buildArgs: Readonly<Record<string, string>>): ContextReads {
-  let df: ReturnType<typeof DockerfileParser.parse>;
-  try {
-    df = DockerfileParser.parse(dockerfile);
-  } catch {
-    return { kind: 'all', reason: 'the Dockerfile could not be parsed' };
-  }
-  if (df.getDirectives().some((d) => d.getName()?.toLowerCase() === 'syntax'))
-    return { kind: 'all', reason: 'a "# syntax=" frontend may read any path' };
+  const { instructions, syntax } = parseInstructions(dockerfile);
+  if (syntax) return { kind: 'all', reason: 'a "# syntax=" frontend may read any path' };
 
-  const argValue = (name: string, fallback: string | undefined): string | undefined =>
-    Object.hasOwn(buildArgs, name) ? buildArgs[name] : fallback;
+  const argValue = (name: string, fallback: string | null): string | null =>
+    Object.hasOwn(buildArgs, name) ? buildArgs[name]! : fallback;
   const globals: Scope = new Map();
   const stageEnv = new Map<string, Scope>();
   const paths = new Set<string>();
   let scope: Scope | undefined;
   let env: Scope = new Map();
+  /** `NAME=value` words of ARG/ENV (ENV also takes the old `ENV NAME value` form). */
+  const assignments = (rest: string, legacy: boolean): Array<[string, string | undefined]> => {
+    const m = legacy ? /^([A-Za-z_][A-Za-z0-9_]*)\s+([^=]*)$/.exec(rest) : null;
+    if (m && !m[2]!.includes('=')) return [[m[1]!, unquote(m[2]!.trim())]];
+    return rest
+      .split(/\s+(?=[A-Za-z_][A-Za-z0-9_]*(?:=|\s|$))/)
+      .filter(Boolean)
+      .map((w) => {
+        const eq = w.indexOf('=');
+        return eq < 0 ? [w.trim(), undefined] : [w.slice(0, eq), unquote(w.slice(eq + 1).trim())];
+      });
+  };
   try {
-    for (const instruction of df.getInstructions()) {
-      const keyword = instruction.getKeyword().toUpperCase();
+    for (const { keyword, rest } of instructions) {
       if (keyword === 'FROM') {
-        const from = instruction as unknown as FromLike;
+        const words = rest.split(/\s+/).filter((w) => !w.startsWith('--'));
         // A stage sees its parent stage's ENV, not its ARGs; an image's ENV is unknown here.
-        env = new Map(stageEnv.get((from.getImage() ?? '').toLowerCase()) ?? []);
+        env = new Map(stageEnv.get((words[0] ?? '').toLowerCase()) ?? []);
         scope = new Map(env);
-        const name = from.getBuildStage();
-        if (name) stageEnv.set(name.toLowerCase(), env);
+        if (words.length >= 3 && words[1]!.toLowerCase() === 'as') stageEnv.set(words[2]!.toLowerCase(), env);
         continue;
       }
       if (keyword === 'ARG') {
-        const prop = (instruction as unknown as ArgLike).getProperty();
-        const name = prop?.getName();
-        if (!name) continue;
-        const raw = prop?.getValue();
-        if (!scope) {
-          const def = raw == null ? '' : expandOrUndefined(raw, globals);
-          globals.set(name, argValue(name, def));
-          continue;
+        for (const [name, raw] of assignments(rest, false)) {
+          if (!scope) {
+            globals.set(name, argValue(name, raw === undefined ? '' : expandOrNull(raw, globals)));
+            continue;
+          }
+          let value: string | null;
+          if (raw !== undefined) value = argValue(name, expandOrNull(raw, scope));
+          else if (Object.hasOwn(buildArgs, name)) value = buildArgs[name]!;
+          else if (globals.has(name)) value = globals.get(name)!;
+          else value = AUTOMATIC_ARGS.test(name) ? null : '';
+          scope.set(name, value);
         }
-        let value: string | undefined;
-        if (raw != null) value = argValue(name, expandOrUndefined(raw, scope));
-        else if (Object.hasOwn(buildArgs, name)) value = buildArgs[name];
-        else if (globals.has(name)) value = globals.get(name);
-        else value = AUTOMATIC_ARGS.test(name) ? undefined : '';
-        scope.set(name, value);
         continue;
       }
       if (!scope) continue;
       if (keyword === 'ENV') {
-        for (const p of (instruction as unknown as EnvLike).getProperties()) {
-          const name = p.getName();
-          if (!name) continue;
-          const value = expandOrUndefined(p.getValue() ?? '', scope);
+        for (const [name, raw] of assignments(rest, true)) {
+          const value = expandOrNull(raw ?? '', scope);
           scope.set(name, value);
           env.set(name, value);
         }
       } else if (keyword === 'COPY' || keyword === 'ADD') {
-        const flags = (instruction as unknown as { getFlags(): FlagLike[] }).getFlags();
-        if (flags.some((f) => f.getName().toLowerCase() === 'from')) continue;
-        for (const word of sourceWords(instruction.getArgumentsContent() ?? '')) {
+        const { flags, args } = flagsOf(rest);
+        if (flags.some(([f]) => f === 'from')) continue;
+        for (const word of sourceWords(args)) {
           if (word.startsWith('<<')) continue;
           if (keyword === 'ADD' && REMOTE_SOURCE.test(word)) continue;
           addPath(paths, expand(word, scope), keyword);
         }
       } else if (keyword === 'RUN') {
-        const flags = (instruction as unknown as { getFlags(): FlagLike[] }).getFlags();
-        for (const f of flags) {
-          if (f.getName().toLowerCase() !== 'mount') continue;
-          const source = mountSource(f.getValue() ?? '');
+        for (const [f, value] of flagsOf(rest).flags) {
+          if (f !== 'mount') continue;
+          const source = mountSource(value);
           if (source !== undefined) addPath(paths, expand(source, scope), 'RUN --mount');
         }
       }
@@ -178,18 +160,23 @@ export function contextReads(dockerfile: string, buildArgs: Readonly<Record<stri
   return { kind: 'paths', paths: [...paths].sort() };
 }
 
-function expandOrUndefined(text: string, scope: Scope): string | undefined {
+function unquote(v: string): string {
+  return v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.at(-1) === v[0] ? v.slice(1, -1) : v;
+}
+
+function expandOrNull(text: string, scope: Scope): string | null {
   try {
     return expand(text, scope);
   } catch (err) {
-    if (err instanceof Unknown) return undefined;
+    if (err instanceof Unknown) return null;
     throw err;
   }
 }
 
 function addPath(paths: Set<string>, source: string, what: string): void {
-  // A backslash may be an escape or a character: not worth guessing.
-  if (source.includes('\\')) throw new Unknown(`${what} ${JSON.stringify(source)} holds a backslash`);
+  // A backslash or a quote may be an escape or a character: not worth guessing.
+  if (/[\\"']/.test(source))
+    throw new Unknown(`${what} ${JSON.stringify(source)} holds a backslash or quote`);
   const clean = cleanFollowPath(source);
   if (clean === '') throw new Unknown(`${what} ${JSON.stringify(source)} reads the whole context`);
   paths.add(clean);

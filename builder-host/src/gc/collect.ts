@@ -215,6 +215,9 @@ export async function collectStore(deps: CollectDeps, policy: StorePolicy): Prom
       report.deletedBlobBytes += freed;
     }
   }
+  // Packs holding removed blobs are rewritten with only their live ones, so the disk holds what
+  // the report counts; a blob found corrupt on the way is dropped (fsck reports it).
+  await blobs.compact();
   for (const id of [...snapSize.keys()].sort()) {
     if (ownership.anyHoldsSnapshot(id)) continue;
     if (pins.pinnedSnapshot(id)) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import { parseCanonicalManifest } from '../../../src/protocol/index.js';
 import { digestHex, type Store } from '../store/index.js';
@@ -25,10 +26,27 @@ export interface FsckReport {
   problems: FsckProblem[];
 }
 
-async function hashFile(path: string): Promise<string> {
+/**
+ * Hashes a blob through the store's one read path (a file of its own or a range of a pack),
+ * copying its bytes to `copy` when given; '' when it cannot be read.
+ */
+async function hashBlob(blobs: Store['blobs'], digest: string, copy?: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return `sha256:${h.digest('hex')}`;
+  const out = copy ? createWriteStream(copy, { mode: 0o444 }) : undefined;
+  try {
+    for await (const c of blobs.open(digest) as AsyncIterable<Buffer>) {
+      h.update(c);
+      if (out && !out.write(c)) await new Promise<void>((r) => out.once('drain', () => r()));
+    }
+    return `sha256:${h.digest('hex')}`;
+  } catch {
+    return '';
+  } finally {
+    if (out) {
+      out.end();
+      await finished(out).catch(() => {});
+    }
+  }
 }
 
 /**
@@ -45,24 +63,25 @@ export async function fsckStore(store: Store): Promise<FsckReport> {
     report.blobs++;
     report.bytes += b.size;
     onDisk.add(b.digest);
-    const path = blobs.path(b.digest);
-    let actual = '';
-    try {
-      actual = await hashFile(path);
-    } catch {
-      actual = '';
-    }
-    if (actual === b.digest) continue;
+    if ((await hashBlob(blobs, b.digest)) === b.digest) continue;
+    // Its bytes go to quarantine; the store forgets it (a packed blob's bytes go at compaction).
     await mkdir(join(quarantine, 'blobs'), { recursive: true });
     const to = join(quarantine, 'blobs', digestHex(b.digest));
-    await rename(path, to);
-    // Also forgets it in memory; the file is gone already, so this deletes nothing.
+    await hashBlob(blobs, b.digest, to);
     await blobs.remove(b.digest);
     onDisk.delete(b.digest);
     const projects = ownership.holdersOf(b.digest);
     for (const p of projects) ownership.dropBlobs(p, [b.digest]);
     report.problems.push({ kind: 'blob', id: b.digest, problem: 'corrupt', quarantined: to, projects });
   }
+  // Packs that held corrupt blobs are rewritten without them (what compaction finds corrupt too).
+  for (const d of await blobs.compact())
+    if (!report.problems.some((p) => p.id === d)) {
+      onDisk.delete(d);
+      const projects = ownership.holdersOf(d);
+      for (const p of projects) ownership.dropBlobs(p, [d]);
+      report.problems.push({ kind: 'blob', id: d, problem: 'corrupt', quarantined: '', projects });
+    }
   const snapsOnDisk = new Set<string>();
   for await (const s of snapshots.list()) {
     report.snapshots++;

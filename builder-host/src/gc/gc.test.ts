@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -163,9 +163,14 @@ test('fsck moves corrupt blobs and snapshots to quarantine and drops their claim
   const { dir, store, stores } = await fresh();
   const id = await sync(stores, 'web', { 'a.txt': 'good bytes', 'b.txt': 'soon bad' });
   assert.deepEqual((await fsckStore(store)).problems, []);
-  const p = store.blobs.path(sha('soon bad'));
+  // Small blobs are packed: flip the bytes of one inside its pack.
+  const p = join(dir, 'blobs', 'packs', (await readdir(join(dir, 'blobs', 'packs'))).find((f) => f.endsWith('.pack'))!);
   await chmod(p, 0o644);
-  await writeFile(p, 'rotten!!');
+  const bytes = await readFile(p);
+  const at = bytes.indexOf('soon bad');
+  assert.ok(at >= 0);
+  bytes.write('rotten!!', at);
+  await writeFile(p, bytes);
   const r = await fsckStore(store);
   assert.deepEqual(
     r.problems.map((x) => [x.kind, x.id, x.problem, x.projects]),

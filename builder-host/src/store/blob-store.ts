@@ -1,13 +1,18 @@
-import { execFile } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, openSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { crashPoint } from './crash-point.js';
 import { digestHex, StoreError } from './errors.js';
+import { openPacks } from './packs.js';
 import { tempPath } from './tmp-dir.js';
 
-/** Content-addressed, immutable blobs under `<data>/blobs/sha256/<ab>/<hex>`. */
+/**
+ * Content-addressed, immutable blobs: large ones (streamed) as files under
+ * `<data>/blobs/sha256/<ab>/<hex>`, small ones (whole in one message) appended to packs under
+ * `<data>/blobs/packs/` (see packs.ts). Both are read through `open`.
+ */
 export interface BlobStore {
   /** True when the blob is in the store; throws StoreError 'invalid_digest' for a malformed digest. */
   has(digest: string): Promise<boolean>;
@@ -15,7 +20,7 @@ export interface BlobStore {
   missing(digests: Iterable<string>): Promise<string[]>;
   /** A stream of the blob's bytes; throws StoreError 'blob_missing' (synchronously) when absent. */
   open(digest: string): NodeJS.ReadableStream;
-  /** Where the blob lives (or would live) on disk. */
+  /** Where the blob lives (or would live) as a file of its own; a packed blob is not there. */
   path(digest: string): string;
   /**
    * Starts receiving one blob; bytes go to a temp file (in the store's tmp dir, same filesystem),
@@ -24,20 +29,26 @@ export interface BlobStore {
   begin(digest: string, size?: number): BlobWriter;
   /**
    * Stores a whole small blob given in memory: verified before anything is written, then
-   * written to a temp file and renamed into place. Durable only after `flush()`.
+   * appended to the open pack. Durable only after `flush()`.
    */
   put(digest: string, data: Buffer): Promise<void>;
   /**
-   * Makes every blob stored by `put` before this call durable (one syncfs of the store's
-   * filesystem), including those another caller's flush already took but has not finished: it
+   * Makes every blob stored by `put` before this call durable (its pack fsynced, renamed and
+   * indexed), including those another caller's flush already took but has not finished: it
    * resolves only once they are on disk, and rejects when they could not be made durable.
    */
   flush(): Promise<void>;
   /**
-   * Deletes a blob from disk (garbage collection, quarantine); returns its size, 0 when absent.
-   * A put or commit of the same digest waits for the deletion, so it cannot be undone by it.
+   * Deletes a blob (garbage collection, quarantine); returns its size, 0 when absent. A packed
+   * blob is forgotten at once and its bytes go at the next `compact`. A put or commit of the same
+   * digest waits for the deletion, so it cannot be undone by it.
    */
   remove(digest: string): Promise<number>;
+  /**
+   * Rewrites the packs that hold removed blobs (each live blob re-verified by digest) and drops
+   * empty ones, so the disk holds what `list` counts. Returns digests found corrupt and dropped.
+   */
+  compact(): Promise<string[]>;
   /** Every blob on disk with its size (a walk of the store; for collection and checks). */
   list(): AsyncIterable<{ digest: string; size: number }>;
 }
@@ -208,14 +219,12 @@ export function createBlobStore(
   root: string,
   tmpDir: string,
   opts: {
-    /** One syncfs of the filesystem holding `root`; false when the platform has none (tests replace it). */
-    syncfs?: (root: string) => Promise<boolean>;
+    /** Makes a pack's bytes durable (tests replace it to hold a flush in the middle). */
+    fsync?: (fh: FileHandle) => Promise<void>;
   } = {},
 ): BlobStore {
-  const syncfs =
-    opts.syncfs ??
-    ((dir: string) =>
-      new Promise<boolean>((resolve) => execFile('sync', ['-f', dir], (err) => resolve(!err))));
+  const packs = openPacks(root, tmpDir, { fsync: opts.fsync, syncDir });
+  const packed = (digest: string) => packs.get(digest) !== undefined || packs.pending(digest);
   const pathOf = (digest: string): string => {
     const hex = digestHex(digest);
     return join(root, 'sha256', hex.slice(0, 2), hex);
@@ -233,25 +242,8 @@ export function createBlobStore(
 
   // Blobs are immutable: once seen, a digest stays present, so lookups need not hit the disk again.
   const known = new Set<string>();
-  const knownDirs = new Set<string>();
-  let dirty: string[] = [];
-  // Flushes run one after another: each takes what is dirty when its turn comes, so a caller's
-  // flush covers its own puts even when an earlier flush had already taken the list.
-  let flushChain: Promise<void> = Promise.resolve();
   // Deletions in progress by digest: a put of the same digest must not land before the unlink.
   const removing = new Map<string, Promise<void>>();
-  const syncFiles = async (files: string[]): Promise<void> => {
-    // One syncfs (coreutils `sync -f`) is far cheaper than an fsync per small file.
-    if (await syncfs(root)) return;
-    for (let i = 0; i < files.length; i += 64)
-      await Promise.all(
-        files.slice(i, i + 64).map(async (f) => {
-          const fh = await open(f, 'r');
-          await fh.sync().finally(() => fh.close());
-        }),
-      );
-    await Promise.all([...new Set(files.map((f) => dirname(f)))].map(syncDir));
-  };
   let listed = false;
   const listAll = async (): Promise<void> => {
     const base = join(root, 'sha256');
@@ -271,7 +263,7 @@ export function createBlobStore(
 
   return {
     async has(digest) {
-      if (known.has(digest)) return true;
+      if (known.has(digest) || packed(digest)) return true;
       const ok = await has(digest);
       if (ok) known.add(digest);
       return ok;
@@ -280,12 +272,12 @@ export function createBlobStore(
       const unique = [...new Set(digests)];
       // Validate all before touching the disk so a bad list fails as a whole.
       for (const d of unique) digestHex(d);
-      let unknown = unique.filter((d) => !known.has(d));
+      let unknown = unique.filter((d) => !known.has(d) && !packed(d));
       if (unknown.length > 512 && !listed) {
         // Many unknown digests (a first sync, or a fresh process): one listing beats a stat each.
         listed = true;
         await listAll();
-        unknown = unique.filter((d) => !known.has(d));
+        unknown = unknown.filter((d) => !known.has(d));
       }
       // Bounded parallel stats: a first sync of a large context asks about many digests.
       for (let i = 0; i < unknown.length; i += 256) {
@@ -295,46 +287,34 @@ export function createBlobStore(
           if (found[j]) known.add(d);
         });
       }
-      return unique.filter((d) => !known.has(d));
+      return unique.filter((d) => !known.has(d) && !packed(d));
     },
     async put(digest, data) {
-      const finalPath = pathOf(digest);
       const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
       if (actual !== digest)
         throw new StoreError('digest_mismatch', `blob ${digest} did not match its digest`);
-      const tmp = tempPath(tmpDir, 'blob');
+      await removing.get(digest);
       try {
-        await writeFile(tmp, data, { mode: 0o444 });
-        await removing.get(digest);
-        const dir = dirname(finalPath);
-        if (!knownDirs.has(dir)) {
-          await mkdir(dir, { recursive: true });
-          knownDirs.add(dir);
-        }
-        await rename(tmp, finalPath);
+        await packs.append(digest, data);
       } catch (err) {
-        await unlink(tmp).catch(() => {});
         throw wrapIo(err, `storing blob ${digest} failed`);
       }
-      known.add(digest);
-      dirty.push(finalPath);
       crashPoint('mid-upload');
     },
-    flush() {
-      const turn = flushChain.then(async () => {
-        if (dirty.length === 0) return;
-        const files = dirty;
-        dirty = [];
-        try {
-          await syncFiles(files);
-        } catch (err) {
-          // Not durable: the next flush tries these again, and this caller learns it failed.
-          dirty.push(...files);
-          throw wrapIo(err, 'making blobs durable failed');
-        }
-      });
-      flushChain = turn.catch(() => {});
-      return turn;
+    async flush() {
+      try {
+        await packs.seal();
+      } catch (err) {
+        // Not durable: the next flush tries the same pack again, and this caller learns it failed.
+        throw wrapIo(err, 'making blobs durable failed');
+      }
+    },
+    async compact() {
+      try {
+        return await packs.compact();
+      } catch (err) {
+        throw wrapIo(err, 'compacting blob packs failed');
+      }
     },
     async remove(digest) {
       const p = pathOf(digest);
@@ -342,15 +322,16 @@ export function createBlobStore(
       if (previous) await previous;
       // Forget it first: from here on nothing may vouch for the blob without looking at the disk.
       known.delete(digest);
+      const fromPack = packs.forget(digest);
       const done = (async () => {
-        let size = 0;
+        let size = fromPack;
         try {
-          size = (await stat(p)).size;
+          const loose = (await stat(p)).size;
           await unlink(p);
+          size = Math.max(size, loose);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
             throw wrapIo(err, `deleting blob ${digest} failed`);
-          size = 0;
         }
         return size;
       })();
@@ -373,16 +354,41 @@ export function createBlobStore(
       } catch {
         return;
       }
+      const loose = new Set<string>();
       for (const ab of subdirs) {
         for (const hex of (await readdir(join(base, ab)).catch(() => [] as string[])).sort()) {
           if (!/^[0-9a-f]{64}$/.test(hex) || hex.slice(0, 2) !== ab) continue;
           const st = await stat(join(base, ab, hex)).catch(() => undefined);
-          if (st?.isFile()) yield { digest: `sha256:${hex}`, size: st.size };
+          if (st?.isFile()) {
+            loose.add(`sha256:${hex}`);
+            yield { digest: `sha256:${hex}`, size: st.size };
+          }
         }
       }
+      const inPacks = new Map<string, number>();
+      for (const [digest, loc] of packs.entries()) inPacks.set(digest, loc.size);
+      // Appended by a sync that has not flushed yet: on disk, and collectable like a loose upload.
+      for (const [digest, size] of packs.pendingEntries()) inPacks.set(digest, size);
+      for (const [digest, size] of [...inPacks].sort((a, b) => a[0].localeCompare(b[0])))
+        if (!loose.has(digest)) yield { digest, size };
     },
     open(digest) {
       const p = pathOf(digest);
+      const loc = packs.get(digest);
+      if (loc) {
+        let fd: number;
+        try {
+          fd = openSync(packs.packPath(loc.pack), 'r');
+        } catch (err) {
+          throw wrapIo(err, `opening blob ${digest} from its pack failed`);
+        }
+        // The fd keeps the bytes readable even if a compaction replaces the pack meanwhile.
+        if (loc.size === 0) {
+          closeSync(fd);
+          return Readable.from([]);
+        }
+        return createReadStream('', { fd, start: loc.offset, end: loc.offset + loc.size - 1 });
+      }
       let fd: number;
       try {
         // Open now so a missing blob fails here, not later on the stream.

@@ -3,7 +3,9 @@
  * reaches that point, so crash tests can stop a real builder at a precise step (no flush, no
  * cleanup, as a power cut or an OOM kill would). Never set it outside tests.
  */
-export function crashPoint(point: 'mid-upload' | 'before-claim' | 'after-claim'): void {
+export function crashPoint(
+  point: 'mid-upload' | 'pack-synced' | 'pack-renamed' | 'before-claim' | 'after-claim',
+): void {
   if (process.env.DEPOT_TEST_CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
 }
 

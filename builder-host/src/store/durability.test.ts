@@ -19,8 +19,8 @@ async function storeWithGate() {
   await mkdir(join(dir, 'tmp'));
   const calls: Array<() => void> = [];
   const blobs = createBlobStore(join(dir, 'blobs'), join(dir, 'tmp'), {
-    // Each syncfs waits until the test lets it finish: the window a concurrent flush must respect.
-    syncfs: () => new Promise<boolean>((resolve) => calls.push(() => resolve(true))),
+    // Each pack fsync waits until the test lets it finish: the window a concurrent flush must respect.
+    fsync: (fh) => new Promise<void>((resolve) => calls.push(() => fh.sync().then(resolve))),
   });
   return { blobs, calls };
 }
@@ -42,7 +42,7 @@ test('a flush does not return while an earlier flush that took its blobs is stil
   const b = Buffer.from('blob of sync two');
   await blobs.put(digestOf(a), a);
   await blobs.put(digestOf(b), b);
-  // Sync one flushes first and takes both blobs into its syncfs; sync two flushes meanwhile.
+  // Sync one flushes first and takes both blobs into its pack's fsync; sync two flushes meanwhile.
   const first = blobs.flush();
   await settled(Promise.resolve());
   assert.equal(calls.length, 1);
@@ -65,7 +65,7 @@ test('blobs put while a flush runs are made durable by the next flush, not skipp
   assert.equal(await settled(second), false);
   calls[0]!();
   await first;
-  // The second flush needs a syncfs of its own for the late blob.
+  // The second flush needs an fsync of its own for the late blob's pack.
   await settled(Promise.resolve());
   assert.equal(calls.length, 2);
   assert.equal(await settled(second), false);

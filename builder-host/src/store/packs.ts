@@ -1,0 +1,320 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type FileHandle, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crashPoint } from './crash-point.js';
+import { StoreError } from './errors.js';
+import { tempPath } from './tmp-dir.js';
+
+/** Where one packed blob lives. */
+export interface PackedBlob {
+  pack: string;
+  offset: number;
+  size: number;
+}
+
+/**
+ * Small blobs appended to pack files (`<root>/packs/<id>.pack`) with an index per pack
+ * (`<id>.idx`, one `<hex> <offset> <size>` line per blob), like git's packfiles: one file, one
+ * fsync and two renames per flush instead of a file, a mkdir and a rename per blob.
+ *
+ * Crash safety: a pack is written in the store's tmp dir (a crash there leaves a temp file,
+ * removed at the next start), fsynced, renamed into `packs/`, and only then is its index written
+ * (temp, fsync, rename, directory fsync). An index therefore only ever names bytes that are fully
+ * on disk and durable; a pack without an index is unreferenced and goes at the next compaction.
+ * Every blob is verified by its digest before it is appended (by the caller) and again whenever a
+ * compaction copies it.
+ */
+export interface Packs {
+  /** The sealed (durable) location of a blob, or undefined. */
+  get(digest: string): PackedBlob | undefined;
+  /** True while the blob is appended but its pack not yet sealed. */
+  pending(digest: string): boolean;
+  /** Appends a verified blob to the open pack; durable only once `seal` has returned. */
+  append(digest: string, data: Buffer): Promise<void>;
+  /** Seals the open pack and any earlier one whose sealing failed; rejects while one cannot be. */
+  seal(): Promise<void>;
+  /**
+   * Forgets a blob, sealed (its bytes go at the next `compact`) or pending (its pack's seal will
+   * not index it); returns its size, 0 when not packed.
+   */
+  forget(digest: string): number;
+  /** Every sealed blob with its size. */
+  entries(): IterableIterator<[string, PackedBlob]>;
+  /** Every blob appended but not yet sealed, with its size. */
+  pendingEntries(): IterableIterator<[string, number]>;
+  /** Path of a sealed pack file. */
+  packPath(pack: string): string;
+  /**
+   * Rewrites packs holding forgotten blobs with only their live ones (each re-verified by digest;
+   * a corrupt one is dropped, so the store no longer claims it), drops empty packs and packs with no
+   * index. Returns the digests dropped as corrupt. Runs between seals, never alongside one.
+   */
+  compact(): Promise<string[]>;
+}
+
+interface OpenPack {
+  id: string;
+  tmp: string;
+  fh: Promise<FileHandle>;
+  size: number;
+  entries: Array<{ digest: string; offset: number; size: number }>;
+  writes: Promise<void>;
+  renamed: boolean;
+}
+
+/** The largest pack a sync appends to before starting another (compaction cost stays bounded). */
+const PACK_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Opens the packs under `<root>/packs`, loading every index whose pack is whole. */
+export function openPacks(
+  root: string,
+  tmpDir: string,
+  opts: {
+    /** Makes a pack's bytes durable (tests replace it to hold a flush in the middle). */
+    fsync?: (fh: FileHandle) => Promise<void>;
+    syncDir: (dir: string) => Promise<void>;
+  },
+): Packs {
+  const dir = join(root, 'packs');
+  mkdirSync(dir, { recursive: true });
+  const fsync = opts.fsync ?? ((fh: FileHandle) => fh.sync());
+  const index = new Map<string, PackedBlob>();
+  // Per sealed pack: its file size and how many bytes of it are still indexed.
+  const packs = new Map<string, { bytes: number; live: number }>();
+  // Appended, not yet sealed: digest → size. A digest forgotten while pending is left out of the seal.
+  const pendingSet = new Map<string, number>();
+  const dropped = new Set<string>();
+  let current: OpenPack | undefined;
+  const unsealed: OpenPack[] = [];
+  // Seals and compactions run one after another; appends never touch a sealed pack.
+  let chain: Promise<unknown> = Promise.resolve();
+
+  const packPath = (id: string) => join(dir, `${id}.pack`);
+  const idxPath = (id: string) => join(dir, `${id}.idx`);
+
+  const load = (id: string, text: string, packBytes: number) => {
+    const rows: Array<[string, PackedBlob]> = [];
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const m = /^([0-9a-f]{64}) (\d+) (\d+)$/.exec(line);
+      // An index is written whole and renamed into place: anything else is not ours to trust.
+      if (!m) return;
+      const offset = Number(m[2]);
+      const size = Number(m[3]);
+      if (offset + size > packBytes) return;
+      rows.push([`sha256:${m[1]}`, { pack: id, offset, size }]);
+    }
+    let live = 0;
+    for (const [d, loc] of rows) {
+      const had = index.get(d);
+      if (had) continue;
+      index.set(d, loc);
+      live += loc.size;
+    }
+    packs.set(id, { bytes: packBytes, live });
+  };
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith('.idx')) continue;
+    const id = name.slice(0, -4);
+    let bytes: number;
+    try {
+      bytes = statSync(packPath(id)).size;
+    } catch {
+      continue; // an index whose pack is gone names nothing
+    }
+    load(id, readFileSync(join(dir, name), 'utf8'), bytes);
+  }
+
+  const newPack = (): OpenPack => {
+    const tmp = tempPath(tmpDir, 'pack');
+    const fh = open(tmp, 'wx', 0o444);
+    fh.catch(() => {});
+    return {
+      id: `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`,
+      tmp,
+      fh,
+      size: 0,
+      entries: [],
+      writes: Promise.resolve(),
+      renamed: false,
+    };
+  };
+
+  const writeIndex = async (id: string, rows: Array<{ digest: string; offset: number; size: number }>) => {
+    const text = rows.map((r) => `${r.digest.slice(7)} ${r.offset} ${r.size}\n`).join('');
+    const tmp = tempPath(tmpDir, 'idx');
+    try {
+      await writeFile(tmp, text, { mode: 0o444 });
+      const fh = await open(tmp, 'r');
+      await fh.sync().finally(() => fh.close());
+      await rename(tmp, idxPath(id));
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    await opts.syncDir(dir);
+  };
+
+  /** Seals a pack; `from`: the pack a compaction copied it from (its blobs move unless forgotten meanwhile). */
+  const sealOne = async (p: OpenPack, from?: string) => {
+    await p.writes;
+    if (!p.renamed) {
+      const fh = await p.fh;
+      await fsync(fh);
+      crashPoint('pack-synced');
+      await rename(p.tmp, packPath(p.id));
+      p.renamed = true;
+      await fh.close().catch(() => {});
+      await opts.syncDir(dir);
+      crashPoint('pack-renamed');
+    }
+    await writeIndex(p.id, p.entries);
+    let live = 0;
+    for (const e of p.entries) {
+      if (from === undefined) {
+        if (dropped.delete(e.digest) && !pendingSet.has(e.digest)) continue;
+        pendingSet.delete(e.digest);
+      }
+      const had = index.get(e.digest);
+      if (from === undefined ? had : had?.pack !== from) continue;
+      index.set(e.digest, { pack: p.id, offset: e.offset, size: e.size });
+      live += e.size;
+    }
+    packs.set(p.id, { bytes: p.size, live });
+  };
+
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const turn = chain.then(fn);
+    chain = turn.catch(() => {});
+    return turn;
+  };
+
+  return {
+    get: (digest) => index.get(digest),
+    pending: (digest) => pendingSet.has(digest),
+    packPath,
+    entries: () => index.entries(),
+    pendingEntries: () => pendingSet.entries(),
+    append(digest, data) {
+      if (index.has(digest) || pendingSet.has(digest)) return Promise.resolve();
+      if (!current || current.size >= PACK_MAX_BYTES) {
+        if (current) unsealed.push(current);
+        current = newPack();
+      }
+      const p = current;
+      pendingSet.set(digest, data.length);
+      dropped.delete(digest);
+      const offset = p.size;
+      p.size += data.length;
+      const write = p.writes.then(async () => {
+        const fh = await p.fh;
+        let off = 0;
+        while (off < data.length) {
+          const { bytesWritten } = await fh.write(data, off, data.length - off, offset + off);
+          off += bytesWritten;
+        }
+        p.entries.push({ digest, offset, size: data.length });
+      });
+      // The next append waits for this one; a failed one leaves its range unindexed (never read).
+      p.writes = write.catch(() => {});
+      return write.catch((err) => {
+        pendingSet.delete(digest);
+        throw err;
+      });
+    },
+    seal() {
+      // Taken now: what this caller appended is in `current` or already in `unsealed`; what is
+      // appended after this call is the next caller's to seal.
+      if (current && current.size > 0) {
+        unsealed.push(current);
+        current = undefined;
+      }
+      const mine = [...unsealed];
+      return serial(async () => {
+        for (const p of mine) {
+          if (!unsealed.includes(p)) continue; // an earlier caller sealed it
+          // Left in the list on failure: the next seal tries it again.
+          await sealOne(p);
+          unsealed.splice(unsealed.indexOf(p), 1);
+        }
+      });
+    },
+    forget(digest) {
+      const waiting = pendingSet.get(digest);
+      if (waiting !== undefined) {
+        pendingSet.delete(digest);
+        dropped.add(digest);
+        return waiting;
+      }
+      const loc = index.get(digest);
+      if (!loc) return 0;
+      index.delete(digest);
+      const p = packs.get(loc.pack);
+      if (p) p.live -= loc.size;
+      return loc.size;
+    },
+    compact() {
+      return serial(async () => {
+        const corrupt: string[] = [];
+        const byPack = new Map<string, Array<[string, PackedBlob]>>();
+        for (const [d, loc] of index) {
+          let l = byPack.get(loc.pack);
+          if (!l) byPack.set(loc.pack, (l = []));
+          l.push([d, loc]);
+        }
+        // A pack without an index (a crash between its rename and its index) is referenced by nothing.
+        for (const name of readdirSync(dir)) {
+          const id = name.replace(/\.(pack|idx)$/, '');
+          if (name.endsWith('.pack') && !packs.has(id) && !existsSync(idxPath(id)))
+            await unlink(join(dir, name)).catch(() => {});
+        }
+        for (const [id, info] of [...packs]) {
+          const rows = byPack.get(id) ?? [];
+          if (rows.length > 0 && info.live === info.bytes) continue;
+          if (rows.length > 0) {
+            // Copy the live blobs, each re-verified, into a new pack sealed like any other.
+            const p = newPack();
+            const src = await open(packPath(id), 'r');
+            try {
+              for (const [d, loc] of rows) {
+                const buf = Buffer.alloc(loc.size);
+                const { bytesRead } = loc.size ? await src.read(buf, 0, loc.size, loc.offset) : { bytesRead: 0 };
+                if (bytesRead !== loc.size || `sha256:${createHash('sha256').update(buf).digest('hex')}` !== d) {
+                  corrupt.push(d);
+                  index.delete(d);
+                  continue;
+                }
+                const offset = p.size;
+                p.size += buf.length;
+                const fh = await p.fh;
+                let off = 0;
+                while (off < buf.length) {
+                  const { bytesWritten } = await fh.write(buf, off, buf.length - off, offset + off);
+                  off += bytesWritten;
+                }
+                p.entries.push({ digest: d, offset, size: buf.length });
+              }
+            } finally {
+              await src.close();
+            }
+            await sealOne(p, id);
+          }
+          // The new copy is durable (or there was nothing live): the old index goes first, then its pack.
+          await unlink(idxPath(id)).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+          });
+          await opts.syncDir(dir);
+          await unlink(packPath(id)).catch(() => {});
+          packs.delete(id);
+        }
+        return corrupt;
+      });
+    },
+  };
+}
+
+/** A StoreError for a pack that cannot be read where its index says. */
+export function packUnreadable(digest: string, cause: unknown): StoreError {
+  return new StoreError('io_error', `reading blob ${digest} from its pack failed`, cause);
+}

@@ -53,13 +53,22 @@ async function main(): Promise<void> {
   );
   const d1 = performance.now();
   if (r.status !== 0) throw new Error(`docker build failed: ${r.stderr}`);
-  const line = r.stderr.split('\n').filter((l) => /transferring context: .* done/.test(l)).pop() ?? '?';
+  const line =
+    r.stderr
+      .split('\n')
+      .filter((l) => /transferring context: .* done/.test(l))
+      .pop() ?? '?';
   const reported = /transferring context: ([\d.]+[kMG]?B) ([\d.]+)s done/.exec(line);
 
   console.log(`context: ${FILES} files, ${MB} MB`);
-  console.log(`depot first sync: ${(t2 - t0).toFixed(0)} ms (scan ${(t1 - t0).toFixed(0)} ms, sync ${(t2 - t1).toFixed(0)} ms, ${(out.bytesSent / 1e6).toFixed(1)} MB sent)`);
-  console.log(`docker build (cold): ${(d1 - d0).toFixed(0)} ms total; transferring context ${reported ? `${reported[1]} in ${reported[2]} s` : line}`);
-  if (reported) console.log(`ratio: ${((t2 - t0) / (Number(reported[2]) * 1000)).toFixed(2)}× docker's transfer`);
+  console.log(
+    `depot first sync: ${(t2 - t0).toFixed(0)} ms (scan ${(t1 - t0).toFixed(0)} ms, sync ${(t2 - t1).toFixed(0)} ms, ${(out.bytesSent / 1e6).toFixed(1)} MB sent)`,
+  );
+  console.log(
+    `docker build (cold): ${(d1 - d0).toFixed(0)} ms total; transferring context ${reported ? `${reported[1]} in ${reported[2]} s` : line}`,
+  );
+  if (reported)
+    console.log(`ratio: ${((t2 - t0) / (Number(reported[2]) * 1000)).toFixed(2)}× docker's transfer`);
 }
 
 main().catch((err) => {

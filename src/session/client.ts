@@ -404,6 +404,9 @@ function isFileEntry(e: ContextEntry): boolean {
   return e.type === 'file' || e.type === 'hardlink';
 }
 
+/** How many small files the upload reads ahead of the one it sends. */
+const READ_AHEAD = 16;
+
 async function sendBlobs(
   call: grpc.ClientDuplexStream<SyncRequest, SyncResponse__Output>,
   digests: string[],
@@ -426,13 +429,31 @@ async function sendBlobs(
   const write = async (msg: SyncRequest) => {
     if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
   };
-  for (const digest of digests) {
+  // Small files are read a few ahead of the one being sent: one at a time, a first sync of many
+  // small files waits on a disk round trip per file with the wire idle.
+  const ahead = new Map<number, Promise<Buffer | undefined>>();
+  const readSmall = async (digest: string): Promise<Buffer | undefined> => {
+    const path = blobs.get(digest);
+    if (!path || (await stat(path)).size > CHUNK_SIZE) return undefined;
+    return readFile(path);
+  };
+  const prefetch = (from: number) => {
+    for (let j = from; j < Math.min(digests.length, from + READ_AHEAD); j++)
+      if (!ahead.has(j)) {
+        const read = readSmall(digests[j]!);
+        read.catch(() => {}); // reported when its turn comes
+        ahead.set(j, read);
+      }
+  };
+  for (const [i, digest] of digests.entries()) {
     const path = blobs.get(digest);
     if (!path) throw new DepotError('sync_failed', `sync failed: builder asked for unknown blob ${digest}`);
-    const size = (await stat(path)).size;
-    if (size <= CHUNK_SIZE) {
+    prefetch(i);
+    const small = await ahead.get(i);
+    ahead.delete(i);
+    if (small) {
       // Small files (most of a context) go as one message each, without a stream per file.
-      const data = await readFile(path);
+      const data = small;
       sent += data.length;
       await write({ chunk: { digest, data, last: true } });
       files++;

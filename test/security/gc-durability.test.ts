@@ -81,7 +81,7 @@ async function waitExit(b: BuilderProcess): Promise<void> {
 }
 
 describe('crash consistency', { skip }, () => {
-  for (const point of ['mid-upload', 'before-claim', 'after-claim']) {
+  for (const point of ['mid-upload', 'pack-synced', 'pack-renamed', 'before-claim', 'after-claim']) {
     test(`a builder killed at ${point} restarts with a clean fsck and builds correctly`, async () => {
       const project = `crash-${point}-${process.pid}`;
       const crashing = await start(undefined, [], point);

@@ -216,8 +216,9 @@ export async function collectStore(deps: CollectDeps, policy: StorePolicy): Prom
     }
   }
   // Packs holding removed blobs are rewritten with only their live ones, so the disk holds what
-  // the report counts; a blob found corrupt on the way is dropped (fsck reports it).
-  await blobs.compact();
+  // the report counts. A blob found corrupt on the way is dropped with its claims: its projects
+  // upload it again at their next sync.
+  for (const d of await blobs.compact()) for (const p of ownership.holdersOf(d)) ownership.dropBlobs(p, [d]);
   for (const id of [...snapSize.keys()].sort()) {
     if (ownership.anyHoldsSnapshot(id)) continue;
     if (pins.pinnedSnapshot(id)) {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { parseCanonicalManifest } from '../../../src/protocol/index.js';
 import { digestHex, type Store } from '../store/index.js';
 

@@ -164,7 +164,12 @@ test('fsck moves corrupt blobs and snapshots to quarantine and drops their claim
   const id = await sync(stores, 'web', { 'a.txt': 'good bytes', 'b.txt': 'soon bad' });
   assert.deepEqual((await fsckStore(store)).problems, []);
   // Small blobs are packed: flip the bytes of one inside its pack.
-  const p = join(dir, 'blobs', 'packs', (await readdir(join(dir, 'blobs', 'packs'))).find((f) => f.endsWith('.pack'))!);
+  const p = join(
+    dir,
+    'blobs',
+    'packs',
+    (await readdir(join(dir, 'blobs', 'packs'))).find((f) => f.endsWith('.pack'))!,
+  );
   await chmod(p, 0o644);
   const bytes = await readFile(p);
   const at = bytes.indexOf('soon bad');
@@ -210,4 +215,63 @@ test('the maintenance lock refuses while another live builder serves the data di
   await rm(join(dir, 'run', `builder-${process.ppid}`));
   await writeFile(join(dir, 'run', 'builder-4194305'), '');
   await (await acquireMaintenance(dir))();
+});
+
+/** The bytes of every pack file on disk. */
+async function packBytes(dir: string): Promise<number> {
+  const packs = join(dir, 'blobs', 'packs');
+  let n = 0;
+  for (const f of await readdir(packs)) if (f.endsWith('.pack')) n += (await stat(join(packs, f))).size;
+  return n;
+}
+
+test('collected packed blobs leave the disk: their pack is rewritten with the live ones, or dropped when empty', async () => {
+  const { dir, store, stores, setClock } = await fresh();
+  setClock(1000);
+  // One sync, one pack holding both blobs; the next sync keeps only one of them.
+  await sync(stores, 'web', { 'gone.txt': 'x'.repeat(4000), 'kept.txt': 'k'.repeat(1000) });
+  setClock(2000);
+  const last = await sync(stores, 'web', { 'kept.txt': 'k'.repeat(1000) });
+  assert.equal(await packBytes(dir), 5000);
+
+  const r = await collectStore(store, policy);
+  assert.equal(r.deletedBlobs, 1);
+  assert.equal(r.deletedBlobBytes, 4000);
+  // The budget counts what is on disk: the removed blob's bytes are gone from the packs too.
+  assert.equal(await packBytes(dir), 1000);
+  const back = stores.forProject('web');
+  assert.equal((await back.snapshot(last))?.length, 1);
+  const chunks: Buffer[] = [];
+  for await (const c of back.open(sha('k'.repeat(1000))) as AsyncIterable<Buffer>) chunks.push(c);
+  assert.equal(Buffer.concat(chunks).toString(), 'k'.repeat(1000));
+  assert.deepEqual((await fsckStore(store)).problems, []);
+
+  // Nothing held any more: the pack and its index go.
+  store.ownership.dropSnapshots('web', [last]);
+  store.ownership.dropBlobsExcept('web', new Set());
+  await collectStore(store, policy);
+  assert.deepEqual(await readdir(join(dir, 'blobs', 'packs')), []);
+  assert.deepEqual(await onDisk(store), []);
+});
+
+test('a compaction does not copy a packed blob whose bytes no longer match its digest', async () => {
+  const { dir, store, stores, setClock } = await fresh();
+  setClock(1000);
+  await sync(stores, 'web', { 'gone.txt': 'g'.repeat(100), 'bad.txt': 'b'.repeat(100) });
+  setClock(2000);
+  await sync(stores, 'web', { 'bad.txt': 'b'.repeat(100) });
+  const packs = join(dir, 'blobs', 'packs');
+  const p = join(packs, (await readdir(packs)).find((f) => f.endsWith('.pack'))!);
+  await chmod(p, 0o644);
+  const bytes = await readFile(p);
+  bytes.write('B', bytes.indexOf('b'.repeat(100)));
+  await writeFile(p, bytes);
+  // Collecting gone.txt rewrites the pack: the corrupt blob is dropped, not carried along.
+  await collectStore(store, policy);
+  assert.equal(await store.blobs.has(sha('b'.repeat(100))), false);
+  assert.equal(store.ownership.holdsBlob('web', sha('b'.repeat(100))), false);
+  assert.deepEqual((await fsckStore(store)).problems, []);
+  // The project uploads it again at its next sync.
+  const again = stores.forProject('web');
+  assert.deepEqual(await again.missing(new Map([[sha('b'.repeat(100)), 100]])), [sha('b'.repeat(100))]);
 });

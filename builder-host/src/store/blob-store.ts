@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, openSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { crashPoint } from './crash-point.js';
 import { digestHex, StoreError } from './errors.js';
 import { openPacks } from './packs.js';

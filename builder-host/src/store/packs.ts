@@ -59,7 +59,11 @@ interface OpenPack {
   fh: Promise<FileHandle>;
   size: number;
   entries: Array<{ digest: string; offset: number; size: number }>;
+  /** Appends waiting for the write in progress; written together in one write when it ends. */
+  queue: Array<{ digest: string; offset: number; data: Buffer; done: (err?: unknown) => void }>;
+  /** The write loop while it runs: a seal waits for it. */
   writes: Promise<void>;
+  writing: boolean;
   renamed: boolean;
 }
 
@@ -136,9 +140,40 @@ export function openPacks(
       fh,
       size: 0,
       entries: [],
+      queue: [],
       writes: Promise.resolve(),
+      writing: false,
       renamed: false,
     };
+  };
+
+  // One write per batch of appends rather than one per blob: a sync has many blobs in flight and
+  // each write is a trip through the thread pool.
+  const drain = (p: OpenPack) => {
+    p.writing = true;
+    p.writes = (async () => {
+      while (p.queue.length) {
+        const batch = p.queue.splice(0);
+        try {
+          const fh = await p.fh;
+          const buf = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((b) => b.data));
+          let off = 0;
+          while (off < buf.length) {
+            const { bytesWritten } = await fh.write(buf, off, buf.length - off, batch[0]!.offset + off);
+            off += bytesWritten;
+          }
+        } catch (err) {
+          // The range stays unindexed (never read); the pack's byte count still covers it.
+          for (const b of batch) b.done(err);
+          continue;
+        }
+        for (const b of batch) {
+          p.entries.push({ digest: b.digest, offset: b.offset, size: b.data.length });
+          b.done();
+        }
+      }
+      p.writing = false;
+    })();
   };
 
   const writeIndex = async (id: string, rows: Array<{ digest: string; offset: number; size: number }>) => {
@@ -207,20 +242,18 @@ export function openPacks(
       dropped.delete(digest);
       const offset = p.size;
       p.size += data.length;
-      const write = p.writes.then(async () => {
-        const fh = await p.fh;
-        let off = 0;
-        while (off < data.length) {
-          const { bytesWritten } = await fh.write(data, off, data.length - off, offset + off);
-          off += bytesWritten;
-        }
-        p.entries.push({ digest, offset, size: data.length });
-      });
-      // The next append waits for this one; a failed one leaves its range unindexed (never read).
-      p.writes = write.catch(() => {});
-      return write.catch((err) => {
-        pendingSet.delete(digest);
-        throw err;
+      return new Promise<void>((resolve, reject) => {
+        p.queue.push({
+          digest,
+          offset,
+          data,
+          done: (err) => {
+            if (err === undefined) return resolve();
+            if (pendingSet.get(digest) !== undefined) pendingSet.delete(digest);
+            reject(err);
+          },
+        });
+        if (!p.writing) drain(p);
       });
     },
     seal() {
@@ -279,8 +312,13 @@ export function openPacks(
             try {
               for (const [d, loc] of rows) {
                 const buf = Buffer.alloc(loc.size);
-                const { bytesRead } = loc.size ? await src.read(buf, 0, loc.size, loc.offset) : { bytesRead: 0 };
-                if (bytesRead !== loc.size || `sha256:${createHash('sha256').update(buf).digest('hex')}` !== d) {
+                const { bytesRead } = loc.size
+                  ? await src.read(buf, 0, loc.size, loc.offset)
+                  : { bytesRead: 0 };
+                if (
+                  bytesRead !== loc.size ||
+                  `sha256:${createHash('sha256').update(buf).digest('hex')}` !== d
+                ) {
                   corrupt.push(d);
                   index.delete(d);
                   continue;

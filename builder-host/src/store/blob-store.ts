@@ -264,6 +264,8 @@ export function createBlobStore(
   return {
     async has(digest) {
       if (known.has(digest) || packed(digest)) return true;
+      packs.refresh();
+      if (packed(digest)) return true;
       const ok = await has(digest);
       if (ok) known.add(digest);
       return ok;
@@ -273,6 +275,11 @@ export function createBlobStore(
       // Validate all before touching the disk so a bad list fails as a whole.
       for (const d of unique) digestHex(d);
       let unknown = unique.filter((d) => !known.has(d) && !packed(d));
+      if (unknown.length) {
+        // Another builder process on the same data directory may have packed some since.
+        packs.refresh();
+        unknown = unknown.filter((d) => !packed(d));
+      }
       if (unknown.length > 512 && !listed) {
         // Many unknown digests (a first sync, or a fresh process): one listing beats a stat each.
         listed = true;
@@ -374,7 +381,11 @@ export function createBlobStore(
     },
     open(digest) {
       const p = pathOf(digest);
-      const loc = packs.get(digest);
+      let loc = packs.get(digest);
+      if (!loc && !known.has(digest)) {
+        packs.refresh();
+        loc = packs.get(digest);
+      }
       if (loc) {
         let fd: number;
         try {

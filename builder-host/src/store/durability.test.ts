@@ -90,14 +90,15 @@ test('a removed blob is no longer vouched for by memory', async () => {
 // the store reopened afterwards must vouch only for blobs whose bytes are whole and durable.
 const storeModule = fileURLToPath(new URL('./index.ts', import.meta.url));
 
-async function crashWhileStoring(point: string | undefined, blobs: Buffer[]) {
+async function crashWhileStoring(point: string | undefined, blobs: Buffer[], dataDir?: string) {
   const dir = await mkdtemp(join(tmpdir(), 'depot-pack-crash-'));
   dirs.push(dir);
+  const data = dataDir ?? join(dir, 'data');
   const script = join(dir, 'child.mts');
   await writeFile(
     script,
     `import { createStore } from ${JSON.stringify(storeModule)};
-const store = await createStore(${JSON.stringify(join(dir, 'data'))});
+const store = await createStore(${JSON.stringify(data)});
 const blobs = JSON.parse(process.argv[2]).map((b) => Buffer.from(b, 'base64'));
 const { createHash } = await import('node:crypto');
 await Promise.all(blobs.map((b) => store.blobs.put('sha256:' + createHash('sha256').update(b).digest('hex'), b)));
@@ -109,7 +110,7 @@ await store.blobs.flush();
     ['--import', 'tsx', script, JSON.stringify(blobs.map((b) => b.toString('base64')))],
     { env: { ...process.env, DEPOT_TEST_CRASH_AT: point ?? '' }, encoding: 'utf8' },
   );
-  return { dir: join(dir, 'data'), signal: r.signal, status: r.status, stderr: r.stderr };
+  return { dir: data, signal: r.signal, status: r.status, stderr: r.stderr };
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -179,4 +180,17 @@ test('many small blobs take one pack and one index, not a file each', async () =
   );
   assert.deepEqual(files.map((f) => f.name.replace(/^.*\./, '')).sort(), ['idx', 'pack']);
   store.ownership.close();
+});
+
+test('a blob packed by another process on the same data directory is found and read', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'depot-pack-shared-'));
+  dirs.push(dir);
+  // Opened first: its index predates the other process's pack.
+  const reader = await createStore(dir);
+  const blob = Buffer.from('from the other builder '.repeat(20));
+  const r = await crashWhileStoring(undefined, [blob], dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(await reader.blobs.missing([digestOf(blob)]), []);
+  assert.deepEqual(await readAll(reader.blobs.open(digestOf(blob))), blob);
+  reader.ownership.close();
 });

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { type FileHandle, open, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crashPoint } from './crash-point.js';
-import { StoreError } from './errors.js';
 import { tempPath } from './tmp-dir.js';
 
 /** Where one packed blob lives. */
@@ -28,6 +27,11 @@ export interface PackedBlob {
 export interface Packs {
   /** The sealed (durable) location of a blob, or undefined. */
   get(digest: string): PackedBlob | undefined;
+  /**
+   * Loads the indexes sealed since the last look (by another builder process serving the same
+   * data directory); call it after a miss.
+   */
+  refresh(): void;
   /** True while the blob is appended but its pack not yet sealed. */
   pending(digest: string): boolean;
   /** Appends a verified blob to the open pack; durable only once `seal` has returned. */
@@ -97,16 +101,19 @@ export function openPacks(
   const packPath = (id: string) => join(dir, `${id}.pack`);
   const idxPath = (id: string) => join(dir, `${id}.idx`);
 
+  // Index files already looked at, and those refused (their pack does not hold what they name).
+  const seen = new Set<string>();
+  const refused = new Set<string>();
   const load = (id: string, text: string, packBytes: number) => {
     const rows: Array<[string, PackedBlob]> = [];
     for (const line of text.split('\n')) {
       if (!line) continue;
       const m = /^([0-9a-f]{64}) (\d+) (\d+)$/.exec(line);
       // An index is written whole and renamed into place: anything else is not ours to trust.
-      if (!m) return;
+      if (!m) return void refused.add(id);
       const offset = Number(m[2]);
       const size = Number(m[3]);
-      if (offset + size > packBytes) return;
+      if (offset + size > packBytes) return void refused.add(id);
       rows.push([`sha256:${m[1]}`, { pack: id, offset, size }]);
     }
     let live = 0;
@@ -118,17 +125,23 @@ export function openPacks(
     }
     packs.set(id, { bytes: packBytes, live });
   };
-  for (const name of readdirSync(dir).sort()) {
-    if (!name.endsWith('.idx')) continue;
-    const id = name.slice(0, -4);
-    let bytes: number;
-    try {
-      bytes = statSync(packPath(id)).size;
-    } catch {
-      continue; // an index whose pack is gone names nothing
+  const refresh = () => {
+    for (const name of readdirSync(dir).sort()) {
+      if (!name.endsWith('.idx') || seen.has(name)) continue;
+      const id = name.slice(0, -4);
+      let bytes: number;
+      let text: string;
+      try {
+        bytes = statSync(packPath(id)).size;
+        text = readFileSync(join(dir, name), 'utf8');
+      } catch {
+        continue; // an index whose pack is gone names nothing
+      }
+      seen.add(name);
+      load(id, text, bytes);
     }
-    load(id, readFileSync(join(dir, name), 'utf8'), bytes);
-  }
+  };
+  refresh();
 
   const newPack = (): OpenPack => {
     const tmp = tempPath(tmpDir, 'pack');
@@ -204,6 +217,7 @@ export function openPacks(
       await opts.syncDir(dir);
       crashPoint('pack-renamed');
     }
+    seen.add(`${p.id}.idx`); // ours: a refresh must not load it a second time
     await writeIndex(p.id, p.entries);
     let live = 0;
     for (const e of p.entries) {
@@ -227,6 +241,7 @@ export function openPacks(
 
   return {
     get: (digest) => index.get(digest),
+    refresh,
     pending: (digest) => pendingSet.has(digest),
     packPath,
     entries: () => index.entries(),
@@ -292,16 +307,19 @@ export function openPacks(
         const corrupt: string[] = [];
         const byPack = new Map<string, Array<[string, PackedBlob]>>();
         for (const [d, loc] of index) {
-          let l = byPack.get(loc.pack);
-          if (!l) byPack.set(loc.pack, (l = []));
+          const l = byPack.get(loc.pack) ?? [];
+          if (l.length === 0) byPack.set(loc.pack, l);
           l.push([d, loc]);
         }
-        // A pack without an index (a crash between its rename and its index) is referenced by nothing.
+        // A pack without an index (a crash between its rename and its index) is referenced by
+        // nothing; an index refused at load names bytes its pack does not hold.
         for (const name of readdirSync(dir)) {
           const id = name.replace(/\.(pack|idx)$/, '');
-          if (name.endsWith('.pack') && !packs.has(id) && !existsSync(idxPath(id)))
-            await unlink(join(dir, name)).catch(() => {});
+          const orphan = name.endsWith('.pack') && !packs.has(id) && !existsSync(idxPath(id));
+          if (orphan || refused.has(id)) await unlink(join(dir, name)).catch(() => {});
         }
+        for (const id of refused) seen.delete(`${id}.idx`);
+        refused.clear();
         for (const [id, info] of [...packs]) {
           const rows = byPack.get(id) ?? [];
           if (rows.length > 0 && info.live === info.bytes) continue;
@@ -345,14 +363,10 @@ export function openPacks(
           await opts.syncDir(dir);
           await unlink(packPath(id)).catch(() => {});
           packs.delete(id);
+          seen.delete(`${id}.idx`);
         }
         return corrupt;
       });
     },
   };
-}
-
-/** A StoreError for a pack that cannot be read where its index says. */
-export function packUnreadable(digest: string, cause: unknown): StoreError {
-  return new StoreError('io_error', `reading blob ${digest} from its pack failed`, cause);
 }

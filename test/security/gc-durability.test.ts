@@ -4,7 +4,7 @@
 // a running sync uses; a full disk fails a sync cleanly.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -155,7 +155,7 @@ describe('garbage collection against a real builder', { skip }, () => {
     assert.equal(refusedFsck.code, 1);
     await b.stop();
 
-    const blobsBefore = countFiles(join(b.dataDir, 'blobs'));
+    const blobsBefore = storedBlobs(b.dataDir).size;
     // Budget 0, no window: only each project's most recent snapshot is kept.
     const keepLatest = ['--keep-storage', '0', '--keep-window', '0', '--keep-recent', '1'];
     const dry = await builderCli(['gc', '--data', b.dataDir, '--dry-run', ...keepLatest]);
@@ -164,7 +164,7 @@ describe('garbage collection against a real builder', { skip }, () => {
     // keeping only the most recent snapshot, the two older contexts' own blobs go.
     const gone = 2 * 13;
     assert.match(dry.stdout, new RegExp(`store: would delete ${gone} blobs .* and 2 snapshots`));
-    assert.equal(countFiles(join(b.dataDir, 'blobs')), blobsBefore, 'a dry run deletes nothing');
+    assert.equal(storedBlobs(b.dataDir).size, blobsBefore, 'a dry run deletes nothing');
 
     const real = await builderCli(['gc', '--data', b.dataDir, ...keepLatest]);
     assert.equal(real.code, 0, real.stderr);
@@ -174,7 +174,7 @@ describe('garbage collection against a real builder', { skip }, () => {
         `store: deleted ${gone} blobs .* and 2 snapshots .*; dropped 2 snapshot and ${gone} blob claims`,
       ),
     );
-    assert.equal(countFiles(join(b.dataDir, 'blobs')), blobsBefore - gone);
+    assert.equal(storedBlobs(b.dataDir).size, blobsBefore - gone);
     assert.equal((await builderCli(['fsck', '--data', b.dataDir])).code, 0);
 
     // The collected contexts sync again (their blobs are asked for) and build correctly.
@@ -324,11 +324,14 @@ describe('garbage collection and what calls still use', { skip }, () => {
       const r = await c.build({ snapshotId: s1.snapshot, dockerfilePath: 'Dockerfile' });
       assert.ok(buildResult(r.events)?.ok, JSON.stringify(buildResult(r.events) ?? r));
       const hex = built.fDigest.slice('sha256:'.length);
-      const blobFile = join(b.dataDir, 'blobs', 'sha256', hex.slice(0, 2), hex);
-      assert.ok(existsSync(blobFile), 'kept while it was the most recent');
+      assert.ok(storedBlobs(b.dataDir).has(hex), 'kept while it was the most recent');
       const s3 = await c.sync(other.entries, other.blobs);
       assert.ok(s3.ok, JSON.stringify(s3));
-      await until('the built snapshot collected after its build', () => !existsSync(blobFile), 15_000);
+      await until(
+        'the built snapshot collected after its build',
+        () => !storedBlobs(b.dataDir).has(hex),
+        15_000,
+      );
       const rebuilt = await c.build({ snapshotId: s1.snapshot, dockerfilePath: 'Dockerfile' });
       assert.equal(rebuilt.code, grpc.status.NOT_FOUND, rebuilt.details);
     } finally {
@@ -371,8 +374,19 @@ describe('a full data disk', {
   });
 });
 
-function countFiles(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n++;
-  return n;
+/**
+ * The digests (hex) the store on disk holds: files of their own under blobs/sha256 and the blobs
+ * each pack index names.
+ */
+function storedBlobs(dataDir: string): Set<string> {
+  const out = new Set<string>();
+  const loose = join(dataDir, 'blobs', 'sha256');
+  for (const e of readdirSync(loose, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) out.add(e.name);
+  const packs = join(dataDir, 'blobs', 'packs');
+  for (const f of existsSync(packs) ? readdirSync(packs) : [])
+    if (f.endsWith('.idx'))
+      for (const line of readFileSync(join(packs, f), 'utf8').split('\n'))
+        if (line) out.add(line.split(' ')[0]!);
+  return out;
 }

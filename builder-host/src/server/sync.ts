@@ -31,12 +31,18 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
     let caller: CallContext | undefined;
     let writer: BlobWriter | undefined;
     let finished = false;
+    // Whole small blobs being stored: a failed sync waits for them before it settles the store.
+    const inflight = new Set<Promise<void>>();
     const fail = (err: unknown) => {
       if (finished) return;
       finished = true;
       void writer?.abort();
       logCall('Sync', caller, started, err);
-      call.emit('error', toStatus(err));
+      // What the failed sync stored leaves the temp dir before its client hears of the failure.
+      const store = caller?.store;
+      void Promise.allSettled([...inflight])
+        .then(() => store?.settle())
+        .then(() => call.emit('error', toStatus(err)));
     };
     call.on('cancelled', () => {
       finished = true;
@@ -140,7 +146,6 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
       call.write({ need: { digests: missing, bytes: needBytes } });
       let received = 0;
       let current = '';
-      const inflight = new Set<Promise<void>>();
       let putError: unknown;
       while (pending.size > 0) {
         const next = await iter.next();

@@ -176,7 +176,21 @@ export function openPacks(
             off += bytesWritten;
           }
         } catch (err) {
-          // The range stays unindexed (never read); the pack's byte count still covers it.
+          // The range stays unindexed (never read). A disk that refused one write will refuse the
+          // next: no more appends to this pack; what it holds is sealed by the next flush, and a
+          // pack that holds nothing goes now.
+          if (current === p) current = undefined;
+          // Appends queued behind it fail too, so the pack ends where its last good blob does
+          // (nothing for a compaction to rewrite on a disk that is full).
+          batch.push(...p.queue.splice(0));
+          p.size = batch[0]!.offset;
+          if (p.entries.length === 0 && !unsealed.includes(p)) {
+            await p.fh.then((fh) => fh.close()).catch(() => {});
+            await unlink(p.tmp).catch(() => {});
+          } else {
+            await p.fh.then((fh) => fh.truncate(p.size)).catch(() => {});
+            if (!unsealed.includes(p)) unsealed.push(p);
+          }
           for (const b of batch) b.done(err);
           continue;
         }

@@ -29,6 +29,11 @@ export interface ProjectStore {
   put(digest: string, data: Buffer): Promise<void>;
   /** Makes the blobs stored by `put` durable, then records that the project holds `uploaded`. */
   flushAndClaim(uploaded: Iterable<{ digest: string; size: number }>): Promise<void>;
+  /**
+   * After a failed sync: makes what it did store durable, unclaimed (garbage for the next
+   * collection), so no half-written pack is left in the temp dir. Never throws.
+   */
+  settle(): Promise<void>;
   /** The bytes of a blob the project holds; StoreError 'blob_missing' otherwise. */
   open(digest: string): NodeJS.ReadableStream;
   /**
@@ -96,10 +101,18 @@ export function createProjectStores(
         },
         async flushAndClaim(uploaded) {
           await blobs.flush();
+          const rows = [...uploaded];
+          // A pack dropped after a failed write holds none of its blobs: never claim what is not there.
+          const absent = await blobs.missing(rows.map((r) => r.digest));
+          if (absent.length)
+            throw new StoreError('blob_missing', `blob ${absent[0]} was not stored: send it again`);
           await delayPoint();
           crashPoint('before-claim');
-          ownership.claimBlobs(project, uploaded, now());
+          ownership.claimBlobs(project, rows, now());
           crashPoint('after-claim');
+        },
+        async settle() {
+          await blobs.flush().catch(() => {});
         },
         open(digest) {
           lease.renew();

@@ -27,17 +27,25 @@ import {
 
 const skip = skipReason();
 
-/** Every blob under the store, each checked against its own name. */
+/** Every blob in the store (files of their own, and the packed ones its pack indexes name), each checked against its own name. */
 function storeBlobs(dataDir: string): { name: string; ok: boolean }[] {
-  const root = join(dataDir, 'blobs', 'sha256');
-  if (!existsSync(root)) return [];
   const out: { name: string; ok: boolean }[] = [];
-  for (const ab of readdirSync(root))
+  const root = join(dataDir, 'blobs', 'sha256');
+  for (const ab of existsSync(root) ? readdirSync(root) : [])
     for (const hex of readdirSync(join(root, ab))) {
       const data = readFileSync(join(root, ab, hex));
       out.push({ name: hex, ok: sha(data) === `sha256:${hex}` });
     }
-  return out;
+  const packs = join(dataDir, 'blobs', 'packs');
+  for (const idx of existsSync(packs) ? readdirSync(packs).filter((f) => f.endsWith('.idx')) : []) {
+    const pack = readFileSync(join(packs, idx.replace(/\.idx$/, '.pack')));
+    for (const line of readFileSync(join(packs, idx), 'utf8').split('\n').filter(Boolean)) {
+      const [hex, offset, size] = line.split(' ') as [string, string, string];
+      const data = pack.subarray(Number(offset), Number(offset) + Number(size));
+      out.push({ name: hex, ok: sha(data) === `sha256:${hex}` });
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 describe('builder sync refuses bad input', { skip }, () => {

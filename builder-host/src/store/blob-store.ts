@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crashPoint } from './crash-point.js';
 import { digestHex, StoreError } from './errors.js';
-import { openPacks } from './packs.js';
+import { openPacks, type PackedBlob } from './packs.js';
 import { tempPath } from './tmp-dir.js';
 
 /**
@@ -381,12 +381,7 @@ export function createBlobStore(
     },
     open(digest) {
       const p = pathOf(digest);
-      let loc = packs.get(digest);
-      if (!loc && !known.has(digest)) {
-        packs.refresh();
-        loc = packs.get(digest);
-      }
-      if (loc) {
+      const fromPack = (loc: PackedBlob): NodeJS.ReadableStream => {
         let fd: number;
         try {
           fd = openSync(packs.packPath(loc.pack), 'r');
@@ -399,13 +394,19 @@ export function createBlobStore(
           return Readable.from([]);
         }
         return createReadStream('', { fd, start: loc.offset, end: loc.offset + loc.size - 1 });
-      }
+      };
+      const loc = packs.get(digest);
+      if (loc) return fromPack(loc);
       let fd: number;
       try {
         // Open now so a missing blob fails here, not later on the stream.
         fd = openSync(p, 'r');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          // Perhaps packed by another builder process on the same data directory since.
+          packs.refresh();
+          const late = packs.get(digest);
+          if (late) return fromPack(late);
           throw new StoreError('blob_missing', `blob ${digest} is not in the store`, err);
         }
         throw wrapIo(err, `opening blob ${digest} failed`);

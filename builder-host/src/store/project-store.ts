@@ -1,4 +1,12 @@
-import { type ContextEntry, snapshotId, sortEntries } from '../../../src/protocol/index.js';
+import {
+  applyDelta,
+  buildTree,
+  type ContextEntry,
+  type DeltaLimits,
+  type ManifestDiff,
+  sortEntries,
+  type TreeResult,
+} from '../../../src/protocol/index.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
 import { crashPoint, delayPoint } from './crash-point.js';
 import { StoreError } from './errors.js';
@@ -36,6 +44,18 @@ export interface ProjectStore {
    * (StoreError 'blob_missing' otherwise). Returns the snapshot id.
    */
   putSnapshot(entries: ContextEntry[]): Promise<string>;
+  /**
+   * Applies a delta to one of the project's snapshots (loading only the directory nodes on its
+   * paths, validating only what it changes); undefined when `baseId` is not the project's. The tree
+   * is not stored: `putTree` does that once its new files are uploaded.
+   */
+  applyDelta(baseId: string, diff: ManifestDiff, opts?: DeltaLimits): Promise<TreeResult | undefined>;
+  /**
+   * Stores a tree made by `applyDelta` on one of the project's snapshots as the project's snapshot;
+   * `files` (digest → size) are the files the delta added, which must be blobs the project holds
+   * (the base's were checked when it was stored). Returns the snapshot id.
+   */
+  putTree(tree: TreeResult, files: ReadonlyMap<string, number>): Promise<string>;
   /** The entries of one of the project's snapshots, sorted; undefined for any other id. */
   snapshot(id: string): Promise<ContextEntry[] | undefined>;
   /** Marks one of the project's snapshots as used now. */
@@ -74,6 +94,18 @@ export function createProjectStores(
     forProject(project) {
       const keyOf = (id: string) => `${project}\0${id}`;
       const lease = pins.lease();
+      const store = async (tree: TreeResult, files: ReadonlyMap<string, number>): Promise<string> => {
+        lease.blobs(files.keys());
+        lease.snapshot(tree.id);
+        const notHeld = ownership.missingBlobs(project, files);
+        if (notHeld.length)
+          throw new StoreError('blob_missing', `blob ${notHeld[0]} was never uploaded by this project`);
+        const id = await snapshots.putTree(tree);
+        ownership.claimSnapshot(project, id, tree.bytes, now());
+        // Claimed (and recently used): the sync is done with its pins.
+        lease.release();
+        return id;
+      };
       return {
         project,
         usageBytes: () => ownership.usageBytes(project),
@@ -109,24 +141,19 @@ export function createProjectStores(
         },
         async putSnapshot(entries) {
           const sizes = new Map<string, number>();
-          let bytes = 0;
-          for (const e of entries)
-            if (e.type === 'file') {
-              sizes.set(e.digest, e.size);
-              bytes += e.size;
-            }
-          lease.blobs(sizes.keys());
-          lease.snapshot(snapshotId(entries));
-          const notHeld = ownership.missingBlobs(project, sizes);
-          if (notHeld.length)
-            throw new StoreError('blob_missing', `blob ${notHeld[0]} was never uploaded by this project`);
-          const id = await snapshots.put(entries);
-          ownership.claimSnapshot(project, id, bytes, now());
+          for (const e of entries) if (e.type === 'file') sizes.set(e.digest, e.size);
+          const tree = buildTree(entries);
+          const id = await store(tree, sizes);
           remember(keyOf(id), sortEntries(entries));
-          // Claimed (and recently used): the sync is done with its pins.
-          lease.release();
           return id;
         },
+        async applyDelta(baseId, diff, opts) {
+          lease.snapshot(baseId);
+          // Another project's snapshot (and so every node under it) is as unknown as one nobody stored.
+          if (!ownership.holdsSnapshot(project, baseId) || !(await snapshots.has(baseId))) return undefined;
+          return applyDelta(baseId, diff, snapshots.node, opts);
+        },
+        putTree: (tree, files) => store(tree, files),
         async snapshot(id) {
           lease.snapshot(id);
           if (!ownership.holdsSnapshot(project, id)) return undefined;

@@ -244,7 +244,9 @@ test('snapshots round trip and their id is stable across order and stores', asyn
     [...back].sort((a, b) => a.path.localeCompare(b.path)),
     [...entries].sort((a, b) => a.path.localeCompare(b.path)),
   );
-  assert.deepEqual(await readdir(join(dir, 'snapshots')), [id.slice(7)]);
+  // The root under its id; the directory below it (src) as a shared node.
+  assert.deepEqual((await readdir(join(dir, 'snapshots'))).sort(), [id.slice(7), 'nodes']);
+  assert.equal((await readdir(join(dir, 'snapshots', 'nodes'))).length, 1);
   assert.deepEqual(await readdir(join(dir, 'tmp')), []);
 
   const other = await fresh();

@@ -76,9 +76,6 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
       const begin = first.value.begin;
       // Counted before anything is decoded: a million-entry manifest is refused, not processed.
       checkManifestSize(limits, (begin.full?.entries.length ?? 0) + (begin.delta?.upserts.length ?? 0));
-      // A client of the manifest-hash ids sends no expected id: it must not get a snapshot it would
-      // misread (its Hello was refused already; this covers a client that skipped it).
-      if (!begin.snapshotId) throw protocolMismatch(0);
       const checkFile = (e: ContextEntry) => {
         if (e.type === 'file') checkFileSize(limits, e.path, e.size);
       };
@@ -101,6 +98,9 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
         tree = buildTree(upserted);
       }
       checkManifestSize(limits, tree.entries);
+      // A client of the manifest-hash ids sends no expected id: it must not get a snapshot it would
+      // misread (its Hello was refused already; this covers a client that skipped it).
+      if (!begin.snapshotId) throw protocolMismatch(0);
       if (tree.id !== begin.snapshotId)
         throw new RpcError(
           grpc.status.INVALID_ARGUMENT,

@@ -12,7 +12,7 @@ import { RpcError, toStatus } from './rpc-error.js';
 export function protocolMismatch(client: number): RpcError {
   return new RpcError(
     grpc.status.FAILED_PRECONDITION,
-    `this builder speaks context protocol ${ownProtocolVersion()}, this client ${Math.max(client, 1)}: upgrade the client (npm i -g depot@latest)`,
+    `this builder speaks context protocol ${ownProtocolVersion()}, this client ${Number(client) || 1}: upgrade the client (npm i -g depot@latest)`,
   );
 }
 

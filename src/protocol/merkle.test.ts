@@ -13,6 +13,7 @@ import {
   encodeNode,
   ManifestError,
   memoryNodes,
+  patchEntries,
   snapshotId,
   sortEntries,
   validateManifest,
@@ -289,6 +290,12 @@ test('applying a random delta gives the id of the full manifest, and fails exact
     } catch (err) {
       deltaErr = err;
     }
+    if (deltaId !== undefined)
+      assert.deepEqual(
+        patchEntries(sortEntries(base), diff),
+        sortEntries(applyDiff(base, diff)),
+        `seed ${seed}`,
+      );
     if (fullId === undefined) {
       assert.ok(
         deltaErr instanceof ManifestError,
@@ -326,6 +333,8 @@ test('a delta chain equals the full manifest at every step, and diffManifests ro
     assert.equal(out.id, snapshotId(next), `step ${step}`);
     assert.equal(out.entries, next.length);
     assert.deepEqual(await walkTree(out.id, mem.source), sortEntries(next));
+    // The builder's shortcut for the build's entry list gives the same list.
+    assert.deepEqual(patchEntries(sortEntries(entries), sent), sortEntries(next));
     entries = next;
     tree = out;
   }

@@ -4,6 +4,7 @@ import {
   type ContextEntry,
   type DeltaLimits,
   type ManifestDiff,
+  patchEntries,
   sortEntries,
   type TreeResult,
 } from '../../../src/protocol/index.js';
@@ -85,6 +86,8 @@ export function createProjectStores(
   const { blobs, snapshots, ownership } = shared;
   const pins = shared.pins ?? createPins();
   const recent = new Map<string, ContextEntry[]>();
+  // The delta each tree was made from: its entry list follows from the base's, if that is in memory.
+  const madeFrom = new WeakMap<TreeResult, { base: string; diff: ManifestDiff }>();
   const remember = (key: string, entries: ContextEntry[]) => {
     recent.delete(key);
     recent.set(key, entries);
@@ -151,9 +154,19 @@ export function createProjectStores(
           lease.snapshot(baseId);
           // Another project's snapshot (and so every node under it) is as unknown as one nobody stored.
           if (!ownership.holdsSnapshot(project, baseId) || !(await snapshots.has(baseId))) return undefined;
-          return applyDelta(baseId, diff, snapshots.node, opts);
+          const tree = await applyDelta(baseId, diff, snapshots.node, opts);
+          madeFrom.set(tree, { base: baseId, diff });
+          return tree;
         },
-        putTree: (tree, files) => store(tree, files),
+        async putTree(tree, files) {
+          const id = await store(tree, files);
+          // The build that follows needs the full entry list: patched from the base's in memory
+          // (binary searches), not walked from the tree.
+          const from = madeFrom.get(tree);
+          const baseEntries = from && recent.get(keyOf(from.base));
+          if (baseEntries) remember(keyOf(id), patchEntries(baseEntries, from.diff));
+          return id;
+        },
         async snapshot(id) {
           lease.snapshot(id);
           if (!ownership.holdsSnapshot(project, id)) return undefined;

@@ -4,8 +4,12 @@
  */
 import type { ClientTransport } from '../session/transport.js';
 
-/** The agent speaks this version; a client meeting another one stops that agent and starts its own. */
-export const AGENT_PROTOCOL = 1;
+/**
+ * The agent speaks this version; a client meeting another one stops that agent and starts its own.
+ * 2: the agent syncs with builder wire protocol 2 (Merkle snapshot ids): an agent left running by an
+ * older client would be refused by an upgraded builder.
+ */
+export const AGENT_PROTOCOL = 2;
 
 export interface BuilderRef {
   url: string;

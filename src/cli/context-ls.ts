@@ -2,7 +2,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { contextListJson, contextTotals, formatContextList, scanContext } from '../context-sync/index.js';
 import { formatBytes } from '../progress/index.js';
-import { snapshotId } from '../protocol/manifest.js';
+import { snapshotId } from '../protocol/merkle.js';
 import { DepotError } from '../session/index.js';
 
 /** `depot context ls`: exactly the entries a build of this context would send. */

@@ -19,8 +19,21 @@ export type { HelloResponse, HelloResponse__Output } from './generated/depot/bui
 export type { SyncRequest, SyncRequest__Output } from './generated/depot/builder/v1/SyncRequest.js';
 export type { SyncResponse, SyncResponse__Output } from './generated/depot/builder/v1/SyncResponse.js';
 
-/** Version of the wire contract; bumped on incompatible changes. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the wire contract; bumped on incompatible changes. 2: snapshot ids are Merkle roots
+ * over directory nodes and SyncBegin carries the id the client expects (1: the hash of the whole
+ * canonical manifest).
+ */
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * The version this process speaks: PROTOCOL_VERSION, unless DEPOT_TEST_PROTOCOL_VERSION (test-only:
+ * lets a test play an older client or builder against a real peer) says otherwise.
+ */
+export function ownProtocolVersion(): number {
+  const v = Number(process.env.DEPOT_TEST_PROTOCOL_VERSION);
+  return Number.isInteger(v) && v > 0 ? v : PROTOCOL_VERSION;
+}
 
 /** Largest blob chunk either side sends in one message. */
 export const CHUNK_SIZE = 1024 * 1024;

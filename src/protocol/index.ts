@@ -5,3 +5,4 @@ export * from './grpc.js';
 export * from './ignore-patterns.js';
 export * from './loopback.js';
 export * from './manifest.js';
+export * from './merkle.js';

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /** Kind of one build-context path. */
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink';
 
@@ -59,20 +57,27 @@ export function comparePaths(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** Why one entry is not well formed on its own (path, digest, size, mode, link), or undefined. */
+export function entryProblem(e: ContextEntry): string | undefined {
+  const why = unsafePathReason(e.path);
+  if (why) return `${why}: ${JSON.stringify(e.path)}`;
+  if (e.type === 'file' && !DIGEST_RE.test(e.digest)) return `bad digest for ${JSON.stringify(e.path)}`;
+  if (!Number.isSafeInteger(e.size) || e.size < 0) return `bad size for ${JSON.stringify(e.path)}`;
+  if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777)
+    return `bad mode for ${JSON.stringify(e.path)}`;
+  if (e.type === 'symlink' && e.link.includes('\0'))
+    return `symlink target of ${JSON.stringify(e.path)} contains NUL`;
+  return undefined;
+}
+
 /** Throws ManifestError unless every entry is well formed, unique, with parents present and links resolvable. */
 export function validateManifest(entries: readonly ContextEntry[]): void {
   const byPath = new Map<string, ContextEntry>();
   for (const e of entries) {
-    const why = unsafePathReason(e.path);
-    if (why) throw new ManifestError(`invalid manifest: ${why}: ${JSON.stringify(e.path)}`);
+    const why = entryProblem(e);
+    if (why) throw new ManifestError(`invalid manifest: ${why}`);
     if (byPath.has(e.path))
       throw new ManifestError(`invalid manifest: duplicate path ${JSON.stringify(e.path)}`);
-    if (e.type === 'file' && !DIGEST_RE.test(e.digest))
-      throw new ManifestError(`invalid manifest: bad digest for ${JSON.stringify(e.path)}`);
-    if (!Number.isSafeInteger(e.size) || e.size < 0)
-      throw new ManifestError(`invalid manifest: bad size for ${JSON.stringify(e.path)}`);
-    if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777)
-      throw new ManifestError(`invalid manifest: bad mode for ${JSON.stringify(e.path)}`);
     byPath.set(e.path, e);
   }
   for (const e of entries) {
@@ -93,8 +98,6 @@ export function validateManifest(entries: readonly ContextEntry[]): void {
           `invalid manifest: hardlink ${JSON.stringify(e.path)} does not match its source ${JSON.stringify(e.link)}`,
         );
     }
-    if (e.type === 'symlink' && e.link.includes('\0'))
-      throw new ManifestError(`invalid manifest: symlink target of ${JSON.stringify(e.path)} contains NUL`);
   }
 }
 
@@ -112,11 +115,6 @@ export function canonicalManifest(entries: readonly ContextEntry[]): string {
   return sortEntries(entries)
     .map((e) => JSON.stringify([e.path, e.type, e.mode, e.uid, e.gid, e.size, e.mtimeMs, e.digest, e.link]))
     .join('\n');
-}
-
-/** Snapshot id: sha256 of the canonical manifest. */
-export function snapshotId(entries: readonly ContextEntry[]): string {
-  return `sha256:${createHash('sha256').update(canonicalManifest(entries)).digest('hex')}`;
 }
 
 /** Parses a canonical manifest back into entries. */
@@ -157,16 +155,40 @@ function sameEntry(a: ContextEntry, b: ContextEntry): boolean {
   );
 }
 
-/** Computes the delta that turns `base` into `next`. */
+/**
+ * Computes the delta that turns `base` into `next`, both in sortEntries order (scans and stored
+ * manifests are): one merge walk, where an entry object shared by both (an incremental scan keeps
+ * the unchanged ones) costs one comparison.
+ */
 export function diffManifests(base: readonly ContextEntry[], next: readonly ContextEntry[]): ManifestDiff {
-  const old = new Map(base.map((e) => [e.path, e]));
+  const a = base;
+  const b = next;
   const upserts: ContextEntry[] = [];
-  for (const e of next) {
-    const prev = old.get(e.path);
-    if (!prev || !sameEntry(prev, e)) upserts.push(e);
-    old.delete(e.path);
+  const removals: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (x !== undefined && x === y) {
+      i++;
+      j++;
+      continue;
+    }
+    const c = x === undefined ? 1 : y === undefined ? -1 : comparePaths(x.path, y.path);
+    if (c < 0) {
+      removals.push(x!.path);
+      i++;
+    } else if (c > 0) {
+      upserts.push(y!);
+      j++;
+    } else {
+      if (!sameEntry(x!, y!)) upserts.push(y!);
+      i++;
+      j++;
+    }
   }
-  return { upserts, removals: [...old.keys()].sort(comparePaths) };
+  return { upserts, removals };
 }
 
 /** Applies a delta to a manifest; removing a directory removes what is under it. */
@@ -181,4 +203,39 @@ export function applyDiff(base: readonly ContextEntry[], diff: ManifestDiff): Co
   }
   for (const e of diff.upserts) map.set(e.path, e);
   return sortEntries([...map.values()]);
+}
+
+/** Index of the first entry of sorted `entries` whose path is not below `path` in byte order. */
+function lowerBound(entries: readonly ContextEntry[], path: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePaths(entries[mid]!.path, path) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * `applyDiff` for a sorted base and a small delta already validated (by `applyDelta`): binary
+ * searches instead of a map of every path, the result sorted like the base.
+ */
+export function patchEntries(sorted: readonly ContextEntry[], diff: ManifestDiff): ContextEntry[] {
+  const out = [...sorted];
+  for (const path of diff.removals) {
+    const at = lowerBound(out, path);
+    if (out[at]?.path === path) out.splice(at, 1);
+    // Everything under a directory shares the prefix "path/": one contiguous run in byte order.
+    const from = lowerBound(out, `${path}/`);
+    let to = from;
+    while (to < out.length && out[to]!.path.startsWith(`${path}/`)) to++;
+    if (to > from) out.splice(from, to - from);
+  }
+  for (const e of diff.upserts) {
+    const at = lowerBound(out, e.path);
+    if (out[at]?.path === e.path) out[at] = e;
+    else out.splice(at, 0, e);
+  }
+  return out;
 }

@@ -7,18 +7,25 @@ import type { StatsRequest } from '../protocol/generated/depot/builder/v1/StatsR
 import type { StatsResponse__Output } from '../protocol/generated/depot/builder/v1/StatsResponse.js';
 import {
   AUTH_METADATA_KEY,
+  applyDelta,
   type BuildEvent__Output,
   type BuilderClient,
   type BuildRequest,
+  buildTree,
   CHUNK_SIZE,
   type ContextEntry,
   diffManifests,
   entryToWire,
   type HelloResponse__Output,
   loadBuilderProto,
+  type ManifestDiff,
+  ManifestError,
+  memoryNodes,
+  ownProtocolVersion,
   PROJECT_METADATA_KEY,
   type SyncRequest,
   type SyncResponse__Output,
+  type TreeResult,
 } from '../protocol/index.js';
 import { DepotError, fromGrpcError } from './errors.js';
 import { relaySshAgents, type SshRelay } from './ssh-relay.js';
@@ -90,6 +97,8 @@ export interface SyncSource {
 export interface SyncBase {
   snapshotId: string;
   entries: ContextEntry[];
+  /** The canonical directory nodes of its tree, when known (else made from `entries` once). */
+  nodes?: Map<string, string>;
 }
 
 /** Upload progress of a sync: contents sent and bytes of them, of the totals the builder asked for. */
@@ -208,10 +217,50 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
     return md;
   };
   const wrap = (err: unknown) => fromGrpcError(err, address.url, { clientCert: !!transport.certFile });
+  // The directory nodes of the trees this session synced: a delta's expected id is computed from
+  // the base's nodes on the changed paths only.
+  const nodes = memoryNodes();
 
-  function syncOnce(
+  /** The snapshot id the sync will make, and whether the base can serve as one (its id checks out). */
+  async function expectedTree(source: SyncSource, base: SyncBase | undefined) {
+    if (base) {
+      if (base.nodes) nodes.add(base.nodes);
+      if (!nodes.source(base.snapshotId)) {
+        const made = buildTree(base.entries);
+        // A base whose entries do not make its id is not one: sync in full.
+        if (made.id === base.snapshotId) nodes.add(made.nodes);
+      }
+      if (nodes.source(base.snapshotId)) {
+        const diff = diffManifests(base.entries, source.entries);
+        return { diff, tree: await applyDelta(base.snapshotId, diff, nodes.source) };
+      }
+    }
+    return { diff: undefined, tree: buildTree(source.entries) };
+  }
+
+  async function syncOnce(
     source: SyncSource,
     base: SyncBase | undefined,
+    signal?: AbortSignal,
+    onProgress?: SyncProgressListener,
+  ): Promise<SyncOutcome> {
+    const expected = await expectedTree(source, base);
+    nodes.add(expected.tree.nodes);
+    // Trees of earlier syncs pile up in a long session: keep what the latest one reaches.
+    if (nodes.size() > 4 * (expected.tree.entries + 64)) nodes.prune(expected.tree.id);
+    const out = await syncCall(source, base, expected, signal, onProgress);
+    if (out.snapshotId !== expected.tree.id)
+      throw new DepotError(
+        'builder_error',
+        `the builder acknowledged snapshot ${out.snapshotId}, not the ${expected.tree.id} this client sent`,
+      );
+    return out;
+  }
+
+  function syncCall(
+    source: SyncSource,
+    base: SyncBase | undefined,
+    expected: { diff: ManifestDiff | undefined; tree: TreeResult },
     signal?: AbortSignal,
     onProgress?: SyncProgressListener,
   ): Promise<SyncOutcome> {
@@ -254,26 +303,29 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
             filesChanged,
             entries: msg.ready.entries,
             totalBytes: msg.ready.totalBytes,
-            delta: base !== undefined,
+            delta: expected.diff !== undefined,
           });
           call.end();
         }
       });
-      if (base) {
-        const diff = diffManifests(base.entries, source.entries);
+      if (expected.diff) {
+        const diff = expected.diff;
         filesChanged = diff.upserts.filter(isFileEntry).length;
         call.write({
           begin: {
             delta: {
-              baseSnapshot: base.snapshotId,
+              baseSnapshot: base!.snapshotId,
               upserts: diff.upserts.map(entryToWire),
               removals: diff.removals,
             },
+            snapshotId: expected.tree.id,
           },
         });
       } else {
         filesChanged = source.entries.filter(isFileEntry).length;
-        call.write({ begin: { full: { entries: source.entries.map(entryToWire) } } });
+        call.write({
+          begin: { full: { entries: source.entries.map(entryToWire) }, snapshotId: expected.tree.id },
+        });
       }
     });
   }
@@ -283,10 +335,17 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
     hello(signal) {
       return new Promise((resolve, reject) => {
         const call = client.Hello(
-          { clientVersion: '0.1.0', project: opts.project ?? '' },
+          { clientVersion: '0.1.0', project: opts.project ?? '', protocolVersion: ownProtocolVersion() },
           metadata(),
           { deadline: Date.now() + 15_000 },
-          (err, res) => (err ? reject(wrap(err)) : resolve(res!)),
+          (err, res) => {
+            if (err) reject(wrap(err));
+            else {
+              const mismatch = protocolMismatch(res!.protocolVersion, address.url);
+              if (mismatch) reject(mismatch);
+              else resolve(res!);
+            }
+          },
         );
         signal?.addEventListener('abort', () => call.cancel(), { once: true });
       });
@@ -296,6 +355,15 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
       try {
         return await syncOnce(source, base, signal, onProgress);
       } catch (err) {
+        if (err instanceof ManifestError)
+          throw new DepotError(
+            'invalid_manifest',
+            `the context cannot be synced: ${err.message}`,
+            undefined,
+            {
+              cause: err,
+            },
+          );
         const code = (err as grpc.ServiceError).code;
         if (base && code === grpc.status.FAILED_PRECONDITION)
           return syncOnce(source, undefined, signal, onProgress).catch((e) => {
@@ -397,6 +465,23 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
       client.close();
     },
   };
+}
+
+/**
+ * The refusal of a builder that speaks another wire version than this client (`builder`: the
+ * version its Hello announced, 0 from builders older than the field), or undefined when they agree.
+ */
+export function protocolMismatch(builder: number, url: string): DepotError | undefined {
+  const theirs = builder || 1;
+  const ours = ownProtocolVersion();
+  if (theirs === ours) return undefined;
+  return new DepotError(
+    'protocol_mismatch',
+    `the builder at ${url} speaks context protocol ${theirs}, this client ${ours}`,
+    theirs < ours
+      ? 'upgrade the builder: depot-builder from the same release as this client'
+      : 'upgrade the client: npm i -g depot@latest',
+  );
 }
 
 /** Whether a manifest entry has content of its own (a file, or a hardlink to one). */

@@ -50,6 +50,9 @@ export function fromGrpcError(
         cause: err,
       },
     );
+  // A builder newer than this client says which versions and what to upgrade: print it as it is.
+  if (e?.code === grpc.status.FAILED_PRECONDITION && /speaks context protocol/.test(details))
+    return new DepotError('protocol_mismatch', details, undefined, { cause: err });
   switch (e?.code) {
     case grpc.status.RESOURCE_EXHAUSTED:
       // A limit of the shared builder (a project's quota or concurrent builds): the message says which.

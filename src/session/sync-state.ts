@@ -3,7 +3,12 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileDurably } from '../durable-file/index.js';
-import { type ContextEntry, canonicalManifest, parseCanonicalManifest } from '../protocol/index.js';
+import {
+  buildTree,
+  type ContextEntry,
+  canonicalManifest,
+  parseCanonicalManifest,
+} from '../protocol/index.js';
 import type { SyncBase } from './client.js';
 
 /** Directory for the client's per-builder sync state. */
@@ -28,11 +33,12 @@ export async function loadSyncBase(
     const nl = text.indexOf('\n');
     const id = text.slice(0, nl);
     const body = text.slice(nl + 1);
-    // A damaged file must never produce a wrong delta: the id (sha256 of the canonical
-    // manifest) has to match the content.
-    if (`sha256:${createHash('sha256').update(body).digest('hex')}` !== id) return undefined;
+    // A damaged file (or one from a client of another snapshot id scheme) must never produce a
+    // wrong delta: the id (the Merkle root of the manifest's tree) has to match the content.
     const entries = parseCanonicalManifest(body);
-    return { snapshotId: id, entries };
+    const tree = buildTree(entries);
+    if (tree.id !== id) return undefined;
+    return { snapshotId: id, entries, nodes: tree.nodes };
   } catch {
     return undefined;
   }

@@ -144,7 +144,13 @@ export interface BuilderProcess {
 
 /** Starts `depot-builder serve` as a separate process against the builder engine. */
 export async function startBuilder(
-  opts: { dataDir?: string; listen?: string; args?: string[]; engine?: string } = {},
+  opts: {
+    dataDir?: string;
+    listen?: string;
+    args?: string[];
+    engine?: string;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<BuilderProcess> {
   const dataDir = opts.dataDir ?? tempDir('builder');
   const child = spawn(
@@ -160,7 +166,7 @@ export async function startBuilder(
       opts.listen ?? '127.0.0.1:0',
       ...(opts.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ? { ...process.env, ...opts.env } : undefined },
   );
   let logs = '';
   child.stderr!.on('data', (d) => (logs += d));

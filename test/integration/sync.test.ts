@@ -13,7 +13,7 @@ import {
   type SyncResponse__Output,
 } from '../../src/protocol/index.js';
 import { fromGrpcError } from '../../src/session/index.js';
-import { fileEntry, sha } from '../security/rpc.js';
+import { expectedId, fileEntry, sha } from '../security/rpc.js';
 import {
   type BuilderProcess,
   DEPOT_BIN,
@@ -85,7 +85,7 @@ describe('builder sync refuses bad input', { skip }, () => {
         }
       });
       call.on('error', (e: grpc.ServiceError) => resolve({ ok: false, code: e.code, details: e.details }));
-      call.write({ begin: { full: { entries: entries.map(entryToWire) } } });
+      call.write({ begin: { full: { entries: entries.map(entryToWire) }, snapshotId: expectedId(entries) } });
     });
   }
 
@@ -175,7 +175,8 @@ describe('a builder stopped with SIGTERM during a sync', { skip }, () => {
         call.on('data', (msg: SyncResponse__Output) => msg.need && resolve()),
       );
       const failed = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
-      call.write({ begin: { full: { entries: [entryToWire(fileEntry('a.txt', 'never uploaded'))] } } });
+      const entries = [fileEntry('a.txt', 'never uploaded')];
+      call.write({ begin: { full: { entries: entries.map(entryToWire) }, snapshotId: expectedId(entries) } });
       // The builder waits for the blob it asked for; it is stopped meanwhile.
       await asked;
       const exited = new Promise((r) => builder.child.once('exit', r));

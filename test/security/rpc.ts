@@ -8,7 +8,9 @@ import {
   type ContextEntry,
   entryToWire,
   loadBuilderProto,
+  PROTOCOL_VERSION,
   type SyncResponse__Output,
+  snapshotId,
 } from '../../src/protocol/index.js';
 
 export function sha(data: Buffer | string): string {
@@ -63,6 +65,17 @@ export interface RpcClient {
   close(): void;
 }
 
+const NO_ID = `sha256:${'0'.repeat(64)}`;
+
+/** The snapshot id a client would send with `entries` (a manifest it cannot make an id of: any). */
+export function expectedId(entries: readonly ContextEntry[]): string {
+  try {
+    return snapshotId(entries);
+  } catch {
+    return NO_ID;
+  }
+}
+
 export function rpcClient(url: string, token: string, project?: string): RpcClient {
   const proto = loadBuilderProto();
   const client = new proto.depot.builder.v1.Builder(
@@ -98,8 +111,9 @@ export function rpcClient(url: string, token: string, project?: string): RpcClie
         const wire = entries.map(entryToWire);
         call.write({
           begin: opts.deltaBase
-            ? { delta: { baseSnapshot: opts.deltaBase, upserts: wire, removals: [] } }
-            : { full: { entries: wire } },
+            ? // Deltas here are attacks refused before the result is compared: any expected id will do.
+              { delta: { baseSnapshot: opts.deltaBase, upserts: wire, removals: [] }, snapshotId: NO_ID }
+            : { full: { entries: wire }, snapshotId: expectedId(entries) },
         });
       });
     },
@@ -121,12 +135,14 @@ export function rpcClient(url: string, token: string, project?: string): RpcClie
         });
         call.on('error', (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details }));
         call.on('end', () => resolve({ code: -1, details: 'ended without an answer' }));
-        call.write({ begin: { full: { entries: entries.map(entryToWire) } } });
+        call.write({
+          begin: { full: { entries: entries.map(entryToWire) }, snapshotId: expectedId(entries) },
+        });
       });
     },
     hello() {
       return new Promise((resolve) => {
-        client.Hello({ clientVersion: 'attack' }, md, (err, res) => {
+        client.Hello({ clientVersion: 'attack', protocolVersion: PROTOCOL_VERSION }, md, (err, res) => {
           if (err) resolve({ projects: [], code: err.code, details: err.details });
           else resolve({ projects: res?.projects ?? [], code: 0, details: '' });
         });

@@ -1,6 +1,9 @@
 import type { ContextEntry } from '../../../src/protocol/index.js';
 import type { BlobStore, Ownership, Pins, SnapshotStore } from '../store/index.js';
 
+/** How long a directory node written or reused by a sync is kept whether or not a snapshot reaches it yet. */
+const NODE_GRACE_MS = 10 * 60_000;
+
 /** What the store collection keeps; the rest goes least recently used first while over budget. */
 export interface StorePolicy {
   /** Bytes of blobs and snapshots on disk to stay under (like buildkitd's gckeepstorage). */
@@ -229,6 +232,9 @@ export async function collectStore(deps: CollectDeps, policy: StorePolicy): Prom
     report.deletedSnapshots++;
     report.deletedSnapshotBytes += freed;
   }
+  // Directory nodes no remaining snapshot reaches; those a sync wrote or reused lately stay (it
+  // stores its root right after them, and the root keeps them from then on).
+  if (!dryRun) await snapshots.sweepNodes(now - NODE_GRACE_MS);
   report.bytesAfter = report.bytesBefore - report.deletedBlobBytes - report.deletedSnapshotBytes;
   return report;
 }

@@ -3,7 +3,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { parseCanonicalManifest } from '../../../src/protocol/index.js';
 import { digestHex, type Store } from '../store/index.js';
 
 /** One thing fsck found wrong. */
@@ -89,13 +88,8 @@ export async function fsckStore(store: Store): Promise<FsckReport> {
     const raw = await snapshots.raw(s.id).catch(() => undefined);
     let ok = false;
     if (raw) {
-      ok = `sha256:${createHash('sha256').update(raw).digest('hex')}` === s.id;
-      if (ok)
-        try {
-          parseCanonicalManifest(raw.toString('utf8'));
-        } catch {
-          ok = false;
-        }
+      // The root and every directory node under it must hash to its name and parse.
+      ok = (await snapshots.get(s.id).catch(() => undefined)) !== undefined;
     }
     if (ok) {
       snapsOnDisk.add(s.id);

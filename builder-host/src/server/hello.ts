@@ -1,7 +1,20 @@
-import { type BuilderHandlers, PROTOCOL_VERSION } from '../../../src/protocol/index.js';
+import * as grpc from '@grpc/grpc-js';
+import { type BuilderHandlers, ownProtocolVersion } from '../../../src/protocol/index.js';
 import type { CallContext } from './authorize.js';
 import type { ServerDeps } from './deps.js';
-import { toStatus } from './rpc-error.js';
+import { RpcError, toStatus } from './rpc-error.js';
+
+/**
+ * The refusal of a client older than this builder (`client`: the version it announced, 0 for none),
+ * in the words the client prints as is: which versions, and which side to upgrade. A newer client
+ * is answered normally: it refuses this builder itself, having both versions at hand.
+ */
+export function protocolMismatch(client: number): RpcError {
+  return new RpcError(
+    grpc.status.FAILED_PRECONDITION,
+    `this builder speaks context protocol ${ownProtocolVersion()}, this client ${Number(client) || 1}: upgrade the client (npm i -g depot@latest)`,
+  );
+}
 
 /** Hello: who the builder is, what it serves and can do. */
 export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
@@ -13,11 +26,14 @@ export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
       .authorize(call)
       .then(async (c) => {
         caller = c;
+        // Before anything else is said: an older client must not go on to sync or build.
+        if ((call.request.protocolVersion || 1) < ownProtocolVersion())
+          throw protocolMismatch(call.request.protocolVersion);
         const info = await engine.info();
         callback(null, {
           builderId: opts.builderId,
           builderVersion: opts.version,
-          protocolVersion: PROTOCOL_VERSION,
+          protocolVersion: ownProtocolVersion(),
           platforms: opts.platforms?.length ? opts.platforms : [info.platform],
           emulatedPlatforms: opts.emulated ?? [],
           capabilities: [

@@ -1,18 +1,19 @@
 import * as grpc from '@grpc/grpc-js';
 import {
-  applyDiff,
   type BuilderHandlers,
+  buildTree,
   CHUNK_SIZE,
   type ContextEntry,
   type Entry__Output,
   entryFromWire,
   ManifestError,
   type SyncRequest__Output,
-  validateManifest,
+  type TreeResult,
 } from '../../../src/protocol/index.js';
 import type { BlobWriter } from '../store/index.js';
 import type { CallContext } from './authorize.js';
 import type { ServerDeps } from './deps.js';
+import { protocolMismatch } from './hello.js';
 import { checkFileSize, checkManifestSize, createSlots, formatBytes } from './limits.js';
 import { RpcError, toStatus } from './rpc-error.js';
 
@@ -79,48 +80,53 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
       if (first.done || !first.value.begin)
         throw new RpcError(grpc.status.INVALID_ARGUMENT, 'sync must start with a manifest');
       const begin = first.value.begin;
-      let entries: ContextEntry[];
       // Counted before anything is decoded: a million-entry manifest is refused, not processed.
       checkManifestSize(limits, (begin.full?.entries.length ?? 0) + (begin.delta?.upserts.length ?? 0));
+      const checkFile = (e: ContextEntry) => {
+        if (e.type === 'file') checkFileSize(limits, e.path, e.size);
+      };
+      let tree: TreeResult;
+      let upserted: ContextEntry[];
       if (begin.delta) {
-        // Another project's snapshot is as unknown as one nobody stored.
-        const base = await store.snapshot(begin.delta.baseSnapshot);
-        if (!base)
+        upserted = begin.delta.upserts.map(wireEntry);
+        const diff = { upserts: upserted, removals: begin.delta.removals };
+        // Only the nodes on the changed paths are loaded; only the changed entries are validated.
+        const t = await store.applyDelta(begin.delta.baseSnapshot, diff, { checkEntry: checkFile });
+        if (!t)
           throw new RpcError(
             grpc.status.FAILED_PRECONDITION,
             `unknown base snapshot ${begin.delta.baseSnapshot}`,
           );
-        if (begin.delta.upserts.length === 0 && begin.delta.removals.length === 0) {
-          // Nothing changed: the base was validated and stored already; acknowledge it as is.
-          const totalBytes = base.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
-          call.write({ need: { digests: [], bytes: 0 } });
-          store.touch(begin.delta.baseSnapshot);
-          syncs.note(caller.project, begin.delta.baseSnapshot, 0, totalBytes);
-          call.write({
-            ready: {
-              snapshotId: begin.delta.baseSnapshot,
-              entries: base.length,
-              totalBytes,
-              receivedBytes: 0,
-            },
-          });
-          finished = true;
-          call.end();
-          logCall('Sync', caller, started);
-          return;
-        }
-        entries = applyDiff(base, {
-          upserts: begin.delta.upserts.map(wireEntry),
-          removals: begin.delta.removals,
-        });
+        tree = t;
       } else {
-        entries = (begin.full?.entries ?? []).map(wireEntry);
+        upserted = (begin.full?.entries ?? []).map(wireEntry);
+        for (const e of upserted) checkFile(e);
+        tree = buildTree(upserted);
       }
-      checkManifestSize(limits, entries.length);
-      for (const e of entries) if (e.type === 'file') checkFileSize(limits, e.path, e.size);
-      validateManifest(entries);
+      checkManifestSize(limits, tree.entries);
+      // A client of the manifest-hash ids sends no expected id: it must not get a snapshot it would
+      // misread (its Hello was refused already; this covers a client that skipped it).
+      if (!begin.snapshotId) throw protocolMismatch(0);
+      if (tree.id !== begin.snapshotId)
+        throw new RpcError(
+          grpc.status.INVALID_ARGUMENT,
+          `the client expected snapshot ${begin.snapshotId} but the manifest it sent makes ${tree.id}`,
+        );
+      if (begin.delta && tree.id === begin.delta.baseSnapshot) {
+        // Nothing changed: the base was validated and stored already; acknowledge it as is.
+        call.write({ need: { digests: [], bytes: 0 } });
+        store.touch(tree.id);
+        syncs.note(caller.project, tree.id, 0, tree.bytes);
+        call.write({
+          ready: { snapshotId: tree.id, entries: tree.entries, totalBytes: tree.bytes, receivedBytes: 0 },
+        });
+        finished = true;
+        call.end();
+        logCall('Sync', caller, started);
+        return;
+      }
       const sizes = new Map<string, number>();
-      for (const e of entries)
+      for (const e of upserted)
         if (e.type === 'file') {
           const seen = sizes.get(e.digest);
           if (seen !== undefined && seen !== e.size)
@@ -202,11 +208,12 @@ export function createSyncHandler(deps: ServerDeps): BuilderHandlers['Sync'] {
       await Promise.all(inflight);
       if (putError) throw putError;
       await store.flushAndClaim(missing.map((digest) => ({ digest, size: sizes.get(digest) ?? 0 })));
-      const id = await store.putSnapshot(entries);
-      const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
+      // A delta's base files were proven when the base was stored: only its new files are checked.
+      const id = await store.putTree(tree, sizes);
+      const totalBytes = begin.delta ? tree.bytes : [...sizes.values()].reduce((a, b) => a + b, 0);
       syncs.note(caller.project, id, received, totalBytes);
       call.write({
-        ready: { snapshotId: id, entries: entries.length, totalBytes, receivedBytes: received },
+        ready: { snapshotId: id, entries: tree.entries, totalBytes, receivedBytes: received },
       });
       finished = true;
       call.end();

@@ -85,7 +85,8 @@ export function openOwnership(file: string): Ownership {
     throw new StoreError('io_error', `opening ${file} failed: ${(err as Error).message}`, err);
   }
   const lookup = db.prepare<[string, string]>(
-    'SELECT b.digest, b.size FROM json_each(?) AS j CROSS JOIN project_blobs AS b ON b.project = ? AND b.digest = j.value',
+    // The primary key answers each digest: a join on json_each let the planner scan the project's rows.
+    'SELECT digest, size FROM project_blobs WHERE digest IN (SELECT value FROM json_each(?)) AND project = ?',
   );
   const insertBlob = db.prepare<[string, string, number, number]>(
     'INSERT OR IGNORE INTO project_blobs (project, digest, size, claimed_ms) VALUES (?, ?, ?, ?)',

@@ -1,4 +1,13 @@
-import { type ContextEntry, snapshotId, sortEntries } from '../../../src/protocol/index.js';
+import {
+  applyDelta,
+  buildTree,
+  type ContextEntry,
+  type DeltaLimits,
+  type ManifestDiff,
+  patchEntries,
+  sortEntries,
+  type TreeResult,
+} from '../../../src/protocol/index.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
 import { crashPoint, delayPoint } from './crash-point.js';
 import { StoreError } from './errors.js';
@@ -41,6 +50,18 @@ export interface ProjectStore {
    * (StoreError 'blob_missing' otherwise). Returns the snapshot id.
    */
   putSnapshot(entries: ContextEntry[]): Promise<string>;
+  /**
+   * Applies a delta to one of the project's snapshots (loading only the directory nodes on its
+   * paths, validating only what it changes); undefined when `baseId` is not the project's. The tree
+   * is not stored: `putTree` does that once its new files are uploaded.
+   */
+  applyDelta(baseId: string, diff: ManifestDiff, opts?: DeltaLimits): Promise<TreeResult | undefined>;
+  /**
+   * Stores a tree made by `applyDelta` on one of the project's snapshots as the project's snapshot;
+   * `files` (digest → size) are the files the delta added, which must be blobs the project holds
+   * (the base's were checked when it was stored). Returns the snapshot id.
+   */
+  putTree(tree: TreeResult, files: ReadonlyMap<string, number>): Promise<string>;
   /** The entries of one of the project's snapshots, sorted; undefined for any other id. */
   snapshot(id: string): Promise<ContextEntry[] | undefined>;
   /** Marks one of the project's snapshots as used now. */
@@ -70,6 +91,8 @@ export function createProjectStores(
   const { blobs, snapshots, ownership } = shared;
   const pins = shared.pins ?? createPins();
   const recent = new Map<string, ContextEntry[]>();
+  // The delta each tree was made from: its entry list follows from the base's, if that is in memory.
+  const madeFrom = new WeakMap<TreeResult, { base: string; diff: ManifestDiff }>();
   const remember = (key: string, entries: ContextEntry[]) => {
     recent.delete(key);
     recent.set(key, entries);
@@ -79,6 +102,18 @@ export function createProjectStores(
     forProject(project) {
       const keyOf = (id: string) => `${project}\0${id}`;
       const lease = pins.lease();
+      const store = async (tree: TreeResult, files: ReadonlyMap<string, number>): Promise<string> => {
+        lease.blobs(files.keys());
+        lease.snapshot(tree.id);
+        const notHeld = ownership.missingBlobs(project, files);
+        if (notHeld.length)
+          throw new StoreError('blob_missing', `blob ${notHeld[0]} was never uploaded by this project`);
+        const id = await snapshots.putTree(tree);
+        ownership.claimSnapshot(project, id, tree.bytes, now());
+        // Claimed (and recently used): the sync is done with its pins.
+        lease.release();
+        return id;
+      };
       return {
         project,
         usageBytes: () => ownership.usageBytes(project),
@@ -122,22 +157,27 @@ export function createProjectStores(
         },
         async putSnapshot(entries) {
           const sizes = new Map<string, number>();
-          let bytes = 0;
-          for (const e of entries)
-            if (e.type === 'file') {
-              sizes.set(e.digest, e.size);
-              bytes += e.size;
-            }
-          lease.blobs(sizes.keys());
-          lease.snapshot(snapshotId(entries));
-          const notHeld = ownership.missingBlobs(project, sizes);
-          if (notHeld.length)
-            throw new StoreError('blob_missing', `blob ${notHeld[0]} was never uploaded by this project`);
-          const id = await snapshots.put(entries);
-          ownership.claimSnapshot(project, id, bytes, now());
+          for (const e of entries) if (e.type === 'file') sizes.set(e.digest, e.size);
+          const tree = buildTree(entries);
+          const id = await store(tree, sizes);
           remember(keyOf(id), sortEntries(entries));
-          // Claimed (and recently used): the sync is done with its pins.
-          lease.release();
+          return id;
+        },
+        async applyDelta(baseId, diff, opts) {
+          lease.snapshot(baseId);
+          // Another project's snapshot (and so every node under it) is as unknown as one nobody stored.
+          if (!ownership.holdsSnapshot(project, baseId) || !(await snapshots.has(baseId))) return undefined;
+          const tree = await applyDelta(baseId, diff, snapshots.node, opts);
+          madeFrom.set(tree, { base: baseId, diff });
+          return tree;
+        },
+        async putTree(tree, files) {
+          const id = await store(tree, files);
+          // The build that follows needs the full entry list: patched from the base's in memory
+          // (binary searches), not walked from the tree.
+          const from = madeFrom.get(tree);
+          const baseEntries = from && recent.get(keyOf(from.base));
+          if (baseEntries) remember(keyOf(id), patchEntries(baseEntries, from.diff));
           return id;
         },
         async snapshot(id) {

@@ -245,7 +245,9 @@ test('snapshots round trip and their id is stable across order and stores', asyn
     [...back].sort((a, b) => a.path.localeCompare(b.path)),
     [...entries].sort((a, b) => a.path.localeCompare(b.path)),
   );
-  assert.deepEqual(await readdir(join(dir, 'snapshots')), [id.slice(7)]);
+  // The root under its id; the directory below it (src) as a shared node.
+  assert.deepEqual((await readdir(join(dir, 'snapshots'))).sort(), [id.slice(7), 'nodes']);
+  assert.equal((await readdir(join(dir, 'snapshots', 'nodes'))).length, 1);
   assert.deepEqual(await readdir(join(dir, 'tmp')), []);
 
   const other = await fresh();
@@ -311,4 +313,66 @@ test("a project's blob look-up costs the digests asked, not the digests asked ×
   const ms = performance.now() - started;
   // Linear: ~50 ms here; the quadratic plan took ~12 s. The bound leaves room for a loaded machine.
   assert.ok(ms < 2000, `looking up ${n} held blobs took ${ms.toFixed(0)} ms`);
+});
+
+test('snapshots share unchanged directory nodes; a delta is applied only on a project own base', async () => {
+  const { dir, snapshots, ownership, blobs } = await fresh();
+  const { createProjectStores } = await import('./index.js');
+  const stores = createProjectStores({ blobs, snapshots, ownership });
+  const f = (path: string, content: string): ContextEntry => ({
+    path,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: content.length,
+    mtimeMs: 1,
+    digest: digestOf(content),
+    link: '',
+  });
+  const d = (path: string): ContextEntry => ({ ...f(path, ''), type: 'dir', size: 0, digest: '' });
+  const tree: ContextEntry[] = [];
+  for (const k of ['a', 'b', 'c']) {
+    tree.push(d(k));
+    for (let i = 0; i < 3; i++) tree.push(f(`${k}/${i}.txt`, `${k}${i}`));
+  }
+  const web = stores.forProject('web');
+  const sizes = new Map(tree.filter((e) => e.type === 'file').map((e) => [e.digest, e.size]));
+  for (const e of tree) if (e.type === 'file') await web.put(e.digest, Buffer.from(e.path[0]! + e.path[2]!));
+  await web.flushAndClaim([...sizes].map(([digest, size]) => ({ digest, size })));
+  const first = await web.putSnapshot(tree);
+  const nodesDir = join(dir, 'snapshots', 'nodes');
+  assert.equal((await readdir(nodesDir)).length, 3);
+
+  // One file changes: one new node (b/) and a new root; a/ and c/ are shared.
+  const changed = { ...tree.find((e) => e.path === 'b/1.txt')!, mtimeMs: 2 };
+  const diff = { upserts: [changed], removals: [] };
+  const next = await web.applyDelta(first, diff);
+  assert.ok(next);
+  assert.equal(next.nodes.size, 2);
+  assert.equal(next.id, snapshotId(tree.map((e) => (e.path === changed.path ? changed : e))));
+  assert.equal(await web.putTree(next, new Map([[changed.digest, changed.size]])), next.id);
+  assert.equal((await readdir(nodesDir)).length, 4);
+  assert.deepEqual(
+    (await stores.forProject('web').snapshot(next.id))?.find((e) => e.path === 'b/1.txt'),
+    changed,
+  );
+
+  // Another project: the same id (and so its nodes) is unknown to it, for a delta as for a build.
+  const other = stores.forProject('other');
+  assert.equal(await other.applyDelta(first, diff), undefined);
+  assert.equal(await other.snapshot(first), undefined);
+  // A tree made on someone else's base cannot be stored with files the project never uploaded.
+  await assert.rejects(
+    other.putTree(next, new Map([[changed.digest, changed.size]])),
+    isStoreError('blob_missing'),
+  );
+
+  // Once the first snapshot is gone, sweeping removes only the node nothing reaches any more.
+  await snapshots.remove(first);
+  assert.deepEqual(await snapshots.sweepNodes(0), { nodes: 0, bytes: 0 }, 'nodes written lately stay');
+  const swept = await snapshots.sweepNodes(Date.now() + 1000);
+  assert.equal(swept.nodes, 1);
+  assert.equal((await readdir(nodesDir)).length, 3);
+  assert.equal((await snapshots.get(next.id))?.length, tree.length);
 });

@@ -6,11 +6,21 @@ import type { ManifestDelta as _depot_builder_v1_ManifestDelta, ManifestDelta__O
 export interface SyncBegin {
   'full'?: (_depot_builder_v1_Manifest | null);
   'delta'?: (_depot_builder_v1_ManifestDelta | null);
+  /**
+   * The snapshot id the client computed for the manifest it sends (the Merkle root over its
+   * directories, see docs/architecture.md); the builder refuses a sync whose result differs.
+   */
+  'snapshotId'?: (string);
   'manifest'?: "full"|"delta";
 }
 
 export interface SyncBegin__Output {
   'full'?: (_depot_builder_v1_Manifest__Output | null);
   'delta'?: (_depot_builder_v1_ManifestDelta__Output | null);
+  /**
+   * The snapshot id the client computed for the manifest it sends (the Merkle root over its
+   * directories, see docs/architecture.md); the builder refuses a sync whose result differs.
+   */
+  'snapshotId': (string);
   'manifest'?: "full"|"delta";
 }

@@ -186,27 +186,28 @@ describe('dev builder against a real builder', { skip }, () => {
     const second = await dev.sync(['noise/n7.txt']);
     assert.equal(second.snapshotId, first.snapshotId);
     assert.equal(second.bytesSent, 0);
-    writeFileSync(join(ctx, 'app', 'a.txt'), 'changed app\n');
+    const nonce = randomUUID();
+    writeFileSync(join(ctx, 'app', 'a.txt'), `changed app ${nonce}\n`);
     const third = await dev.sync(['app/a.txt']);
     assert.notEqual(third.snapshotId, first.snapshotId);
     const events = await collect(dev.build(third.snapshotId, randomUUID(), new AbortController().signal));
     const last = events.at(-1);
     assert.ok(last?.type === 'build/finished' && last.ok, JSON.stringify(last));
-    assert.ok(events.some((e) => e.type === 'log/appended' && e.data.includes('changed app')));
+    assert.ok(events.some((e) => e.type === 'log/appended' && e.data.includes(`changed app ${nonce}`)));
 
     // A base image whose ONBUILD COPY reads a file the Dockerfile does not name.
     const baseTag = `depot-dev-onbuild:${randomBytes(4).toString('hex')}`;
     const baseCtx = tempDir('dev-onbuild-base');
     writeFileSync(join(baseCtx, 'Dockerfile'), 'FROM busybox:latest\nONBUILD COPY extra.txt /extra.txt\n');
     assert.equal(docker(BUILDER_ENGINE, ['build', '-q', '-t', baseTag, baseCtx]).code, 0);
-    writeFileSync(join(ctx, 'extra.txt'), 'from onbuild\n');
+    writeFileSync(join(ctx, 'extra.txt'), `from onbuild ${nonce}\n`);
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${baseTag}\nCOPY app /app\nRUN cat /extra.txt\n`);
     const fourth = await dev.sync(['Dockerfile', 'extra.txt']);
     const built = await collect(dev.build(fourth.snapshotId, randomUUID(), new AbortController().signal));
     const end = built.at(-1);
     docker(BUILDER_ENGINE, ['rmi', '-f', baseTag]);
     assert.ok(end?.type === 'build/finished' && end.ok, JSON.stringify(end));
-    assert.ok(built.some((e) => e.type === 'log/appended' && e.data.includes('from onbuild')));
+    assert.ok(built.some((e) => e.type === 'log/appended' && e.data.includes(`from onbuild ${nonce}`)));
   });
 
   test('aborting a build stops the RUN step in the engine', async () => {

@@ -13,7 +13,7 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { resolve } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import {
   type ContextScan,
   type ContextWatcher,
@@ -25,7 +25,12 @@ import { touchesScope } from '../dockerfile/context-scope.js';
 import { processAlive } from '../durable-file/index.js';
 import { DepotError } from '../errors/index.js';
 import { compileInclude } from '../protocol/index.js';
-import { type BuilderSession, createBuilderSession, type SyncBase } from '../session/index.js';
+import {
+  type BuilderSession,
+  ContentChangedError,
+  createBuilderSession,
+  type SyncBase,
+} from '../session/index.js';
 import { type AgentPaths, ensureAgentDir } from './paths.js';
 import {
   AGENT_PROTOCOL,
@@ -117,6 +122,8 @@ function lockHolder(lock: string): number {
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
+
+const builderKey = (ref: BuilderRef) => JSON.stringify([ref.url, ref.token, ref.project, ref.transport]);
 
 /** Runs the agent until it is stopped or idle; resolves false when another agent already runs. */
 export async function runAgent(opts: AgentOptions): Promise<boolean> {
@@ -273,7 +280,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
   };
 
   const builderFor = (ref: BuilderRef): BuilderState => {
-    const key = JSON.stringify([ref.url, ref.token, ref.project, ref.transport]);
+    const key = builderKey(ref);
     let b = builders.get(key);
     if (!b) {
       if (builders.size >= MAX_BUILDERS) {
@@ -303,28 +310,39 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
     const run = c.queue.then(async () => {
       const b = builderFor(req.builder);
       const hello = b.builderId ? undefined : b.session.hello();
-      const { scan, how } = await currentScan(c, (p) => send({ progress: { phase: 'hashing', ...p } }));
-      c.counts[how]++;
-      send({ started: { entries: scan.entries.length } });
-      if (hello) b.builderId = (await hello).builderId;
-      const baseKey = `${req.builder.project}\0${root}`;
-      let base = b.bases.get(baseKey);
-      if (!base) {
-        const { loadSyncBase } = await import('../session/index.js');
-        base = await loadSyncBase(b.builderId!, req.builder.project, root);
-      }
       let out: Awaited<ReturnType<BuilderSession['sync']>>;
-      try {
-        out = await b.session.sync(scan, base, undefined, (p) =>
-          send({ progress: { phase: 'uploading', ...p } }),
-        );
-      } catch (err) {
-        // A channel that failed is opened afresh next time (the builder may have restarted).
-        b.session.close();
-        builders.delete(
-          JSON.stringify([req.builder.url, req.builder.token, req.builder.project, req.builder.transport]),
-        );
-        throw err;
+      let scan: ContextScan;
+      let how: 'reused' | 'updated' | 'walked';
+      let base: SyncBase | undefined;
+      const baseKey = `${req.builder.project}\0${root}`;
+      for (let attempt = 0; ; attempt++) {
+        ({ scan, how } = await currentScan(c, (p) => send({ progress: { phase: 'hashing', ...p } })));
+        if (attempt === 0) {
+          c.counts[how]++;
+          send({ started: { entries: scan.entries.length } });
+        }
+        if (hello) b.builderId = (await hello).builderId;
+        base = b.bases.get(baseKey);
+        if (!base) {
+          const { loadSyncBase } = await import('../session/index.js');
+          base = await loadSyncBase(b.builderId!, req.builder.project, root);
+        }
+        try {
+          out = await b.session.sync(scan, base, undefined, (p) =>
+            send({ progress: { phase: 'uploading', ...p } }),
+          );
+          break;
+        } catch (err) {
+          // A file changed while it was being sent: look at it again and sync again.
+          if (err instanceof ContentChangedError && attempt < 3) {
+            c.dirty.add(relative(scan.contextDir, err.file).split(sep).join('/'));
+            continue;
+          }
+          // A channel that failed is opened afresh next time (the builder may have restarted).
+          b.session.close();
+          builders.delete(builderKey(req.builder));
+          throw err;
+        }
       }
       if (out.snapshotId !== base?.snapshotId) {
         const acked = { snapshotId: out.snapshotId, entries: scan.entries };
@@ -334,7 +352,8 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
       } else if (base) b.bases.set(baseKey, base);
       let dockerfilePath = '';
       if (req.dockerfile) {
-        const rel = req.dockerfile.startsWith(`${root}/`) ? req.dockerfile.slice(root.length + 1) : '';
+        const top = scan.contextDir;
+        const rel = req.dockerfile.startsWith(`${top}/`) ? req.dockerfile.slice(top.length + 1) : '';
         const e = rel ? scan.entries.find((x) => x.path === rel) : undefined;
         if (e && (e.type === 'file' || e.type === 'hardlink')) dockerfilePath = rel;
       }

@@ -15,6 +15,7 @@ import type { RegistryAuth } from '../registry/index.js';
 import {
   type BuilderSession,
   type ClientTransport,
+  ContentChangedError,
   createBuilderSession,
   DepotError,
   loadImage,
@@ -154,7 +155,23 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
     return contextScope({ contextDir: root, dockerfileAbs: abs, buildArgs: opts.build.buildArgs }, text);
   }
 
+  /** A file that changes while it is being sent is scanned again and the sync repeated (a few times). */
   async function syncOnce(
+    changed: string[] | 'all',
+    signal?: AbortSignal,
+    onProgress?: (phase: SyncPhase, counts: ProgressCounts) => void,
+  ) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await syncAttempt(attempt === 0 ? changed : [], signal, onProgress);
+      } catch (err) {
+        if (!(err instanceof ContentChangedError) || attempt >= 3 || !scan) throw err;
+        dirty.add(relative(scan.contextDir, err.file).split(sep).join('/'));
+      }
+    }
+  }
+
+  async function syncAttempt(
     changed: string[] | 'all',
     signal?: AbortSignal,
     onProgress?: (phase: SyncPhase, counts: ProgressCounts) => void,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
@@ -27,7 +28,7 @@ import {
   type SyncResponse__Output,
   type TreeResult,
 } from '../protocol/index.js';
-import { DepotError, fromGrpcError } from './errors.js';
+import { ContentChangedError, DepotError, fromGrpcError } from './errors.js';
 import { relaySshAgents, type SshRelay } from './ssh-relay.js';
 import { type ClientTransport, channelCredentials, transportFromEnv } from './transport.js';
 
@@ -537,8 +538,11 @@ async function sendBlobs(
     const small = await ahead.get(i);
     ahead.delete(i);
     if (small) {
-      // Small files (most of a context) go as one message each, without a stream per file.
+      // Small files (most of a context) go as one message each, without a stream per file. Bytes
+      // that no longer match the scan's digest are never sent: the file changed since the scan.
       const data = small;
+      if (`sha256:${createHash('sha256').update(data).digest('hex')}` !== digest)
+        throw new ContentChangedError(path);
       sent += data.length;
       await write({ chunk: { digest, data, last: true } });
       files++;
@@ -546,12 +550,16 @@ async function sendBlobs(
       continue;
     }
     let pending: Buffer | undefined;
+    const hash = createHash('sha256');
     for await (const buf of createReadStream(path, { highWaterMark: CHUNK_SIZE }) as AsyncIterable<Buffer>) {
       if (pending) await write({ chunk: { digest, data: pending, last: false } });
       if (pending) report();
       sent += buf.length;
+      hash.update(buf);
       pending = buf;
     }
+    // The last chunk is held back until the whole file proved to be what the scan hashed.
+    if (`sha256:${hash.digest('hex')}` !== digest) throw new ContentChangedError(path);
     await write({ chunk: { digest, data: pending ?? Buffer.alloc(0), last: true } });
     files++;
     report();

@@ -4,6 +4,16 @@ import { DepotError } from '../errors/index.js';
 export { DepotError };
 
 /**
+ * A file of the context changed between its scan and its upload (its bytes no longer hash to the
+ * digest the manifest names): nothing wrong was sent; scan that path again and sync again.
+ */
+export class ContentChangedError extends DepotError {
+  constructor(readonly file: string) {
+    super('context_changed', `${file} changed while it was being sent`, 'run the build again');
+  }
+}
+
+/**
  * Maps a gRPC error from the builder to a DepotError (the one place the client does this).
  * `clientCert`: a client certificate was sent (a refusal of it reaches grpc-js as a bare failure).
  */

@@ -86,8 +86,20 @@ function devJson(
     stderr: () => stderr,
     count,
     /** Waits for the n-th successful load (an image in the local engine). */
-    loaded: (n: number, timeoutMs = 90_000) =>
-      until(`load #${n}\n${stderr}`, () => count('load/finished') >= n, timeoutMs),
+    loaded: async (n: number, timeoutMs = 90_000) => {
+      try {
+        return await until(`load #${n}`, () => count('load/finished') >= n, timeoutMs);
+      } catch (err) {
+        // What dev did last says why no load came.
+        const last = events
+          .filter(
+            (e) => e.type !== 'vertex/updated' && e.type !== 'status/updated' && e.type !== 'log/appended',
+          )
+          .slice(-25)
+          .map((e) => JSON.stringify(e).slice(0, 300));
+        throw new Error(`${(err as Error).message}\n${stderr}\n${last.join('\n')}`);
+      }
+    },
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGINT');

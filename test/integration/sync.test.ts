@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { scanContext } from '../../src/context-sync/index.js';
 import {
   type BuilderClient,
   type ContextEntry,
@@ -12,7 +13,7 @@ import {
   loadBuilderProto,
   type SyncResponse__Output,
 } from '../../src/protocol/index.js';
-import { fromGrpcError } from '../../src/session/index.js';
+import { ContentChangedError, createBuilderSession, fromGrpcError } from '../../src/session/index.js';
 import { expectedId, fileEntry, sha } from '../security/rpc.js';
 import {
   type BuilderProcess,
@@ -104,6 +105,42 @@ describe('builder sync refuses bad input', { skip }, () => {
     // The right bytes are then accepted.
     const ok = await sync([e], { [e.digest]: Buffer.from('the real content') });
     assert.equal(ok.ok, true);
+  });
+
+  test('a file that changes between its scan and its upload: nothing wrong is sent, the client names the file', async () => {
+    const ctx = tempDir('sync-changed');
+    const session = createBuilderSession({
+      url: builder.url,
+      token: builder.token('sync-changed'),
+      project: 'sync-changed',
+    });
+    const big = (fill: number) => Buffer.alloc(3 * 1024 * 1024, fill);
+    try {
+      // A small file (one message) and a big one (streamed in chunks), each new to the builder.
+      for (const [file, before, after] of [
+        ['small.txt', 'before the scan\n', 'after  the scan\n'],
+        ['big.bin', big(1), big(2)],
+      ] as const) {
+        writeFileSync(join(ctx, file), before);
+        const scan = await scanContext({ contextDir: ctx, noIndex: true });
+        writeFileSync(join(ctx, file), after);
+        await assert.rejects(session.sync(scan, undefined), (err: unknown) => {
+          assert.ok(err instanceof ContentChangedError, String(err));
+          assert.equal(err.file, join(scan.contextDir, file));
+          return true;
+        });
+        // Every blob the store holds is what its name says.
+        assert.deepEqual(
+          storeBlobs(builder.dataDir).filter((b) => !b.ok),
+          [],
+        );
+        // Scanned again, it syncs.
+        const again = await session.sync(await scanContext({ contextDir: ctx, noIndex: true }), undefined);
+        assert.match(again.snapshotId, /^sha256:/);
+      }
+    } finally {
+      session.close();
+    }
   });
 
   for (const [why, path] of [

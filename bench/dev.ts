@@ -21,6 +21,8 @@ import {
 const FILES = Number(process.env.DEPOT_BENCH_FILES ?? 20000);
 const MB = Number(process.env.DEPOT_BENCH_MB ?? 200);
 const RUNS = Number(process.env.DEPOT_BENCH_RUNS ?? 5);
+// Contents no earlier run built: neither engine's cache nor the laptop's layers may answer.
+const RUN_ID = `${process.pid}-${Date.now()}`;
 const QUIET_MS = 200;
 
 function median(xs: number[]): number {
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
   const depotEditToImage: number[] = [];
   for (let i = 1; i <= RUNS; i++) {
     const edited = Date.now();
-    writeFileSync(join(ctx, 'app', 'main.txt'), `v${i} ${'x'.repeat(i)}\n`);
+    writeFileSync(join(ctx, 'app', 'main.txt'), `v${i} ${RUN_ID} ${'x'.repeat(i)}\n`);
     const started = await waitFor('build/started', i + 1);
     const loaded = await waitFor('load/finished', i + 1);
     startDelay.push(started.timeMs - (edited + QUIET_MS));
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
   const dockerEditToImage: number[] = [];
   const cachedBuild: number[] = [];
   for (let i = 1; i <= RUNS; i++) {
-    writeFileSync(join(ctx, 'app', 'main.txt'), `docker v${i} ${'y'.repeat(i)}\n`);
+    writeFileSync(join(ctx, 'app', 'main.txt'), `docker v${i} ${RUN_ID} ${'y'.repeat(i)}\n`);
     const t = performance.now();
     sh(`${dockerB} build -q -t bench-dev:docker ${ctx} >/dev/null`, env);
     sh(`${dockerB} save bench-dev:docker | ${dockerL} load -q >/dev/null`, env);

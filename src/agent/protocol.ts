@@ -54,6 +54,8 @@ export interface AgentContextStatus {
   entries: number;
   watching: boolean;
   scans: { reused: number; updated: number; walked: number };
+  /** Syncs made in the background after edits, to the builder of the last build. */
+  presyncs: number;
 }
 
 export interface AgentStatus {

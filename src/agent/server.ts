@@ -55,6 +55,8 @@ const MAX_CONTEXTS = 16;
 const MAX_BUILDERS = 8;
 /** Directories created this recently are re-walked at every answer (their watch may lag). */
 const NEW_DIR_WINDOW_MS = 2000;
+/** After an edit settles this long, the context is synced in the background to its last builder. */
+const PRESYNC_QUIET_MS = 300;
 
 interface Watched {
   key: string;
@@ -81,6 +83,10 @@ interface ContextState {
   lastUsed: number;
   /** One answer at a time per context. */
   queue: Promise<unknown>;
+  /** The last build's sync: repeated in the background after an edit (pre-sync). */
+  last?: Extract<AgentRequest, { op: 'sync' }>;
+  presync?: NodeJS.Timeout;
+  presyncs: number;
 }
 
 interface BuilderState {
@@ -176,6 +182,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
               if (p === '.' || p.startsWith('../')) c.stale = true;
               else c.dirty.add(p);
             }
+            schedulePresync(c);
           });
         },
         onError: (message) => {
@@ -204,6 +211,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
   };
 
   const dropContext = (c: ContextState) => {
+    if (c.presync) clearTimeout(c.presync);
     contexts.delete(c.key);
     c.watched.contexts.delete(c);
     if (c.watched.contexts.size === 0) {
@@ -236,6 +244,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
         counts: { reused: 0, updated: 0, walked: 0 },
         lastUsed: Date.now(),
         queue: Promise.resolve(),
+        presyncs: 0,
       };
       watched.contexts.add(c);
       contexts.set(key, c);
@@ -304,9 +313,18 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
     return b;
   };
 
-  const sync = async (req: Extract<AgentRequest, { op: 'sync' }>, send: (m: AgentMessage) => void) => {
+  const sync = async (
+    req: Extract<AgentRequest, { op: 'sync' }>,
+    send: (m: AgentMessage) => void,
+    background = false,
+  ) => {
     const root = resolve(req.contextDir);
     const c = contextFor(root, req.dockerfile, req.scope);
+    if (!background) {
+      // A build's own sync: a pre-sync still waiting for quiet is not needed any more.
+      if (c.presync) clearTimeout(c.presync);
+      c.presync = undefined;
+    }
     const run = c.queue.then(async () => {
       const b = builderFor(req.builder);
       const hello = b.builderId ? undefined : b.session.hello();
@@ -317,7 +335,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
       const baseKey = `${req.builder.project}\0${root}`;
       for (let attempt = 0; ; attempt++) {
         ({ scan, how } = await currentScan(c, (p) => send({ progress: { phase: 'hashing', ...p } })));
-        if (attempt === 0) {
+        if (attempt === 0 && !background) {
           c.counts[how]++;
           send({ started: { entries: scan.entries.length } });
         }
@@ -372,11 +390,33 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
           builderId: b.builderId!,
         },
       });
-      log('synced', { context: root, scope: scan.scope?.length, scan: how, blobs: out.blobsSent });
+      if (background) c.presyncs++;
+      else c.last = req;
+      log(background ? 'pre-synced' : 'synced', {
+        context: root,
+        scope: scan.scope?.length,
+        scan: how,
+        blobs: out.blobsSent,
+      });
     });
     c.queue = run.catch(() => {});
     await run;
   };
+
+  /** Syncs an edited context to the builder of its last build, once the edits settle. */
+  function schedulePresync(c: ContextState): void {
+    if (!c.last) return;
+    if (c.presync) clearTimeout(c.presync);
+    c.presync = setTimeout(() => {
+      c.presync = undefined;
+      const req = c.last;
+      if (!req || !contexts.has(c.key)) return;
+      sync(req, () => {}, true).catch((err: unknown) =>
+        log('pre-sync failed', { context: c.root, err: (err as Error).message }),
+      );
+    }, PRESYNC_QUIET_MS);
+    c.presync.unref();
+  }
 
   const status = (): AgentMessage => ({
     status: {
@@ -393,6 +433,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
           entries: c.scan?.entries.length ?? 0,
           watching: c.watched.live,
           scans: { ...c.counts },
+          presyncs: c.presyncs,
         }),
       ),
     },
@@ -485,6 +526,8 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   log('agent stopping');
+  for (const c of contexts.values()) if (c.presync) clearTimeout(c.presync);
+  contexts.clear();
   server.close();
   for (const w of watchers.values()) await w.watcher.close().catch(() => {});
   for (const b of builders.values()) b.session.close();

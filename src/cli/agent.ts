@@ -44,7 +44,7 @@ export async function runAgentStatus(opts: { json?: boolean }): Promise<void> {
   out += `socket: ${paths.socket}\n`;
   for (const c of s.contexts) {
     const what = c.scope ? `${c.scope.length} path${c.scope.length === 1 ? '' : 's'} of` : 'all of';
-    out += `  ${what} ${c.contextDir}: ${c.entries} entries, ${c.watching ? 'watched' : 'not watched'}; scans reused ${c.scans.reused}, updated ${c.scans.updated}, walked ${c.scans.walked}\n`;
+    out += `  ${what} ${c.contextDir}: ${c.entries} entries, ${c.watching ? 'watched' : 'not watched'}; scans reused ${c.scans.reused}, updated ${c.scans.updated}, walked ${c.scans.walked}; pre-synced ${c.presyncs}\n`;
   }
   process.stdout.write(out);
 }

@@ -18,6 +18,7 @@ import {
   type ContextScan,
   type ContextWatcher,
   createContextWatcher,
+  dockerfileEntry,
   scanContext,
   updateScan,
 } from '../context-sync/index.js';
@@ -368,13 +369,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
         const { saveSyncBase } = await import('../session/index.js');
         await saveSyncBase(b.builderId!, req.builder.project, root, acked);
       } else if (base) b.bases.set(baseKey, base);
-      let dockerfilePath = '';
-      if (req.dockerfile) {
-        const top = scan.contextDir;
-        const rel = req.dockerfile.startsWith(`${top}/`) ? req.dockerfile.slice(top.length + 1) : '';
-        const e = rel ? scan.entries.find((x) => x.path === rel) : undefined;
-        if (e && (e.type === 'file' || e.type === 'hardlink')) dockerfilePath = rel;
-      }
+      const dockerfilePath = dockerfileEntry(scan.entries, scan.contextDir, req.dockerfile);
       send({
         done: {
           snapshotId: out.snapshotId,

@@ -5,19 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, relative, sep } from 'node:path';
 import { AgentUnavailable, agentSync } from '../agent/client.js';
 import type { AgentPaths } from '../agent/paths.js';
 import type { BuilderRef } from '../agent/protocol.js';
-import type { ContextScan } from '../context-sync/index.js';
+import { type ContextScan, dockerfileEntry } from '../context-sync/index.js';
 import { builderTakesScope } from '../dockerfile/context-scope.js';
 import type { BuildEvent } from '../progress/index.js';
-import type { BuildEvent__Output, BuildRequest } from '../protocol/index.js';
+import { type BuildEvent__Output, type BuildRequest, CONTEXT_INCOMPLETE } from '../protocol/index.js';
 import { type BuilderSession, loadSyncBase, saveSyncBase, wireToEvent } from '../session/index.js';
 import { syncAcked, syncProgressEvents, syncWithProgress } from './progress-events.js';
-
-/** A build's code when the engine asked for context the client did not sync. */
-export const CONTEXT_INCOMPLETE = 'context_incomplete';
 
 export interface SyncBuildOptions {
   session: BuilderSession;
@@ -205,11 +201,6 @@ export async function locateDockerfile(
   dockerfileAbs: string | undefined,
 ): Promise<{ path: string; content: Buffer | undefined }> {
   if (!dockerfileAbs) return { path: '', content: undefined };
-  const rel = relative(contextDir, dockerfileAbs);
-  const inside = rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
-  const relPosix = rel.split(sep).join('/');
-  const entry = inside ? entries.find((e) => e.path === relPosix) : undefined;
-  if (entry && (entry.type === 'file' || entry.type === 'hardlink'))
-    return { path: relPosix, content: undefined };
-  return { path: '', content: await readFile(dockerfileAbs) };
+  const path = dockerfileEntry(entries, contextDir, dockerfileAbs);
+  return path ? { path, content: undefined } : { path: '', content: await readFile(dockerfileAbs) };
 }

@@ -1,8 +1,9 @@
 /** Build-context sync: Docker-exact walk and ignore rules, the stat-keyed hash index, manifests. */
 
+/** Where the hash index lives by default. */
+export { dockerfileEntry } from './dockerfile-entry.js';
 /** A build-context problem the user can fix; `code` is stable (context_not_found, context_not_dir, ...). */
 export { ContextError, type ContextErrorCode } from './errors.js';
-/** Where the hash index lives by default. */
 export { defaultIndexDir } from './hash-index.js';
 /** Patterns of the ignore file a BuildKit build would use, and that file's path (or undefined). */
 /** Parses .dockerignore text like moby's ReadAll; the matcher mirrors moby's PatternMatcher. */

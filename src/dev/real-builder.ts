@@ -4,13 +4,13 @@
  * (persisted, so a restart of either side resumes from it), builds and loads.
  */
 import { readFile, realpath } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import type { ContextScan, ScanOptions } from '../context-sync/index.js';
 import * as contextSync from '../context-sync/index.js';
 import type { LocalEngine } from '../docker/index.js';
 import { builderTakesScope, contextScope, touchesScope } from '../dockerfile/context-scope.js';
 import type { BuildEvent, ProgressCounts, SyncPhase } from '../progress/index.js';
-import { compileInclude } from '../protocol/follow-paths.js';
+import { CONTEXT_INCOMPLETE, compileInclude } from '../protocol/follow-paths.js';
 import type { RegistryAuth } from '../registry/index.js';
 import {
   type BuilderSession,
@@ -128,13 +128,8 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
   async function dockerfileFor(s: ContextScan): Promise<DockerfileRef> {
     if (content || !dockerfilePath) return { path: '', content: content ?? Buffer.alloc(0) };
     const abs = await realpath(dockerfilePath).catch(() => dockerfilePath);
-    const rel = relative(s.contextDir, abs);
-    const inside = rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
-    const relPosix = rel.split(sep).join('/');
-    const entry = inside ? s.entries.find((e) => e.path === relPosix) : undefined;
-    if (entry && (entry.type === 'file' || entry.type === 'hardlink'))
-      return { path: relPosix, content: Buffer.alloc(0) };
-    return { path: '', content: await readFile(abs) };
+    const path = contextSync.dockerfileEntry(s.entries, s.contextDir, abs);
+    return path ? { path, content: Buffer.alloc(0) } : { path: '', content: await readFile(abs) };
   }
 
   /** A change to an ignore file changes what every path means: rescan everything. */
@@ -348,7 +343,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
             },
             signal,
           )) {
-            if (scope && ev.result && !ev.result.ok && ev.result.errorCode === 'context_incomplete') break;
+            if (scope && ev.result && !ev.result.ok && ev.result.errorCode === CONTEXT_INCOMPLETE) break;
             const e = wireToEvent(ev);
             if (!e) continue;
             if (e.type === 'build/finished') {

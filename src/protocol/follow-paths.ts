@@ -9,6 +9,9 @@
  * builder serves (and checks) what the engine asks for, by the same rules.
  */
 
+/** A build's code when the engine asked a scoped context for a path it does not hold. */
+export const CONTEXT_INCOMPLETE = 'context_incomplete';
+
 /** Go's filepath.Match for one '/'-separated path, compiled to a RegExp (undefined when malformed). */
 function globRegExp(pattern: string): RegExp | undefined {
   let re = '^';

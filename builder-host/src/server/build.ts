@@ -7,6 +7,7 @@ import {
   type BuilderHandlers,
   type BuildRequest,
   type BuildResult__Output,
+  CONTEXT_INCOMPLETE,
   compileInclude,
   formatBytes,
 } from '../../../src/protocol/index.js';
@@ -495,7 +496,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
             outcome = {
               ok: false,
               error: `the build reads ${JSON.stringify(incomplete)}, which the Dockerfile's COPY sources do not name (a base image's ONBUILD?)`,
-              errorCode: 'context_incomplete',
+              errorCode: CONTEXT_INCOMPLETE,
               pushed: [],
             };
           if (ev.ok) {
@@ -524,7 +525,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
           recording?.finish(
             outcome.ok
               ? 'ok'
-              : outcome.errorCode === 'cancelled' || outcome.errorCode === 'context_incomplete'
+              : outcome.errorCode === 'cancelled' || outcome.errorCode === CONTEXT_INCOMPLETE
                 ? 'cancelled'
                 : 'failed',
           );

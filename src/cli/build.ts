@@ -324,9 +324,11 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   }
   const inputs = await resolveBuildInputs(opts);
   let registryAuth: Record<string, RegistryAuth>;
+  let dockerfile: string;
   try {
     await checkBeforeSync(opts, inputs);
-    registryAuth = await buildRegistryAuth(opts, inputs);
+    dockerfile = await dockerfileText(inputs);
+    registryAuth = await buildRegistryAuth(opts, inputs, dockerfile);
   } catch (err) {
     inputs.cleanup();
     throw err;
@@ -351,7 +353,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     if (started) emit(e);
   }, 'hashing');
   let hashed = { files: 0, filesTotal: 0, bytes: 0, bytesTotal: 0 };
-  const scope = await contextScope(inputs, await dockerfileText(inputs));
+  const scope = await contextScope(inputs, dockerfile);
   let scanning: Promise<ContextScan> | undefined;
   const scanHere = () => {
     scanning ??= scanContext({
@@ -550,11 +552,13 @@ export async function dockerfileText(inputs: Pick<BuildInputs, 'dockerfileAbs' |
  */
 export async function buildRegistryAuth(
   opts: Pick<BuildOptions, 'push' | 'tag' | 'quiet'>,
-  inputs: Pick<BuildInputs, 'dockerfileAbs' | 'dockerfileContent' | 'buildArgs'>,
+  inputs: Pick<BuildInputs, 'buildArgs'>,
+  /** The Dockerfile's text (dockerfileText). */
+  dockerfile: string,
 ): Promise<Record<string, RegistryAuth>> {
   const r = await registryAuthForBuild({
     pushTags: opts.push ? opts.tag : [],
-    dockerfile: await dockerfileText(inputs),
+    dockerfile,
     buildArgs: inputs.buildArgs,
   });
   if (!opts.quiet) for (const w of r.warnings) process.stderr.write(`depot: ${w}\n`);

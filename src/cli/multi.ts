@@ -151,8 +151,10 @@ export async function runMultiPlatformBuild(
   const { contextDir, dockerfileAbs, buildArgs, labels, secrets, ssh } = inputs;
   const sshIds = Object.keys(ssh);
   let registryAuth: Record<string, RegistryAuth>;
+  let dockerfile: string;
   try {
-    registryAuth = await buildRegistryAuth(opts, inputs);
+    dockerfile = await dockerfileText(inputs);
+    registryAuth = await buildRegistryAuth(opts, inputs, dockerfile);
   } catch (err) {
     inputs.cleanup();
     throw err;
@@ -172,7 +174,7 @@ export async function runMultiPlatformBuild(
     const scan = await scanContext({
       contextDir,
       dockerfile: dockerfileAbs,
-      scope: await contextScope(inputs, await dockerfileText(inputs)),
+      scope: await contextScope(inputs, dockerfile),
     });
     let full: Promise<ContextScan> | undefined;
     const fullScan = () => {

@@ -8,8 +8,9 @@ import type { ClientTransport } from '../session/transport.js';
  * The agent speaks this version; a client meeting another one stops that agent and starts its own.
  * 2: the agent syncs with builder wire protocol 2 (Merkle snapshot ids): an agent left running by an
  * older client would be refused by an upgraded builder.
+ * 3: the agent runs whole `depot build` commands in a warm worker (`run`).
  */
-export const AGENT_PROTOCOL = 2;
+export const AGENT_PROTOCOL = 3;
 
 export interface BuilderRef {
   url: string;
@@ -21,6 +22,7 @@ export interface BuilderRef {
 export type AgentRequest =
   | { op: 'status' }
   | { op: 'stop' }
+  | RunRequest
   | {
       op: 'sync';
       contextDir: string;
@@ -30,6 +32,22 @@ export type AgentRequest =
       scope?: string[];
       builder: BuilderRef;
     };
+
+/**
+ * A whole command run by the agent's warm worker (see worker.ts): the client forwards what the
+ * process would have had and relays the output frames (frames.ts).
+ */
+export interface RunRequest {
+  op: 'run';
+  protocol: number;
+  /** The real path of the client's own entry script: the worker must run that same code. */
+  bin: string;
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  umask: number;
+  tty: { stdin: boolean; stdout: boolean; stderr: boolean; columns?: number; rows?: number };
+}
 
 export interface AgentSyncDone {
   snapshotId: string;
@@ -66,6 +84,9 @@ export interface AgentStatus {
   idleExitMs: number;
   contexts: AgentContextStatus[];
   builders: number;
+  /** Builds handed to a warm worker, and the state of the next one. */
+  runs: number;
+  worker: 'ready' | 'starting' | 'off';
 }
 
 export type AgentMessage =

@@ -11,6 +11,7 @@
  * last moments (their own watch may not be set up yet), and walks the whole context after a watcher
  * error, an overflow, a fallback to polling, a change of the ignore rules, or its own restart.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { relative, resolve, sep } from 'node:path';
@@ -32,6 +33,7 @@ import {
   createBuilderSession,
   type SyncBase,
 } from '../session/index.js';
+import { Frame, frame } from './frames.js';
 import { type AgentPaths, ensureAgentDir } from './paths.js';
 import {
   AGENT_PROTOCOL,
@@ -41,7 +43,9 @@ import {
   type BuilderRef,
   lineReader,
   MAX_REQUEST_BYTES,
+  type RunRequest,
 } from './protocol.js';
+import type { WorkerReady, WorkerTask } from './worker.js';
 
 export interface AgentOptions {
   paths: AgentPaths;
@@ -49,6 +53,11 @@ export interface AgentOptions {
   idleExitMs: number;
   version: string;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * The depot entry script a warm worker runs (`BIN agent worker`); without it builds are not
+   * run here (`run` is declined) and only the syncs are served.
+   */
+  workerBin?: string;
 }
 
 /** Contexts (and builders) kept at once; the least recently used goes first. */
@@ -58,6 +67,16 @@ const MAX_BUILDERS = 8;
 const NEW_DIR_WINDOW_MS = 2000;
 /** After an edit settles this long, the context is synced in the background to its last builder. */
 const PRESYNC_QUIET_MS = 300;
+/** A build waits this long for a worker still warming up; past it, the client runs the build itself. */
+const WORKER_WAIT_MS = 3000;
+/** Workers that die before they are ready, in a row, before the agent stops starting them. */
+const WORKER_FAILURES_MAX = 3;
+
+interface Worker {
+  child: ChildProcess;
+  ready: Promise<WorkerReady['ready'] | undefined>;
+  isReady: boolean;
+}
 
 interface Watched {
   key: string;
@@ -147,6 +166,10 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
   const startedAt = new Date().toISOString();
   let idle: NodeJS.Timeout | undefined;
   let active = 0;
+  let spare: Worker | undefined;
+  let workerFailures = 0;
+  let runs = 0;
+  let stopping = false;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((r) => {
     stop = r;
@@ -413,6 +436,71 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
     c.presync.unref();
   }
 
+  /** Starts the next warm worker: it loads what a build loads now, before a build asks. */
+  const startWorker = () => {
+    if (!opts.workerBin || stopping || spare || workerFailures >= WORKER_FAILURES_MAX) return;
+    const child = spawn(process.execPath, [opts.workerBin, 'agent', 'worker'], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      cwd: '/',
+      env: process.env,
+    });
+    const w: Worker = { child, isReady: false, ready: Promise.resolve(undefined) };
+    const t0 = Date.now();
+    w.ready = new Promise((resolve) => {
+      child.on('message', (m: Partial<WorkerReady>) => {
+        if (!m?.ready) return;
+        w.isReady = true;
+        workerFailures = 0;
+        log('warm worker ready', { pid: child.pid, ms: Date.now() - t0 });
+        resolve(m.ready);
+      });
+      child.once('exit', (code, signal) => {
+        if (!w.isReady) {
+          workerFailures++;
+          log('warm worker ended before it was ready', { code, signal, failures: workerFailures });
+        }
+        if (spare === w) spare = undefined;
+        resolve(undefined);
+      });
+      child.once('error', (err) => {
+        log('warm worker failed to start', { err: err.message });
+        if (spare === w) spare = undefined;
+        resolve(undefined);
+      });
+    });
+    spare = w;
+  };
+
+  /** Hands a client's `depot build` and its connection to the warm worker, or declines it. */
+  const run = async (req: RunRequest, sock: Socket) => {
+    const decline = (why: string) => sock.end(frame(Frame.declined, why));
+    if (req.protocol !== AGENT_PROTOCOL) return decline('another agent protocol');
+    startWorker();
+    const w = spare;
+    if (!w) return decline('no warm worker');
+    let waited: NodeJS.Timeout | undefined;
+    const ready = await Promise.race([
+      w.ready,
+      new Promise<undefined>((r) => {
+        waited = setTimeout(() => r(undefined), WORKER_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(waited);
+    // Another build took it meanwhile, or it is not up in time: the client runs its build itself.
+    if (!ready || spare !== w) return decline('no warm worker ready');
+    // A worker runs the agent's depot; a client of another installation runs its own code.
+    if (ready.bin !== req.bin) return decline('another depot installation');
+    spare = undefined;
+    runs++;
+    w.child.send({ run: req } satisfies WorkerTask, sock, (err) => {
+      if (err) {
+        log('handing a build to the worker failed', { err: err.message });
+        sock.destroy();
+      }
+    });
+    startWorker();
+  };
+
   const status = (): AgentMessage => ({
     status: {
       protocol: AGENT_PROTOCOL,
@@ -421,6 +509,8 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
       startedAt,
       idleExitMs: opts.idleExitMs,
       builders: builders.size,
+      runs,
+      worker: spare ? (spare.isReady ? 'ready' : 'starting') : 'off',
       contexts: [...contexts.values()].map(
         (c): AgentContextStatus => ({
           contextDir: c.root,
@@ -454,6 +544,20 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
       if (handled) return;
       handled = true;
       const req = value as AgentRequest;
+      if (req.op === 'run') {
+        // The connection now carries frames, and goes to the worker with the request. Until the
+        // worker acknowledges it, this process holds the socket too: its handle must stop reading
+        // (pause() alone leaves it reading into the stream's buffer), or it would swallow what the
+        // client sends the worker in that moment.
+        sock.removeAllListeners('data');
+        sock.pause();
+        (sock as unknown as { _handle?: { readStop?: () => number } })._handle?.readStop?.();
+        void run(req, sock).catch((err: unknown) => {
+          log('run failed', { err: String(err) });
+          sock.destroy();
+        });
+        return;
+      }
       const work = async () => {
         if (req.op === 'status') send(status());
         else if (req.op === 'stop') {
@@ -514,6 +618,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
   }
   log('agent started', { pid: process.pid, socket: paths.socket, idleExitMs: opts.idleExitMs });
   touch();
+  startWorker();
   const onSignal = () => stop();
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -521,6 +626,8 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   log('agent stopping');
+  stopping = true;
+  spare?.child.kill();
   for (const c of contexts.values()) if (c.presync) clearTimeout(c.presync);
   contexts.clear();
   server.close();

@@ -1,5 +1,5 @@
 /** `depot agent run|status|stop|logs`: the local agent that keeps contexts warm between builds. */
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, realpathSync } from 'node:fs';
 import { agentStatus, stopAgent } from '../agent/client.js';
 import { agentPaths } from '../agent/paths.js';
 import { runAgent } from '../agent/server.js';
@@ -24,7 +24,9 @@ export async function runAgentCommand(): Promise<void> {
   const paths = agentPaths();
   const log = (msg: string, fields: Record<string, unknown> = {}) =>
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...fields })}\n`);
-  const ran = await runAgent({ paths, idleExitMs: idleExitMs(), version: '0.1.0', log });
+  // DEPOT_AGENT_WORKER=0: the agent syncs for builds but runs none (the client runs its own).
+  const workerBin = process.env.DEPOT_AGENT_WORKER === '0' ? undefined : realpathSync(process.argv[1] ?? '');
+  const ran = await runAgent({ paths, idleExitMs: idleExitMs(), version: '0.1.0', log, workerBin });
   if (!ran) process.stderr.write(`depot: an agent is already running (depot agent status)\n`);
 }
 

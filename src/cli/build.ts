@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { agentWanted } from '../agent/wanted.js';
 import { normalizeOrKeep, normalizePlatform, resolveBuildPlatform } from '../arch/index.js';
 import { readIgnorePatterns } from '../context-sync/ignore.js';
 import { type ContextScan, scanContext } from '../context-sync/scan.js';
@@ -66,19 +67,6 @@ export interface BuildOptions {
   ssh?: string[];
   /** false with --no-agent: scan and sync in this process. */
   agent?: boolean;
-}
-
-/**
- * Whether a build goes through the local agent: not with --no-agent or DEPOT_NO_AGENT=1, and not
- * in CI (CI set: one build per fresh machine, nothing to keep warm) unless DEPOT_AGENT=1.
- */
-export function agentWanted(
-  opts: Pick<BuildOptions, 'agent'>,
-  env: NodeJS.ProcessEnv = process.env,
-): boolean {
-  if (opts.agent === false || env.DEPOT_NO_AGENT === '1' || env.DEPOT_NO_AGENT === 'true') return false;
-  if (env.DEPOT_AGENT === '1' || env.DEPOT_AGENT === 'true') return true;
-  return !env.CI || env.CI === 'false' || env.CI === '0';
 }
 
 /** What one build produced, for callers (and the metadata file). */

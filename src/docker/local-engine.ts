@@ -18,8 +18,18 @@ export interface LocalEngine {
   ping(): Promise<void>;
   /** Which image store the engine uses; `containerd` needs every layer in a load. */
   imageStore(): Promise<'graphdriver' | 'containerd'>;
-  /** Chain ids of every layer of every local image. */
+  /** Chain ids of every layer of every local image (lists and inspects every image: slow on a full engine). */
   chainIds(): Promise<Set<string>>;
+  /**
+   * Which chain ids of the image with `diffIds` the engine holds now. An image known from an
+   * earlier call, a load, or named by `hints` (the tags about to be moved) that shares layers with
+   * it is checked with one inspect: an image that exists holds its layers. Only when none does is
+   * every image listed, as chainIds() does. May miss layers held only by images it does not know
+   * (they are then sent again), never claims one the engine lacks.
+   */
+  heldChainIds(diffIds: readonly string[], hints?: readonly string[]): Promise<Set<string>>;
+  /** Records that the engine now holds image `id` with these diff ids (after a load). */
+  remember(id: string, diffIds: readonly string[]): void;
   /** Whether the engine has an image by id or reference. */
   hasImage(id: string): Promise<boolean>;
   /** Loads a docker-archive (`docker load`); resolves with the bytes sent, throws on in-stream errors. */
@@ -29,6 +39,8 @@ export interface LocalEngine {
 }
 
 const INSPECT_CONCURRENCY = 8;
+// Known images checked before giving up on them and listing the engine: each check is one inspect.
+const CANDIDATE_CHECKS = 4;
 
 /** The Engine API client of the local engine at `host`: failures are LocalEngineErrors naming it. */
 export function localEngineApi(host: string): EngineApi {
@@ -82,6 +94,45 @@ export function createLocalEngine(opts?: { host?: string }): LocalEngine {
         else for (const c of chains) out.add(c);
       }
       return out;
+    },
+    async heldChainIds(diffIds, hints = []) {
+      const wanted = chainIdsOf(diffIds);
+      if (wanted.length === 0) return new Set();
+      const inspect = async (ref: string): Promise<string[] | undefined> => {
+        const img = await json<{ Id?: string; RootFS?: { Layers?: string[] } }>(
+          'GET',
+          `/images/${encodeURI(ref)}/json`,
+          `inspect of image ${ref}`,
+          true,
+        );
+        if (!img?.Id) return undefined;
+        const chains = chainIdsOf(img.RootFS?.Layers ?? []);
+        layersByImage.set(img.Id, chains);
+        return chains;
+      };
+      let best = 0;
+      // A name that does not parse names no image: it only gives no hint.
+      const hinted = await Promise.all(hints.map((h) => inspect(h).catch(() => undefined)));
+      for (const chains of hinted) if (chains) best = Math.max(best, sharedPrefix(chains, wanted));
+      const ranked = [...layersByImage]
+        .map(([id, chains]) => ({ id, n: sharedPrefix(chains, wanted) }))
+        .filter((c) => c.n > best)
+        .sort((a, b) => b.n - a.n)
+        .slice(0, CANDIDATE_CHECKS);
+      for (const c of ranked) {
+        // Known, but perhaps removed since: only an image that exists now vouches for its layers.
+        if (await inspect(c.id)) {
+          best = c.n;
+          break;
+        }
+        layersByImage.delete(c.id);
+      }
+      if (best > 0) return new Set(wanted.slice(0, best));
+      const all = await engine.chainIds();
+      return new Set(wanted.filter((c) => all.has(c)));
+    },
+    remember(id, diffIds) {
+      layersByImage.set(id, chainIdsOf(diffIds));
     },
     async hasImage(id) {
       return (
@@ -146,6 +197,13 @@ export function createLocalEngine(opts?: { host?: string }): LocalEngine {
     },
   };
   return engine;
+}
+
+/** How many leading entries two chain-id lists share (a chain id names its whole prefix). */
+function sharedPrefix(a: readonly string[], b: readonly string[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
 }
 
 /** The first error of a `docker load` JSON-lines answer, if any (exported for tests). */

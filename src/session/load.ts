@@ -31,7 +31,9 @@ export async function loadImage(
 ): Promise<LoadOutcome> {
   const { imageId } = image;
   const layersTotal = image.diffIds?.length ?? 0;
-  if (await local.hasImage(imageId)) {
+  // Both are one cheap request: asked together, not one after the other.
+  const [present, store] = await Promise.all([local.hasImage(imageId), local.imageStore()]);
+  if (present) {
     await local.tag(imageId, tags);
     return {
       bytes: 0,
@@ -43,15 +45,19 @@ export async function loadImage(
       alreadyPresent: true,
     };
   }
-  const store = await local.imageStore();
   const all = store === 'containerd';
-  const have = all ? [] : [...(await local.chainIds())];
+  // With the image's diff ids, only its own layers are looked up (the images the tags name and
+  // those seen before, one inspect each); without them, every image of the engine is.
+  const have = all
+    ? []
+    : [...(image.diffIds?.length ? await local.heldChainIds(image.diffIds, tags) : await local.chainIds())];
   const { stream, summary } = session.exportImage(imageId, have, all, signal);
   // The archive's size is known only at its end; when every layer goes, the image size is close.
   const expected = have.length === 0 ? (image.imageSize ?? 0) : 0;
   const { bytes } = await local.load(stream, onProgress && ((n) => onProgress(n, expected)));
   const s = await summary;
   await local.tag(imageId, tags);
+  if (image.diffIds?.length) local.remember(imageId, image.diffIds);
   return {
     bytes,
     imageSize: s.imageSize,

@@ -47,12 +47,13 @@ async function dockerSave(): Promise<Buffer> {
 }
 
 async function run(have: string[], allLayers: boolean, cacheDir: string, spoolDir = work) {
+  const cache = createLayerIdCache(cacheDir);
   const f = filterDockerArchive(Readable.from([await dockerSave()]), {
     chainIds: chains,
     diffIds,
     have: new Set(have),
     allLayers,
-    cache: createLayerIdCache(cacheDir),
+    cache,
     spoolDir,
   });
   const chunks: Buffer[] = [];
@@ -66,7 +67,10 @@ async function run(have: string[], allLayers: boolean, cacheDir: string, spoolDi
     for await (const c of e as unknown as AsyncIterable<Buffer>) b.push(c);
     names.set(e.header.name, Buffer.concat(b));
   }
-  return { names, summary: await f.summary, size: out.length };
+  const summary = await f.summary;
+  // The export does not wait for the cache's write: the test does, to read it.
+  await cache.flush();
+  return { names, summary, size: out.length };
 }
 
 test('omits the layers the receiver has, keeps everything else, spooling what it cannot place yet', async () => {

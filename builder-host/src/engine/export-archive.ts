@@ -139,7 +139,8 @@ export function filterDockerArchive(
       await addEntry(pack, s.header, createReadStream(s.file));
     }
     pack.finalize();
-    await opts.cache.flush().catch(() => undefined);
+    // A cache: the archive (and the client's load, which waits for its end) does not wait for it.
+    opts.cache.flush().catch(() => undefined);
     await ended;
   };
 

@@ -21,6 +21,7 @@ export function createLayerIdCache(dir?: string): LayerIdCache {
   const map = new Map<string, string>();
   let loaded: Promise<void> | undefined;
   let dirty = false;
+  let flushing: Promise<void> = Promise.resolve();
   const load = (): Promise<void> => {
     if (!dir) return Promise.resolve();
     loaded ??= readFile(path.join(dir, FILE), 'utf8')
@@ -45,13 +46,22 @@ export function createLayerIdCache(dir?: string): LayerIdCache {
         if (first !== undefined) map.delete(first);
       }
     },
-    async flush() {
-      if (!dir || !dirty) return;
-      await load();
-      dirty = false;
-      await mkdir(dir, { recursive: true });
-      // A cache: atomic, but not worth an fsync.
-      await writeFileDurably(path.join(dir, FILE), JSON.stringify(Object.fromEntries(map)), { fsync: false });
+    flush() {
+      if (!dir || !dirty) return flushing;
+      // One write at a time, in order: exports no longer wait for theirs, so they may overlap.
+      flushing = flushing
+        .catch(() => undefined)
+        .then(async () => {
+          if (!dirty) return;
+          await load();
+          dirty = false;
+          await mkdir(dir, { recursive: true });
+          // A cache: atomic, but not worth an fsync.
+          await writeFileDurably(path.join(dir, FILE), JSON.stringify(Object.fromEntries(map)), {
+            fsync: false,
+          });
+        });
+      return flushing;
     },
   };
   return cache;

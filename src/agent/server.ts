@@ -45,7 +45,7 @@ import {
   MAX_REQUEST_BYTES,
   type RunRequest,
 } from './protocol.js';
-import type { WorkerReady, WorkerTask } from './worker.js';
+import type { WorkerReady, WorkerTask, WorkerWarm } from './worker.js';
 
 export interface AgentOptions {
   paths: AgentPaths;
@@ -170,6 +170,14 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
   let workerFailures = 0;
   let runs = 0;
   let stopping = false;
+  /** The builder of the last sync: the spare worker keeps a channel to it open. */
+  let lastBuilder: BuilderRef | undefined;
+  const warmSpare = () => {
+    if (spare?.isReady && lastBuilder && spare.child.connected)
+      spare.child.send({ warm: lastBuilder } satisfies WorkerWarm, (err) => {
+        if (err) log('warming the worker failed', { err: err.message });
+      });
+  };
   let stop: () => void = () => {};
   const stopped = new Promise<void>((r) => {
     stop = r;
@@ -348,6 +356,10 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
       // A build's own sync: a pre-sync still waiting for quiet is not needed any more.
       if (c.presync) clearTimeout(c.presync);
       c.presync = undefined;
+      if (!lastBuilder || builderKey(lastBuilder) !== builderKey(req.builder)) {
+        lastBuilder = req.builder;
+        warmSpare();
+      }
     }
     const run = c.queue.then(async () => {
       const b = builderFor(req.builder);
@@ -452,6 +464,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
         w.isReady = true;
         workerFailures = 0;
         log('warm worker ready', { pid: child.pid, ms: Date.now() - t0 });
+        warmSpare();
         resolve(m.ready);
       });
       child.once('exit', (code, signal) => {

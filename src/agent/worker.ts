@@ -15,7 +15,7 @@ import { PassThrough, Writable } from 'node:stream';
 import tty from 'node:tty';
 import { DepotError } from '../errors/index.js';
 import { Frame, type FrameType, frame, frameReader } from './frames.js';
-import { AGENT_PROTOCOL, type RunRequest } from './protocol.js';
+import { AGENT_PROTOCOL, type BuilderRef, type RunRequest } from './protocol.js';
 
 /** How long the client may take to confirm after the worker said it takes the build. */
 const CONFIRM_TIMEOUT_MS = 10_000;
@@ -27,6 +27,9 @@ export interface WorkerReady {
 }
 export interface WorkerTask {
   run: RunRequest;
+}
+export interface WorkerWarm {
+  warm: BuilderRef;
 }
 
 /** One of the client's output streams, as the command sees it: a terminal or not, its size. */
@@ -209,16 +212,26 @@ export async function runWorker(): Promise<void> {
   // What every build loads; the terminal UI (Ink) is left out: its colour support is decided when
   // it loads, from the terminal it then sees, which must be the client's.
   const main = await import('../cli/main.js');
-  await Promise.all([
+  const [session, grpc] = await Promise.all([
+    import('../session/index.js'),
+    import('../protocol/grpc.js'),
     import('../cli/build.js'),
+    import('../cli/targets.js'),
     import('./client.js'),
-    import('../progress/json.js').catch(() => undefined),
-    import('../progress/plain.js').catch(() => undefined),
+    import('./paths.js'),
+    import('../progress/json.js'),
+    import('../progress/plain.js'),
+    // The keychain, where tokens live (an optional native module: absent is fine).
+    import('keytar' as string).catch(() => undefined),
   ]);
+  grpc.loadBuilderProto();
   const bin = realpathSync(process.argv[1] ?? '');
   const task = await new Promise<{ req: RunRequest; sock: Socket }>((resolve) => {
-    process.on('message', (m: WorkerTask, handle: unknown) => {
-      if (m && typeof m === 'object' && 'run' in m && handle) resolve({ req: m.run, sock: handle as Socket });
+    process.on('message', (m: WorkerTask | WorkerWarm, handle: unknown) => {
+      if (!m || typeof m !== 'object') return;
+      // The builder of the user's last build: connected now, taken by the build if it is the same.
+      if ('warm' in m) session.prewarmBuilderSession(m.warm);
+      else if ('run' in m && handle) resolve({ req: m.run, sock: handle as Socket });
     });
     send({ ready: { bin, pid: process.pid } } satisfies WorkerReady);
   });

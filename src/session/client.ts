@@ -198,7 +198,39 @@ export function checkBuilderTransport(url: string, transport: ClientTransport = 
  * Opens a channel to a builder (HTTP/2 with keepalive); calls are lazy. Throws a DepotError, before
  * any network I/O, when the transport settings refuse the address (see `channelCredentials`).
  */
+/** A session opened ahead of the build that will ask for it (see `prewarmBuilderSession`). */
+let prewarmed: { key: string; session: BuilderSession } | undefined;
+
+const sessionKey = (opts: SessionOptions, transport: ClientTransport) =>
+  JSON.stringify([opts.url, opts.token, opts.project ?? '', transport]);
+
+/**
+ * Opens a channel to a builder now and connects it (TCP, TLS, HTTP/2), for the next
+ * `createBuilderSession` with the very same url, token, project and transport to take: a process
+ * waiting to run a build (the agent's warm worker) holds the builder its user built on last.
+ * Any other session request gets a channel of its own; a second call replaces the first.
+ */
+export function prewarmBuilderSession(opts: SessionOptions): void {
+  const transport = opts.transport ?? transportFromEnv();
+  prewarmed?.session.close();
+  prewarmed = undefined;
+  const session = openBuilderSession({ ...opts, transport });
+  session.connect();
+  prewarmed = { key: sessionKey(opts, transport), session };
+}
+
 export function createBuilderSession(opts: SessionOptions): BuilderSession {
+  const transport = opts.transport ?? transportFromEnv();
+  if (prewarmed) {
+    const { key, session } = prewarmed;
+    prewarmed = undefined;
+    if (key === sessionKey(opts, transport)) return session;
+    session.close();
+  }
+  return openBuilderSession({ ...opts, transport });
+}
+
+function openBuilderSession(opts: SessionOptions): BuilderSession & { connect(): void } {
   const address = parseBuilderUrl(opts.url);
   const transport = opts.transport ?? transportFromEnv();
   const creds = channelCredentials(address, transport);
@@ -462,6 +494,10 @@ export function createBuilderSession(opts: SessionOptions): BuilderSession {
       })();
     },
 
+    connect() {
+      // Connects without a call; a failure here is the first call's to report.
+      client.waitForReady(Date.now() + 10_000, () => {});
+    },
     close() {
       client.close();
     },

@@ -121,6 +121,8 @@ describe("the agent's warm worker", { skip }, () => {
       env: { ...process.env, ...env() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
     // Nobody reads for a while: the output backs up into the pipe and the worker's socket.
     child.stdout.pause();
     await new Promise((r) => setTimeout(r, 1500));
@@ -128,7 +130,7 @@ describe("the agent's warm worker", { skip }, () => {
     child.stdout.on('data', (d) => (out += d));
     child.stdout.resume();
     const code = await new Promise<number | null>((r) => child.on('close', r));
-    assert.equal(code, 0);
+    assert.equal(code, 0, err);
     assert.equal((await status()).runs, runs + 1);
     const lines = out.trimEnd().split('\n');
     for (const l of lines) JSON.parse(l);

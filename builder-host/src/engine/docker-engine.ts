@@ -45,6 +45,9 @@ interface ImageAnswer {
 const ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
 
 /** The query string of `POST /build` for a request (exported for tests). */
+/** How long the engine's version and info answer for every caller. */
+const INFO_TTL_MS = 30_000;
+
 export function buildQuery(req: EngineBuildRequest, sessionId?: string): string {
   const q = new URLSearchParams();
   q.set('version', '2');
@@ -225,26 +228,40 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     return { stream: out, summary };
   };
 
+  // Every Hello asks (and /info is one of the engine's slower answers: it counts containers and
+  // images); what it tells changes only when the engine is replaced, which a failing call shows.
+  let info: { at: number; answer: Promise<EngineInfo> } | undefined;
+  async function readInfo(): Promise<EngineInfo> {
+    const [v, i] = await Promise.all([
+      api.json<VersionAnswer>({ method: 'GET', path: '/version' }, 'engine version'),
+      api.json<InfoAnswer>({ method: 'GET', path: '/info' }, 'engine info'),
+    ]);
+    const os = v?.Os ?? 'linux';
+    const arch = ARCH[v?.Arch ?? ''] ?? v?.Arch ?? 'amd64';
+    const containerd = (i?.DriverStatus ?? []).some(
+      ([k, val]) => k === 'driver-type' && val === 'io.containerd.snapshotter.v1',
+    );
+    return {
+      version: v?.Version ?? '',
+      apiVersion: v?.ApiVersion ?? '',
+      os,
+      arch,
+      platform: arch === 'arm64' ? `${os}/arm64` : `${os}/${arch}`,
+      imageStore: containerd ? 'containerd' : 'graphdriver',
+      id: i?.ID ?? '',
+    };
+  }
+
   return {
-    async info(): Promise<EngineInfo> {
-      const [v, i] = await Promise.all([
-        api.json<VersionAnswer>({ method: 'GET', path: '/version' }, 'engine version'),
-        api.json<InfoAnswer>({ method: 'GET', path: '/info' }, 'engine info'),
-      ]);
-      const os = v?.Os ?? 'linux';
-      const arch = ARCH[v?.Arch ?? ''] ?? v?.Arch ?? 'amd64';
-      const containerd = (i?.DriverStatus ?? []).some(
-        ([k, val]) => k === 'driver-type' && val === 'io.containerd.snapshotter.v1',
-      );
-      return {
-        version: v?.Version ?? '',
-        apiVersion: v?.ApiVersion ?? '',
-        os,
-        arch,
-        platform: arch === 'arm64' ? `${os}/arm64` : `${os}/${arch}`,
-        imageStore: containerd ? 'containerd' : 'graphdriver',
-        id: i?.ID ?? '',
-      };
+    info(): Promise<EngineInfo> {
+      if (!info || Date.now() - info.at > INFO_TTL_MS) {
+        const answer = readInfo();
+        info = { at: Date.now(), answer };
+        answer.catch(() => {
+          if (info?.answer === answer) info = undefined;
+        });
+      }
+      return info.answer;
     },
     build,
     cancel,

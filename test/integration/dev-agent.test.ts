@@ -220,7 +220,7 @@ describe('depot dev through the local agent', { skip }, () => {
       stdio: 'ignore',
     });
     children.push(agent);
-    await until('the agent runs', async () => (await status(agentDir)).running);
+    await until('the agent runs', async () => (await status(agentDir)).running, 10_000);
 
     const subscribe = () => {
       const sock: Socket = connect(sockPath);
@@ -241,8 +241,10 @@ describe('depot dev through the local agent', { skip }, () => {
     };
     const subs = Array.from({ length: MAX_WATCH_SUBSCRIBERS }, subscribe);
     try {
-      await until('every subscriber is watching', () =>
-        subs.every((s) => s.lines.some((l) => 'watching' in l)),
+      await until(
+        'every subscriber is watching',
+        () => subs.every((s) => s.lines.some((l) => 'watching' in l)),
+        10_000,
       );
       const extra = subscribe();
       subs.push(extra);

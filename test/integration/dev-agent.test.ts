@@ -194,6 +194,18 @@ describe('depot dev through the local agent', { skip }, () => {
       const r = await cli(agentDir, ['agent', 'stop']);
       assert.equal(r.code, 0, r.stderr);
       await until('the session noticed', () => a.events.some((e) => e.type === 'agent/unavailable'), 10_000);
+      // Its own watcher is live once it asks for a full rescan (what changed meanwhile is unknown).
+      await until(
+        'the in-process watcher',
+        () =>
+          a.events.some(
+            (e) =>
+              e.type === 'watch/changed' &&
+              (e.paths as string[]).length === 1 &&
+              (e.paths as string[])[0] === '.',
+          ),
+        10_000,
+      );
 
       writeFileSync(join(ctx, 'app.txt'), 'v2\n');
       await a.rebuiltFor('app.txt');
@@ -215,6 +227,10 @@ describe('depot dev through the local agent', { skip }, () => {
     const agentDir = newAgentDir();
     const ctx = fixture();
     const sockPath = join(agentDir, 'agent.sock');
+    // Files the watcher watches from its start: each write of them is an event of its own.
+    const n = MAX_WATCH_PATHS * 3;
+    mkdirSync(join(ctx, 'many'));
+    for (let i = 0; i < n; i++) writeFileSync(join(ctx, 'many', `f${i}.txt`), String(i));
     const agent = spawn(process.execPath, [DEPOT_BIN, 'agent', 'run'], {
       env: { ...process.env, ...env(agentDir) },
       stdio: 'ignore',
@@ -251,10 +267,8 @@ describe('depot dev through the local agent', { skip }, () => {
       await until('the one too many is refused', () => extra.lines.some((l) => 'error' in l));
       assert.equal((extra.lines[0]!.error as { code: string }).code, 'agent_busy');
 
-      // A burst of new files: each message carries at most MAX_WATCH_PATHS of them, all arrive.
-      mkdirSync(join(ctx, 'many'));
-      const n = MAX_WATCH_PATHS * 3;
-      for (let i = 0; i < n; i++) writeFileSync(join(ctx, 'many', `f${i}.txt`), String(i));
+      // A burst of writes: each message carries at most MAX_WATCH_PATHS paths, all arrive.
+      for (let i = 0; i < n; i++) writeFileSync(join(ctx, 'many', `f${i}.txt`), `${i} edited`);
       const first = subs[0]!;
       const seen = () => {
         const paths = new Set<string>();
@@ -263,7 +277,7 @@ describe('depot dev through the local agent', { skip }, () => {
         return paths;
       };
       await until(
-        'every new file reported',
+        'every edited file reported',
         () => [...Array(n).keys()].every((i) => seen().has(`many/f${i}.txt`)),
         15_000,
       );

@@ -17,6 +17,8 @@ import {
   type AgentStatus,
   type AgentSyncDone,
   lineReader,
+  MAX_ANSWER_BYTES,
+  MAX_WATCH_MESSAGE_BYTES,
 } from './protocol.js';
 
 /** The agent could not be used; do the work here. */
@@ -25,19 +27,30 @@ export class AgentUnavailable extends Error {}
 const START_TIMEOUT_MS = 5000;
 const LOG_MAX_BYTES = 1024 * 1024;
 
-/** Sends `req`; calls `onMessage` for each answer; resolves with the last one. */
+/**
+ * Sends `req`; calls `onMessage` for each answer; resolves with the last one. Aborting `signal`
+ * drops the connection and rejects with its reason (the agent finishes the work for the next ask).
+ */
 export function agentRequest(
   paths: AgentPaths,
   req: AgentRequest,
   onMessage: (m: AgentMessage) => void = () => {},
+  signal?: AbortSignal,
 ): Promise<AgentMessage> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const sock = connect(paths.socket);
     let last: AgentMessage | undefined;
     let failed = false;
+    const onAbort = () => fail(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
     const fail = (err: Error) => {
       if (failed) return;
       failed = true;
+      signal?.removeEventListener('abort', onAbort);
       sock.destroy();
       reject(err);
     };
@@ -45,7 +58,7 @@ export function agentRequest(
     const read = lineReader((v) => {
       last = v as AgentMessage;
       onMessage(last);
-    });
+    }, MAX_ANSWER_BYTES);
     sock.on('data', (chunk: Buffer) => {
       try {
         read(chunk);
@@ -58,6 +71,7 @@ export function agentRequest(
     );
     sock.on('close', () => {
       if (failed) return;
+      signal?.removeEventListener('abort', onAbort);
       if (!last) reject(new AgentUnavailable('the agent closed the connection without an answer'));
       else resolve(last);
     });
@@ -130,13 +144,95 @@ export async function agentSync(
   paths: AgentPaths,
   req: Extract<AgentRequest, { op: 'sync' }>,
   onMessage: (m: AgentMessage) => void,
+  signal?: AbortSignal,
 ): Promise<AgentSyncDone> {
-  const last = await agentRequest(paths, req, onMessage);
+  const last = await agentRequest(paths, req, onMessage, signal);
   if ('done' in last) return last.done;
   if ('error' in last) {
     const { code, message, hint } = last.error;
-    if (code === 'agent_error' || code === 'agent_bad_request') throw new AgentUnavailable(message);
+    if (code === 'agent_error' || code === 'agent_bad_request' || code === 'agent_busy')
+      throw new AgentUnavailable(message);
     throw new DepotError(code, message, hint);
   }
   throw new AgentUnavailable('the agent ended the sync without a result');
+}
+
+/** What a `watch` subscription reports; the same facts as the in-process watcher's handlers. */
+export interface AgentWatchHandlers {
+  onChange(paths: string[]): void;
+  onError(message: string, polling: boolean): void;
+  onIgnoreRules(error: string): void;
+  /** The subscription ended without `close()` (the agent stopped or died): `reason` says how. */
+  onDropped(reason: string): void;
+}
+
+/** A live subscription to the agent's watcher of one context. */
+export interface AgentWatch {
+  /** How the agent's watcher watches. */
+  polling: boolean;
+  message: string;
+  /** Ends the subscription (no `onDropped`). */
+  close(): void;
+}
+
+const WATCH_START_TIMEOUT_MS = 10_000;
+
+/**
+ * Subscribes to the changes the agent sees in a context. Resolves once the agent's watcher is live;
+ * rejects with AgentUnavailable when the agent cannot watch it (busy, the watcher failed, gone).
+ */
+export function agentWatch(
+  paths: AgentPaths,
+  req: Extract<AgentRequest, { op: 'watch' }>,
+  handlers: AgentWatchHandlers,
+): Promise<AgentWatch> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(paths.socket);
+    let live = false;
+    let ended = false;
+    const end = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (live) handlers.onDropped(reason);
+      else reject(new AgentUnavailable(reason));
+    };
+    const timer = setTimeout(() => end('the agent did not start watching in time'), WATCH_START_TIMEOUT_MS);
+    timer.unref();
+    const onMessage = (v: unknown) => {
+      const m = v as AgentMessage;
+      if (ended) return;
+      if ('watching' in m && !live) {
+        live = true;
+        clearTimeout(timer);
+        resolve({
+          polling: m.watching.polling,
+          message: m.watching.message,
+          close() {
+            ended = true;
+            sock.destroy();
+          },
+        });
+      } else if ('error' in m) end(m.error.message);
+      else if (!live) end('the agent answered a watch with something else');
+      else if ('changed' in m && Array.isArray(m.changed.paths)) handlers.onChange(m.changed.paths);
+      else if ('rescan' in m) {
+        if (m.rescan.failed) handlers.onError(m.rescan.reason, m.rescan.failed.polling);
+        handlers.onChange(['.']);
+      } else if ('ignoreRules' in m) handlers.onIgnoreRules(m.ignoreRules.error);
+    };
+    // A `changed` message is bounded by the agent; anything much longer is not its answer.
+    const read = lineReader(onMessage, MAX_WATCH_MESSAGE_BYTES * 4);
+    sock.on('connect', () => sock.write(`${JSON.stringify(req)}\n`));
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        read(chunk);
+      } catch (err) {
+        end(`the agent answered garbage: ${(err as Error).message}`);
+      }
+    });
+    sock.on('error', (err) => end(`the agent is not reachable: ${err.message}`));
+    sock.on('close', () => end('the agent closed the watch'));
+  });
 }

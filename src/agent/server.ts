@@ -10,6 +10,10 @@
  * the watch queue, so one turn of the event loop delivers it), re-walks directories created in the
  * last moments (their own watch may not be set up yet), and walks the whole context after a watcher
  * error, an overflow, a fallback to polling, a change of the ignore rules, or its own restart.
+ *
+ * The same watcher feeds `watch` connections (each `depot dev` session): one watcher per context
+ * however many terminals use it, its changes coalesced per subscriber and bounded (a subscriber that
+ * falls behind gets one `rescan` instead of an unbounded backlog).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
@@ -43,6 +47,11 @@ import {
   type BuilderRef,
   lineReader,
   MAX_REQUEST_BYTES,
+  MAX_WATCH_BUFFERED,
+  MAX_WATCH_MESSAGE_BYTES,
+  MAX_WATCH_PATHS,
+  MAX_WATCH_PENDING,
+  MAX_WATCH_SUBSCRIBERS,
   type RunRequest,
 } from './protocol.js';
 import type { WorkerReady, WorkerTask, WorkerWarm } from './worker.js';
@@ -80,6 +89,8 @@ interface Worker {
 
 interface Watched {
   key: string;
+  root: string;
+  dockerfile?: string;
   watcher: ContextWatcher;
   /** Resolves once the watcher is live (false: it could not start). */
   ready: Promise<boolean>;
@@ -87,6 +98,20 @@ interface Watched {
   contexts: Set<ContextState>;
   /** Paths reported recently, by when: re-examined again while young. */
   recent: Map<string, number>;
+  /** How the watcher started (polling, and why). */
+  started?: { polling: boolean; message: string };
+  /** Why the ignore file cannot be used now ('' while valid): told to each new subscriber. */
+  ignoreError: string;
+  subscribers: Set<Subscriber>;
+}
+
+/** One `watch` connection: its changes wait here until the next turn of the loop (coalesced). */
+interface Subscriber {
+  send: (m: AgentMessage) => boolean;
+  pending: Set<string>;
+  /** Too much waiting (or unsent): the next message is one `rescan`. */
+  overflow: boolean;
+  flushing: boolean;
 }
 
 interface ContextState {
@@ -195,14 +220,21 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
     const watcher = createContextWatcher({ contextDir: root, dockerfile });
     const w: Watched = {
       key,
+      root,
+      dockerfile,
       watcher,
       ready: Promise.resolve(false),
       live: false,
       contexts: new Set(),
       recent: new Map(),
+      ignoreError: '',
+      subscribers: new Set(),
     };
     const markAll = (mark: (c: ContextState) => void) => {
       for (const c of w.contexts) mark(c);
+    };
+    const notifyAll = (m: AgentMessage) => {
+      for (const sub of w.subscribers) sub.send(m);
     };
     w.ready = watcher
       .start({
@@ -216,20 +248,27 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
             }
             schedulePresync(c);
           });
+          for (const sub of w.subscribers) queueChanges(sub, changed);
         },
-        onError: (message) => {
+        onError: (message, polling) => {
           log('watcher error: walking afresh', { context: root, message });
           markAll((c) => {
             c.stale = true;
           });
+          if (w.started) w.started = { polling, message };
+          notifyAll({ rescan: { reason: message, failed: { polling } } });
         },
-        onIgnoreRules: () =>
+        onIgnoreRules: (error) => {
           markAll((c) => {
             c.stale = true;
-          }),
+          });
+          w.ignoreError = error;
+          notifyAll({ ignoreRules: { error } });
+        },
       })
       .then(
-        () => {
+        (started) => {
+          w.started = started;
           w.live = true;
           return true;
         },
@@ -246,9 +285,102 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
     if (c.presync) clearTimeout(c.presync);
     contexts.delete(c.key);
     c.watched.contexts.delete(c);
-    if (c.watched.contexts.size === 0) {
-      watchers.delete(c.watched.key);
-      void c.watched.watcher.close();
+    releaseWatcher(c.watched);
+  };
+
+  /** Closes a watcher nothing uses any more (no scan of it kept, no subscriber). */
+  const releaseWatcher = (w: Watched) => {
+    if (w.contexts.size > 0 || w.subscribers.size > 0 || watchers.get(w.key) !== w) return;
+    watchers.delete(w.key);
+    void w.watcher.close();
+  };
+
+  let subscribers = 0;
+  /** Open `watch` connections: closed when the agent stops (their clients then watch themselves). */
+  const watchSockets = new Set<Socket>();
+
+  /** Adds changed paths to a subscriber's next message; sends them on the next turn of the loop. */
+  function queueChanges(sub: Subscriber, changed: string[]): void {
+    if (!sub.overflow) for (const p of changed) sub.pending.add(p);
+    if (sub.pending.size > MAX_WATCH_PENDING) {
+      sub.overflow = true;
+      sub.pending.clear();
+    }
+    if (sub.flushing) return;
+    sub.flushing = true;
+    setImmediate(() => flushChanges(sub));
+  }
+
+  function flushChanges(sub: Subscriber): void {
+    sub.flushing = false;
+    if (sub.overflow) {
+      // Sent once the socket drained (see `watch`): until then nothing more is queued.
+      if (sub.send({ rescan: { reason: 'too many changes at once' } })) sub.overflow = false;
+      sub.pending.clear();
+      return;
+    }
+    let batch: string[] = [];
+    let bytes = 0;
+    for (const p of sub.pending) {
+      if (batch.length >= MAX_WATCH_PATHS || bytes + p.length > MAX_WATCH_MESSAGE_BYTES) {
+        if (!sub.send({ changed: { paths: batch } })) break;
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(p);
+      bytes += p.length + 4;
+    }
+    if (!sub.overflow && batch.length) sub.send({ changed: { paths: batch } });
+    sub.pending.clear();
+  }
+
+  /** Streams the changes of a context to one client until it goes away. */
+  const watch = async (req: Extract<AgentRequest, { op: 'watch' }>, sock: Socket): Promise<void> => {
+    if (
+      typeof req.contextDir !== 'string' ||
+      (req.dockerfile !== undefined && typeof req.dockerfile !== 'string')
+    )
+      throw new DepotError('agent_bad_request', 'watch needs a context directory');
+    if (subscribers >= MAX_WATCH_SUBSCRIBERS)
+      throw new DepotError('agent_busy', `the agent already serves ${subscribers} watch connections`);
+    const root = resolve(req.contextDir);
+    const w = watcherFor(root, req.dockerfile);
+    subscribers++;
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    watchSockets.add(sock);
+    const sub: Subscriber = {
+      // A subscriber that does not read is not buffered for without bound: it gets a rescan once
+      // it drains.
+      send: (m) => {
+        if (sock.destroyed) return false;
+        if (sock.writableLength > MAX_WATCH_BUFFERED) {
+          sub.overflow = true;
+          return false;
+        }
+        sock.write(`${JSON.stringify(m)}\n`);
+        return true;
+      },
+      pending: new Set(),
+      overflow: false,
+      flushing: false,
+    };
+    sock.on('drain', () => {
+      if (sub.overflow) queueChanges(sub, []);
+    });
+    try {
+      const live = await w.ready;
+      if (!live || !w.started) throw new DepotError('agent_watch_failed', `cannot watch ${root}`);
+      if (sock.destroyed) return;
+      w.subscribers.add(sub);
+      sub.send({ watching: w.started });
+      if (w.ignoreError) sub.send({ ignoreRules: { error: w.ignoreError } });
+      log('watch subscribed', { context: root, subscribers: w.subscribers.size });
+      await closed;
+    } finally {
+      watchSockets.delete(sock);
+      subscribers--;
+      w.subscribers.delete(sub);
+      releaseWatcher(w);
     }
   };
 
@@ -524,6 +656,13 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
       builders: builders.size,
       runs,
       worker: spare ? (spare.isReady ? 'ready' : 'starting') : 'off',
+      watchers: [...watchers.values()].map((w) => ({
+        contextDir: w.root,
+        dockerfile: w.dockerfile,
+        live: w.live,
+        polling: w.started?.polling ?? false,
+        subscribers: w.subscribers.size,
+      })),
       contexts: [...contexts.values()].map(
         (c): AgentContextStatus => ({
           contextDir: c.root,
@@ -577,6 +716,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
           send({ stopping: true });
           setImmediate(() => stop());
         } else if (req.op === 'sync') await sync(req, send);
+        else if (req.op === 'watch') await watch(req, sock);
         else
           throw new DepotError(
             'agent_bad_request',
@@ -644,6 +784,7 @@ export async function runAgent(opts: AgentOptions): Promise<boolean> {
   for (const c of contexts.values()) if (c.presync) clearTimeout(c.presync);
   contexts.clear();
   server.close();
+  for (const sock of watchSockets) sock.destroy();
   for (const w of watchers.values()) await w.watcher.close().catch(() => {});
   for (const b of builders.values()) b.session.close();
   try {

@@ -48,6 +48,10 @@ export async function runAgentStatus(opts: { json?: boolean }): Promise<void> {
     const what = c.scope ? `${c.scope.length} path${c.scope.length === 1 ? '' : 's'} of` : 'all of';
     out += `  ${what} ${c.contextDir}: ${c.entries} entries, ${c.watching ? 'watched' : 'not watched'}; scans reused ${c.scans.reused}, updated ${c.scans.updated}, walked ${c.scans.walked}; pre-synced ${c.presyncs}\n`;
   }
+  for (const w of s.watchers ?? []) {
+    const state = !w.live ? 'starting' : w.polling ? 'polling' : 'watching';
+    out += `  watcher of ${w.contextDir}: ${state}, ${w.subscribers} dev session${w.subscribers === 1 ? '' : 's'}\n`;
+  }
   process.stdout.write(out);
 }
 

@@ -1,5 +1,7 @@
 import { basename, resolve } from 'node:path';
+import { agentWanted } from '../agent/wanted.js';
 import { createContextWatcher } from '../context-sync/index.js';
+import { createAgentWatcher, createDevAgent, type DevAgent } from '../dev/agent-link.js';
 import { createContainerRunner, devOwner } from '../dev/container-runner.js';
 import {
   createDevLoop,
@@ -21,6 +23,7 @@ import {
   DepotError,
   requireBuildCapabilities,
 } from '../session/index.js';
+import { transportFromEnv } from '../session/transport.js';
 import {
   type BuildOptions,
   checkTargetPlatform,
@@ -55,6 +58,34 @@ export function defaultDevTag(contextDir: string): string {
       .replace(/[^a-z0-9._-]+/g, '-')
       .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '') || 'app';
   return `${name}:dev`;
+}
+
+/**
+ * The session's link to the local agent (started when none runs), or why there is none: not
+ * wanted (undefined note), the embedded builder (it lives in this process, out of the agent's
+ * reach), or the agent could not be started (the note says so on the dev screen).
+ */
+async function openDevAgent(
+  opts: DevOptions,
+  target: { url: string; token: string; project?: string; embedded?: boolean },
+): Promise<{ agent?: DevAgent; note?: string }> {
+  if (!agentWanted(opts) || target.embedded) return {};
+  const { ensureAgent } = await import('../agent/client.js');
+  const { agentPaths } = await import('../agent/paths.js');
+  const paths = agentPaths();
+  try {
+    await ensureAgent(paths, process.argv[1] ?? '');
+  } catch (err) {
+    return { note: (err as Error).message };
+  }
+  return {
+    agent: createDevAgent(paths, {
+      url: target.url,
+      token: target.token,
+      project: target.project || '',
+      transport: transportFromEnv(),
+    }),
+  };
 }
 
 /** How long the dev loop reuses the registry credentials it read for one Dockerfile text. */
@@ -106,6 +137,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
   let target: Awaited<ReturnType<typeof openBuilderTarget>>;
   let registryAuth: (text: string) => Promise<Record<string, RegistryAuth>>;
   let local: LocalEngine;
+  let link: Awaited<ReturnType<typeof openDevAgent>>;
   try {
     // Every dev build loads into the local engine (and --run starts it there): it must answer first.
     local = await requireLocalEngine();
@@ -148,6 +180,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     // Once before the UI takes the terminal: a registry without readable credentials is noted here.
     const first = await resolveAuth(await dockerfileText(inputs));
     for (const w of first.warnings) process.stderr.write(`depot: ${w}\n`);
+    link = await openDevAgent(opts, target);
   } catch (err) {
     inputs.cleanup();
     throw err;
@@ -172,8 +205,19 @@ export async function runDev(opts: DevOptions): Promise<void> {
     localEngine: local,
     isEmbedded: target.embedded,
     registryAuth,
+    agent: link.agent,
   });
-  const watcher = createContextWatcher({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfileAbs });
+  const localWatcher = () =>
+    createContextWatcher({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfileAbs });
+  // With the agent, one watcher per context serves every session and build on it.
+  const watcher = link.agent
+    ? createAgentWatcher({
+        agent: link.agent,
+        contextDir: resolve(inputs.contextDir),
+        dockerfile: inputs.dockerfileAbs,
+        local: localWatcher,
+      })
+    : localWatcher();
   // The same context, project and tags own the same container: a new session replaces the old one's.
   const owner = devOwner(resolve(inputs.contextDir), target.project ?? '', tags);
   const runner = opts.run ? createContainerRunner({ engine: local, runArgs: opts.run, owner }) : undefined;
@@ -205,6 +249,12 @@ export async function runDev(opts: DevOptions): Promise<void> {
     };
     close = async () => plain.close();
   }
+  // Said once: the agent could not start, or the session stopped using it.
+  if (link.note !== undefined)
+    store.dispatch({ type: 'agent/unavailable', timeMs: Date.now(), reason: link.note });
+  link.agent?.onFallback((reason) =>
+    store.dispatch({ type: 'agent/unavailable', timeMs: Date.now(), reason }),
+  );
   const loop = createDevLoop({
     store,
     builder,

@@ -132,6 +132,7 @@ function createProgram(): Command {
         .choices(['cancel', 'queue'])
         .default('cancel'),
     )
+    .option('--no-agent', 'watch and sync in this process, without the local agent (also DEPOT_NO_AGENT=1)')
     .action(async (path: string, o) => {
       const { runDev } = await import('./dev.js');
       await runDev({ ...o, context: path, load: true, quiet: false });

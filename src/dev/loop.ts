@@ -613,7 +613,14 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
           );
         },
       });
-      if (!stopping) emit({ type: 'watch/started', timeMs: now(), polling: r.polling, message: r.message });
+      if (!stopping)
+        emit({
+          type: 'watch/started',
+          timeMs: now(),
+          polling: r.polling,
+          message: r.message,
+          ...(r.shared ? { shared: true } : {}),
+        });
     } catch (err) {
       if (!stopping) emit({ type: 'watch/failed', timeMs: now(), message: message(err), polling: false });
     }

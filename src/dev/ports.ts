@@ -36,7 +36,8 @@ export interface WatcherHandlers {
 
 /** Watches the build context. */
 export interface Watcher {
-  start(handlers: WatcherHandlers): Promise<{ polling: boolean; message: string }>;
+  /** `shared`: the local agent's watcher, shared with every other session on the context. */
+  start(handlers: WatcherHandlers): Promise<{ polling: boolean; message: string; shared?: boolean }>;
   close(): Promise<void>;
 }
 

@@ -1,10 +1,13 @@
 /**
  * The real DevBuilder: one builder session kept open for the whole `depot dev` run, an in-memory
  * context scan updated path by path, deltas against the last snapshot the builder acknowledged
- * (persisted, so a restart of either side resumes from it), builds and loads.
+ * (persisted, so a restart of either side resumes from it), builds and loads. With the local agent,
+ * syncs go through it (its watched scan, its warm channel, its acknowledged base) while builds and
+ * loads stay here; once it cannot be used, the scan here starts afresh.
  */
 import { readFile, realpath } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
+import { AgentUnavailable, agentSync } from '../agent/client.js';
 import type { ContextScan, ScanOptions } from '../context-sync/index.js';
 import * as contextSync from '../context-sync/index.js';
 import type { LocalEngine } from '../docker/index.js';
@@ -26,6 +29,7 @@ import {
   saveSyncBase,
   wireToEvent,
 } from '../session/index.js';
+import type { DevAgent } from './agent-link.js';
 import type { DevBuilder } from './ports.js';
 
 /** What `depot build` would be asked, fixed for the whole dev session. */
@@ -63,6 +67,8 @@ export interface DevBuilderOptions {
    * asked before every build. Default: none.
    */
   registryAuth?: (dockerfileText: string) => Promise<Record<string, RegistryAuth>>;
+  /** Sync through the local agent while it can be used. */
+  agent?: DevAgent;
 }
 
 type UpdateScan = (prev: ContextScan, changed: string[], opts: ScanOptions) => Promise<ContextScan>;
@@ -111,6 +117,13 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
   let wholeContext = false;
   let scanScopeKey = '';
   const images = new Map<string, { imageSize: number; diffIds: string[] }>();
+  // What the agent synced is not in this process's scan: the first sync here walks afresh and
+  // diffs against the base the builder acknowledged last (the agent keeps it on disk too).
+  opts.agent?.onFallback(() => {
+    scan = undefined;
+    dirty.clear();
+    baseFor = '';
+  });
 
   const current = (): BuilderSession => {
     if (!session)
@@ -166,11 +179,54 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
     }
   }
 
+  /** The agent scans (its watcher knows what changed) and syncs; the Dockerfile is located from its answer. */
+  async function syncByAgent(
+    agent: DevAgent,
+    signal?: AbortSignal,
+    onProgress?: (phase: SyncPhase, counts: ProgressCounts) => void,
+  ) {
+    current();
+    const scope = await scopeNow();
+    const done = await agentSync(
+      agent.paths,
+      {
+        op: 'sync',
+        contextDir: resolve(opts.contextDir),
+        dockerfile: dockerfilePath,
+        scope,
+        builder: agent.builder,
+      },
+      (m) => {
+        if ('progress' in m) {
+          const { phase, ...counts } = m.progress;
+          onProgress?.(phase, counts);
+        }
+      },
+      signal,
+    );
+    const df: DockerfileRef = done.dockerfilePath
+      ? { path: done.dockerfilePath, content: Buffer.alloc(0) }
+      : { path: '', content: content ?? (dockerfilePath ? await readFile(dockerfilePath) : Buffer.alloc(0)) };
+    remember(dockerfiles, done.snapshotId, df);
+    remember(scopes, done.snapshotId, done.scope);
+    return { snapshotId: done.snapshotId, entries: done.entries, bytesSent: done.bytesSent };
+  }
+
   async function syncAttempt(
     changed: string[] | 'all',
     signal?: AbortSignal,
     onProgress?: (phase: SyncPhase, counts: ProgressCounts) => void,
   ) {
+    const agent = opts.agent;
+    if (agent?.active && !content) {
+      try {
+        return await syncByAgent(agent, signal, onProgress);
+      } catch (err) {
+        if (!(err instanceof AgentUnavailable)) throw err;
+        // The rest of the session syncs here (this sync included), from a fresh walk.
+        agent.fallBack(err.message);
+      }
+    }
     const s = current();
     const id = builderId;
     const update = incrementalScan();

@@ -107,8 +107,15 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
     case 'watch/started':
       return {
         ...s,
-        watch: { ...s.watch, status: action.polling ? 'polling' : 'watching', message: action.message },
+        watch: {
+          ...s.watch,
+          status: action.polling ? 'polling' : 'watching',
+          message: action.message,
+          ...(action.shared ? { shared: true } : {}),
+        },
       };
+    case 'agent/unavailable':
+      return { ...s, watch: { ...s.watch, shared: false, agentUnavailable: action.reason } };
     case 'watch/changed':
       return {
         ...s,

@@ -31,6 +31,10 @@ export interface WatchState {
   quietUntilMs: number;
   /** Why the ignore file cannot be used (its last good rules stay in force); '' or absent when valid. */
   ignoreError?: string;
+  /** The local agent's watcher (shared with other sessions and builds) feeds this session. */
+  shared?: boolean;
+  /** Why the session watches and syncs in process although the agent was wanted; absent otherwise. */
+  agentUnavailable?: string;
 }
 
 export interface SnapshotState {
@@ -151,7 +155,10 @@ export type DevEvent =
     }
   | { type: 'session/latency'; timeMs: number; latencyMs: number }
   | { type: 'session/reconnecting'; timeMs: number; attempt: number; retryAtMs: number; error: string }
-  | { type: 'watch/started'; timeMs: number; polling: boolean; message: string }
+  /** `shared`: the watcher is the local agent's, shared with other sessions on the context. */
+  | { type: 'watch/started'; timeMs: number; polling: boolean; message: string; shared?: boolean }
+  /** The local agent cannot be used (any more): the session watches and syncs in process. */
+  | { type: 'agent/unavailable'; timeMs: number; reason: string }
   | { type: 'watch/changed'; timeMs: number; paths: string[]; quietUntilMs: number }
   | { type: 'watch/failed'; timeMs: number; message: string; polling: boolean }
   | { type: 'watch/paused'; timeMs: number }

@@ -157,6 +157,9 @@ export function watchSegments(watch: WatchState, nowMs: number): Segment[] {
     default:
       segs.push({ text: 'watch closed', dim: true });
   }
+  if (watch.shared && watch.status !== 'closed') segs.push({ text: ' (agent)', dim: true });
+  else if (watch.agentUnavailable && watch.status !== 'closed')
+    segs.push({ text: ' (agent unavailable: in process)', color: 'yellow' });
   const n = watch.pendingPaths.length;
   if (n > 0) {
     const quiet = watch.quietUntilMs > nowMs ? `, quiet in ${waitText(watch.quietUntilMs - nowMs)}` : '';

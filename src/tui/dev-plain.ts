@@ -92,7 +92,12 @@ export function createDevPlainRenderer(
         dev(`reconnecting (attempt ${e.attempt}): ${firstLine(e.error) || 'connection lost'}`);
         break;
       case 'watch/started':
-        dev(e.polling ? `watching (polling${e.message ? `: ${firstLine(e.message)}` : ''})` : 'watching');
+        dev(
+          `${e.polling ? `watching (polling${e.message ? `: ${firstLine(e.message)}` : ''})` : 'watching'}${e.shared ? ' through the local agent' : ''}`,
+        );
+        break;
+      case 'agent/unavailable':
+        dev(`local agent unavailable (${firstLine(e.reason)}): watching and syncing in this process`);
         break;
       case 'watch/changed':
         if (e.paths.length > 0) dev(`change: ${pathsText(e.paths, 1)}`);

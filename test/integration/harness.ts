@@ -241,15 +241,15 @@ export function readMetadata(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 }
 
-/** Polls `fn` every 100 ms until it returns a truthy value; rejects after `timeoutMs`. */
+/** Polls `fn` (sync or async) every 100 ms until it gives a truthy value; rejects after `timeoutMs`. */
 export async function until<T>(
   what: string,
-  fn: () => T | undefined | false,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));

@@ -14,7 +14,7 @@ import {
   startBuilder,
   tempDir,
 } from '../test/integration/harness.js';
-import { median, type Timed, time } from './timing.js';
+import { median, type Timed, time, workerReady } from './timing.js';
 
 const FILES = Number(process.env.DEPOT_BENCH_FILES ?? 20000);
 const BIG_FILES = Number(process.env.DEPOT_BENCH_BIG_FILES ?? 100000);
@@ -73,9 +73,16 @@ async function main(): Promise<void> {
   console.error(`generating ${FILES} files …`);
   const ctx = makeTree(FILES, twoFiles);
   const agentEnv = { DEPOT_AGENT: '1', DEPOT_AGENT_DIR: tempDir('bench-agent') };
+  // An agent that only syncs (DEPOT_AGENT_WORKER=0 when it starts): each build loads the CLI itself.
+  const syncOnlyEnv = { DEPOT_AGENT: '1', DEPOT_AGENT_DIR: tempDir('bench-agent'), DEPOT_AGENT_WORKER: '0' };
+  // Through an agent with a worker, each timed build finds the worker warm (see workerReady).
+  const settle = (e: Record<string, string>) => {
+    if (e.DEPOT_AGENT_DIR === agentEnv.DEPOT_AGENT_DIR) workerReady(DEPOT_BIN, e);
+  };
   for (const [label, extra] of [
     ['depot build', {}],
     ['depot build through the agent', agentEnv],
+    ['depot build through the agent, no worker', syncOnlyEnv],
     ['depot build, DEPOT_CONTEXT=full', { DEPOT_CONTEXT: 'full' }],
   ] as const) {
     const e = { ...env, ...extra };
@@ -84,6 +91,7 @@ async function main(): Promise<void> {
     const mine: Timed[] = [];
     const theirs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
+      settle(e);
       mine.push(time(process.execPath, depot(ctx, 'bench:scoped'), e));
       theirs.push(time('/usr/bin/docker', docker(ctx, 'bench:docker-scoped'), env).ms);
     }
@@ -91,6 +99,7 @@ async function main(): Promise<void> {
     const mineEdit: Timed[] = [];
     const theirsEdit: number[] = [];
     for (let i = 0; i < RUNS; i++) {
+      settle(e);
       writeFileSync(join(ctx, 'late.txt'), `late ${label} ${i} depot\n`);
       mineEdit.push(time(process.execPath, depot(ctx, 'bench:scoped'), e));
       writeFileSync(join(ctx, 'late.txt'), `late ${label} ${i} docker\n`);
@@ -113,6 +122,7 @@ async function main(): Promise<void> {
     const mine: Timed[] = [];
     const theirs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
+      settle(e);
       mine.push(time(process.execPath, depot(big, 'bench:big'), e));
       theirs.push(time('/usr/bin/docker', docker(big, 'bench:docker-big'), env).ms);
     }
@@ -120,6 +130,7 @@ async function main(): Promise<void> {
   }
   await builder.stop();
   time(process.execPath, [DEPOT_BIN, 'agent', 'stop'], { ...env, ...agentEnv });
+  time(process.execPath, [DEPOT_BIN, 'agent', 'stop'], { ...env, ...syncOnlyEnv });
 
   console.log(`median of ${RUNS}; docker build on the same engine in the same run`);
   console.log('| measure | depot | docker build | ratio | depot: spawn → sync acknowledged | depot: sync |');

@@ -3,12 +3,13 @@
  * the same run, interleaved so both see the same machine load. Needs `npm run build`, no engines.
  * Runs per command: DEPOT_BENCH_RUNS (default 21). Prints median and best wall ms.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BUILDER_BIN, DEPOT_BIN, ROOT } from '../test/integration/harness.js';
+import { workerReady } from './timing.js';
 
 const RUNS = Number(process.env.DEPOT_BENCH_RUNS ?? 21);
 const TSC_DEPOT = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
@@ -31,13 +32,13 @@ const cases: { name: string; args: string[]; bundle: string; tsc: string }[] = [
   { name: 'depot-builder --version', args: ['--version'], bundle: BUILDER_BIN, tsc: TSC_BUILDER },
 ];
 
-function runOnce(script: string, args: string[]): number {
+function runOnce(script: string, args: string[], extra: Record<string, string> = {}): number {
   const argv = script ? [script, ...args] : args;
   const t0 = performance.now();
   const r = spawnSync(process.execPath, argv, {
     stdio: 'ignore',
     // No configured builder, no engine: nothing slower than start-up happens.
-    env: { ...process.env, DEPOT_BUILDER: '', DOCKER_HOST: 'unix:///nonexistent.sock' },
+    env: { ...process.env, DEPOT_BUILDER: '', DOCKER_HOST: 'unix:///nonexistent.sock', ...extra },
   });
   const ms = performance.now() - t0;
   if (r.error) throw r.error;
@@ -72,3 +73,23 @@ for (const c of cases) {
   };
   console.log(`${c.name.padEnd(32)} ${fmt(bundle)} ${fmt(tsc)}`);
 }
+
+// The same `depot build` handed to the local agent's warm worker: the client loads only what it
+// needs to forward the command line, the worker has the rest loaded already.
+const agentEnv = { DEPOT_AGENT: '1', DEPOT_AGENT_DIR: mkdtempSync(join(tmpdir(), 'depot-bench-agent-')) };
+const agent = spawn(process.execPath, [DEPOT_BIN, 'agent', 'run'], {
+  env: { ...process.env, ...agentEnv },
+  stdio: 'ignore',
+});
+const viaWorker: number[] = [];
+const buildArgs = ['build', '--progress', 'plain', missing];
+for (let i = 0; i <= RUNS; i++) {
+  workerReady(DEPOT_BIN, agentEnv);
+  const ms = runOnce(DEPOT_BIN, buildArgs, agentEnv);
+  if (i > 0) viaWorker.push(ms);
+}
+agent.kill();
+const w = stats(viaWorker);
+console.log(
+  `${'depot build, warm worker'.padEnd(32)} ${`${w.median.toFixed(0)} / ${w.best.toFixed(0)}`.padStart(14)} ${'-'.padStart(14)}`,
+);

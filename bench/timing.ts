@@ -35,3 +35,21 @@ export function time(cmd: string, args: string[], env: Record<string, string>): 
   }
   return { ms, beforeBuildMs, syncMs };
 }
+
+/**
+ * Waits, untimed, until the local agent (DEPOT_AGENT_DIR in `env`) has a warm worker: builds a
+ * person issues seconds apart find one ready. Builds issued faster than a worker warms up (about
+ * half a second of CPU) wait for it, or run in process.
+ */
+export function workerReady(depotBin: string, env: Record<string, string>, timeoutMs = 20_000): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = spawnSync(process.execPath, [depotBin, 'agent', 'status', '--json'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    if (r.status === 0 && (JSON.parse(r.stdout) as { worker?: string }).worker === 'ready') return;
+    if (Date.now() > deadline) throw new Error(`the agent has no warm worker: ${r.stdout}${r.stderr}`);
+    spawnSync('sleep', ['0.05']);
+  }
+}

@@ -25,6 +25,7 @@ import {
   DepotError,
   loadImage,
   requireBuildCapabilities,
+  transportFromEnv,
 } from '../session/index.js';
 import {
   type BuildInputs,
@@ -42,6 +43,7 @@ import {
 /** Where one platform of a multi-platform build runs. */
 export type { PlatformTarget } from './targets.js';
 
+import { agentWanted } from '../agent/wanted.js';
 import { contextScope } from '../dockerfile/context-scope.js';
 import { progressIntervals } from './progress-events.js';
 import { syncThenBuild } from './sync-build.js';
@@ -171,11 +173,28 @@ export async function runMultiPlatformBuild(
   signal.addEventListener('abort', onAbort, { once: true });
   const sessions: BuilderSession[] = [];
   try {
-    const scan = await scanContext({
-      contextDir,
-      dockerfile: dockerfileAbs,
-      scope: await contextScope(inputs, dockerfile),
-    });
+    const scope = await contextScope(inputs, dockerfile);
+    // Through the local agent (its watcher, its scan in memory, a warm channel per builder), as a
+    // single-platform build; the walk here happens only for a platform the agent could not sync.
+    const agentUp =
+      agentWanted(opts) && !inputs.fromStdin && !targets.some((t) => t.embedded)
+        ? await (async () => {
+            const [client, { agentPaths }] = await Promise.all([
+              import('../agent/client.js'),
+              import('../agent/paths.js'),
+            ]);
+            const paths = agentPaths();
+            return client.ensureAgent(paths, process.argv[1] ?? '').then(
+              () => paths,
+              () => undefined,
+            );
+          })()
+        : undefined;
+    let scanned: Promise<ContextScan> | undefined;
+    const scan = () => {
+      scanned ??= scanContext({ contextDir, dockerfile: dockerfileAbs, scope });
+      return scanned;
+    };
     let full: Promise<ContextScan> | undefined;
     const fullScan = () => {
       full ??= scanContext({ contextDir, dockerfile: dockerfileAbs });
@@ -258,8 +277,20 @@ export async function runMultiPlatformBuild(
         contextDir,
         dockerfileAbs,
         dockerfileContent: inputs.dockerfileContent,
-        scan: async () => scan,
+        scan,
         fullScan,
+        agent: agentUp
+          ? {
+              paths: agentUp,
+              scope,
+              builder: {
+                url: target.url,
+                token: target.token,
+                project: target.project || '',
+                transport: transportFromEnv(),
+              },
+            }
+          : undefined,
         request: {
           buildArgs,
           target: opts.target ?? '',

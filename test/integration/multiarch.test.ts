@@ -124,6 +124,56 @@ describe('native multi-arch through a fleet of two builders', { skip }, () => {
     }
   });
 
+  test('through the local agent: each platform syncs what a fresh walk sees, one channel per builder', async () => {
+    const ctx = tempDir('multiarch-agent');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY . /ctx\nRUN uname -m > /arch\n');
+    writeFileSync(join(ctx, 'a.txt'), 'one\n');
+    const agentEnv = { DEPOT_AGENT: '1', DEPOT_AGENT_DIR: tempDir('multiarch-agent-dir') };
+    const build = async () => {
+      const r = await depot(
+        [
+          'build',
+          '--fleet',
+          fleet,
+          '--token',
+          token,
+          '--project',
+          'mp',
+          '--progress',
+          'json',
+          '--platform',
+          'linux/amd64,linux/arm64',
+          ctx,
+        ],
+        agentEnv,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const acked = r.stdout
+        .split('\n')
+        .filter((l) => l.includes('"type":"sync/acked"'))
+        .map((l) => JSON.parse(l) as { platform: string; snapshotId: string });
+      assert.deepEqual(acked.map((a) => a.platform).sort(), ['linux/amd64', 'linux/arm64']);
+      return acked.map((a) => a.snapshotId);
+    };
+    try {
+      await build();
+      writeFileSync(join(ctx, 'a.txt'), 'two\n');
+      const ids = await build();
+      const fresh = await depot(['context', 'ls', '--id', ctx]);
+      assert.equal(fresh.code, 0, fresh.stderr);
+      assert.deepEqual(ids, [fresh.stdout.trim(), fresh.stdout.trim()]);
+      const status = await depot(['agent', 'status', '--json'], agentEnv);
+      const s = JSON.parse(status.stdout) as { builders: number; contexts: { contextDir: string }[] };
+      assert.equal(s.builders, 2, status.stdout);
+      assert.ok(
+        s.contexts.some((c) => c.contextDir === ctx),
+        status.stdout,
+      );
+    } finally {
+      await depot(['agent', 'stop'], agentEnv);
+    }
+  });
+
   test('an unknown platform, and a platform no builder serves, are clear errors', async () => {
     let r = await depot(['build', '--fleet', fleet, '--token', token, '--platform', 'linux/sparc9', '.']);
     assert.notEqual(r.code, 0);

@@ -27,13 +27,12 @@ import {
   requirePlatform,
   validateBuilderUrl,
 } from '../session/index.js';
-import { transportFromEnv } from '../session/transport.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
 import { requireLocalEngine } from './local-engine-check.js';
 import { loadProgressEvents, syncProgressEvents } from './progress-events.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
-import { syncThenBuild } from './sync-build.js';
+import { agentSyncFor, syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';
 
 export interface BuildOptions {
@@ -409,18 +408,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         return scan;
       },
       fullScan: () => scanContext({ contextDir, dockerfile: dockerfileAbs }),
-      agent: useAgent
-        ? {
-            paths,
-            scope,
-            builder: {
-              url: target.url,
-              token: target.token,
-              project: target.project || '',
-              transport: transportFromEnv(),
-            },
-          }
-        : undefined,
+      agent: agentSyncFor(useAgent ? paths : undefined, target, scope),
       request: {
         buildArgs,
         target: opts.target ?? '',

@@ -25,7 +25,6 @@ import {
   DepotError,
   loadImage,
   requireBuildCapabilities,
-  transportFromEnv,
 } from '../session/index.js';
 import {
   type BuildInputs,
@@ -46,7 +45,7 @@ export type { PlatformTarget } from './targets.js';
 import { agentWanted } from '../agent/wanted.js';
 import { contextScope } from '../dockerfile/context-scope.js';
 import { progressIntervals } from './progress-events.js';
-import { syncThenBuild } from './sync-build.js';
+import { agentSyncFor, syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';
 
 /** The platform of this machine, e.g. linux/amd64 or linux/arm64. */
@@ -279,18 +278,7 @@ export async function runMultiPlatformBuild(
         dockerfileContent: inputs.dockerfileContent,
         scan,
         fullScan,
-        agent: agentUp
-          ? {
-              paths: agentUp,
-              scope,
-              builder: {
-                url: target.url,
-                token: target.token,
-                project: target.project || '',
-                transport: transportFromEnv(),
-              },
-            }
-          : undefined,
+        agent: agentSyncFor(agentUp, target, scope),
         request: {
           buildArgs,
           target: opts.target ?? '',

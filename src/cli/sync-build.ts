@@ -12,7 +12,13 @@ import { type ContextScan, dockerfileEntry } from '../context-sync/index.js';
 import { builderTakesScope } from '../dockerfile/context-scope.js';
 import type { BuildEvent } from '../progress/index.js';
 import { type BuildEvent__Output, type BuildRequest, CONTEXT_INCOMPLETE } from '../protocol/index.js';
-import { type BuilderSession, loadSyncBase, saveSyncBase, wireToEvent } from '../session/index.js';
+import {
+  type BuilderSession,
+  loadSyncBase,
+  saveSyncBase,
+  transportFromEnv,
+  wireToEvent,
+} from '../session/index.js';
 import { syncAcked, syncProgressEvents, syncWithProgress } from './progress-events.js';
 
 export interface SyncBuildOptions {
@@ -47,6 +53,24 @@ export interface SyncBuildOptions {
   emit: (e: BuildEvent) => void;
   /** Each event of the Build stream that is not the dropped first attempt's result. */
   onEvent: (ev: BuildEvent__Output) => void;
+}
+
+/**
+ * The `agent` option of a build on `target` (none without `paths`): the agent reaches the builder
+ * as this process would, with the transport settings of this environment.
+ */
+export function agentSyncFor(
+  paths: AgentPaths | undefined,
+  target: { url: string; token: string; project?: string },
+  scope: string[] | undefined,
+): SyncBuildOptions['agent'] {
+  if (!paths) return undefined;
+  const { url, token } = target;
+  return {
+    paths,
+    scope,
+    builder: { url, token, project: target.project || '', transport: transportFromEnv() },
+  };
 }
 
 interface Synced {

@@ -58,6 +58,8 @@ export interface BuildOptions {
   /** Accept a builder that emulates the platform. */
   allowEmulation?: boolean;
   quiet?: boolean;
+  /** `--smart-cache`: off, on (build the smart plan), plan (print it, build nothing). */
+  smartCache?: 'off' | 'on' | 'plan';
   /** Push every tag to its registry after a good build (several platforms: one image index). */
   push?: boolean;
   /** `--secret id=ID[,src=PATH|env=VAR][,type=file|env]` (repeatable). */
@@ -291,6 +293,12 @@ export async function openBuilderTarget(opts: {
 /** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
 export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
   if (parsePlatforms(opts.platform, true).length > 1) {
+    if (opts.smartCache && opts.smartCache !== 'off')
+      throw new DepotError(
+        'invalid_flag',
+        '--smart-cache builds one platform at a time for now',
+        'build each platform with its own --platform, or leave out --smart-cache',
+      );
     const { runMultiPlatformBuild } = await import('./multi.js');
     const { selectTargets } = await import('./targets.js');
     // Flags (--secret, --ssh, …) are checked before any builder is probed.
@@ -323,6 +331,23 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   const { contextDir, dockerfileAbs, buildArgs, labels, secrets, ssh } = inputs;
   const sshIds = Object.keys(ssh);
   const { dockerfileContent } = inputs;
+  // The smart cache builds a Dockerfile of its own (installs before the rest of the context).
+  let smartDockerfile: Buffer | undefined;
+  if (opts.smartCache === 'on' || opts.smartCache === 'plan') {
+    const { smartCachePlan } = await import('./smart-cache.js');
+    const planned = await smartCachePlan(opts, inputs, dockerfile).catch((err: unknown) => {
+      inputs.cleanup();
+      throw err;
+    });
+    if (opts.smartCache === 'plan') {
+      inputs.cleanup();
+      return { ok: true, imageId: '', state: initialBuildState() };
+    }
+    if (planned) {
+      dockerfile = planned;
+      smartDockerfile = Buffer.from(planned);
+    }
+  }
 
   const sink = await createProgressSink(opts.quiet ? 'quiet' : opts.progress);
   let state = initialBuildState();
@@ -402,6 +427,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       contextDir,
       dockerfileAbs,
       dockerfileContent,
+      dockerfileOverride: smartDockerfile,
       scan: async () => {
         const scan = await scanHere();
         hashing.finish(hashed);

@@ -113,10 +113,17 @@ function createProgram(): Command {
     .option('-q, --quiet', 'print only the image id', false)
     .option('--metadata-file <file>', 'write build metadata (JSON) to a file')
     .option('--no-agent', 'scan and sync in this process, without the local agent (also DEPOT_NO_AGENT=1)')
+    .option(
+      '--smart-cache',
+      'install dependencies before copying the rest of the context where that is sound (--smart-cache=plan: print the plan, build nothing)',
+    )
+    // `--smart-cache=MODE` arrives here (see runCli): a bare --smart-cache must not take the next word.
+    .addOption(new Option('--smart-cache-mode <mode>').choices(['on', 'off', 'plan']).hideHelp())
     .action(async (path: string, o) => {
       const signal = interruptSignal();
       const { runBuild } = await import('./build.js');
-      await runBuild({ ...o, context: path }, signal);
+      const smartCache = o.smartCacheMode ?? (o.smartCache ? 'on' : 'off');
+      await runBuild({ ...o, smartCache, context: path }, signal);
     });
 
   withBuildFlags(
@@ -260,7 +267,9 @@ export function runCli(argv: string[]): void {
   // Node's deprecation notices (e.g. TLS server names given as IP addresses) are not the user's concern.
   process.noDeprecation = true;
   createProgram()
-    .parseAsync(argv)
+    .parseAsync(
+      argv.flatMap((a) => (a.startsWith('--smart-cache=') ? ['--smart-cache-mode', a.slice(14)] : [a])),
+    )
     .then(
       () => exitWhenFlushed(Number(process.exitCode ?? 0)),
       async (err) => exitWhenFlushed(await reportError(err)),

@@ -29,6 +29,8 @@ export interface SyncBuildOptions {
   dockerfileAbs: string | undefined;
   /** The Dockerfile's content when it is not a file of the context (stdin, outside). */
   dockerfileContent: Buffer | undefined;
+  /** The Dockerfile to build instead of the synced one (the smart cache's plan). */
+  dockerfileOverride?: Buffer;
   /** The scan of what the build reads (the whole context, or its scope); called at most once. */
   scan: () => Promise<ContextScan>;
   /** The whole context's scan (shared by platforms: called at most once per build). */
@@ -186,7 +188,8 @@ export async function syncThenBuild(o: SyncBuildOptions): Promise<{ relayError?:
           ...o.request,
           snapshotId: synced.snapshotId,
           dockerfilePath: synced.dockerfilePath,
-          dockerfileContent: synced.dockerfileContent ?? o.dockerfileContent ?? Buffer.alloc(0),
+          dockerfileContent:
+            o.dockerfileOverride ?? synced.dockerfileContent ?? o.dockerfileContent ?? Buffer.alloc(0),
           buildId,
           contextScoped: scope !== undefined,
           contextScope: scope ?? [],

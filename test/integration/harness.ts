@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -122,6 +123,39 @@ export async function imageLayers(engine: string, tag: string): Promise<Buffer[]
   await done;
   const manifest = JSON.parse(files.get('manifest.json')!.toString()) as Array<{ Layers: string[] }>;
   return manifest[0]!.Layers.map((l) => files.get(l)!);
+}
+
+/**
+ * An image's final filesystem, entry by entry (`docker create` + `docker export`): path → type,
+ * mode, owner, link target and content digest (times left out: they differ between builds).
+ */
+export async function imageFilesystem(engine: string, image: string): Promise<Map<string, string>> {
+  const env = { ...process.env, DOCKER_HOST: engine };
+  const id = execFileSync(DOCKER, ['create', image, 'true'], { env, encoding: 'utf8' }).trim();
+  let tar: Buffer;
+  try {
+    tar = execFileSync(DOCKER, ['export', id], { env, maxBuffer: 512 * 1024 * 1024 });
+  } finally {
+    spawnSync(DOCKER, ['rm', id], { env });
+  }
+  const extract = tarStream.extract();
+  const out = new Map<string, string>();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (h, stream, next) => {
+      const hash = createHash('sha256');
+      stream.on('data', (c: unknown) => hash.update(c as Buffer));
+      stream.on('end', () => {
+        const mode = (h.mode ?? 0).toString(8);
+        out.set(h.name, `${h.type} ${mode} ${h.uid}:${h.gid} ${h.linkname ?? ''} ${hash.digest('hex')}`);
+        next();
+      });
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  extract.end(tar);
+  await done;
+  return out;
 }
 
 /** Runs the docker CLI against an engine. */

@@ -122,14 +122,16 @@ describe("the agent's warm worker", { skip }, () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
+    let out = '';
     child.stderr.on('data', (d) => (err += d));
+    // Listeners first: Node resumes (and drains) a child's stream that has none when the child exits.
+    const closed = new Promise<number | null>((r) => child.on('close', r));
+    child.stdout.on('data', (d) => (out += d));
     // Nobody reads for a while: the output backs up into the pipe and the worker's socket.
     child.stdout.pause();
     await new Promise((r) => setTimeout(r, 1500));
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
     child.stdout.resume();
-    const code = await new Promise<number | null>((r) => child.on('close', r));
+    const code = await closed;
     assert.equal(code, 0, err);
     assert.equal((await status()).runs, runs + 1);
     const lines = out.trimEnd().split('\n');

@@ -118,11 +118,17 @@ function createProgram(): Command {
       'install dependencies before copying the rest of the context where that is sound (--smart-cache=plan: print the plan, build nothing)',
     )
     // `--smart-cache=MODE` arrives here (see runCli): a bare --smart-cache must not take the next word.
-    .addOption(new Option('--smart-cache-mode <mode>').choices(['on', 'off', 'plan']).hideHelp())
+    .addOption(new Option('--smart-cache-mode <mode>').hideHelp())
     .action(async (path: string, o) => {
       const signal = interruptSignal();
       const { runBuild } = await import('./build.js');
       const smartCache = o.smartCacheMode ?? (o.smartCache ? 'on' : 'off');
+      if (!['on', 'off', 'plan'].includes(smartCache))
+        throw new DepotError(
+          'invalid_flag',
+          `invalid --smart-cache=${smartCache}`,
+          'use --smart-cache, --smart-cache=plan or --smart-cache=off',
+        );
       await runBuild({ ...o, smartCache, context: path }, signal);
     });
 

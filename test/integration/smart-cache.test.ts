@@ -117,6 +117,17 @@ describe('the smart cache', { skip }, () => {
       /WORKDIR \/app\nCOPY package\.json package-lock\.json \.\/\nRUN npm ci\nCOPY \. \.\nCMD/,
     );
     assert.doesNotMatch(r.stderr, /#\d|exporting/, 'nothing was built');
+
+    const bad = await run(
+      process.execPath,
+      [DEPOT_BIN, ...buildOn(builder.url, token, 'smart', 'plain'), '--smart-cache=sideways', ctx],
+      { ...isolatedEnv(), DOCKER_HOST: BUILDER_ENGINE },
+    );
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stderr,
+      'depot: invalid --smart-cache=sideways (use --smart-cache, --smart-cache=plan or --smart-cache=off)\n',
+    );
   });
 
   test('the same filesystem as the original plan; a source edit reuses the install', async () => {

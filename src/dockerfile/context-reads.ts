@@ -10,6 +10,7 @@
  */
 import { cleanFollowPath } from '../protocol/follow-paths.js';
 import { expandVariables, parseInstructions } from '../registry/base-images.js';
+import { flagsOf } from './flags.js';
 
 export type ContextReads =
   /** Follow paths (context-relative, may hold glob characters), deduplicated and sorted. */
@@ -35,19 +36,6 @@ function expand(text: string, scope: Scope): string {
   if (out.includes('$'))
     throw new Unknown(`${JSON.stringify(text)} names a variable only the build can resolve`);
   return out;
-}
-
-/** An instruction's leading `--flag[=value]` words and the text after them. */
-function flagsOf(rest: string): { flags: Array<[string, string]>; args: string } {
-  const flags: Array<[string, string]> = [];
-  let args = rest;
-  for (;;) {
-    const m = /^--([A-Za-z-]+)(?:=(\S*))?\s*/.exec(args);
-    if (!m) break;
-    flags.push([m[1]!.toLowerCase(), m[2] ?? '']);
-    args = args.slice(m[0].length);
-  }
-  return { flags, args };
 }
 
 /** The sources of a COPY/ADD argument text (flags already removed); the last word is the destination. */

@@ -6,6 +6,7 @@
  * nothing the later copy would change: each rule below is one way it could read or write more, and
  * a candidate that breaks any of them is left as it is, with the reason (docs/smart-cache.md).
  */
+import { flagsOf, flagText } from '../dockerfile/flags.js';
 import { parseInstructions } from '../registry/base-images.js';
 
 /** What the planner may look at in the build context (after the ignore rules). */
@@ -163,19 +164,6 @@ const NOT_TAKEN: Array<[RegExp, string]> = [
   ],
 ];
 
-/** An instruction's leading `--flag[=value]` words and the text after them. */
-function flagsOf(rest: string): { flags: string[]; args: string } {
-  const flags: string[] = [];
-  let args = rest;
-  for (;;) {
-    const m = /^(--[A-Za-z-]+(?:=\S*)?)\s*/.exec(args);
-    if (!m) break;
-    flags.push(m[1]!);
-    args = args.slice(m[0].length);
-  }
-  return { flags, args };
-}
-
 /**
  * The plan for `dockerfile` over `files`: every `COPY . <workdir>` directly followed by a known
  * install is rewritten; every other install-looking step after a whole-context copy is refused
@@ -199,7 +187,7 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
     const r = flagsOf(run.rest);
     const command = r.args.trim();
     const refuse = (reason: string) => refusals.push({ line: run.line, reason });
-    if (c.flags.some((f) => /^--(from|link|parents|exclude)\b/.test(f))) continue;
+    if (c.flags.some(([f]) => ['from', 'link', 'parents', 'exclude'].includes(f))) continue;
     const installer = INSTALLERS.find((i) => i.command.test(command));
     if (!installer) {
       if (/^(npm\s+ci|pip3?\s+install|go\s+mod\s+download)\b/.test(command))
@@ -215,11 +203,8 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
       continue;
     }
     // Only cache mounts: a bind mount or a secret could feed the install something else.
-    const mounts = r.flags.filter((f) => f.startsWith('--mount'));
-    if (
-      r.flags.length !== mounts.length ||
-      mounts.some((f) => !/^--mount=(?:[^,]*,)*type=cache(,|$)/.test(f))
-    ) {
+    const mounts = r.flags.filter(([f]) => f === 'mount');
+    if (r.flags.length !== mounts.length || mounts.some(([, v]) => !/^(?:[^,]*,)*type=cache(,|$)/.test(v))) {
       refuse('the install has RUN flags other than cache mounts');
       continue;
     }
@@ -260,7 +245,7 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
       runText.push(lines[n - 1]!);
       moved.add(n);
     }
-    const flags = c.flags.length ? `${c.flags.join(' ')} ` : '';
+    const flags = c.flags.length ? `${c.flags.map(flagText).join(' ')} ` : '';
     inserts.set(copy.line, [`COPY ${flags}${manifests.join(' ')} ./`, ...runText]);
   }
   if (rewrites.length === 0) return { rewrites, refusals, dockerfile };

@@ -1,4 +1,5 @@
 import { isDockerfileStep, stepInstruction } from '../../../src/protocol/dockerfile-steps.js';
+import { type InstallTool, installIn } from '../../../src/smart-cache/installers.js';
 import { argMovableBelow } from './explain.js';
 import type { StepCauseKind } from './types.js';
 
@@ -16,24 +17,11 @@ export function positionOf(name: string): { stage: string; n: number } | undefin
 /** True for vertices of Dockerfile instructions: the shared definition (src/protocol/dockerfile-steps). */
 export { isDockerfileStep };
 
-// Package managers whose install step a `COPY . .` in front of it re-runs on every source change,
-// and the manifests to copy before it instead.
-const INSTALLERS: { re: RegExp; manifests: string }[] = [
-  {
-    re: /\b(npm\s+(ci|install|i)\b|pnpm\s+(install|i)\b|yarn(\s+install)?\b)/,
-    manifests: 'package.json, package-lock.json',
-  },
-  { re: /\bpip3?\s+install\b/, manifests: 'requirements.txt' },
-  { re: /\bgo\s+mod\s+download\b/, manifests: 'go.mod, go.sum' },
-  { re: /\bcargo\s+(fetch|build)\b/, manifests: 'Cargo.toml, Cargo.lock' },
-  { re: /\bbundle\s+install\b/, manifests: 'Gemfile, Gemfile.lock' },
-];
-
 const COPY_ALL = /^(COPY|ADD)\s+(--\S+\s+)*\.\/?\s+\S+\s*$/i;
 
-function installer(instr: string): (typeof INSTALLERS)[number] | undefined {
+function installer(instr: string): InstallTool | undefined {
   if (!/^RUN\s/i.test(instr)) return undefined;
-  return INSTALLERS.find((i) => i.re.test(instr));
+  return installIn(instr);
 }
 
 /** What a cache buster looks like, for the suggestion rules. */
@@ -57,7 +45,7 @@ export function suggestFor(f: BusterFacts): string {
     (COPY_ALL.test(f.instr) && f.after && installer(f.after)) ||
     (f.before && COPY_ALL.test(f.before) && installer(f.instr));
   if (copyThenInstall)
-    return `copy the package manifests (${copyThenInstall.manifests}) first, install, then copy the rest`;
+    return `copy the package manifests (${copyThenInstall.manifests.join(', ')}) first, install, then copy the rest`;
   const args = f.causes.find((c) => c.kind === 'build_arg')?.count ?? 0;
   // Only when steps that do not use the ARG sit between it and its first use: an ARG directly above
   // the step that uses it is already where it belongs.

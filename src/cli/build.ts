@@ -27,6 +27,7 @@ import {
   requirePlatform,
   validateBuilderUrl,
 } from '../session/index.js';
+import type { SmartPlan } from '../smart-cache/plan.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
 import { requireLocalEngine } from './local-engine-check.js';
@@ -333,6 +334,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   const { dockerfileContent } = inputs;
   // The smart cache builds a Dockerfile of its own (installs before the rest of the context).
   let smartDockerfile: Buffer | undefined;
+  let smart: SmartPlan | undefined;
   if (opts.smartCache === 'on' || opts.smartCache === 'plan') {
     const { smartCachePlan } = await import('./smart-cache.js');
     const planned = await smartCachePlan(opts, inputs, dockerfile).catch((err: unknown) => {
@@ -344,16 +346,23 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       return { ok: true, imageId: '', state: initialBuildState() };
     }
     if (planned) {
-      dockerfile = planned;
-      smartDockerfile = Buffer.from(planned);
+      smart = planned;
+      dockerfile = planned.dockerfile;
+      smartDockerfile = Buffer.from(planned.dockerfile);
     }
   }
 
   const sink = await createProgressSink(opts.quiet ? 'quiet' : opts.progress);
   let state = initialBuildState();
+  // Steps the smart cache reused are told from the build's own vertices as they come.
+  const reused = smart
+    ? (await import('../smart-cache/marks.js')).smartReuseWatcher(smart.rewrites)
+    : undefined;
   const emit = (e: BuildEvent) => {
     state = reduceBuild(state, e);
     sink.handle(e);
+    const mark = reused?.(e);
+    if (mark) emit(mark);
   };
 
   let target: PlatformTarget | undefined;
@@ -481,7 +490,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     }
     await sink.close();
     if (opts.metadataFile && ok)
-      await writeMetadata(opts.metadataFile, imageId, opts.tag, state, pushed[0]?.digest);
+      await writeMetadata(opts.metadataFile, imageId, opts.tag, state, pushed[0]?.digest, smart);
     if (!opts.quiet)
       for (const p of pushed) process.stderr.write(`pushed ${p.repository}:${p.tag}@${p.digest}\n`);
     if (ok && !opts.quiet && !target.embedded && noOutputForTags(opts))
@@ -593,6 +602,7 @@ export async function writeMetadata(
   tags: string[],
   state: BuildState,
   manifestDigest?: string,
+  smart?: SmartPlan,
 ): Promise<void> {
   const s = summarize(state);
   const meta: Record<string, unknown> = {
@@ -605,6 +615,11 @@ export async function writeMetadata(
     'depot.sync.bytes': s.bytesSynced,
     'depot.load.bytes': s.bytesLoaded,
   };
+  if (smart) {
+    // Installs moved before the rest of the copy, and how many of them this build reused.
+    meta['depot.smart-cache.rewritten'] = smart.rewrites.length;
+    meta['depot.smart-cache.reused'] = state.steps.filter((step) => step.reused).length;
+  }
   if (tags.length) meta['image.name'] = tags.join(',');
   await writeFileDurably(file, `${JSON.stringify(meta, null, 2)}\n`);
 }

@@ -20,13 +20,13 @@ export function describePlan(plan: SmartPlan, dockerfileName: string): string {
 /**
  * Plans the smart cache for this build. `plan` mode prints the plan and the Dockerfile it would
  * build on stdout; `on` says in one line per step what it changed (stderr, not with --quiet) and
- * returns the Dockerfile to build, or undefined when there is nothing to change.
+ * returns the plan, or undefined when there is nothing to change.
  */
 export async function smartCachePlan(
   opts: Pick<BuildOptions, 'smartCache' | 'quiet' | 'progress'>,
   inputs: Pick<BuildInputs, 'contextDir' | 'dockerfileAbs'>,
   dockerfile: string,
-): Promise<string | undefined> {
+): Promise<SmartPlan | undefined> {
   const plan = await planSmartCache(dockerfile, await contextFiles(inputs.contextDir, inputs.dockerfileAbs));
   const name = inputs.dockerfileAbs
     ? relative(process.cwd(), inputs.dockerfileAbs) || 'Dockerfile'
@@ -41,5 +41,5 @@ export async function smartCachePlan(
   if (!opts.quiet && opts.progress !== 'json')
     for (const line of describePlan(plan, name).trimEnd().split('\n'))
       process.stderr.write(`depot: smart cache: ${line}\n`);
-  return plan.rewrites.length ? plan.dockerfile : undefined;
+  return plan.rewrites.length ? plan : undefined;
 }

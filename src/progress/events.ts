@@ -81,6 +81,11 @@ export type BuildEvent =
   | { type: 'message/logged'; timeMs: number; text: string; info?: boolean }
   /** Why a step was not cached; may come before or after the step's vertex. */
   | { type: 'step/explained'; timeMs: number; vertex: string; cause: StepCauseInfo }
+  /**
+   * A cached step the original Dockerfile would have run again: the smart cache's reordering
+   * reused it (`depot build --smart-cache`). Comes after the step's vertex.
+   */
+  | { type: 'step/reused'; timeMs: number; vertex: string; text: string }
   | {
       type: 'build/finished';
       timeMs: number;

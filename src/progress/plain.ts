@@ -130,6 +130,17 @@ export function createPlainRenderer(
     closeIfFinished(step);
   }
 
+  /** `#N REUSED: …` for a cached step the smart cache reused: in its block, reopened if need be. */
+  function onReused(step: StepState, text: string): void {
+    if (lastFinished === step.digest) {
+      line(`#${step.number} REUSED: ${text}`);
+      return;
+    }
+    switchTo({ kind: 'vertex', digest: step.digest });
+    line(`#${step.number} REUSED: ${text}`);
+    closeIfFinished(step);
+  }
+
   function logLine(step: StepState, timeMs: number, text: string): void {
     const since = step.startedMs > 0 ? timeMs - step.startedMs : 0;
     line(`#${step.number} ${formatSeconds(since, 3)} ${text}`);
@@ -346,6 +357,11 @@ export function createPlainRenderer(
         case 'step/explained': {
           const step = findStep(state, event.vertex);
           if (step) onExplained(step);
+          break;
+        }
+        case 'step/reused': {
+          const step = findStep(state, event.vertex);
+          if (step) onReused(step, event.text);
           break;
         }
         case 'message/logged': {

@@ -53,6 +53,8 @@ export interface StepState {
   bytesTotal: number;
   /** why the step missed the cache, once the builder explained it; null otherwise */
   cause: StepCauseInfo | null;
+  /** a cached step the smart cache's reordering reused, and how; null otherwise */
+  reused: string | null;
 }
 
 /** Context sync as reported by the client. */
@@ -360,6 +362,10 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
       if (!step) return { ...s, pendingCauses: { ...s.pendingCauses, [event.vertex]: cause } };
       return replaceStep(s, { ...step, cause });
     }
+    case 'step/reused': {
+      const step = findStep(s, event.vertex);
+      return step ? replaceStep(s, { ...step, reused: event.text }) : s;
+    }
     case 'build/finished':
       return {
         ...s,
@@ -432,6 +438,7 @@ function upsertVertex(state: BuildState, v: VertexInfo): BuildState {
       bytesCurrent: 0,
       bytesTotal: 0,
       cause: state.pendingCauses[v.digest] ?? null,
+      reused: null,
     };
     let pendingCauses = state.pendingCauses;
     if (step.cause) {

@@ -31,6 +31,8 @@ test('COPY . . then npm ci: the manifests first, the install, then the rest of t
       installLine: 4,
       installer: 'npm ci',
       manifests: ['package.json', 'package-lock.json', '.npmrc'],
+      install: 'RUN npm ci --omit=dev',
+      rest: 'COPY . .',
     },
   ]);
   assert.equal(

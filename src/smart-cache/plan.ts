@@ -25,6 +25,9 @@ export interface SmartRewrite {
   installer: string;
   /** The manifests the install reads, copied before it. */
   manifests: string[];
+  /** The install and the copy of the rest as BuildKit names their steps (`RUN npm ci`, `COPY . .`). */
+  install: string;
+  rest: string;
 }
 
 export interface SmartRefusal {
@@ -235,7 +238,14 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
       ...(oneOf as string[]),
       ...installer.optional.filter((f) => files.has(f)),
     ];
-    rewrites.push({ copyLine: copy.line, installLine: run.line, installer: installer.name, manifests });
+    rewrites.push({
+      copyLine: copy.line,
+      installLine: run.line,
+      installer: installer.name,
+      manifests,
+      install: `RUN ${run.rest}`,
+      rest: `COPY ${copy.rest}`,
+    });
     // The install's own lines, up to the next instruction (without trailing blanks and comments).
     const next = instructions[k + 2]?.line ?? lines.length + 1;
     let end = next - 1;

@@ -69,7 +69,7 @@ export function StepRow({ row, frame, mark = '', selected = false }: StepRowProp
           <Text dimColor={dim && !selected} color={row.phase === 'failed' ? 'red' : undefined}>
             {row.text}
           </Text>
-          {row.cause ? <Text color="yellow">{row.cause}</Text> : null}
+          {row.cause ? <Text color={row.phase === 'cached' ? 'green' : 'yellow'}>{row.cause}</Text> : null}
           {mark ? <Text color="yellow">{mark}</Text> : null}
           <Text
             color={row.phase === 'cached' ? 'blue' : row.phase === 'canceled' ? 'yellow' : undefined}

@@ -87,3 +87,16 @@ test('a step that ran shows a short cause; cached steps and narrow rows do not',
   }
   assert.equal(layoutGraph(state, 30)[0]?.cause, '', 'no room');
 });
+
+test('a cached step the smart cache reused says so in its cause column; plain cached rows do not', () => {
+  const state = [
+    v('from', '[1/4] FROM node', [], { cached: true }),
+    v('install', '[3/4] RUN npm ci', ['from'], { cached: true }),
+    v('rest', '[4/4] COPY . .', ['install'], { startedMs: T, completedMs: T + 50 }),
+    { type: 'step/reused', timeMs: T, vertex: 'install', text: 'npm ci reused by the smart cache' } as BuildEvent,
+  ].reduce(reduceBuild, initialBuildState());
+  const rows = layoutGraph(state, 100, T + 100);
+  assert.equal(rows[1]!.cause.trim(), '↺ smart cache');
+  assert.equal(rows[0]!.cause, '');
+  assert.ok(rows.every((r) => cellWidth(r.text + r.cause + r.right) <= 100));
+});

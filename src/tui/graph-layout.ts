@@ -27,13 +27,25 @@ const MIN_INSTRUCTION_CELLS = 24;
 const MIN_CAUSE_CELLS = 10;
 /** Marks a cause in a row. */
 export const CAUSE_MARK = '⟳';
+/** Marks a step the smart cache reused. */
+export const REUSED_MARK = '↺';
 
-/** The cause column of a row: '' for steps that did not run or have no cause, or when it cannot fit. */
+/**
+ * The cause column of a row: why a step that ran missed the cache, or that the smart cache reused
+ * a cached one; '' when there is neither or it cannot fit.
+ */
 function causeColumn(step: StepState, phase: StepPhase, room: number, instructionCells: number): string {
-  if (!step.cause || (phase !== 'running' && phase !== 'done' && phase !== 'failed')) return '';
+  const ran = phase === 'running' || phase === 'done' || phase === 'failed';
+  const text =
+    ran && step.cause
+      ? `${CAUSE_MARK} ${shortCauseText(step.cause)}`
+      : phase === 'cached' && step.reused
+        ? `${REUSED_MARK} smart cache`
+        : '';
+  if (!text) return '';
   const left = room - Math.min(instructionCells, MIN_INSTRUCTION_CELLS) - 2;
   if (left < MIN_CAUSE_CELLS) return '';
-  return `  ${truncate(`${CAUSE_MARK} ${sanitize(shortCauseText(step.cause))}`, left)}`;
+  return `  ${truncate(sanitize(text), left)}`;
 }
 
 /** The row without its cause column, the text widened over it so the row keeps its width. */
@@ -60,8 +72,8 @@ export interface GraphRow {
    */
   text: string;
   /**
-   * `  ⟳ src/app.js +2 changed`: why a step that ran missed the cache, when known and it fits,
-   * plus the space before `right`; else ''
+   * `  ⟳ src/app.js +2 changed`: why a step that ran missed the cache, or `  ↺ smart cache` on a
+   * cached step the smart cache reused, when known and it fits, plus the space before `right`; else ''
    */
   cause: string;
   /** `CACHED`, `CANCELED`, a duration, or `12.3MB/45.6MB 1.2s` while running */

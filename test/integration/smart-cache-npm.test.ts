@@ -1,0 +1,124 @@
+/**
+ * The smart cache with the real `npm ci`: a Node project with 80 locked packages (express, lodash,
+ * chalk, commander), installed from an offline npm cache baked into a local base image with this
+ * machine's node and npm. Both orders give the same filesystem entry by entry; the app runs; a
+ * source edit reuses the install where the original order runs it again, and the reuse is marked
+ * in plain output, in the json events and counted in --metadata-file.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  BUILDER_ENGINE,
+  type BuilderProcess,
+  buildOn,
+  DEPOT_BIN,
+  imageFilesystem,
+  isolatedEnv,
+  readMetadata,
+  run,
+  skipReason,
+  startBuilder,
+  tempDir,
+} from './harness.js';
+import { lockedPackages, nodeBaseImage, nodeRuns, npmApp } from './node-fixture.js';
+
+const skip = skipReason();
+
+describe('the smart cache with the real npm ci', { skip }, () => {
+  let builder: BuilderProcess;
+  let token: string;
+  let base: string;
+
+  before(async () => {
+    base = nodeBaseImage(BUILDER_ENGINE);
+    builder = await startBuilder();
+    token = builder.token('smart-npm');
+  });
+  after(async () => {
+    await builder?.stop();
+  });
+
+  const build = async (ctx: string, progress: 'plain' | 'json', extra: string[]) => {
+    const r = await run(
+      process.execPath,
+      [DEPOT_BIN, ...buildOn(builder.url, token, 'smart-npm', progress), ...extra, ctx],
+      { ...isolatedEnv(), DOCKER_HOST: BUILDER_ENGINE },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    return r;
+  };
+  const imageOf = (stdout: string) => {
+    const line = stdout.split('\n').find((l) => l.startsWith('{"type":"build/finished"'));
+    return (JSON.parse(line ?? '{}') as { imageId?: string }).imageId ?? '';
+  };
+
+  test('same filesystem as docker order; a source edit reuses npm ci, marked and counted', async () => {
+    assert.ok(lockedPackages() >= 50, 'a real dependency tree');
+    const ctx = npmApp(base);
+    // A project name no earlier run used: the first installs are not answered from the cache.
+    const pkg = join(ctx, 'package.json');
+    const text = (await import('node:fs')).readFileSync(pkg, 'utf8');
+    writeFileSync(
+      pkg,
+      text.replace('"depot-npm-fixture"', `"depot-npm-fixture-${process.pid}-${Date.now()}"`),
+    );
+
+    const plain = await build(ctx, 'json', []);
+    const smart = await build(ctx, 'json', ['--smart-cache']);
+    // npm itself is not reproducible: every run rewrites the index entries of its cache with the
+    // time of use. Two builds of the original order (the second without the cache) show where.
+    const plainAgain = await build(ctx, 'json', ['--no-cache']);
+    const a = await imageFilesystem(BUILDER_ENGINE, imageOf(plain.stdout));
+    const a2 = await imageFilesystem(BUILDER_ENGINE, imageOf(plainAgain.stdout));
+    const b = await imageFilesystem(BUILDER_ENGINE, imageOf(smart.stdout));
+    const noise = new Set([...a.keys()].filter((k) => a.get(k) !== a2.get(k)));
+    assert.deepEqual(
+      [...noise].filter((k) => !k.startsWith('npm-cache/_cacache/index-v5/')),
+      [],
+      "only npm's cache index differs between two runs of the same install",
+    );
+    assert.ok(a.has('app/node_modules/express/package.json'), 'npm ci installed express');
+    assert.ok(
+      [...a.keys()].filter((k) => /^app\/node_modules\/[^/]+\/package\.json$/.test(k)).length >= 50,
+      'the whole tree is installed',
+    );
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort(), 'the same entries');
+    const differ = [...a.keys()].filter((k) => a.get(k) !== b.get(k) && !noise.has(k));
+    assert.deepEqual(differ, [], "every entry the same (content, mode, owner, link) outside npm's own noise");
+    assert.equal(
+      nodeRuns(
+        BUILDER_ENGINE,
+        imageOf(smart.stdout),
+        "process.chdir('/app');require('./src/index.js');console.log('ok')",
+      ).trim(),
+      'ok',
+    );
+
+    // One source file edited: the smart plan reuses the install and says so.
+    appendFileSync(join(ctx, 'src', 'index.js'), `// edit ${Date.now()}\n`);
+    const meta = join(tempDir('smart-meta'), 'meta.json');
+    const edited = await build(ctx, 'plain', ['--smart-cache', '--metadata-file', meta]);
+    assert.match(edited.stderr, /#\d+ \[\d+\/\d+\] RUN npm ci --omit=dev\n#\d+ CACHED/);
+    assert.match(
+      edited.stderr,
+      /#\d+ REUSED: npm ci reused by the smart cache: only files outside package\.json, package-lock\.json changed/,
+    );
+    const m = readMetadata(meta);
+    assert.equal(m['depot.smart-cache.rewritten'], 1);
+    assert.equal(m['depot.smart-cache.reused'], 1);
+
+    // The original order runs the install again for the same edit.
+    const again = await build(ctx, 'plain', []);
+    assert.doesNotMatch(again.stderr, /RUN npm ci --omit=dev\n#\d+ CACHED/);
+    assert.doesNotMatch(again.stderr, /REUSED/);
+
+    // Nothing changed: every step is cached in both orders, and nothing is credited to the smart cache.
+    const json = await build(ctx, 'json', ['--smart-cache']);
+    assert.doesNotMatch(json.stdout, /"type":"step\/reused"/);
+    appendFileSync(join(ctx, 'src', 'index.js'), `// edit ${Date.now()}\n`);
+    const json2 = await build(ctx, 'json', ['--smart-cache']);
+    assert.match(json2.stdout, /"type":"step\/reused".*"text":"npm ci reused by the smart cache/);
+  });
+});

@@ -60,7 +60,7 @@ export interface BuildOptions {
   allowEmulation?: boolean;
   quiet?: boolean;
   /** `--smart-cache`: off, on (build the smart plan), plan (print it, build nothing). */
-  smartCache?: 'off' | 'on' | 'plan';
+  smartCache?: 'off' | 'on' | 'plan' | 'verify';
   /** Push every tag to its registry after a good build (several platforms: one image index). */
   push?: boolean;
   /** `--secret id=ID[,src=PATH|env=VAR][,type=file|env]` (repeatable). */
@@ -76,6 +76,10 @@ export interface BuildOutcome {
   ok: boolean;
   imageId: string;
   state: BuildState;
+  /** Diff ids of the image's layers, bottom first, when known. */
+  diffIds: string[];
+  /** The smart cache's plan this build built, when it rewrote anything. */
+  smart?: SmartPlan;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -293,6 +297,15 @@ export async function openBuilderTarget(opts: {
 
 /** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
 export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
+  if (opts.smartCache === 'verify') {
+    if (opts.file === '-' || opts.context === '-')
+      throw new DepotError(
+        'invalid_flag',
+        '--smart-cache=verify builds the context three times: it cannot read it from stdin',
+        'pass a context directory',
+      );
+    return (await import('./smart-cache.js')).runSmartCacheVerify(opts, signal);
+  }
   if (parsePlatforms(opts.platform, true).length > 1) {
     if (opts.smartCache && opts.smartCache !== 'off')
       throw new DepotError(
@@ -343,7 +356,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     });
     if (opts.smartCache === 'plan') {
       inputs.cleanup();
-      return { ok: true, imageId: '', state: initialBuildState() };
+      return { ok: true, imageId: '', state: initialBuildState(), diffIds: [] };
     }
     if (planned) {
       smart = planned;
@@ -504,7 +517,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         relayError ? `the ssh agent relay failed: ${relayError.message}` : failureHint(r.errorCode, r.error),
       );
     }
-    return { ok, imageId, state };
+    return { ok, imageId, state, diffIds, smart };
   } catch (err) {
     await sink.close().catch(() => {});
     throw err;

@@ -123,11 +123,11 @@ function createProgram(): Command {
       const signal = interruptSignal();
       const { runBuild } = await import('./build.js');
       const smartCache = o.smartCacheMode ?? (o.smartCache ? 'on' : 'off');
-      if (!['on', 'off', 'plan'].includes(smartCache))
+      if (!['on', 'off', 'plan', 'verify'].includes(smartCache))
         throw new DepotError(
           'invalid_flag',
           `invalid --smart-cache=${smartCache}`,
-          'use --smart-cache, --smart-cache=plan or --smart-cache=off',
+          'use --smart-cache, --smart-cache=plan, --smart-cache=verify or --smart-cache=off',
         );
       await runBuild({ ...o, smartCache, context: path }, signal);
     });

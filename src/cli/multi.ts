@@ -415,7 +415,7 @@ export async function runMultiPlatformBuild(
     if (opts.metadataFile)
       await writeMetadata(opts.metadataFile, main.imageId, opts.tag, main.state, indexDigest || undefined);
     if (opts.quiet) process.stdout.write(`${indexDigest || main.imageId}\n`);
-    return { ok: true, imageId: main.imageId, state: main.state };
+    return { ok: true, imageId: main.imageId, state: main.state, diffIds: [] };
   } finally {
     signal.removeEventListener('abort', onAbort);
     await Promise.all(sinks.map((s) => s.close()));

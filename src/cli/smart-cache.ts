@@ -1,8 +1,9 @@
 /** `depot build --smart-cache[=on|plan]`: the plan, said in words, and the Dockerfile it builds. */
 import { relative } from 'node:path';
+import { DepotError } from '../errors/index.js';
 import { contextFiles } from '../smart-cache/context-files.js';
 import { planSmartCache, type SmartPlan } from '../smart-cache/plan.js';
-import type { BuildInputs, BuildOptions } from './build.js';
+import type { BuildInputs, BuildOptions, BuildOutcome } from './build.js';
 
 /** One line per rewrite and per refusal, as `--smart-cache=plan` prints them. */
 export function describePlan(plan: SmartPlan, dockerfileName: string): string {
@@ -42,4 +43,91 @@ export async function smartCachePlan(
     for (const line of describePlan(plan, name).trimEnd().split('\n'))
       process.stderr.write(`depot: smart cache: ${line}\n`);
   return plan.rewrites.length ? plan : undefined;
+}
+
+/** Differences shown by name before the rest are counted. */
+const SHOWN = 10;
+
+/**
+ * `depot build --smart-cache=verify`: the user's own proof. Builds the smart plan (the result, with
+ * the build's tags, --load and --push), then the original order twice — once as usual and once
+ * without the cache, so that what differs between two runs of the same install (timestamps an
+ * installer writes) is told apart — and compares the final filesystems entry by entry (content,
+ * mode, owner, link target). Exit 1 when the smart plan changes an entry the original order makes
+ * reproducibly.
+ */
+export async function runSmartCacheVerify(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
+  const { runBuild, parsePlatforms } = await import('./build.js');
+  const say = (text: string) => {
+    if (!opts.quiet && opts.progress !== 'json') process.stderr.write(`depot: smart cache verify: ${text}\n`);
+  };
+  say('building the smart plan');
+  const smart = await runBuild({ ...opts, smartCache: 'on' }, signal);
+  if (!smart.smart) {
+    say('nothing to compare: the smart cache changed nothing in this Dockerfile');
+    return smart;
+  }
+  const plain = {
+    ...opts,
+    smartCache: 'off' as const,
+    tag: [],
+    load: false,
+    push: false,
+    metadataFile: undefined,
+  };
+  say('building the original order');
+  const original = await runBuild(plain, signal);
+  say('building the original order again, without the cache (what differs between two runs)');
+  const again = await runBuild({ ...plain, cache: false }, signal);
+
+  const { selectTargets } = await import('./targets.js');
+  const { createBuilderSession } = await import('../session/index.js');
+  const { chainIds } = await import('../protocol/index.js');
+  const { imageEntries, differingPaths } = await import('../smart-cache/image-entries.js');
+  const target = (await selectTargets(opts, parsePlatforms(opts.platform, false)))[0]!;
+  const session = createBuilderSession({ url: target.url, token: target.token, project: target.project });
+  try {
+    const known = new Map<string, import('../smart-cache/image-entries.js').LayerEntries>();
+    const read = async (o: BuildOutcome) => {
+      const have = haveChains(known, o.diffIds, chainIds);
+      const { stream, summary } = session.exportImage(o.imageId, have, false, signal);
+      const entries = await imageEntries(stream, known);
+      await summary;
+      return entries;
+    };
+    const a = await read(original);
+    const a2 = await read(again);
+    const b = await read(smart);
+    const noise = new Set(differingPaths(a, a2));
+    const changed = differingPaths(a, b).filter((p) => !noise.has(p));
+    const noiseNote = noise.size
+      ? ` (${noise.size} more differ between two runs of the original order too, so they are no proof either way: ${[...noise].slice(0, 3).join(', ')}${noise.size > 3 ? ', …' : ''})`
+      : '';
+    if (changed.length === 0) {
+      say(`the same filesystem: ${a.size} entries compared, none changed by the smart plan${noiseNote}`);
+      return smart;
+    }
+    const shown = changed
+      .slice(0, SHOWN)
+      .map((p) => `${p} (original: ${a.get(p) ?? 'absent'}; smart: ${b.get(p) ?? 'absent'})`);
+    throw new DepotError(
+      'smart_cache_differs',
+      `the smart plan changes ${changed.length} of ${a.size} entries: ${shown.join('; ')}${changed.length > SHOWN ? '; …' : ''}`,
+      'build without --smart-cache, and see docs/smart-cache.md for what it relies on',
+    );
+  } finally {
+    session.close();
+    await target.close?.();
+  }
+}
+
+/** Chain ids of the layers of `diffIds` already read (a prefix of the image's chain shared with earlier ones). */
+function haveChains(
+  known: ReadonlyMap<string, unknown>,
+  diffIds: readonly string[],
+  chainIds: (d: readonly string[]) => string[],
+): string[] {
+  let n = 0;
+  while (n < diffIds.length && known.has(diffIds[n]!)) n++;
+  return chainIds(diffIds.slice(0, n));
 }

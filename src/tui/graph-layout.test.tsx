@@ -93,7 +93,12 @@ test('a cached step the smart cache reused says so in its cause column; plain ca
     v('from', '[1/4] FROM node', [], { cached: true }),
     v('install', '[3/4] RUN npm ci', ['from'], { cached: true }),
     v('rest', '[4/4] COPY . .', ['install'], { startedMs: T, completedMs: T + 50 }),
-    { type: 'step/reused', timeMs: T, vertex: 'install', text: 'npm ci reused by the smart cache' } as BuildEvent,
+    {
+      type: 'step/reused',
+      timeMs: T,
+      vertex: 'install',
+      text: 'npm ci reused by the smart cache',
+    } as BuildEvent,
   ].reduce(reduceBuild, initialBuildState());
   const rows = layoutGraph(state, 100, T + 100);
   assert.equal(rows[1]!.cause.trim(), '↺ smart cache');

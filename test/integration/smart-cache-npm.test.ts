@@ -6,7 +6,7 @@
  * in plain output, in the json events and counted in --metadata-file.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -14,6 +14,7 @@ import {
   type BuilderProcess,
   buildOn,
   DEPOT_BIN,
+  docker,
   imageFilesystem,
   isolatedEnv,
   readMetadata,
@@ -59,7 +60,7 @@ describe('the smart cache with the real npm ci', { skip }, () => {
     const ctx = npmApp(base);
     // A project name no earlier run used: the first installs are not answered from the cache.
     const pkg = join(ctx, 'package.json');
-    const text = (await import('node:fs')).readFileSync(pkg, 'utf8');
+    const text = readFileSync(pkg, 'utf8');
     writeFileSync(
       pkg,
       text.replace('"depot-npm-fixture"', `"depot-npm-fixture-${process.pid}-${Date.now()}"`),
@@ -120,5 +121,52 @@ describe('the smart cache with the real npm ci', { skip }, () => {
     appendFileSync(join(ctx, 'src', 'index.js'), `// edit ${Date.now()}\n`);
     const json2 = await build(ctx, 'json', ['--smart-cache']);
     assert.match(json2.stdout, /"type":"step\/reused".*"text":"npm ci reused by the smart cache/);
+  });
+
+  test("--smart-cache=verify: a user's own proof, and it catches an install that reads more than its manifests", async () => {
+    const ctx = npmApp(base);
+    const pkg = join(ctx, 'package.json');
+    writeFileSync(
+      pkg,
+      readFileSync(pkg, 'utf8').replace(
+        '"depot-npm-fixture"',
+        `"depot-npm-verify-${process.pid}-${Date.now()}"`,
+      ),
+    );
+    const ok = await build(ctx, 'plain', ['--smart-cache=verify']);
+    assert.match(ok.stderr, /smart cache verify: building the original order again, without the cache/);
+    assert.match(
+      ok.stderr,
+      /smart cache verify: the same filesystem: \d+ entries compared, none changed by the smart plan \(\d+ more differ between two runs of the original order too.*npm-cache\/_cacache\/index-v5\//,
+    );
+
+    // An `npm` that also reads the sources (as an install script could, undeclared): the plan is
+    // wrong for it, and verify says so with the entries that differ.
+    const liar = tempDir('liar-npm');
+    writeFileSync(
+      join(liar, 'npm'),
+      '#!/bin/sh\nset -e\nmkdir -p node_modules\ncat package.json package-lock.json > node_modules/.manifests\nls src > node_modules/.sources 2>/dev/null || true\n',
+      { mode: 0o755 },
+    );
+    writeFileSync(join(liar, 'Dockerfile'), 'FROM busybox\nCOPY npm /usr/local/bin/npm\n');
+    const liarTag = `depot-it/liar-npm:${process.pid}`;
+    assert.equal(docker(BUILDER_ENGINE, ['build', '-q', '-t', liarTag, liar]).code, 0);
+    try {
+      const lctx = npmApp(liarTag);
+      const bad = await run(
+        process.execPath,
+        [DEPOT_BIN, ...buildOn(builder.url, token, 'smart-npm', 'plain'), '--smart-cache=verify', lctx],
+        { ...isolatedEnv(), DOCKER_HOST: BUILDER_ENGINE },
+      );
+      assert.equal(bad.code, 1, bad.stderr);
+      const last = bad.stderr.trimEnd().split('\n').slice(-2).join('\n');
+      assert.match(
+        last,
+        /depot: the smart plan changes 1 of \d+ entries: app\/node_modules\/\.sources \(original: file 644/,
+      );
+      assert.match(last, /build without --smart-cache/);
+    } finally {
+      docker(BUILDER_ENGINE, ['rmi', '-f', liarTag]);
+    }
   });
 });

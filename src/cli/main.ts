@@ -119,7 +119,14 @@ function createProgram(): Command {
     )
     // `--smart-cache=MODE` arrives here (see runCli): a bare --smart-cache must not take the next word.
     .addOption(new Option('--smart-cache-mode <mode>').hideHelp())
+    .option('--check', 'run the Dockerfile checks (as depot check) and build nothing', false)
     .action(async (path: string, o) => {
+      if (o.check)
+        return (await import('./check.js')).runCheck(path, {
+          file: o.file,
+          target: o.target,
+          json: o.progress === 'json',
+        });
       const signal = interruptSignal();
       const { runBuild } = await import('./build.js');
       const smartCache = o.smartCacheMode ?? (o.smartCache ? 'on' : 'off');
@@ -225,6 +232,20 @@ function createProgram(): Command {
       )
       .option('--json', 'print the Stats answer as JSON', false),
   ).action(async (o) => (await import('./stats.js')).runStats(o));
+
+  program
+    .command('check')
+    .description('check a Dockerfile for what busts its cache, with a fix for each finding (builds nothing)')
+    .argument('[path]', 'build context directory', '.')
+    .option('-f, --file <path>', 'Dockerfile (default: PATH/Dockerfile)')
+    .option('--target <stage>', 'the stage a build would stop at')
+    .option('--json', 'print one JSON document', false)
+    .option(
+      '--fail-on <severity>',
+      'exit 1 when a finding is at least this severe: error, warning, info or none',
+      'warning',
+    )
+    .action(async (path: string, o) => (await import('./check.js')).runCheck(path, o));
 
   const context = program.command('context').description('inspect build contexts');
   context

@@ -1,0 +1,250 @@
+/**
+ * A Dockerfile as stages of instructions, parsed with dockerfile-ast: what the builder's cause
+ * finder (builder-host history) and the client's advisor both read, so both name steps, match
+ * them to BuildKit's vertex names and judge ARG placement the same way.
+ */
+import { DockerfileParser } from 'dockerfile-ast';
+import { parseReference } from '../registry/reference.js';
+
+/** A stage's ARG declared above RUN steps that do not use it, before the first instruction that does. */
+export interface ArgPlacement {
+  name: string;
+  /** 1-based line of the ARG instruction. */
+  line: number;
+  /** Index of the stage in the Dockerfile. */
+  stage: number;
+  /** 1-based line of the first instruction of the stage that references it (`$NAME`, `${NAME}`). */
+  firstUseLine: number;
+  /**
+   * The RUN steps between the two: a new value reruns each of them (BuildKit gives every RUN the
+   * ARGs declared above it), and none would rerun with the ARG just above its first use.
+   */
+  runs: DfInstr[];
+}
+
+/** Every stage ARG that could move down to its first use and spare RUN steps a rerun. */
+export function argPlacements(dockerfile: string | DfModel): ArgPlacement[] {
+  const model = typeof dockerfile === 'string' ? parseDockerfile(dockerfile) : dockerfile;
+  const out: ArgPlacement[] = [];
+  for (const stage of model.stages) {
+    const names = new Set(stage.instrs.flatMap((i, p) => (p > 0 ? i.args.map((a) => a.name) : [])));
+    for (const name of names) {
+      const decl = stage.instrs.findIndex((i, p) => p > 0 && i.args.some((a) => a.name === name));
+      const firstUse = stage.instrs.findIndex((i, p) => p > decl && references(i.text, name));
+      if (firstUse < 0) continue;
+      const runs = stage.instrs.slice(decl + 1, firstUse).filter((i) => i.keyword === 'RUN');
+      if (runs.length === 0) continue;
+      out.push({
+        name,
+        line: stage.instrs[decl]!.line,
+        stage: stage.index,
+        firstUseLine: stage.instrs[firstUse]!.line,
+        runs,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether moving `ARG <name>` down would keep the step `instruction` cached: some stage declares
+ * the ARG, `instruction` is a RUN after it that does not reference it, and a later instruction of
+ * that stage does reference it (`$NAME`, `${NAME}`), so the ARG could sit just above that one.
+ * An ARG directly above the step that uses it, or used by no instruction by name, gives false.
+ */
+export function argMovableBelow(dockerfile: string, name: string, instruction: string): boolean {
+  const wanted = normalizeVertexInstruction(instruction);
+  return argPlacements(dockerfile).some(
+    (p) => p.name === name && p.runs.some((instr) => matchScore(instr, wanted) >= 3),
+  );
+}
+
+/** Whether instruction text refers to variable `name` (`$NAME`, `${NAME}`, `${NAME:-x}`…). */
+export function references(text: string, name: string): boolean {
+  return new RegExp(`\\$(?:\\{${escapeRe(name)}(?=[}:%#/^,+-])|${escapeRe(name)}(?![A-Za-z0-9_]))`).test(
+    text,
+  );
+}
+
+/**
+ * `FROM docker.io/library/busybox:latest` for `FROM busybox:latest AS x`, the way BuildKit names the
+ * step: the image normalised, its tag only when written; undefined when the image is a variable or
+ * not a reference.
+ */
+export function printedFrom(text: string): string | undefined {
+  const image = text
+    .replace(/^FROM\s+/i, '')
+    .split(/\s+/)
+    .find((w) => !w.startsWith('--'));
+  if (!image || image.includes('$')) return undefined;
+  try {
+    const r = parseReference(image, { allowDigest: true });
+    const explicitTag = image.length > r.repository.length && image[r.repository.length] === ':';
+    return `FROM ${r.registry}/${r.path}${explicitTag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface DfArg {
+  name: string;
+  /** undefined: declared without a default. */
+  value: string | undefined;
+}
+
+export interface DfInstr {
+  keyword: string;
+  /** `KEYWORD args`, continuations joined, whitespace collapsed. */
+  text: string;
+  /** 1-based line of the keyword. */
+  line: number;
+  /** BuildKit's step number within the stage (FROM, RUN, COPY, ADD, WORKDIR), 0 for the others. */
+  stepIndex: number;
+  /** Variables referenced (`$X`, `${X}`). */
+  vars: string[];
+  /** ARG: the declared names. */
+  args: DfArg[];
+}
+
+export interface DfStage {
+  index: number;
+  /** Lowercased `AS` name, '' when unnamed. */
+  name: string;
+  /** The FROM image as written (`${BASE}`, `node:20`, `build`). */
+  image: string;
+  /** instrs[0] is the FROM. */
+  instrs: DfInstr[];
+}
+
+export interface DfModel {
+  /** ARGs before the first FROM, name -> default. */
+  globalArgs: Map<string, string | undefined>;
+  stages: DfStage[];
+}
+
+const STEP_KEYWORDS = new Set(['RUN', 'COPY', 'ADD', 'WORKDIR']);
+
+export function parseDockerfile(text: string): DfModel {
+  const model: DfModel = { globalArgs: new Map(), stages: [] };
+  let df: ReturnType<typeof DockerfileParser.parse>;
+  try {
+    df = DockerfileParser.parse(text);
+  } catch {
+    return model;
+  }
+  const escapeChar = df.getEscapeCharacter();
+  const lines = text.split(/\r?\n/);
+  let stage: DfStage | undefined;
+  let steps = 0;
+  for (const instruction of df.getInstructions()) {
+    const keyword = instruction.getKeyword().toUpperCase();
+    const range = instruction.getRange();
+    const raw = sliceRange(lines, range.start, range.end);
+    const body = normalizeInstruction(raw, escapeChar);
+    const args = body.replace(/^\S+\s*/, '');
+    const instr: DfInstr = {
+      keyword,
+      text: args ? `${keyword} ${args}` : keyword,
+      line: range.start.line + 1,
+      stepIndex: 0,
+      vars: instruction.getVariables().map((v) => v.getName()),
+      args: keyword === 'ARG' ? parseArgDecls(args) : [],
+    };
+    if (keyword === 'FROM') {
+      const from = instruction as unknown as { getImage(): string | null; getBuildStage(): string | null };
+      const image = from.getImage() ?? '';
+      const isStageRef = model.stages.some((s) => s.name !== '' && s.name === image.toLowerCase());
+      steps = 0;
+      if (image.toLowerCase() !== 'scratch' && !isStageRef) instr.stepIndex = ++steps;
+      stage = {
+        index: model.stages.length,
+        name: (from.getBuildStage() ?? '').toLowerCase(),
+        image,
+        instrs: [instr],
+      };
+      model.stages.push(stage);
+      continue;
+    }
+    if (!stage) {
+      if (keyword === 'ARG') for (const a of instr.args) model.globalArgs.set(a.name, a.value);
+      continue;
+    }
+    if (STEP_KEYWORDS.has(keyword)) instr.stepIndex = ++steps;
+    stage.instrs.push(instr);
+  }
+  return model;
+}
+
+function sliceRange(
+  lines: string[],
+  start: { line: number; character: number },
+  end: { line: number; character: number },
+): string {
+  if (start.line === end.line) return (lines[start.line] ?? '').slice(start.character, end.character);
+  const out = [(lines[start.line] ?? '').slice(start.character)];
+  for (let l = start.line + 1; l < end.line; l++) out.push(lines[l] ?? '');
+  out.push((lines[end.line] ?? '').slice(0, end.character));
+  return out.join('\n');
+}
+
+/** Joins continuation lines (dropping comment lines inside them) and collapses whitespace. */
+function normalizeInstruction(raw: string, escapeChar: string): string {
+  const parts: string[] = [];
+  const rawLines = raw.split('\n');
+  for (let i = 0; i < rawLines.length; i++) {
+    let line = rawLines[i] ?? '';
+    if (i > 0 && /^\s*#/.test(line)) continue;
+    const trimmed = line.trimEnd();
+    if (trimmed.endsWith(escapeChar) && !trimmed.endsWith(escapeChar + escapeChar))
+      line = trimmed.slice(0, -1);
+    parts.push(line);
+  }
+  return parts.join(' ').replace(/\s+/g, ' ').trim();
+}
+
+/** `A=1 B="two words" C` -> declarations. */
+function parseArgDecls(args: string): DfArg[] {
+  const out: DfArg[] = [];
+  const re = /([A-Za-z_][A-Za-z0-9_]*)(?:=("(?:[^"\\]|\\.)*"|'[^']*'|\S*))?/gy;
+  let rest = args.trim();
+  while (rest) {
+    re.lastIndex = 0;
+    const m = re.exec(rest);
+    if (!m) break;
+    let value = m[2];
+    if (value !== undefined && /^(["']).*\1$/s.test(value)) value = value.slice(1, -1);
+    out.push({ name: m[1] ?? '', value });
+    rest = rest.slice(m[0].length).trimStart();
+  }
+  return out;
+}
+
+export function normalizeVertexInstruction(instruction: string): string {
+  const one = instruction.replace(/\s+/g, ' ').trim();
+  const m = /^(\S+)(.*)$/.exec(one);
+  return m ? `${(m[1] ?? '').toUpperCase()}${m[2] ?? ''}` : one;
+}
+
+/**
+ * 4: same text; 3: same text once variables are expanded (BuildKit expands ARG/ENV in names);
+ * 2: same first line (heredocs); 1: FROM (BuildKit prints the normalized image ref); 0: no match.
+ */
+export function matchScore(instr: DfInstr, wanted: string): number {
+  const keyword = wanted.split(' ', 1)[0] ?? '';
+  if (keyword !== instr.keyword) return 0;
+  if (instr.text === wanted) return 4;
+  if (instr.text.includes('$') && variablePattern(instr.text).test(wanted)) return 3;
+  const heredoc = /<<-?["']?[A-Za-z_]/.exec(instr.text);
+  if (heredoc && wanted.startsWith(instr.text.slice(0, heredoc.index + heredoc[0].length))) return 2;
+  if (keyword === 'FROM') return 1;
+  return 0;
+}
+
+function variablePattern(text: string): RegExp {
+  const parts = text.split(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*/);
+  return new RegExp(`^${parts.map(escapeRe).join('.*?')}$`, 's');
+}
+
+export function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

@@ -8,7 +8,14 @@ import {
   DepotError,
   type StepCostsResponseWire,
 } from '../session/index.js';
-import { costLine, costText, fromWire, type HistoryCost, readHistoryCost, sameInstruction } from './history-cost.js';
+import {
+  costLine,
+  costText,
+  fromWire,
+  type HistoryCost,
+  readHistoryCost,
+  sameInstruction,
+} from './history-cost.js';
 
 const MIN = 60_000;
 
@@ -95,7 +102,10 @@ test("a finding without affected steps gets its own instruction's misses", () =>
     costLine({ instruction: 'RUN npm run build' }, history),
     'missed in 39 of the last 50 builds: 3 min (39 after an earlier miss, 39 after COPY . .)',
   );
-  assert.equal(costLine({ instruction: 'WORKDIR /app' }, history), 'cached in all 50 runs of the last 50 builds');
+  assert.equal(
+    costLine({ instruction: 'WORKDIR /app' }, history),
+    'cached in all 50 runs of the last 50 builds',
+  );
   // Affected steps the history never saw fall back to the instruction's own record.
   assert.equal(
     costLine({ instruction: 'COPY . .', affects: ['RUN pip install -r requirements.txt'] }, history),
@@ -116,7 +126,12 @@ test('no builds, or no history at all', () => {
 
 test('instructions match as the history keeps them: keyword case, spacing, continuations, cut texts', () => {
   assert.ok(sameInstruction('RUN npm ci', 'run npm ci'));
-  assert.ok(sameInstruction('RUN apt-get update && apt-get install -y git', 'RUN apt-get update \\\n  && apt-get install -y git'));
+  assert.ok(
+    sameInstruction(
+      'RUN apt-get update && apt-get install -y git',
+      'RUN apt-get update \\\n  && apt-get install -y git',
+    ),
+  );
   assert.ok(sameInstruction(`RUN echo ${'x'.repeat(10)}…`, `RUN echo ${'x'.repeat(30)}`));
   assert.ok(!sameInstruction('RUN npm ci', 'RUN npm CI'));
   assert.ok(!sameInstruction('', 'RUN npm ci'));

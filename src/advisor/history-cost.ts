@@ -80,7 +80,8 @@ export async function readHistoryCost(
   try {
     return { available: true, costs: fromWire(await session.stepCosts(query, opts.signal)) };
   } catch (err) {
-    if (err instanceof DepotError && err.code === 'unsupported') return { available: false, reason: err.message };
+    if (err instanceof DepotError && err.code === 'unsupported')
+      return { available: false, reason: err.message };
     throw err;
   }
 }
@@ -182,7 +183,10 @@ function findStep(costs: StepCosts, instruction: string): StepCostView | undefin
  */
 export function sameInstruction(recorded: string, written: string): boolean {
   const norm = (s: string) => {
-    const one = s.replace(/\\\r?\n/g, ' ').replace(/\s+/g, ' ').trim();
+    const one = s
+      .replace(/\\\r?\n/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
     const sp = one.indexOf(' ');
     return sp < 0 ? one.toUpperCase() : `${one.slice(0, sp).toUpperCase()}${one.slice(sp)}`;
   };

@@ -92,7 +92,8 @@ function recordedHistory() {
     const ms: Record<string, number> = { copy: 150, ci: opts.installMs, build: 4000 };
     const isCached = (key: string) => key === 'from' || (!opts.fresh && (key === 'workdir' || same));
     // A step built anew has a new cache key (digest); a cached one keeps its earlier one.
-    const digest = (key: string) => `sha256:${key}-${project}-${dockerfilePath}${isCached(key) ? '' : `-${snap}`}`;
+    const digest = (key: string) =>
+      `sha256:${key}-${project}-${dockerfilePath}${isCached(key) ? '' : `-${snap}`}`;
     const vertices: RecordedVertex[] = [
       ['from', '[1/5] FROM docker.io/library/node:20', []],
       ['workdir', '[2/5] WORKDIR /app', ['from']],
@@ -160,10 +161,7 @@ test('the costs of a COPY . . then RUN npm ci line, from recorded builds', async
   const ci = by.get('RUN npm ci');
   assert.ok(ci, JSON.stringify(res.steps.map((s) => s.instr)));
   // Missed in every build but the one that changed nothing; its own change only the first time.
-  assert.deepEqual(
-    [ci.runs, ci.misses, ci.rootMisses, ci.cascadedMisses],
-    [8, 7, 1, 6],
-  );
+  assert.deepEqual([ci.runs, ci.misses, ci.rootMisses, ci.cascadedMisses], [8, 7, 1, 6]);
   const cascadeMs = 21_000 + 32_000 + 23_000 + 34_000 + 25_000 + 27_000;
   assert.equal(ci.costMs, 40_000 + cascadeMs);
   assert.equal(ci.rootCostMs, 40_000);
@@ -198,10 +196,11 @@ test('the costs of a COPY . . then RUN npm ci line, from recorded builds', async
     [['COPY . .', 6, null]],
   );
   // Costliest first.
-  assert.deepEqual(
-    res.steps.map((s) => s.instr).slice(0, 3),
-    ['RUN npm ci', 'RUN npm run build', 'COPY . .'],
-  );
+  assert.deepEqual(res.steps.map((s) => s.instr).slice(0, 3), [
+    'RUN npm ci',
+    'RUN npm run build',
+    'COPY . .',
+  ]);
   history.close();
 });
 
@@ -212,7 +211,12 @@ test('last N reads the newest builds only, and is bounded', async () => {
   const ci = res.steps.find((s) => s.instr === 'RUN npm ci');
   // Builds 6, 7 and 8: a manifest edit, a capped diff, a source edit.
   assert.deepEqual(
-    [ci?.misses, ci?.causedBy[0]?.count, ci?.causedBy[0]?.installReuse?.reusable, ci?.causedBy[0]?.installReuse?.unknown],
+    [
+      ci?.misses,
+      ci?.causedBy[0]?.count,
+      ci?.causedBy[0]?.installReuse?.reusable,
+      ci?.causedBy[0]?.installReuse?.unknown,
+    ],
     [3, 3, 1, 1],
   );
   assert.equal(boundedLast(0), 50);

@@ -98,9 +98,9 @@ export function readStepCosts(stmt: (sql: string) => Database.Statement, q: Step
 
   const byBuild = new Map<number, StepRow[]>();
   for (const s of steps) {
-    let list = byBuild.get(s.build);
-    if (!list) byBuild.set(s.build, (list = []));
-    list.push(s);
+    const list = byBuild.get(s.build);
+    if (list) list.push(s);
+    else byBuild.set(s.build, [s]);
   }
   const agg = new Map<string, StepAgg>();
   for (const b of builds) {
@@ -109,7 +109,15 @@ export function readStepCosts(stmt: (sql: string) => Database.Statement, q: Step
     for (const r of rows) {
       let a = agg.get(r.instr);
       if (!a) {
-        a = { runs: 0, misses: 0, rootMisses: 0, cascadedMisses: 0, costMs: 0, rootCostMs: 0, roots: new Map() };
+        a = {
+          runs: 0,
+          misses: 0,
+          rootMisses: 0,
+          cascadedMisses: 0,
+          costMs: 0,
+          rootCostMs: 0,
+          roots: new Map(),
+        };
         agg.set(r.instr, a);
       }
       a.runs++;
@@ -125,7 +133,10 @@ export function readStepCosts(stmt: (sql: string) => Database.Statement, q: Step
       const root = rootOf(r, roots);
       const key = root?.instr ?? '';
       let ra = a.roots.get(key);
-      if (!ra) a.roots.set(key, (ra = { count: 0, costMs: 0 }));
+      if (!ra) {
+        ra = { count: 0, costMs: 0 };
+        a.roots.set(key, ra);
+      }
       ra.count++;
       ra.costMs += r.duration_ms;
       if (root) countReuse(ra, root, r, b.snapshot_diff);

@@ -58,7 +58,10 @@ export function createHistoryHandlers(
         if (!history) throw new RpcError(grpc.status.UNIMPLEMENTED, 'this builder keeps no build history');
         const { dockerfilePath, target, platform, last } = call.request;
         if (dockerfilePath.length > MAX_PATH)
-          throw new RpcError(grpc.status.INVALID_ARGUMENT, `dockerfile path longer than ${MAX_PATH} characters`);
+          throw new RpcError(
+            grpc.status.INVALID_ARGUMENT,
+            `dockerfile path longer than ${MAX_PATH} characters`,
+          );
         if (target.length > MAX_TARGET)
           throw new RpcError(grpc.status.INVALID_ARGUMENT, `target longer than ${MAX_TARGET} characters`);
         let wanted: string | undefined;

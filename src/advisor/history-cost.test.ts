@@ -15,6 +15,7 @@ import {
   type HistoryCost,
   readHistoryCost,
   sameInstruction,
+  smartCacheTakes,
 } from './history-cost.js';
 
 const MIN = 60_000;
@@ -218,4 +219,49 @@ test('through a real session: an older builder, announcing the capability or not
       builder.close();
     }
   }
+});
+
+test('the smart cache is credited only for installs it rewrites; others get the fix by hand', () => {
+  const yarn: HistoryCost = {
+    available: true,
+    costs: {
+      builds: 10,
+      last: 50,
+      moreSteps: 0,
+      steps: [
+        {
+          instr: 'RUN yarn install --frozen-lockfile',
+          runs: 10,
+          misses: 6,
+          rootMisses: 0,
+          cascadedMisses: 6,
+          costMs: 6 * MIN,
+          rootCostMs: 0,
+          causedBy: [
+            {
+              root: 'COPY . .',
+              count: 6,
+              costMs: 6 * MIN,
+              installReuse: {
+                tool: 'yarn',
+                manifests: ['package.json', 'yarn.lock'],
+                reusable: 5,
+                reusableMs: 0,
+                unknown: 0,
+              },
+            },
+          ],
+        },
+      ],
+    },
+  };
+  assert.equal(
+    costLine({ instruction: 'COPY . .', affects: ['RUN yarn install --frozen-lockfile'] }, yarn),
+    'invalidated RUN yarn install --frozen-lockfile in 6 of the last 10 builds: 6 min; copying package.json and yarn.lock first would have reused it in 5',
+  );
+  assert.ok(smartCacheTakes('RUN npm ci --omit=dev'));
+  assert.ok(smartCacheTakes('RUN pip install --no-cache-dir -r requirements.txt'));
+  assert.ok(smartCacheTakes('RUN  go mod download'));
+  assert.ok(!smartCacheTakes('RUN npm install'));
+  assert.ok(!smartCacheTakes('RUN yarn install'));
 });

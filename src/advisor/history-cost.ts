@@ -140,7 +140,10 @@ export function costLine(finding: CostFinding, history: HistoryCost): string | u
     let part = `invalidated ${step.instr} in ${cascade.count} of ${of}: ${costText(cascade.costMs)}`;
     const reuse = cascade.installReuse;
     if (reuse) {
-      part += `; --smart-cache would have reused it in ${reuse.reusable}`;
+      // Only the installs the smart cache rewrites are its to claim; for the others, the fix by hand.
+      part += smartCacheTakes(step.instr)
+        ? `; --smart-cache would have reused it in ${reuse.reusable}`
+        : `; copying ${reuse.manifests.slice(0, 2).join(' and ')} first would have reused it in ${reuse.reusable}`;
       if (reuse.unknown > 0) part += ` (${reuse.unknown} unknown: changes not recorded in full)`;
     }
     parts.push(part);
@@ -154,6 +157,17 @@ export function costLine(finding: CostFinding, history: HistoryCost): string | u
   if (own.cascadedMisses > 0 && top?.root)
     line += ` (${own.cascadedMisses} after an earlier miss, ${top.count} after ${top.root})`;
   return line;
+}
+
+/**
+ * Whether an install is of a kind `--smart-cache` rewrites (npm ci, pip install -r
+ * requirements.txt, go mod download); whether this Dockerfile's is taken (flags, lifecycle
+ * scripts…) is the smart cache's plan to say.
+ */
+export function smartCacheTakes(instr: string): boolean {
+  return /^RUN\s+(?:npm\s+ci\b|pip3?\s+install\b.*\s-r\s+requirements\.txt\b|go\s+mod\s+download\b)/i.test(
+    instr.replace(/\s+/g, ' ').trim(),
+  );
 }
 
 /** "the last build", "the last 50 builds". */

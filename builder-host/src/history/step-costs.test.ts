@@ -172,7 +172,7 @@ test('the costs of a COPY . . then RUN npm ci line, from recorded builds', async
       costMs: cascadeMs,
       installReuse: {
         tool: 'npm',
-        manifests: ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'],
+        manifests: ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', '.npmrc'],
         // Builds 2, 5 and 8 changed sources only; 3 and 6 changed a manifest; 7's diff was capped.
         reusable: 3,
         reusableMs: 21_000 + 23_000 + 27_000,

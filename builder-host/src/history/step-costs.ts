@@ -209,7 +209,7 @@ function countReuse(agg: RootAgg, copy: StepRow, install: StepRow, diffJson: str
   const at = positionOf(copy.name);
   const next = positionOf(install.name);
   if (!tool || !at || !next || at.stage !== next.stage || next.n !== at.n + 1) return;
-  const files = [...new Set([...tool.manifests, ...tool.lockfiles])];
+  const files = [...new Set([...tool.manifests, ...tool.lockfiles, ...(ALSO_READ[tool.name] ?? [])])];
   agg.reuse ??= { tool: tool.name, manifests: files, reusable: 0, reusableMs: 0, unknown: 0 };
   if (copy.cause_kind !== 'changed_files') return;
   const diff = parseDiff(diffJson);
@@ -230,6 +230,9 @@ function countReuse(agg: RootAgg, copy: StepRow, install: StepRow, diffJson: str
   agg.reuse.reusable++;
   agg.reuse.reusableMs += install.duration_ms;
 }
+
+/** Configuration an install reads beside its manifests, which the smart cache copies with them (plan.ts). */
+const ALSO_READ: Record<string, string[]> = { npm: ['.npmrc'], pip: ['pip.conf'] };
 
 function parseDiff(json: string | null): SnapshotDiff | undefined {
   if (!json) return undefined;

@@ -10,6 +10,9 @@ export const CAPABILITY_SSH = 'build.ssh';
 /** BuildRequest.registry_auth is used for pulls too (private base images), not only pushes. */
 export const CAPABILITY_REGISTRY_AUTH = 'build.registry-auth';
 
+/** The builder answers StepCosts (it keeps a build history and knows the RPC). */
+export const CAPABILITY_STEP_COSTS = 'history.step-costs';
+
 /** What a build asks of its builder beyond the basics. */
 export interface BuildNeeds {
   secrets: boolean;

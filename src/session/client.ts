@@ -6,6 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { BuildSummary__Output } from '../protocol/generated/depot/builder/v1/BuildSummary.js';
 import type { StatsRequest } from '../protocol/generated/depot/builder/v1/StatsRequest.js';
 import type { StatsResponse__Output } from '../protocol/generated/depot/builder/v1/StatsResponse.js';
+import type { StepCostsRequest } from '../protocol/generated/depot/builder/v1/StepCostsRequest.js';
+import type { StepCostsResponse__Output } from '../protocol/generated/depot/builder/v1/StepCostsResponse.js';
 import {
   AUTH_METADATA_KEY,
   applyDelta,
@@ -140,6 +142,16 @@ export interface StatsQuery {
   groupBy: StatsGroupBy;
 }
 export type { BuildSummary__Output as BuildSummaryWire, StatsResponse__Output as StatsResponseWire };
+/** A StepCosts question: one line of builds (as BuildRequest names it) and how many to read. */
+export interface StepCostsQuery {
+  dockerfilePath: string;
+  target?: string;
+  /** '' or undefined: every platform of the line. */
+  platform?: string;
+  /** Builds to read: the builder reads 50 for 0 or undefined, and at most 500. */
+  last?: number;
+}
+export type { StepCostsResponse__Output as StepCostsResponseWire };
 
 /** How long a Stats call may take before it fails as unreachable. */
 const STATS_DEADLINE_MS = 15_000;
@@ -170,6 +182,11 @@ export interface BuilderSession {
   ): { stream: Readable; summary: Promise<ExportOutcome> };
   /** Cache statistics over a window, scoped by the token (15 s deadline; numbers, not Longs). */
   stats(query: StatsQuery, signal?: AbortSignal): Promise<StatsResponse__Output>;
+  /**
+   * What each instruction of one line of builds cost over the project's latest builds (15 s
+   * deadline). A builder without the RPC, or without history, fails with code "unsupported".
+   */
+  stepCosts(query: StepCostsQuery, signal?: AbortSignal): Promise<StepCostsResponse__Output>;
   /**
    * Every build's summary as it starts and finishes, until `signal` aborts (the iterator then
    * ends quietly) or the builder goes away (it throws a DepotError).
@@ -469,6 +486,44 @@ function openBuilderSession(opts: SessionOptions): BuilderSession & { connect():
             signal?.removeEventListener('abort', onAbort);
             if (err) reject(signal?.aborted ? new DepotError('cancelled', 'stats cancelled') : wrap(err));
             else resolve(res!);
+          },
+        );
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+
+    stepCosts(query, signal) {
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(new DepotError('cancelled', 'step costs cancelled'));
+          return;
+        }
+        const req: StepCostsRequest = {
+          dockerfilePath: query.dockerfilePath,
+          target: query.target ?? '',
+          platform: query.platform ?? '',
+          last: query.last ?? 0,
+        };
+        const onAbort = () => call.cancel();
+        const call = client.StepCosts(
+          req,
+          metadata(),
+          { deadline: Date.now() + STATS_DEADLINE_MS },
+          (err, res) => {
+            signal?.removeEventListener('abort', onAbort);
+            if (!err) resolve(res!);
+            else if (signal?.aborted) reject(new DepotError('cancelled', 'step costs cancelled'));
+            // An older builder has no such method; one without history says so: both lack the answer.
+            else if ((err as grpc.ServiceError).code === grpc.status.UNIMPLEMENTED)
+              reject(
+                new DepotError(
+                  'unsupported',
+                  `the builder at ${address.url} keeps no step costs: ${(err as grpc.ServiceError).details || 'not implemented'}`,
+                  'upgrade depot-builder, and run it with its build history on',
+                  { cause: err },
+                ),
+              );
+            else reject(wrap(err));
           },
         );
         signal?.addEventListener('abort', onAbort, { once: true });

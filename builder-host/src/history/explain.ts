@@ -175,7 +175,7 @@ function explainWith(input: ExplainInput, parse: (text: string) => DfModel): Ste
     return {
       ...earlier,
       paths: [...earlier.paths],
-      text: `follows from ${short(parseName(name).instruction)}: ${earlier.text}`,
+      text: `${cascadePrefix(name)}${earlier.text}`,
       cascade: true,
     };
   }
@@ -191,6 +191,14 @@ function explainWith(input: ExplainInput, parse: (text: string) => DfModel): Ste
     });
   }
   return cause('unknown', { text: 'cause unknown: no change found in its inputs' });
+}
+
+/**
+ * How the cause text of a miss that followed the step named `name` (a vertex name) begins: how a
+ * reader of the history finds which root a cascaded miss came from.
+ */
+export function cascadePrefix(name: string): string {
+  return `follows from ${short(parseName(name).instruction)}: `;
 }
 
 /** `Dockerfile`, `docker/app.Dockerfile (target app)`, for first-build texts. */

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { processAlive } from '../../../src/durable-file/index.js';
 import { buildArgFingerprint } from './explain.js';
 import { createRollups, HOUR_MS, ROLLUP_SCHEMA, type Span, splitByDay, splitByHour } from './rollups.js';
+import { readStepCosts, type StepCostsQuery, type StepCostsResult } from './step-costs.js';
 import { instructionOf, positionOf, suggestFor } from './suggest.js';
 import type {
   BuildFinish,
@@ -40,6 +41,11 @@ export interface History {
   stats(query: StatsQuery): StatsResult;
   /** The same answer as `stats`, read from every raw row of the window: the roll-ups' reference. */
   statsFromRaw(query: StatsQuery): StatsResult;
+  /**
+   * What each instruction of one project's line of builds (Dockerfile path, target, and platform
+   * when given) cost over its latest finished builds (see step-costs.ts; bounded there).
+   */
+  stepCosts(query: StepCostsQuery): StepCostsResult;
   /** Makes the roll-up tables again from the raw rows (they are derived data). */
   rebuildRollups(): void;
   /** Deletes builds older than the age limit and beyond the count limit; returns how many went. */
@@ -403,6 +409,10 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     statsFromRaw(query) {
       const w = windowOf(query);
       return assembleStats(w, rawWindow(db, w), busterFacts);
+    },
+
+    stepCosts(query) {
+      return readStepCosts(stmt, query);
     },
 
     rebuildRollups() {

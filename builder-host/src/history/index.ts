@@ -7,6 +7,15 @@ export { MIGRATIONS, openHistory, SNAPSHOT_DIFF_CAP, windowMs } from './history.
 export type { BuildRecording, Explained, RecordedVertex, RecordingDeps, RecordingInput } from './recorder.js';
 export { beginRecording } from './recorder.js';
 export { diffSnapshots, EMPTY_DIFF } from './snapshot-diff.js';
+export type { StepCostsQuery, StepCostsResult } from './step-costs.js';
+export {
+  boundedLast,
+  STEP_COSTS_DEFAULT_LAST,
+  STEP_COSTS_MAX_INSTR,
+  STEP_COSTS_MAX_LAST,
+  STEP_COSTS_MAX_ROOTS,
+  STEP_COSTS_MAX_STEPS,
+} from './step-costs.js';
 export type { BusterFacts } from './suggest.js';
 export { instructionOf, isDockerfileStep, suggestFor } from './suggest.js';
 export type * from './types.js';

@@ -19,7 +19,13 @@ export { isDockerfileStep };
 
 const COPY_ALL = /^(COPY|ADD)\s+(--\S+\s+)*\.\/?\s+\S+\s*$/i;
 
-function installer(instr: string): InstallTool | undefined {
+/** True for an instruction that copies the whole context (`COPY . .`, `ADD ./ /app`). */
+export function copiesWholeContext(instr: string): boolean {
+  return COPY_ALL.test(instr);
+}
+
+/** The dependency install a RUN instruction runs, if any (installers.ts). */
+export function installer(instr: string): InstallTool | undefined {
   if (!/^RUN\s/i.test(instr)) return undefined;
   return installIn(instr);
 }

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type BuilderHandlers, ownProtocolVersion } from '../../../src/protocol/index.js';
 import type { CallContext } from './authorize.js';
 import type { ServerDeps } from './deps.js';
+import { CAPABILITY_STEP_COSTS } from './history-rpc.js';
 import { RpcError, toStatus } from './rpc-error.js';
 
 /**
@@ -43,6 +44,7 @@ export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
             ...(driver === 'session'
               ? ['driver.session', 'build.secrets', 'build.ssh', 'build.registry-auth', 'context.scoped']
               : ['driver.tar']),
+            ...(deps.history ? [CAPABILITY_STEP_COSTS] : []),
           ],
           engineVersion: info.version,
           imageStore: info.imageStore,

@@ -8,6 +8,7 @@ import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output 
 import type { BuildSummary as _depot_builder_v1_BuildSummary, BuildSummary__Output as _depot_builder_v1_BuildSummary__Output } from './depot/builder/v1/BuildSummary.js';
 import type { BuilderClient as _depot_builder_v1_BuilderClient, BuilderDefinition as _depot_builder_v1_BuilderDefinition } from './depot/builder/v1/Builder.js';
 import type { CacheBuster as _depot_builder_v1_CacheBuster, CacheBuster__Output as _depot_builder_v1_CacheBuster__Output } from './depot/builder/v1/CacheBuster.js';
+import type { CascadeCost as _depot_builder_v1_CascadeCost, CascadeCost__Output as _depot_builder_v1_CascadeCost__Output } from './depot/builder/v1/CascadeCost.js';
 import type { CauseCount as _depot_builder_v1_CauseCount, CauseCount__Output as _depot_builder_v1_CauseCount__Output } from './depot/builder/v1/CauseCount.js';
 import type { Entry as _depot_builder_v1_Entry, Entry__Output as _depot_builder_v1_Entry__Output } from './depot/builder/v1/Entry.js';
 import type { ExportChunk as _depot_builder_v1_ExportChunk, ExportChunk__Output as _depot_builder_v1_ExportChunk__Output } from './depot/builder/v1/ExportChunk.js';
@@ -15,6 +16,7 @@ import type { ExportRequest as _depot_builder_v1_ExportRequest, ExportRequest__O
 import type { ExportSummary as _depot_builder_v1_ExportSummary, ExportSummary__Output as _depot_builder_v1_ExportSummary__Output } from './depot/builder/v1/ExportSummary.js';
 import type { HelloRequest as _depot_builder_v1_HelloRequest, HelloRequest__Output as _depot_builder_v1_HelloRequest__Output } from './depot/builder/v1/HelloRequest.js';
 import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__Output as _depot_builder_v1_HelloResponse__Output } from './depot/builder/v1/HelloResponse.js';
+import type { InstallReuse as _depot_builder_v1_InstallReuse, InstallReuse__Output as _depot_builder_v1_InstallReuse__Output } from './depot/builder/v1/InstallReuse.js';
 import type { Manifest as _depot_builder_v1_Manifest, Manifest__Output as _depot_builder_v1_Manifest__Output } from './depot/builder/v1/Manifest.js';
 import type { ManifestDelta as _depot_builder_v1_ManifestDelta, ManifestDelta__Output as _depot_builder_v1_ManifestDelta__Output } from './depot/builder/v1/ManifestDelta.js';
 import type { NeedBlobs as _depot_builder_v1_NeedBlobs, NeedBlobs__Output as _depot_builder_v1_NeedBlobs__Output } from './depot/builder/v1/NeedBlobs.js';
@@ -28,6 +30,9 @@ import type { StatsRequest as _depot_builder_v1_StatsRequest, StatsRequest__Outp
 import type { StatsResponse as _depot_builder_v1_StatsResponse, StatsResponse__Output as _depot_builder_v1_StatsResponse__Output } from './depot/builder/v1/StatsResponse.js';
 import type { StatsTotals as _depot_builder_v1_StatsTotals, StatsTotals__Output as _depot_builder_v1_StatsTotals__Output } from './depot/builder/v1/StatsTotals.js';
 import type { StepCause as _depot_builder_v1_StepCause, StepCause__Output as _depot_builder_v1_StepCause__Output } from './depot/builder/v1/StepCause.js';
+import type { StepCost as _depot_builder_v1_StepCost, StepCost__Output as _depot_builder_v1_StepCost__Output } from './depot/builder/v1/StepCost.js';
+import type { StepCostsRequest as _depot_builder_v1_StepCostsRequest, StepCostsRequest__Output as _depot_builder_v1_StepCostsRequest__Output } from './depot/builder/v1/StepCostsRequest.js';
+import type { StepCostsResponse as _depot_builder_v1_StepCostsResponse, StepCostsResponse__Output as _depot_builder_v1_StepCostsResponse__Output } from './depot/builder/v1/StepCostsResponse.js';
 import type { StepExplained as _depot_builder_v1_StepExplained, StepExplained__Output as _depot_builder_v1_StepExplained__Output } from './depot/builder/v1/StepExplained.js';
 import type { SyncBegin as _depot_builder_v1_SyncBegin, SyncBegin__Output as _depot_builder_v1_SyncBegin__Output } from './depot/builder/v1/SyncBegin.js';
 import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from './depot/builder/v1/SyncRequest.js';
@@ -52,6 +57,7 @@ export interface ProtoGrpcType {
         BuildSummary: MessageTypeDefinition<_depot_builder_v1_BuildSummary, _depot_builder_v1_BuildSummary__Output>
         Builder: SubtypeConstructor<typeof grpc.Client, _depot_builder_v1_BuilderClient> & { service: _depot_builder_v1_BuilderDefinition }
         CacheBuster: MessageTypeDefinition<_depot_builder_v1_CacheBuster, _depot_builder_v1_CacheBuster__Output>
+        CascadeCost: MessageTypeDefinition<_depot_builder_v1_CascadeCost, _depot_builder_v1_CascadeCost__Output>
         CauseCount: MessageTypeDefinition<_depot_builder_v1_CauseCount, _depot_builder_v1_CauseCount__Output>
         Entry: MessageTypeDefinition<_depot_builder_v1_Entry, _depot_builder_v1_Entry__Output>
         EntryType: EnumTypeDefinition
@@ -60,6 +66,7 @@ export interface ProtoGrpcType {
         ExportSummary: MessageTypeDefinition<_depot_builder_v1_ExportSummary, _depot_builder_v1_ExportSummary__Output>
         HelloRequest: MessageTypeDefinition<_depot_builder_v1_HelloRequest, _depot_builder_v1_HelloRequest__Output>
         HelloResponse: MessageTypeDefinition<_depot_builder_v1_HelloResponse, _depot_builder_v1_HelloResponse__Output>
+        InstallReuse: MessageTypeDefinition<_depot_builder_v1_InstallReuse, _depot_builder_v1_InstallReuse__Output>
         Manifest: MessageTypeDefinition<_depot_builder_v1_Manifest, _depot_builder_v1_Manifest__Output>
         ManifestDelta: MessageTypeDefinition<_depot_builder_v1_ManifestDelta, _depot_builder_v1_ManifestDelta__Output>
         NeedBlobs: MessageTypeDefinition<_depot_builder_v1_NeedBlobs, _depot_builder_v1_NeedBlobs__Output>
@@ -73,6 +80,9 @@ export interface ProtoGrpcType {
         StatsResponse: MessageTypeDefinition<_depot_builder_v1_StatsResponse, _depot_builder_v1_StatsResponse__Output>
         StatsTotals: MessageTypeDefinition<_depot_builder_v1_StatsTotals, _depot_builder_v1_StatsTotals__Output>
         StepCause: MessageTypeDefinition<_depot_builder_v1_StepCause, _depot_builder_v1_StepCause__Output>
+        StepCost: MessageTypeDefinition<_depot_builder_v1_StepCost, _depot_builder_v1_StepCost__Output>
+        StepCostsRequest: MessageTypeDefinition<_depot_builder_v1_StepCostsRequest, _depot_builder_v1_StepCostsRequest__Output>
+        StepCostsResponse: MessageTypeDefinition<_depot_builder_v1_StepCostsResponse, _depot_builder_v1_StepCostsResponse__Output>
         StepExplained: MessageTypeDefinition<_depot_builder_v1_StepExplained, _depot_builder_v1_StepExplained__Output>
         SyncBegin: MessageTypeDefinition<_depot_builder_v1_SyncBegin, _depot_builder_v1_SyncBegin__Output>
         SyncRequest: MessageTypeDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncRequest__Output>

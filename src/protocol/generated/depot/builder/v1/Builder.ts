@@ -12,6 +12,8 @@ import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__O
 import type { SshFrame as _depot_builder_v1_SshFrame, SshFrame__Output as _depot_builder_v1_SshFrame__Output } from '../../../depot/builder/v1/SshFrame.js';
 import type { StatsRequest as _depot_builder_v1_StatsRequest, StatsRequest__Output as _depot_builder_v1_StatsRequest__Output } from '../../../depot/builder/v1/StatsRequest.js';
 import type { StatsResponse as _depot_builder_v1_StatsResponse, StatsResponse__Output as _depot_builder_v1_StatsResponse__Output } from '../../../depot/builder/v1/StatsResponse.js';
+import type { StepCostsRequest as _depot_builder_v1_StepCostsRequest, StepCostsRequest__Output as _depot_builder_v1_StepCostsRequest__Output } from '../../../depot/builder/v1/StepCostsRequest.js';
+import type { StepCostsResponse as _depot_builder_v1_StepCostsResponse, StepCostsResponse__Output as _depot_builder_v1_StepCostsResponse__Output } from '../../../depot/builder/v1/StepCostsResponse.js';
 import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from '../../../depot/builder/v1/SyncRequest.js';
 import type { SyncResponse as _depot_builder_v1_SyncResponse, SyncResponse__Output as _depot_builder_v1_SyncResponse__Output } from '../../../depot/builder/v1/SyncResponse.js';
 import type { WatchBuildsRequest as _depot_builder_v1_WatchBuildsRequest, WatchBuildsRequest__Output as _depot_builder_v1_WatchBuildsRequest__Output } from '../../../depot/builder/v1/WatchBuildsRequest.js';
@@ -87,6 +89,27 @@ export interface BuilderClient extends grpc.Client {
   stats(argument: _depot_builder_v1_StatsRequest, callback: grpc.requestCallback<_depot_builder_v1_StatsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * What each instruction of one line of builds (Dockerfile path, target, platform) cost over the
+   * caller's project's last builds: misses, the time they took, which earlier step caused them.
+   * Always one project's (the token's; an admin's: the one it asks for). Needs the
+   * "history.step-costs" capability.
+   */
+  StepCosts(argument: _depot_builder_v1_StepCostsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_StepCostsResponse__Output>): grpc.ClientUnaryCall;
+  StepCosts(argument: _depot_builder_v1_StepCostsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_StepCostsResponse__Output>): grpc.ClientUnaryCall;
+  StepCosts(argument: _depot_builder_v1_StepCostsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_StepCostsResponse__Output>): grpc.ClientUnaryCall;
+  StepCosts(argument: _depot_builder_v1_StepCostsRequest, callback: grpc.requestCallback<_depot_builder_v1_StepCostsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * What each instruction of one line of builds (Dockerfile path, target, platform) cost over the
+   * caller's project's last builds: misses, the time they took, which earlier step caused them.
+   * Always one project's (the token's; an admin's: the one it asks for). Needs the
+   * "history.step-costs" capability.
+   */
+  stepCosts(argument: _depot_builder_v1_StepCostsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_StepCostsResponse__Output>): grpc.ClientUnaryCall;
+  stepCosts(argument: _depot_builder_v1_StepCostsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_StepCostsResponse__Output>): grpc.ClientUnaryCall;
+  stepCosts(argument: _depot_builder_v1_StepCostsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_StepCostsResponse__Output>): grpc.ClientUnaryCall;
+  stepCosts(argument: _depot_builder_v1_StepCostsRequest, callback: grpc.requestCallback<_depot_builder_v1_StepCostsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Client sends a full or delta manifest, the builder answers with the digests it lacks,
    * the client streams those blobs, the builder answers with the snapshot id.
    */
@@ -142,6 +165,14 @@ export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
   Stats: grpc.handleUnaryCall<_depot_builder_v1_StatsRequest__Output, _depot_builder_v1_StatsResponse>;
   
   /**
+   * What each instruction of one line of builds (Dockerfile path, target, platform) cost over the
+   * caller's project's last builds: misses, the time they took, which earlier step caused them.
+   * Always one project's (the token's; an admin's: the one it asks for). Needs the
+   * "history.step-costs" capability.
+   */
+  StepCosts: grpc.handleUnaryCall<_depot_builder_v1_StepCostsRequest__Output, _depot_builder_v1_StepCostsResponse>;
+  
+  /**
    * Client sends a full or delta manifest, the builder answers with the digests it lacks,
    * the client streams those blobs, the builder answers with the snapshot id.
    */
@@ -160,6 +191,7 @@ export interface BuilderDefinition extends grpc.ServiceDefinition {
   ForwardSsh: MethodDefinition<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output, _depot_builder_v1_SshFrame__Output>
   Hello: MethodDefinition<_depot_builder_v1_HelloRequest, _depot_builder_v1_HelloResponse, _depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse__Output>
   Stats: MethodDefinition<_depot_builder_v1_StatsRequest, _depot_builder_v1_StatsResponse, _depot_builder_v1_StatsRequest__Output, _depot_builder_v1_StatsResponse__Output>
+  StepCosts: MethodDefinition<_depot_builder_v1_StepCostsRequest, _depot_builder_v1_StepCostsResponse, _depot_builder_v1_StepCostsRequest__Output, _depot_builder_v1_StepCostsResponse__Output>
   Sync: MethodDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse, _depot_builder_v1_SyncRequest__Output, _depot_builder_v1_SyncResponse__Output>
   WatchBuilds: MethodDefinition<_depot_builder_v1_WatchBuildsRequest, _depot_builder_v1_BuildSummary, _depot_builder_v1_WatchBuildsRequest__Output, _depot_builder_v1_BuildSummary__Output>
 }

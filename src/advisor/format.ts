@@ -11,6 +11,7 @@ export function formatFindings(
   for (const f of findings) {
     const where = f.line > 0 ? `${dockerfileName}:${f.line}` : dockerfileName;
     out += `${where}: ${f.severity}: ${f.message}\n  fix: ${f.fix}\n`;
+    if (f.cost) out += `  cost: ${f.cost}\n`;
   }
   return `${out}${summaryLine(summary)}\n`;
 }
@@ -30,4 +31,6 @@ export function summaryLine(s: CheckSummary): string {
 export interface CheckJson {
   findings: Finding[];
   summary: CheckSummary & { dockerfile: string; context: string; target: string | null };
+  /** Where the costs came from: the builds read, or why there are none. */
+  history: { builds: number; last: number } | { unavailable: string } | null;
 }

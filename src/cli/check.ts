@@ -4,11 +4,12 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import {
   advise,
   BUILD_OUTPUTS,
   type CheckJson,
+  type Finding,
   formatFindings,
   NEVER_SENT,
   type Severity,
@@ -25,6 +26,14 @@ export interface CheckOptions {
   target?: string;
   json?: boolean;
   failOn?: string;
+  /** false (`--no-history`, or `depot build --check`): static findings only, no builder contacted. */
+  history?: boolean;
+  /** How many recent builds the costs read (`--last`, default 50). */
+  last?: string;
+  builder?: string;
+  token?: string;
+  project?: string;
+  fleet?: string;
 }
 
 const FAIL_ON = ['error', 'warning', 'info', 'none'];
@@ -83,13 +92,79 @@ export async function runCheck(contextArg: string, opts: CheckOptions): Promise<
       throw new DepotError(err.code, err.message, '--target takes a stage name: FROM … AS NAME');
     throw err;
   }
+  const history = opts.history
+    ? await attachCosts(findings, opts, await dockerfilePathInContext(files, contextDir, dockerfileAbs))
+    : null;
   const summary = summarize(findings, failOn);
   if (opts.json) {
     const doc: CheckJson = {
       findings,
       summary: { ...summary, dockerfile: name, context: contextDir, target: opts.target ?? null },
+      history,
     };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  } else process.stdout.write(formatFindings(findings, summary, name));
+  } else {
+    process.stdout.write(formatFindings(findings, summary, name));
+    if (history && 'unavailable' in history) process.stdout.write(`history: ${history.unavailable}\n`);
+    else if (history)
+      process.stdout.write(`costs from the last ${history.builds} builds of this Dockerfile\n`);
+  }
   process.exitCode = summary.failed ? 1 : 0;
+}
+
+/** The Dockerfile's path as `depot build` names it to the builder: in the context and sent, else ''. */
+async function dockerfilePathInContext(
+  files: { has(path: string): boolean },
+  contextDir: string,
+  dockerfileAbs: string,
+): Promise<string> {
+  const rel = relative(contextDir, dockerfileAbs).split(sep).join('/');
+  return rel && !rel.startsWith('..') && files.has(rel) ? rel : '';
+}
+
+/**
+ * Puts a cost on each finding from the configured builder's history of this Dockerfile (its
+ * StepCosts: the project's last builds of the same Dockerfile path and target). Only a builder
+ * the user configured is asked (the embedded one is not started for a check); a builder that
+ * cannot answer leaves the findings as they are, with the reason.
+ */
+async function attachCosts(
+  findings: Finding[],
+  opts: CheckOptions,
+  dockerfilePath: string,
+): Promise<CheckJson['history']> {
+  const last = opts.last === undefined ? 50 : Number(opts.last);
+  if (!Number.isInteger(last) || last < 1 || last > 500)
+    throw new DepotError(
+      'invalid_flag',
+      `invalid --last=${opts.last}`,
+      'use a whole number of builds from 1 to 500',
+    );
+  const { remoteBuilderConfigured, selectTargets } = await import('./targets.js');
+  if (!(await remoteBuilderConfigured(opts))) return null;
+  const { createBuilderSession } = await import('../session/index.js');
+  const { readHistoryCost, costLine } = await import('../advisor/history-cost.js');
+  let target: Awaited<ReturnType<typeof selectTargets>>[number] | undefined;
+  let session: ReturnType<typeof createBuilderSession> | undefined;
+  try {
+    target = (await selectTargets(opts, []))[0]!;
+    session = createBuilderSession({ url: target.url, token: target.token, project: target.project });
+    const signal = AbortSignal.timeout(15_000);
+    const history = await readHistoryCost(
+      session,
+      { dockerfilePath, target: opts.target ?? '', last },
+      { signal },
+    );
+    if (!history.available) return { unavailable: history.reason };
+    for (const f of findings) {
+      const line = costLine(f, history);
+      if (line) f.cost = line;
+    }
+    return { builds: history.costs.builds, last };
+  } catch (err) {
+    return { unavailable: err instanceof Error ? err.message : String(err) };
+  } finally {
+    session?.close();
+    await target?.close?.();
+  }
 }

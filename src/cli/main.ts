@@ -126,6 +126,7 @@ function createProgram(): Command {
           file: o.file,
           target: o.target,
           json: o.progress === 'json',
+          history: false,
         });
       const signal = interruptSignal();
       const { runBuild } = await import('./build.js');
@@ -240,6 +241,11 @@ function createProgram(): Command {
     .option('-f, --file <path>', 'Dockerfile (default: PATH/Dockerfile)')
     .option('--target <stage>', 'the stage a build would stop at')
     .option('--json', 'print one JSON document', false)
+    .option('--no-history', "static findings only: do not read the costs from the builder's history")
+    .option('--last <n>', 'how many recent builds of this Dockerfile the costs read (1-500)', '50')
+    .option('--builder <url>', 'builder whose history prices the findings (default: as depot build)')
+    .option('--token <token>', 'builder token')
+    .option('--project <name>', 'project whose builds are read')
     .option(
       '--fail-on <severity>',
       'exit 1 when a finding is at least this severe: error, warning, info or none',

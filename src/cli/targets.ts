@@ -55,6 +55,16 @@ function parseBuildersByPlatform(value: string): Map<string, string> {
   return out;
 }
 
+/** Whether a builder other than the embedded one would take a build with `opts` (nothing is started). */
+export async function remoteBuilderConfigured(opts: TargetOptions): Promise<boolean> {
+  const env = process.env;
+  const config = openConfig();
+  if (env.DEPOT_BUILDERS_BY_PLATFORM || opts.builder || env.DEPOT_BUILDER || config.get('builder'))
+    return true;
+  const { spec, source } = resolveFleetSpec({ flag: opts.fleet, env, config: config.get('fleet') });
+  return source !== 'default' || (await openFleet(spec).list()).length > 0;
+}
+
 /**
  * Picks a builder for each platform. In order: DEPOT_BUILDERS_BY_PLATFORM; an explicit builder
  * (--builder, DEPOT_BUILDER, `depot login`) for every platform; the fleet (--fleet, DEPOT_FLEET,

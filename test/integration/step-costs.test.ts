@@ -123,6 +123,32 @@ describe('step costs from a real builder', { skip }, () => {
         line,
         /^invalidated RUN npm ci in 3 of the last 4 builds: \d+ (ms|s|min); --smart-cache would have reused it in 2$/,
       );
+
+      // depot check with the builder configured: the finding carries its cost, in text and json.
+      const args = ['check', '--builder', builder.url, '--token', token, '--project', project, ctx];
+      const text = await depot(args);
+      assert.equal(text.code, 1, text.stderr);
+      assert.match(
+        text.stdout,
+        /Dockerfile:3: warning: .*\n {2}fix: .*\n {2}cost: invalidated RUN npm ci in 3 of the last 4 builds: \d+ (ms|s|min); --smart-cache would have reused it in 2\n/,
+      );
+      assert.match(text.stdout, /costs from the last 4 builds of this Dockerfile\n$/);
+      const json = await depot([...args, '--json', '--last', '2']);
+      const doc = JSON.parse(json.stdout) as {
+        findings: Array<{ rule: string; cost?: string }>;
+        history: unknown;
+      };
+      assert.deepEqual(doc.history, { builds: 2, last: 2 });
+      assert.match(
+        doc.findings.find((f) => f.rule === 'copy-before-install')?.cost ?? '',
+        /in 2 of the last 2 builds/,
+      );
+      // Without the history, or with a builder that cannot answer: the findings alone.
+      const none = await depot([...args, '--no-history']);
+      assert.doesNotMatch(none.stdout, /cost:|history/);
+      const down = await depot(['check', '--builder', 'tcp://127.0.0.1:1', '--token', 't', ctx]);
+      assert.match(down.stdout, /\nhistory: .*127\.0\.0\.1:1.*\n$/);
+      assert.doesNotMatch(down.stdout, /cost:/);
     } finally {
       session.close();
     }

@@ -206,6 +206,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     isEmbedded: target.embedded,
     registryAuth,
     agent: link.agent,
+    smartCache: opts.smartCache !== 'off',
   });
   const localWatcher = () =>
     createContextWatcher({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfileAbs });

@@ -154,9 +154,19 @@ function createProgram(): Command {
         .default('cancel'),
     )
     .option('--no-agent', 'watch and sync in this process, without the local agent (also DEPOT_NO_AGENT=1)')
+    .option(
+      '--no-smart-cache',
+      'build the Dockerfile as written (by default the smart cache installs dependencies before the rest of the context, where that is sound)',
+    )
     .action(async (path: string, o) => {
       const { runDev } = await import('./dev.js');
-      await runDev({ ...o, context: path, load: true, quiet: false });
+      await runDev({
+        ...o,
+        context: path,
+        load: true,
+        quiet: false,
+        smartCache: o.smartCache === false ? 'off' : 'on',
+      });
     });
 
   program

@@ -29,6 +29,9 @@ import {
   saveSyncBase,
   wireToEvent,
 } from '../session/index.js';
+import { contextFiles } from '../smart-cache/context-files.js';
+import { smartReuseWatcher } from '../smart-cache/marks.js';
+import { planSmartCache, type SmartPlan } from '../smart-cache/plan.js';
 import type { DevAgent } from './agent-link.js';
 import type { DevBuilder } from './ports.js';
 
@@ -69,6 +72,11 @@ export interface DevBuilderOptions {
   registryAuth?: (dockerfileText: string) => Promise<Record<string, RegistryAuth>>;
   /** Sync through the local agent while it can be used. */
   agent?: DevAgent;
+  /**
+   * Plan each build with the smart cache (installs before the rest of the context, where sound),
+   * and mark the installs it reused (`step/reused`).
+   */
+  smartCache?: boolean;
 }
 
 type UpdateScan = (prev: ContextScan, changed: string[], opts: ScanOptions) => Promise<ContextScan>;
@@ -138,6 +146,13 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
   };
 
   /** Same rule as `depot build`: a Dockerfile inside the context and in the scan goes by path. */
+  async function smartPlan(text: string): Promise<SmartPlan | undefined> {
+    if (!text) return undefined;
+    const files = await contextFiles(opts.contextDir, dockerfilePath);
+    const plan = await planSmartCache(text, files).catch(() => undefined);
+    return plan?.rewrites.length ? plan : undefined;
+  }
+
   async function dockerfileFor(s: ContextScan): Promise<DockerfileRef> {
     if (content || !dockerfilePath) return { path: '', content: content ?? Buffer.alloc(0) };
     const abs = await realpath(dockerfilePath).catch(() => dockerfilePath);
@@ -351,13 +366,14 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
           if (!scan) throw new DepotError('sync_failed', `snapshot ${snapshotId} was not synced here`);
           df = await dockerfileFor(scan);
         }
-        const registryAuth = opts.registryAuth
-          ? await opts.registryAuth(
-              df.content.length
-                ? df.content.toString('utf8')
-                : await readFile(join(opts.contextDir, df.path), 'utf8').catch(() => ''),
-            )
-          : {};
+        const dfText = async (ref: DockerfileRef) =>
+          ref.content.length
+            ? ref.content.toString('utf8')
+            : await readFile(join(opts.contextDir, ref.path), 'utf8').catch(() => '');
+        const registryAuth = opts.registryAuth ? await opts.registryAuth(await dfText(df)) : {};
+        // The smart cache's plan of this build's Dockerfile over the context as it is now.
+        const smart = opts.smartCache ? await smartPlan(await dfText(df)) : undefined;
+        const mark = smart ? smartReuseWatcher(smart.rewrites) : undefined;
         let done = false;
         let id = snapshotId;
         let attemptId = buildId;
@@ -380,7 +396,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
             {
               snapshotId: id,
               dockerfilePath: df.path,
-              dockerfileContent: df.content,
+              dockerfileContent: smart ? Buffer.from(smart.dockerfile) : df.content,
               buildArgs: opts.build.buildArgs,
               target: opts.build.target,
               platform: opts.build.platform,
@@ -410,6 +426,8 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
                 e.error = `${e.error} (the ssh agent relay failed: ${relay.error.message})`;
             }
             yield e;
+            const reused = mark?.(e);
+            if (reused) yield reused;
           }
         }
         if (!done) {

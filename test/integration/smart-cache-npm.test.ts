@@ -6,9 +6,13 @@
  * in plain output, in the json events and counted in --metadata-file.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createDevBuilder } from '../../src/dev/real-builder.js';
+import { createLocalEngine } from '../../src/docker/index.js';
+import type { BuildEvent } from '../../src/progress/index.js';
 import {
   BUILDER_ENGINE,
   type BuilderProcess,
@@ -167,6 +171,62 @@ describe('the smart cache with the real npm ci', { skip }, () => {
       assert.match(last, /build without --smart-cache/);
     } finally {
       docker(BUILDER_ENGINE, ['rmi', '-f', liarTag]);
+    }
+  });
+
+  test('depot dev plans each build with the smart cache: a source save reuses npm ci, marked for the layer graph', async () => {
+    const ctx = npmApp(base);
+    const pkg = join(ctx, 'package.json');
+    writeFileSync(
+      pkg,
+      readFileSync(pkg, 'utf8').replace(
+        '"depot-npm-fixture"',
+        `"depot-npm-dev-${process.pid}-${Date.now()}"`,
+      ),
+    );
+    process.env.XDG_CACHE_HOME = tempDir('smart-dev-cache');
+    const dev = createDevBuilder({
+      url: builder.url,
+      token,
+      project: 'smart-npm',
+      contextDir: ctx,
+      dockerfile: { path: join(ctx, 'Dockerfile') },
+      build: { tags: [], buildArgs: {}, target: '', platform: '', noCache: false, pull: false, labels: {} },
+      localEngine: createLocalEngine({ host: BUILDER_ENGINE }),
+      isEmbedded: false,
+      smartCache: true,
+    });
+    try {
+      await dev.connect();
+      const events = async (snapshotId: string) => {
+        const out: BuildEvent[] = [];
+        for await (const e of dev.build(snapshotId, randomUUID(), new AbortController().signal)) out.push(e);
+        const fin = out.find((e) => e.type === 'build/finished');
+        assert.ok(fin?.type === 'build/finished' && fin.ok, JSON.stringify(fin));
+        return out;
+      };
+      const first = await events((await dev.sync('all')).snapshotId);
+      assert.ok(!first.some((e) => e.type === 'step/reused'), 'the first build installs');
+      assert.ok(
+        first.some(
+          (e) =>
+            e.type === 'vertex/updated' && /COPY package\.json package-lock\.json \.\//.test(e.vertex.name),
+        ),
+        'the smart plan was built',
+      );
+      appendFileSync(join(ctx, 'src', 'index.js'), `// saved ${Date.now()}\n`);
+      const second = await events((await dev.sync(['src/index.js'])).snapshotId);
+      const reused = second.find((e) => e.type === 'step/reused');
+      assert.ok(reused, 'the install is reused after a source save');
+      const install = second.findLast(
+        (e) =>
+          e.type === 'vertex/updated' && reused.type === 'step/reused' && e.vertex.digest === reused.vertex,
+      );
+      assert.ok(
+        install?.type === 'vertex/updated' && /RUN npm ci/.test(install.vertex.name) && install.vertex.cached,
+      );
+    } finally {
+      await dev.close();
     }
   });
 });

@@ -102,7 +102,7 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
     const refuse = (reason: string) => refusals.push({ line: run.line, reason });
     if (c.flags.some(([f]) => ['from', 'link', 'parents', 'exclude'].includes(f))) continue;
     const installer = INSTALLERS.find((i) => i.family.test(command));
-    if (!installer || !installer.command.test(command)) {
+    if (!installer?.command.test(command)) {
       if (installer)
         refuse(
           /[;&|<>$`(){}\\'"]/.test(command)

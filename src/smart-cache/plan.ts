@@ -8,6 +8,7 @@
  */
 import { flagsOf, flagText } from '../dockerfile/flags.js';
 import { parseInstructions } from '../registry/base-images.js';
+import { INSTALLERS, NOT_TAKEN } from './allow-list.js';
 
 /** What the planner may look at in the build context (after the ignore rules). */
 export interface ContextFiles {
@@ -43,129 +44,38 @@ export interface SmartPlan {
   dockerfile: string;
 }
 
-interface Installer {
-  name: string;
-  /** The whole RUN command (after cache mounts), as written. */
-  command: RegExp;
-  /** Manifests that must all be sent. */
-  required: string[];
-  /** Groups of which one must be sent (e.g. the lockfile). */
-  oneOf?: string[][];
-  /** Read by the installer when present: copied too. */
-  optional: string[];
-  /** Directories the installer writes in the working directory: the context must hold none. */
-  writes: string[];
-  /** Anything else the manifests say that makes the install read more. */
-  check?: (files: ContextFiles, command: string) => Promise<string | undefined>;
-}
-
-const NPM_LIFECYCLE = [
-  'preinstall',
-  'install',
-  'postinstall',
-  'prepublish',
-  'preprepare',
-  'prepare',
-  'postprepare',
-];
-
-/** package.json facts that make an install read more than its manifests. */
-async function checkPackageJson(files: ContextFiles, command: string): Promise<string | undefined> {
-  let pkg: Record<string, unknown>;
-  try {
-    pkg = JSON.parse(await files.read('package.json')) as Record<string, unknown>;
-  } catch {
-    return 'package.json is not valid JSON';
+/** ENV set by the stage's instructions before `upTo` (the base image's own is not known). */
+function stageEnv(instructions: Array<{ keyword: string; rest: string }>, upTo: number): Map<string, string> {
+  let from = upTo;
+  while (from > 0 && instructions[from]!.keyword !== 'FROM') from--;
+  const env = new Map<string, string>();
+  const unquote = (v: string) => v.replace(/^"(.*)"$|^'(.*)'$/, '$1$2');
+  for (let k = from; k < upTo; k++) {
+    const { keyword, rest } = instructions[k]!;
+    if (keyword !== 'ENV') continue;
+    const text = rest.trim();
+    if (/^[^\s=]+=/.test(text))
+      for (const m of text.matchAll(/([^\s=]+)=("[^"]*"|'[^']*'|\S*)/g)) env.set(m[1]!, unquote(m[2]!));
+    else {
+      const m = /^(\S+)\s+(.*)$/.exec(text);
+      if (m) env.set(m[1]!, unquote(m[2]!.trim()));
+    }
   }
-  const scripts = (pkg.scripts ?? {}) as Record<string, unknown>;
-  const hooks = NPM_LIFECYCLE.filter((s) => typeof scripts[s] === 'string');
-  if (hooks.length > 0 && !/--ignore-scripts\b/.test(command))
-    return `package.json runs ${hooks.join(', ')} on install, which may read any file`;
-  if (pkg.workspaces !== undefined)
-    return 'package.json declares workspaces: the install reads their manifests too';
-  for (const field of ['dependencies', 'devDependencies', 'optionalDependencies']) {
-    const deps = (pkg[field] ?? {}) as Record<string, unknown>;
-    for (const [name, spec] of Object.entries(deps))
-      if (typeof spec === 'string' && /^(file:|link:|\.{0,2}\/)/.test(spec))
-        return `dependency ${name} is a local path (${spec}): the install reads it`;
+  return env;
+}
+
+/**
+ * The COPY lines that put `manifests` where `COPY . .` would: one per directory, since a COPY of
+ * `dir/file` into `./` would drop the directory.
+ */
+function manifestCopies(flags: string, manifests: string[]): string[] {
+  const byDir = new Map<string, string[]>();
+  for (const f of manifests) {
+    const dir = f.includes('/') ? f.slice(0, f.lastIndexOf('/') + 1) : '';
+    byDir.set(dir, [...(byDir.get(dir) ?? []), f]);
   }
-  return undefined;
+  return [...byDir].map(([dir, fs]) => `COPY ${flags}${fs.join(' ')} ./${dir}`);
 }
-
-/** requirements.txt lines that make `pip install -r` read more than the file. */
-async function checkRequirements(files: ContextFiles): Promise<string | undefined> {
-  const lines = (await files.read('requirements.txt')).split(/\r?\n/);
-  for (const raw of lines) {
-    const line = raw.replace(/(^|\s)#.*$/, '').trim();
-    if (!line) continue;
-    if (/^(-e|--editable)\b/.test(line)) return `requirements.txt installs an editable package (${line})`;
-    if (/^(-r|--requirement|-c|--constraint)\b/.test(line))
-      return `requirements.txt includes another file (${line})`;
-    // Options that only say where packages come from; any other (`-f ./wheels`) may read the context.
-    if (
-      line.startsWith('-') &&
-      !/^(-i|--index-url|--extra-index-url|--trusted-host|--prefer-binary|--only-binary|--no-binary|--pre)\b/.test(
-        line,
-      )
-    )
-      return `requirements.txt has an option the smart cache does not know (${line})`;
-    if (/^(\.|\/|file:)/.test(line) || /\s@\s*file:/.test(line))
-      return `requirements.txt installs a local path (${line})`;
-  }
-  return undefined;
-}
-
-/** go.mod `replace` directives to local directories make `go mod download` read them. */
-async function checkGoMod(files: ContextFiles): Promise<string | undefined> {
-  const text = await files.read('go.mod');
-  const local = /=>\s*(\.{1,2}\/|\/)\S*/.exec(text);
-  return local ? `go.mod replaces a module with a local directory (${local[0].trim()})` : undefined;
-}
-
-const NPM_FLAGS =
-  '(?:\\s+(?:--omit=\\w+|--only=\\w+|--production|--ignore-scripts|--no-audit|--no-fund|--prefer-offline|--loglevel[= ]\\w+))*';
-
-/** The installers the smart cache knows, with the exact files each reads. */
-const INSTALLERS: Installer[] = [
-  {
-    name: 'npm ci',
-    command: new RegExp(`^npm\\s+ci${NPM_FLAGS}$`),
-    required: ['package.json'],
-    oneOf: [['package-lock.json', 'npm-shrinkwrap.json']],
-    optional: ['.npmrc'],
-    writes: ['node_modules'],
-    check: checkPackageJson,
-  },
-  {
-    name: 'pip install -r requirements.txt',
-    command:
-      /^pip3?\s+install(?:\s+(?:--no-cache-dir|--user|-q|--quiet|--disable-pip-version-check))*\s+-r\s+requirements\.txt(?:\s+(?:--no-cache-dir|--user|-q|--quiet))*$/,
-    required: ['requirements.txt'],
-    optional: ['pip.conf'],
-    writes: [],
-    check: (files) => checkRequirements(files),
-  },
-  {
-    name: 'go mod download',
-    command: /^go\s+mod\s+download(?:\s+-x)?$/,
-    required: ['go.mod'],
-    optional: ['go.sum'],
-    writes: [],
-    check: (files) => checkGoMod(files),
-  },
-];
-
-/** Commands that look like an install the smart cache does not take, and why. */
-const NOT_TAKEN: Array<[RegExp, string]> = [
-  [
-    /^npm\s+(install|i)\b/,
-    '`npm install` may rewrite package-lock.json, which the later copy would replace: use `npm ci`',
-  ],
-  [
-    /^(yarn|pnpm|bundle|composer|poetry)\b/,
-    "this installer is not on the smart cache's list yet (npm ci, pip install -r requirements.txt, go mod download)",
-  ],
-];
 
 /**
  * The plan for `dockerfile` over `files`: every `COPY . <workdir>` directly followed by a known
@@ -191,11 +101,11 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
     const command = r.args.trim();
     const refuse = (reason: string) => refusals.push({ line: run.line, reason });
     if (c.flags.some(([f]) => ['from', 'link', 'parents', 'exclude'].includes(f))) continue;
-    const installer = INSTALLERS.find((i) => i.command.test(command));
-    if (!installer) {
-      if (/^(npm\s+ci|pip3?\s+install|go\s+mod\s+download)\b/.test(command))
+    const installer = INSTALLERS.find((i) => i.family.test(command));
+    if (!installer?.command.test(command)) {
+      if (installer)
         refuse(
-          /[;&|<>$`]/.test(command)
+          /[;&|<>$`(){}\\'"]/.test(command)
             ? 'the install command is not a plain command (it runs more than the install)'
             : 'the install has options the smart cache does not know',
         );
@@ -223,21 +133,32 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
       );
       continue;
     }
-    const written = installer.writes.find((d) => files.hasUnder(d));
+    const step = { command, env: stageEnv(instructions, k) };
+    const written = (await installer.writes(files, step)).find((p) => files.has(p) || files.hasUnder(p));
     if (written) {
-      refuse(`the build context holds ${written}/, which the install writes (add it to .dockerignore)`);
+      const shown = files.hasUnder(written) ? `${written}/` : written;
+      refuse(`the build context holds ${shown}, which the install writes (add it to .dockerignore)`);
       continue;
     }
-    const why = await installer.check?.(files, command);
-    if (why) {
-      refuse(why);
+    const verdict = await installer.check?.(files, step);
+    if (typeof verdict === 'string') {
+      refuse(verdict);
       continue;
     }
-    const manifests = [
+    const manifests: string[] = [];
+    for (const f of [
       ...installer.required,
       ...(oneOf as string[]),
       ...installer.optional.filter((f) => files.has(f)),
-    ];
+      ...(verdict?.also ?? []),
+    ])
+      if (!manifests.includes(f)) manifests.push(f);
+    // A name COPY would read as a pattern (or split) cannot be copied as itself.
+    const odd = manifests.find((f) => !/^[\w.@+-][\w./@+-]*$/.test(f) || f.split('/').includes('..'));
+    if (odd) {
+      refuse(`the install reads ${odd}, a name the smart cache does not copy`);
+      continue;
+    }
     rewrites.push({
       copyLine: copy.line,
       installLine: run.line,
@@ -256,7 +177,7 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
       moved.add(n);
     }
     const flags = c.flags.length ? `${c.flags.map(flagText).join(' ')} ` : '';
-    inserts.set(copy.line, [`COPY ${flags}${manifests.join(' ')} ./`, ...runText]);
+    inserts.set(copy.line, [...manifestCopies(flags, manifests), ...runText]);
   }
   if (rewrites.length === 0) return { rewrites, refusals, dockerfile };
   const out: string[] = [];

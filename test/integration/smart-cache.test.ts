@@ -126,7 +126,7 @@ describe('the smart cache', { skip }, () => {
     assert.equal(bad.code, 1);
     assert.equal(
       bad.stderr,
-      'depot: invalid --smart-cache=sideways (use --smart-cache, --smart-cache=plan or --smart-cache=off)\n',
+      'depot: invalid --smart-cache=sideways (use --smart-cache, --smart-cache=plan, --smart-cache=verify or --smart-cache=off)\n',
     );
   });
 

@@ -7,6 +7,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { connect } from 'node:net';
+import { flushed } from '../cli/process-exit.js';
 import { Frame, frame, frameReader } from './frames.js';
 import { agentPaths } from './paths.js';
 import { AGENT_PROTOCOL, type RunRequest } from './protocol.js';
@@ -23,13 +24,6 @@ export function forwardable(argv: string[], env: NodeJS.ProcessEnv): boolean {
   if (argv.includes('-') || argv.includes('--no-agent') || argv.some((a) => a.includes('/dev/stdin')))
     return false;
   return agentWanted({}, env);
-}
-
-function flushed(stream: NodeJS.WriteStream): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.destroyed || stream.writableEnded) resolve();
-    else stream.write('', () => resolve());
-  });
 }
 
 /**

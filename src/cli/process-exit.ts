@@ -36,7 +36,7 @@ export function interruptSignal(): AbortSignal {
 }
 
 /** Resolves once a stream has handed everything written to it to the OS (or cannot anymore). */
-function flushed(stream: NodeJS.WriteStream): Promise<void> {
+export function flushed(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {
     if (stream.destroyed) resolve();
     else stream.write('', () => resolve());

@@ -54,6 +54,17 @@ test('settled rows are the finished prefix, or all once the build finished', () 
   assert.equal(settledCount(state), 3);
 });
 
+test('a cached step settles once the steps built on it have started', () => {
+  let state = [
+    v('from', '[1/3] FROM x', [], { cached: true, startedMs: T, completedMs: T }),
+    v('install', '[2/3] RUN npm ci', ['from'], { cached: true, startedMs: T, completedMs: T }),
+    v('rest', '[3/3] COPY . .', ['install']),
+  ].reduce(reduceBuild, initialBuildState());
+  assert.equal(settledCount(state), 1, 'the install waits for the copy built on it');
+  state = reduceBuild(state, v('rest', '[3/3] COPY . .', ['install'], { startedMs: T + 1 }));
+  assert.equal(settledCount(state), 2);
+});
+
 test('truncate cuts by terminal cells and marks the cut', () => {
   assert.equal(truncate('hello world', 8), 'hello w…');
   assert.equal(truncate('hello', 5), 'hello');

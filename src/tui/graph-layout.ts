@@ -181,8 +181,15 @@ export function layoutGraph(state: BuildState, width: number, nowMs: number = st
  */
 export function settledCount(state: BuildState): number {
   if (state.result) return state.steps.length;
-  const firstOpen = state.steps.findIndex((s) => !isStepFinished(s));
-  return firstOpen < 0 ? state.steps.length : firstOpen;
+  const steps = state.steps;
+  // A cached step stays live until the steps built on it have started: what they do can still
+  // say something about it (the smart cache marks an install it reused once the copy after it ran).
+  const waitedOn = new Set<string>();
+  for (const t of steps)
+    if (t.startedMs === 0 && !t.cached && t.completedMs === 0 && t.error === '')
+      for (const input of t.inputs) waitedOn.add(input);
+  const firstOpen = steps.findIndex((s) => !isStepFinished(s) || (s.cached && waitedOn.has(s.digest)));
+  return firstOpen < 0 ? steps.length : firstOpen;
 }
 
 /** `synced context: 3 files changed (3 unique contents, 1.2kB sent)`, or the sync under way. */

@@ -11,6 +11,7 @@ import {
   type StepCostsQuery,
   type StepCostsResponseWire,
 } from '../session/index.js';
+import { sameInstruction } from './same-instruction.js';
 
 /** How often a whole-context copy's changes left the install after it alone (see InstallReuse). */
 export interface InstallReuseView {
@@ -191,22 +192,4 @@ function findStep(costs: StepCosts, instruction: string): StepCostView | undefin
   return costs.steps.find((s) => sameInstruction(s.instr, instruction));
 }
 
-/**
- * Whether an instruction as the history keeps it (BuildKit's vertex text, possibly cut with "…")
- * is the one a finding names: same keyword (any case), same words; a cut text matches its prefix.
- */
-export function sameInstruction(recorded: string, written: string): boolean {
-  const norm = (s: string) => {
-    const one = s
-      .replace(/\\\r?\n/g, ' ')
-      .replace(/\s+/g, ' ')
-      .trim();
-    const sp = one.indexOf(' ');
-    return sp < 0 ? one.toUpperCase() : `${one.slice(0, sp).toUpperCase()}${one.slice(sp)}`;
-  };
-  const a = norm(recorded);
-  const b = norm(written);
-  if (!a || !b) return false;
-  if (a === b) return true;
-  return a.endsWith('…') && a.length > 1 && b.startsWith(a.slice(0, -1));
-}
+export { sameInstruction };

@@ -8,6 +8,7 @@ export {
   type SentDir,
   UnknownTargetError,
 } from './rules.js';
+export { sameInstruction } from './same-instruction.js';
 export { SENT_DIRS_LIMIT, sentDirs } from './sent-dirs.js';
 export {
   type CheckSummary,

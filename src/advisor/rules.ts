@@ -30,6 +30,12 @@ export interface AdviseInput {
   sent?: readonly SentDir[];
   /** Whether the context has an ignore file (the fix says "create" otherwise). */
   hasIgnoreFile?: boolean;
+  /**
+   * True when `files` only stands in for a context that is not at hand (the builder advising on a
+   * recorded Dockerfile): nothing that depends on the files' contents is said, such as what
+   * `--smart-cache` would do with a step.
+   */
+  contextUnknown?: boolean;
 }
 
 /** Directories whose presence in the context is almost always a mistake. */
@@ -68,7 +74,9 @@ export async function advise(input: AdviseInput): Promise<Finding[]> {
   const stages = parseStages(input.dockerfile);
   const built = builtStages(stages, input.target);
   if (!built) throw new UnknownTargetError(input.target ?? '');
-  const plan = await planSmartCache(input.dockerfile, input.files);
+  const plan: SmartPlan = input.contextUnknown
+    ? { rewrites: [], refusals: [], dockerfile: input.dockerfile }
+    : await planSmartCache(input.dockerfile, input.files);
   const multi = stages.length > 1;
   const out: Finding[] = [];
   const add = (stage: Stage | undefined, f: Finding) => {

@@ -8,7 +8,14 @@ import {
   type StatsWindow,
 } from '../session/index.js';
 // stats-format is plain text formatting: no Ink is loaded.
-import { buildsText, causeBreakdown, percentText, spanText, statsTable } from '../tui/stats-format.js';
+import {
+  buildsText,
+  causeBreakdown,
+  percentText,
+  spanText,
+  statsTable,
+  suggestionText,
+} from '../tui/stats-format.js';
 import { type BuilderTarget, openBuilderTarget } from './build.js';
 import { openConfig } from './credentials.js';
 
@@ -71,7 +78,7 @@ export function formatStatsTable(res: StatsResponseWire, groupBy: StatsGroupBy, 
       const causes = causeBreakdown(b);
       const misses = `${b.misses} miss${b.misses === 1 ? '' : 'es'}, cost ${spanText(b.costMs)}`;
       lines.push(`  ${b.step}  (${b.project})  ${misses}${causes ? ` · ${causes}` : ''}`);
-      if (b.suggestion) lines.push(`    → ${b.suggestion}`);
+      if (b.suggestion) lines.push(`    → ${suggestionText(b)}`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -100,7 +100,8 @@ for (const [w, h] of SIZES) {
         assert.match(text, /RUN npm ci/);
         assert.match(text, /12 misses · cost 40m0s/);
         assert.match(text, /causes: files 38 · no-cache 3/);
-        assert.match(text, /→ copy the package manifests first/);
+        assert.match(text, /→ fix \(copy-before-install\): copy package\.json/);
+        assert.match(text, /→ fix \(arg-placement\): move `ARG NODE_ENV`/);
         assert.match(text, /RUN go build/);
       }
     });

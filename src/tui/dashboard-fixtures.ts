@@ -74,7 +74,10 @@ export function statsFixture(
           { kind: 'no_cache', count: 3 },
         ],
         suggestion:
-          'copy the package manifests first (COPY package*.json ./ then RUN npm ci) before COPY . .',
+          'copy package.json, package-lock.json first (`COPY package.json package-lock.json ./`), install, then copy the rest',
+        rule: 'copy-before-install',
+        finding:
+          '`COPY . .` copies the whole context before `RUN npm ci` (line 4): any change to a copied file reruns the install',
       },
       {
         project: 'web-frontend',
@@ -85,7 +88,10 @@ export function statsFixture(
           { kind: 'changed_files', count: 9 },
           { kind: 'build_arg', count: 3 },
         ],
-        suggestion: 'declare ARG NODE_ENV after RUN npm ci',
+        suggestion: 'move `ARG NODE_ENV` down to just above line 9',
+        rule: 'arg-placement',
+        finding:
+          'ARG NODE_ENV is declared 1 RUN step before its first use (line 9): a new value reruns `RUN npm ci`',
       },
       {
         project: 'billing-worker',
@@ -94,6 +100,8 @@ export function statsFixture(
         costMs: 300_000,
         causes: [{ kind: 'dockerfile_changed', count: 5 }],
         suggestion: '',
+        rule: '',
+        finding: '',
       },
     ],
     running: [

@@ -15,6 +15,7 @@ import {
   spanText,
   sparkline,
   statsTable,
+  suggestionText,
   totalsPairs,
 } from './stats-format.js';
 import { padEnd, sanitize, truncate } from './text.js';
@@ -247,7 +248,9 @@ function bustersSection(
     if (detail && causes)
       out.push(line(`buster-${i}-causes`, [{ text: `   causes: ${causes}`, dim: true }], width));
     if (b.suggestion)
-      out.push(line(`buster-${i}-tip`, [{ text: `   → ${sanitize(b.suggestion)}`, color: 'cyan' }], width));
+      out.push(
+        line(`buster-${i}-tip`, [{ text: `   → ${sanitize(suggestionText(b))}`, color: 'cyan' }], width),
+      );
     else if (!detail && causes)
       out.push(line(`buster-${i}-causes`, [{ text: `   ${causes}`, dim: true }], width));
   });

@@ -105,6 +105,7 @@ export {
   spanText,
   sparkline,
   statsTable,
+  suggestionText,
   totalsPairs,
 } from './stats-format.js';
 /** Cell-width helpers for fixed-width rows. */

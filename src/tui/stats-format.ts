@@ -105,6 +105,16 @@ export function causeBreakdown(b: Buster): string {
     .join(' · ');
 }
 
+/**
+ * A buster's suggestion with the advisor's rule it comes from, as `depot stats` and the dashboard
+ * show it: `fix (copy-before-install): copy package.json … first`; the suggestion alone when no
+ * rule is named; '' when there is none.
+ */
+export function suggestionText(b: Pick<Buster, 'suggestion' | 'rule'>): string {
+  if (!b.suggestion) return '';
+  return b.rule ? `fix (${b.rule}): ${b.suggestion}` : b.suggestion;
+}
+
 /** A stats table column: header, value of a group's totals, and how it aligns. */
 export interface StatsColumn {
   header: string;

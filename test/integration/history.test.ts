@@ -234,6 +234,48 @@ describe('build history: Stats and WatchBuilds on a real builder', { skip }, () 
     assert.equal(nc.get('RUN')?.kind, 'no_cache');
   });
 
+  test("depot stats shows the Dockerfile advisor's fix and rule for a buster, in --json too", async () => {
+    const proj = `advise-${process.pid}`;
+    const token = builder.token(proj, 'ann');
+    const dir = tempDir('advise');
+    // ARG FLAVOR above a RUN that does not use it: a new value reruns that step (arg-placement).
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      `FROM busybox:latest\nARG FLAVOR=plain\nRUN echo ${process.pid} > /base.txt\nRUN echo "$FLAVOR" > /f\n`,
+    );
+    for (const flavor of ['plain', 'spicy', 'sweet']) {
+      const r = await depot([
+        ...buildOn(builder.url, token, proj, 'quiet'),
+        '--build-arg',
+        `FLAVOR=${flavor}`,
+        dir,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const remote = ['--builder', builder.url, '--token', token, '--project', proj];
+    const json = await depot(['stats', '--json', ...remote]);
+    assert.equal(json.code, 0, json.stderr);
+    const busters = (JSON.parse(json.stdout) as StatsResponse__Output).busters;
+    const base = busters.find((b) => b.step === `RUN echo ${process.pid} > /base.txt`);
+    assert.deepEqual(
+      [base?.rule, base?.suggestion],
+      ['arg-placement', 'move `ARG FLAVOR` down to just above line 4'],
+      JSON.stringify(busters),
+    );
+    assert.match(base?.finding ?? '', /^ARG FLAVOR is declared 1 RUN step before its first use \(line 4\)/);
+    // The step that uses the ARG (BuildKit names it with the value) is where it belongs: no rule.
+    const users = busters.filter((b) => b.step.startsWith('RUN echo "'));
+    assert.ok(users.length > 0, JSON.stringify(busters));
+    assert.ok(
+      users.every((b) => b.rule === '' && b.suggestion === ''),
+      JSON.stringify(busters),
+    );
+
+    const table = await depot(['stats', ...remote]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /→ fix \(arg-placement\): move `ARG FLAVOR` down to just above line 4/);
+  });
+
   test("a project token cannot read another project's stats", async () => {
     await assert.rejects(stats(client, metadata(tokens.ann!, 'someone-else'), '24h', 'project'), {
       code: grpc.status.PERMISSION_DENIED,

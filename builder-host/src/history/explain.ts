@@ -23,11 +23,8 @@ import {
   printedFrom,
 } from '../../../src/dockerfile/index.js';
 import { copyInstructionSources, pathsCoveredBySources } from '../../../src/protocol/copy-sources.js';
-
 import type { StepCauseKind } from './types.js';
 
-/** Kept here for the suggestions: the one implementation lives with the Dockerfile model. */
-export { argMovableBelow } from '../../../src/dockerfile/index.js';
 export type { StepCauseKind };
 
 /** The wire shape of depot.builder.v1.StepCause (camelCase, every field set). */

@@ -59,7 +59,7 @@ function record(
 }
 
 describe('history database', () => {
-  test('migrations run once and reopening is idempotent', () => {
+  test('migrations run once and reopening is idempotent', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
     const h1 = openHistory(file);
     assert.equal(h1.schemaVersion(), MIGRATIONS.length);
@@ -67,7 +67,7 @@ describe('history database', () => {
     h1.close();
     const h2 = openHistory(file);
     assert.equal(h2.schemaVersion(), MIGRATIONS.length);
-    assert.equal(h2.stats({ window: '24h', groupBy: 'project', now: NOW }).totals?.builds, 1);
+    assert.equal((await h2.stats({ window: '24h', groupBy: 'project', now: NOW })).totals?.builds, 1);
     h2.close();
     const db = new Database(file);
     assert.equal(
@@ -78,12 +78,12 @@ describe('history database', () => {
     db.close();
   });
 
-  test('a build is running until finished, then carries its steps and savings', () => {
+  test('a build is running until finished, then carries its steps and savings', async () => {
     const h = openHistory(':memory:');
     const { id, summary } = h.recordBuildStart(start({ buildId: 'one' }));
     assert.equal(summary.result, 'running');
     assert.equal(summary.finishedMs, 0);
-    assert.equal(h.stats({ window: '24h', groupBy: 'project', now: NOW }).totals?.builds, 0);
+    assert.equal((await h.stats({ window: '24h', groupBy: 'project', now: NOW })).totals?.builds, 0);
     assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
     const done = h.recordBuildFinish({
       id,
@@ -137,7 +137,7 @@ describe('history database', () => {
     h.close();
   });
 
-  test('stats: exact totals, ratios, groups and series over a scripted dataset', () => {
+  test('stats: exact totals, ratios, groups and series over a scripted dataset', async () => {
     const h = openHistory(':memory:');
     const s = (cached: boolean, ms: number, name = 'RUN x') =>
       step(`[1/1] ${name}`, cached, ms, { digest: `${name}-${cached}-${ms}` });
@@ -176,7 +176,7 @@ describe('history database', () => {
     record(h, { startedMs: NOW - 8 * 24 * H }, [s(false, 1)]);
     h.recordBuildStart(start({ startedMs: NOW - 60_000 }));
 
-    const hour = h.stats({ window: '1h', groupBy: 'project', now: NOW });
+    const hour = await h.stats({ window: '1h', groupBy: 'project', now: NOW });
     assert.deepEqual(hour.totals, {
       builds: 3,
       steps: 5,
@@ -214,7 +214,7 @@ describe('history database', () => {
       ],
     );
 
-    const day = h.stats({ window: '24h', groupBy: 'user', now: NOW });
+    const day = await h.stats({ window: '24h', groupBy: 'user', now: NOW });
     assert.equal(day.totals?.builds, 4);
     assert.equal(day.totals?.steps, 9);
     assert.equal(day.totals?.cachedSteps, 5);
@@ -229,7 +229,7 @@ describe('history database', () => {
     assert.deepEqual(day.series[18], { startMs: NOW - 6 * H, steps: 4, cachedSteps: 2 });
     assert.deepEqual(day.series[23], { startMs: NOW - H, steps: 5, cachedSteps: 3 });
 
-    const week = h.stats({ window: '7d', groupBy: 'platform', now: NOW });
+    const week = await h.stats({ window: '7d', groupBy: 'platform', now: NOW });
     assert.equal(week.totals?.builds, 5);
     assert.equal(week.series.length, 7);
     assert.deepEqual(
@@ -244,14 +244,14 @@ describe('history database', () => {
       ],
     );
     // Scoped to one project.
-    const api = h.stats({ window: '7d', groupBy: 'project', project: 'api', now: NOW });
+    const api = await h.stats({ window: '7d', groupBy: 'project', project: 'api', now: NOW });
     assert.deepEqual([api.totals?.builds, api.totals?.steps, api.groups.length], [1, 1, 1]);
-    const none = h.stats({ window: '7d', groupBy: 'project', project: 'nobody', now: NOW });
+    const none = await h.stats({ window: '7d', groupBy: 'project', project: 'nobody', now: NOW });
     assert.deepEqual([none.totals?.builds, none.totals?.hitRatio, none.busters.length], [0, 0, 0]);
     h.close();
   });
 
-  test('busters: top steps by cost of misses, cause counts and suggestions', () => {
+  test('busters: top steps by cost of misses, cause counts and suggestions', async () => {
     const h = openHistory(':memory:');
     const files = stepCause('changed_files', 'src/a.js changed');
     const arg = (name: string) => stepCause('build_arg', `${name} changed`, { name });
@@ -286,7 +286,7 @@ describe('history database', () => {
       step('[3/3] RUN make', false, 1000, { cause: arg('COMMIT') }),
     ]);
 
-    const { busters } = h.stats({ window: '24h', groupBy: 'project', now: NOW });
+    const { busters } = await h.stats({ window: '24h', groupBy: 'project', now: NOW });
     assert.deepEqual(
       busters.map((b) => [b.project, b.step, b.misses, b.costMs]),
       [
@@ -302,14 +302,27 @@ describe('history database', () => {
       { kind: 'changed_files', count: 2 },
       { kind: 'first_build', count: 1 },
     ]);
+    // The Dockerfile advisor's finding about each step (advice.ts): its rule id, fix and message.
     const npm =
-      'copy the package manifests (package.json, package-lock.json) first, install, then copy the rest';
-    assert.equal(busters[0]?.suggestion, npm);
-    assert.equal(busters[3]?.suggestion, npm);
-    assert.equal(busters[1]?.suggestion, "move ARG COMMIT below the steps that don't use it");
-    assert.match(busters[2]?.suggestion ?? '', /requirements\.txt/);
-    assert.match(busters[4]?.suggestion ?? '', /requirements\.txt/);
-    assert.equal(busters[5]?.suggestion, '', 'ARG VERSION is already right above the step that uses it');
+      'copy package.json, package-lock.json first (`COPY package.json package-lock.json ./`), install, then copy the rest';
+    const pip = 'copy requirements.txt first (`COPY requirements.txt /app/`), install, then copy the rest';
+    assert.deepEqual(
+      busters.map((b) => [b.step, b.rule, b.suggestion]),
+      [
+        // The install after a whole-context copy, and the copy itself (the finding's instruction).
+        ['RUN npm ci', 'copy-before-install', npm],
+        // Build-arg changes caused most of its misses, and ARG COMMIT sits above steps that don't use it.
+        ['RUN make', 'arg-placement', 'move `ARG COMMIT` down to just above line 6'],
+        // Also below ARG COMMIT, but its misses came from changed files: the copy is what to fix.
+        ['RUN pip install -r requirements.txt', 'copy-before-install', pip],
+        ['COPY . .', 'copy-before-install', npm],
+        ['COPY . /app', 'copy-before-install', pip],
+        // ARG VERSION is already right above the step that uses it: no rule applies.
+        ['RUN echo $VERSION', '', ''],
+      ],
+    );
+    assert.match(busters[0]?.finding ?? '', /^`COPY \. \.` copies the whole context before `RUN npm ci`/);
+    assert.equal(busters[5]?.finding, '');
     h.close();
   });
 
@@ -325,7 +338,7 @@ describe('history database', () => {
     h.close();
   });
 
-  test('busters count root causes only: a cascaded miss is no buster', () => {
+  test('busters count root causes only: a cascaded miss is no buster', async () => {
     const h = openHistory(':memory:');
     const files = stepCause('changed_files', 'src/a.js changed under COPY . .', { paths: ['src/a.js'] });
     const follows = { ...files, text: `follows from COPY . .: ${files.text}` };
@@ -335,7 +348,7 @@ describe('history database', () => {
         step('[2/3] COPY . .', false, 100, { cause: files }),
         step('[3/3] RUN make', false, 9000, { cause: follows, cascade: true }),
       ]);
-    const s = h.stats({ window: '24h', groupBy: 'project', now: NOW });
+    const s = await h.stats({ window: '24h', groupBy: 'project', now: NOW });
     assert.deepEqual(
       s.busters.map((b) => [b.step, b.misses, b.costMs]),
       [['COPY . .', 2, 200]],
@@ -345,7 +358,7 @@ describe('history database', () => {
     h.close();
   });
 
-  test('migration 2 keeps older builds, which then match no Dockerfile path, and marks old cascades', () => {
+  test('migration 2 keeps older builds, which then match no Dockerfile path, and marks old cascades', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
     const db = new Database(file);
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)');
@@ -374,28 +387,59 @@ describe('history database', () => {
     assert.equal(h.schemaVersion(), MIGRATIONS.length);
     assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
     assert.deepEqual(
-      h.stats({ window: '24h', groupBy: 'project', now: NOW }).busters.map((b) => b.step),
+      (await h.stats({ window: '24h', groupBy: 'project', now: NOW })).busters.map((b) => b.step),
       ['COPY . .'],
     );
     h.close();
   });
 
-  test('busters: at most ten, and no suggestion without a rule', () => {
+  test('busters: at most ten, and no suggestion without a rule', async () => {
     const h = openHistory(':memory:');
     record(
       h,
       {},
       Array.from({ length: 12 }, (_, i) => step(`[${i + 1}/12] RUN step${i}`, false, 100 * (i + 1))),
     );
-    const { busters } = h.stats({ window: '24h', groupBy: 'project', now: NOW });
+    const { busters } = await h.stats({ window: '24h', groupBy: 'project', now: NOW });
     assert.equal(busters.length, 10);
     assert.equal(busters[0]?.step, 'RUN step11');
     assert.deepEqual(busters[0]?.causes, [{ kind: 'unknown', count: 1 }]);
-    assert.ok(busters.every((b) => b.suggestion === ''));
+    assert.ok(busters.every((b) => b.suggestion === '' && b.rule === '' && b.finding === ''));
     h.close();
   });
 
-  test('prune drops builds past the age limit and beyond the count limit, with their steps', () => {
+  test("busters: a rule of the advisor's beyond the copy and ARG ones gives its fix and rule id", async () => {
+    const h = openHistory(':memory:');
+    // apt-get install without its update; the base image without a tag (its FROM step missed for
+    // a new base image). Built for target `app`: the findings of that build's stages.
+    const dockerfile =
+      'FROM debian AS app\nRUN apt-get install -y curl\nFROM app AS test\nRUN apt-get install -y jq\n';
+    record(h, { dockerfileDigest: 'sha256:apt', dockerfile, target: 'app' }, [
+      step('[app 1/2] FROM docker.io/library/debian', false, 300, {
+        cause: stepCause('base_image', 'debian changed'),
+      }),
+      step('[app 2/2] RUN apt-get install -y curl', false, 4000, {
+        cause: stepCause('changed_files', 'x'),
+      }),
+    ]);
+    const { busters } = await h.stats({ window: '24h', groupBy: 'project', now: NOW });
+    assert.deepEqual(
+      busters.map((b) => [b.step, b.rule]),
+      [
+        ['RUN apt-get install -y curl', 'apt-get-update'],
+        ['FROM docker.io/library/debian', 'unpinned-base-image'],
+      ],
+    );
+    assert.match(
+      busters[0]?.suggestion ?? '',
+      /^update in the same RUN: `RUN apt-get update && apt-get install/,
+    );
+    assert.match(busters[0]?.finding ?? '', /apt-get install runs without apt-get update/);
+    assert.match(busters[1]?.suggestion ?? '', /^pin a version: `FROM debian:<version>`/);
+    h.close();
+  });
+
+  test('prune drops builds past the age limit and beyond the count limit, with their steps', async () => {
     const h = openHistory(':memory:', { maxAgeDays: 2, maxBuilds: 3 });
     for (let i = 0; i < 6; i++)
       record(h, { startedMs: NOW - (5 - i) * 12 * H, dockerfileDigest: `sha256:df${i}` }, [
@@ -403,7 +447,7 @@ describe('history database', () => {
       ]);
     // Ages 60, 48, 36, 24, 12, 0 h: the first is too old, then only the newest 3 stay.
     assert.equal(h.prune(NOW), 3);
-    const week = h.stats({ window: '7d', groupBy: 'project', now: NOW });
+    const week = await h.stats({ window: '7d', groupBy: 'project', now: NOW });
     assert.equal(week.totals?.builds, 3);
     assert.equal(week.totals?.steps, 3);
     assert.equal(h.prune(NOW), 0);

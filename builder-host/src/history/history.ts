@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import { processAlive } from '../../../src/durable-file/index.js';
+import { adviceFor, createDockerfileAdvisor, NO_ADVICE } from './advice.js';
 import { buildArgFingerprint } from './explain.js';
 import { createRollups, HOUR_MS, ROLLUP_SCHEMA, type Span, splitByDay, splitByHour } from './rollups.js';
 import { readStepCosts, type StepCostsQuery, type StepCostsResult } from './step-costs.js';
-import { instructionOf, positionOf, suggestFor } from './suggest.js';
+import { instructionOf } from './suggest.js';
 import type {
   BuildFinish,
   BuildOutcome,
@@ -37,10 +38,13 @@ export interface History {
   hasStep(digest: string): boolean;
   /** What a cached step saved: its last uncached run by digest, else the median for the instruction, else 0. */
   timeSaved(step: { project: string; digest: string; name: string }): number;
-  /** Totals, groups, series and cache busters over a window (whole hours from the roll-ups). */
-  stats(query: StatsQuery): StatsResult;
+  /**
+   * Totals, groups, series and cache busters over a window (whole hours from the roll-ups). Each
+   * buster's suggestion is the Dockerfile advisor's fix for its step (advice.ts).
+   */
+  stats(query: StatsQuery): Promise<StatsResult>;
   /** The same answer as `stats`, read from every raw row of the window: the roll-ups' reference. */
-  statsFromRaw(query: StatsQuery): StatsResult;
+  statsFromRaw(query: StatsQuery): Promise<StatsResult>;
   /**
    * What each instruction of one project's line of builds (Dockerfile path, target, and platform
    * when given) cost over its latest finished builds (see step-costs.ts; bounded there).
@@ -250,12 +254,9 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
         'SELECT build FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cascade = 0 ORDER BY build DESC LIMIT 1',
       )
       .pluck(),
-    dockerfileOf: db
-      .prepare(
-        'SELECT d.text FROM builds b JOIN dockerfiles d ON d.digest = b.dockerfile_digest WHERE b.id = ?',
-      )
-      .pluck(),
-    namesOf: db.prepare('SELECT name FROM steps WHERE build = ? ORDER BY idx').pluck(),
+    dockerfileOf: db.prepare(
+      'SELECT d.text, b.target FROM builds b JOIN dockerfiles d ON d.digest = b.dockerfile_digest WHERE b.id = ?',
+    ),
     recentArgCauses: db
       .prepare(`
       SELECT cause FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cascade = 0
@@ -317,18 +318,42 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
     return summaryOf(f.id);
   });
 
-  /** What a cache buster's suggestion looks at: its latest miss's neighbours, Dockerfile and build args. */
+  /** What a cache buster's suggestion looks at: the Dockerfile and target of its latest miss, its build args. */
   function busterFacts(project: string, instr: string) {
     const build = q.latestMissBuild.get(project, instr) as number | undefined;
-    const names = build === undefined ? [] : (q.namesOf.all(build) as string[]);
     const args = new Map<string, number>();
     for (const c of q.recentArgCauses.all(project, instr) as string[]) {
       const name = (JSON.parse(c) as Partial<StepCause>).name;
       if (name) args.set(name, (args.get(name) ?? 0) + 1);
     }
     const buildArg = [...args].sort((a, b) => b[1] - a[1])[0]?.[0];
-    const dockerfile = build === undefined ? undefined : (q.dockerfileOf.get(build) as string | undefined);
-    return { ...neighbours(names, instr), buildArg, dockerfile };
+    const kept =
+      build === undefined
+        ? undefined
+        : (q.dockerfileOf.get(build) as { text: string; target: string | null });
+    return { buildArg, dockerfile: kept?.text, target: kept?.target ?? '' };
+  }
+
+  const advisor = createDockerfileAdvisor();
+
+  /** Gives each buster the advisor's finding about its step, when the Dockerfile of its latest miss has one. */
+  async function advised(result: StatsResult): Promise<StatsResult> {
+    // Read from the database before the first await: nothing else runs on it in between.
+    const facts = result.busters.map((b) => busterFacts(b.project, b.step));
+    await Promise.all(
+      result.busters.map(async (b, i) => {
+        const { dockerfile, target, buildArg } = facts[i]!;
+        const findings = dockerfile ? await advisor(dockerfile, target) : [];
+        Object.assign(
+          b,
+          adviceFor(
+            { instr: b.step, misses: Number(b.misses), causes: b.causes, ...(buildArg ? { buildArg } : {}) },
+            findings,
+          ),
+        );
+      }),
+    );
+    return result;
   }
 
   return {
@@ -401,14 +426,15 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
 
     timeSaved,
 
+    // Not async: a bad query throws at once; the answer comes once the busters are advised.
     stats(query) {
       const w = windowOf(query);
-      return assembleStats(w, rolledWindow(w, stmt), busterFacts);
+      return advised(assembleStats(w, rolledWindow(w, stmt)));
     },
 
     statsFromRaw(query) {
       const w = windowOf(query);
-      return assembleStats(w, rawWindow(db, w), busterFacts);
+      return advised(assembleStats(w, rawWindow(db, w)));
     },
 
     stepCosts(query) {
@@ -546,21 +572,6 @@ function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2);
-}
-
-/** The instructions just before and after `instr` in the same stage of a build's step names. */
-function neighbours(names: string[], instr: string): { before?: string; after?: string } {
-  const at = names.find((n) => instructionOf(n) === instr);
-  const pos = at ? positionOf(at) : undefined;
-  if (!pos) return {};
-  const find = (n: number) => {
-    const hit = names.find((x) => {
-      const p = positionOf(x);
-      return p && p.stage === pos.stage && p.n === n;
-    });
-    return hit ? instructionOf(hit) : undefined;
-  };
-  return { before: find(pos.n - 1), after: find(pos.n + 1) };
 }
 
 interface TotalsRow {
@@ -783,14 +794,8 @@ function recentOf(w: Window, stmt: (sql: string) => Database.Statement): Summary
   ) as SummaryRow[];
 }
 
-function assembleStats(
-  w: Window,
-  data: WindowData,
-  facts: (
-    project: string,
-    instr: string,
-  ) => { before?: string; after?: string; buildArg?: string; dockerfile?: string },
-): StatsResult {
+/** The answer of a window; the busters' suggestions are left to `advised`. */
+function assembleStats(w: Window, data: WindowData): StatsResult {
   const { query, from, bucket, n } = w;
   const zero: Omit<TotalsRow, 'key'> = {
     builds: 0,
@@ -858,13 +863,7 @@ function assembleStats(
       const causes = [...b.causes]
         .map(([kind, count]) => ({ kind, count }))
         .sort((x, y) => y.count - x.count || x.kind.localeCompare(y.kind));
-      const suggestion = suggestFor({
-        instr: b.step,
-        misses: b.misses,
-        causes,
-        ...facts(b.project, b.step),
-      });
-      return { project: b.project, step: b.step, misses: b.misses, costMs: b.costMs, causes, suggestion };
+      return { project: b.project, step: b.step, misses: b.misses, costMs: b.costMs, causes, ...NO_ADVICE };
     });
 
   const toTotals = (t: Omit<TotalsRow, 'key'>) => ({

@@ -1,3 +1,5 @@
+export type { BusterAdvice, BusterFacts } from './advice.js';
+export { adviceFor, UNKNOWN_CONTEXT } from './advice.js';
 export { buildArgFingerprint, createStepLabeler } from './explain.js';
 export { stepCause, trivialExplainer } from './explainer.js';
 export type { BuildFeed } from './feed.js';
@@ -16,6 +18,5 @@ export {
   STEP_COSTS_MAX_ROOTS,
   STEP_COSTS_MAX_STEPS,
 } from './step-costs.js';
-export type { BusterFacts } from './suggest.js';
-export { instructionOf, isDockerfileStep, suggestFor } from './suggest.js';
+export { instructionOf, isDockerfileStep } from './suggest.js';
 export type * from './types.js';

@@ -96,7 +96,8 @@ test('misses that only follow a missed step say so, are no busters, and evicted 
     make: 'follows from COPY . .: src/a.txt changed under COPY . .',
     test: 'follows from COPY . .: src/a.txt changed under COPY . .',
   });
-  const busters = history.stats({ window: '24h', groupBy: 'project', now: Date.now() + 1000 }).busters;
+  const busters = (await history.stats({ window: '24h', groupBy: 'project', now: Date.now() + 1000 }))
+    .busters;
   assert.deepEqual(
     busters.filter((b) => b.causes.some((c) => c.kind === 'changed_files')).map((b) => b.step),
     ['COPY . .'],

@@ -149,15 +149,15 @@ function windowEnds(builds: Planned[], seed: number): number[] {
   return [...ends];
 }
 
-function assertSameAnswers(h: History, ends: number[]): number {
+async function assertSameAnswers(h: History, ends: number[]): Promise<number> {
   let nonEmpty = 0;
   for (const now of ends)
     for (const window of ['1h', '24h', '7d'] as StatsWindow[])
       for (const groupBy of ['project', 'user', 'platform'] as StatsGroupBy[])
         for (const project of [undefined, 'api', 'nobody']) {
           const q: StatsQuery = { window, groupBy, now, project };
-          const got = h.stats(q);
-          assert.deepEqual(got, h.statsFromRaw(q), JSON.stringify(q));
+          const got = await h.stats(q);
+          assert.deepEqual(got, await h.statsFromRaw(q), JSON.stringify(q));
           if (got.totals?.builds) nonEmpty++;
         }
   return nonEmpty;
@@ -176,13 +176,13 @@ function dump(file: string): unknown {
 }
 
 describe('stats roll-ups', () => {
-  test('a randomized history: the roll-up answer equals the raw rows for any window, also after pruning', () => {
+  test('a randomized history: the roll-up answer equals the raw rows for any window, also after pruning', async () => {
     const file = tempDb();
     const h = openHistory(file, { maxAgeDays: 6, maxBuilds: 350 });
     const builds = plan(7, 500, 10);
     recordAll(h, file, builds);
     const ends = windowEnds(builds, 11);
-    assert.ok(assertSameAnswers(h, ends) > 100, 'most windows hold builds');
+    assert.ok((await assertSameAnswers(h, ends)) > 100, 'most windows hold builds');
     // What was written build by build is what a rebuild from the raw rows makes.
     const incremental = dump(file);
     assert.ok((incremental as { builds: unknown[] }).builds.length > 0);
@@ -192,30 +192,30 @@ describe('stats roll-ups', () => {
     // Pruning by count, then by age: removals keep the roll-ups equal to the raw rows, no empty rows left.
     assert.ok(h.prune(T0) > 0);
     assert.ok(h.prune(T0 + 12 * D) > 0);
-    assert.ok(assertSameAnswers(h, ends) > 20);
+    assert.ok((await assertSameAnswers(h, ends)) > 20);
     const pruned = dump(file);
     h.rebuildRollups();
     assert.deepEqual(dump(file), pruned);
     h.close();
   });
 
-  test('another seed, no pruning, every build finished', () => {
+  test('another seed, no pruning, every build finished', async () => {
     const file = tempDb();
     const h = openHistory(file);
     const builds = plan(2024, 300, 8).map((b) => ({ ...b, fate: 'finish' as const }));
     recordAll(h, file, builds);
-    assert.ok(assertSameAnswers(h, windowEnds(builds, 3)) > 50);
+    assert.ok((await assertSameAnswers(h, windowEnds(builds, 3))) > 50);
     h.close();
   });
 
-  test('stats reads whole hours from the roll-ups, and a rebuild brings them back to the raw rows', () => {
+  test('stats reads whole hours from the roll-ups, and a rebuild brings them back to the raw rows', async () => {
     const file = tempDb();
     const h = openHistory(file);
     const builds = plan(5, 100, 2).map((b) => ({ ...b, fate: 'finish' as const }));
     recordAll(h, file, builds);
     const q: StatsQuery = { window: '7d', groupBy: 'project', now: T0 + 2 * D + 1234 };
-    const before = h.stats(q);
-    assert.deepEqual(before, h.statsFromRaw(q));
+    const before = await h.stats(q);
+    assert.deepEqual(before, await h.statsFromRaw(q));
     // Raw rows changed behind the history's back, in a whole hour of the window.
     const raw = new Database(file);
     const victim = raw
@@ -226,14 +226,14 @@ describe('stats roll-ups', () => {
       .get(T0 + 6 * H, T0 + 20 * H) as number;
     raw.prepare('UPDATE builds SET steps = steps + 1000 WHERE id = ?').run(victim);
     raw.close();
-    assert.equal(h.stats(q).totals?.steps, before.totals?.steps, 'the roll-ups answered');
-    assert.equal(h.statsFromRaw(q).totals?.steps, (before.totals?.steps ?? 0) + 1000);
+    assert.equal((await h.stats(q)).totals?.steps, before.totals?.steps, 'the roll-ups answered');
+    assert.equal((await h.statsFromRaw(q)).totals?.steps, (before.totals?.steps ?? 0) + 1000);
     h.rebuildRollups();
-    assert.deepEqual(h.stats(q), h.statsFromRaw(q));
+    assert.deepEqual(await h.stats(q), await h.statsFromRaw(q));
     h.close();
   });
 
-  test('an abandoned build is counted once failed, and once more only as it finally ends', () => {
+  test('an abandoned build is counted once failed, and once more only as it finally ends', async () => {
     const file = tempDb();
     const h = openHistory(file);
     const [b] = plan(9, 1, 1);
@@ -242,32 +242,34 @@ describe('stats roll-ups', () => {
     raw.prepare('UPDATE builds SET owner_pid = ? WHERE id = ?').run(DEAD_PID, id);
     raw.close();
     const q: StatsQuery = { window: '24h', groupBy: 'user', now: b!.start.startedMs + 2 * H };
-    assert.equal(h.stats(q).totals?.builds, 0);
+    assert.equal((await h.stats(q)).totals?.builds, 0);
     assert.equal(h.failAbandoned(b!.start.startedMs + 10), 1);
-    const failed = h.stats(q);
+    const failed = await h.stats(q);
     assert.deepEqual(
       [failed.totals?.builds, failed.totals?.failedBuilds, failed.totals?.buildMs],
       [1, 1, 10],
     );
-    assert.deepEqual(failed, h.statsFromRaw(q));
+    assert.deepEqual(failed, await h.statsFromRaw(q));
     h.recordBuildFinish({ id, finishedMs: b!.start.startedMs + 500, result: 'ok', steps: b!.steps });
-    const ok = h.stats(q);
+    const ok = await h.stats(q);
     assert.deepEqual([ok.totals?.builds, ok.totals?.failedBuilds, ok.totals?.buildMs], [1, 0, 500]);
-    assert.deepEqual(ok, h.statsFromRaw(q));
+    assert.deepEqual(ok, await h.statsFromRaw(q));
     const rows = dump(file);
     h.rebuildRollups();
     assert.deepEqual(dump(file), rows, 'no row was left at zero');
     h.close();
   });
 
-  test('a history recorded before the roll-ups gets them back-filled once, at open', () => {
+  test('a history recorded before the roll-ups gets them back-filled once, at open', async () => {
     const file = tempDb();
     // Record with today's code, then take the database back to the schema before the roll-ups.
     const builds = plan(13, 200, 4);
     const h0 = openHistory(file);
     recordAll(h0, file, builds);
     const ends = windowEnds(builds, 17);
-    const expected = ends.map((now) => h0.statsFromRaw({ window: '7d', groupBy: 'platform', now }));
+    const expected = await Promise.all(
+      ends.map((now) => h0.statsFromRaw({ window: '7d', groupBy: 'platform', now })),
+    );
     h0.close();
     const db = new Database(file);
     db.exec(`
@@ -280,14 +282,14 @@ describe('stats roll-ups', () => {
     const h = openHistory(file);
     assert.equal(h.schemaVersion(), MIGRATIONS.length);
     assert.deepEqual(
-      ends.map((now) => h.stats({ window: '7d', groupBy: 'platform', now })),
+      await Promise.all(ends.map((now) => h.stats({ window: '7d', groupBy: 'platform', now }))),
       expected,
     );
-    assert.ok(assertSameAnswers(h, ends.slice(0, 4)) > 0);
+    assert.ok((await assertSameAnswers(h, ends.slice(0, 4))) > 0);
     h.close();
   });
 
-  test('a pre-roll-up database written with the old migrations only is back-filled', () => {
+  test('a pre-roll-up database written with the old migrations only is back-filled', async () => {
     const file = tempDb();
     const db = new Database(file);
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)');
@@ -310,13 +312,13 @@ describe('stats roll-ups', () => {
     db.close();
     const h = openHistory(file);
     const q: StatsQuery = { window: '24h', groupBy: 'project', now: T0 + 20 * H + 5 };
-    const s = h.stats(q);
-    assert.deepEqual(s, h.statsFromRaw(q));
+    const s = await h.stats(q);
+    assert.deepEqual(s, await h.statsFromRaw(q));
     assert.deepEqual([s.totals?.builds, s.totals?.failedBuilds, s.busters[0]?.misses], [30, 10, 30]);
     h.close();
   });
 
-  test('rows written around the history (not through it) are noticed at open and the roll-ups rebuilt', () => {
+  test('rows written around the history (not through it) are noticed at open and the roll-ups rebuilt', async () => {
     const file = tempDb();
     const h0 = openHistory(file);
     const builds = plan(21, 40, 1).map((b) => ({ ...b, fate: 'finish' as const }));
@@ -330,8 +332,8 @@ describe('stats roll-ups', () => {
     db.close();
     const h = openHistory(file);
     const q: StatsQuery = { window: '7d', groupBy: 'project', now: T0 + D + 7 };
-    assert.equal(h.stats(q).totals?.builds, 41);
-    assert.deepEqual(h.stats(q), h.statsFromRaw(q));
+    assert.equal((await h.stats(q)).totals?.builds, 41);
+    assert.deepEqual(await h.stats(q), await h.statsFromRaw(q));
     h.close();
   });
 

@@ -37,7 +37,7 @@ export function createHistoryHandlers(
             grpc.status.INVALID_ARGUMENT,
             `unknown grouping "${groupBy}": use project, user or platform`,
           );
-        const stats = history.stats({ window, groupBy, project: scope, now: now() });
+        const stats = await history.stats({ window, groupBy, project: scope, now: now() });
         stats.running = feed.running().filter((b) => scope === undefined || b.project === scope);
         callback(null, stats);
         logCall('Stats', caller, started);

@@ -16,9 +16,18 @@ export interface CacheBuster {
   'costMs'?: (number | string | Long);
   'causes'?: (_depot_builder_v1_CauseCount)[];
   /**
-   * A concrete change that would keep the step cached, when one is known.
+   * A concrete change that would keep the step cached, when one is known: the Dockerfile
+   * advisor's fix for the finding about this step in the Dockerfile of its latest miss.
    */
   'suggestion'?: (string);
+  /**
+   * The advisor's rule id behind the suggestion (e.g. "copy-before-install"); '' when none.
+   */
+  'rule'?: (string);
+  /**
+   * The advisor's finding: what is wrong and what it costs, one line; '' when none.
+   */
+  'finding'?: (string);
 }
 
 export interface CacheBuster__Output {
@@ -34,7 +43,16 @@ export interface CacheBuster__Output {
   'costMs': (number);
   'causes': (_depot_builder_v1_CauseCount__Output)[];
   /**
-   * A concrete change that would keep the step cached, when one is known.
+   * A concrete change that would keep the step cached, when one is known: the Dockerfile
+   * advisor's fix for the finding about this step in the Dockerfile of its latest miss.
    */
   'suggestion': (string);
+  /**
+   * The advisor's rule id behind the suggestion (e.g. "copy-before-install"); '' when none.
+   */
+  'rule': (string);
+  /**
+   * The advisor's finding: what is wrong and what it costs, one line; '' when none.
+   */
+  'finding': (string);
 }

@@ -415,7 +415,8 @@ export function syncedText(
 /** `steps: 6 total, 5 cached · 2.1s · synced 1.2kB · loaded 12kB` (plus `· failed`). */
 export function formatSummaryLine(state: BuildState): string {
   const sum = summarize(state);
-  const parts = [`steps: ${sum.steps} total, ${sum.cached} cached`, formatDuration(sum.durationMs)];
+  const reused = sum.reused ? ` (${sum.reused} by the smart cache)` : '';
+  const parts = [`steps: ${sum.steps} total, ${sum.cached} cached${reused}`, formatDuration(sum.durationMs)];
   if (state.sync?.ackedMs) parts.push(`synced ${formatBytes(sum.bytesSynced)}`);
   if (state.load?.finishedMs) parts.push(`loaded ${formatBytes(sum.bytesLoaded)}`);
   if (state.result && !state.result.ok) parts.push('failed');

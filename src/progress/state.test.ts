@@ -265,6 +265,7 @@ test('summarize the recorded successful build', () => {
   assert.deepEqual(summarize(s), {
     steps: 6,
     cached: 4,
+    reused: 0,
     seen: 6,
     durationMs: 1720,
     bytesSynced: 1234,

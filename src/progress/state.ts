@@ -150,6 +150,8 @@ export interface BuildSummary {
   steps: number;
   /** of those, the ones cached (a `FROM` of an image already in the builder's engine included) */
   cached: number;
+  /** of the cached ones, the installs the smart cache reused (the original order would have run them) */
+  reused: number;
   /** Dockerfile steps reported so far, finished or not: the `M` of a running `steps N/M` */
   seen: number;
   /** build start (sync included) to build/finished, or to the latest event while running */
@@ -269,6 +271,7 @@ export function summarize(state: BuildState): BuildSummary {
   return {
     steps: counted.total,
     cached: counted.cached,
+    reused: state.steps.filter((step) => step.reused).length,
     seen: state.steps.filter((s) => isDockerfileStep(s.name)).length,
     durationMs: state.startedMs > 0 && end > state.startedMs ? end - state.startedMs : 0,
     bytesSynced: state.sync?.bytesSent ?? 0,

@@ -21,7 +21,7 @@ export function summaryText(state: BuildState, nowMs: number = state.nowMs): str
   const duration = running && state.startedMs > 0 ? Math.max(0, nowMs - state.startedMs) : sum.durationMs;
   const parts = [
     running ? `steps ${sum.steps}/${sum.seen}` : `steps ${sum.steps}`,
-    `cached ${sum.cached}`,
+    sum.reused ? `cached ${sum.cached} (${sum.reused} ↺ smart cache)` : `cached ${sum.cached}`,
     formatDuration(duration),
   ];
   if (state.sync?.ackedMs) parts.push(`synced ${formatBytes(sum.bytesSynced)}`);

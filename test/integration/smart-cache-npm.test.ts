@@ -110,6 +110,7 @@ describe('the smart cache with the real npm ci', { skip }, () => {
       edited.stderr,
       /#\d+ REUSED: npm ci reused by the smart cache: only files outside package\.json, package-lock\.json changed/,
     );
+    assert.match(edited.stderr, /steps: \d+ total, \d+ cached \(1 by the smart cache\)/);
     const m = readMetadata(meta);
     assert.equal(m['depot.smart-cache.rewritten'], 1);
     assert.equal(m['depot.smart-cache.reused'], 1);

@@ -5,6 +5,7 @@
  * on the builder's engine in the same run. Also the original order through depot (no smart cache),
  * so the share of the win that is the reordering shows. DEPOT_BENCH_RUNS (default 5).
  */
+import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -41,7 +42,10 @@ async function main(): Promise<void> {
     ctx,
   ];
   const rows: string[][] = [];
-  const edit = (ctx: string, what: string) => appendFileSync(join(ctx, 'src', 'index.js'), `// ${what}\n`);
+  // A nonce in every edit: no earlier run's cache may answer it.
+  const nonce = randomUUID();
+  const edit = (ctx: string, what: string) =>
+    appendFileSync(join(ctx, 'src', 'index.js'), `// ${what} ${nonce}\n`);
 
   const dockerCtx = npmApp(base);
   const docker = () => time('/usr/bin/docker', ['build', '-q', '-t', 'bench:npm-docker', dockerCtx], env).ms;

@@ -159,20 +159,32 @@ describe('arg-placement', () => {
     assert.equal(f!.fix, 'move `ARG VERSION` down to just above line 6');
   });
 
-  test('does not fire: directly above its use, unused, only COPY steps between, a global ARG', async () => {
+  test('does not fire: directly above its use, only COPY steps between, a global ARG', async () => {
     const df = [
       'ARG BASE=node:20',
       // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text
       'FROM ${BASE}',
       'ARG A',
       'RUN echo $A',
-      'ARG UNUSED',
-      'RUN true',
       'ARG B',
       'COPY package.json ./',
       'RUN echo $B',
     ].join('\n');
     assert.deepEqual(only(await run(df), 'arg-placement'), []);
+  });
+
+  test('an ARG no instruction names: info, every RUN below it reruns on a new value', async () => {
+    const df = 'FROM node:20\nARG UNUSED\nRUN true\nCOPY . .\nRUN make\n';
+    const [f, ...rest] = only(await run(df, { ...NODE }), 'arg-placement');
+    assert.equal(rest.length, 0);
+    assert.equal(f!.severity, 'info');
+    assert.deepEqual(f!.affects, ['RUN true', 'RUN make']);
+    assert.match(f!.fix, /^remove `ARG UNUSED` if no script reads \$UNUSED/);
+    // No RUN below it: nothing to rerun, nothing to say.
+    assert.deepEqual(
+      only(await run('FROM node:20\nRUN true\nARG LATE\nCOPY . .\n', { ...NODE }), 'arg-placement'),
+      [],
+    );
   });
 });
 

@@ -105,15 +105,30 @@ export async function advise(input: AdviseInput): Promise<Finding[]> {
     const stage = stages[p.stage];
     const runs = p.runs.map((r) => r.text);
     const n = runs.length;
-    add(stage, {
-      rule: 'arg-placement',
-      severity: 'warning',
-      line: p.line,
-      instruction: `ARG ${p.name}`,
-      message: `ARG ${p.name} is declared ${n} RUN step${n === 1 ? '' : 's'} before its first use (line ${p.firstUseLine}): a new value reruns ${listed(runs)}`,
-      fix: `move \`ARG ${p.name}\` down to just above line ${p.firstUseLine}`,
-      affects: runs,
-    });
+    const steps = `${n} RUN step${n === 1 ? '' : 's'}`;
+    add(
+      stage,
+      p.firstUseLine > 0
+        ? {
+            rule: 'arg-placement',
+            severity: 'warning',
+            line: p.line,
+            instruction: `ARG ${p.name}`,
+            message: `ARG ${p.name} is declared ${steps} before its first use (line ${p.firstUseLine}): a new value reruns ${listed(runs)}`,
+            fix: `move \`ARG ${p.name}\` down to just above line ${p.firstUseLine}`,
+            affects: runs,
+          }
+        : {
+            // No instruction names it; a script a RUN starts may still read it from its environment.
+            rule: 'arg-placement',
+            severity: 'info',
+            line: p.line,
+            instruction: `ARG ${p.name}`,
+            message: `ARG ${p.name} is named by no instruction below it, yet every RUN gets it: a new value reruns ${listed(runs)}`,
+            fix: `remove \`ARG ${p.name}\` if no script reads $${p.name}; else declare it just above the RUN whose script does`,
+            affects: runs,
+          },
+    );
   }
   const builtList = stages.filter((s) => built.has(s.index));
   for (const f of sentDirFindings(input.sent ?? [], builtList, input.hasIgnoreFile ?? true))

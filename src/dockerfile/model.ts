@@ -13,7 +13,10 @@ export interface ArgPlacement {
   line: number;
   /** Index of the stage in the Dockerfile. */
   stage: number;
-  /** 1-based line of the first instruction of the stage that references it (`$NAME`, `${NAME}`). */
+  /**
+   * 1-based line of the first instruction of the stage that references it (`$NAME`, `${NAME}`);
+   * 0 when none does (only a script a RUN starts could read it, from its environment).
+   */
   firstUseLine: number;
   /**
    * The RUN steps between the two: a new value reruns each of them (BuildKit gives every RUN the
@@ -31,14 +34,14 @@ export function argPlacements(dockerfile: string | DfModel): ArgPlacement[] {
     for (const name of names) {
       const decl = stage.instrs.findIndex((i, p) => p > 0 && i.args.some((a) => a.name === name));
       const firstUse = stage.instrs.findIndex((i, p) => p > decl && references(i.text, name));
-      if (firstUse < 0) continue;
-      const runs = stage.instrs.slice(decl + 1, firstUse).filter((i) => i.keyword === 'RUN');
+      const until = firstUse < 0 ? stage.instrs.length : firstUse;
+      const runs = stage.instrs.slice(decl + 1, until).filter((i) => i.keyword === 'RUN');
       if (runs.length === 0) continue;
       out.push({
         name,
         line: stage.instrs[decl]!.line,
         stage: stage.index,
-        firstUseLine: stage.instrs[firstUse]!.line,
+        firstUseLine: firstUse < 0 ? 0 : stage.instrs[firstUse]!.line,
         runs,
       });
     }
@@ -55,7 +58,7 @@ export function argPlacements(dockerfile: string | DfModel): ArgPlacement[] {
 export function argMovableBelow(dockerfile: string, name: string, instruction: string): boolean {
   const wanted = normalizeVertexInstruction(instruction);
   return argPlacements(dockerfile).some(
-    (p) => p.name === name && p.runs.some((instr) => matchScore(instr, wanted) >= 3),
+    (p) => p.firstUseLine > 0 && p.name === name && p.runs.some((instr) => matchScore(instr, wanted) >= 3),
   );
 }
 

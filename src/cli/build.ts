@@ -298,6 +298,12 @@ export async function openBuilderTarget(opts: {
 /** `depot build`: sync the context, build on the builder, optionally load into the local engine. */
 export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
   if (opts.smartCache === 'verify') {
+    if (parsePlatforms(opts.platform, true).length > 1)
+      throw new DepotError(
+        'invalid_flag',
+        '--smart-cache=verify compares one platform at a time',
+        'verify with one --platform, then build them all with --smart-cache',
+      );
     if (opts.file === '-' || opts.context === '-')
       throw new DepotError(
         'invalid_flag',
@@ -307,12 +313,16 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     return (await import('./smart-cache.js')).runSmartCacheVerify(opts, signal);
   }
   if (parsePlatforms(opts.platform, true).length > 1) {
-    if (opts.smartCache && opts.smartCache !== 'off')
-      throw new DepotError(
-        'invalid_flag',
-        '--smart-cache builds one platform at a time for now',
-        'build each platform with its own --platform, or leave out --smart-cache',
-      );
+    if (opts.smartCache === 'plan') {
+      // The plan is the same for every platform: say it once, build nothing.
+      const inputs = await resolveBuildInputs(opts, true);
+      try {
+        await (await import('./smart-cache.js')).smartCachePlan(opts, inputs, await dockerfileText(inputs));
+      } finally {
+        inputs.cleanup();
+      }
+      return { ok: true, imageId: '', state: initialBuildState(), diffIds: [] };
+    }
     const { runMultiPlatformBuild } = await import('./multi.js');
     const { selectTargets } = await import('./targets.js');
     // Flags (--secret, --ssh, …) are checked before any builder is probed.

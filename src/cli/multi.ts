@@ -44,6 +44,7 @@ export type { PlatformTarget } from './targets.js';
 
 import { agentWanted } from '../agent/wanted.js';
 import { contextScope } from '../dockerfile/context-scope.js';
+import type { SmartPlan } from '../smart-cache/plan.js';
 import { progressIntervals } from './progress-events.js';
 import { agentSyncFor, syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';
@@ -153,13 +154,23 @@ export async function runMultiPlatformBuild(
   const sshIds = Object.keys(ssh);
   let registryAuth: Record<string, RegistryAuth>;
   let dockerfile: string;
+  // The smart cache's plan, once for every platform (the context and Dockerfile are the same).
+  let smart: SmartPlan | undefined;
   try {
     dockerfile = await dockerfileText(inputs);
     registryAuth = await buildRegistryAuth(opts, inputs, dockerfile);
+    if (opts.smartCache === 'on') {
+      smart = await (await import('./smart-cache.js')).smartCachePlan(opts, inputs, dockerfile);
+      if (smart) dockerfile = smart.dockerfile;
+    }
   } catch (err) {
     inputs.cleanup();
     throw err;
   }
+  const smartDockerfile = smart ? Buffer.from(smart.dockerfile) : undefined;
+  const { smartReuseWatcher } = smart
+    ? await import('../smart-cache/marks.js')
+    : { smartReuseWatcher: undefined };
   const buildId = randomUUID();
   const refs = opts.tag.map((t) => ({ ref: t, ...parseReference(t) }));
   const { sinks, note } = platformSinks(
@@ -222,9 +233,12 @@ export async function runMultiPlatformBuild(
     capabilitiesChecked.catch(() => {});
     const one = async (target: PlatformTarget, sink: PlatformSink): Promise<PlatformResult> => {
       let state = initialBuildState();
+      const reused = smart && smartReuseWatcher ? smartReuseWatcher(smart.rewrites) : undefined;
       const emit = (e: BuildEvent) => {
         state = reduceBuild(state, e);
         sink.handle(e);
+        const mark = reused?.(e);
+        if (mark) emit(mark);
       };
       const session = createBuilderSession({
         url: target.url,
@@ -276,6 +290,7 @@ export async function runMultiPlatformBuild(
         contextDir,
         dockerfileAbs,
         dockerfileContent: inputs.dockerfileContent,
+        dockerfileOverride: smartDockerfile,
         scan,
         fullScan,
         agent: agentSyncFor(agentUp, target, scope),
@@ -413,7 +428,14 @@ export async function runMultiPlatformBuild(
     }
     const main = local ?? results[0]!;
     if (opts.metadataFile)
-      await writeMetadata(opts.metadataFile, main.imageId, opts.tag, main.state, indexDigest || undefined);
+      await writeMetadata(
+        opts.metadataFile,
+        main.imageId,
+        opts.tag,
+        main.state,
+        indexDigest || undefined,
+        smart,
+      );
     if (opts.quiet) process.stdout.write(`${indexDigest || main.imageId}\n`);
     return { ok: true, imageId: main.imageId, state: main.state, diffIds: [] };
   } finally {

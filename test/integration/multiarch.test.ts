@@ -174,6 +174,65 @@ describe('native multi-arch through a fleet of two builders', { skip }, () => {
     }
   });
 
+  test('--smart-cache on two platforms: one plan, each native build reuses its install after a source edit', async () => {
+    const ctx = tempDir('multiarch-smart');
+    const nonce = `${process.pid}-${Date.now()}`;
+    // A fixture npm shipped in the context: reads the manifests, writes node_modules with the arch.
+    writeFileSync(
+      join(ctx, 'npm'),
+      '#!/bin/sh\nset -e\nmkdir -p node_modules\ncat package.json package-lock.json > node_modules/.m\nuname -m > node_modules/.arch\n',
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      'FROM busybox\nCOPY npm /usr/local/bin/npm\nWORKDIR /app\nCOPY . .\nRUN npm ci\n',
+    );
+    writeFileSync(join(ctx, 'package.json'), `{"name":"mp-${nonce}"}\n`);
+    writeFileSync(join(ctx, 'package-lock.json'), '{"lockfileVersion":3}\n');
+    writeFileSync(join(ctx, 'index.js'), 'one\n');
+    const build = async (progress = 'json') => {
+      const r = await depot([
+        'build',
+        '--fleet',
+        fleet,
+        '--token',
+        token,
+        '--project',
+        'mp',
+        '--progress',
+        progress,
+        '--platform',
+        'linux/amd64,linux/arm64',
+        '--smart-cache',
+        ctx,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      if (progress === 'json')
+        return r.stdout
+          .split('\n')
+          .filter((l) => l.includes('"type":"step/reused"'))
+          .map((l) => (JSON.parse(l) as { platform: string }).platform)
+          .sort();
+      assert.equal(
+        (
+          r.stderr.match(
+            /smart cache: Dockerfile:4: npm ci \(line 5\) runs on package\.json, package-lock\.json alone/g,
+          ) ?? []
+        ).length,
+        1,
+        'the plan is said once',
+      );
+      return r.stdout
+        .split('\n')
+        .filter((l) => l.includes('"type":"step/reused"'))
+        .map((l) => (JSON.parse(l) as { platform: string }).platform)
+        .sort();
+    };
+    assert.deepEqual(await build(), [], 'the first build installs on each platform');
+    writeFileSync(join(ctx, 'index.js'), `two ${nonce}\n`);
+    assert.deepEqual(await build(), ['linux/amd64', 'linux/arm64']);
+  });
+
   test('an unknown platform, and a platform no builder serves, are clear errors', async () => {
     let r = await depot(['build', '--fleet', fleet, '--token', token, '--platform', 'linux/sparc9', '.']);
     assert.notEqual(r.code, 0);

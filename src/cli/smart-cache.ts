@@ -67,6 +67,7 @@ export async function runSmartCacheVerify(opts: BuildOptions, signal: AbortSigna
     say('nothing to compare: the smart cache changed nothing in this Dockerfile');
     return smart;
   }
+  // The comparison builds: no outputs, and with --quiet no image id of theirs on stdout.
   const plain = {
     ...opts,
     smartCache: 'off' as const,
@@ -74,6 +75,8 @@ export async function runSmartCacheVerify(opts: BuildOptions, signal: AbortSigna
     load: false,
     push: false,
     metadataFile: undefined,
+    quiet: false,
+    progress: opts.quiet ? 'quiet' : opts.progress,
   };
   say('building the original order');
   const original = await runBuild(plain, signal);

@@ -4,6 +4,7 @@
  */
 import type { BuildEvent, VertexInfo } from '../progress/index.js';
 import type { Clock, ContainerRunner, DevBuilder, Watcher, WatcherHandlers } from './ports.js';
+import type { ContainerSyncer, SyncChange } from './sync-types.js';
 
 /** Lets every queued microtask (and the promise chains they start) run. */
 export function flushMicrotasks(): Promise<void> {
@@ -420,5 +421,65 @@ export class FakeContainerRunner implements ContainerRunner {
   async close(): Promise<void> {
     this.closed = true;
     for (const f of this.followers) f.stopped = true;
+  }
+}
+
+/** A container filesystem and process for `--sync`, in memory. */
+export class FakeContainerSyncer implements ContainerSyncer {
+  /** Container path → content hash, per container id. */
+  files = new Map<string, Map<string, string>>();
+  /** Batches given to apply(), in order. */
+  applied: Array<{ id: string; changes: SyncChange[] }> = [];
+  execs: string[] = [];
+  restarts = 0;
+  /** Whether each container runs; absent means running. */
+  stopped = new Set<string>();
+  /** The next apply() fails with this message. */
+  applyError: string | undefined;
+  /** What a file's content hashes to in the container: the test's `local` map by source. */
+  constructor(private readonly local: Map<string, string>) {}
+  private starts = new Map<string, number>();
+
+  fs(id: string): Map<string, string> {
+    let m = this.files.get(id);
+    if (!m) this.files.set(id, (m = new Map()));
+    return m;
+  }
+
+  async apply(id: string, changes: readonly SyncChange[]): Promise<void> {
+    if (this.stopped.has(id)) throw new Error('the container is not running');
+    if (this.applyError !== undefined) {
+      const msg = this.applyError;
+      this.applyError = undefined;
+      throw new Error(msg);
+    }
+    this.applied.push({ id, changes: [...changes] });
+    for (const c of changes) {
+      if (c.kind === 'file') this.fs(id).set(c.dest, this.local.get(c.source) ?? 'missing');
+      if (c.kind === 'delete') this.fs(id).delete(c.dest);
+    }
+  }
+
+  async exec(_id: string, command: string): Promise<{ exitCode: number; output: string }> {
+    this.execs.push(command);
+    return { exitCode: 0, output: '' };
+  }
+
+  async restart(id: string): Promise<void> {
+    this.restarts++;
+    this.starts.set(id, (this.starts.get(id) ?? 0) + 1);
+  }
+
+  async hashes(id: string, dests: readonly string[]): Promise<Map<string, string | undefined>> {
+    return new Map(dests.map((d) => [d, this.fs(id).get(d)]));
+  }
+
+  async startedAt(id: string): Promise<string> {
+    return this.stopped.has(id) ? '' : `start-${this.starts.get(id) ?? 0}`;
+  }
+
+  /** The container is restarted behind the session's back (its files stay). */
+  restartBehind(id: string): void {
+    this.starts.set(id, (this.starts.get(id) ?? 0) + 1);
   }
 }

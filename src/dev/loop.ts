@@ -13,6 +13,7 @@ import {
 } from '../progress/index.js';
 import type { Clock, ContainerRunner, DevBuilder, Watcher } from './ports.js';
 import type { Store } from './store.js';
+import type { ContainerSyncer, SyncChange, SyncPlan, SyncSettings } from './sync-types.js';
 import type { BuildTrigger, DevCommand, DevEvent, DevState, TriggerReason } from './types.js';
 
 /** What the loop needs; timers come from `clock` so tests drive them. */
@@ -41,6 +42,25 @@ export interface DevLoopDeps {
   isConnectionError?: (err: unknown) => boolean;
   /** Sync and load progress is dispatched at most this often (default PROGRESS_EVENT_INTERVAL_MS). */
   progressIntervalMs?: number;
+  /**
+   * `--sync` (with `runner`): changes the rules cover go straight into the running container; the
+   * image is still rebuilt and loaded, and the container is replaced only when it differs from it.
+   */
+  liveSync?: LiveSyncDeps;
+}
+
+/** What the loop needs for `--sync`. */
+export interface LiveSyncDeps {
+  /** What a batch of changed context paths means for the container (rules, --rebuild-on). */
+  plan(paths: string[]): Promise<SyncPlan>;
+  syncer: ContainerSyncer;
+  settings: Pick<SyncSettings, 'exec' | 'restart'>;
+  /** sha256 (hex) of a local file, undefined when it is gone (the drift check's expectation). */
+  hashFile(path: string): Promise<string | undefined>;
+  /** A live update starts this long after the last change of its batch (default 15 ms). */
+  quietMs?: number;
+  /** While the container is not running, how often to look whether it runs again (default 1 s). */
+  pollMs?: number;
 }
 
 export interface DevLoop {
@@ -138,6 +158,18 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
   let seq = 0;
   let active: ActiveBuild | undefined;
   let containerId = '';
+  // --sync: paths waiting for a live update, what went into the current container since it
+  // started (checked against the next image), and whether the next good build must replace it.
+  const live = deps.liveSync;
+  const liveQuietMs = live?.quietMs ?? 15;
+  const livePollMs = live?.pollMs ?? 1000;
+  let liveBatch = new Set<string>();
+  let liveFirstMs = 0;
+  let liveTimer: Timer | undefined;
+  let liveBusy = false;
+  const synced = new Set<string>();
+  let mustReplace = false;
+  let startedAt = '';
   let stopFollow: (() => void) | undefined;
   let followToken = 0;
   let lastPendingKey = '';
@@ -258,6 +290,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     }
     const quietUntilMs = Math.min(t + quietMs, batchFirstMs + capMs);
     emit({ type: 'watch/changed', timeMs: t, paths, quietUntilMs });
+    queueLive(paths, t);
     armQuiet(quietUntilMs - t);
     if (mode === 'cancel' && active?.phase === 'building') release(active, 'files changed', 'merge');
     schedulePresync();
@@ -349,6 +382,128 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     // Paths that changed while this sync was in flight go next.
     schedulePresync();
     maybeBuild();
+  }
+
+  // ---- live updates (--sync) ----------------------------------------------------------------
+
+  function queueLive(paths: string[], t: number): void {
+    if (!live || !runner) return;
+    for (const p of paths) liveBatch.add(p);
+    if (liveFirstMs === 0) liveFirstMs = t;
+    armLive(liveQuietMs);
+  }
+
+  function armLive(delay: number): void {
+    liveTimer = clear(liveTimer);
+    liveTimer = setTimer(() => {
+      liveTimer = undefined;
+      spawn(runLive());
+    }, delay);
+  }
+
+  /** Applies the waiting paths to the running container, or says why they wait for a rebuild. */
+  async function runLive(): Promise<void> {
+    if (!live || stopping || liveBatch.size === 0) return;
+    // One live update at a time; what came meanwhile goes next.
+    if (liveBusy) return;
+    // No container yet (or one being replaced): the build that is coming brings the files.
+    if (containerId === '' || active?.phase === 'starting') {
+      liveBatch = new Set();
+      liveFirstMs = 0;
+      return;
+    }
+    liveBusy = true;
+    const paths = [...liveBatch];
+    const firstMs = liveFirstMs;
+    liveBatch = new Set();
+    liveFirstMs = 0;
+    const id = containerId;
+    try {
+      const plan = await live.plan(paths);
+      if (stopping || id !== containerId) return;
+      if (plan.kind === 'rebuild') {
+        mustReplace = true;
+        emit({ type: 'container/sync-skipped', timeMs: now(), reason: plan.reason });
+        return;
+      }
+      const running = await live.syncer.startedAt(id, life.signal);
+      if (stopping || id !== containerId) return;
+      if (running === '') {
+        // Stopped (by hand, or it exited): these wait until it runs again.
+        for (const p of paths) liveBatch.add(p);
+        liveFirstMs = firstMs;
+        emit({ type: 'container/sync-waiting', timeMs: now(), paths: liveBatch.size });
+        liveBusy = false;
+        armLive(livePollMs);
+        return;
+      }
+      // Started again behind the session's back: what it was given before goes in once more.
+      const again =
+        startedAt !== '' && running !== startedAt ? [...synced].filter((p) => !paths.includes(p)) : [];
+      const replayPlan = again.length ? await live.plan(again) : undefined;
+      const replay: SyncChange[] = replayPlan?.kind === 'sync' ? replayPlan.changes : [];
+      startedAt = running;
+      const changes = [...replay, ...plan.changes];
+      await live.syncer.apply(id, changes, life.signal);
+      for (const p of paths) synced.add(p);
+      let exec: { command: string; exitCode: number; output: string } | undefined;
+      if (live.settings.exec) {
+        const r = await live.syncer.exec(id, live.settings.exec, life.signal);
+        exec = { command: live.settings.exec, ...r };
+      }
+      let restarted = false;
+      if (live.settings.restart) {
+        await live.syncer.restart(id, life.signal);
+        startedAt = await live.syncer.startedAt(id, life.signal);
+        restarted = true;
+      }
+      if (stopping || id !== containerId) return;
+      emit({
+        type: 'container/synced',
+        timeMs: now(),
+        paths: [...again, ...paths],
+        files: changes.filter((c) => c.kind !== 'delete').length,
+        deleted: changes.filter((c) => c.kind === 'delete').length,
+        ms: Math.max(0, now() - firstMs),
+        ...(exec ? { exec } : {}),
+        ...(restarted ? { restarted } : {}),
+      });
+    } catch (err) {
+      if (stopping || id !== containerId) return;
+      mustReplace = true;
+      emit({ type: 'container/sync-failed', timeMs: now(), error: message(err) });
+    } finally {
+      liveBusy = false;
+      if (liveBatch.size > 0 && liveTimer === undefined) armLive(0);
+    }
+  }
+
+  /**
+   * After a good build, with live updates in the running container: whether the container holds
+   * what the new image has at every path it was given (local files as the build saw them; a
+   * deleted file must be gone). Paths that differ, or undefined when the check itself failed.
+   */
+  async function drift(id: string): Promise<string[] | undefined> {
+    if (!live) return undefined;
+    try {
+      const paths = [...synced];
+      const plan = await live.plan(paths);
+      if (plan.kind !== 'sync') return undefined;
+      const files = plan.changes.filter((c) => c.kind === 'file' || c.kind === 'delete');
+      const inContainer = await live.syncer.hashes(
+        id,
+        files.map((c) => c.dest),
+        life.signal,
+      );
+      const differ: string[] = [];
+      for (const c of files) {
+        const want = c.kind === 'file' ? await live.hashFile(c.source) : undefined;
+        if (inContainer.get(c.dest) !== want) differ.push(c.dest);
+      }
+      return differ;
+    } catch {
+      return undefined;
+    }
   }
 
   // ---- builds -------------------------------------------------------------------------------
@@ -484,6 +639,27 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
       return;
     }
     if (!runner) return;
+    if (live && containerId !== '' && !mustReplace && synced.size > 0) {
+      // Newer changes are on their way (live and in a build to come): the container holds more
+      // than this image; the next build is checked instead.
+      if (batch.size > 0 || liveBatch.size > 0 || liveBusy) {
+        emit({
+          type: 'container/kept',
+          timeMs: now(),
+          reason: 'newer changes are on their way; the next build is checked',
+        });
+        return;
+      }
+      const differ = await drift(containerId);
+      if (a.released || stopping) return;
+      if (differ && differ.length === 0) {
+        // The container was given every change this image holds: it keeps running, as the image.
+        emit({ type: 'container/in-sync', timeMs: now(), imageId, checked: synced.size });
+        synced.clear();
+        return;
+      }
+      if (differ) emit({ type: 'container/drifted', timeMs: now(), paths: differ });
+    }
     a.phase = 'starting';
     // Stop following the old container first: its exit during the replace is expected.
     followToken++;
@@ -494,6 +670,9 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
       const c = await runner.replace(imageId);
       if (stopping) return;
       containerId = c.id;
+      synced.clear();
+      mustReplace = false;
+      startedAt = live ? await live.syncer.startedAt(c.id, life.signal).catch(() => '') : '';
       emit({ type: 'container/started', timeMs: now(), id: c.id, name: c.name, imageId });
       follow(c.id);
     } catch (err) {
@@ -633,6 +812,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     presyncTimer = clear(presyncTimer);
     reconnectTimer = clear(reconnectTimer);
     pingTimer = clear(pingTimer);
+    liveTimer = clear(liveTimer);
     const a = active;
     active = undefined;
     if (a && !a.released) {

@@ -314,6 +314,61 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
         container: { ...(s.container ?? emptyContainer()), status: 'failed', message: action.error },
         current: s.current ? { ...s.current, phase: 'done' } : s.current,
       };
+    case 'sync/rules':
+      return { ...s, syncRules: [...action.rules] };
+    case 'container/synced': {
+      if (!s.container) return s;
+      const n = action.files + action.deleted;
+      const what = `${n} file${n === 1 ? '' : 's'}`;
+      const then = action.exec
+        ? action.exec.exitCode === 0
+          ? ` · ran ${action.exec.command}`
+          : ` · ${action.exec.command} exited with ${action.exec.exitCode}`
+        : action.restarted
+          ? ' · restarted'
+          : '';
+      return { ...s, container: { ...s.container, sync: `synced ${what} in ${action.ms} ms${then}` } };
+    }
+    case 'container/sync-skipped':
+      return s.container ? { ...s, container: { ...s.container, sync: `rebuilding: ${action.reason}` } } : s;
+    case 'container/sync-failed':
+      return s.container
+        ? { ...s, container: { ...s.container, sync: `sync failed, rebuilding: ${action.error}` } }
+        : s;
+    case 'container/sync-waiting':
+      return s.container
+        ? {
+            ...s,
+            container: {
+              ...s.container,
+              sync: `not running: ${action.paths} change${action.paths === 1 ? '' : 's'} wait for it`,
+            },
+          }
+        : s;
+    case 'container/in-sync':
+      return s.container
+        ? {
+            ...s,
+            container: {
+              ...s.container,
+              status: 'running',
+              imageId: action.imageId,
+              message: '',
+              sync: `image loaded; the container already has its ${action.checked} synced path${action.checked === 1 ? '' : 's'}`,
+            },
+            current: s.current ? { ...s.current, phase: 'done' } : s.current,
+          }
+        : s;
+    case 'container/drifted':
+      return s.container
+        ? {
+            ...s,
+            container: {
+              ...s.container,
+              sync: `drift at ${action.paths.length} path${action.paths.length === 1 ? '' : 's'} (${action.paths[0] ?? ''}…): replacing`,
+            },
+          }
+        : s;
     default:
       return s;
   }

@@ -114,6 +114,8 @@ export interface ContainerState {
   message: string;
   /** While 'starting': the container the new one replaces ('' or absent when none). */
   replacing?: string;
+  /** `--sync`: what the last live update did (`synced 2 files in 38 ms`), '' or absent before one. */
+  sync?: string;
 }
 
 export interface UiState {
@@ -140,6 +142,8 @@ export interface DevState {
   /** Latest event time: the renderers' clock. */
   nowMs: number;
   quitting: boolean;
+  /** `--sync`: the rules in force, one per entry (`src/ → /app/src (Dockerfile:7)`); absent without. */
+  syncRules?: string[];
 }
 
 /** Facts reported by controllers. */
@@ -190,6 +194,32 @@ export type DevEvent =
   | { type: 'container/logged'; timeMs: number; lines: string[] }
   | { type: 'container/exited'; timeMs: number; code: number }
   | { type: 'container/failed'; timeMs: number; error: string }
+  /** `--sync`: the rules in force (and rules `--sync auto` could not take, with why). */
+  | { type: 'sync/rules'; timeMs: number; rules: string[] }
+  /**
+   * `--sync`: changed files went into the running container (`ms` from the first change of the
+   * batch to the container holding them), then the exec or restart, if any.
+   */
+  | {
+      type: 'container/synced';
+      timeMs: number;
+      paths: string[];
+      files: number;
+      deleted: number;
+      ms: number;
+      exec?: { command: string; exitCode: number; output: string };
+      restarted?: boolean;
+    }
+  /** `--sync`: this batch is not for a live update (why); the next good build replaces the container. */
+  | { type: 'container/sync-skipped'; timeMs: number; reason: string }
+  /** `--sync`: the live update failed (why); the next good build replaces the container. */
+  | { type: 'container/sync-failed'; timeMs: number; error: string }
+  /** `--sync`: the container is not running; `paths` wait for it to run again. */
+  | { type: 'container/sync-waiting'; timeMs: number; paths: number }
+  /** `--sync`: the new image holds what the running container was given: it keeps running. */
+  | { type: 'container/in-sync'; timeMs: number; imageId: string; checked: number }
+  /** `--sync`: the running container differs from the new image at `paths`: it is replaced. */
+  | { type: 'container/drifted'; timeMs: number; paths: string[] }
   | { type: 'ui/resized'; timeMs: number; width: number; height: number };
 
 /** Intents from keys (and tests). */

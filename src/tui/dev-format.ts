@@ -236,8 +236,10 @@ export function containerSegments(c: ContainerState): Segment[] {
       const old = c.replacing ? ` · replacing ${sanitize(c.replacing)}` : '';
       return [{ text: '◌', color: 'cyan' }, { text: ` new container starting${image}…${old}` }];
     }
-    case 'running':
-      return [{ text: '●', color: 'green' }, { text: ` container ${name} running${id}` }];
+    case 'running': {
+      const sync = c.sync ? ` · ${sanitize(firstLine(c.sync))}` : '';
+      return [{ text: '●', color: 'green' }, { text: ` container ${name} running${id}${sync}` }];
+    }
     case 'exited':
       return [
         { text: '■', color: 'yellow' },

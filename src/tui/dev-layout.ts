@@ -420,6 +420,12 @@ export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[]
       ? wrapped('container', containerSegments(c), 'red')
       : [text('container', containerSegments(c), width)]
     : [];
+  // --sync: the rules in force, on one line under the container (cut to the width).
+  if (c && state.syncRules?.length)
+    containerHead = [
+      ...containerHead,
+      text('sync-rules', [{ text: `  ⇄ sync ${sanitize(state.syncRules.join(' · '))}`, dim: true }], width),
+    ];
   const containerLogLines = c
     ? c.logs
         .slice(-CONTAINER_LOG_LINES)

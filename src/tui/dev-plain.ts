@@ -207,6 +207,33 @@ export function createDevPlainRenderer(
       case 'container/failed':
         dev(`container failed: ${wholeText(e.error)}`);
         break;
+      case 'sync/rules':
+        for (const r of e.rules) dev(`sync: ${sanitize(r)}`);
+        break;
+      case 'container/synced':
+        dev(
+          `synced ${e.files + e.deleted} file${e.files + e.deleted === 1 ? '' : 's'} in ${e.ms} ms${e.exec ? ` · ${sanitize(e.exec.command)} exited ${e.exec.exitCode}` : ''}${e.restarted ? ' · restarted' : ''}`,
+        );
+        break;
+      case 'container/sync-skipped':
+        dev(`not synced, rebuilding: ${firstLine(e.reason)}`);
+        break;
+      case 'container/sync-failed':
+        dev(`sync failed, rebuilding: ${wholeText(e.error)}`);
+        break;
+      case 'container/sync-waiting':
+        dev(`container not running: ${e.paths} change(s) wait for it`);
+        break;
+      case 'container/in-sync':
+        dev(
+          `image ${shortId(e.imageId)} loaded; the container already has its ${e.checked} synced path(s): kept`,
+        );
+        break;
+      case 'container/drifted':
+        dev(
+          `container differs from the new image at ${e.paths.length} path(s): ${e.paths.slice(0, 3).join(', ')}; replacing`,
+        );
+        break;
       default:
         // sync/started, load/started, container/starting, session/latency, watch/closed and
         // ui/resized: too frequent, or the next line says it.

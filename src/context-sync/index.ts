@@ -7,7 +7,7 @@ export { ContextError, type ContextErrorCode } from './errors.js';
 export { defaultIndexDir } from './hash-index.js';
 /** Patterns of the ignore file a BuildKit build would use, and that file's path (or undefined). */
 /** Parses .dockerignore text like moby's ReadAll; the matcher mirrors moby's PatternMatcher. */
-export { PatternMatcher, parseDockerignore, readIgnorePatterns } from './ignore.js';
+export { IgnorePatternError, PatternMatcher, parseDockerignore, readIgnorePatterns } from './ignore.js';
 /** Renderings of a manifest for `depot context ls [--json]`. */
 export { type ContextListItem, contextListJson, contextTotals, formatContextList } from './list.js';
 /** Scan a context into a canonical manifest plus the files that hold each blob. */

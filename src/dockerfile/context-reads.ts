@@ -21,36 +21,41 @@ export type ContextReads =
 /** Variables visible in a stage: a value, or null when only the base image or BuildKit could tell. */
 type Scope = Map<string, string | null>;
 
-class Unknown extends Error {}
+/** A value (a variable, a path) that only the build itself could resolve; the message says which. */
+export class UnknownValue extends Error {}
 
 // The args BuildKit fills in itself when a stage declares them (platforms, proxies).
 const AUTOMATIC_ARGS = /^(TARGET|BUILD)(PLATFORM|OS|ARCH|VARIANT)$|^(HTTPS?|FTP|NO|ALL)_PROXY$/i;
 
-const REMOTE_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/|[^/\s]+@[^/\s]+:)/i;
+/** An ADD source that is fetched rather than read from the context (a URL, a git remote). */
+export const REMOTE_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/|[^/\s]+@[^/\s]+:)/i;
 
-/** `text` with the scope's variables expanded; Unknown when one cannot be known here. */
+/** `text` with the scope's variables expanded; UnknownValue when one cannot be known here. */
 function expand(text: string, scope: Scope): string {
   if (!text.includes('$')) return text;
   // A variable the Dockerfile never set may come from the base image: unknown (null).
   const out = expandVariables(text, (name) => (scope.has(name) ? scope.get(name) : null));
   if (out.includes('$'))
-    throw new Unknown(`${JSON.stringify(text)} names a variable only the build can resolve`);
+    throw new UnknownValue(`${JSON.stringify(text)} names a variable only the build can resolve`);
   return out;
 }
 
-/** The sources of a COPY/ADD argument text (flags already removed); the last word is the destination. */
-function sourceWords(args: string): string[] {
+/**
+ * The words of a COPY/ADD argument text (flags already removed), as BuildKit splits them: the
+ * sources, then the destination last. Variables are not expanded yet.
+ */
+export function copyWords(args: string): string[] {
   const text = args.trim();
   if (text.startsWith('[')) {
     try {
       const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed.slice(0, -1);
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed;
     } catch {
       // Not JSON after all: BuildKit reads it as shell form, so do we.
     }
   }
   // Shell form: BuildKit splits on whitespace, then expands each word.
-  return text.split(/\s+/).filter(Boolean).slice(0, -1);
+  return text.split(/\s+/).filter(Boolean);
 }
 
 function mountSource(value: string): string | undefined {
@@ -69,18 +74,41 @@ function mountSource(value: string): string | undefined {
   return source;
 }
 
-/** The context paths `dockerfile` can read, with `buildArgs` as given to the build. */
-export function contextReads(dockerfile: string, buildArgs: Readonly<Record<string, string>>): ContextReads {
-  const { instructions, syntax } = parseInstructions(dockerfile);
-  if (syntax) return { kind: 'all', reason: 'a "# syntax=" frontend may read any path' };
+/** One instruction as `walkInstructions` hands it over, with what its stage knows at that point. */
+export interface ScopedInstruction {
+  /** Upper case. */
+  keyword: string;
+  rest: string;
+  /** 1-based line of the instruction's first line. */
+  line: number;
+  /** 0-based index of the stage the instruction is in; -1 before the first FROM. */
+  stage: number;
+  /** For FROM: the base (a stage name or an image, lowercased, as written) and the stage's own name. */
+  from?: { base: string; name?: string };
+  /**
+   * `text` with the variables visible here expanded (build args, ARG, ENV); throws UnknownValue
+   * when one cannot be known here. Valid only during the visit (the scope moves on after it).
+   */
+  expand(text: string): string;
+}
 
+/**
+ * Walks `instructions` (from parseInstructions) keeping each stage's variables the way BuildKit
+ * does (global ARGs, a stage's ARGs with `buildArgs` applied, ENV inherited from a parent stage),
+ * and calls `visit` once per instruction, after the instruction's own ARG/ENV took effect.
+ */
+export function walkInstructions(
+  instructions: ReadonlyArray<{ keyword: string; rest: string; line: number }>,
+  buildArgs: Readonly<Record<string, string>>,
+  visit: (instruction: ScopedInstruction) => void,
+): void {
   const argValue = (name: string, fallback: string | null): string | null =>
     Object.hasOwn(buildArgs, name) ? buildArgs[name]! : fallback;
   const globals: Scope = new Map();
   const stageEnv = new Map<string, Scope>();
-  const paths = new Set<string>();
   let scope: Scope | undefined;
   let env: Scope = new Map();
+  let stage = -1;
   /** `NAME=value` words of ARG/ENV (ENV also takes the old `ENV NAME value` form). */
   const assignments = (rest: string, legacy: boolean): Array<[string, string | undefined]> => {
     const m = legacy ? /^([A-Za-z_][A-Za-z0-9_]*)\s+([^=]*)$/.exec(rest) : null;
@@ -93,56 +121,70 @@ export function contextReads(dockerfile: string, buildArgs: Readonly<Record<stri
         return eq < 0 ? [w.trim(), undefined] : [w.slice(0, eq), unquote(w.slice(eq + 1).trim())];
       });
   };
+  for (const { keyword, rest, line } of instructions) {
+    let from: ScopedInstruction['from'];
+    if (keyword === 'FROM') {
+      const words = rest.split(/\s+/).filter((w) => !w.startsWith('--'));
+      const base = (words[0] ?? '').toLowerCase();
+      // A stage sees its parent stage's ENV, not its ARGs; an image's ENV is unknown here.
+      env = new Map(stageEnv.get(base) ?? []);
+      scope = new Map(env);
+      stage++;
+      const name =
+        words.length >= 3 && words[1]!.toLowerCase() === 'as' ? words[2]!.toLowerCase() : undefined;
+      if (name) stageEnv.set(name, env);
+      from = { base, ...(name ? { name } : {}) };
+    } else if (keyword === 'ARG') {
+      for (const [name, raw] of assignments(rest, false)) {
+        if (!scope) {
+          globals.set(name, argValue(name, raw === undefined ? '' : expandOrNull(raw, globals)));
+          continue;
+        }
+        let value: string | null;
+        if (raw !== undefined) value = argValue(name, expandOrNull(raw, scope));
+        else if (Object.hasOwn(buildArgs, name)) value = buildArgs[name]!;
+        else if (globals.has(name)) value = globals.get(name)!;
+        else value = AUTOMATIC_ARGS.test(name) ? null : '';
+        scope.set(name, value);
+      }
+    } else if (keyword === 'ENV' && scope) {
+      for (const [name, raw] of assignments(rest, true)) {
+        const value = expandOrNull(raw ?? '', scope);
+        scope.set(name, value);
+        env.set(name, value);
+      }
+    }
+    const current = scope ?? globals;
+    visit({ keyword, rest, line, stage, ...(from ? { from } : {}), expand: (text) => expand(text, current) });
+  }
+}
+
+/** The context paths `dockerfile` can read, with `buildArgs` as given to the build. */
+export function contextReads(dockerfile: string, buildArgs: Readonly<Record<string, string>>): ContextReads {
+  const { instructions, syntax } = parseInstructions(dockerfile);
+  if (syntax) return { kind: 'all', reason: 'a "# syntax=" frontend may read any path' };
+  const paths = new Set<string>();
   try {
-    for (const { keyword, rest } of instructions) {
-      if (keyword === 'FROM') {
-        const words = rest.split(/\s+/).filter((w) => !w.startsWith('--'));
-        // A stage sees its parent stage's ENV, not its ARGs; an image's ENV is unknown here.
-        env = new Map(stageEnv.get((words[0] ?? '').toLowerCase()) ?? []);
-        scope = new Map(env);
-        if (words.length >= 3 && words[1]!.toLowerCase() === 'as') stageEnv.set(words[2]!.toLowerCase(), env);
-        continue;
-      }
-      if (keyword === 'ARG') {
-        for (const [name, raw] of assignments(rest, false)) {
-          if (!scope) {
-            globals.set(name, argValue(name, raw === undefined ? '' : expandOrNull(raw, globals)));
-            continue;
-          }
-          let value: string | null;
-          if (raw !== undefined) value = argValue(name, expandOrNull(raw, scope));
-          else if (Object.hasOwn(buildArgs, name)) value = buildArgs[name]!;
-          else if (globals.has(name)) value = globals.get(name)!;
-          else value = AUTOMATIC_ARGS.test(name) ? null : '';
-          scope.set(name, value);
-        }
-        continue;
-      }
-      if (!scope) continue;
-      if (keyword === 'ENV') {
-        for (const [name, raw] of assignments(rest, true)) {
-          const value = expandOrNull(raw ?? '', scope);
-          scope.set(name, value);
-          env.set(name, value);
-        }
-      } else if (keyword === 'COPY' || keyword === 'ADD') {
+    walkInstructions(instructions, buildArgs, ({ keyword, rest, stage, expand }) => {
+      if (stage < 0) return;
+      if (keyword === 'COPY' || keyword === 'ADD') {
         const { flags, args } = flagsOf(rest);
-        if (flags.some(([f]) => f === 'from')) continue;
-        for (const word of sourceWords(args)) {
+        if (flags.some(([f]) => f === 'from')) return;
+        for (const word of copyWords(args).slice(0, -1)) {
           if (word.startsWith('<<')) continue;
           if (keyword === 'ADD' && REMOTE_SOURCE.test(word)) continue;
-          addPath(paths, expand(word, scope), keyword);
+          addPath(paths, expand(word), keyword);
         }
       } else if (keyword === 'RUN') {
         for (const [f, value] of flagsOf(rest).flags) {
           if (f !== 'mount') continue;
           const source = mountSource(value);
-          if (source !== undefined) addPath(paths, expand(source, scope), 'RUN --mount');
+          if (source !== undefined) addPath(paths, expand(source), 'RUN --mount');
         }
       }
-    }
+    });
   } catch (err) {
-    if (err instanceof Unknown) return { kind: 'all', reason: err.message };
+    if (err instanceof UnknownValue) return { kind: 'all', reason: err.message };
     throw err;
   }
   return { kind: 'paths', paths: [...paths].sort() };
@@ -156,7 +198,7 @@ function expandOrNull(text: string, scope: Scope): string | null {
   try {
     return expand(text, scope);
   } catch (err) {
-    if (err instanceof Unknown) return null;
+    if (err instanceof UnknownValue) return null;
     throw err;
   }
 }
@@ -164,8 +206,8 @@ function expandOrNull(text: string, scope: Scope): string | null {
 function addPath(paths: Set<string>, source: string, what: string): void {
   // A backslash or a quote may be an escape or a character: not worth guessing.
   if (/[\\"']/.test(source))
-    throw new Unknown(`${what} ${JSON.stringify(source)} holds a backslash or quote`);
+    throw new UnknownValue(`${what} ${JSON.stringify(source)} holds a backslash or quote`);
   const clean = cleanFollowPath(source);
-  if (clean === '') throw new Unknown(`${what} ${JSON.stringify(source)} reads the whole context`);
+  if (clean === '') throw new UnknownValue(`${what} ${JSON.stringify(source)} reads the whole context`);
   paths.add(clean);
 }

@@ -1,4 +1,13 @@
-export { type ContextReads, contextReads } from './context-reads.js';
+export {
+  type ContextReads,
+  contextReads,
+  copyWords,
+  REMOTE_SOURCE,
+  type ScopedInstruction,
+  UnknownValue,
+  walkInstructions,
+} from './context-reads.js';
+export { flagsOf } from './flags.js';
 export {
   type ArgPlacement,
   argMovableBelow,

@@ -14,6 +14,7 @@ import {
   parseSyncConfig,
   parseSyncFlags,
   planSync,
+  syncRequested,
 } from './sync-rules.js';
 import type { SyncSettings } from './sync-types.js';
 
@@ -215,7 +216,19 @@ describe('depot.json', () => {
     assert.deepEqual(mergeSyncSettings(config, flags(['lib:/lib/x'])).settings.rules, [
       { src: 'lib', dest: '/lib/x', origin: '--sync' },
     ]);
-    assert.deepEqual(mergeSyncSettings(undefined, none), none);
+    const plain = flags(['src:/app/src']);
+    assert.deepEqual(mergeSyncSettings(undefined, plain), plain);
+    assert.equal(syncRequested(mergeSyncSettings(undefined, flags([]))), false);
+    assert.equal(syncRequested(auto), true);
+    // A companion with no rule to serve is a mistake, wherever it comes from.
+    assert.match(
+      rejects(() => mergeSyncSettings(undefined, none)),
+      /need sync rules/,
+    );
+    assert.match(
+      rejects(() => mergeSyncSettings(parse({ dev: { syncRestart: true } }), flags([]))),
+      /need sync rules \(add --sync SRC:DEST or --sync auto/,
+    );
   });
 });
 

@@ -252,20 +252,32 @@ export function parseSyncConfig(text: string, file: string, contextDir: string):
  * depot.json's settings with the command line's on top: `--sync` rules (or `auto`), when given,
  * replace the file's; `--sync-exec` replaces the file's command; `--sync-restart` turns restart
  * on; `--rebuild-on` patterns are added to the file's (a rebuild is never the unsafe choice).
+ * Throws DepotError('invalid_flag') when a companion setting is left without any rule to serve.
  */
 export function mergeSyncSettings(config: SyncRequest | undefined, flags: SyncRequest): SyncRequest {
-  if (!config) return flags;
-  const useFlags = flags.auto || flags.settings.rules.length > 0;
-  const exec = flags.settings.exec ?? config.settings.exec;
-  return {
+  const useFlags = !config || flags.auto || flags.settings.rules.length > 0;
+  const exec = flags.settings.exec ?? config?.settings.exec;
+  const merged: SyncRequest = {
     auto: useFlags ? flags.auto : config.auto,
     settings: {
       rules: useFlags ? flags.settings.rules : config.settings.rules,
       ...(exec !== undefined ? { exec } : {}),
-      restart: flags.settings.restart || config.settings.restart,
-      rebuildOn: [...new Set([...config.settings.rebuildOn, ...flags.settings.rebuildOn])],
+      restart: flags.settings.restart || config?.settings.restart === true,
+      rebuildOn: [...new Set([...(config?.settings.rebuildOn ?? []), ...flags.settings.rebuildOn])],
     },
   };
+  const s = merged.settings;
+  if (!merged.auto && s.rules.length === 0 && (s.exec !== undefined || s.restart || s.rebuildOn.length > 0))
+    throw invalid(
+      '--sync-exec, --sync-restart and --rebuild-on need sync rules',
+      `add --sync SRC:DEST or --sync auto (or "sync" under "dev" in ${CONFIG_FILE})`,
+    );
+  return merged;
+}
+
+/** True when the settings sync anything (rules given, or to come from the Dockerfile). */
+export function syncRequested(request: SyncRequest): boolean {
+  return request.auto || request.settings.rules.length > 0;
 }
 
 /** A COPY/ADD of the Dockerfile `--sync auto` could not turn into a rule, and why (for the dev screen). */
@@ -327,59 +339,49 @@ export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions
   });
   if (syntax) return whole(`a "# syntax=" frontend may build it differently (${syntax})`);
 
-  // The stages, to find the target and each stage's parent.
-  const stages: Array<{ name?: string; base: string }> = [];
-  for (const i of instructions) {
-    if (i.keyword !== 'FROM') continue;
-    const words = i.rest.split(/\s+/).filter((w) => !w.startsWith('--'));
-    const stageName =
-      words.length >= 3 && words[1]!.toLowerCase() === 'as' ? words[2]!.toLowerCase() : undefined;
-    stages.push({ base: (words[0] ?? '').toLowerCase(), ...(stageName ? { name: stageName } : {}) });
-  }
-  if (stages.length === 0) return whole('it has no FROM');
-  let target = stages.length - 1;
-  if (options.target !== undefined) {
-    target = stages.findIndex((s) => s.name === options.target!.toLowerCase());
-    if (target < 0) return whole(`it has no stage named ${JSON.stringify(options.target)}`);
-  }
-
   const files = options.contextFiles ? new Set(options.contextFiles) : undefined;
   const dirs = options.contextFiles ? directoriesOf(options.contextFiles) : undefined;
-  /** Working directory per stage at its end: a path, or a reason it is not known here. */
-  const stageWorkdir = new Map<string, { dir?: string; unknown: string }>();
-  let workdir: { dir?: string; unknown: string } = { unknown: '' };
-  const copies: Copy[] = [];
-  let lastRun = 0;
-
+  /** A stage's working directory: a path, or why it is not known here. */
+  type Workdir = { dir: string } | { unknown: string };
+  const stages: Array<{ name?: string; workdir: Workdir; copies: Copy[]; lastRun: number }> = [];
   walkInstructions(instructions, options.buildArgs, (ins) => {
-    if (ins.stage < 0) return;
     if (ins.from) {
-      if (ins.stage > 0) {
-        const prev = stages[ins.stage - 1];
-        if (prev?.name) stageWorkdir.set(prev.name, workdir);
-      }
-      workdir = stageWorkdir.get(ins.from.base) ?? {
-        unknown: "the base image's working directory decides (add a WORKDIR)",
-      };
+      // A stage starts in its parent stage's working directory; an image's is not known here.
+      const parent = stages.find((s) => s.name !== undefined && s.name === ins.from!.base);
+      const workdir: Workdir = parent
+        ? parent.workdir
+        : ins.from.base === 'scratch'
+          ? { dir: '/' }
+          : { unknown: "the base image's working directory decides (add a WORKDIR)" };
+      stages.push({ ...(ins.from.name ? { name: ins.from.name } : {}), workdir, copies: [], lastRun: 0 });
       return;
     }
+    const stage = stages[ins.stage];
+    if (!stage) return;
     if (ins.keyword === 'WORKDIR') {
       try {
         const w = ins.expand(ins.rest.trim());
-        if (w.startsWith('/')) workdir = { dir: posix.normalize(w), unknown: '' };
-        else if (workdir.dir !== undefined) workdir = { dir: posix.join(workdir.dir, w), unknown: '' };
-        else workdir = { unknown: `WORKDIR ${w} at line ${ins.line} is relative to the base image's` };
+        if (w.startsWith('/')) stage.workdir = { dir: posix.normalize(w) };
+        else if ('dir' in stage.workdir) stage.workdir = { dir: posix.join(stage.workdir.dir, w) };
+        else
+          stage.workdir = {
+            unknown: `WORKDIR ${w} at line ${ins.line} is relative to the base image's (make it absolute)`,
+          };
       } catch (err) {
         if (!(err instanceof UnknownValue)) throw err;
-        workdir = { unknown: `WORKDIR at line ${ins.line}: ${err.message}` };
+        stage.workdir = { unknown: `WORKDIR at line ${ins.line}: ${err.message}` };
       }
-      return;
-    }
-    if (ins.stage !== target) return;
-    if (ins.keyword === 'RUN') lastRun = ins.line;
-    if (ins.keyword !== 'COPY' && ins.keyword !== 'ADD') return;
-    copies.push(resolveCopy(ins, workdir, name, files, dirs));
+    } else if (ins.keyword === 'RUN') stage.lastRun = ins.line;
+    else if (ins.keyword === 'COPY' || ins.keyword === 'ADD')
+      stage.copies.push(resolveCopy(ins, stage.workdir, name, files, dirs));
   });
+  if (stages.length === 0) return whole('it has no FROM');
+  const stage =
+    options.target === undefined
+      ? stages.at(-1)!
+      : stages.find((s) => s.name === options.target!.toLowerCase());
+  if (!stage) return whole(`it has no stage named ${JSON.stringify(options.target)}`);
+  const { copies, lastRun } = stage;
 
   const rules: SyncRule[] = [];
   const refused: SyncRefusal[] = [];
@@ -428,7 +430,7 @@ function overlaps(a: string, b: string): boolean {
 /** A COPY/ADD of the target stage: the rules it gives, or why not, and what it writes. */
 function resolveCopy(
   ins: { keyword: string; rest: string; line: number; expand(text: string): string },
-  workdir: { dir?: string; unknown: string },
+  workdir: { dir: string } | { unknown: string },
   name: string,
   files: Set<string> | undefined,
   dirs: Set<string> | undefined,
@@ -454,11 +456,12 @@ function resolveCopy(
     destIsDir = d.endsWith('/') || d === '.' || d.endsWith('/.') || sourcesRaw.length > 1;
     if (d === '') destProblem = 'it has no destination';
     else if (d.startsWith('/')) dest = posix.normalize(d);
-    else if (workdir.dir !== undefined) dest = posix.join(workdir.dir, d);
+    else if ('dir' in workdir) dest = posix.join(workdir.dir, d);
     else destProblem = `its destination ${JSON.stringify(d)} is relative and ${workdir.unknown}`;
     if (dest !== undefined) {
       dest = dest.length > 1 ? dest.replace(/\/+$/, '') : dest;
-      if (dest === workdir.dir) destIsDir = true;
+      // WORKDIR made it a directory: a file goes into it.
+      if ('dir' in workdir && dest === workdir.dir) destIsDir = true;
     }
   } catch (err) {
     if (!(err instanceof UnknownValue)) throw err;

@@ -315,6 +315,29 @@ describe('--sync auto from the Dockerfile', () => {
     );
   });
 
+  test('JSON form, --link, ADD of a directory, COPY . . in the WORKDIR', () => {
+    assert.deepEqual(
+      derive([
+        'FROM busybox',
+        'WORKDIR /app',
+        'RUN true',
+        'COPY --link ["web dir/", "/srv/web/"]',
+        'ADD static/ /srv/static/',
+        'COPY . .',
+      ]).rules,
+      [
+        { src: 'web dir', dest: '/srv/web', origin: 'Dockerfile:4' },
+        { src: 'static', dest: '/srv/static', origin: 'Dockerfile:5' },
+        { src: '', dest: '/app', origin: 'Dockerfile:6' },
+      ],
+    );
+    // The Dockerfile's name in origins.
+    assert.equal(
+      derive(['FROM busybox', 'COPY . /app'], { dockerfileName: 'web.Dockerfile' }).rules[0]!.origin,
+      'web.Dockerfile:2',
+    );
+  });
+
   test('a file or a directory: where it lands; unknown without the context files', () => {
     const files = ['a.txt', 'lib/x.js', 'web/index.html', 'web/app.js'];
     assert.deepEqual(derive(['FROM busybox', 'COPY a.txt lib /app/'], { contextFiles: files }).rules, [

@@ -404,6 +404,101 @@ describe('--sync auto from the Dockerfile', () => {
     );
   });
 
+  test('what the rest of the build reads rebuilds: an install before the last RUN, the stages the image needs', () => {
+    const node = derive([
+      'FROM node:20',
+      'WORKDIR /app',
+      'COPY package.json package-lock.json ./',
+      'RUN npm ci',
+      'COPY . .',
+    ]);
+    assert.deepEqual(node.rules, [{ src: '', dest: '/app', origin: 'Dockerfile:5' }]);
+    assert.deepEqual(node.buildReads, [
+      { pattern: 'package.json', origin: 'Dockerfile:3' },
+      { pattern: 'package-lock.json', origin: 'Dockerfile:3' },
+    ]);
+    const settings: SyncSettings = {
+      rules: node.rules,
+      restart: false,
+      rebuildOn: [],
+      buildReads: node.buildReads,
+    };
+    const facts = (): PathFacts => ({ type: 'file', mode: 0o100644 });
+    assert.deepEqual(planSync(settings, ['src/a.js'], facts, { contextDir: '/c' }), {
+      kind: 'sync',
+      changes: [{ kind: 'file', dest: '/app/src/a.js', source: '/c/src/a.js', mode: 0o644, uid: 0, gid: 0 }],
+    });
+    assert.deepEqual(planSync(settings, ['src/a.js', 'package.json'], facts, { contextDir: '/c' }), {
+      kind: 'rebuild',
+      reason: 'package.json is read by Dockerfile:3 too',
+    });
+
+    const stages = derive([
+      'FROM node:20 AS build',
+      'WORKDIR /b',
+      'COPY tsconfig.json ./',
+      'RUN --mount=type=bind,source=scripts,target=/s true',
+      'COPY src/ ./src/',
+      'RUN tsc',
+      'FROM busybox AS tools',
+      'COPY tools/ /tools/',
+      'FROM busybox AS test',
+      'COPY . /t',
+      'COPY $UNKNOWN /u',
+      'FROM busybox',
+      'RUN --mount=from=tools,target=/tools true',
+      'COPY --from=build /b/dist /app/dist',
+      'COPY . /app',
+    ]);
+    assert.deepEqual(stages.rules, [{ src: '', dest: '/app', origin: 'Dockerfile:15' }]);
+    // The test stage is not built for this image: neither its reads nor its unknown source count.
+    assert.deepEqual(stages.buildReads, [
+      { pattern: 'tsconfig.json', origin: 'Dockerfile:3' },
+      { pattern: 'scripts', origin: 'Dockerfile:4' },
+      { pattern: 'src', origin: 'Dockerfile:5' },
+      { pattern: 'tools', origin: 'Dockerfile:8' },
+    ]);
+    const plan = (paths: string[]) =>
+      planSync(
+        { rules: stages.rules, restart: false, rebuildOn: [], buildReads: stages.buildReads },
+        paths,
+        facts,
+        {
+          contextDir: '/c',
+        },
+      );
+    assert.deepEqual(plan(['src/deep/a.ts']), {
+      kind: 'rebuild',
+      reason: 'src/deep/a.ts is read by Dockerfile:5 too',
+    });
+    assert.deepEqual(plan(['tools/x']), { kind: 'rebuild', reason: 'tools/x is read by Dockerfile:8 too' });
+    assert.equal(plan(['README.md', 'srcs/x']).kind, 'sync');
+  });
+
+  test('a path the image needs that depot cannot know refuses every rule', () => {
+    const r = derive([
+      'FROM busybox AS build',
+      'COPY bin/$TARGETARCH /bin/',
+      'RUN true',
+      'FROM busybox',
+      'COPY --from=0 /bin /bin',
+      'COPY . /app',
+    ]);
+    assert.deepEqual(r.rules, []);
+    assert.match(r.refused[0]!.reason, /^Dockerfile:2 reads a path depot cannot know \(.*TARGETARCH/);
+    // A COPY --from naming a variable may need any stage.
+    assert.deepEqual(
+      derive([
+        'FROM busybox AS a',
+        'COPY x /x',
+        'FROM busybox',
+        'COPY --from=$S /x /y',
+        'COPY . /app',
+      ]).buildReads,
+      [{ pattern: 'x', origin: 'Dockerfile:2' }],
+    );
+  });
+
   test('a later COPY writing into a rule refuses the earlier one', () => {
     const r = derive(
       [

@@ -7,7 +7,14 @@ import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { z } from 'zod';
 import { IgnorePatternError, PatternMatcher } from '../context-sync/index.js';
-import { copyWords, flagsOf, REMOTE_SOURCE, UnknownValue, walkInstructions } from '../dockerfile/index.js';
+import {
+  copyWords,
+  flagsOf,
+  instructionReads,
+  REMOTE_SOURCE,
+  UnknownValue,
+  walkInstructions,
+} from '../dockerfile/index.js';
 import { DepotError } from '../errors/index.js';
 import { parseInstructions } from '../registry/index.js';
 import type { SyncChange, SyncPlan, SyncRule, SyncSettings } from './sync-types.js';
@@ -293,6 +300,11 @@ export interface SyncRefusal {
 export interface AutoSyncRules {
   rules: SyncRule[];
   refused: SyncRefusal[];
+  /**
+   * What the build reads besides the rules' COPYs (SyncSettings.buildReads): the context sources of
+   * every other COPY/ADD and RUN bind mount of the target stage and of the stages it depends on.
+   */
+  buildReads: Array<{ pattern: string; origin: string }>;
 }
 
 /** What deriveAutoRules needs besides the Dockerfile's text. */
@@ -336,6 +348,7 @@ export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions
   const whole = (reason: string): AutoSyncRules => ({
     rules: [],
     refused: [{ origin: name, instruction: '', reason }],
+    buildReads: [],
   });
   if (syntax) return whole(`a "# syntax=" frontend may build it differently (${syntax})`);
 
@@ -343,7 +356,27 @@ export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions
   const dirs = options.contextFiles ? directoriesOf(options.contextFiles) : undefined;
   /** A stage's working directory: a path, or why it is not known here. */
   type Workdir = { dir: string } | { unknown: string };
-  const stages: Array<{ name?: string; workdir: Workdir; copies: Copy[]; lastRun: number }> = [];
+  interface Stage {
+    name?: string;
+    workdir: Workdir;
+    copies: Copy[];
+    lastRun: number;
+    /** Stages it builds on (FROM, COPY --from, RUN --mount from=): names or indexes; '*' when unknown. */
+    deps: Set<string>;
+    /** The context paths its steps read, by line. */
+    reads: Array<{ pattern: string; line: number }>;
+    /** A step reads a context path not known here: why. */
+    unknownRead?: string;
+  }
+  const stages: Stage[] = [];
+  const dependOn = (stage: Stage, raw: string, expand: (t: string) => string) => {
+    try {
+      stage.deps.add(expand(raw).toLowerCase());
+    } catch (err) {
+      if (!(err instanceof UnknownValue)) throw err;
+      stage.deps.add('*');
+    }
+  };
   walkInstructions(instructions, options.buildArgs, (ins) => {
     if (ins.from) {
       // A stage starts in its parent stage's working directory; an image's is not known here.
@@ -353,15 +386,32 @@ export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions
         : ins.from.base === 'scratch'
           ? { dir: '/' }
           : { unknown: "the base image's working directory decides (add a WORKDIR)" };
-      stages.push({ ...(ins.from.name ? { name: ins.from.name } : {}), workdir, copies: [], lastRun: 0 });
+      // A FROM naming a variable may name a stage: count it as depending on every one.
+      const deps = new Set([ins.from.base.includes('$') ? '*' : ins.from.base]);
+      stages.push({
+        ...(ins.from.name ? { name: ins.from.name } : {}),
+        workdir,
+        copies: [],
+        lastRun: 0,
+        deps,
+        reads: [],
+      });
       return;
     }
     const stage = stages[ins.stage];
     if (!stage) return;
+    try {
+      for (const r of instructionReads(ins)) stage.reads.push({ pattern: r.path, line: ins.line });
+    } catch (err) {
+      if (!(err instanceof UnknownValue)) throw err;
+      stage.unknownRead ??= `${name}:${ins.line} reads a path depot cannot know (${err.message})`;
+    }
     if (ins.keyword === 'WORKDIR') {
       try {
         const w = ins.expand(ins.rest.trim());
-        if (w.startsWith('/')) stage.workdir = { dir: posix.normalize(w) };
+        if (/[\\"']/.test(w))
+          stage.workdir = { unknown: `WORKDIR at line ${ins.line} holds a backslash or quote` };
+        else if (w.startsWith('/')) stage.workdir = { dir: posix.normalize(w) };
         else if ('dir' in stage.workdir) stage.workdir = { dir: posix.join(stage.workdir.dir, w) };
         else
           stage.workdir = {
@@ -371,20 +421,51 @@ export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions
         if (!(err instanceof UnknownValue)) throw err;
         stage.workdir = { unknown: `WORKDIR at line ${ins.line}: ${err.message}` };
       }
-    } else if (ins.keyword === 'RUN') stage.lastRun = ins.line;
-    else if (ins.keyword === 'COPY' || ins.keyword === 'ADD')
+    } else if (ins.keyword === 'RUN') {
+      stage.lastRun = ins.line;
+      for (const [flag, value] of flagsOf(ins.rest).flags) {
+        const from = flag === 'mount' ? /(?:^|,)\s*from=([^,]*)/i.exec(value) : null;
+        if (from) dependOn(stage, from[1]!, ins.expand);
+      }
+    } else if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {
+      const from = flagsOf(ins.rest).flags.find(([f]) => f === 'from');
+      if (from) dependOn(stage, from[1], ins.expand);
       stage.copies.push(resolveCopy(ins, stage.workdir, name, files, dirs));
+    }
   });
   if (stages.length === 0) return whole('it has no FROM');
-  const stage =
+  const targetIndex =
     options.target === undefined
-      ? stages.at(-1)!
-      : stages.find((s) => s.name === options.target!.toLowerCase());
+      ? stages.length - 1
+      : stages.findIndex((s) => s.name === options.target!.toLowerCase());
+  const stage = stages[targetIndex];
   if (!stage) return whole(`it has no stage named ${JSON.stringify(options.target)}`);
-  const { copies, lastRun } = stage;
 
+  // The stages the image is built from: only their reads matter (BuildKit builds no other).
+  const needed = new Set<number>([targetIndex]);
+  for (const queue = [targetIndex]; queue.length > 0; ) {
+    for (const dep of stages[queue.pop()!]!.deps) {
+      const found =
+        dep === '*'
+          ? stages.map((_, k) => k)
+          : [/^\d+$/.test(dep) ? Number(dep) : stages.findIndex((s) => s.name === dep)];
+      for (const k of found) {
+        if (k >= 0 && k < stages.length && !needed.has(k)) {
+          needed.add(k);
+          queue.push(k);
+        }
+      }
+    }
+  }
+  for (const k of [...needed].sort((x, y) => x - y)) {
+    const why = stages[k]!.unknownRead;
+    if (why) return whole(why);
+  }
+
+  const { copies, lastRun } = stage;
   const rules: SyncRule[] = [];
   const refused: SyncRefusal[] = [];
+  const kept = new Set<number>();
   for (const [k, c] of copies.entries()) {
     if (!c.rules && c.refusal === undefined) continue;
     const refuse = (reason: string) =>
@@ -410,8 +491,20 @@ export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions
       continue;
     }
     rules.push(...mine);
+    kept.add(c.line);
   }
-  return { rules, refused };
+  const buildReads: AutoSyncRules['buildReads'] = [];
+  const seen = new Set<string>();
+  for (const k of [...needed].sort((x, y) => x - y)) {
+    for (const r of stages[k]!.reads) {
+      if (k === targetIndex && kept.has(r.line)) continue;
+      const key = `${r.pattern}\0${r.line}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      buildReads.push({ pattern: r.pattern, origin: `${name}:${r.line}` });
+    }
+  }
+  return { rules, refused, buildReads };
 }
 
 /** Every directory that holds one of `files` (context-relative), '' excluded. */
@@ -607,10 +700,16 @@ export function planSync(
   const dockerfile = posix.normalize(options.dockerfile ?? 'Dockerfile');
   const buildFiles = new Set([dockerfile, `${dockerfile}.dockerignore`, '.dockerignore']);
   const rebuildOn = settings.rebuildOn.length > 0 ? new PatternMatcher(settings.rebuildOn) : undefined;
+  const reads = (settings.buildReads ?? []).map(({ pattern, origin }) => ({
+    origin,
+    matches: readMatcher(pattern),
+  }));
   for (const p of paths) {
     if (buildFiles.has(p)) return { kind: 'rebuild', reason: `${p} changed` };
     if (p === CONFIG_FILE) return { kind: 'rebuild', reason: `${p} changed (it holds the sync settings)` };
     if (rebuildOn?.matches(p)) return { kind: 'rebuild', reason: `${p} matches --rebuild-on` };
+    const read = reads.find((r) => r.matches(p));
+    if (read) return { kind: 'rebuild', reason: `${p} is read by ${read.origin} too` };
   }
   const changes: SyncChange[] = [];
   for (const p of paths) {
@@ -647,4 +746,17 @@ export function planSync(
     }
   }
   return { kind: 'sync', changes };
+}
+
+/** Whether a changed path is under a build read (a follow path: the path, what is below it, globs by component). */
+function readMatcher(pattern: string): (path: string) => boolean {
+  if (pattern === '') return () => true;
+  try {
+    const m = new PatternMatcher([pattern]);
+    return (path) => m.matches(path);
+  } catch (err) {
+    // A pattern this side cannot read could match anything: rebuild rather than guess.
+    if (err instanceof IgnorePatternError) return () => true;
+    throw err;
+  }
 }

@@ -28,6 +28,13 @@ export interface SyncSettings {
   restart: boolean;
   /** `--rebuild-on`: context paths (ignore-file patterns) whose change always rebuilds. */
   rebuildOn: string[];
+  /**
+   * `--sync auto`: context paths (ignore-file patterns, '' for the whole context) that other steps
+   * of the build read (a COPY before a RUN, a stage the image depends on): a change under one
+   * rebuilds, since the synced copy alone would not make what the build makes. `origin` names
+   * the step (`Dockerfile:3`).
+   */
+  buildReads?: Array<{ pattern: string; origin: string }>;
 }
 
 /** One change to make in the container. Paths are absolute container paths. */

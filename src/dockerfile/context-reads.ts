@@ -159,28 +159,58 @@ export function walkInstructions(
   }
 }
 
+/** One context path an instruction reads: cleaned (follow-path form, may hold globs; '' is the whole context). */
+export interface InstructionRead {
+  path: string;
+  /** The source as written, variables expanded. */
+  source: string;
+  /** `COPY`, `ADD` or `RUN --mount`. */
+  what: string;
+}
+
+/**
+ * The context paths one instruction reads: a COPY/ADD's sources (not `--from`, URLs or heredocs)
+ * and a RUN's `--mount=type=bind` sources, variables expanded. Throws UnknownValue when one cannot
+ * be known here (a variable only the build resolves, a backslash or quote).
+ */
+export function instructionReads(ins: ScopedInstruction): InstructionRead[] {
+  const out: InstructionRead[] = [];
+  const add = (raw: string, what: string) => {
+    const source = ins.expand(raw);
+    // A backslash or a quote may be an escape or a character: not worth guessing.
+    if (/[\\"']/.test(source))
+      throw new UnknownValue(`${what} ${JSON.stringify(source)} holds a backslash or quote`);
+    out.push({ path: cleanFollowPath(source), source, what });
+  };
+  if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {
+    const { flags, args } = flagsOf(ins.rest);
+    if (flags.some(([f]) => f === 'from')) return out;
+    for (const word of copyWords(args).slice(0, -1)) {
+      if (word.startsWith('<<')) continue;
+      if (ins.keyword === 'ADD' && REMOTE_SOURCE.test(word)) continue;
+      add(word, ins.keyword);
+    }
+  } else if (ins.keyword === 'RUN') {
+    for (const [f, value] of flagsOf(ins.rest).flags) {
+      if (f !== 'mount') continue;
+      const source = mountSource(value);
+      if (source !== undefined) add(source, 'RUN --mount');
+    }
+  }
+  return out;
+}
+
 /** The context paths `dockerfile` can read, with `buildArgs` as given to the build. */
 export function contextReads(dockerfile: string, buildArgs: Readonly<Record<string, string>>): ContextReads {
   const { instructions, syntax } = parseInstructions(dockerfile);
   if (syntax) return { kind: 'all', reason: 'a "# syntax=" frontend may read any path' };
   const paths = new Set<string>();
   try {
-    walkInstructions(instructions, buildArgs, ({ keyword, rest, stage, expand }) => {
-      if (stage < 0) return;
-      if (keyword === 'COPY' || keyword === 'ADD') {
-        const { flags, args } = flagsOf(rest);
-        if (flags.some(([f]) => f === 'from')) return;
-        for (const word of copyWords(args).slice(0, -1)) {
-          if (word.startsWith('<<')) continue;
-          if (keyword === 'ADD' && REMOTE_SOURCE.test(word)) continue;
-          addPath(paths, expand(word), keyword);
-        }
-      } else if (keyword === 'RUN') {
-        for (const [f, value] of flagsOf(rest).flags) {
-          if (f !== 'mount') continue;
-          const source = mountSource(value);
-          if (source !== undefined) addPath(paths, expand(source), 'RUN --mount');
-        }
+    walkInstructions(instructions, buildArgs, (ins) => {
+      if (ins.stage < 0) return;
+      for (const { path, source, what } of instructionReads(ins)) {
+        if (path === '') throw new UnknownValue(`${what} ${JSON.stringify(source)} reads the whole context`);
+        paths.add(path);
       }
     });
   } catch (err) {
@@ -201,13 +231,4 @@ function expandOrNull(text: string, scope: Scope): string | null {
     if (err instanceof UnknownValue) return null;
     throw err;
   }
-}
-
-function addPath(paths: Set<string>, source: string, what: string): void {
-  // A backslash or a quote may be an escape or a character: not worth guessing.
-  if (/[\\"']/.test(source))
-    throw new UnknownValue(`${what} ${JSON.stringify(source)} holds a backslash or quote`);
-  const clean = cleanFollowPath(source);
-  if (clean === '') throw new UnknownValue(`${what} ${JSON.stringify(source)} reads the whole context`);
-  paths.add(clean);
 }

@@ -2,6 +2,8 @@ export {
   type ContextReads,
   contextReads,
   copyWords,
+  type InstructionRead,
+  instructionReads,
   REMOTE_SOURCE,
   type ScopedInstruction,
   UnknownValue,

@@ -488,13 +488,8 @@ describe('--sync auto from the Dockerfile', () => {
     assert.match(r.refused[0]!.reason, /^Dockerfile:2 reads a path depot cannot know \(.*TARGETARCH/);
     // A COPY --from naming a variable may need any stage.
     assert.deepEqual(
-      derive([
-        'FROM busybox AS a',
-        'COPY x /x',
-        'FROM busybox',
-        'COPY --from=$S /x /y',
-        'COPY . /app',
-      ]).buildReads,
+      derive(['FROM busybox AS a', 'COPY x /x', 'FROM busybox', 'COPY --from=$S /x /y', 'COPY . /app'])
+        .buildReads,
       [{ pattern: 'x', origin: 'Dockerfile:2' }],
     );
   });

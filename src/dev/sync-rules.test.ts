@@ -382,6 +382,7 @@ describe('--sync auto from the Dockerfile', () => {
       'COPY <<EOF /etc/motd\nhi\nEOF',
       'COPY ../up/ /up/',
       'COPY conf/ /',
+      'COPY ["web/", "/srv/it\'s/"]',
     ]);
     assert.deepEqual(r.rules, []);
     assert.deepEqual(
@@ -396,6 +397,7 @@ describe('--sync auto from the Dockerfile', () => {
         ['Dockerfile:6', 'ADD unpacks archives: vendor.tar.gz may be one (use COPY for files)'],
         ['Dockerfile:12', 'its source "../up/" leaves the context'],
         ['Dockerfile:13', 'it copies into / (sync rules need a directory below /)'],
+        ['Dockerfile:14', 'its destination "/srv/it\'s/" holds a backslash or quote'],
       ],
     );
     assert.match(

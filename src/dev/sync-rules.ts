@@ -548,6 +548,8 @@ function resolveCopy(
     const d = ins.expand(words.at(-1) ?? '');
     destIsDir = d.endsWith('/') || d === '.' || d.endsWith('/.') || sourcesRaw.length > 1;
     if (d === '') destProblem = 'it has no destination';
+    else if (/[\\"']/.test(d))
+      destProblem = `its destination ${JSON.stringify(d)} holds a backslash or quote`;
     else if (d.startsWith('/')) dest = posix.normalize(d);
     else if ('dir' in workdir) dest = posix.join(workdir.dir, d);
     else destProblem = `its destination ${JSON.stringify(d)} is relative and ${workdir.unknown}`;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -8,6 +8,7 @@ import {
   type AutoRuleOptions,
   deriveAutoRules,
   loadSyncConfig,
+  localPathFacts,
   MAX_SYNC_PATHS,
   mergeSyncSettings,
   type PathFacts,
@@ -652,5 +653,43 @@ describe('planSync', () => {
       /^1001 paths changed at once \(more than 1000\)/,
     );
     assert.equal(plan(base, many.slice(1)).kind, 'sync');
+  });
+});
+
+describe('localPathFacts', () => {
+  test('files, links, directories, gone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'depot-facts-'));
+    try {
+      await mkdir(join(dir, 'src'));
+      await writeFile(join(dir, 'src/a.sh'), 'echo');
+      await chmod(join(dir, 'src/a.sh'), 0o750);
+      await symlink('a.sh', join(dir, 'src/link'));
+      const look = localPathFacts(dir);
+      assert.deepEqual(look('src/a.sh')?.type, 'file');
+      assert.equal(look('src/a.sh')!.mode & 0o7777, 0o750);
+      assert.deepEqual(look('src/link') && { ...look('src/link'), mode: 0 }, {
+        type: 'symlink',
+        mode: 0,
+        target: 'a.sh',
+      });
+      assert.equal(look('src')?.type, 'dir');
+      assert.equal(look('src/gone'), undefined);
+      assert.equal(look('src/a.sh/under'), undefined);
+      const plan = planSync(
+        { rules: [{ src: 'src', dest: '/app', origin: '--sync' }], restart: false, rebuildOn: [] },
+        ['src/a.sh', 'src/gone'],
+        look,
+        { contextDir: dir },
+      );
+      assert.deepEqual(plan, {
+        kind: 'sync',
+        changes: [
+          { kind: 'file', dest: '/app/a.sh', source: join(dir, 'src/a.sh'), mode: 0o750, uid: 0, gid: 0 },
+          { kind: 'delete', dest: '/app/gone' },
+        ],
+      });
+    } finally {
+      await rm(dir, { recursive: true });
+    }
   });
 });

@@ -3,6 +3,7 @@
  * from flags, from `depot.json`, or (`--sync auto`) from the Dockerfile; and the plan for one
  * batch of changed paths (sync these, or rebuild and why). Pure but for reading depot.json.
  */
+import { lstatSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { z } from 'zod';
@@ -665,6 +666,28 @@ export interface PathFacts {
   mode: number;
   /** A symlink's target, as stored. */
   target?: string;
+}
+
+/**
+ * planSync's `lookup` over the local disk: lstat of `<contextDir>/<path>` (links not followed),
+ * undefined when the path is gone; anything that is not a file, link or directory counts as gone.
+ */
+export function localPathFacts(contextDir: string): (path: string) => PathFacts | undefined {
+  return (path) => {
+    const full = join(contextDir, path);
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(full);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    if (st.isSymbolicLink()) return { type: 'symlink', mode: st.mode, target: readlinkSync(full) };
+    if (st.isDirectory()) return { type: 'dir', mode: st.mode };
+    if (st.isFile()) return { type: 'file', mode: st.mode };
+    return undefined;
+  };
 }
 
 /** What planSync needs to know of the session besides the settings. */

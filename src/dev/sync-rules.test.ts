@@ -330,6 +330,9 @@ describe('--sync auto from the Dockerfile', () => {
         { src: 'web dir', dest: '/srv/web', origin: 'Dockerfile:4' },
         { src: 'static', dest: '/srv/static', origin: 'Dockerfile:5' },
         { src: '', dest: '/app', origin: 'Dockerfile:6' },
+        // COPY . . copies them into /app too.
+        { src: 'web dir', dest: '/app/web dir', origin: 'Dockerfile:6' },
+        { src: 'static', dest: '/app/static', origin: 'Dockerfile:6' },
       ],
     );
     // The Dockerfile's name in origins.
@@ -495,6 +498,36 @@ describe('--sync auto from the Dockerfile', () => {
         .buildReads,
       [{ pattern: 'x', origin: 'Dockerfile:2' }],
     );
+  });
+
+  test('a path two kept COPYs copy lands in both places', () => {
+    const r = derive(['FROM busybox', 'COPY --chown=1:2 . /app', 'COPY conf/ /etc/app/', 'COPY conf/x/ /x/']);
+    assert.deepEqual(r.rules, [
+      { src: '', dest: '/app', uid: 1, gid: 2, origin: 'Dockerfile:2' },
+      { src: 'conf', dest: '/etc/app', origin: 'Dockerfile:3' },
+      { src: 'conf/x', dest: '/x', origin: 'Dockerfile:4' },
+      { src: 'conf', dest: '/app/conf', uid: 1, gid: 2, origin: 'Dockerfile:2' },
+      { src: 'conf/x', dest: '/app/conf/x', uid: 1, gid: 2, origin: 'Dockerfile:2' },
+      { src: 'conf/x', dest: '/etc/app/x', origin: 'Dockerfile:3' },
+    ]);
+    const plan = planSync(
+      { rules: r.rules, restart: false, rebuildOn: [] },
+      ['conf/x/y', 'conf/z'],
+      () => undefined,
+      {
+        contextDir: '/c',
+      },
+    );
+    assert.deepEqual(plan, {
+      kind: 'sync',
+      changes: [
+        { kind: 'delete', dest: '/x/y' },
+        { kind: 'delete', dest: '/app/conf/x/y' },
+        { kind: 'delete', dest: '/etc/app/x/y' },
+        { kind: 'delete', dest: '/etc/app/z' },
+        { kind: 'delete', dest: '/app/conf/z' },
+      ],
+    });
   });
 
   test('a later COPY writing into a rule refuses the earlier one', () => {

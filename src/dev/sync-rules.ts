@@ -494,6 +494,17 @@ export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions
     rules.push(...mine);
     kept.add(c.line);
   }
+  // planSync maps a path by the longest source only (rules of that same source all apply), but
+  // the image holds a path copied by two COPYs twice (`COPY . /app`, `COPY conf/ /etc/app/`): give
+  // the outer COPY a rule of the inner one's source too, so both copies stay current.
+  const direct = [...rules];
+  for (const inner of new Set(direct.map((r) => r.src))) {
+    for (const outer of direct) {
+      if (outer.src === inner || !(outer.src === '' || inner.startsWith(`${outer.src}/`))) continue;
+      const dest = posix.join(outer.dest, outer.src === '' ? inner : inner.slice(outer.src.length + 1));
+      if (!rules.some((r) => r.src === inner && r.dest === dest)) rules.push({ ...outer, src: inner, dest });
+    }
+  }
   const buildReads: AutoSyncRules['buildReads'] = [];
   const seen = new Set<string>();
   for (const k of [...needed].sort((x, y) => x - y)) {

@@ -341,7 +341,9 @@ const CHOWN_NUMERIC = /^(\d+)(?::(\d+))?$/;
  * The sync rules `--sync auto` takes from a Dockerfile: each COPY/ADD from the context in the
  * target stage (the last one when no target) that comes after the stage's last RUN (a RUN may read
  * any file, so a file it could have read must rebuild) and whose destination no later COPY/ADD
- * writes into. Every other context COPY/ADD of that stage is listed in `refused` with its reason.
+ * writes into. Every other context COPY/ADD of that stage is listed in `refused` with its reason;
+ * what the build reads besides the rules' COPYs comes back as `buildReads` (for SyncSettings), and
+ * the whole file is refused when a step the image needs reads a path only the build can resolve.
  */
 export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions): AutoSyncRules {
   const name = options.dockerfileName ?? 'Dockerfile';
@@ -715,8 +717,9 @@ export interface PlanOptions {
  * What a batch of changed context paths (context-relative, '/'-separated) means for the running
  * container: the changes to make, each path mapped by the rule with the longest matching source
  * (every rule of that same source when several share it), or a rebuild and the first reason
- * found: the Dockerfile, an ignore file or depot.json changed, a path matches `--rebuild-on`, a
- * path no rule covers, a rule's source itself was deleted, too many paths.
+ * found: the Dockerfile, an ignore file or depot.json changed, a path matches `--rebuild-on` or a
+ * `buildReads` pattern, a path no rule covers, a rule's source itself was deleted or is a symlink,
+ * too many paths.
  */
 export function planSync(
   settings: SyncSettings,

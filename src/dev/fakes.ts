@@ -441,8 +441,8 @@ export class FakeContainerSyncer implements ContainerSyncer {
   private starts = new Map<string, number>();
 
   fs(id: string): Map<string, string> {
-    let m = this.files.get(id);
-    if (!m) this.files.set(id, (m = new Map()));
+    const m = this.files.get(id) ?? new Map<string, string>();
+    this.files.set(id, m);
     return m;
   }
 

@@ -58,8 +58,9 @@ const SHOWN = 10;
  */
 export async function runSmartCacheVerify(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
   const { runBuild, parsePlatforms } = await import('./build.js');
+  // On stderr, --progress json included (its events are on stdout): only --quiet silences it.
   const say = (text: string) => {
-    if (!opts.quiet && opts.progress !== 'json') process.stderr.write(`depot: smart cache verify: ${text}\n`);
+    if (!opts.quiet) process.stderr.write(`depot: smart cache verify: ${text}\n`);
   };
   say('building the smart plan');
   const smart = await runBuild({ ...opts, smartCache: 'on' }, signal);

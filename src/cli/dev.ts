@@ -13,6 +13,7 @@ import {
   reduceDev,
   systemClock,
 } from '../dev/index.js';
+import type { LiveSyncDeps } from '../dev/loop.js';
 import { createDevBuilder } from '../dev/real-builder.js';
 import type { LocalEngine } from '../docker/index.js';
 import { type ProgressMode, resolveProgressMode } from '../progress/index.js';
@@ -32,6 +33,7 @@ import {
   parsePlatforms,
   resolveBuildInputs,
 } from './build.js';
+import { devLiveSync } from './dev-sync.js';
 import { requireLocalEngine } from './local-engine-check.js';
 import { progressIntervals } from './progress-events.js';
 
@@ -39,6 +41,10 @@ export interface DevOptions extends BuildOptions {
   run?: string;
   quietMs: string;
   onChange: string;
+  sync?: string[];
+  syncExec?: string;
+  syncRestart?: boolean;
+  rebuildOn?: string[];
 }
 
 const COMMANDS = new Set<string>([
@@ -138,9 +144,16 @@ export async function runDev(opts: DevOptions): Promise<void> {
   let registryAuth: (text: string) => Promise<Record<string, RegistryAuth>>;
   let local: LocalEngine;
   let link: Awaited<ReturnType<typeof openDevAgent>>;
+  let liveSync: LiveSyncDeps | undefined;
+  let syncRules: string[] | undefined;
+  let showRules = (rules: string[]) => {
+    syncRules = rules;
+  };
   try {
     // Every dev build loads into the local engine (and --run starts it there): it must answer first.
     local = await requireLocalEngine();
+    // Bad --sync input (or --sync without --run) stops here, before anything is synced.
+    liveSync = await devLiveSync(opts, inputs, local, (rules) => showRules(rules));
     target = await openBuilderTarget(opts);
     // The loop reconnects on its own: a refused transport setting must stop it before it starts.
     try {
@@ -256,6 +269,9 @@ export async function runDev(opts: DevOptions): Promise<void> {
   link.agent?.onFallback((reason) =>
     store.dispatch({ type: 'agent/unavailable', timeMs: Date.now(), reason }),
   );
+  // The --sync rules derived before the screen existed, then every later derivation.
+  if (syncRules) store.dispatch({ type: 'sync/rules', timeMs: Date.now(), rules: syncRules });
+  showRules = (rules) => store.dispatch({ type: 'sync/rules', timeMs: Date.now(), rules });
   const loop = createDevLoop({
     store,
     builder,
@@ -266,6 +282,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
     onChange: opts.onChange,
     url: target.url,
     progressIntervalMs: progressIntervals().eventMs,
+    liveSync,
   });
   if (mode === 'tty') {
     const { renderDevTty } = await import('../tui/index.js');

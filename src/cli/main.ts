@@ -155,6 +155,15 @@ function createProgram(): Command {
     )
     .option('--no-agent', 'watch and sync in this process, without the local agent (also DEPOT_NO_AGENT=1)')
     .option(
+      '--sync <src:dest|auto>',
+      'live-update the --run container: files under SRC go to DEST in it on save (repeatable; auto: from the Dockerfile)',
+      collect,
+      [],
+    )
+    .option('--sync-exec <command>', 'run this in the container (sh -c) after each live update')
+    .option('--sync-restart', 'restart the container after each live update')
+    .option('--rebuild-on <pattern>', 'a change to these paths always rebuilds (repeatable)', collect, [])
+    .option(
       '--no-smart-cache',
       'build the Dockerfile as written (by default the smart cache installs dependencies before the rest of the context, where that is sound)',
     )

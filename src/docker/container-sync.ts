@@ -29,6 +29,7 @@ const RESTART_TIMEOUT_SEC = 2;
 /** How long a quick call (inspect, stat, exec create) may take. */
 const QUICK_MS = 10_000;
 const HASH_CONCURRENCY = 4;
+const STAT_CONCURRENCY = 16;
 
 // Go's os.FileMode type bits, as the archive stat header carries them.
 const GO_MODE_DIR = 2 ** 31;
@@ -262,9 +263,10 @@ export function createContainerSyncer(engine: LocalEngine | string): ContainerSy
     }
     const missing = new Set<string>();
     // Ask about the deepest parents first: one that exists vouches for every directory above it.
-    let ask = [...owners.keys()].filter((p) => ![...owners.keys()].some((q) => q.startsWith(`${p}/`)));
+    const withChild = new Set([...owners.keys()].map((p) => posix.dirname(p)));
+    let ask = [...owners.keys()].filter((p) => !withChild.has(p));
     while (ask.length > 0) {
-      const found = await Promise.all(ask.map((p) => exists(id, p, signal)));
+      const found = await mapLimit(ask, STAT_CONCURRENCY, (p) => exists(id, p, signal));
       const next = new Set<string>();
       ask.forEach((p, i) => {
         if (found[i]) return;
@@ -309,7 +311,7 @@ export function createContainerSyncer(engine: LocalEngine | string): ContainerSy
     },
 
     async exec(containerId, command, signal) {
-      const what = `--sync-exec in container ${containerId}`;
+      const what = `exec in container ${containerId}`;
       const r = await runExec(containerId, ['sh', '-c', command], undefined, signal, what);
       if (r.notFound)
         throw new DepotError(
@@ -601,6 +603,17 @@ function failure(err: unknown, what: string, signal?: AbortSignal): DepotError {
       cause: err,
     },
   );
+}
+
+/** `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 function describe(paths: string[]): string {

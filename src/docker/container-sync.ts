@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tar from 'tar-stream';
 // Type-only: the shapes are shared with the dev loop, and erase at run time (no import cycle).
-import type { ContainerSyncer, SyncChange } from '../dev/sync-types.js';
+import type { ContainerSyncer, SyncChange } from '../dev/index.js';
 import { demuxStream, type EngineApi, errorMessage, readBody } from '../engine-api/index.js';
 import { DepotError } from '../errors/index.js';
 import type { LocalEngine } from './local-engine.js';

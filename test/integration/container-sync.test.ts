@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tarStream from 'tar-stream';
-import type { ContainerSyncer, SyncChange } from '../../src/dev/sync-types.js';
+import type { ContainerSyncer, SyncChange } from '../../src/dev/index.js';
 import { createContainerSyncer, EXEC_OUTPUT_CAP } from '../../src/docker/index.js';
 import { DOCKER, docker, LAPTOP_ENGINE, tempDir, until } from './harness.js';
 

@@ -327,7 +327,16 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
         : action.restarted
           ? ' · restarted'
           : '';
-      return { ...s, container: { ...s.container, sync: `synced ${what} in ${action.ms} ms${then}` } };
+      // It took the files: it runs (again, when it had exited and was started by hand).
+      return {
+        ...s,
+        container: {
+          ...s.container,
+          status: 'running',
+          message: '',
+          sync: `synced ${what} in ${action.ms} ms${then}`,
+        },
+      };
     }
     case 'container/sync-skipped':
       return s.container ? { ...s, container: { ...s.container, sync: `rebuilding: ${action.reason}` } } : s;

@@ -240,11 +240,13 @@ export function containerSegments(c: ContainerState): Segment[] {
       const sync = c.sync ? ` · ${sanitize(firstLine(c.sync))}` : '';
       return [{ text: '●', color: 'green' }, { text: ` container ${name} running${id}${sync}` }];
     }
-    case 'exited':
+    case 'exited': {
+      const sync = c.sync ? ` · ${sanitize(firstLine(c.sync))}` : '';
       return [
         { text: '■', color: 'yellow' },
-        { text: ` container ${name} exited${id}${msg ? `: ${msg}` : ''}`, color: 'yellow' },
+        { text: ` container ${name} exited${id}${msg ? `: ${msg}` : ''}${sync}`, color: 'yellow' },
       ];
+    }
     case 'kept':
       return [
         { text: '●', color: 'yellow' },

@@ -1,0 +1,116 @@
+/**
+ * `depot dev --sync auto` in a real terminal against real dockerds: a busybox httpd serves a
+ * directory the rules (derived from the Dockerfile) sync; an edit is served without a new
+ * container, the image rebuilt behind it is found in sync and the container kept; a change
+ * outside the rules rebuilds and replaces; changes made while the container is stopped are not
+ * lost (they go in when it runs again; the loop's own tests cover the order of events).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { devOwner } from '../../src/dev/container-runner.js';
+import {
+  type BuilderProcess,
+  DEPOT_BIN,
+  docker,
+  isolatedEnv,
+  LAPTOP_ENGINE,
+  skipReason,
+  startBuilder,
+  tempDir,
+  until,
+} from './harness.js';
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const skip = skipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
+
+describe('depot dev --sync', { skip }, () => {
+  let builder: BuilderProcess;
+  let token: string;
+  const sock = `depot-sync-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+  const screen = () => tmux('capture-pane', '-p', '-t', 'dev').replace(/\s+/g, ' ');
+
+  before(async () => {
+    builder = await startBuilder();
+    token = builder.token('dev-sync');
+  });
+  after(async () => {
+    spawnSync('tmux', ['-L', sock, 'kill-server']);
+    await builder?.stop();
+  });
+
+  test('an edit is served by the running container; the rebuilt image is found in sync; outside the rules it rebuilds; changes made while it is stopped are not lost', async () => {
+    const ctx = tempDir('dev-sync');
+    mkdirSync(join(ctx, 'www'));
+    mkdirSync(join(ctx, 'conf'));
+    const nonce = `${process.pid}-${Date.now()}`;
+    writeFileSync(join(ctx, 'www', 'index.html'), `v0 ${nonce}\n`);
+    writeFileSync(join(ctx, 'conf', 'app.conf'), `c0 ${nonce}\n`);
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      'FROM busybox\nCOPY conf/ /etc/app/\nRUN cat /etc/app/app.conf\nCOPY www/ /www/\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
+    );
+    const tag = `depot-it/dev-sync:${process.pid}`;
+    const port = 30_000 + (process.pid % 20_000);
+    const owner = devOwner(realpathSync(ctx), '', [tag]);
+    const container = () =>
+      docker(LAPTOP_ENGINE, ['ps', '-a', '--filter', `label=dev.depot.owner=${owner}`, '--format', '{{.ID}}'])
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean);
+    const served = () =>
+      spawnSync('curl', ['-s', '-m', '1', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout ?? '';
+
+    // A real terminal: no CI markers (Ink renders only a final frame when it sees one).
+    const { CI: _ci, ...base } = isolatedEnv();
+    const env = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} -t ${tag} --run '-p ${port}:80' --sync auto ${ctx}`;
+    tmux('new-session', '-d', '-s', 'dev', '-x', '120', '-y', '32', cmd);
+    try {
+      await until('the app serves v0', () => served().startsWith('v0'), 90_000);
+      // The rules derived from the Dockerfile: www/ (after the last RUN), not conf/ (a RUN reads it).
+      await until('the rules on screen', () => /⇄ sync www → \/www \(Dockerfile:4\)/.test(screen()), 10_000);
+      assert.match(screen(), /not synced: COPY conf\/ \/etc\/app\/ \(Dockerfile:2\): the RUN at line 3/);
+      const [first] = container();
+      assert.ok(first);
+
+      // An edit under the rule: served by the same container, then the rebuilt image is in sync.
+      writeFileSync(join(ctx, 'www', 'index.html'), `v1 ${nonce}\n`);
+      await until('v1 served', () => served().startsWith('v1'), 10_000);
+      await until('synced on screen', () => /synced 1 file in \d+ ms/.test(screen()), 10_000);
+      await until('image checked', () => /already has its 1 synced path/.test(screen()), 60_000);
+      assert.deepEqual(container(), [first], 'the container was not replaced');
+      assert.equal(
+        docker(LAPTOP_ENGINE, ['run', '--rm', '--entrypoint', 'cat', tag, '/www/index.html']).stdout,
+        `v1 ${nonce}\n`,
+        'the image has the edit too',
+      );
+
+      // Outside the rules: a rebuild that replaces the container.
+      writeFileSync(join(ctx, 'conf', 'app.conf'), `c1 ${nonce}\n`);
+      await until('replaced', () => (container()[0] ?? first) !== first, 60_000);
+      await until('served again', () => served().startsWith('v1'), 10_000);
+      const [second] = container();
+
+      // Stopped behind the session's back: the edit waits and is not lost — it goes in when the
+      // container runs again, or the image built meanwhile (which has it) replaces the container.
+      docker(LAPTOP_ENGINE, ['stop', '-t', '1', second!]);
+      writeFileSync(join(ctx, 'www', 'index.html'), `v2 ${nonce}\n`);
+      await until('waiting on screen', () => /not running: 1 change wait/.test(screen()), 10_000);
+      docker(LAPTOP_ENGINE, ['start', second!]);
+      await until('v2 served after the restart', () => served().startsWith('v2'), 15_000);
+      assert.equal(container().length, 1);
+
+      tmux('send-keys', '-t', 'dev', 'q');
+      await until('container removed on quit', () => container().length === 0, 20_000);
+    } finally {
+      for (const id of container()) docker(LAPTOP_ENGINE, ['rm', '-f', id]);
+      docker(LAPTOP_ENGINE, ['rmi', '-f', tag]);
+    }
+  });
+});

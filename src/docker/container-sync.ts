@@ -14,6 +14,7 @@ import tar from 'tar-stream';
 // Type-only: the shapes are shared with the dev loop, and erase at run time (no import cycle).
 import type { ContainerSyncer, SyncChange } from '../dev/index.js';
 import { demuxStream, type EngineApi, errorMessage, readBody } from '../engine-api/index.js';
+import { entryDone, type HeaderArg } from '../engine-api/tar-entry.js';
 import { DepotError } from '../errors/index.js';
 import type { LocalEngine } from './local-engine.js';
 import { localEngineApi } from './local-engine.js';
@@ -34,8 +35,6 @@ const STAT_CONCURRENCY = 16;
 // Go's os.FileMode type bits, as the archive stat header carries them.
 const GO_MODE_DIR = 2 ** 31;
 const GO_MODE_SYMLINK = 2 ** 27;
-
-type HeaderArg = Partial<tar.Header> & Pick<tar.Header, 'name'>;
 
 /** One entry of the upload: a change of the batch, or a parent directory the container lacks. */
 type Entry =
@@ -468,14 +467,6 @@ async function writeEntries(pack: tar.Pack, entries: Entry[], signal?: AbortSign
     }
   }
   pack.finalize();
-}
-
-function entryDone(pack: tar.Pack, header: HeaderArg, body?: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-    if (body) pack.entry(header, body, cb);
-    else pack.entry(header, cb);
-  });
 }
 
 /** A big file, streamed from disk: exactly the size announced, or the batch fails (it changed meanwhile). */

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import tar from 'tar-stream';
+import { entryDone, type HeaderArg } from '../../../src/engine-api/tar-entry.js';
 import { type ContextEntry, comparePaths, sortEntries } from '../../../src/protocol/index.js';
 import { EngineError } from './types.js';
-
-type HeaderArg = Partial<tar.Header> & Pick<tar.Header, 'name'>;
 
 /** Folder of the tar where a Dockerfile that is not part of the context is placed. */
 export const INJECTED_DOCKERFILE_DIR = '.depot';
@@ -99,14 +98,6 @@ async function writeAll(
     else await writeFile(pack, e, openBlob);
   }
   pack.finalize();
-}
-
-function entryDone(pack: tar.Pack, header: HeaderArg, body?: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-    if (body) pack.entry(header, body, cb);
-    else pack.entry(header, cb);
-  });
 }
 
 async function writeFile(

@@ -19,7 +19,7 @@ import {
   type SyncRequest,
   syncRequested,
 } from '../dev/sync-rules.js';
-import type { SyncRule, SyncSettings } from '../dev/sync-types.js';
+import type { SyncPlan, SyncRule, SyncSettings } from '../dev/sync-types.js';
 import { createContainerSyncer } from '../docker/container-sync.js';
 import type { LocalEngine } from '../docker/index.js';
 import { DepotError } from '../errors/index.js';
@@ -88,9 +88,22 @@ export async function devLiveSync(
   const dockerfileName = dockerfileAbs
     ? relative(contextDir, dockerfileAbs) || basename(dockerfileAbs)
     : 'Dockerfile';
+  /** Rules set aside because the running image lacks their destination (checked per container). */
+  let absent = new Set<SyncRule>();
+  /** The lines `--sync auto` adds below the rules (what it could not take). */
+  let notes: string[] = [];
+  const show = (rules: SyncRule[]) =>
+    onRules([
+      ...rules.map((r) =>
+        absent.has(r)
+          ? `not synced: ${ruleLine(r)}: ${r.dest} is not in the image; changes under ${r.src || 'the context'} rebuild`
+          : ruleLine(r),
+      ),
+      ...notes,
+    ]);
   const derive = async (): Promise<SyncSettings> => {
     if (!request.auto) {
-      onRules(request.settings.rules.map(ruleLine));
+      show(request.settings.rules);
       return request.settings;
     }
     const text = dockerfileAbs ? await readFile(dockerfileAbs, 'utf8') : '';
@@ -100,28 +113,61 @@ export async function devLiveSync(
       contextFiles: await contextFileList(contextDir, dockerfileAbs),
       dockerfileName,
     });
-    onRules([
-      ...auto.rules.map(ruleLine),
+    notes = [
       ...auto.refused.map(
         (r) => `not synced: ${r.instruction ? `${r.instruction} ` : ''}(${r.origin}): ${r.reason}`,
       ),
       ...(auto.rules.length ? [] : ['no rule: every change rebuilds']),
-    ]);
+    ];
+    absent = new Set();
+    show(auto.rules);
     return { ...request.settings, rules: auto.rules, buildReads: auto.buildReads };
   };
   let settings = await derive();
   const facts = localPathFacts(contextDir);
   const planOptions = { contextDir, dockerfile: dockerfileAbs };
   const dockerfileRel = dockerfileAbs ? relative(contextDir, dockerfileAbs) : '';
+  const syncer = createContainerSyncer(local);
   return {
     async plan(paths) {
-      const plan = planSync(settings, paths, facts, planOptions);
+      const unusable = settings.rules.filter((r) => absent.has(r));
+      const covered = (r: SyncRule, p: string) => r.src === '' || p === r.src || p.startsWith(`${r.src}/`);
+      const setAside = paths
+        .map((p) => ({ p, r: unusable.find((r) => covered(r, p)) }))
+        .find((x) => x.r !== undefined);
+      const plan: SyncPlan = setAside?.r
+        ? {
+            kind: 'rebuild',
+            reason: `${setAside.p}: the rule's destination ${setAside.r.dest} is not in the image`,
+          }
+        : planSync(
+            { ...settings, rules: settings.rules.filter((r) => !absent.has(r)) },
+            paths,
+            facts,
+            planOptions,
+          );
       // A new Dockerfile (or depot.json) rebuilds; `--sync auto` reads its rules from it again.
       if (request.auto && paths.some((p) => p === dockerfileRel || p === 'depot.json'))
         settings = await derive().catch(() => settings);
       return plan;
     },
-    syncer: createContainerSyncer(local),
+    // Syncing into a destination the image does not have would make the container differ from
+    // every image to come (found as drift after each build): such a rule rebuilds instead.
+    async checkContainer(containerId, signal) {
+      const rules = settings.rules;
+      const gone = new Set(
+        await syncer.missing(
+          containerId,
+          rules.map((r) => r.dest),
+          signal,
+        ),
+      );
+      const now = new Set(rules.filter((r) => gone.has(r.dest)));
+      const changed = now.size !== absent.size || [...now].some((r) => !absent.has(r));
+      absent = now;
+      if (changed) show(rules);
+    },
+    syncer,
     settings: { exec: settings.exec, restart: settings.restart },
     hashFile,
   };

@@ -446,8 +446,9 @@ export class FakeContainerSyncer implements ContainerSyncer {
     return m;
   }
 
-  async apply(id: string, changes: readonly SyncChange[]): Promise<void> {
-    if (this.stopped.has(id)) throw new Error('the container is not running');
+  async apply(id: string, changes: readonly SyncChange[]): Promise<{ startedAt: string }> {
+    if (this.stopped.has(id))
+      throw Object.assign(new Error('the container is not running'), { code: 'container_not_running' });
     if (this.applyError !== undefined) {
       const msg = this.applyError;
       this.applyError = undefined;
@@ -458,6 +459,14 @@ export class FakeContainerSyncer implements ContainerSyncer {
       if (c.kind === 'file') this.fs(id).set(c.dest, this.local.get(c.source) ?? 'missing');
       if (c.kind === 'delete') this.fs(id).delete(c.dest);
     }
+    return { startedAt: await this.startedAt(id) };
+  }
+
+  /** Paths the image has: every path a test gave (`imageHas`), or all when none was given. */
+  imageHas: Set<string> | undefined;
+
+  async missing(_id: string, dests: readonly string[]): Promise<string[]> {
+    return this.imageHas ? dests.filter((d) => !this.imageHas?.has(d)) : [];
   }
 
   async exec(_id: string, command: string): Promise<{ exitCode: number; output: string }> {

@@ -72,9 +72,10 @@ test('a change under a rule goes into the running container at once; the build a
   assert.deepEqual(t.syncer.execs, ['kill -HUP 1']);
   const s = await t.until((x) => x.container?.sync?.startsWith('synced') === true);
   assert.equal(s.container?.sync, 'synced 1 file in 15 ms · ran kill -HUP 1');
-  assert.equal(t.builder.builds.length, 1, 'the rebuild waits for the quiet period');
-  // The image is still rebuilt and loaded; the container already holds its files: kept.
+  // The image is still rebuilt and loaded, once the saves pause (the container already has them).
   await t.clock.advance(t0 + 200 - t.clock.now());
+  assert.equal(t.builder.builds.length, 1, 'the rebuild is held while the container has every change');
+  await t.clock.advance(t0 + 2000 - t.clock.now());
   const after = await t.finished(2);
   assert.deepEqual(t.builder.loads, ['sha256:image-b1', 'sha256:image-b2']);
   assert.deepEqual(t.runner.replaced, ['sha256:image-b1'], 'not replaced');
@@ -111,7 +112,7 @@ test('drift: the container differs from the new image at a synced path: replaced
   await t.clock.advance(15);
   // Something in the container changed the file after the sync (a process wrote it).
   t.syncer.fs('container-1').set('/app/src/app.js', 'written-in-container');
-  await t.clock.advance(200);
+  await t.clock.advance(2000);
   const s = await t.finished(2);
   assert.deepEqual(t.runner.replaced, ['sha256:image-b1', 'sha256:image-b2']);
   assert.equal(s.container?.id, 'container-2');
@@ -125,7 +126,7 @@ test('a deletion syncs as a delete; a failed live update falls back to replacing
   t.watcher.emit(['src/gone.js']);
   await t.clock.advance(15);
   assert.deepEqual(t.syncer.applied[0]?.changes, [{ kind: 'delete', dest: '/app/src/gone.js' }]);
-  await t.clock.advance(200);
+  await t.clock.advance(2000);
   await t.finished(2);
   assert.deepEqual(t.runner.replaced, ['sha256:image-b1'], 'a delete the image agrees with: kept');
 
@@ -148,7 +149,7 @@ test('a stopped container: changes wait and go in once it runs again; a restart 
   t.watcher.emit(['src/a.js']);
   await t.clock.advance(15);
   assert.equal(t.syncer.applied.length, 1);
-  await t.clock.advance(200);
+  await t.clock.advance(2000);
   await t.finished(2);
 
   t.syncer.stopped.add('container-1');
@@ -168,4 +169,69 @@ test('a stopped container: changes wait and go in once it runs again; a restart 
     'a.js was checked into the image by build 2; only what is newer goes in',
   );
   await t.loop.stop();
+});
+
+test('saves in a row that all go live hold the rebuild until they pause; one that does not, ends the hold', async () => {
+  const t = setup();
+  await t.loop.start();
+  await t.finished(1);
+  for (let i = 0; i < 4; i++) {
+    t.edit('src/app.js', `v${i}`);
+    t.watcher.emit(['src/app.js']);
+    await t.clock.advance(1000);
+  }
+  assert.equal(t.syncer.applied.length, 4, 'every save went live');
+  assert.equal(t.builder.builds.length, 1, 'no rebuild while the saves come 1 s apart');
+  await t.clock.advance(1000);
+  await t.finished(2);
+  assert.equal(t.builder.builds.length, 2, 'one rebuild, 2 s after the last save');
+  assert.deepEqual(t.runner.replaced, ['sha256:image-b1'], 'the container had it all: kept');
+
+  // A live save, then one that needs a rebuild: the usual quiet period, and the container is replaced.
+  t.edit('src/app.js', 'w1');
+  t.watcher.emit(['src/app.js']);
+  await t.clock.advance(100);
+  t.edit('package-lock.json', 'lock2');
+  t.watcher.emit(['package-lock.json']);
+  await t.clock.advance(15);
+  assert.equal(t.builder.builds.length, 2);
+  await t.clock.advance(200);
+  await t.finished(3);
+  assert.deepEqual(t.runner.replaced, ['sha256:image-b1', 'sha256:image-b3']);
+  await t.loop.stop();
+});
+
+test('live updates wait for the check of the rules against a new container', async () => {
+  const t = setup();
+  let release = () => {};
+  const checks: string[] = [];
+  const loop = createDevLoop({
+    store: t.store,
+    builder: t.builder,
+    watcher: t.watcher,
+    clock: t.clock,
+    runner: t.runner,
+    newBuildId: (n) => `b${n}`,
+    liveSync: {
+      plan: async () => ({ kind: 'rebuild', reason: 'the rule was set aside' }),
+      syncer: t.syncer,
+      settings: { restart: false },
+      hashFile: async () => undefined,
+      checkContainer: (id) => {
+        checks.push(id);
+        return new Promise<void>((r) => {
+          release = r;
+        });
+      },
+    },
+  });
+  await loop.start();
+  await t.until((s) => s.container?.id === 'container-1');
+  assert.deepEqual(checks, ['container-1']);
+  t.watcher.emit(['src/app.js']);
+  await t.clock.advance(15);
+  assert.doesNotMatch(t.store.getState().container?.sync ?? '', /rebuilding/, 'not planned before the check');
+  release();
+  await t.until((s) => /rebuilding: the rule was set aside/.test(s.container?.sync ?? ''));
+  await loop.stop();
 });

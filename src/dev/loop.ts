@@ -61,6 +61,17 @@ export interface LiveSyncDeps {
   quietMs?: number;
   /** While the container is not running, how often to look whether it runs again (default 1 s). */
   pollMs?: number;
+  /**
+   * The image rebuild behind changes that all went live waits for this much quiet (default 2 s):
+   * the container already has them, and a rebuild (and the load of its layers) during a burst of
+   * saves would only slow the next live updates down.
+   */
+  holdMs?: number;
+  /**
+   * Called with every container depot starts; resolves when the rules have been checked against
+   * it (a rule whose destination the image lacks is set aside and said so). Live updates wait for it.
+   */
+  checkContainer?(containerId: string, signal: AbortSignal): Promise<void>;
 }
 
 export interface DevLoop {
@@ -163,6 +174,11 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
   const live = deps.liveSync;
   const liveQuietMs = live?.quietMs ?? 15;
   const livePollMs = live?.pollMs ?? 1000;
+  const holdMs = live?.holdMs ?? 2000;
+  /** Whether the pending rebuild holds only changes the container already has (it waits longer). */
+  let holding = false;
+  let lastChangeMs = 0;
+  let checked: Promise<void> = Promise.resolve();
   let liveBatch = new Set<string>();
   let liveFirstMs = 0;
   let liveTimer: Timer | undefined;
@@ -282,19 +298,28 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
       batch.add(p);
     }
     if (batchFirstMs === 0) batchFirstMs = t;
+    lastChangeMs = t;
     syncFailed = ''; // a new change may well fix what the last sync tripped over
     if (paused) {
       emit({ type: 'watch/changed', timeMs: t, paths, quietUntilMs: 0 });
       updatePending();
       return;
     }
-    const quietUntilMs = Math.min(t + quietMs, batchFirstMs + capMs);
+    // While everything of the batch went live, a new change is expected to go live too: the
+    // rebuild keeps waiting; a change that turns out not to sync shortens the wait again.
+    holding = holding && live !== undefined && containerId !== '' && !mustReplace;
+    const quietUntilMs = quietEnd(t);
     emit({ type: 'watch/changed', timeMs: t, paths, quietUntilMs });
     queueLive(paths, t);
     armQuiet(quietUntilMs - t);
     if (mode === 'cancel' && active?.phase === 'building') release(active, 'files changed', 'merge');
     schedulePresync();
     updatePending();
+  }
+
+  /** When the pending rebuild starts, with no more changes: after the quiet (or hold) period, within the cap. */
+  function quietEnd(from: number): number {
+    return Math.min(from + (holding ? holdMs : quietMs), batchFirstMs + capMs);
   }
 
   function armQuiet(delay: number): void {
@@ -418,17 +443,23 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     liveBatch = new Set();
     liveFirstMs = 0;
     const id = containerId;
+    const gone = () => stopping || id !== containerId;
     try {
+      await checked;
       const plan = await live.plan(paths);
-      if (stopping || id !== containerId) return;
+      if (gone()) return;
       if (plan.kind === 'rebuild') {
         mustReplace = true;
+        unhold();
         emit({ type: 'container/sync-skipped', timeMs: now(), reason: plan.reason });
         return;
       }
-      const running = await live.syncer.startedAt(id, life.signal);
-      if (stopping || id !== containerId) return;
-      if (running === '') {
+      // The upload's own inspect says whether the container runs, and since when: no extra call.
+      let running: string;
+      try {
+        ({ startedAt: running } = await live.syncer.apply(id, plan.changes, life.signal));
+      } catch (err) {
+        if (!isNotRunning(err) || gone()) throw err;
         // Stopped (by hand, or it exited): these wait until it runs again.
         for (const p of paths) liveBatch.add(p);
         liveFirstMs = firstMs;
@@ -440,11 +471,10 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
       // Started again behind the session's back: what it was given before goes in once more.
       const again =
         startedAt !== '' && running !== startedAt ? [...synced].filter((p) => !paths.includes(p)) : [];
+      startedAt = running;
       const replayPlan = again.length ? await live.plan(again) : undefined;
       const replay: SyncChange[] = replayPlan?.kind === 'sync' ? replayPlan.changes : [];
-      startedAt = running;
-      const changes = [...replay, ...plan.changes];
-      await live.syncer.apply(id, changes, life.signal);
+      if (replay.length > 0) await live.syncer.apply(id, replay, life.signal);
       for (const p of paths) synced.add(p);
       let exec: { command: string; exitCode: number; output: string } | undefined;
       if (live.settings.exec) {
@@ -457,7 +487,8 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
         startedAt = await live.syncer.startedAt(id, life.signal);
         restarted = true;
       }
-      if (stopping || id !== containerId) return;
+      if (gone()) return;
+      const changes = [...replay, ...plan.changes];
       emit({
         type: 'container/synced',
         timeMs: now(),
@@ -468,14 +499,31 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
         ...(exec ? { exec } : {}),
         ...(restarted ? { restarted } : {}),
       });
+      hold();
     } catch (err) {
-      if (stopping || id !== containerId) return;
+      if (gone()) return;
       mustReplace = true;
+      unhold();
       emit({ type: 'container/sync-failed', timeMs: now(), error: message(err) });
     } finally {
       liveBusy = false;
       if (liveBatch.size > 0 && liveTimer === undefined) armLive(0);
     }
+  }
+
+  /** The container has every change of the pending batch: its rebuild waits for a longer quiet. */
+  function hold(): void {
+    if (holding || mustReplace || batch.size === 0 || liveBatch.size > 0 || quietTimer === undefined) return;
+    if (![...batch].every((p) => synced.has(p))) return;
+    holding = true;
+    armQuiet(quietEnd(lastChangeMs) - now());
+  }
+
+  /** A change of the batch did not go live: the rebuild is due after the usual quiet period. */
+  function unhold(): void {
+    if (!holding) return;
+    holding = false;
+    if (quietTimer !== undefined) armQuiet(quietEnd(lastChangeMs) - now());
   }
 
   /**
@@ -534,6 +582,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     wanted = undefined;
     batch = new Set();
     batchFirstMs = 0;
+    holding = false;
     quietTimer = clear(quietTimer);
     lastPendingKey = '';
     seq++;
@@ -673,6 +722,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
       synced.clear();
       mustReplace = false;
       startedAt = live ? await live.syncer.startedAt(c.id, life.signal).catch(() => '') : '';
+      checked = live?.checkContainer?.(c.id, life.signal).catch(() => undefined) ?? Promise.resolve();
       emit({ type: 'container/started', timeMs: now(), id: c.id, name: c.name, imageId });
       follow(c.id);
     } catch (err) {
@@ -850,6 +900,11 @@ async function settle(fn: () => Promise<unknown>): Promise<void> {
   } catch {
     // Closing is best effort: quitting must not fail because a peer is already gone.
   }
+}
+
+/** The container sync's answer for a container that is not running (stopped, paused, restarting). */
+function isNotRunning(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'container_not_running';
 }
 
 function message(err: unknown): string {

@@ -54,9 +54,17 @@ export type SyncPlan =
 export interface ContainerSyncer {
   /**
    * Makes `changes` in the container: files, links and directories in one archive upload (owner,
-   * mode and links kept), deletions after. Rejects with a DepotError saying what failed.
+   * mode and links kept), deletions after. Rejects with a DepotError saying what failed
+   * (`container_not_running` when it does not run: nothing was changed). Resolves with when the
+   * container's process last started (the engine's State.StartedAt, checked before the upload).
    */
-  apply(containerId: string, changes: readonly SyncChange[], signal?: AbortSignal): Promise<void>;
+  apply(
+    containerId: string,
+    changes: readonly SyncChange[],
+    signal?: AbortSignal,
+  ): Promise<{ startedAt: string }>;
+  /** Which of these container paths do not exist (as anything: a link counts). */
+  missing(containerId: string, dests: readonly string[], signal?: AbortSignal): Promise<string[]>;
   /** Runs `sh -c command` in the container; its exit code and (capped) output. */
   exec(
     containerId: string,

@@ -285,7 +285,6 @@ export function createContainerSyncer(engine: LocalEngine | string): ContainerSy
   return {
     async apply(containerId, changes, signal) {
       for (const ch of changes) checkDest(ch.dest);
-      if (changes.length === 0) return;
       const writes = changes.filter((ch) => ch.kind !== 'delete');
       const deletes = changes.filter((ch) => ch.kind === 'delete').map((ch) => ch.dest);
       // A deletion of a path the batch writes again (or of a directory it writes into) must come
@@ -307,6 +306,14 @@ export function createContainerSyncer(engine: LocalEngine | string): ContainerSy
         await upload(containerId, all, signal);
       }
       await deletePaths(containerId, after, signal);
+      return { startedAt: info.State.StartedAt ?? '' };
+    },
+
+    async missing(containerId, dests, signal) {
+      for (const d of dests) checkDest(d);
+      const unique = [...new Set(dests)];
+      const found = await mapLimit(unique, STAT_CONCURRENCY, (d) => exists(containerId, d, signal));
+      return unique.filter((_, i) => !found[i]);
     },
 
     async exec(containerId, command, signal) {

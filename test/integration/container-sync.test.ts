@@ -198,6 +198,18 @@ describe('container sync over the engine API', { skip }, () => {
     assert.ok(long.output.endsWith('END\n'));
   });
 
+  test('apply answers when the process started; missing names the paths the container lacks', async () => {
+    const f = file('m.txt', 'm\n');
+    const r = await syncer.apply(box, [
+      { kind: 'file', dest: '/m/m.txt', source: f, mode: 0o644, uid: 0, gid: 0 },
+    ]);
+    assert.equal(r.startedAt, await syncer.startedAt(box));
+    assert.deepEqual(await syncer.missing(box, ['/m/m.txt', '/m', '/nope', '/etc', '/nope/deeper']), [
+      '/nope',
+      '/nope/deeper',
+    ]);
+  });
+
   test('restart starts the process again: startedAt changes', async () => {
     const before = await syncer.startedAt(box);
     assert.match(before, /^\d{4}-\d\d-\d\dT/);

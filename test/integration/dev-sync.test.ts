@@ -3,7 +3,9 @@
  * directory the rules (derived from the Dockerfile) sync; an edit is served without a new
  * container, the image rebuilt behind it is found in sync and the container kept; a change
  * outside the rules rebuilds and replaces; changes made while the container is stopped are not
- * lost (they go in when it runs again; the loop's own tests cover the order of events).
+ * lost (they go in when it runs again; the loop's own tests cover the order of events); a synced
+ * file rewritten in the container is found as drift and the container replaced; a rule whose
+ * destination the image lacks is set aside on screen and its changes rebuild.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -42,7 +44,7 @@ describe('depot dev --sync', { skip }, () => {
     await builder?.stop();
   });
 
-  test('an edit is served by the running container; the rebuilt image is found in sync; outside the rules it rebuilds; changes made while it is stopped are not lost', async () => {
+  test('an edit is served by the running container; the rebuilt image is found in sync; outside the rules it rebuilds; changes made while it is stopped are not lost; drift is repaired', async () => {
     const ctx = tempDir('dev-sync');
     mkdirSync(join(ctx, 'www'));
     mkdirSync(join(ctx, 'conf'));
@@ -105,8 +107,71 @@ describe('depot dev --sync', { skip }, () => {
       docker(LAPTOP_ENGINE, ['start', second!]);
       await until('v2 served after the restart', () => served().startsWith('v2'), 15_000);
       assert.equal(container().length, 1);
+      await until('settled', () => !/rebuild in|building|loading/i.test(screen()), 60_000);
+
+      // Drift: something in the container rewrites a synced file before the image lands. The
+      // rebuilt image is checked against the container, which is replaced with the image.
+      const [third] = container();
+      writeFileSync(join(ctx, 'www', 'index.html'), `v3 ${nonce}\n`);
+      await until('v3 served', () => served().startsWith('v3'), 10_000);
+      docker(LAPTOP_ENGINE, ['exec', third!, 'sh', '-c', 'echo tampered > /www/index.html']);
+      assert.equal(served(), 'tampered\n');
+      await until('drift on screen', () => /drift at 1 path \(\/www\/index\.html…\)/.test(screen()), 60_000);
+      await until('replaced after the drift', () => (container()[0] ?? third) !== third, 60_000);
+      await until('v3 served by the new container', () => served().startsWith('v3'), 10_000);
 
       tmux('send-keys', '-t', 'dev', 'q');
+      await until('container removed on quit', () => container().length === 0, 20_000);
+    } finally {
+      for (const id of container()) docker(LAPTOP_ENGINE, ['rm', '-f', id]);
+      docker(LAPTOP_ENGINE, ['rmi', '-f', tag]);
+    }
+  });
+
+  test('a rule whose destination the image lacks is set aside on screen; its changes rebuild', async () => {
+    const ctx = tempDir('dev-sync-absent');
+    mkdirSync(join(ctx, 'www'));
+    const nonce = `${process.pid}-${Date.now()}`;
+    writeFileSync(join(ctx, 'www', 'index.html'), `v0 ${nonce}\n`);
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY www/ /www/\nCMD ["sleep", "3600"]\n');
+    const tag = `depot-it/dev-sync-absent:${process.pid}`;
+    const owner = devOwner(realpathSync(ctx), '', [tag]);
+    const container = () =>
+      docker(LAPTOP_ENGINE, ['ps', '-a', '--filter', `label=dev.depot.owner=${owner}`, '--format', '{{.ID}}'])
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean);
+    const { CI: _ci, ...base } = isolatedEnv();
+    const env = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    // A typo: the files live in /www, the rule says /srv/www.
+    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} -t ${tag} --run '-e DEPOT_TEST=1' --sync www:/srv/www ${ctx}`;
+    tmux('new-session', '-d', '-s', 'absent', '-x', '160', '-y', '32', cmd);
+    const shot = () => tmux('capture-pane', '-p', '-t', 'absent').replace(/\s+/g, ' ');
+    try {
+      await until(
+        'the rule set aside on screen',
+        () => /not synced: www → \/srv\/www \(--sync\): \/srv\/www is not in the image/.test(shot()),
+        90_000,
+      );
+      const [first] = container();
+      assert.ok(first);
+      writeFileSync(join(ctx, 'www', 'index.html'), `v1 ${nonce}\n`);
+      await until(
+        'rebuilding, with the reason',
+        () =>
+          /rebuilding: www\/index\.html: the rule's destination \/srv\/www is not in the image/.test(shot()),
+        10_000,
+      );
+      await until('replaced', () => (container()[0] ?? first) !== first, 60_000);
+      const [second] = container();
+      assert.equal(
+        docker(LAPTOP_ENGINE, ['exec', second!, 'cat', '/www/index.html']).stdout,
+        `v1 ${nonce}\n`,
+      );
+      assert.notEqual(docker(LAPTOP_ENGINE, ['exec', second!, 'ls', '/srv/www']).code, 0, 'nothing created');
+      tmux('send-keys', '-t', 'absent', 'q');
       await until('container removed on quit', () => container().length === 0, 20_000);
     } finally {
       for (const id of container()) docker(LAPTOP_ENGINE, ['rm', '-f', id]);

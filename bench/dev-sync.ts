@@ -1,11 +1,12 @@
 /**
  * `depot dev --sync`: edit → the new content served by the running container (busybox httpd), a
  * one-file edit in a directory of DEPOT_BENCH_MB (default 200) MB that the Dockerfile COPYs.
- * Side by side on the same laptop engine in the same run: depot dev --sync auto; depot dev
- * without --sync (rebuild, load, replace the container); a compose-watch-style `docker cp` of the
- * file into the container (started right after the write: compose's own 500 ms debounce is not
- * counted); and `docker build` of the edit on the laptop engine (the rebuild alone).
- * DEPOT_BENCH_RUNS (default 10; the rebuild loops take 3).
+ * Side by side on the same laptop engine in the same run: depot dev --sync auto with saves one at a
+ * time (each after the image rebuilt behind the last one landed), a save every second and one
+ * every 4 s; depot dev without --sync (rebuild, load, replace the container); a compose-watch-style
+ * `docker cp` of the file into the container (started right after the write: compose's own 500 ms
+ * debounce is not counted); and `docker build` of the edit on the laptop engine (the rebuild alone).
+ * DEPOT_BENCH_RUNS (default 10; the rebuild loops take 3). bench/dev.ts runs it too (same run).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -63,13 +64,49 @@ async function visibleAfter(port: number, want: string, since: number, timeoutMs
   }
 }
 
-async function devLoop(
-  ctx: string,
-  port: number,
-  args: string[],
-  runs: number,
-  label: string,
-): Promise<number[]> {
+/** One depot dev session's events (`--progress json` on its stdout), counted by type. */
+function eventLog(child: ChildProcess) {
+  const counts = new Map<string, number>();
+  let buf = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        const type = (JSON.parse(line) as { type?: string }).type ?? '';
+        counts.set(type, (counts.get(type) ?? 0) + 1);
+      } catch {
+        // not an event line
+      }
+    }
+  });
+  return {
+    count: (...types: string[]) => types.reduce((n, t) => n + (counts.get(t) ?? 0), 0),
+    async until(what: string, ok: () => boolean, timeoutMs = 300_000): Promise<void> {
+      const t = performance.now();
+      while (!ok()) {
+        if (performance.now() - t > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+/** How the saves come: each after the previous rebuild landed, or at a fixed rhythm. */
+type Rhythm = { kind: 'settled' } | { kind: 'every'; ms: number };
+
+interface Row {
+  label: string;
+  rhythm: Rhythm;
+  runs: number;
+}
+
+/**
+ * One depot dev session (`args`, e.g. `--sync auto`), the rows' saves one after the other:
+ * edit → new content served, per row.
+ */
+async function devLoop(ctx: string, port: number, args: string[], rows: Row[]): Promise<number[][]> {
   const builder = await startBuilder();
   const token = builder.token('bench-sync');
   const child: ChildProcess = spawn(
@@ -78,7 +115,7 @@ async function devLoop(
       DEPOT_BIN,
       'dev',
       '--progress',
-      process.env.DEPOT_BENCH_PROGRESS ?? 'quiet',
+      'json',
       '--builder',
       builder.url,
       '--token',
@@ -90,36 +127,64 @@ async function devLoop(
     ],
     {
       env: { ...process.env, ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE },
-      stdio: ['ignore', process.env.DEPOT_BENCH_PROGRESS ? 'inherit' : 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const times: number[] = [];
+  const events = eventLog(child);
+  // The rebuild behind a save has landed: the container was found in sync, or replaced.
+  const landed = () => events.count('container/in-sync', 'container/started', 'container/failed');
+  const out: number[][] = [];
   try {
-    // Whatever the file holds now (an earlier loop edited it): the app is up.
-    await visibleAfter(port, '', performance.now(), 300_000);
-    for (let i = 1; i <= runs; i++) {
-      const want = `${label} ${i} ${RUN_ID}`;
-      const t = performance.now();
-      writeFileSync(join(ctx, 'www', 'index.html'), `${want}\n`);
-      times.push(await visibleAfter(port, want, t));
-      // Let the rebuild behind the live update land before the next edit.
-      await new Promise((r) => setTimeout(r, args.includes('--sync') ? 4000 : 500));
+    await events.until('the first container', () => landed() >= 1);
+    await visibleAfter(port, '', performance.now(), 60_000);
+    for (const row of rows) {
+      const times: number[] = [];
+      let beforeLast = 0;
+      for (let i = 1; i <= row.runs; i++) {
+        const want = `${row.label} ${i} ${RUN_ID}`;
+        beforeLast = landed();
+        const t = performance.now();
+        writeFileSync(join(ctx, 'www', 'index.html'), `${want}\n`);
+        times.push(await visibleAfter(port, want, t));
+        const rhythm = row.rhythm;
+        if (rhythm.kind === 'settled') await events.until('the rebuild', () => landed() > beforeLast);
+        else await new Promise((r) => setTimeout(r, Math.max(0, t + rhythm.ms - performance.now())));
+      }
+      // The next row starts from a settled session: the rebuild behind the last save has landed.
+      await events.until('the rebuild behind the last save', () => landed() > beforeLast);
+      await new Promise((r) => setTimeout(r, 1000));
+      out.push(times);
     }
   } finally {
     child.kill('SIGINT');
     await new Promise((r) => child.once('exit', r));
     await builder.stop();
   }
-  return times;
+  return out;
 }
 
-async function main(): Promise<void> {
+/** The table rows (markdown) of the live-update bench; every loop runs on the same engines now. */
+export async function devSyncBench(): Promise<string[]> {
   if (!LAPTOP_ENGINE) throw new Error('run through scripts/with-engines.sh');
   console.error(`dev sync bench: ${MB} MB under the synced COPY …`);
   const ctx = makeContext();
   const port = 31_000 + (process.pid % 10_000);
-  const sync = await devLoop(ctx, port, ['--sync', 'auto'], RUNS, 'sync');
-  const replace = await devLoop(ctx, port + 1, [], SLOW_RUNS, 'replace');
+  const rows: Row[] = [
+    { label: 'settled', rhythm: { kind: 'settled' }, runs: SLOW_RUNS + 2 },
+    { label: 'every1s', rhythm: { kind: 'every', ms: 1000 }, runs: RUNS },
+    { label: 'every4s', rhythm: { kind: 'every', ms: 4000 }, runs: RUNS },
+  ];
+  const [settled, every1, every4] = (await devLoop(ctx, port, ['--sync', 'auto'], rows)) as [
+    number[],
+    number[],
+    number[],
+  ];
+  const [replace] = (await devLoop(
+    ctx,
+    port + 1,
+    [],
+    [{ label: 'replace', rhythm: { kind: 'settled' }, runs: SLOW_RUNS }],
+  )) as [number[]];
 
   // compose-watch style: the file copied into the running container right after the write.
   const env = { DOCKER_BUILDKIT: '1' };
@@ -152,27 +217,37 @@ async function main(): Promise<void> {
     }
   } finally {
     docker(LAPTOP_ENGINE, ['rm', '-f', id]);
+    docker(LAPTOP_ENGINE, ['rmi', 'bench-sync:docker']);
   }
 
-  const p = (xs: number[]) => `${median(xs).toFixed(0)} ms`;
-  console.log(
-    `\ndev --sync: one file edited beside ${MB} MB in the synced COPY; median (runs: ${RUNS}, rebuilds ${SLOW_RUNS})`,
-  );
-  console.log('| edit → new content served by the app | median | max |');
-  console.log('| --- | --- | --- |');
-  console.log(`| depot dev --sync auto | **${p(sync)}** | ${Math.max(...sync).toFixed(0)} ms |`);
-  console.log(
-    `| compose-watch-style docker cp (no debounce) | ${p(cp)} | ${Math.max(...cp).toFixed(0)} ms |`,
-  );
-  console.log(
-    `| depot dev without --sync (rebuild, load, replace) | ${p(replace)} | ${Math.max(...replace).toFixed(0)} ms |`,
-  );
-  console.log(
-    `| docker build of the edit alone (laptop engine) | ${p(rebuild)} | ${Math.max(...rebuild).toFixed(0)} ms |`,
-  );
+  const row = (label: string, xs: number[], target = '') =>
+    `| ${label} | ${median(xs).toFixed(0)} ms${target} | ${Math.max(...xs).toFixed(0)} ms | ${xs.length} |`;
+  const mark = (xs: number[]) => (median(xs) <= 150 ? ' ✔' : ' ✘');
+  return [
+    `dev --sync: one file edited beside ${MB} MB in the synced COPY (busybox httpd); edit → new content served`,
+    '| loop | median | max | saves |',
+    '| --- | --- | --- | --- |',
+    row(
+      'depot dev --sync auto, one save at a time (each after the rebuild behind the last one landed)',
+      settled,
+      mark(settled),
+    ),
+    row('depot dev --sync auto, a save every second (the rebuild waits for the pause)', every1, mark(every1)),
+    row(
+      'depot dev --sync auto, a save every 4 s (each rebuild and 211 MB load runs beside the next saves)',
+      every4,
+      mark(every4),
+    ),
+    row('compose-watch-style docker cp right after the write (no watcher, no 500 ms debounce)', cp),
+    row('depot dev without --sync (rebuild, load, replace the container)', replace),
+    row('docker build of the edit alone (laptop engine, no container)', rebuild),
+  ];
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (import.meta.url === `file://${process.argv[1]}`)
+  devSyncBench()
+    .then((lines) => console.log(`\n${lines.join('\n')}`))
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });

@@ -1,7 +1,9 @@
 /**
  * `depot dev` benchmark: a one-file change in a large context, edit → build start and
  * edit → image in the local engine, side by side with a compose-watch-style loop
- * (`docker build` on the builder engine, then `docker save | docker load` into the local engine).
+ * (`docker build` on the builder engine, then `docker save | docker load` into the local engine);
+ * then, in the same run, the live-update rows of bench/dev-sync.ts (`depot dev --sync`: edit →
+ * served by the running container, against rebuild-and-replace and a `docker cp` loop).
  * Run through the private engines: `scripts/with-engines.sh npm run bench`.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -17,6 +19,8 @@ import {
   startBuilder,
   tempDir,
 } from '../test/integration/harness.js';
+import { devSyncBench } from './dev-sync.js';
+import { median } from './timing.js';
 
 const FILES = Number(process.env.DEPOT_BENCH_FILES ?? 20000);
 const MB = Number(process.env.DEPOT_BENCH_MB ?? 200);
@@ -24,11 +28,6 @@ const RUNS = Number(process.env.DEPOT_BENCH_RUNS ?? 5);
 // Contents no earlier run built: neither engine's cache nor the laptop's layers may answer.
 const RUN_ID = `${process.pid}-${Date.now()}`;
 const QUIET_MS = 200;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function makeContext(): string {
   const dir = tempDir('bench-dev');
@@ -156,6 +155,7 @@ async function main(): Promise<void> {
   );
   console.log(`| engine's own cached build (docker build, no change) | ${cb.toFixed(0)} ms | |`);
   console.log(`| depot dev idle CPU (10 s, watcher + session) | ${idleCpu.toFixed(1)} % | |`);
+  if (process.env.DEPOT_BENCH_SYNC !== '0') console.log(`\n${(await devSyncBench()).join('\n')}`);
 }
 
 main().catch((err) => {

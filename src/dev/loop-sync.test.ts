@@ -235,3 +235,29 @@ test('live updates wait for the check of the rules against a new container', asy
   await t.until((s) => /rebuilding: the rule was set aside/.test(s.container?.sync ?? ''));
   await loop.stop();
 });
+
+test("a live update goes before the builder's pre-sync of the same change", async () => {
+  const t = setup();
+  await t.loop.start();
+  await t.finished(1);
+  const before = t.builder.syncs.length;
+  let release = () => {};
+  const apply = t.syncer.apply.bind(t.syncer);
+  t.syncer.apply = async (id, changes) => {
+    await new Promise<void>((r) => {
+      release = r;
+    });
+    return apply(id, changes);
+  };
+  t.edit('src/app.js', 'v2');
+  t.watcher.emit(['src/app.js']);
+  // The container update takes a while (here: until released); the pre-sync would be due at 25 ms.
+  await t.clock.advance(100);
+  assert.equal(t.builder.syncs.length, before, 'nothing goes to the builder while the container is updated');
+  release();
+  await t.until((s) => s.container?.sync?.startsWith('synced') === true);
+  await t.clock.advance(25);
+  await t.until(() => t.builder.syncs.length > before);
+  assert.deepEqual(t.builder.syncs.at(-1), ['src/app.js'], 'the pre-sync follows');
+  await t.loop.stop();
+});

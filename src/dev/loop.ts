@@ -183,6 +183,8 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
   let liveFirstMs = 0;
   let liveTimer: Timer | undefined;
   let liveBusy = false;
+  /** The live batch waits for a stopped container (polled): nothing else waits for it. */
+  let liveWaiting = false;
   const synced = new Set<string>();
   let mustReplace = false;
   let startedAt = '';
@@ -293,6 +295,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
   function onChange(paths: string[]): void {
     if (stopping || paths.length === 0) return;
     const t = now();
+    const fresh = batch.size === 0;
     for (const p of paths) {
       dirty.add(p);
       batch.add(p);
@@ -305,9 +308,10 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
       updatePending();
       return;
     }
-    // While everything of the batch went live, a new change is expected to go live too: the
-    // rebuild keeps waiting; a change that turns out not to sync shortens the wait again.
-    holding = holding && live !== undefined && containerId !== '' && !mustReplace;
+    // With a running container to update, a change is expected to go live: the rebuild waits
+    // for the saves to pause. One that turns out not to (no rule, a failed update) ends the wait.
+    holding =
+      (holding || fresh) && live !== undefined && runner !== undefined && containerId !== '' && !mustReplace;
     const quietUntilMs = quietEnd(t);
     emit({ type: 'watch/changed', timeMs: t, paths, quietUntilMs });
     queueLive(paths, t);
@@ -333,6 +337,9 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
 
   function schedulePresync(): void {
     if (presyncTimer !== undefined || stopping || paused || conn !== 'connected' || syncFailed) return;
+    // A live update goes first: the builder's copy is for a rebuild that is not due yet, and the
+    // two would share the machine in the ~100 ms the container update takes. runLive comes back.
+    if ((liveTimer !== undefined && !liveWaiting) || liveBusy) return;
     if (dirty.size === 0 && !needFull) return;
     presyncTimer = setTimer(() => {
       presyncTimer = undefined;
@@ -422,7 +429,8 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     liveTimer = clear(liveTimer);
     liveTimer = setTimer(() => {
       liveTimer = undefined;
-      spawn(runLive());
+      liveWaiting = false;
+      spawn(runLive().finally(() => schedulePresync()));
     }, delay);
   }
 
@@ -435,6 +443,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
     if (containerId === '' || active?.phase === 'starting') {
       liveBatch = new Set();
       liveFirstMs = 0;
+      unhold();
       return;
     }
     liveBusy = true;
@@ -466,6 +475,7 @@ export function createDevLoop(deps: DevLoopDeps): DevLoop {
         emit({ type: 'container/sync-waiting', timeMs: now(), paths: liveBatch.size });
         liveBusy = false;
         armLive(livePollMs);
+        liveWaiting = true;
         return;
       }
       // Started again behind the session's back: what it was given before goes in once more.

@@ -185,6 +185,10 @@ program
   )
   .option('--no-result-reuse', 'always ask the engine, even for a build identical to an earlier one')
   .option(
+    '--allow-network-host',
+    "let builds use --network host (RUN steps on this machine's network: only where every project is trusted)",
+  )
+  .option(
     '--projects <p,…>',
     'serve only these projects (other tokens are refused; fleet routing skips this builder for others)',
   )
@@ -232,6 +236,7 @@ program
         historyMaxBuilds: string;
         historyBuildArgs: 'hashed' | 'plain';
         driver: 'session' | 'tar';
+        allowNetworkHost?: boolean;
         resultReuse: boolean;
         projects?: string;
         gcKeepStorage?: string;
@@ -298,6 +303,7 @@ program
           teamSecret: o.teamSecret,
           history: { maxAgeDays, maxBuilds, buildArgs: o.historyBuildArgs },
           driver: o.driver,
+          allowNetworkHost: o.allowNetworkHost ?? false,
           resultReuse: o.resultReuse,
           limits,
           projects: projects.length ? projects : undefined,

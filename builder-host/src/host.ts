@@ -51,6 +51,8 @@ export interface BuilderHostOptions {
   explainer?: StepExplainer;
   /** How builds reach the engine: a BuildKit session (default) or a context tar. */
   driver?: 'session' | 'tar';
+  /** Builds may use `--network host` (RUN steps on this machine's network); default false. */
+  allowNetworkHost?: boolean;
   /**
    * The engine is its one user's own (the embedded builder): images keep the client's names instead
    * of being named per project in a namespace of the builder.
@@ -152,6 +154,7 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
     history,
     explainer: opts.explainer ?? realExplainer(),
     driver: opts.driver,
+    allowNetworkHost: opts.allowNetworkHost,
     limits: opts.limits,
     projects: opts.projects,
     holds,

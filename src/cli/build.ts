@@ -30,13 +30,14 @@ import {
 import type { SmartPlan } from '../smart-cache/plan.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
+import { type EngineFlagOptions, engineFlags } from './engine-flags.js';
 import { requireLocalEngine } from './local-engine-check.js';
 import { loadProgressEvents, syncProgressEvents } from './progress-events.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
 import { agentSyncFor, syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';
 
-export interface BuildOptions {
+export interface BuildOptions extends EngineFlagOptions {
   context: string;
   tag: string[];
   file?: string;
@@ -440,6 +441,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const useAgent = paths !== undefined && (await agentUp);
     if (!useAgent) scanHere().catch(() => undefined);
     requireBuildCapabilities(hello, { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 });
+    const { engineOptions, notes } = engineFlags(opts, hello);
+    if (!opts.quiet) for (const n of notes) process.stderr.write(`depot: note: ${n}\n`);
     checkTargetPlatform(hello, target, opts);
     // Shown (progress, metadata) in its normalised form: `arm64` is linux/arm64.
     const platform = target.platform || normalizeOrKeep(hello.platforms[0] ?? '');
@@ -480,6 +483,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         registryAuth,
         secrets,
         sshIds,
+        engineOptions,
       },
       buildId,
       ssh,
@@ -514,6 +518,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     await sink.close();
     if (opts.metadataFile && ok)
       await writeMetadata(opts.metadataFile, imageId, opts.tag, state, pushed[0]?.digest, smart);
+    if (opts.iidfile && ok) await writeFileDurably(opts.iidfile, imageId);
     if (!opts.quiet)
       for (const p of pushed) process.stderr.write(`pushed ${p.repository}:${p.tag}@${p.digest}\n`);
     if (ok && !opts.quiet && !target.embedded && noOutputForTags(opts))

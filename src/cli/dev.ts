@@ -17,7 +17,9 @@ import type { LiveSyncDeps } from '../dev/loop.js';
 import { createDevBuilder } from '../dev/real-builder.js';
 import type { LocalEngine } from '../docker/index.js';
 import { type ProgressMode, resolveProgressMode } from '../progress/index.js';
+import type { EngineOptions } from '../protocol/generated/depot/builder/v1/EngineOptions.js';
 import { type BuildAuth, type RegistryAuth, registryAuthForBuild } from '../registry/index.js';
+import { CAPABILITY_ENGINE_OPTIONS, CAPABILITY_NETWORK_HOST } from '../session/capabilities.js';
 import {
   checkBuilderTransport,
   createBuilderSession,
@@ -34,6 +36,7 @@ import {
   resolveBuildInputs,
 } from './build.js';
 import { devLiveSync } from './dev-sync.js';
+import { engineFlags } from './engine-flags.js';
 import { requireLocalEngine } from './local-engine-check.js';
 import { progressIntervals } from './progress-events.js';
 
@@ -137,6 +140,12 @@ export async function runDev(opts: DevOptions): Promise<void> {
       `invalid --on-change ${JSON.stringify(opts.onChange)}`,
       'use cancel or queue',
     );
+  if (opts.iidfile !== undefined)
+    throw new DepotError(
+      'invalid_flag',
+      '--iidfile is a depot build flag',
+      'depot dev loads each image under its -t tags',
+    );
   const inputs = await resolveBuildInputs(opts);
   const tags = opts.tag.length ? opts.tag : [defaultDevTag(inputs.contextDir)];
   const platform = parsePlatforms(opts.platform, false)[0] ?? '';
@@ -146,6 +155,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
   let link: Awaited<ReturnType<typeof openDevAgent>>;
   let liveSync: LiveSyncDeps | undefined;
   let syncRules: string[] | undefined;
+  let engineOptions: EngineOptions | undefined;
   let showRules = (rules: string[]) => {
     syncRules = rules;
   };
@@ -166,7 +176,13 @@ export async function runDev(opts: DevOptions): Promise<void> {
       secrets: Object.keys(inputs.secrets).length > 0,
       ssh: Object.keys(inputs.ssh).length > 0,
     };
-    if (needs.secrets || needs.ssh || platform) {
+    // The flags' syntax now; what the builder allows, with its Hello below (or at the first build).
+    let flags = engineFlags(opts, {
+      builderId: '',
+      capabilities: [CAPABILITY_ENGINE_OPTIONS, CAPABILITY_NETWORK_HOST],
+    });
+    engineOptions = flags.engineOptions;
+    if (needs.secrets || needs.ssh || platform || engineOptions) {
       // Fail before the loop (and its first sync) when the builder cannot build the platform or
       // serve --secret/--ssh.
       const probe = createBuilderSession({
@@ -179,6 +195,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
         const hello = await probe.hello().catch(() => undefined);
         if (hello) {
           requireBuildCapabilities(hello, needs);
+          flags = engineFlags(opts, hello);
           checkTargetPlatform(hello, { platform }, opts);
         }
       } catch (err) {
@@ -188,6 +205,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
         probe.close();
       }
     }
+    for (const n of flags.notes) process.stderr.write(`depot: note: ${n}\n`);
     const resolveAuth = devRegistryAuth(inputs.buildArgs);
     registryAuth = async (text) => (await resolveAuth(text)).auth;
     // Once before the UI takes the terminal: a registry without readable credentials is noted here.
@@ -214,6 +232,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
       labels: inputs.labels,
       secrets: inputs.secrets,
       ssh: inputs.ssh,
+      engineOptions,
     },
     localEngine: local,
     isEmbedded: target.embedded,

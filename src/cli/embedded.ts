@@ -41,6 +41,8 @@ export async function startEmbeddedBuilder(): Promise<{
     emulated: ['*'],
     // The developer's own engine: `-t app` names `app` there, as docker build does.
     ownEngine: true,
+    // … and what its owner's docker build may do, depot build may do there too.
+    allowNetworkHost: true,
     logger: pino({ name: 'depot-builder', level }, destination(2)),
     tokens: {
       async verify(t) {

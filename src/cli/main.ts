@@ -1,6 +1,7 @@
 // The depot command line: every command, its flags, and the one place that reports errors.
 import { Command, Option } from 'commander';
 import { DepotError } from '../errors/index.js';
+import { dockerBooleanArgs, withEngineFlags } from './engine-flags.js';
 import { exitWhenFlushed, ignoreClosedOutput, interruptSignal } from './process-exit.js';
 import { isHelpOrVersion, throwUsageErrors } from './usage.js';
 
@@ -46,7 +47,7 @@ function createProgram(): Command {
 
   /** The flags `depot build` shares with `docker build` (and `depot dev` with `depot build`). */
   function withBuildFlags(cmd: Command): Command {
-    return cmd
+    return withEngineFlags(cmd)
       .option('-t, --tag <name>', 'name and optionally a tag (repeatable)', collect, [])
       .option('-f, --file <path>', 'Dockerfile (default: PATH/Dockerfile; - for stdin)')
       .option(
@@ -318,9 +319,13 @@ export function runCli(argv: string[]): void {
   ignoreClosedOutput();
   // Node's deprecation notices (e.g. TLS server names given as IP addresses) are not the user's concern.
   process.noDeprecation = true;
-  createProgram()
-    .parseAsync(
-      argv.flatMap((a) => (a.startsWith('--smart-cache=') ? ['--smart-cache-mode', a.slice(14)] : [a])),
+  Promise.resolve()
+    .then(() =>
+      createProgram().parseAsync(
+        argv.flatMap((a) =>
+          a.startsWith('--smart-cache=') ? ['--smart-cache-mode', a.slice(14)] : dockerBooleanArgs(a),
+        ),
+      ),
     )
     .then(
       () => exitWhenFlushed(Number(process.exitCode ?? 0)),

@@ -44,7 +44,9 @@ export type { PlatformTarget } from './targets.js';
 
 import { agentWanted } from '../agent/wanted.js';
 import { contextScope } from '../dockerfile/context-scope.js';
+import { writeFileDurably } from '../durable-file/index.js';
 import type { SmartPlan } from '../smart-cache/plan.js';
+import { type EngineFlagsResult, engineFlags } from './engine-flags.js';
 import { progressIntervals } from './progress-events.js';
 import { agentSyncFor, syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';
@@ -247,15 +249,20 @@ export async function runMultiPlatformBuild(
       });
       sessions.push(session);
       let hello: Awaited<ReturnType<BuilderSession['hello']>>;
+      let flags: EngineFlagsResult;
       try {
         hello = await session.hello(ac.signal);
         requireBuildCapabilities(hello, needs);
+        flags = engineFlags(opts, hello);
         checkTargetPlatform(hello, target, opts);
       } catch (err) {
         // The others stop with an error of their own: this one is the cause to report.
         checkFailed?.(new DepotError('cancelled', 'stopped: another platform could not start'));
         throw err;
       }
+      // Said once, by the first platform's builder (they all take the same flags).
+      if (checked === 0 && !opts.quiet)
+        for (const n of flags.notes) process.stderr.write(`depot: note: ${n}\n`);
       if (++checked === targets.length) allChecked?.();
       // No platform syncs until every builder said it can build its platform (and serve the flags).
       await capabilitiesChecked;
@@ -308,6 +315,7 @@ export async function runMultiPlatformBuild(
           registryAuth,
           secrets,
           sshIds,
+          engineOptions: flags.engineOptions,
         },
         buildId: `${buildId}-${target.platform.replace(/\//g, '-')}`,
         ssh,
@@ -436,6 +444,8 @@ export async function runMultiPlatformBuild(
         indexDigest || undefined,
         smart,
       );
+    // As -q prints: the image index when one was pushed, else the image.
+    if (opts.iidfile) await writeFileDurably(opts.iidfile, indexDigest || main.imageId);
     if (opts.quiet) process.stdout.write(`${indexDigest || main.imageId}\n`);
     return { ok: true, imageId: main.imageId, state: main.state, diffIds: [] };
   } finally {

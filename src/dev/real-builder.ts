@@ -32,6 +32,7 @@ import {
 import { contextFiles } from '../smart-cache/context-files.js';
 import { smartReuseWatcher } from '../smart-cache/marks.js';
 import { planSmartCache, type SmartPlan } from '../smart-cache/plan.js';
+import type { EngineOptions } from '../protocol/generated/depot/builder/v1/EngineOptions.js';
 import type { DevAgent } from './agent-link.js';
 import type { DevBuilder } from './ports.js';
 
@@ -48,6 +49,8 @@ export interface DevBuildOptions {
   secrets?: Record<string, Buffer>;
   /** `--ssh` agents: id → local agent socket, relayed for every build. */
   ssh?: Record<string, string>;
+  /** docker build's engine flags (`--network`, `--add-host`, …), checked by the CLI. */
+  engineOptions?: EngineOptions;
 }
 
 export interface DevBuilderOptions {
@@ -408,6 +411,7 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
               registryAuth,
               secrets,
               sshIds,
+              engineOptions: opts.build.engineOptions,
               // The dev loop loads every good build.
               load: true,
               contextScoped: scope !== undefined,

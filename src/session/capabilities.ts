@@ -10,6 +10,13 @@ export const CAPABILITY_SSH = 'build.ssh';
 /** BuildRequest.registry_auth is used for pulls too (private base images), not only pushes. */
 export const CAPABILITY_REGISTRY_AUTH = 'build.registry-auth';
 
+/** BuildRequest.engine_options (`--network`, `--add-host`, `--cache-from`, …) reach the engine. */
+export const CAPABILITY_ENGINE_OPTIONS = 'build.engine-options';
+/** The builder's engine applies `--shm-size` and `--ulimit` to RUN steps (Docker 23 and later). */
+export const CAPABILITY_SHM_ULIMIT = 'build.shm-size-ulimit';
+/** The builder's operator allows `--network host` (RUN steps on the builder host's network). */
+export const CAPABILITY_NETWORK_HOST = 'build.network.host';
+
 /** The builder answers StepCosts (it keeps a build history and knows the RPC). */
 export const CAPABILITY_STEP_COSTS = 'history.step-costs';
 

@@ -58,7 +58,21 @@ export function buildQuery(req: EngineBuildRequest, sessionId?: string): string 
   }
   for (const t of req.tags) q.append('t', t);
   q.set('dockerfile', req.dockerfile);
-  q.set('buildargs', JSON.stringify(req.buildArgs));
+  const o = req.options ?? {};
+  // The engine reads BUILDKIT_INLINE_CACHE from the build args (what `--cache-to type=inline` is).
+  q.set('buildargs', JSON.stringify(o.inlineCache ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: '1' } : req.buildArgs));
+  if (o.network) q.set('networkmode', o.network);
+  for (const h of o.addHosts ?? []) q.append('extrahosts', h);
+  if (o.shmSize) q.set('shmsize', String(o.shmSize));
+  if (o.ulimits?.length) q.set('ulimits', JSON.stringify(o.ulimits));
+  if (o.cacheFrom?.length) q.set('cachefrom', JSON.stringify(o.cacheFrom));
+  if (o.memory) q.set('memory', String(o.memory));
+  if (o.memorySwap) q.set('memswap', String(o.memorySwap));
+  if (o.cpuShares) q.set('cpushares', String(o.cpuShares));
+  if (o.cpuPeriod) q.set('cpuperiod', String(o.cpuPeriod));
+  if (o.cpuQuota) q.set('cpuquota', String(o.cpuQuota));
+  if (o.cpusetCpus) q.set('cpusetcpus', o.cpusetCpus);
+  if (o.cpusetMems) q.set('cpusetmems', o.cpusetMems);
   if (req.target) q.set('target', req.target);
   if (req.platform) q.set('platform', req.platform);
   if (req.noCache) q.set('nocache', '1');

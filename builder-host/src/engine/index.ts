@@ -16,6 +16,7 @@ export { decodeTrace } from './trace.js';
 export type {
   BuildErrorCode,
   Engine,
+  EngineBuildOptions,
   EngineBuildRequest,
   EngineEvent,
   EngineInfo,

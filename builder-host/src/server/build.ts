@@ -12,7 +12,7 @@ import {
   formatBytes,
 } from '../../../src/protocol/index.js';
 import { parseReference, registryOf, splitTagReference } from '../../../src/registry/index.js';
-import type { EngineBuildRequest, EngineEvent, PushAuth } from '../engine/index.js';
+import type { EngineBuildOptions, EngineBuildRequest, EngineEvent, PushAuth } from '../engine/index.js';
 import { authForHost, createContextTar, DOCKER_MANIFEST_V2 } from '../engine/index.js';
 import { singleFileEntries } from '../engine/session/fs-view.js';
 import type { SessionCredentials } from '../engine/session/session.js';
@@ -22,6 +22,7 @@ import type { CallContext } from './authorize.js';
 import { ImageNameError, resolveImageNames } from './base-names.js';
 import { createContextKeys } from './context-keys.js';
 import { type ServerDeps, SHUTTING_DOWN } from './deps.js';
+import { checkEngineOptions, EngineOptionsError, engineOptionsKey } from './engine-options.js';
 import { checkBuildInputs, checkDockerfile, createSlots } from './limits.js';
 import { createLocalBaseCheck } from './local-base.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
@@ -138,6 +139,19 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
       const req = call.request;
       // Before the snapshot, the store or the engine see any of it.
       checkBuildInputs(limits, req);
+      let engineOptions: EngineBuildOptions | undefined;
+      try {
+        engineOptions = checkEngineOptions(req.engineOptions, {
+          allowNetworkHost: deps.opts.allowNetworkHost ?? false,
+          isInternal: (ref) => namespaces.isInternal(ref),
+        });
+      } catch (err) {
+        if (!(err instanceof EngineOptionsError)) throw err;
+        throw new RpcError(
+          err.kind === 'denied' ? grpc.status.PERMISSION_DENIED : grpc.status.INVALID_ARGUMENT,
+          err.message,
+        );
+      }
       if (req.platform)
         try {
           normalizePlatform(req.platform);
@@ -198,6 +212,9 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         }
         return (await engine.inspectImage(own)) ? own : ref;
       };
+      // A cache source is found as FROM finds an image: the project's own of that name first.
+      if (engineOptions?.cacheFrom)
+        engineOptions = { ...engineOptions, cacheFrom: await Promise.all(engineOptions.cacheFrom.map(engineRef)) };
       const pushAfterBuild = async (imageId: string, tags: string[]): Promise<PushOutcome> => {
         const pushed: PushedImage[] = [];
         if (!req.push) return { ok: true, error: '', errorCode: '', pushed };
@@ -333,6 +350,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
               target: req.target,
               platform: req.platform,
               labels: req.labels,
+              engine: engineOptionsKey(engineOptions),
             },
             bases,
           );
@@ -407,6 +425,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         pull: req.pull,
         labels: req.labels,
         buildId,
+        options: engineOptions,
       };
       if (driver === 'session') {
         // The Dockerfile is served on its own ("dockerfile" dir), so it never enters the context.

@@ -38,6 +38,8 @@ export interface BuilderServerOptions {
    * 'tar' — the whole context as the body of POST /build (no secrets, no SSH).
    */
   driver?: 'session' | 'tar';
+  /** Builds may use `--network host` (RUN steps on this machine's network); default false. */
+  allowNetworkHost?: boolean;
   /** Sizes, counts, quotas and timeouts (see limits.ts); default: DEFAULT_LIMITS. */
   limits?: Partial<Limits>;
   /** The projects this builder serves; any other project's calls are refused. Default: every project. */

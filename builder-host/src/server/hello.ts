@@ -2,6 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import { type BuilderHandlers, ownProtocolVersion } from '../../../src/protocol/index.js';
 import type { CallContext } from './authorize.js';
 import type { ServerDeps } from './deps.js';
+import {
+  CAPABILITY_ENGINE_OPTIONS,
+  CAPABILITY_NETWORK_HOST,
+  CAPABILITY_SHM_ULIMIT,
+} from '../../../src/session/capabilities.js';
 import { CAPABILITY_STEP_COSTS } from './history-rpc.js';
 import { RpcError, toStatus } from './rpc-error.js';
 
@@ -45,6 +50,10 @@ export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
               ? ['driver.session', 'build.secrets', 'build.ssh', 'build.registry-auth', 'context.scoped']
               : ['driver.tar']),
             ...(deps.history ? [CAPABILITY_STEP_COSTS] : []),
+            CAPABILITY_ENGINE_OPTIONS,
+            // Docker's BuildKit builder applies --shm-size and --ulimit from Engine 23 on.
+            ...(Number.parseInt(info.version, 10) >= 23 ? [CAPABILITY_SHM_ULIMIT] : []),
+            ...(deps.opts.allowNetworkHost ? [CAPABILITY_NETWORK_HOST] : []),
           ],
           engineVersion: info.version,
           imageStore: info.imageStore,

@@ -28,6 +28,8 @@ export interface MemoInputs {
   target: string;
   platform: string;
   labels: Record<string, string>;
+  /** engineOptionsKey() of the build's engine flags ('' or absent: none). */
+  engine?: string;
 }
 
 /**
@@ -143,6 +145,8 @@ export function memoKey(inputs: MemoInputs, baseImages: string[]): string | unde
     platform: inputs.platform,
     labels: sorted(inputs.labels),
     bases: baseImages,
+    // Builds with docker's engine flags (network, hosts, cache sources…) are keyed by them too.
+    ...(inputs.engine ? { engine: inputs.engine } : {}),
   });
   return createHash('sha256').update(material).digest('hex');
 }

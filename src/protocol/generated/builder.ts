@@ -10,6 +10,7 @@ import type { BuilderClient as _depot_builder_v1_BuilderClient, BuilderDefinitio
 import type { CacheBuster as _depot_builder_v1_CacheBuster, CacheBuster__Output as _depot_builder_v1_CacheBuster__Output } from './depot/builder/v1/CacheBuster.js';
 import type { CascadeCost as _depot_builder_v1_CascadeCost, CascadeCost__Output as _depot_builder_v1_CascadeCost__Output } from './depot/builder/v1/CascadeCost.js';
 import type { CauseCount as _depot_builder_v1_CauseCount, CauseCount__Output as _depot_builder_v1_CauseCount__Output } from './depot/builder/v1/CauseCount.js';
+import type { EngineOptions as _depot_builder_v1_EngineOptions, EngineOptions__Output as _depot_builder_v1_EngineOptions__Output } from './depot/builder/v1/EngineOptions.js';
 import type { Entry as _depot_builder_v1_Entry, Entry__Output as _depot_builder_v1_Entry__Output } from './depot/builder/v1/Entry.js';
 import type { ExportChunk as _depot_builder_v1_ExportChunk, ExportChunk__Output as _depot_builder_v1_ExportChunk__Output } from './depot/builder/v1/ExportChunk.js';
 import type { ExportRequest as _depot_builder_v1_ExportRequest, ExportRequest__Output as _depot_builder_v1_ExportRequest__Output } from './depot/builder/v1/ExportRequest.js';
@@ -59,6 +60,7 @@ export interface ProtoGrpcType {
         CacheBuster: MessageTypeDefinition<_depot_builder_v1_CacheBuster, _depot_builder_v1_CacheBuster__Output>
         CascadeCost: MessageTypeDefinition<_depot_builder_v1_CascadeCost, _depot_builder_v1_CascadeCost__Output>
         CauseCount: MessageTypeDefinition<_depot_builder_v1_CauseCount, _depot_builder_v1_CauseCount__Output>
+        EngineOptions: MessageTypeDefinition<_depot_builder_v1_EngineOptions, _depot_builder_v1_EngineOptions__Output>
         Entry: MessageTypeDefinition<_depot_builder_v1_Entry, _depot_builder_v1_Entry__Output>
         EntryType: EnumTypeDefinition
         ExportChunk: MessageTypeDefinition<_depot_builder_v1_ExportChunk, _depot_builder_v1_ExportChunk__Output>

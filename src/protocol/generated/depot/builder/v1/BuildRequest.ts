@@ -1,6 +1,7 @@
 // Original file: proto/depot/builder/v1/builder.proto
 
 import type { RegistryAuth as _depot_builder_v1_RegistryAuth, RegistryAuth__Output as _depot_builder_v1_RegistryAuth__Output } from '../../../depot/builder/v1/RegistryAuth.js';
+import type { EngineOptions as _depot_builder_v1_EngineOptions, EngineOptions__Output as _depot_builder_v1_EngineOptions__Output } from '../../../depot/builder/v1/EngineOptions.js';
 
 export interface BuildRequest {
   'snapshotId'?: (string);
@@ -58,6 +59,11 @@ export interface BuildRequest {
    */
   'contextScoped'?: (boolean);
   'contextScope'?: (string)[];
+  /**
+   * docker build's engine flags (`--network`, `--add-host`, `--cache-from`, …), as the engine's
+   * /build takes them; checked and bounded by the builder. Needs the "build.engine-options" capability.
+   */
+  'engineOptions'?: (_depot_builder_v1_EngineOptions | null);
 }
 
 export interface BuildRequest__Output {
@@ -116,4 +122,9 @@ export interface BuildRequest__Output {
    */
   'contextScoped': (boolean);
   'contextScope': (string)[];
+  /**
+   * docker build's engine flags (`--network`, `--add-host`, `--cache-from`, …), as the engine's
+   * /build takes them; checked and bounded by the builder. Needs the "build.engine-options" capability.
+   */
+  'engineOptions': (_depot_builder_v1_EngineOptions__Output | null);
 }

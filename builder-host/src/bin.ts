@@ -107,6 +107,8 @@ interface LimitFlags {
   maxBuildArgsTotal: string;
   maxContextEntries: string;
   maxFileSize: string;
+  maxOutputSize: string;
+  maxOutputFiles: string;
 }
 
 function serveLimits(o: LimitFlags): Partial<Limits> {
@@ -138,6 +140,8 @@ function serveLimits(o: LimitFlags): Partial<Limits> {
     buildArgsTotalBytes: size('--max-build-args-total', o.maxBuildArgsTotal),
     manifestEntries: count('--max-context-entries', o.maxContextEntries),
     blobBytes: size('--max-file-size', o.maxFileSize),
+    outputBytes: size('--max-output-size', o.maxOutputSize),
+    outputFiles: count('--max-output-files', o.maxOutputFiles),
   };
 }
 
@@ -207,6 +211,8 @@ program
   .option('--max-build-args-total <size>', "largest total of one build's args", '1MiB')
   .option('--max-context-entries <n>', 'most entries (files, dirs, links) in one context', '500000')
   .option('--max-file-size <size>', 'largest file in a context', '10GiB')
+  .option('--max-output-size <size>', 'most bytes one build sends back with -o type=local|tar', '10GiB')
+  .option('--max-output-files <n>', 'most paths one build sends back with -o type=local', '200000')
   .option(
     '--gc-keep-storage <size>',
     'collect garbage in the background down to this size (e.g. 50GB); off when absent',

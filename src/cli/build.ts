@@ -32,6 +32,7 @@ import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
 import { type EngineFlagOptions, engineFlags } from './engine-flags.js';
 import { requireLocalEngine } from './local-engine-check.js';
+import { type OutputSpec, openOutputWriter, outputLine } from './output-flag.js';
 import { loadProgressEvents, syncProgressEvents } from './progress-events.js';
 import { createProgressSink, type ProgressSink } from './progress-sink.js';
 import { agentSyncFor, syncThenBuild } from './sync-build.js';
@@ -70,6 +71,8 @@ export interface BuildOptions extends EngineFlagOptions {
   ssh?: string[];
   /** false with --no-agent: scan and sync in this process. */
   agent?: boolean;
+  /** `-o type=local|tar`: the build's files come back instead of an image (image outputs are folded into load/push). */
+  output?: OutputSpec;
 }
 
 /** What one build produced, for callers (and the metadata file). */
@@ -391,6 +394,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
 
   let target: PlatformTarget | undefined;
   let session: BuilderSession | undefined;
+  let outputWriter: Awaited<ReturnType<typeof openOutputWriter>>;
   // The walk of the context needs no builder: it runs while the builder is found and greeted.
   // Hashing progress is shown once the build has started (the builder is known), not before.
   let started = false;
@@ -444,6 +448,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const { engineOptions, notes } = engineFlags(opts, hello);
     if (!opts.quiet) for (const n of notes) process.stderr.write(`depot: note: ${n}\n`);
     checkTargetPlatform(hello, target, opts);
+    const output = await openOutputWriter(opts.output, hello);
+    outputWriter = output;
     // Shown (progress, metadata) in its normalised form: `arm64` is linux/arm64.
     const platform = target.platform || normalizeOrKeep(hello.platforms[0] ?? '');
     const buildId = randomUUID();
@@ -484,12 +490,15 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         secrets,
         sshIds,
         engineOptions,
+        output:
+          output && opts.output?.kind === 'files' ? { type: opts.output.type, have: output.have } : undefined,
       },
       buildId,
       ssh,
       signal,
       emit,
       onEvent: (ev) => {
+        if (ev.event === 'output' && ev.output && output) return output.handle(ev.output);
         if (!ev.result) return;
         ok = ev.result.ok;
         imageId = ev.result.imageId;
@@ -499,6 +508,17 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
       },
     });
     if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
+    if (ok && output && opts.output?.kind === 'files') {
+      const written = await output.commit();
+      outputWriter = undefined;
+      if (!opts.quiet)
+        emit({
+          type: 'message/logged',
+          timeMs: Date.now(),
+          text: outputLine(opts.output, written),
+          info: true,
+        });
+    }
 
     if (ok && opts.load && !target.embedded)
       await loadIntoLocalEngine(session, { imageId, imageSize, diffIds }, opts.tag, emit, signal);
@@ -521,9 +541,9 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     if (opts.iidfile && ok) await writeFileDurably(opts.iidfile, imageId);
     if (!opts.quiet)
       for (const p of pushed) process.stderr.write(`pushed ${p.repository}:${p.tag}@${p.digest}\n`);
-    if (ok && !opts.quiet && !target.embedded && noOutputForTags(opts))
+    if (ok && !opts.quiet && !target.embedded && noOutputForTags(opts) && !opts.output)
       process.stderr.write(`depot: warning: ${NO_OUTPUT_WARNING}\n`);
-    if (opts.quiet && ok) process.stdout.write(`${imageId}\n`);
+    if (opts.quiet && ok && imageId) process.stdout.write(`${imageId}\n`);
     if (!ok) {
       const r = state.result;
       throw new DepotError(
@@ -537,6 +557,8 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     await sink.close().catch(() => {});
     throw err;
   } finally {
+    // Nothing half-written: an output the build did not finish is removed.
+    await outputWriter?.abort();
     session?.close();
     await target?.close?.();
     inputs.cleanup();

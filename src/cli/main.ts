@@ -111,6 +111,12 @@ function createProgram(): Command {
       false,
     )
     .option('--push', 'push the tags to their registries (several platforms: one image index per tag)', false)
+    .option(
+      '-o, --output <spec>',
+      'output: type=local,dest=DIR | type=tar,dest=FILE|- | DIR | - | type=docker (--load) | type=registry (--push) | type=image',
+      collect,
+      [],
+    )
     .option('-q, --quiet', 'print only the image id', false)
     .option('--metadata-file <file>', 'write build metadata (JSON) to a file')
     .option('--no-agent', 'scan and sync in this process, without the local agent (also DEPOT_NO_AGENT=1)')
@@ -131,6 +137,7 @@ function createProgram(): Command {
         });
       const signal = interruptSignal();
       const { runBuild } = await import('./build.js');
+      type BuildOptions = Parameters<typeof runBuild>[0];
       const smartCache = o.smartCacheMode ?? (o.smartCache ? 'on' : 'off');
       if (!['on', 'off', 'plan', 'verify'].includes(smartCache))
         throw new DepotError(
@@ -138,7 +145,8 @@ function createProgram(): Command {
           `invalid --smart-cache=${smartCache}`,
           'use --smart-cache, --smart-cache=plan, --smart-cache=verify or --smart-cache=off',
         );
-      await runBuild({ ...o, smartCache, context: path }, signal);
+      const { applyOutputFlag } = await import('./output-flag.js');
+      await runBuild(applyOutputFlag({ ...o, smartCache, context: path }) as BuildOptions, signal);
     });
 
   withBuildFlags(

@@ -54,7 +54,7 @@ export interface SyncBuildOptions {
   signal: AbortSignal;
   emit: (e: BuildEvent) => void;
   /** Each event of the Build stream that is not the dropped first attempt's result. */
-  onEvent: (ev: BuildEvent__Output) => void;
+  onEvent: (ev: BuildEvent__Output) => void | Promise<void>;
 }
 
 /**
@@ -202,7 +202,8 @@ export async function syncThenBuild(o: SyncBuildOptions): Promise<{ relayError?:
         }
         const e = wireToEvent(ev);
         if (e) o.emit(e);
-        o.onEvent(ev);
+        // Awaited: an output's writes hold the stream back.
+        await o.onEvent(ev);
       }
     } finally {
       await relay?.close();

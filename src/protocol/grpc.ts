@@ -16,6 +16,8 @@ export type { ExportChunk, ExportChunk__Output } from './generated/depot/builder
 export type { ExportRequest__Output } from './generated/depot/builder/v1/ExportRequest.js';
 export type { HelloRequest, HelloRequest__Output } from './generated/depot/builder/v1/HelloRequest.js';
 export type { HelloResponse, HelloResponse__Output } from './generated/depot/builder/v1/HelloResponse.js';
+export type { OutputEvent, OutputEvent__Output } from './generated/depot/builder/v1/OutputEvent.js';
+export type { OutputHave } from './generated/depot/builder/v1/OutputHave.js';
 export type { SyncRequest, SyncRequest__Output } from './generated/depot/builder/v1/SyncRequest.js';
 export type { SyncResponse, SyncResponse__Output } from './generated/depot/builder/v1/SyncResponse.js';
 

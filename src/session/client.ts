@@ -435,6 +435,8 @@ function openBuilderSession(opts: SessionOptions): BuilderSession & { connect():
           throw wrap(err);
         } finally {
           signal.removeEventListener('abort', onAbort);
+          // A consumer that stops reading early (a failed output write) ends the build too.
+          call.cancel();
         }
       })();
     },

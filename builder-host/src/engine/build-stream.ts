@@ -17,6 +17,8 @@ interface BuildLine {
  */
 export async function* buildStreamEvents(
   input: AsyncIterable<string> | Iterable<string>,
+  /** image: false for a build exported elsewhere (-o local|tar): it ends well without an image id. */
+  opts: { image: boolean } = { image: true },
 ): AsyncGenerator<EngineEvent> {
   let imageId = '';
   for await (const line of input) {
@@ -44,7 +46,7 @@ export async function* buildStreamEvents(
       yield { type: 'message', text: j.status };
     }
   }
-  if (imageId) yield { type: 'result', ok: true, imageId, error: '', errorCode: '' };
+  if (imageId || !opts.image) yield { type: 'result', ok: true, imageId, error: '', errorCode: '' };
   else
     yield {
       type: 'result',

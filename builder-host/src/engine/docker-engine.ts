@@ -80,6 +80,8 @@ export function buildQuery(req: EngineBuildRequest, sessionId?: string): string 
   q.set('labels', JSON.stringify(req.labels));
   q.set('rm', '1');
   q.set('forcerm', '1');
+  // Engine API ≥ 1.40: the first output names BuildKit's exporter; its files go to the session.
+  if (req.session?.output) q.set('outputs', JSON.stringify([{ Type: req.session.output.type, Attrs: {} }]));
   return q.toString();
 }
 
@@ -187,7 +189,7 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
         return;
       }
       try {
-        for await (const ev of buildStreamEvents(lines(res))) {
+        for await (const ev of buildStreamEvents(lines(res), { image: !req.session?.output })) {
           if (ev.type === 'result' && !ev.ok && contextError) {
             yield contextFailed(contextError);
             return;

@@ -10,6 +10,14 @@ export {
   parsePushStream,
   pushError,
 } from './push.js';
+export {
+  badOutputPath,
+  type OutputFileEntry,
+  type OutputLimits,
+  type OutputSink,
+  type OutputTotals,
+  type SessionOutput,
+} from './session/file-send.js';
 export { buildView, compareWalkOrder, singleFileEntries } from './session/fs-view.js';
 export { type EngineSession, openSession, type SessionDir, type SessionOptions } from './session/session.js';
 export { decodeTrace } from './trace.js';

@@ -12,7 +12,13 @@ import {
   formatBytes,
 } from '../../../src/protocol/index.js';
 import { parseReference, registryOf, splitTagReference } from '../../../src/registry/index.js';
-import type { EngineBuildOptions, EngineBuildRequest, EngineEvent, PushAuth } from '../engine/index.js';
+import type {
+  EngineBuildOptions,
+  EngineBuildRequest,
+  EngineEvent,
+  PushAuth,
+  SessionOutput,
+} from '../engine/index.js';
 import { authForHost, createContextTar, DOCKER_MANIFEST_V2 } from '../engine/index.js';
 import { singleFileEntries } from '../engine/session/fs-view.js';
 import type { SessionCredentials } from '../engine/session/session.js';
@@ -25,6 +31,7 @@ import { type ServerDeps, SHUTTING_DOWN } from './deps.js';
 import { checkEngineOptions, EngineOptionsError, engineOptionsKey } from './engine-options.js';
 import { checkBuildInputs, checkDockerfile, createSlots } from './limits.js';
 import { createLocalBaseCheck } from './local-base.js';
+import { checkOutputRequest, createOutputSink } from './output.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 import { RpcError, toStatus } from './rpc-error.js';
 
@@ -178,6 +185,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
           grpc.status.INVALID_ARGUMENT,
           `context scope too large: at most ${MAX_SCOPE_PATHS} paths of ${MAX_SCOPE_PATH_LENGTH} characters`,
         );
+      // Only `local` and `tar`, served through the session: nothing of the request names a path.
+      const output = checkOutputRequest(limits, req.output, driver);
       releaseSlot = buildSlots.take(caller.project);
       // Another project's snapshot is as unknown as one nobody stored.
       const entries = await store.snapshot(req.snapshotId);
@@ -338,7 +347,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
       // Reuse the result of an identical earlier build (same snapshot, Dockerfile, args and base
       // image ids): BuildKit would only answer "cached" for every step after re-reading the context.
       let key: string | undefined;
-      if (!req.noCache && !req.pull && memo) {
+      // An output is the engine's export of the build: a remembered image cannot stand in for it.
+      if (!req.noCache && !req.pull && memo && !output) {
         if (bases) {
           key = memoKey(
             {
@@ -419,8 +429,9 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         buildArgs: req.buildArgs,
         target: req.target,
         platform: req.platform,
-        // Names in the project's namespace: a client's -t never names a shared engine image.
-        tags: req.tags.map((t) => ns.name(t)),
+        // Names in the project's namespace: a client's -t never names a shared engine image. An
+        // output build keeps no image to name.
+        tags: output ? [] : req.tags.map((t) => ns.name(t)),
         noCache: req.noCache,
         pull: req.pull,
         labels: req.labels,
@@ -466,6 +477,15 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
             credentials: (host) => sessionCredentials(authForHost(registryAuth, host)),
             ssh: req.sshIds.length
               ? { ids: req.sshIds, connect: (id) => sshRelays.connect(buildId, project, id) }
+              : undefined,
+            // The files go to this call's stream only: the caller's own Build, nowhere on disk.
+            output: output
+              ? ({
+                  ...output,
+                  sink: createOutputSink(call, ac.signal, (totals) =>
+                    logger.info({ rpc: 'Build', project, buildId, ...totals }, 'output sent'),
+                  ),
+                } satisfies SessionOutput)
               : undefined,
             onIncomplete: (dir, path) => {
               incomplete = path;
@@ -518,7 +538,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
               errorCode: CONTEXT_INCOMPLETE,
               pushed: [],
             };
-          if (ev.ok) {
+          if (ev.ok && !output) {
             // Held before it is named: a collection that listed the image's old name (a cache hit
             // re-tags an earlier result) must not remove it now. A client that loads gets it held
             // until its Export.

@@ -47,7 +47,15 @@ export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
             'export.missing-layers',
             'build.cancel',
             ...(driver === 'session'
-              ? ['driver.session', 'build.secrets', 'build.ssh', 'build.registry-auth', 'context.scoped']
+              ? [
+                  'driver.session',
+                  'build.secrets',
+                  'build.ssh',
+                  'build.registry-auth',
+                  'context.scoped',
+                  'build.output.local',
+                  'build.output.tar',
+                ]
               : ['driver.tar']),
             ...(deps.history ? [CAPABILITY_STEP_COSTS] : []),
             CAPABILITY_ENGINE_OPTIONS,

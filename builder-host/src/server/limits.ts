@@ -34,6 +34,11 @@ export interface Limits {
   buildsPerProject: number;
   /** Syncs the builder receives at a time (all projects). */
   syncs: number;
+  /** A build's -o output: bytes (files or tar), paths, bytes of one path, and files the client may list as held. */
+  outputBytes: number;
+  outputFiles: number;
+  outputPathLength: number;
+  outputHave: number;
   /** A Sync that sends nothing for this long is ended (DEADLINE_EXCEEDED) and its temp file removed. */
   syncIdleMs: number;
 }
@@ -60,6 +65,10 @@ export const DEFAULT_LIMITS: Limits = {
   buildsPerProject: 4,
   syncs: 64,
   syncIdleMs: 60_000,
+  outputBytes: 10 * GiB,
+  outputFiles: 200_000,
+  outputPathLength: 4096,
+  outputHave: 10_000,
 };
 
 /** Bytes in the binary units the flags use: 1MiB, 64KiB, 51.5MiB, 700B. */

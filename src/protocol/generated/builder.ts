@@ -21,6 +21,11 @@ import type { InstallReuse as _depot_builder_v1_InstallReuse, InstallReuse__Outp
 import type { Manifest as _depot_builder_v1_Manifest, Manifest__Output as _depot_builder_v1_Manifest__Output } from './depot/builder/v1/Manifest.js';
 import type { ManifestDelta as _depot_builder_v1_ManifestDelta, ManifestDelta__Output as _depot_builder_v1_ManifestDelta__Output } from './depot/builder/v1/ManifestDelta.js';
 import type { NeedBlobs as _depot_builder_v1_NeedBlobs, NeedBlobs__Output as _depot_builder_v1_NeedBlobs__Output } from './depot/builder/v1/NeedBlobs.js';
+import type { OutputEntry as _depot_builder_v1_OutputEntry, OutputEntry__Output as _depot_builder_v1_OutputEntry__Output } from './depot/builder/v1/OutputEntry.js';
+import type { OutputEvent as _depot_builder_v1_OutputEvent, OutputEvent__Output as _depot_builder_v1_OutputEvent__Output } from './depot/builder/v1/OutputEvent.js';
+import type { OutputHave as _depot_builder_v1_OutputHave, OutputHave__Output as _depot_builder_v1_OutputHave__Output } from './depot/builder/v1/OutputHave.js';
+import type { OutputRequest as _depot_builder_v1_OutputRequest, OutputRequest__Output as _depot_builder_v1_OutputRequest__Output } from './depot/builder/v1/OutputRequest.js';
+import type { OutputSummary as _depot_builder_v1_OutputSummary, OutputSummary__Output as _depot_builder_v1_OutputSummary__Output } from './depot/builder/v1/OutputSummary.js';
 import type { PushedImage as _depot_builder_v1_PushedImage, PushedImage__Output as _depot_builder_v1_PushedImage__Output } from './depot/builder/v1/PushedImage.js';
 import type { RegistryAuth as _depot_builder_v1_RegistryAuth, RegistryAuth__Output as _depot_builder_v1_RegistryAuth__Output } from './depot/builder/v1/RegistryAuth.js';
 import type { SnapshotReady as _depot_builder_v1_SnapshotReady, SnapshotReady__Output as _depot_builder_v1_SnapshotReady__Output } from './depot/builder/v1/SnapshotReady.js';
@@ -72,6 +77,11 @@ export interface ProtoGrpcType {
         Manifest: MessageTypeDefinition<_depot_builder_v1_Manifest, _depot_builder_v1_Manifest__Output>
         ManifestDelta: MessageTypeDefinition<_depot_builder_v1_ManifestDelta, _depot_builder_v1_ManifestDelta__Output>
         NeedBlobs: MessageTypeDefinition<_depot_builder_v1_NeedBlobs, _depot_builder_v1_NeedBlobs__Output>
+        OutputEntry: MessageTypeDefinition<_depot_builder_v1_OutputEntry, _depot_builder_v1_OutputEntry__Output>
+        OutputEvent: MessageTypeDefinition<_depot_builder_v1_OutputEvent, _depot_builder_v1_OutputEvent__Output>
+        OutputHave: MessageTypeDefinition<_depot_builder_v1_OutputHave, _depot_builder_v1_OutputHave__Output>
+        OutputRequest: MessageTypeDefinition<_depot_builder_v1_OutputRequest, _depot_builder_v1_OutputRequest__Output>
+        OutputSummary: MessageTypeDefinition<_depot_builder_v1_OutputSummary, _depot_builder_v1_OutputSummary__Output>
         PushedImage: MessageTypeDefinition<_depot_builder_v1_PushedImage, _depot_builder_v1_PushedImage__Output>
         RegistryAuth: MessageTypeDefinition<_depot_builder_v1_RegistryAuth, _depot_builder_v1_RegistryAuth__Output>
         SnapshotReady: MessageTypeDefinition<_depot_builder_v1_SnapshotReady, _depot_builder_v1_SnapshotReady__Output>

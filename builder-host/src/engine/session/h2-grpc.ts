@@ -41,6 +41,9 @@ export interface StreamCall {
   /** True once the call ended, either way. */
   readonly closed: boolean;
   onMessage(cb: (msg: Buffer) => void): void;
+  /** Stops reading the peer's messages (HTTP/2 flow control holds the peer back) until resume(). */
+  pause(): void;
+  resume(): void;
   /** The client finished sending. */
   onHalfClose(cb: () => void): void;
   /** The stream is gone (ended, reset, connection lost). */
@@ -204,6 +207,8 @@ function serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHtt
     end: () => finish(Status.OK),
     fail: (code, message) => finish(code, message),
     onMessage: (cb) => messageCbs.push(cb),
+    pause: () => stream.pause(),
+    resume: () => stream.resume(),
     onHalfClose: (cb) => halfCloseCbs.push(cb),
     onClose: (cb) => closeCbs.push(cb),
   };

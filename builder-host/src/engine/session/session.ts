@@ -20,6 +20,7 @@ import {
   resolveFollowPaths,
 } from '../../../../src/protocol/index.js';
 import { EngineError } from '../types.js';
+import { type SessionOutput, serveFileSend } from './file-send.js';
 import { buildView, type ViewEntry, type ViewFilter } from './fs-view.js';
 import {
   GrpcError,
@@ -75,6 +76,8 @@ export interface SessionOptions {
   onTransfer?: (dir: string, bytes: number, files: number, ms: number) => void;
   /** The engine asked a scoped directory for `path`, which it does not hold. */
   onIncomplete?: (dir: string, path: string) => void;
+  /** Where the engine's local or tar exporter sends the build's files (FileSend). */
+  output?: SessionOutput;
   /** Called once the session is up (observers; tests use it to drop a session mid-build). */
   onOpen?: (session: EngineSession) => void;
 }
@@ -313,6 +316,8 @@ function methodsOf(opts: SessionOptions): string[] {
   if (opts.secrets) m.push('/moby.buildkit.secrets.v1.Secrets/GetSecret');
   if (opts.credentials) m.push('/moby.filesync.v1.Auth/Credentials');
   if (opts.ssh) m.push('/moby.sshforward.v1.SSH/CheckAgent', '/moby.sshforward.v1.SSH/ForwardAgent');
+  // BuildKit's exporters check for it before they send anything.
+  if (opts.output) m.push('/moby.filesync.v1.FileSend/DiffCopy');
   return m;
 }
 
@@ -325,6 +330,16 @@ function handlersFor(opts: SessionOptions): Handlers {
     '/moby.filesync.v1.FileSync/DiffCopy': (call) =>
       serveDiffCopy(call, opts.dirs, opts.onTransfer, opts.onIncomplete),
   };
+  const output = opts.output;
+  if (output) {
+    let claimed = false;
+    stream['/moby.filesync.v1.FileSend/DiffCopy'] = (call) =>
+      serveFileSend(call, output, () => {
+        if (claimed) return false;
+        claimed = true;
+        return true;
+      });
+  }
   const secrets = opts.secrets;
   if (secrets)
     unary['/moby.buildkit.secrets.v1.Secrets/GetSecret'] = async (req) => {

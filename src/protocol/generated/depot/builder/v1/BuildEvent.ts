@@ -5,6 +5,7 @@ import type { VertexStatus as _depot_builder_v1_VertexStatus, VertexStatus__Outp
 import type { VertexLog as _depot_builder_v1_VertexLog, VertexLog__Output as _depot_builder_v1_VertexLog__Output } from '../../../depot/builder/v1/VertexLog.js';
 import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output as _depot_builder_v1_BuildResult__Output } from '../../../depot/builder/v1/BuildResult.js';
 import type { StepExplained as _depot_builder_v1_StepExplained, StepExplained__Output as _depot_builder_v1_StepExplained__Output } from '../../../depot/builder/v1/StepExplained.js';
+import type { OutputEvent as _depot_builder_v1_OutputEvent, OutputEvent__Output as _depot_builder_v1_OutputEvent__Output } from '../../../depot/builder/v1/OutputEvent.js';
 
 export interface BuildEvent {
   'vertex'?: (_depot_builder_v1_Vertex | null);
@@ -23,7 +24,11 @@ export interface BuildEvent {
    * Builder text that informs rather than warns (e.g. how much context reached the engine).
    */
   'info'?: (string);
-  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info";
+  /**
+   * The build's output (BuildRequest.output).
+   */
+  'output'?: (_depot_builder_v1_OutputEvent | null);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output";
 }
 
 export interface BuildEvent__Output {
@@ -43,5 +48,9 @@ export interface BuildEvent__Output {
    * Builder text that informs rather than warns (e.g. how much context reached the engine).
    */
   'info'?: (string);
-  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info";
+  /**
+   * The build's output (BuildRequest.output).
+   */
+  'output'?: (_depot_builder_v1_OutputEvent__Output | null);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output";
 }

@@ -2,6 +2,7 @@
 
 import type { RegistryAuth as _depot_builder_v1_RegistryAuth, RegistryAuth__Output as _depot_builder_v1_RegistryAuth__Output } from '../../../depot/builder/v1/RegistryAuth.js';
 import type { EngineOptions as _depot_builder_v1_EngineOptions, EngineOptions__Output as _depot_builder_v1_EngineOptions__Output } from '../../../depot/builder/v1/EngineOptions.js';
+import type { OutputRequest as _depot_builder_v1_OutputRequest, OutputRequest__Output as _depot_builder_v1_OutputRequest__Output } from '../../../depot/builder/v1/OutputRequest.js';
 
 export interface BuildRequest {
   'snapshotId'?: (string);
@@ -64,6 +65,12 @@ export interface BuildRequest {
    * /build takes them; checked and bounded by the builder. Needs the "build.engine-options" capability.
    */
   'engineOptions'?: (_depot_builder_v1_EngineOptions | null);
+  /**
+   * Export the build's files to the client (`-o type=local|tar`) instead of keeping an image: they
+   * arrive as BuildEvent.output events before the result. Needs the "build.output.local" (or
+   * "build.output.tar") capability.
+   */
+  'output'?: (_depot_builder_v1_OutputRequest | null);
 }
 
 export interface BuildRequest__Output {
@@ -127,4 +134,10 @@ export interface BuildRequest__Output {
    * /build takes them; checked and bounded by the builder. Needs the "build.engine-options" capability.
    */
   'engineOptions': (_depot_builder_v1_EngineOptions__Output | null);
+  /**
+   * Export the build's files to the client (`-o type=local|tar`) instead of keeping an image: they
+   * arrive as BuildEvent.output events before the result. Needs the "build.output.local" (or
+   * "build.output.tar") capability.
+   */
+  'output': (_depot_builder_v1_OutputRequest__Output | null);
 }

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -124,7 +132,10 @@ describe('depot build -o', { skip }, () => {
     const depotProc = spawn(
       process.execPath,
       [DEPOT_BIN, ...buildOn(builder.url, token, project), '-o', 'type=tar,dest=-', ctx],
-      { env: { ...process.env, ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        env: { ...process.env, ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     const tar = spawn('tar', ['-t'], { stdio: ['pipe', 'pipe', 'pipe'] });
     depotProc.stdout.pipe(tar.stdin);

@@ -47,8 +47,10 @@ test('an unknown flag is one line naming the flag and the command', () => {
 });
 
 test('every docker build flag not supported yet is named as such, by build and dev', () => {
+  const buildTakes = new Set(['--check', '--output', '-o']);
   for (const cmd of ['build', 'dev'])
     for (const flag of UNSUPPORTED_DOCKER_BUILD_FLAGS) {
+      if (cmd === 'build' && buildTakes.has(flag)) continue;
       const err = failure([cmd, flag.startsWith('--') ? `${flag}=x` : `${flag}x`, '.']);
       assert.ok(err instanceof DepotError, `${cmd} ${flag}: ${String(err)}`);
       assert.equal(err.code, 'unsupported_flag');

@@ -6,43 +6,13 @@ import { DepotError } from '../errors/index.js';
  * for `docker build`, so these are named as not supported yet rather than unknown.
  */
 export const UNSUPPORTED_DOCKER_BUILD_FLAGS: ReadonlySet<string> = new Set([
-  '--add-host',
-  '--allow',
-  '--annotation',
-  '--attest',
-  '--build-context',
-  '--cache-from',
-  '--cache-to',
-  '--call',
-  '--cgroup-parent',
+  // Neither command takes these (buildx's print and stream).
+  '--print',
+  '--stream',
+  // `depot build` takes these; `depot dev` does not.
   '--check',
-  '--compress',
-  '--cpu-period',
-  '--cpu-quota',
-  '--cpu-shares',
-  '-c',
-  '--cpuset-cpus',
-  '--cpuset-mems',
-  '--disable-content-trust',
-  '--force-rm',
-  '--iidfile',
-  '--isolation',
-  '--memory',
-  '-m',
-  '--memory-swap',
-  '--network',
-  '--no-cache-filter',
   '--output',
   '-o',
-  '--print',
-  '--provenance',
-  '--rm',
-  '--sbom',
-  '--security-opt',
-  '--shm-size',
-  '--squash',
-  '--stream',
-  '--ulimit',
 ]);
 
 /** Commands that take `docker build`'s flags. */

@@ -231,13 +231,9 @@ describe('usage errors', { skip: notBuilt }, () => {
 
   test('a docker build flag depot does not support yet is named as such', async () => {
     for (const [args, line] of [
-      [['build', '--network', 'host', '.'], 'depot: --network is not supported yet by depot build'],
-      [
-        ['build', '--cache-from=type=local,src=/x', '.'],
-        'depot: --cache-from is not supported yet by depot build',
-      ],
-      [['build', '-o', 'out', '.'], 'depot: -o is not supported yet by depot build'],
-      [['dev', '--add-host', 'a:1.2.3.4', '.'], 'depot: --add-host is not supported yet by depot dev'],
+      [['build', '--print', '.'], 'depot: --print is not supported yet by depot build'],
+      [['dev', '--print', '.'], 'depot: --print is not supported yet by depot dev'],
+      [['dev', '-o', 'out', '.'], 'depot: -o is not supported yet by depot dev'],
     ] as const) {
       const r = await depot([...args]);
       assert.equal(r.code, 1, r.stderr);

@@ -260,32 +260,24 @@ export function engineFlags(
       );
     e.inlineCache = true;
   }
-  const ignored: Array<[string, string | undefined, 'memory' | 'memorySwap' | 'count']> = [
-    ['--memory', o.memory, 'memory'],
-    ['--memory-swap', o.memorySwap, 'memorySwap'],
-    ['--cpu-shares', o.cpuShares, 'count'],
-    ['--cpu-period', o.cpuPeriod, 'count'],
-    ['--cpu-quota', o.cpuQuota, 'count'],
-  ];
-  const keys = {
-    '--memory': 'memory',
-    '--memory-swap': 'memorySwap',
-    '--cpu-shares': 'cpuShares',
-    '--cpu-period': 'cpuPeriod',
-    '--cpu-quota': 'cpuQuota',
-  } as const;
-  for (const [flag, v, kind] of ignored) {
+  const ignoredNote = (flag: string) =>
+    `${flag} is accepted and ignored: BuildKit builds do not apply it (docker build ignores it too)`;
+  // Sizes as docker reads them (`512m`; -1 is an unlimited swap); counts as whole numbers.
+  for (const [flag, v, key, read] of [
+    ['--memory', o.memory, 'memory', ramInBytes],
+    [
+      '--memory-swap',
+      o.memorySwap,
+      'memorySwap',
+      (f: string, x: string) => (x === '-1' ? -1 : ramInBytes(f, x)),
+    ],
+    ['--cpu-shares', o.cpuShares, 'cpuShares', wholeNumber],
+    ['--cpu-period', o.cpuPeriod, 'cpuPeriod', wholeNumber],
+    ['--cpu-quota', o.cpuQuota, 'cpuQuota', wholeNumber],
+  ] as const) {
     if (v === undefined) continue;
-    const n =
-      kind === 'count'
-        ? wholeNumber(flag, v)
-        : kind === 'memorySwap' && v === '-1'
-          ? -1
-          : ramInBytes(flag, v);
-    e[keys[flag as keyof typeof keys]] = n;
-    notes.push(
-      `${flag} is accepted and ignored: BuildKit builds do not apply it (docker build ignores it too)`,
-    );
+    e[key] = read(flag, v);
+    notes.push(ignoredNote(flag));
   }
   for (const [flag, v, key] of [
     ['--cpuset-cpus', o.cpusetCpus, 'cpusetCpus'],
@@ -295,14 +287,9 @@ export function engineFlags(
     if (!/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/.test(v))
       throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(v)}: use e.g. 0-3 or 0,1`);
     e[key] = v;
-    notes.push(
-      `${flag} is accepted and ignored: BuildKit builds do not apply it (docker build ignores it too)`,
-    );
+    notes.push(ignoredNote(flag));
   }
-  if (o.securityOpt?.length)
-    notes.push(
-      '--security-opt is accepted and ignored: BuildKit builds do not apply it (docker build ignores it too)',
-    );
+  if (o.securityOpt?.length) notes.push(ignoredNote('--security-opt'));
   const engineOptions = Object.keys(e).length ? e : undefined;
   if (engineOptions && !caps.has(CAPABILITY_ENGINE_OPTIONS))
     throw new DepotError(

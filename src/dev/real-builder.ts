@@ -14,6 +14,7 @@ import type { LocalEngine } from '../docker/index.js';
 import { builderTakesScope, contextScope, touchesScope } from '../dockerfile/context-scope.js';
 import type { BuildEvent, ProgressCounts, SyncPhase } from '../progress/index.js';
 import { CONTEXT_INCOMPLETE, compileInclude } from '../protocol/follow-paths.js';
+import type { EngineOptions } from '../protocol/generated/depot/builder/v1/EngineOptions.js';
 import type { RegistryAuth } from '../registry/index.js';
 import {
   type BuilderSession,
@@ -32,7 +33,6 @@ import {
 import { contextFiles } from '../smart-cache/context-files.js';
 import { smartReuseWatcher } from '../smart-cache/marks.js';
 import { planSmartCache, type SmartPlan } from '../smart-cache/plan.js';
-import type { EngineOptions } from '../protocol/generated/depot/builder/v1/EngineOptions.js';
 import type { DevAgent } from './agent-link.js';
 import type { DevBuilder } from './ports.js';
 

@@ -60,7 +60,10 @@ export function buildQuery(req: EngineBuildRequest, sessionId?: string): string 
   q.set('dockerfile', req.dockerfile);
   const o = req.options ?? {};
   // The engine reads BUILDKIT_INLINE_CACHE from the build args (what `--cache-to type=inline` is).
-  q.set('buildargs', JSON.stringify(o.inlineCache ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: '1' } : req.buildArgs));
+  q.set(
+    'buildargs',
+    JSON.stringify(o.inlineCache ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: '1' } : req.buildArgs),
+  );
   if (o.network) q.set('networkmode', o.network);
   for (const h of o.addHosts ?? []) q.append('extrahosts', h);
   if (o.shmSize) q.set('shmsize', String(o.shmSize));

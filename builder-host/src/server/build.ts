@@ -223,7 +223,10 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
       };
       // A cache source is found as FROM finds an image: the project's own of that name first.
       if (engineOptions?.cacheFrom)
-        engineOptions = { ...engineOptions, cacheFrom: await Promise.all(engineOptions.cacheFrom.map(engineRef)) };
+        engineOptions = {
+          ...engineOptions,
+          cacheFrom: await Promise.all(engineOptions.cacheFrom.map(engineRef)),
+        };
       const pushAfterBuild = async (imageId: string, tags: string[]): Promise<PushOutcome> => {
         const pushed: PushedImage[] = [];
         if (!req.push) return { ok: true, error: '', errorCode: '', pushed };

@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { type BuilderHandlers, ownProtocolVersion } from '../../../src/protocol/index.js';
-import type { CallContext } from './authorize.js';
-import type { ServerDeps } from './deps.js';
 import {
   CAPABILITY_ENGINE_OPTIONS,
   CAPABILITY_NETWORK_HOST,
   CAPABILITY_SHM_ULIMIT,
 } from '../../../src/session/capabilities.js';
+import type { CallContext } from './authorize.js';
+import type { ServerDeps } from './deps.js';
 import { CAPABILITY_STEP_COSTS } from './history-rpc.js';
 import { RpcError, toStatus } from './rpc-error.js';
 

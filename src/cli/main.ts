@@ -281,6 +281,24 @@ function createProgram(): Command {
     )
     .action(async (path: string, o) => (await import('./check.js')).runCheck(path, o));
 
+  program
+    .command('bake')
+    .description('build the targets of bake files (docker-bake.hcl, docker-bake.json, compose.yaml)')
+    .argument('[targets...]', 'targets or groups to build (default: the "default" group)')
+    .option('-f, --file <file>', 'bake file (repeatable; later files override earlier ones)', collect, [])
+    .option(
+      '--set <target.key=value>',
+      'override a target attribute, e.g. app.tags=app:dev or *.platform=linux/arm64 (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--print',
+      'print the resolved definition as JSON (as docker buildx bake --print) and build nothing',
+      false,
+    )
+    .action(async (targets: string[], o) => (await import('./bake.js')).runBake(targets, o));
+
   const context = program.command('context').description('inspect build contexts');
   context
     .command('ls')

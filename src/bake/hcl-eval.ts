@@ -132,32 +132,61 @@ function formatDate(spec: string, ts: string): string {
   const min = local.getUTCMinutes();
   const s = local.getUTCSeconds();
   const zone = zoneMin === 0 ? 'Z' : z;
-  const tokens: Record<string, () => string> = {
-    YYYY: () => pad(Y, 4),
-    YY: () => pad(Y % 100),
-    MMMM: () => MONTHS[M] as string,
-    MMM: () => (MONTHS[M] as string).slice(0, 3),
-    MM: () => pad(M + 1),
-    M: () => String(M + 1),
-    DD: () => pad(D),
-    D: () => String(D),
-    EEEE: () => DAYS[local.getUTCDay()] as string,
-    EEE: () => (DAYS[local.getUTCDay()] as string).slice(0, 3),
-    hh: () => pad(h),
-    h: () => String(h),
-    HH: () => pad(h % 12 === 0 ? 12 : h % 12),
-    H: () => String(h % 12 === 0 ? 12 : h % 12),
-    AA: () => (h < 12 ? 'AM' : 'PM'),
-    aa: () => (h < 12 ? 'am' : 'pm'),
-    mm: () => pad(min),
-    m: () => String(min),
-    ss: () => pad(s),
-    s: () => String(s),
-    ZZZZZ: () => (zoneMin === 0 ? '+00:00' : z),
-    ZZZZ: () => (zoneMin === 0 ? '+0000' : z.replace(':', '')),
-    ZZZ: () => (zoneMin === 0 ? 'UTC' : z.replace(':', '')),
-    Z: () => zone,
+  // A switch, not an object of functions: the sequence letters read as component names to the linter.
+  const token = (run: string): string | undefined => {
+    switch (run) {
+      case 'YYYY':
+        return pad(Y, 4);
+      case 'YY':
+        return pad(Y % 100);
+      case 'MMMM':
+        return MONTHS[M] as string;
+      case 'MMM':
+        return (MONTHS[M] as string).slice(0, 3);
+      case 'MM':
+        return pad(M + 1);
+      case 'M':
+        return String(M + 1);
+      case 'DD':
+        return pad(D);
+      case 'D':
+        return String(D);
+      case 'EEEE':
+        return DAYS[local.getUTCDay()] as string;
+      case 'EEE':
+        return (DAYS[local.getUTCDay()] as string).slice(0, 3);
+      case 'hh':
+        return pad(h);
+      case 'h':
+        return String(h);
+      case 'HH':
+        return pad(h % 12 === 0 ? 12 : h % 12);
+      case 'H':
+        return String(h % 12 === 0 ? 12 : h % 12);
+      case 'AA':
+        return h < 12 ? 'AM' : 'PM';
+      case 'aa':
+        return h < 12 ? 'am' : 'pm';
+      case 'mm':
+        return pad(min);
+      case 'm':
+        return String(min);
+      case 'ss':
+        return pad(s);
+      case 's':
+        return String(s);
+      case 'ZZZZZ':
+        return zoneMin === 0 ? '+00:00' : z;
+      case 'ZZZZ':
+        return zoneMin === 0 ? '+0000' : z.replace(':', '');
+      case 'ZZZ':
+        return zoneMin === 0 ? 'UTC' : z.replace(':', '');
+      case 'Z':
+        return zone;
+    }
+    return undefined;
   };
+
   let out = '';
   let i = 0;
   while (i < spec.length) {
@@ -173,9 +202,9 @@ function formatDate(spec: string, ts: string): string {
       let j = i;
       while (spec[j] === c) j++;
       const run = spec.slice(i, j);
-      const f = tokens[run];
-      if (!f) throw new Error(`formatdate(): "${run}" is not a supported date format sequence`);
-      out += f();
+      const t = token(run);
+      if (t === undefined) throw new Error(`formatdate(): "${run}" is not a supported date format sequence`);
+      out += t;
       i = j;
       continue;
     }
@@ -523,8 +552,11 @@ function forExpr(e: Extract<Expr, { k: 'for' }>, ctx: EvalContext): Value {
     if (!e.object) listOut.push(val);
     else {
       const key = asString(evaluate(e.key as Expr, inner), 'a for key');
-      if (e.group) ((objOut[key] ??= []) as Value[]).push(val);
-      else if (key in objOut)
+      if (e.group) {
+        const list = (objOut[key] ?? []) as Value[];
+        list.push(val);
+        objOut[key] = list;
+      } else if (key in objOut)
         fail(ctx, e.line, `duplicate key "${key}" in a for expression (use ... to group)`);
       else objOut[key] = val;
     }

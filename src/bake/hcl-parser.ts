@@ -488,7 +488,7 @@ class Parser {
       if (c === '$' && s[this.pos + 1] === '{') {
         this.pos += 2;
         if (this.peek() === '~') {
-          this.fail('template strip markers (${~ …}) are not supported by depot bake');
+          this.fail('template strip markers (~) are not supported by depot bake');
         }
         if (lit) parts.push(lit);
         lit = '';

@@ -72,7 +72,11 @@ export interface ResolvedTarget extends Omit<Target, 'inherits' | 'args' | 'labe
 /** Drops duplicates and empty strings, keeping first occurrences (buildx removeDupesStr). */
 export function removeDupesStr(s: string[]): string[] {
   const seen = new Set<string>();
-  return s.filter((v) => v !== '' && !seen.has(v) && (seen.add(v), true));
+  return s.filter((v) => {
+    if (v === '' || seen.has(v)) return false;
+    seen.add(v);
+    return true;
+  });
 }
 
 export function dedup<T>(s: T[]): T[] {
@@ -104,8 +108,8 @@ function removeDupes<T>(s: T[], eq: (a: T, b: T) => boolean): T[] {
   return out.slice(0, len);
 }
 
-const normalizeCache = (c?: CacheEntry[]) => (c && c.length ? removeDupes(c, cacheEqual) : undefined);
-const normalizeExports = (c?: ExportEntry[]) => (c && c.length ? removeDupes(c, exportEqual) : undefined);
+const normalizeCache = (c?: CacheEntry[]) => (c?.length ? removeDupes(c, cacheEqual) : undefined);
+const normalizeExports = (c?: ExportEntry[]) => (c?.length ? removeDupes(c, exportEqual) : undefined);
 
 /** Later entries with the same id replace earlier ones in place (buildx removeSecretDupes). */
 function dedupById<T extends { id?: string }>(s?: T[]): T[] | undefined {
@@ -390,7 +394,10 @@ export function parseOverrides(c: Config, sets: string[], env: NodeJS.ProcessEnv
     }
     for (const name of names) {
       let t = m.get(name);
-      if (!t) m.set(name, (t = new Map()));
+      if (!t) {
+        t = new Map();
+        m.set(name, t);
+      }
       const o = t.get(okey) ?? { arr: [], append: false, set: false };
       if (ARRAY_KEYS.has(key)) {
         o.append = append;

@@ -19,7 +19,7 @@ const sorted = (o: Record<string, J>): Entries =>
   );
 
 /** buildx Target.MarshalJSON: keeps interpolation-looking text literal when read back. */
-const esc = (s: string) => s.replaceAll('${', '$${').replaceAll('%{', '%%{');
+const esc = (s: string) => s.replaceAll('${', () => '$${').replaceAll('%{', () => '%%{');
 
 function goString(s: string): string {
   return JSON.stringify(s)

@@ -283,7 +283,9 @@ function createProgram(): Command {
 
   program
     .command('bake')
-    .description('targets of bake files (docker-bake.hcl, docker-bake.json, compose.yaml); for now --print only')
+    .description(
+      'targets of bake files (docker-bake.hcl, docker-bake.json, compose.yaml); for now --print only',
+    )
     .argument('[targets...]', 'targets or groups to build (default: the "default" group)')
     .option('-f, --file <file>', 'bake file (repeatable; later files override earlier ones)', collect, [])
     .option(

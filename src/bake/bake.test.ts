@@ -313,6 +313,12 @@ target "app" {
     );
   });
 
+  test('network = "host" prints the network.host entitlement after it, as buildx normalize() adds it', () => {
+    const d = dir({ 'docker-bake.hcl': 'target "default" {\n  network = "host"\n}\n' });
+    const out = bakePrintText({ cwd: d, env: ENV });
+    assert.match(out, /"network": "host",\n {6}"entitlements": \[\n {8}"network.host"\n {6}\]\n/);
+  });
+
   test('SOURCE_DATE_EPOCH from the environment becomes an arg of every target (as buildx passes it)', () => {
     const d = dir({ 'docker-bake.hcl': 'target "default" {}\n' });
     assert.deepEqual(loadBakeTargets({ cwd: d, env: { ...ENV, SOURCE_DATE_EPOCH: '0' } }).targets[0]?.args, {

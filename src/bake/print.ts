@@ -91,6 +91,8 @@ function targetJson(t: ResolvedTarget): J {
   add('pull', t.pull);
   add('no-cache', t.noCache);
   add('network', t.network);
+  // buildx's normalize() adds the entitlement a host network needs, and prints it.
+  if (t.network === 'host') add('entitlements', ['network.host']);
   return new Entries(out);
 }
 

@@ -283,9 +283,7 @@ function createProgram(): Command {
 
   program
     .command('bake')
-    .description(
-      'targets of bake files (docker-bake.hcl, docker-bake.json, compose.yaml); for now --print only',
-    )
+    .description('build the targets of bake files (docker-bake.hcl, docker-bake.json, compose.yaml)')
     .argument('[targets...]', 'targets or groups to build (default: the "default" group)')
     .option('-f, --file <file>', 'bake file (repeatable; later files override earlier ones)', collect, [])
     .option(
@@ -299,7 +297,23 @@ function createProgram(): Command {
       'print the resolved definition as JSON (as docker buildx bake --print) and build nothing',
       false,
     )
-    .action(async (targets: string[], o) => (await import('./bake.js')).runBake(targets, o));
+    .option('--load', "load every target's image into the local Docker engine", false)
+    .option('--push', "push every target's tags", false)
+    .option('--no-cache', 'do not use the cache')
+    .option('--pull', 'always look for newer base images', false)
+    .addOption(
+      new Option('--progress <mode>', 'progress output ([target] prefix in plain, a target field in json)')
+        .choices(['auto', 'tty', 'plain', 'json', 'quiet'])
+        .default('auto'),
+    )
+    .option('--metadata-file <file>', 'write build metadata (JSON, one entry per target) to a file')
+    .addOption(new Option('--builder <url>', 'builder address').env('DEPOT_BUILDER'))
+    .addOption(new Option('--token <token>', 'builder token').env('DEPOT_TOKEN'))
+    .addOption(new Option('--project <name>', 'project to build for').env('DEPOT_PROJECT'))
+    .addOption(new Option('--fleet <spec>', 'builder fleet: file:PATH or ssm:/PREFIX').env('DEPOT_FLEET'))
+    .action(async (targets: string[], o) =>
+      (await import('./bake.js')).runBake(targets, o, interruptSignal()),
+    );
 
   const context = program.command('context').description('inspect build contexts');
   context

@@ -75,18 +75,33 @@ function platformSinks(mode: string, platforms: string[]): { sinks: PlatformSink
     isTTY: Boolean(process.stderr.isTTY),
     ci: Boolean(process.env.CI),
   });
-  const width = Math.max(...platforms.map((p) => p.length));
-  const sinks = platforms.map((platform): PlatformSink => {
-    if (resolved === 'quiet') return { handle() {}, async close() {} };
-    if (resolved === 'json') {
+  const l = labelledSinks(resolved, 'platform', platforms);
+  return { sinks: platforms.map((p) => l.sinkFor(p)), note: l.note };
+}
+
+/**
+ * Progress of several builds on one terminal (the platforms of a build, the targets of a bake):
+ * plain lines prefixed `[label] `, json lines with the label as `key`, made per label on first use.
+ * `mode` is resolved (tty falls back to prefixed plain lines: several live Ink graphs cannot share
+ * one terminal yet). `aligned`: labels known up front, whose prefixes are padded to one width.
+ */
+export function labelledSinks(
+  mode: string,
+  key: 'platform' | 'target',
+  aligned: string[] = [],
+): { sinkFor(label: string): PlatformSink; note: string; close(): Promise<void> } {
+  const width = Math.max(0, ...aligned.map((p) => p.length));
+  const made = new Map<string, PlatformSink>();
+  const make = (label: string): PlatformSink => {
+    if (mode === 'quiet') return { handle() {}, async close() {} };
+    if (mode === 'json') {
       const r = createJsonRenderer((s) => {
         for (const line of s.split('\n'))
-          if (line) process.stdout.write(`${JSON.stringify({ platform, ...JSON.parse(line) })}\n`);
+          if (line) process.stdout.write(`${JSON.stringify({ [key]: label, ...JSON.parse(line) })}\n`);
       });
       return { handle: (e) => r.handle(e), close: async () => r.close() };
     }
-    // tty falls back to prefixed plain lines: several live Ink graphs cannot share one terminal yet.
-    const prefix = `[${platform}]${' '.repeat(width - platform.length)} `;
+    const prefix = `[${label}]${' '.repeat(Math.max(0, width - label.length))} `;
     let rest = '';
     const r = createPlainRenderer(
       (s) => {
@@ -112,10 +127,20 @@ function platformSinks(mode: string, platforms: string[]): { sinks: PlatformSink
         rest = '';
       },
     };
-  });
-  const note =
-    resolved === 'tty' ? 'several platforms: showing plain progress, one [platform] prefix per line' : '';
-  return { sinks, note };
+  };
+  return {
+    sinkFor(label) {
+      const known = made.get(label);
+      if (known) return known;
+      const s = make(label);
+      made.set(label, s);
+      return s;
+    },
+    note: mode === 'tty' ? `several ${key}s: showing plain progress, one [${key}] prefix per line` : '',
+    async close() {
+      for (const s of made.values()) await s.close();
+    },
+  };
 }
 
 /** What one platform's build produced. */

@@ -47,13 +47,18 @@ describe('depot bake (the binary)', { skip }, () => {
     );
   });
 
-  test('without --print it says builds are not there yet (exit 1), rather than pretend to build', async () => {
-    const r = await depot(['bake', '-f', join(HCL, 'docker-bake.hcl')], ENV);
+  test('a target whose flags cannot be built stops the bake before any build starts (exit 1, one line)', async () => {
+    const dir = tempDir('bake-cli-bad');
+    writeFileSync(
+      join(dir, 'docker-bake.hcl'),
+      'target "default" {\n  ssh = ["default=/a.sock,/b.sock"]\n}\n',
+    );
+    const r = await depot(['bake', '-f', join(dir, 'docker-bake.hcl')], ENV);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.equal(
+    assert.match(
       r.stderr,
-      'depot: depot bake builds come in a later change; use --print (depot bake --print shows the resolved targets)\n',
+      /^depot: target default: ssh default names 2 agent sockets; depot forwards one per id\n$/,
     );
   });
 });

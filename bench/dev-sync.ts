@@ -151,8 +151,7 @@ async function devLoop(ctx: string, port: number, args: string[], rows: Row[]): 
           await events.until('the rebuild', () => landed() > beforeLast);
           // The engine writes the loaded layer out for a moment after the load answers.
           await new Promise((r) => setTimeout(r, 2000));
-        }
-        else await new Promise((r) => setTimeout(r, Math.max(0, t + rhythm.ms - performance.now())));
+        } else await new Promise((r) => setTimeout(r, Math.max(0, t + rhythm.ms - performance.now())));
       }
       // The next row starts from a settled session: the rebuild behind the last save has landed.
       await events.until('the rebuild behind the last save', () => landed() > beforeLast);

@@ -34,7 +34,7 @@ import {
   openBuilderTarget,
   parsePlatforms,
   resolveBuildInputs,
-} from './build.js';
+} from './build-inputs.js';
 import { devLiveSync } from './dev-sync.js';
 import { engineFlags } from './engine-flags.js';
 import { requireLocalEngine } from './local-engine-check.js';

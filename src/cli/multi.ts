@@ -19,25 +19,20 @@ import {
   parseReference,
   type RegistryAuth,
 } from '../registry/index.js';
-import {
-  type BuilderSession,
-  createBuilderSession,
-  DepotError,
-  loadImage,
-  requireBuildCapabilities,
-} from '../session/index.js';
+import { type BuilderSession, createBuilderSession, DepotError, loadImage } from '../session/index.js';
 import {
   type BuildInputs,
   type BuildOptions,
   type BuildOutcome,
   buildRegistryAuth,
-  checkTargetPlatform,
   dockerfileText,
   failureHint,
+  type Greeting,
+  greetBuilder,
   type PushedRef,
   resolveBuildInputs,
   writeMetadata,
-} from './build.js';
+} from './build-inputs.js';
 
 /** Where one platform of a multi-platform build runs. */
 export type { PlatformTarget } from './targets.js';
@@ -46,7 +41,6 @@ import { agentWanted } from '../agent/wanted.js';
 import { contextScope } from '../dockerfile/context-scope.js';
 import { writeFileDurably } from '../durable-file/index.js';
 import type { SmartPlan } from '../smart-cache/plan.js';
-import { type EngineFlagsResult, engineFlags } from './engine-flags.js';
 import { progressIntervals } from './progress-events.js';
 import { agentSyncFor, syncThenBuild } from './sync-build.js';
 import type { PlatformTarget } from './targets.js';
@@ -249,7 +243,6 @@ export async function runMultiPlatformBuild(
       },
     };
     // No platform syncs until every builder said it can build its platform and serve --secret/--ssh.
-    const needs = { secrets: Object.keys(secrets).length > 0, ssh: sshIds.length > 0 };
     let checked = 0;
     let allChecked: (() => void) | undefined;
     let checkFailed: ((err: unknown) => void) | undefined;
@@ -273,13 +266,10 @@ export async function runMultiPlatformBuild(
         project: target.project,
       });
       sessions.push(session);
-      let hello: Awaited<ReturnType<BuilderSession['hello']>>;
-      let flags: EngineFlagsResult;
+      let hello: Greeting['hello'];
+      let flags: Greeting['flags'];
       try {
-        hello = await session.hello(ac.signal);
-        requireBuildCapabilities(hello, needs);
-        flags = engineFlags(opts, hello);
-        checkTargetPlatform(hello, target, opts);
+        ({ hello, flags } = await greetBuilder(session, ac.signal, { opts, inputs, target }));
       } catch (err) {
         // The others stop with an error of their own: this one is the cause to report.
         checkFailed?.(new DepotError('cancelled', 'stopped: another platform could not start'));

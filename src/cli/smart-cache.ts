@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { DepotError } from '../errors/index.js';
 import { contextFiles } from '../smart-cache/context-files.js';
 import { planSmartCache, type SmartPlan } from '../smart-cache/plan.js';
-import type { BuildInputs, BuildOptions, BuildOutcome } from './build.js';
+import type { BuildInputs, BuildOptions, BuildOutcome } from './build-inputs.js';
 
 /** One line per rewrite and per refusal, as `--smart-cache=plan` prints them. */
 export function describePlan(plan: SmartPlan, dockerfileName: string): string {
@@ -57,7 +57,10 @@ const SHOWN = 10;
  * reproducibly.
  */
 export async function runSmartCacheVerify(opts: BuildOptions, signal: AbortSignal): Promise<BuildOutcome> {
-  const { runBuild, parsePlatforms } = await import('./build.js');
+  const [{ runBuild }, { parsePlatforms }] = await Promise.all([
+    import('./build.js'),
+    import('./build-inputs.js'),
+  ]);
   // On stderr, --progress json included (its events are on stdout): only --quiet silences it.
   const say = (text: string) => {
     if (!opts.quiet) process.stderr.write(`depot: smart cache verify: ${text}\n`);

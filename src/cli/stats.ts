@@ -16,7 +16,7 @@ import {
   statsTable,
   suggestionText,
 } from '../tui/stats-format.js';
-import { type BuilderTarget, openBuilderTarget } from './build.js';
+import { type BuilderTarget, openBuilderTarget } from './build-inputs.js';
 import { openConfig } from './credentials.js';
 
 /** Flags of `depot stats`. */

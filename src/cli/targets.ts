@@ -9,7 +9,7 @@ import {
   routeBuild,
 } from '../arch/index.js';
 import { DepotError, isTransportError, transportFromEnv, validateBuilderUrl } from '../session/index.js';
-import { type BuildOptions, openBuilderTarget } from './build.js';
+import { type BuildOptions, openBuilderTarget } from './build-inputs.js';
 import { loadToken, openConfig } from './credentials.js';
 
 /** Where one platform of a build goes. */

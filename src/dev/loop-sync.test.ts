@@ -116,6 +116,9 @@ test('drift: the container differs from the new image at a synced path: replaced
   const s = await t.finished(2);
   assert.deepEqual(t.runner.replaced, ['sha256:image-b1', 'sha256:image-b2']);
   assert.equal(s.container?.id, 'container-2');
+  // Why it was replaced stays on the new container's line.
+  const after = await t.until((x) => x.container?.status === 'running' && x.container.id === 'container-2');
+  assert.equal(after.container?.sync, 'drift at 1 path (/app/src/app.js…): replaced by the new image');
   await t.loop.stop();
 });
 

@@ -264,6 +264,8 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
     case 'container/starting': {
       // The new container has no name or id yet: the old one is named only as the one replaced.
       const old = s.container;
+      // Why the container is replaced stays on screen when it is drift (it would flash by).
+      const drift = old?.sync?.startsWith('drift at ') ? old.sync.replace(/: replacing$/, '') : '';
       const container: ContainerState = {
         ...emptyContainer(),
         status: 'starting',
@@ -271,6 +273,7 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
         logs: old?.logs ?? [],
         replacing:
           old && old.status !== 'failed' && old.status !== 'none' ? old.name || shortIdOf(old.id) : '',
+        ...(drift ? { sync: `${drift}: replacing with the new image` } : {}),
       };
       const cur = s.current;
       return {
@@ -289,6 +292,14 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
           imageId: action.imageId,
           logs: [],
           message: '',
+          ...(s.container?.sync?.startsWith('drift at ')
+            ? {
+                sync: s.container.sync.replace(
+                  /: replacing with the new image$/,
+                  ': replaced by the new image',
+                ),
+              }
+            : {}),
         },
         current: s.current ? { ...s.current, phase: 'done' } : s.current,
       };

@@ -116,8 +116,12 @@ describe('depot dev --sync', { skip }, () => {
       await until('v3 served', () => served().startsWith('v3'), 10_000);
       docker(LAPTOP_ENGINE, ['exec', third!, 'sh', '-c', 'echo tampered > /www/index.html']);
       assert.equal(served(), 'tampered\n');
-      await until('drift on screen', () => /drift at 1 path \(\/www\/index\.html…\)/.test(screen()), 60_000);
       await until('replaced after the drift', () => (container()[0] ?? third) !== third, 60_000);
+      await until(
+        'the drift on screen',
+        () => /drift at 1 path \(\/www\/index\.html…\): replaced by the new image/.test(screen()),
+        10_000,
+      );
       await until('v3 served by the new container', () => served().startsWith('v3'), 10_000);
 
       tmux('send-keys', '-t', 'dev', 'q');

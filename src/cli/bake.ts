@@ -170,8 +170,10 @@ function runTarget(
 ): Promise<{ code: number; lastError: string }> {
   const argv = [...args];
   if (r.metadataFile) argv.splice(argv.length - 1, 0, '--metadata-file', r.metadataFile);
-  // This very CLI, started the way this process was (a loader such as tsx included).
-  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? '', ...argv], {
+  // This very CLI, started the way this process was (a loader such as tsx included; a debugger's
+  // port is this process's own).
+  const nodeFlags = process.execArgv.filter((a) => !a.startsWith('--inspect'));
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, process.argv[1] ?? '', ...argv], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: process.env,
   });

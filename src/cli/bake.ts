@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ResolvedTarget } from '../bake/index.js';
 import { writeFileDurably } from '../durable-file/index.js';
+import { lines } from '../engine-api/index.js';
 import { DepotError } from '../errors/index.js';
 import { type BuildEvent, type ProgressMode, resolveProgressMode } from '../progress/index.js';
 import { labelledSinks } from './multi.js';
@@ -163,7 +164,7 @@ interface TargetRun {
 }
 
 /** Runs one target's `depot build`, relaying its events and its error lines under its name. */
-function runTarget(
+async function runTarget(
   t: ResolvedTarget,
   args: string[],
   r: TargetRun,
@@ -182,45 +183,32 @@ function runTarget(
   child.stdin?.on('error', () => {});
   child.stdin?.end(t.dockerfileInline ?? '');
   let lastError = '';
-  const lines = (stream: NodeJS.ReadableStream, each: (line: string) => void) => {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => {
-      rest += d;
-      for (let i = rest.indexOf('\n'); i >= 0; i = rest.indexOf('\n')) {
-        each(rest.slice(0, i));
-        rest = rest.slice(i + 1);
+  const events = (async () => {
+    for await (const line of lines(child.stdout!)) {
+      let event: BuildEvent & { platform?: string };
+      try {
+        event = JSON.parse(line) as BuildEvent & { platform?: string };
+      } catch {
+        continue;
       }
-    });
-    stream.on('end', () => {
-      if (rest) each(rest);
-    });
-  };
-  lines(child.stdout!, (line) => {
-    if (!line.trim()) return;
-    let event: BuildEvent & { platform?: string };
-    try {
-      event = JSON.parse(line) as BuildEvent & { platform?: string };
-    } catch {
-      return;
+      if (event.type === 'sync/acked') r.onSynced?.();
+      if (r.mode === 'json') process.stdout.write(`${JSON.stringify({ target: t.name, ...event })}\n`);
+      else if (r.mode !== 'quiet') {
+        // A build of several platforms says which one each event is of (build/started always does).
+        const several = (t.platforms?.length ?? 0) > 1 && event.platform;
+        r.sinkFor(several ? `${t.name} ${event.platform}` : t.name).handle(event);
+      }
     }
-    if (event.type === 'sync/acked') r.onSynced?.();
-    if (r.mode === 'json') process.stdout.write(`${JSON.stringify({ target: t.name, ...event })}\n`);
-    else if (r.mode !== 'quiet') {
-      // A build of several platforms says which one each event is of (build/started always does).
-      const several = (t.platforms?.length ?? 0) > 1 && event.platform;
-      r.sinkFor(several ? `${t.name} ${event.platform}` : t.name).handle(event);
+  })();
+  const errors = (async () => {
+    for await (const line of lines(child.stderr!)) {
+      if (line.startsWith('depot: ')) lastError = line.slice(7);
+      process.stderr.write(`[${t.name}] ${line}\n`);
     }
-  });
-  lines(child.stderr!, (line) => {
-    if (line.startsWith('depot: ')) lastError = line.slice(7);
-    process.stderr.write(`[${t.name}] ${line}\n`);
-  });
-  return new Promise((done) => {
-    child.on('close', (code) => {
-      r.signal?.removeEventListener('abort', onAbort);
-      r.onSynced?.();
-      done({ code: code ?? 1, lastError });
-    });
-  });
+  })();
+  const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? 1)));
+  await Promise.all([events, errors]);
+  r.signal?.removeEventListener('abort', onAbort);
+  r.onSynced?.();
+  return { code, lastError };
 }

@@ -372,26 +372,34 @@ export interface Greeting {
   flags: EngineFlagsResult;
 }
 
+/** What a build asks of its builder, checked against its Hello. */
+export interface BuildAsks {
+  opts: BuildOptions;
+  inputs: Pick<BuildInputs, 'secrets' | 'ssh'>;
+  target: Pick<PlatformTarget, 'platform' | 'routed'>;
+}
+
 /**
- * The greeting every build makes before it syncs: Hello, then whether this builder can serve the
- * build — `--secret`/`--ssh`, docker's engine flags, the platform (or its emulation). Throws the
- * one-line reason when it cannot.
+ * Whether the builder that answered Hello can serve the build — `--secret`/`--ssh`, docker's
+ * engine flags, the platform (or its emulation) — and the engine flags as it takes them. Throws
+ * the one-line reason when it cannot.
  */
-export async function greetBuilder(
-  session: BuilderSession,
-  signal: AbortSignal,
-  build: {
-    opts: BuildOptions;
-    inputs: Pick<BuildInputs, 'secrets' | 'ssh'>;
-    target: Pick<PlatformTarget, 'platform' | 'routed'>;
-  },
-): Promise<Greeting> {
-  const hello = await session.hello(signal);
+export function checkBuilder(hello: Greeting['hello'], build: BuildAsks): EngineFlagsResult {
   requireBuildCapabilities(hello, {
     secrets: Object.keys(build.inputs.secrets).length > 0,
     ssh: Object.keys(build.inputs.ssh).length > 0,
   });
   const flags = engineFlags(build.opts, hello);
   checkTargetPlatform(hello, build.target, build.opts);
-  return { hello, flags };
+  return flags;
+}
+
+/** The greeting every build makes before it syncs: Hello, then checkBuilder. */
+export async function greetBuilder(
+  session: BuilderSession,
+  signal: AbortSignal,
+  build: BuildAsks,
+): Promise<Greeting> {
+  const hello = await session.hello(signal);
+  return { hello, flags: checkBuilder(hello, build) };
 }

@@ -10,6 +10,7 @@ import { PatternMatcher, readIgnorePatterns } from '../context-sync/ignore.js';
 import { walk } from '../context-sync/scan.js';
 import type { LiveSyncDeps } from '../dev/loop.js';
 import {
+  covers,
   deriveAutoRules,
   loadSyncConfig,
   localPathFacts,
@@ -131,9 +132,8 @@ export async function devLiveSync(
   return {
     async plan(paths) {
       const unusable = settings.rules.filter((r) => absent.has(r));
-      const covered = (r: SyncRule, p: string) => r.src === '' || p === r.src || p.startsWith(`${r.src}/`);
       const setAside = paths
-        .map((p) => ({ p, r: unusable.find((r) => covered(r, p)) }))
+        .map((p) => ({ p, r: unusable.find((r) => covers(r, p)) }))
         .find((x) => x.r !== undefined);
       const plan: SyncPlan = setAside?.r
         ? {

@@ -20,16 +20,11 @@ import { type ProgressMode, resolveProgressMode } from '../progress/index.js';
 import type { EngineOptions } from '../protocol/generated/depot/builder/v1/EngineOptions.js';
 import { type BuildAuth, type RegistryAuth, registryAuthForBuild } from '../registry/index.js';
 import { CAPABILITY_ENGINE_OPTIONS, CAPABILITY_NETWORK_HOST } from '../session/capabilities.js';
-import {
-  checkBuilderTransport,
-  createBuilderSession,
-  DepotError,
-  requireBuildCapabilities,
-} from '../session/index.js';
+import { checkBuilderTransport, createBuilderSession, DepotError } from '../session/index.js';
 import { transportFromEnv } from '../session/transport.js';
 import {
   type BuildOptions,
-  checkTargetPlatform,
+  checkBuilder,
   dockerfileText,
   openBuilderTarget,
   parsePlatforms,
@@ -193,11 +188,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
       try {
         // An unreachable builder is the loop's business (it reconnects and checks each build).
         const hello = await probe.hello().catch(() => undefined);
-        if (hello) {
-          requireBuildCapabilities(hello, needs);
-          flags = engineFlags(opts, hello);
-          checkTargetPlatform(hello, { platform }, opts);
-        }
+        if (hello) flags = checkBuilder(hello, { opts, inputs, target: { platform } });
       } catch (err) {
         await target.close();
         throw err;

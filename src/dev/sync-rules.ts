@@ -754,7 +754,7 @@ export function planSync(
   for (const p of paths) {
     if (p === '' || p === '.' || p === '..' || p.startsWith('../'))
       return { kind: 'rebuild', reason: `${JSON.stringify(p)} is not a path inside the context` };
-    const covering = settings.rules.filter((r) => r.src === '' || p === r.src || p.startsWith(`${r.src}/`));
+    const covering = settings.rules.filter((r) => covers(r, p));
     const best = Math.max(-1, ...covering.map((r) => r.src.length));
     const matching = covering.filter((r) => r.src.length === best);
     if (matching.length === 0) return { kind: 'rebuild', reason: `${p} is not covered by a sync rule` };
@@ -785,6 +785,11 @@ export function planSync(
     }
   }
   return { kind: 'sync', changes };
+}
+
+/** Whether a rule's source holds a context path (the whole context, the path itself, or below it). */
+export function covers(rule: Pick<SyncRule, 'src'>, path: string): boolean {
+  return rule.src === '' || path === rule.src || path.startsWith(`${rule.src}/`);
 }
 
 /** Whether a changed path is under a build read (a follow path: the path, what is below it, globs by component). */

@@ -8,12 +8,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { normalizeOrKeep } from '../arch/index.js';
 import type { ResolvedTarget } from '../bake/index.js';
 import { writeFileDurably } from '../durable-file/index.js';
 import { lines } from '../engine-api/index.js';
 import { DepotError } from '../errors/index.js';
 import { type BuildEvent, type ProgressMode, resolveProgressMode } from '../progress/index.js';
-import { labelledSinks } from './multi.js';
+import { progressSinks } from './progress-sink.js';
 
 export interface BakeCliOptions {
   file: string[];
@@ -48,8 +49,15 @@ export async function runBake(targets: string[], o: BakeCliOptions, signal?: Abo
     isTTY: Boolean(process.stderr.isTTY),
     ci: Boolean(process.env.CI),
   });
-  const { sinkFor, note, close } = labelledSinks(mode, 'target');
+  // One live view with every target (a target of several platforms: one build per platform).
+  const labels = def.targets.flatMap((t) =>
+    (t.platforms?.length ?? 0) > 1 ? t.platforms!.map((p) => `${t.name} ${normalizeOrKeep(p)}`) : [t.name],
+  );
+  const { sinkFor, note, close } = await progressSinks(mode, 'target', labels);
   if (note) process.stderr.write(`depot: ${note}\n`);
+  // A live view owns the terminal: the targets' own lines (notes, errors) are said after it.
+  const held: string[] | undefined = mode === 'tty' ? [] : undefined;
+  const say = (line: string) => (held ? held.push(line) : process.stderr.write(line));
   const metaDir = o.metadataFile ? mkdtempSync(join(tmpdir(), 'depot-bake-')) : undefined;
   const ran = new Map<string, { code: number; lastError: string }>();
   try {
@@ -63,6 +71,7 @@ export async function runBake(targets: string[], o: BakeCliOptions, signal?: Abo
       runTarget(t, argvs.get(t.name)!, {
         mode,
         sinkFor,
+        say,
         metadataFile: metaDir ? join(metaDir, `${t.name}.json`) : undefined,
         onSynced,
         signal,
@@ -82,6 +91,7 @@ export async function runBake(targets: string[], o: BakeCliOptions, signal?: Abo
     );
   } finally {
     await close();
+    for (const line of held ?? []) process.stderr.write(line);
   }
   const failed = def.targets.filter((t) => (ran.get(t.name)?.code ?? 1) !== 0);
   if (metaDir && o.metadataFile) {
@@ -157,6 +167,8 @@ export function buildArgs(t: ResolvedTarget, o: BakeCliOptions): string[] {
 interface TargetRun {
   mode: string;
   sinkFor(label: string): { handle(e: BuildEvent): void };
+  /** Writes one of the target's stderr lines. */
+  say(line: string): void;
   metadataFile?: string;
   /** Called once the target's context is on the builder (or the target ended without a sync). */
   onSynced?: () => void;
@@ -203,7 +215,7 @@ async function runTarget(
   const errors = (async () => {
     for await (const line of lines(child.stderr!)) {
       if (line.startsWith('depot: ')) lastError = line.slice(7);
-      process.stderr.write(`[${t.name}] ${line}\n`);
+      r.say(`[${t.name}] ${line}\n`);
     }
   })();
   const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? 1)));

@@ -52,9 +52,15 @@ test('-o conflicts: --load/--push, several platforms, stdout shared with -q or j
   assert.throws(() => checkOutputFlags(local, { ...base, load: true }), /--load/);
   assert.throws(() => checkOutputFlags(parseOutputFlag(['type=docker']), { ...base, push: true }), /--push/);
   assert.throws(
-    () => checkOutputFlags(local, { ...base, platform: 'linux/amd64,linux/arm64' }),
-    /one platform/,
+    () =>
+      checkOutputFlags(parseOutputFlag(['type=tar,dest=o.tar']), {
+        ...base,
+        platform: 'linux/amd64,linux/arm64',
+      }),
+    /type=tar takes one platform/,
   );
+  // A directory per platform.
+  checkOutputFlags(local, { ...base, platform: 'linux/amd64,linux/arm64' });
   assert.throws(() => checkOutputFlags(stdout, { ...base, quiet: true }), /-q/);
   assert.throws(() => checkOutputFlags(stdout, { ...base, progress: 'json' }), /json/);
   assert.throws(() => checkOutputFlags(stdout, { stdoutIsTty: true }), /terminal/);

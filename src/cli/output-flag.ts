@@ -111,8 +111,11 @@ export function checkOutputFlags(
       '-o type=docker is --load, -o type=registry is --push: use one of them',
     );
   if (spec.kind !== 'files') return;
-  if ((opts.platform ?? '').includes(','))
-    throw bad(`-o type=${spec.type} takes one platform`, 'pass one --platform');
+  if (spec.type === 'tar' && (opts.platform ?? '').includes(','))
+    throw bad(
+      '-o type=tar takes one platform',
+      'use -o type=local,dest=DIR (a directory per platform) or one --platform',
+    );
   if (spec.dest === '-') {
     if (opts.quiet)
       throw bad(

@@ -1,5 +1,6 @@
 /** Ink views of a BuildState: pure functions of state; no gRPC, watcher or Docker code here. */
 export { BuildSummary, type BuildSummaryProps, summaryText } from './BuildSummary.js';
+export { BuildsView, type BuildsViewProps, type LabelledBuild, pickRows } from './BuildsView.js';
 /** The whole build screen. */
 export { BuildView, type BuildViewProps } from './BuildView.js';
 /** `depot dashboard`: the view, its store-following screen, state, layout, controller and mount. */
@@ -81,7 +82,13 @@ export {
 /** The live layer graph. */
 export { LayerGraph, type LayerGraphProps } from './LayerGraph.js';
 /** Mounts BuildView on a terminal and feeds it events. */
-export { type RenderBuildTtyOptions, renderBuildTty, type TtyBuildRenderer } from './render-build-tty.js';
+export {
+  type RenderBuildTtyOptions,
+  renderBuildsTty,
+  renderBuildTty,
+  type TtyBuildRenderer,
+  type TtyBuildsRenderer,
+} from './render-build-tty.js';
 export {
   type DashboardTtyRenderer,
   type RenderDashboardTtyOptions,

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { stripVTControlCharacters } from 'node:util';
 import { parseEventLines } from '../progress/index.js';
-import { renderBuildTty } from './render-build-tty.js';
+import { pickRows } from './BuildsView.js';
+import type { GraphRow } from './graph-layout.js';
+import { renderBuildsTty, renderBuildTty } from './render-build-tty.js';
 
 class FakeStdout extends EventEmitter {
   columns = 80;
@@ -105,4 +107,77 @@ test('renderBuildTty lists daemon warnings but not the echoed `Successfully tagg
   const out = stdout.text();
   assert.match(out, /! WARN: FromAsCasing: 'as' and 'FROM' keywords' casing do not match \(line 1\)/);
   assert.doesNotMatch(out, /Successfully tagged/);
+});
+
+test('renderBuildsTty shows several builds on one screen, each in its share of the rows', async () => {
+  const stdout = new FakeStdout();
+  stdout.rows = 12;
+  let clock = 0;
+  const tty = renderBuildsTty({
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    now: () => clock,
+    labels: ['linux/amd64', 'linux/arm64'],
+  });
+  const good = fixture('sample-build');
+  const bad = fixture('failed-build');
+  // Half of each build: both headers are live, each with its own steps.
+  for (const e of good.slice(0, Math.floor(good.length / 2))) tty.handle('linux/amd64', e);
+  for (const e of bad.slice(0, Math.floor(bad.length / 2))) tty.handle('linux/arm64', e);
+  clock = 1000;
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const live = stdout.text();
+  assert.match(live, /linux\/amd64 +steps \d+\/\d+ · cached/);
+  assert.match(live, /linux\/arm64 +steps \d+\/\d+ · cached/);
+  // No frame is taller than the terminal: the view never scrolls itself off screen.
+  const lastFrame = stdout.chunks.at(-1) ?? '';
+  assert.ok(stripVTControlCharacters(lastFrame).split('\n').length <= stdout.rows, lastFrame);
+  for (const e of good.slice(Math.floor(good.length / 2))) tty.handle('linux/amd64', e);
+  for (const e of bad.slice(Math.floor(bad.length / 2))) tty.handle('linux/arm64', e);
+  await tty.close();
+  const out = stdout.text();
+  assert.match(out, /✔ linux\/amd64 +image sha256:[0-9a-f]{12} · steps 6 · cached 4 · 1\.7s/);
+  assert.match(out, /✖ linux\/arm64 +failed · steps 5 · cached 2/);
+  assert.match(out, / {2}✖ process "\/bin\/sh -c \.\/test\.sh" did not complete/);
+  // The failed step and the end of its log stay under its build.
+  assert.match(out, /✖ #9 .*RUN \.\/test\.sh/);
+  assert.match(out, /│ exit status 1/);
+  assert.equal(tty.states().get('linux/amd64')?.result?.ok, true);
+});
+
+test('pickRows keeps failed and running steps before the latest finished ones, in step order', () => {
+  const row = (n: number, phase: GraphRow['phase'], logs: string[] = []): GraphRow => ({
+    digest: `d${n}`,
+    phase,
+    number: `#${n}`,
+    label: '',
+    guide: '',
+    text: '',
+    cause: '',
+    right: '',
+    logs,
+  });
+  const rows = [
+    row(1, 'cached'),
+    row(2, 'done'),
+    row(3, 'failed', ['a', 'b', 'c']),
+    row(4, 'running'),
+    row(5, 'waiting'),
+  ];
+  assert.deepEqual(
+    pickRows(rows, 4).shown.map((r) => [r.number, r.logs.length]),
+    [
+      ['#3', 3],
+      // the running step did not fit beside the failed one's log
+    ],
+  );
+  assert.deepEqual(
+    pickRows(rows, 6).shown.map((r) => r.number),
+    ['#2', '#3', '#4'],
+  );
+  assert.deepEqual(
+    pickRows(rows, 2).shown.map((r) => [r.number, r.logs.length]),
+    [['#3', 1]],
+  );
+  assert.equal(pickRows(rows, 0).shown.length, 0);
+  assert.equal(pickRows(rows, 6).hidden, 2);
 });

@@ -1,5 +1,7 @@
 import { render } from 'ink';
+import type { ReactElement } from 'react';
 import { type BuildEvent, type BuildState, initialBuildState, reduceBuild } from '../progress/index.js';
+import { BuildsView } from './BuildsView.js';
 import { BuildView } from './BuildView.js';
 import { inkRenderOptions } from './ink-options.js';
 
@@ -33,21 +35,94 @@ export interface TtyBuildRenderer {
  */
 export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
   const now = opts.now ?? Date.now;
-  const intervalMs = Math.max(1, Math.round(1000 / (opts.fps ?? 15)));
   let state = initialBuildState();
   let lastEventAt = now();
-  let lastRenderAt = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
   const width = () => Math.max(20, opts.stdout.columns || 80);
+  const live = mountLive(
+    opts,
+    (final) => (
+      <BuildView
+        state={state}
+        width={width()}
+        nowMs={final ? state.nowMs : state.nowMs + Math.max(0, now() - lastEventAt)}
+        final={final}
+      />
+    ),
+    () => state.result === null,
+  );
+  return {
+    handle(event) {
+      if (live.closed()) return;
+      state = reduceBuild(state, event);
+      lastEventAt = now();
+      live.changed();
+    },
+    close: () => live.close(),
+    state: () => state,
+  };
+}
+
+/** Several builds on one terminal (the platforms of a build, the targets of a bake). */
+export interface TtyBuildsRenderer {
+  /** Feeds an event of the build labelled `label` (a build gets its place at its first event). */
+  handle(label: string, event: BuildEvent): void;
+  close(): Promise<void>;
+  /** The state of each build so far. */
+  states(): Map<string, BuildState>;
+}
+
+/**
+ * Mounts `<BuildsView>`: every build's header and the steps that matter now, each in its share of
+ * the terminal's rows. `labels` are placed first, in order; others as their first event arrives.
+ */
+export function renderBuildsTty(
+  opts: RenderBuildTtyOptions & { labels?: readonly string[] },
+): TtyBuildsRenderer {
+  const now = opts.now ?? Date.now;
+  const builds = new Map<string, { state: BuildState; lastEventAt: number }>();
+  for (const l of opts.labels ?? []) builds.set(l, { state: initialBuildState(), lastEventAt: now() });
   const view = (final: boolean) => (
-    <BuildView
-      state={state}
-      width={width()}
-      nowMs={final ? state.nowMs : state.nowMs + Math.max(0, now() - lastEventAt)}
+    <BuildsView
+      builds={[...builds].map(([label, b]) => ({
+        label,
+        state: b.state,
+        nowMs: final ? b.state.nowMs : b.state.nowMs + Math.max(0, now() - b.lastEventAt),
+      }))}
+      width={Math.max(20, opts.stdout.columns || 80)}
+      height={Math.max(4, opts.stdout.rows || 24)}
       final={final}
     />
   );
+  const live = mountLive(opts, view, () => [...builds.values()].some((b) => b.state.result === null));
+  return {
+    handle(label, event) {
+      if (live.closed()) return;
+      const b = builds.get(label) ?? { state: initialBuildState(), lastEventAt: now() };
+      b.state = reduceBuild(b.state, event);
+      b.lastEventAt = now();
+      builds.set(label, b);
+      live.changed();
+    },
+    close: () => live.close(),
+    states: () => new Map([...builds].map(([l, b]) => [l, b.state])),
+  };
+}
+
+/**
+ * An Ink view re-rendered at most `fps` times a second after `changed()`, and every clock tick
+ * while `ticking()` (a `RUN sleep 30` sends nothing for 30 s, yet its duration moves); Ink writes
+ * only when the output changed, so idle ticks cost nothing. `close` renders the final frame.
+ */
+function mountLive(
+  opts: RenderBuildTtyOptions,
+  view: (final: boolean) => ReactElement,
+  ticking: () => boolean,
+): { changed(): void; close(): Promise<void>; closed(): boolean } {
+  const now = opts.now ?? Date.now;
+  const intervalMs = Math.max(1, Math.round(1000 / (opts.fps ?? 15)));
+  let lastRenderAt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
   const ink = render(
     view(false),
     inkRenderOptions({ stdout: opts.stdout, stdin: opts.stdin, stderr: opts.stderr, fps: opts.fps }),
@@ -58,18 +133,13 @@ export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
     lastRenderAt = now();
     ink.rerender(view(false));
   };
-  // Running durations and the summary clock move between events too (a `RUN sleep 30` sends
-  // nothing for 30s); Ink writes only when the output changed, so idle ticks cost nothing.
   const clock = setInterval(() => {
-    if (!timer && state.result === null && now() - lastRenderAt >= CLOCK_TICK_MS) flush();
+    if (!timer && ticking() && now() - lastRenderAt >= CLOCK_TICK_MS) flush();
   }, CLOCK_TICK_MS);
   clock.unref();
   return {
-    handle(event) {
-      if (closed) return;
-      state = reduceBuild(state, event);
-      lastEventAt = now();
-      if (timer) return;
+    changed() {
+      if (closed || timer) return;
       const wait = lastRenderAt + intervalMs - now();
       if (wait <= 0) flush();
       else timer = setTimeout(flush, wait);
@@ -84,6 +154,6 @@ export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
       ink.unmount();
       await ink.waitUntilExit();
     },
-    state: () => state,
+    closed: () => closed,
   };
 }

@@ -5,6 +5,7 @@
  * image into the local engine under its tags.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,9 +21,11 @@ import {
   skipReason,
   startBuilder,
   tempDir,
+  until,
 } from './harness.js';
 
 const skip = skipReason();
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
 describe('depot bake', { skip }, () => {
   let builder: BuilderProcess;
@@ -157,5 +160,59 @@ target "b" {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /\[ok\] steps: 2 total/);
     assert.match(r.stderr.trim().split('\n').at(-1) ?? '', /^depot: 1 of 2 targets failed: bad \(/);
+  });
+
+  test('a real terminal shows every target live in one view, each with its outcome at the end', {
+    skip: hasTmux ? undefined : 'tmux is not installed',
+  }, async () => {
+    const dir = tempDir('bake-tty');
+    writeFileSync(join(dir, 'slow.Dockerfile'), `FROM busybox\nRUN sleep 3 && echo slow-${nonce}\n`);
+    writeFileSync(join(dir, 'bad.Dockerfile'), `FROM busybox\nRUN echo bad-${nonce} && exit 3\n`);
+    writeFileSync(
+      join(dir, 'docker-bake.hcl'),
+      `group "default" { targets = ["slow", "bad"] }\ntarget "slow" {\n  context = "${dir}"\n  dockerfile = "slow.Dockerfile"\n}\ntarget "bad" {\n  context = "${dir}"\n  dockerfile = "bad.Dockerfile"\n}\n`,
+    );
+    const sock = `depot-bake-${process.pid}`;
+    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+    const { CI: _ci, ...base } = { ...isolatedEnv(), ...env };
+    const vars = Object.entries(base)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(' ');
+    try {
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        'bake',
+        '-x',
+        '80',
+        '-y',
+        '20',
+        `env -u CI ${vars} ${process.execPath} ${DEPOT_BIN} bake -f ${join(dir, 'docker-bake.hcl')}; echo EXIT=$?; sleep 60`,
+      );
+      const pane = () => tmux('capture-pane', '-p', '-t', 'bake');
+      // While the slow target runs, both targets are on screen: one has failed, one is running.
+      const live = await until(
+        'both targets live',
+        () => {
+          const p = pane();
+          return (
+            /RUN sleep 3/.test(p) && /^✖ bad +failed · steps/m.test(p) && /^\S slow +steps/m.test(p) && p
+          );
+        },
+        60_000,
+      );
+      assert.doesNotMatch(live, /EXIT=/);
+      const done = await until('the bake ends', () => /EXIT=\d/.test(pane()) && pane(), 60_000);
+      assert.match(done, /EXIT=1/);
+      assert.match(done, /^✔ slow +image sha256:[0-9a-f]{12} · steps 2/m);
+      assert.match(done, /^✖ bad +failed · steps/m);
+      assert.match(done, /exit code: 3/);
+      // The targets' own lines come after the view, not through it.
+      assert.match(done, /depot: 1 of 2 targets failed: bad/);
+      for (const line of done.split('\n')) assert.ok(line.length <= 80, line);
+    } finally {
+      spawnSync('tmux', ['-L', sock, 'kill-server']);
+    }
   });
 });

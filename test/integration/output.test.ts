@@ -75,7 +75,8 @@ describe('depot build -o', { skip }, () => {
     mkdirSync(join(ctx, 'src'));
     writeFileSync(join(ctx, 'src', 'hello.txt'), `hi ${process.pid}\n`);
     writeFileSync(join(ctx, 'Dockerfile'), DOCKERFILE);
-    builder = await startBuilder();
+    // arm64 through emulation: the several-platform output builds FROM scratch (nothing runs).
+    builder = await startBuilder({ args: ['--emulate', 'linux/arm64'] });
     token = builder.token(project);
   });
   after(async () => {
@@ -198,5 +199,41 @@ describe('depot build -o', { skip }, () => {
       [],
     );
     assert.ok(existsSync(join(dest, 'mine.txt')));
+  });
+
+  test('several platforms: type=local writes a directory per platform, as buildx names them', async () => {
+    const multi = tempDir('out-multi');
+    writeFileSync(
+      join(multi, 'Dockerfile'),
+      'FROM scratch\nARG TARGETARCH\nCOPY $TARGETARCH.txt /arch.txt\n',
+    );
+    writeFileSync(join(multi, 'amd64.txt'), 'amd64\n');
+    writeFileSync(join(multi, 'arm64.txt'), 'arm64\n');
+    const dest = join(work, 'multi');
+    const r = await depot([
+      ...buildOn(builder.url, token, project),
+      '--platform',
+      'linux/amd64,linux/arm64',
+      '--allow-emulation',
+      '-o',
+      `type=local,dest=${dest}`,
+      multi,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(dest).sort(), ['linux_amd64', 'linux_arm64']);
+    assert.equal(readFileSync(join(dest, 'linux_amd64', 'arch.txt'), 'utf8'), 'amd64\n');
+    assert.equal(readFileSync(join(dest, 'linux_arm64', 'arch.txt'), 'utf8'), 'arm64\n');
+    assert.match(r.stderr, /^\[linux\/arm64\] .*output: 1 file .* in .*linux_arm64/m);
+    // A tar holds one platform: refused before anything runs.
+    const tar = await depot([
+      ...buildOn(builder.url, token, project),
+      '--platform',
+      'linux/amd64,linux/arm64',
+      '-o',
+      `type=tar,dest=${join(work, 'multi.tar')}`,
+      multi,
+    ]);
+    assert.equal(tar.code, 1);
+    assert.match(tar.stderr, /^depot: -o type=tar takes one platform/);
   });
 });

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   DEPOT_BIN,
+  devOn,
   docker,
   isolatedEnv,
   LAPTOP_ENGINE,
@@ -111,20 +112,7 @@ async function devLoop(ctx: string, port: number, args: string[], rows: Row[]): 
   const token = builder.token('bench-sync');
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      DEPOT_BIN,
-      'dev',
-      '--progress',
-      'json',
-      '--builder',
-      builder.url,
-      '--token',
-      token,
-      '--run',
-      `-p ${port}:80`,
-      ...args,
-      ctx,
-    ],
+    [DEPOT_BIN, ...devOn(builder.url, token, 'json'), '--run', `-p ${port}:80`, ...args, ctx],
     {
       env: { ...process.env, ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE },
       stdio: ['ignore', 'pipe', 'inherit'],

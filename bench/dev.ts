@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import {
   BUILDER_ENGINE,
   DEPOT_BIN,
+  devOn,
   isolatedEnv,
   LAPTOP_ENGINE,
   startBuilder,
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   // depot dev with its events on stdout.
   const child: ChildProcess = spawn(
     process.execPath,
-    [DEPOT_BIN, 'dev', '--progress', 'json', '--builder', builder.url, '--token', token, '-t', tag, ctx],
+    [DEPOT_BIN, ...devOn(builder.url, token, 'json'), '-t', tag, ctx],
     {
       env: { ...process.env, ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -17,7 +17,12 @@ import {
 import type { SmartPlan } from '../smart-cache/plan.js';
 import { loadSecrets, resolveSshAgents } from './build-secrets.js';
 import { loadToken, openConfig } from './credentials.js';
-import { type EngineFlagOptions, type EngineFlagsResult, engineFlags } from './engine-flags.js';
+import {
+  type EngineFlagOptions,
+  type EngineFlagsResult,
+  engineFlags,
+  readEngineFlags,
+} from './engine-flags.js';
 import { requireLocalEngine } from './local-engine-check.js';
 import type { OutputSpec } from './output-flag.js';
 import type { PlatformTarget } from './targets.js';
@@ -174,6 +179,8 @@ export async function resolveBuildInputs(
 ): Promise<BuildInputs> {
   validateTags(opts.tag);
   parsePlatforms(opts.platform, allowSeveralPlatforms);
+  // docker's engine flags: their syntax and bounds need no builder (what it allows, its Hello).
+  readEngineFlags(opts);
   if (opts.push && opts.tag.length === 0)
     throw new DepotError(
       'invalid_flag',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dockerBooleanArgs, engineFlags, ramInBytes } from './engine-flags.js';
+import { dockerBooleanArgs, engineFlags, ramInBytes, readEngineFlags } from './engine-flags.js';
 
 const shared = { builderId: 'b1', capabilities: ['build.engine-options'], engineVersion: '20.10.24' };
 
@@ -82,4 +82,37 @@ test('decided by the capabilities: a builder that gains one needs no new client'
     () => engineFlags({ addHost: ['a:1.2.3.4'] }, { builderId: 'old', capabilities: [] }),
     /builder old does not take docker build's engine flags/,
   );
+});
+
+test("the protocol's check runs on the flags with no builder: one invalid_flag line each", () => {
+  const cases: Array<[Parameters<typeof readEngineFlags>[0], RegExp]> = [
+    [{ network: 'bridge2' }, /^--network "bridge2": BuildKit builds take default, none or host$/],
+    [{ addHost: ['nocolon'] }, /^invalid --add-host "nocolon": use HOST:IP/],
+    [{ addHost: ['v6=not-an-ip'] }, /^invalid --add-host "v6=not-an-ip": use HOST:IP/],
+    [
+      { addHost: Array.from({ length: 65 }, (_, i) => `h${i}:10.0.0.1`) },
+      /^65 --add-host values, more than the limit of 64$/,
+    ],
+    [{ shmSize: '9g' }, /^--shm-size must be between 0 and 8 GiB$/],
+    [{ ulimit: ['nofile'] }, /^invalid --ulimit "nofile": use NAME=SOFT\[:HARD\]/],
+    [{ ulimit: ['bogus=1'] }, /^invalid --ulimit "bogus=1"/],
+    [{ ulimit: ['nofile=10:5'] }, /the soft limit is above the hard one$/],
+    [{ cacheFrom: ['type=registry,ref=x/UPPER'] }, /^invalid --cache-from "x\/UPPER"/],
+    [{ cpuShares: '-5' }, /^--cpu-shares must not be negative$/],
+    [{ cpusetCpus: '0-3;rm' }, /^invalid --cpuset-cpus "0-3;rm": use e\.g\. 0-3 or 0,1$/],
+  ];
+  for (const [flags, want] of cases) {
+    for (const check of [() => readEngineFlags(flags), () => engineFlags(flags, shared)])
+      assert.throws(
+        check,
+        (err: Error & { code?: string }) => err.code === 'invalid_flag' && want.test(err.message),
+        JSON.stringify(flags).slice(0, 80),
+      );
+  }
+  assert.deepEqual(readEngineFlags({ network: 'host', memory: '1g' }), {
+    engineOptions: { network: 'host', memory: 1024 ** 3 },
+    notes: [
+      '--memory is accepted and ignored: BuildKit builds do not apply it (docker build ignores it too)',
+    ],
+  });
 });

@@ -3,9 +3,12 @@
  * serves go to it as BuildRequest.engine_options with docker's meaning; the ones docker accepts and
  * BuildKit ignores are accepted (with a note where a script might count on them); the ones this
  * engine cannot serve are refused in one line that names the missing capability, decided from the
- * builder's Hello, so a builder that gains one needs no new client.
+ * builder's Hello, so a builder that gains one needs no new client. Their syntax and bounds are the
+ * protocol's one check (src/protocol/engine-options.ts, the builder runs it too), made before any
+ * builder is contacted.
  */
 import type { Command } from 'commander';
+import { checkEngineOptions, readAddHost } from '../protocol/engine-options.js';
 import type { EngineOptions } from '../protocol/generated/depot/builder/v1/EngineOptions.js';
 import {
   CAPABILITY_ENGINE_OPTIONS,
@@ -185,24 +188,16 @@ export interface EngineFlagsResult {
   notes: string[];
 }
 
+const ignoredNote = (flag: string) =>
+  `${flag} is accepted and ignored: BuildKit builds do not apply it (docker build ignores it too)`;
+
 /**
- * Checks the flags against docker's syntax and the builder's capabilities; throws a DepotError
- * (one line) for bad input and for what the builder cannot serve.
+ * Reads the flags as docker does and checks them with the protocol's check (src/protocol's
+ * engine-options: syntax and bounds) and against what depot never takes; needs no builder, so a
+ * bad flag stops the command before one is contacted. Throws a DepotError (one line and a hint).
+ * The notes are those that hold on any builder.
  */
-export function engineFlags(
-  o: EngineFlagOptions,
-  hello: { builderId: string; capabilities: readonly string[]; engineVersion?: string },
-): EngineFlagsResult {
-  const caps = new Set(hello.capabilities);
-  const who = hello.builderId ? `builder ${hello.builderId}` : 'the builder';
-  const engine = hello.engineVersion ? ` (Docker ${hello.engineVersion})` : '';
-  for (const n of NEEDS)
-    if (n.given(o) && !caps.has(n.capability))
-      throw new DepotError(
-        'unsupported_flag',
-        `${n.flag} needs ${n.what}, which the engine of ${who}${engine} does not have`,
-        'drop the flag, or build on a builder whose engine has it',
-      );
+export function readEngineFlags(o: EngineFlagOptions): EngineFlagsResult {
   if (o.cgroupParent !== undefined)
     throw new DepotError(
       'unsupported_flag',
@@ -223,32 +218,10 @@ export function engineFlags(
 
   const e: EngineOptions = {};
   const notes: string[] = [];
-  if (o.network !== undefined) {
-    if (!['default', 'none', 'host'].includes(o.network))
-      throw new DepotError(
-        'invalid_flag',
-        `--network ${JSON.stringify(o.network)}: BuildKit builds take default, none or host`,
-        'a RUN step cannot join a named network or another container',
-      );
-    if (o.network === 'host' && !caps.has(CAPABILITY_NETWORK_HOST))
-      throw new DepotError(
-        'unsupported_flag',
-        `--network host is not allowed on ${who}: RUN steps would share the network of a machine other projects use`,
-        'its operator can allow it (depot-builder serve --allow-network-host); the embedded builder allows it',
-      );
-    if (o.network !== 'default') e.network = o.network;
-  }
-  if (o.addHost?.length) e.addHosts = o.addHost.map(addHost);
+  if (o.network && o.network !== 'default') e.network = o.network;
+  if (o.addHost?.length) e.addHosts = o.addHost.map((v) => readAddHost(v, true));
   if (o.shmSize !== undefined) e.shmSize = ramInBytes('--shm-size', o.shmSize);
-  if (o.ulimit?.length) e.ulimits = o.ulimit.map(ulimit);
-  for (const [flag, given] of [
-    ['--shm-size', o.shmSize !== undefined],
-    ['--ulimit', (o.ulimit?.length ?? 0) > 0],
-  ] as const)
-    if (given && !caps.has(CAPABILITY_SHM_ULIMIT))
-      notes.push(
-        `${flag} is accepted and ignored: the engine of ${who}${engine} does not apply it to BuildKit builds (docker build there ignores it too; Docker 23 and later apply it)`,
-      );
+  if (o.ulimit?.length) e.ulimits = o.ulimit;
   if (o.cacheFrom?.length) e.cacheFrom = o.cacheFrom.map(cacheFrom);
   for (const spec of o.cacheTo ?? []) {
     const kv = csv('--cache-to', spec);
@@ -260,8 +233,6 @@ export function engineFlags(
       );
     e.inlineCache = true;
   }
-  const ignoredNote = (flag: string) =>
-    `${flag} is accepted and ignored: BuildKit builds do not apply it (docker build ignores it too)`;
   // Sizes as docker reads them (`512m`; -1 is an unlimited swap); counts as whole numbers.
   for (const [flag, v, key, read] of [
     ['--memory', o.memory, 'memory', ramInBytes],
@@ -284,41 +255,55 @@ export function engineFlags(
     ['--cpuset-mems', o.cpusetMems, 'cpusetMems'],
   ] as const) {
     if (v === undefined) continue;
-    if (!/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/.test(v))
-      throw new DepotError('invalid_flag', `invalid ${flag} ${JSON.stringify(v)}: use e.g. 0-3 or 0,1`);
     e[key] = v;
     notes.push(ignoredNote(flag));
   }
   if (o.securityOpt?.length) notes.push(ignoredNote('--security-opt'));
-  const engineOptions = Object.keys(e).length ? e : undefined;
+  checkEngineOptions(e);
+  return { engineOptions: Object.keys(e).length ? e : undefined, notes };
+}
+
+/**
+ * Checks the flags (readEngineFlags), then against the builder's capabilities; throws a
+ * DepotError (one line) for bad input and for what the builder cannot serve.
+ */
+export function engineFlags(
+  o: EngineFlagOptions,
+  hello: { builderId: string; capabilities: readonly string[]; engineVersion?: string },
+): EngineFlagsResult {
+  const caps = new Set(hello.capabilities);
+  const who = hello.builderId ? `builder ${hello.builderId}` : 'the builder';
+  const engine = hello.engineVersion ? ` (Docker ${hello.engineVersion})` : '';
+  for (const n of NEEDS)
+    if (n.given(o) && !caps.has(n.capability))
+      throw new DepotError(
+        'unsupported_flag',
+        `${n.flag} needs ${n.what}, which the engine of ${who}${engine} does not have`,
+        'drop the flag, or build on a builder whose engine has it',
+      );
+  const { engineOptions, notes: anywhere } = readEngineFlags(o);
+  if (engineOptions?.network === 'host' && !caps.has(CAPABILITY_NETWORK_HOST))
+    throw new DepotError(
+      'unsupported_flag',
+      `--network host is not allowed on ${who}: RUN steps would share the network of a machine other projects use`,
+      'its operator can allow it (depot-builder serve --allow-network-host); the embedded builder allows it',
+    );
+  const notes: string[] = [];
+  for (const [flag, given] of [
+    ['--shm-size', o.shmSize !== undefined],
+    ['--ulimit', (o.ulimit?.length ?? 0) > 0],
+  ] as const)
+    if (given && !caps.has(CAPABILITY_SHM_ULIMIT))
+      notes.push(
+        `${flag} is accepted and ignored: the engine of ${who}${engine} does not apply it to BuildKit builds (docker build there ignores it too; Docker 23 and later apply it)`,
+      );
   if (engineOptions && !caps.has(CAPABILITY_ENGINE_OPTIONS))
     throw new DepotError(
       'unsupported_flag',
       `${who} does not take docker build's engine flags (--network, --add-host, --cache-from, …)`,
       'upgrade depot-builder on it, or build elsewhere',
     );
-  return { engineOptions, notes };
-}
-
-function addHost(v: string): string {
-  const at = v.indexOf(':');
-  // docker's form is HOST:IP; `HOST=IP` (buildx's) is taken too.
-  const eq = v.indexOf('=');
-  const cut = eq > 0 && (at < 0 || eq < at) ? eq : at;
-  const host = cut < 0 ? '' : v.slice(0, cut);
-  const ip = cut < 0 ? '' : v.slice(cut + 1);
-  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,253})?$/.test(host) || ip === '')
-    throw new DepotError('invalid_flag', `invalid --add-host ${JSON.stringify(v)}: use HOST:IP`);
-  return `${host}:${ip}`;
-}
-
-function ulimit(v: string): string {
-  if (!/^[a-z]+=-?\d+(:-?\d+)?$/.test(v))
-    throw new DepotError(
-      'invalid_flag',
-      `invalid --ulimit ${JSON.stringify(v)}: use NAME=SOFT[:HARD], e.g. nofile=1024:2048`,
-    );
-  return v;
+  return { engineOptions, notes: [...notes, ...anywhere] };
 }
 
 function cacheFrom(v: string): string {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type BuilderProcess, buildOn, depot, skipReason, startBuilder, tempDir } from './harness.js';
+import { type BuilderProcess, buildOn, depot, devOn, skipReason, startBuilder, tempDir } from './harness.js';
 
 const skip = skipReason();
 
@@ -71,18 +71,7 @@ describe('depot build and dev check their inputs before any sync', { skip }, () 
     assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stderr.trim(), /^depot: invalid reference format: app:bad:tag \(/);
     assert.doesNotMatch(bad.stderr, /tagged/);
-    const upper = await depot([
-      'dev',
-      '--builder',
-      builder.url,
-      '--token',
-      token,
-      '-t',
-      'App:dev',
-      '--progress',
-      'plain',
-      ctx,
-    ]);
+    const upper = await depot([...devOn(builder.url, token, 'plain'), '-t', 'App:dev', ctx]);
     assert.equal(upper.code, 1, upper.stderr);
     assert.match(
       upper.stderr.trim(),
@@ -100,10 +89,7 @@ describe('depot build and dev check their inputs before any sync', { skip }, () 
       r.stderr.trim(),
       /^depot: cannot reach the local Docker engine at unix:\/\/\S+x\.sock: .* \(start Docker or set DOCKER_HOST\)$/,
     );
-    const dev = await depot(
-      ['dev', '--builder', builder.url, '--token', token, '--progress', 'plain', ctx],
-      nowhere,
-    );
+    const dev = await depot([...devOn(builder.url, token, 'plain'), ctx], nowhere);
     assert.equal(dev.code, 1, dev.stderr);
     assert.match(dev.stderr, /cannot reach the local Docker engine .*start Docker or set DOCKER_HOST/);
     assert.equal(syncs(builder), before);

@@ -14,6 +14,7 @@ import { MAX_WATCH_PATHS, MAX_WATCH_SUBSCRIBERS } from '../../src/agent/protocol
 import {
   type BuilderProcess,
   DEPOT_BIN,
+  devOn,
   docker,
   isolatedEnv,
   LAPTOP_ENGINE,
@@ -57,11 +58,10 @@ describe('depot dev through the local agent', { skip }, () => {
 
   /** `depot dev --progress json` with the agent wanted; its events as they arrive. */
   const dev = (ctx: string, agentDir: string, tag: string) => {
-    const child = spawn(
-      process.execPath,
-      [DEPOT_BIN, 'dev', '--progress', 'json', '--builder', builder.url, '--token', token, '-t', tag, ctx],
-      { env: { ...process.env, ...env(agentDir) }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [DEPOT_BIN, ...devOn(builder.url, token, 'json'), '-t', tag, ctx], {
+      env: { ...process.env, ...env(agentDir) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     const events: DevEvent[] = [];
     let buf = '';

@@ -15,13 +15,13 @@ import { after, before, describe, test } from 'node:test';
 import { devOwner } from '../../src/dev/container-runner.js';
 import {
   type BuilderProcess,
-  DEPOT_BIN,
+  devOn,
   docker,
-  isolatedEnv,
   LAPTOP_ENGINE,
   skipReason,
   startBuilder,
   tempDir,
+  terminalCommand,
   until,
 } from './harness.js';
 
@@ -66,12 +66,16 @@ describe('depot dev --sync', { skip }, () => {
     const served = () =>
       spawnSync('curl', ['-s', '-m', '1', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout ?? '';
 
-    // A real terminal: no CI markers (Ink renders only a final frame when it sees one).
-    const { CI: _ci, ...base } = isolatedEnv();
-    const env = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE })
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} -t ${tag} --run '-p ${port}:80' --sync auto ${ctx}`;
+    const cmd = terminalCommand([
+      ...devOn(builder.url, token),
+      '-t',
+      tag,
+      '--run',
+      `-p ${port}:80`,
+      '--sync',
+      'auto',
+      ctx,
+    ]);
     tmux('new-session', '-d', '-s', 'dev', '-x', '120', '-y', '32', cmd);
     try {
       await until('the app serves v0', () => served().startsWith('v0'), 90_000);
@@ -145,12 +149,17 @@ describe('depot dev --sync', { skip }, () => {
         .stdout.trim()
         .split('\n')
         .filter(Boolean);
-    const { CI: _ci, ...base } = isolatedEnv();
-    const env = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE })
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
     // A typo: the files live in /www, the rule says /srv/www.
-    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} -t ${tag} --run '-e DEPOT_TEST=1' --sync www:/srv/www ${ctx}`;
+    const cmd = terminalCommand([
+      ...devOn(builder.url, token),
+      '-t',
+      tag,
+      '--run',
+      '-e DEPOT_TEST=1',
+      '--sync',
+      'www:/srv/www',
+      ctx,
+    ]);
     tmux('new-session', '-d', '-s', 'absent', '-x', '160', '-y', '32', cmd);
     const shot = () => tmux('capture-pane', '-p', '-t', 'absent').replace(/\s+/g, ' ');
     try {

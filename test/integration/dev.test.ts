@@ -8,6 +8,7 @@ import {
   type BuilderProcess,
   DEPOT_BIN,
   depot,
+  devOn,
   docker,
   isolatedEnv,
   LAPTOP_ENGINE,
@@ -15,6 +16,7 @@ import {
   skipReason,
   startBuilder,
   tempDir,
+  terminalCommand,
   tmuxSessionGone,
   until,
 } from './harness.js';
@@ -46,19 +48,7 @@ function devJson(
 ) {
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      ...(node.args ?? []),
-      DEPOT_BIN,
-      'dev',
-      '--progress',
-      'json',
-      '--builder',
-      builder.url,
-      '--token',
-      token,
-      ...args,
-      ctx,
-    ],
+    [...(node.args ?? []), DEPOT_BIN, ...devOn(builder.url, token, 'json'), ...args, ctx],
     {
       env: { ...process.env, ...isolatedEnv(), DOCKER_HOST: LAPTOP_ENGINE, ...node.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -132,13 +122,7 @@ describe('depot dev against real daemons', { skip }, () => {
 
   /** Starts `depot dev ARGS CTX` in a real terminal (tmux session `name`, 100×30). */
   const tmuxDev = (name: string, ctx: string, args: string[]) => {
-    // A real terminal session: no CI markers (Ink renders only a final frame when it sees one).
-    const { CI: _ci, ...base } = isolatedEnv();
-    const env = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE })
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} ${quoted} ${ctx}`;
+    const cmd = terminalCommand([...devOn(builder.url, token), ...args, ctx]);
     tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', cmd);
   };
   /** The pane's text with wrapped lines joined (so a wrapped error reads as one). */
@@ -147,13 +131,7 @@ describe('depot dev against real daemons', { skip }, () => {
   test('in a real terminal: edit → new image, cached steps marked; builder restart → reconnect and resume', async () => {
     const ctx = fixture();
     const tag = `depot-it/dev-tmux:${process.pid}`;
-    // A real terminal session: no CI markers (Ink renders only a final frame when it sees one).
-    const { CI: _ci, ...base } = isolatedEnv();
-    const env = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE })
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${process.execPath} ${DEPOT_BIN} dev --builder ${builder.url} --token ${token} -t ${tag} ${ctx}`;
-    tmux('new-session', '-d', '-s', 'dev', '-x', '100', '-y', '30', cmd);
+    tmuxDev('dev', ctx, ['-t', tag]);
     await until(
       'first image',
       () => /#1/.test(pane('dev')) && docker(LAPTOP_ENGINE, ['image', 'inspect', tag]).code === 0,

@@ -16,6 +16,7 @@ import {
   buildOn,
   DOCKER,
   depot,
+  devOn,
   docker,
   LAPTOP_ENGINE,
   registry,
@@ -156,6 +157,31 @@ describe('depot build: docker build engine flags', { skip }, () => {
       assert.match(lines[0] ?? '', want, args.join(' '));
       assert.ok(lines.length <= 2, `${args.join(' ')}: one line (and a hint): ${r.stderr}`);
     }
+  });
+
+  test('bad values are refused before any builder is contacted (the builder checks the same)', async () => {
+    // No builder listens there: what answers is the flags' own check.
+    const nowhere = buildOn('tcp://127.0.0.1:1', token, project);
+    const cases: Array<[string[], RegExp]> = [
+      [['--add-host', 'db:not-an-ip'], /^depot: invalid --add-host "db:not-an-ip": use HOST:IP/],
+      [
+        ['--ulimit', 'nofile=10:5'],
+        /^depot: invalid --ulimit "nofile=10:5": the soft limit is above the hard one/,
+      ],
+      [['--shm-size', '9g'], /^depot: --shm-size must be between 0 and 8 GiB/],
+      [['--cpuset-cpus', '0-3;x'], /^depot: invalid --cpuset-cpus "0-3;x": use e\.g\. 0-3 or 0,1/],
+      [['--network', 'bridge2'], /^depot: --network "bridge2": BuildKit builds take default, none or host/],
+    ];
+    for (const [args, want] of cases)
+      for (const argv of [
+        [...nowhere, ...args, ctx],
+        [...devOn('tcp://127.0.0.1:1', token, 'plain'), ...args, ctx],
+      ]) {
+        const r = await depot(argv);
+        assert.equal(r.code, 1, `${argv.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr.trim().split('\n')[0] ?? '', want, argv.join(' '));
+        assert.doesNotMatch(r.stderr, /cannot reach/);
+      }
   });
 
   test('--network host: refused by a shared builder, served where its operator allows it', async () => {

@@ -305,6 +305,25 @@ export function buildOn(
   return ['build', '--builder', url, '--token', token, '--project', project, '--progress', progress];
 }
 
+/** The arguments of a `depot dev` on the builder at `url` (a terminal's view unless `progress`); the context and the rest follow. */
+export function devOn(url: string, token: string, progress?: 'plain' | 'json'): string[] {
+  return ['dev', '--builder', url, '--token', token, ...(progress ? ['--progress', progress] : [])];
+}
+
+/**
+ * A shell command (for tmux) running `depot ARGS` as a person at a terminal would: the isolated
+ * config and the laptop engine, `env` on top, and no CI markers (Ink renders only a final frame
+ * when it sees one).
+ */
+export function terminalCommand(args: string[], env: Record<string, string> = {}): string {
+  const { CI: _ci, ...base } = isolatedEnv();
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const vars = Object.entries({ ...base, DOCKER_HOST: LAPTOP_ENGINE, ...env })
+    .map(([k, v]) => quote(`${k}=${v}`))
+    .join(' ');
+  return `env -u CI -u CONTINUOUS_INTEGRATION ${vars} ${process.execPath} ${DEPOT_BIN} ${args.map(quote).join(' ')}`;
+}
+
 /** Starts or stops a private `docker-registry` (scripts/registry.sh); `start` returns its HOST:PORT. */
 export function registry(cmd: 'start' | 'stop', name: string, extra: string[] = []): string {
   const r = spawnSync(join(ROOT, 'scripts', 'registry.sh'), [cmd, name, ...extra], { encoding: 'utf8' });

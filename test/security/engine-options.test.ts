@@ -62,7 +62,7 @@ describe('engine options on a shared builder', { skip }, () => {
       [{ network: 'container:abc' }, /BuildKit builds take default, none or host/],
       [
         { addHosts: Array.from({ length: 65 }, (_, i) => `h${i}:10.0.0.${i % 250}`) },
-        /65 --add-host values, more than this builder's limit of 64/,
+        /65 --add-host values, more than the limit of 64/,
       ],
       [{ addHosts: ['evil\nhost:1.2.3.4'] }, /--add-host .*use HOST:IP/],
       [{ addHosts: ['h:not-an-ip'] }, /--add-host .*use HOST:IP/],

@@ -10,6 +10,7 @@ import {
   type BuilderProcess,
   buildOn,
   depot,
+  devOn,
   skipReason,
   startBuilder,
   type TlsFiles,
@@ -167,16 +168,7 @@ describe('client: no token in plaintext to a non-loopback builder', { skip }, ()
     const login = await depot(['login', '--builder', url, '--token', 'secret-token']);
     assert.equal(login.code, 1, login.stderr);
     assert.match(login.stderr, PLAINTEXT_REFUSED);
-    const dev = await depot([
-      'dev',
-      '--builder',
-      url,
-      '--token',
-      'secret-token',
-      '--progress',
-      'plain',
-      context('dev'),
-    ]);
+    const dev = await depot([...devOn(url, 'secret-token', 'plain'), context('dev')]);
     assert.equal(dev.code, 1, dev.stderr);
     assert.match(dev.stderr, PLAINTEXT_REFUSED);
     assert.equal(listener.connections(), before, 'no connection was opened');

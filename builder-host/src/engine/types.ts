@@ -1,4 +1,5 @@
 import { EngineApiError } from '../../../src/engine-api/index.js';
+import type { EngineBuildOptions } from '../../../src/protocol/engine-options.js';
 import type { PushAuth, PushResult } from './push.js';
 import type { SessionOptions } from './session/session.js';
 
@@ -48,30 +49,12 @@ export interface EngineBuildRequest {
   labels: Record<string, string>;
   /** Engine-side build id; `cancel(buildId)` stops it. */
   buildId: string;
-  /** `docker build`'s engine flags, checked by the server (engine-options.ts). */
+  /** `docker build`'s engine flags, checked by the server (server/engine-options.ts). */
   options?: EngineBuildOptions;
 }
 
-/** `docker build`'s engine flags as the Engine API's /build takes them. */
-export interface EngineBuildOptions {
-  /** "none" or "host" (default: absent). */
-  network?: string;
-  /** "HOST:IP" */
-  addHosts?: string[];
-  shmSize?: number;
-  ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
-  /** Image references (as the engine names them) whose inline cache may be reused. */
-  cacheFrom?: string[];
-  /** Write the cache metadata into the image (BUILDKIT_INLINE_CACHE). */
-  inlineCache?: boolean;
-  memory?: number;
-  memorySwap?: number;
-  cpuShares?: number;
-  cpuPeriod?: number;
-  cpuQuota?: number;
-  cpusetCpus?: string;
-  cpusetMems?: string;
-}
+/** `docker build`'s engine flags as the Engine API's /build takes them (checked by the protocol). */
+export type { EngineBuildOptions };
 
 /** A BuildKit vertex (one step of the build graph), as last reported. Same shape as the client's VertexInfo. */
 export interface EngineVertex {

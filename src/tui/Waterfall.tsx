@@ -1,0 +1,85 @@
+import { Box, Text } from 'ink';
+import type { BuildState } from '../progress/index.js';
+import { useSpinner } from './use-spinner.js';
+import { layoutWaterfall, type WaterfallRow, waterfallSummary, waterfallWindow } from './waterfall-layout.js';
+
+/** Props of Waterfall. */
+export interface WaterfallProps {
+  state: BuildState;
+  width: number;
+  /** clock for running bars; defaults to the latest event time */
+  nowMs?: number;
+  /** rows of bars at most (the critical path and running steps first); all when absent */
+  maxRows?: number;
+  /** the view is closing: nothing spins */
+  final?: boolean;
+  /** cold durations of steps by digest (their last uncached run), for the time saved */
+  coldMs?: ReadonlyMap<string, number>;
+  /** no colours: the critical path is marked with `*` instead (NO_COLOR) */
+  mono?: boolean;
+}
+
+const COLOR = {
+  done: 'green',
+  cached: 'blue',
+  running: 'cyan',
+  failed: 'red',
+  canceled: 'yellow',
+  waiting: 'gray',
+} as const;
+
+function Bar({ row, frame, mono }: { row: WaterfallRow; frame: string; mono: boolean }) {
+  const head = row.phase === 'running' && frame ? frame : '';
+  const bar = head ? row.bar.slice(0, Math.max(0, row.bar.length - 1)) + head : row.bar;
+  return (
+    <Text wrap="truncate-end">
+      <Text dimColor>{row.number}</Text> <Text bold={row.critical}>{row.name}</Text>
+      <Text dimColor>{mono ? (row.critical ? '*' : ' ') : '│'}</Text>
+      {' '.repeat(row.lead)}
+      <Text color={row.critical && !mono ? 'magenta' : COLOR[row.phase]} bold={row.critical}>
+        {bar}
+      </Text>
+      {' '.repeat(row.trail)}
+      <Text dimColor>{mono ? ' ' : '│'}</Text>
+      <Text color={row.phase === 'cached' ? 'blue' : undefined} dimColor={row.phase !== 'cached'}>
+        {row.right}
+      </Text>
+    </Text>
+  );
+}
+
+/**
+ * The build as a waterfall: each step a bar on one time axis, running bars growing with a spinner
+ * at their head, the critical path in magenta (and bold), an axis, and the line that says how long
+ * the build took, what its critical path ran, and what the cache saved against a cold build.
+ */
+export function Waterfall({
+  state,
+  width,
+  nowMs = state.nowMs,
+  maxRows,
+  final = false,
+  coldMs,
+  mono = false,
+}: WaterfallProps) {
+  const frame = useSpinner(!final && state.result === null);
+  const layout = layoutWaterfall(state, width, nowMs);
+  const rows = maxRows === undefined ? layout.rows : waterfallWindow(layout.rows, maxRows);
+  const hidden = layout.rows.length - rows.length;
+  return (
+    <Box flexDirection="column" width={width}>
+      {rows.map((row) => (
+        <Bar key={row.digest} row={row} frame={frame} mono={mono} />
+      ))}
+      {hidden > 0 ? (
+        <Text dimColor wrap="truncate-end">
+          {' '.repeat(layout.barStart)}… {hidden} more step{hidden === 1 ? '' : 's'}
+        </Text>
+      ) : null}
+      <Text dimColor wrap="truncate-end">
+        {layout.axis}
+      </Text>
+      <Text wrap="truncate-end">{waterfallSummary(state, layout, coldMs)}</Text>
+    </Box>
+  );
+}

@@ -21,6 +21,7 @@ import {
   skipReason,
   startBuilder,
   tempDir,
+  terminalCommand,
   until,
 } from './harness.js';
 
@@ -174,10 +175,6 @@ target "b" {
     );
     const sock = `depot-bake-${process.pid}`;
     const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
-    const { CI: _ci, ...base } = { ...isolatedEnv(), ...env };
-    const vars = Object.entries(base)
-      .map(([k, v]) => `${k}='${v}'`)
-      .join(' ');
     try {
       tmux(
         'new-session',
@@ -188,7 +185,7 @@ target "b" {
         '80',
         '-y',
         '20',
-        `env -u CI ${vars} ${process.execPath} ${DEPOT_BIN} bake -f ${join(dir, 'docker-bake.hcl')}; echo EXIT=$?; sleep 60`,
+        `${terminalCommand(['bake', '-f', join(dir, 'docker-bake.hcl')], env)}; echo EXIT=$?; sleep 60`,
       );
       const pane = () => tmux('capture-pane', '-p', '-t', 'bake');
       // While the slow target runs, both targets are on screen: one has failed, one is running.

@@ -1,0 +1,87 @@
+/**
+ * `depot build --progress tty` in a real terminal (tmux) against a real builder: the layer graph
+ * and, under it, the waterfall whose running bar grows while a `RUN sleep` runs, then the build's
+ * time and critical path.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  type BuilderProcess,
+  buildOn,
+  skipReason,
+  startBuilder,
+  tempDir,
+  terminalCommand,
+  until,
+} from './harness.js';
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const skip = skipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
+
+describe('depot build in a real terminal', { skip }, () => {
+  let builder: BuilderProcess;
+  const sock = `depot-tty-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+
+  before(async () => {
+    builder = await startBuilder();
+  });
+  after(async () => {
+    spawnSync('tmux', ['-L', sock, 'kill-server']);
+    await builder?.stop();
+  });
+
+  test('the waterfall moves while a RUN sleep runs, then says what the build took', async () => {
+    const project = `tty-${process.pid}`;
+    const ctx = tempDir('tty');
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM busybox\nCOPY a.txt /a.txt\nRUN sleep 5 && cat /a.txt\n`);
+    writeFileSync(join(ctx, 'a.txt'), `tty ${Date.now()}\n`);
+    const args = buildOn(builder.url, builder.token(project), project).map((a) =>
+      a === 'plain' ? 'tty' : a,
+    );
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'tty',
+      '-x',
+      '100',
+      '-y',
+      '40',
+      `${terminalCommand([...args, ctx])}; echo EXIT=$?; sleep 60`,
+    );
+    const pane = () => tmux('capture-pane', '-p', '-t', 'tty');
+    // The waterfall row of the RUN step: `#N RUN sleep 5 … │   ▒▒▒⠋ │  1.2s`.
+    const barOf = (p: string) => {
+      const row = p.split('\n').find((l) => /RUN sleep 5/.test(l) && /│ *[▒█]/.test(l));
+      return row ? (row.match(/[▒█]/g) ?? []).length : -1;
+    };
+    const first = await until(
+      'the running bar',
+      () => {
+        const p = pane();
+        return barOf(p) > 0 && !/EXIT=/.test(p) && p;
+      },
+      60_000,
+    );
+    const firstBar = barOf(first);
+    // Later in the same sleep the bar is longer (the axis grows with the build, the bar with it).
+    const later = await until(
+      'the bar grew',
+      () => {
+        const p = pane();
+        return !/EXIT=/.test(p) && barOf(p) > firstBar && p;
+      },
+      15_000,
+    );
+    assert.match(later, /^running \d+\.\ds/m);
+    const done = await until('the build ends', () => /EXIT=\d/.test(pane()) && pane(), 60_000);
+    assert.match(done, /EXIT=0/);
+    assert.match(done, /^took \d+\.\ds · critical path \d+\.\ds \(\d+ steps?\)/m);
+    assert.match(done, /RUN sleep 5 .*│ *█+ *│ +\d+\.\ds/);
+    for (const line of done.split('\n')) assert.ok(line.length <= 100, line);
+  });
+});

@@ -5,7 +5,6 @@
  * image into the local engine under its tags.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,16 +16,17 @@ import {
   docker,
   isolatedEnv,
   LAPTOP_ENGINE,
+  NO_TMUX,
   run,
   skipReason,
   startBuilder,
   tempDir,
   terminalCommand,
+  tmuxServer,
   until,
 } from './harness.js';
 
 const skip = skipReason();
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
 describe('depot bake', { skip }, () => {
   let builder: BuilderProcess;
@@ -164,7 +164,7 @@ target "b" {
   });
 
   test('a real terminal shows every target live in one view, each with its outcome at the end', {
-    skip: hasTmux ? undefined : 'tmux is not installed',
+    skip: NO_TMUX,
   }, async () => {
     const dir = tempDir('bake-tty');
     writeFileSync(join(dir, 'slow.Dockerfile'), `FROM busybox\nRUN sleep 3 && echo slow-${nonce}\n`);
@@ -173,21 +173,15 @@ target "b" {
       join(dir, 'docker-bake.hcl'),
       `group "default" { targets = ["slow", "bad"] }\ntarget "slow" {\n  context = "${dir}"\n  dockerfile = "slow.Dockerfile"\n}\ntarget "bad" {\n  context = "${dir}"\n  dockerfile = "bad.Dockerfile"\n}\n`,
     );
-    const sock = `depot-bake-${process.pid}`;
-    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+    const term = tmuxServer('depot-bake');
     try {
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
+      term.start(
         'bake',
-        '-x',
-        '80',
-        '-y',
-        '20',
+        80,
+        20,
         `${terminalCommand(['bake', '-f', join(dir, 'docker-bake.hcl')], env)}; echo EXIT=$?; sleep 60`,
       );
-      const pane = () => tmux('capture-pane', '-p', '-t', 'bake');
+      const pane = () => term.pane('bake');
       // While the slow target runs, both targets are on screen: one has failed, one is running.
       const live = await until(
         'both targets live',
@@ -209,7 +203,7 @@ target "b" {
       assert.match(done, /depot: 1 of 2 targets failed: bad/);
       for (const line of done.split('\n')) assert.ok(line.length <= 80, line);
     } finally {
-      spawnSync('tmux', ['-L', sock, 'kill-server']);
+      term.kill();
     }
   });
 });

@@ -4,33 +4,32 @@
  * time and critical path.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   type BuilderProcess,
   buildOn,
+  NO_TMUX,
   skipReason,
   startBuilder,
   tempDir,
   terminalCommand,
+  tmuxServer,
   until,
 } from './harness.js';
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const skip = skipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
+const skip = skipReason() ?? NO_TMUX;
 
 describe('depot build in a real terminal', { skip }, () => {
   let builder: BuilderProcess;
-  const sock = `depot-tty-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+  const term = tmuxServer('depot-tty');
 
   before(async () => {
     builder = await startBuilder();
   });
   after(async () => {
-    spawnSync('tmux', ['-L', sock, 'kill-server']);
+    term.kill();
     await builder?.stop();
   });
 
@@ -42,18 +41,8 @@ describe('depot build in a real terminal', { skip }, () => {
     const args = buildOn(builder.url, builder.token(project), project).map((a) =>
       a === 'plain' ? 'tty' : a,
     );
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      'tty',
-      '-x',
-      '100',
-      '-y',
-      '40',
-      `${terminalCommand([...args, ctx])}; echo EXIT=$?; sleep 60`,
-    );
-    const pane = () => tmux('capture-pane', '-p', '-t', 'tty');
+    term.start('tty', 100, 40, `${terminalCommand([...args, ctx])}; echo EXIT=$?; sleep 60`);
+    const pane = () => term.pane('tty');
     // The waterfall row of the RUN step: `#N RUN sleep 5 … │   ▒▒▒⠋ │  1.2s`.
     const barOf = (p: string) => {
       const row = p.split('\n').find((l) => /RUN sleep 5/.test(l) && /│ *[▒█]/.test(l));

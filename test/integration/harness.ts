@@ -295,6 +295,31 @@ export function tmuxSessionGone(socket: string, session: string): boolean {
   return spawnSync('tmux', ['-L', socket, 'has-session', '-t', session]).status !== 0;
 }
 
+/** Why tests of the real terminal cannot run here (tmux missing), or undefined. */
+export const NO_TMUX = spawnSync('tmux', ['-V']).status === 0 ? undefined : 'tmux is not installed';
+
+/** A private tmux server for tests of the real terminal: sessions of a given size, screens, keys. */
+export function tmuxServer(name: string) {
+  const sock = `${name}-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+  return {
+    /** Runs `command` (a shell line) in a new session `cols`×`rows`. */
+    start(session: string, cols: number, rows: number, command: string): void {
+      tmux('new-session', '-d', '-s', session, '-x', String(cols), '-y', String(rows), command);
+    },
+    /** The session's screen as text. */
+    pane: (session: string): string => tmux('capture-pane', '-p', '-t', session),
+    keys(session: string, ...keys: string[]): void {
+      tmux('send-keys', '-t', session, ...keys);
+    },
+    gone: (session: string): boolean => tmuxSessionGone(sock, session),
+    /** Ends every session of the server. */
+    kill(): void {
+      spawnSync('tmux', ['-L', sock, 'kill-server']);
+    },
+  };
+}
+
 /** The arguments of a `depot build` sent to the builder at `url` for `project`; the build's own follow. */
 export function buildOn(
   url: string,

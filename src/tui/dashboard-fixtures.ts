@@ -23,6 +23,7 @@ export function runningBuild(id: string, project: string, user: string, startedM
     project,
     user,
     platform: 'linux/amd64',
+    builder: 'bld-amd-1',
     startedMs,
     finishedMs: 0,
     result: 'running',

@@ -311,3 +311,40 @@ export function registry(cmd: 'start' | 'stop', name: string, extra: string[] = 
   if (r.status !== 0) throw new Error(`registry.sh ${cmd} ${name}: ${r.stderr}`);
   return r.stdout.trim();
 }
+
+/** PostgreSQL's programs (Debian's postgresql-15; scripts/ensure-packages.sh installs it). */
+export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
+
+/** Why the PostgreSQL tests cannot run here, or undefined when they can. */
+export function postgresSkipReason(): string | undefined {
+  return existsSync(join(POSTGRES_BIN, 'initdb'))
+    ? undefined
+    : 'PostgreSQL 15 is not installed: run scripts/ensure-packages.sh';
+}
+
+/**
+ * Starts or stops a private PostgreSQL server (scripts/postgres.sh: initdb + pg_ctl on a unix socket
+ * in a temp dir, no TCP); `start` returns its URL, `stop` removes it.
+ */
+export function postgres(cmd: 'start' | 'stop', name: string): string {
+  const r = spawnSync(join(ROOT, 'scripts', 'postgres.sh'), [cmd, name], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`postgres.sh ${cmd} ${name}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Creates an empty database on the server of `url` (a postgres.sh URL); returns its URL. */
+export function createDatabase(url: string, name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid database name ${name}`);
+  const r = spawnSync(join(POSTGRES_BIN, 'psql'), [url, '-qc', `CREATE DATABASE ${name}`], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`CREATE DATABASE ${name}: ${r.stderr}`);
+  return url.replace(/^postgres:\/\/\/[^?]*/, `postgres:///${name}`);
+}
+
+/** Runs one SQL statement with psql on the database of `url`; returns its rows, tab-separated. */
+export function psql(url: string, sql: string): string {
+  const r = spawnSync(join(POSTGRES_BIN, 'psql'), [url, '-qAtc', sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+  return r.stdout.trim();
+}

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import tarStream from 'tar-stream';
@@ -347,4 +347,61 @@ export function psql(url: string, sql: string): string {
   const r = spawnSync(join(POSTGRES_BIN, 'psql'), [url, '-qAtc', sql], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** Builders of one fleet recording into one PostgreSQL database (`serve --history`). */
+export interface SharedHistoryFleet {
+  /** The database's URL, the fleet's registry and its team secret, as serve takes them. */
+  database: string;
+  fleetSpec: string;
+  teamSecret: string;
+  builders: BuilderProcess[];
+  /** A fleet-wide token (signed with the team secret): valid on every builder. */
+  teamToken(project: string, user?: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private PostgreSQL (`name`) with a fresh database and one `depot-builder serve` per id,
+ * all in one file fleet with one team secret and `--history` on that database.
+ */
+export async function startSharedHistoryFleet(name: string, ids: string[]): Promise<SharedHistoryFleet> {
+  const server = postgres('start', name);
+  const database = createDatabase(server, `${name.replace(/[^a-z0-9]/g, '_')}_db`);
+  const dir = tempDir('shared-fleet');
+  const fleetSpec = `file:${join(dir, 'fleet.json')}`;
+  const teamSecret = `file:${join(dir, 'team-secret')}`;
+  writeFileSync(join(dir, 'team-secret'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  const builders: BuilderProcess[] = [];
+  const stop = async () => {
+    await Promise.all(builders.map((b) => b.stop()));
+    postgres('stop', name);
+  };
+  try {
+    for (const id of ids)
+      builders.push(
+        await startBuilder({
+          args: ['--id', id, '--history', database, '--fleet', fleetSpec, '--team-secret', teamSecret],
+        }),
+      );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    database,
+    fleetSpec,
+    teamSecret,
+    builders,
+    teamToken(project, user = 'tester') {
+      const r = spawnSync(
+        process.execPath,
+        [BUILDER_BIN, 'token', 'create', '--project', project, '--user', user, '--team-secret', teamSecret],
+        { encoding: 'utf8' },
+      );
+      if (r.status !== 0) throw new Error(r.stderr);
+      return r.stdout.trim();
+    },
+    stop,
+  };
 }

@@ -193,6 +193,36 @@ describe('build history in PostgreSQL', { skip }, () => {
     ]);
   });
 
+  test('a follower that lost its connection reconnects and hears what it missed', async () => {
+    const db = fresh();
+    const [a, b] = await Promise.all([pgHistory(db, 'bld-a'), pgHistory(db, 'bld-b')]);
+    const heard: BuildSummary[] = [];
+    b.follow((s) => heard.push(s));
+    await until('B listening', () => Number(psql(db, listeners)) >= 1, 10_000);
+    // The server drops B's listening connection (a restart, a network loss).
+    psql(
+      db,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${FOLLOWER_NAME}' AND datname = current_database()`,
+    );
+    const [one] = plan(5, 1, 1);
+    const now = Date.now();
+    const { id } = await a.recordBuildStart({ ...one!.start, buildId: 'while-away', startedMs: now - 1000 });
+    await a.recordBuildFinish({ id, finishedMs: now, result: 'ok', steps: one!.steps });
+    await until(
+      'B hears the build that ended while it was away',
+      () => heard.some((s) => s.buildId === 'while-away' && s.result === 'ok'),
+      15_000,
+    );
+    // And it listens again: the next build is announced as it happens.
+    const next = await a.recordBuildStart({ ...one!.start, buildId: 'after', startedMs: Date.now() });
+    await until(
+      'B hears the next start',
+      () => heard.some((s) => s.buildId === 'after' && s.result === 'running'),
+      10_000,
+    );
+    await a.recordBuildFinish({ id: next.id, finishedMs: Date.now(), result: 'failed', steps: [] });
+  });
+
   test('builders recording at once keep the roll-ups exact', async () => {
     const db = fresh();
     const builders = await Promise.all(['bld-a', 'bld-b', 'bld-c'].map((id) => pgHistory(db, id)));

@@ -133,8 +133,19 @@ const TX_ATTEMPTS = 5;
 const RETRY_CODES = new Set(['40001', '40P01']);
 /** The application name of a builder's listening connection. */
 export const FOLLOWER_NAME = 'depot-builder watch';
-/** How long the follower waits before it connects again after losing its connection. */
+/** How long the follower waits before it connects again after losing its connection: doubling, up to the max. */
 const RECONNECT_MS = 1000;
+const RECONNECT_MAX_MS = 30_000;
+/**
+ * A database that does not answer must not hold a build or an RPC forever: connecting gives up
+ * after this long, and so does any one statement (the builder's own and the server's timeout).
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How far the builders' clocks may disagree, for the builds a reconnected follower reads back. */
+const CLOCK_SLACK_MS = 60_000;
+/** The listening connection is asked this often whether it still works (a silent network loss). */
+const FOLLOWER_PING_MS = 30_000;
+const STATEMENT_TIMEOUT_MS = 30_000;
 
 /** True for a `--history` value naming a PostgreSQL database. */
 export function isPostgresUrl(spec: string): boolean {
@@ -180,6 +191,10 @@ export async function openPostgresHistory(url: string, opts: PostgresHistoryOpti
     connectionString: url,
     types: TYPES,
     application_name: `depot-builder ${opts.builder}`.slice(0, 63),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: STATEMENT_TIMEOUT_MS,
+    keepAlive: true,
   };
   const pool = new pg.Pool({ ...config, max: opts.poolSize ?? 8 });
   // An idle connection the server closed: the pool drops it and opens another when needed.
@@ -341,6 +356,8 @@ function createFollower(
   let client: pg.Client | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let ping: NodeJS.Timeout | undefined;
+  let retryMs = RECONNECT_MS;
   /** When the last connection was lost (0: never connected). */
   let lostAt = 0;
   const emit = (s: BuildSummary) => {
@@ -364,12 +381,14 @@ function createFollower(
     const lose = (err?: Error) => {
       if (client !== c) return;
       client = undefined;
+      clearInterval(ping);
       lostAt = Date.now();
       if (err) onError?.(err);
       c.end().catch(() => {});
       if (!closed && listeners.size > 0) {
-        timer = setTimeout(() => void connect(), RECONNECT_MS);
+        timer = setTimeout(() => void connect(), retryMs);
         timer.unref();
+        retryMs = Math.min(retryMs * 2, RECONNECT_MAX_MS);
       }
     };
     c.on('error', lose);
@@ -389,15 +408,20 @@ function createFollower(
     try {
       await c.connect();
       await c.query(`LISTEN ${CHANNEL}`);
-      // Listening first, then reading: a build that starts in between is announced and read, never lost.
-      const since = lostAt;
+      // Listening first, then reading: a build that starts in between is announced and read, never
+      // lost. Ends are read from a minute before the loss: builders' clocks differ a little, and a
+      // build heard twice is harmless (watchers key builds by id).
+      const since = lostAt && lostAt - CLOCK_SLACK_MS;
       const r = await c.query<SummaryRow>(
         `SELECT ${SUMMARY_COLUMNS} FROM builds
-         WHERE builder != $1 AND (result = 'running' OR ($2 > 0 AND finished_ms >= $2))
+         WHERE builder != $1 AND (result = 'running' OR ($2::bigint > 0 AND finished_ms >= $2::bigint))
          ORDER BY started_ms, id`,
         [self, since],
       );
       for (const row of r.rows) emit(toSummary(row));
+      retryMs = RECONNECT_MS;
+      ping = setInterval(() => void c.query('SELECT 1').catch(lose), FOLLOWER_PING_MS);
+      ping.unref();
     } catch (err) {
       lose(err as Error);
     }
@@ -414,6 +438,7 @@ function createFollower(
     async close() {
       closed = true;
       clearTimeout(timer);
+      clearInterval(ping);
       const c = client;
       client = undefined;
       await c?.end().catch(() => {});

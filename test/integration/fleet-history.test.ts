@@ -9,11 +9,11 @@ import {
   buildOn,
   DEPOT_BIN,
   depot,
+  type HistoryFleet,
   isolatedEnv,
   postgresSkipReason,
-  type SharedHistoryFleet,
   skipReason,
-  startSharedHistoryFleet,
+  startHistoryFleet,
   tempDir,
   tmuxSessionGone,
   until,
@@ -27,7 +27,7 @@ const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const skip = skipReason() ?? postgresSkipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
 
 describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () => {
-  let fleet: SharedHistoryFleet;
+  let fleet: HistoryFleet;
   const project = `fh-${process.pid}`;
   let token = '';
   const ctx = tempDir('fleet-hist');
@@ -35,7 +35,7 @@ describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () 
   const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
 
   before(async () => {
-    fleet = await startSharedHistoryFleet(`fleet-hist-${process.pid}`, ['bld-one', 'bld-two']);
+    fleet = await startHistoryFleet(`fleet-hist-${process.pid}`, ['bld-one', 'bld-two']);
     token = fleet.teamToken(project, 'ann');
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nCOPY a.txt /a.txt\nRUN cat /a.txt\n');
   });
@@ -131,5 +131,53 @@ describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () 
 
     tmux('send-keys', '-t', 'dash', 'q');
     await until('the dashboard exits on q', () => tmuxSessionGone(sock, 'dash'), 10_000);
+  });
+});
+
+describe('a fleet of two builders keeping their own histories', { skip }, () => {
+  let fleet: HistoryFleet;
+  const project = `fo-${process.pid}`;
+  const ctx = tempDir('fleet-own');
+
+  before(async () => {
+    fleet = await startHistoryFleet(`fleet-own-${process.pid}`, ['bld-left', 'bld-right'], false);
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nCOPY a.txt /a.txt\nRUN cat /a.txt\n');
+  });
+  after(async () => {
+    await fleet?.stop();
+  });
+
+  test('depot stats --fleet asks each builder and merges: both builds, each with its builder', async () => {
+    const token = fleet.teamToken(project, 'cy');
+    for (const [i, b] of fleet.builders.entries()) {
+      writeFileSync(join(ctx, 'a.txt'), `${i} ${Date.now()}\n`);
+      const r = await depot([...buildOn(b.url, token, project, 'quiet'), ctx]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // Each builder alone knows only its own build.
+    for (const b of fleet.builders) {
+      const c = rpcClient(b.url, token, project);
+      assert.equal((await stats(c)).totals?.builds, 1);
+      c.close();
+    }
+    const r = await depot([
+      'stats',
+      '--fleet',
+      fleet.fleetSpec,
+      '--token',
+      token,
+      '--project',
+      project,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const answer = JSON.parse(r.stdout) as StatsResponse__Output;
+    assert.equal(answer.totals?.builds, 2);
+    assert.equal(answer.totals?.steps, 6);
+    assert.deepEqual(answer.recent.map((b) => b.builder).sort(), ['bld-left', 'bld-right']);
+    assert.deepEqual(
+      answer.groups.map((g) => [g.key, g.totals?.builds]),
+      [[project, 2]],
+    );
   });
 });

@@ -349,9 +349,9 @@ export function psql(url: string, sql: string): string {
   return r.stdout.trim();
 }
 
-/** Builders of one fleet recording into one PostgreSQL database (`serve --history`). */
-export interface SharedHistoryFleet {
-  /** The database's URL, the fleet's registry and its team secret, as serve takes them. */
+/** Builders of one fleet recording into one PostgreSQL database (`serve --history`), or each its own. */
+export interface HistoryFleet {
+  /** The database's URL ('' when each builder keeps its own), the fleet's registry and its team secret. */
   database: string;
   fleetSpec: string;
   teamSecret: string;
@@ -363,11 +363,13 @@ export interface SharedHistoryFleet {
 
 /**
  * Starts a private PostgreSQL (`name`) with a fresh database and one `depot-builder serve` per id,
- * all in one file fleet with one team secret and `--history` on that database.
+ * all in one file fleet with one team secret and `--history` on that database (`shared` false: no
+ * database, each builder keeps its own SQLite history).
  */
-export async function startSharedHistoryFleet(name: string, ids: string[]): Promise<SharedHistoryFleet> {
-  const server = postgres('start', name);
-  const database = createDatabase(server, `${name.replace(/[^a-z0-9]/g, '_')}_db`);
+export async function startHistoryFleet(name: string, ids: string[], shared = true): Promise<HistoryFleet> {
+  const database = shared
+    ? createDatabase(postgres('start', name), `${name.replace(/[^a-z0-9]/g, '_')}_db`)
+    : '';
   const dir = tempDir('shared-fleet');
   const fleetSpec = `file:${join(dir, 'fleet.json')}`;
   const teamSecret = `file:${join(dir, 'team-secret')}`;
@@ -375,13 +377,21 @@ export async function startSharedHistoryFleet(name: string, ids: string[]): Prom
   const builders: BuilderProcess[] = [];
   const stop = async () => {
     await Promise.all(builders.map((b) => b.stop()));
-    postgres('stop', name);
+    if (shared) postgres('stop', name);
   };
   try {
     for (const id of ids)
       builders.push(
         await startBuilder({
-          args: ['--id', id, '--history', database, '--fleet', fleetSpec, '--team-secret', teamSecret],
+          args: [
+            '--id',
+            id,
+            ...(database ? ['--history', database] : []),
+            '--fleet',
+            fleetSpec,
+            '--team-secret',
+            teamSecret,
+          ],
         }),
       );
   } catch (err) {

@@ -10,11 +10,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { StepCostsResponse__Output } from '../../src/protocol/generated/depot/builder/v1/StepCostsResponse.js';
 import {
   depot,
+  type HistoryFleet,
   postgresSkipReason,
   psql,
-  type SharedHistoryFleet,
   skipReason,
-  startSharedHistoryFleet,
+  startHistoryFleet,
   until,
 } from '../integration/harness.js';
 import { buildResult, fileEntry, type RpcClient, rpcClient, sha, stats, watchBuilds } from './rpc.js';
@@ -24,7 +24,7 @@ const skip = skipReason() ?? postgresSkipReason();
 describe("a shared history: another project's token sees none of a project's builds, on any builder", {
   skip,
 }, () => {
-  let fleet: SharedHistoryFleet;
+  let fleet: HistoryFleet;
   const nonce = randomUUID().slice(0, 8);
   const alpha = `alpha-${nonce}`;
   const beta = `beta-${nonce}`;
@@ -56,7 +56,7 @@ describe("a shared history: another project's token sees none of a project's bui
   }
 
   before(async () => {
-    fleet = await startSharedHistoryFleet(`sec-hist-${process.pid}`, ['bld-one', 'bld-two']);
+    fleet = await startHistoryFleet(`sec-hist-${process.pid}`, ['bld-one', 'bld-two']);
     mallory = fleet.teamToken(alpha, 'mallory');
     bob = fleet.teamToken(beta, 'bob');
   });

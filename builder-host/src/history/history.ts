@@ -231,8 +231,6 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
 /** Longest list of paths kept per kind in a snapshot diff. */
 export const SNAPSHOT_DIFF_CAP = 200;
 
-export { windowMs } from './stats-window.js';
-
 /** Opens (creating and migrating) this builder's history database at `file`; ':memory:' for tests. */
 export async function openHistory(file: string, opts: HistoryOptions = {}): Promise<History> {
   const db = new Database(file);

@@ -120,7 +120,7 @@ db.close();
 const insertMs = performance.now() - t0;
 
 const t1 = performance.now();
-const h = openHistory(file);
+const h = await openHistory(file);
 const openMs = performance.now() - t1;
 console.log(
   `| builds | steps | window | group by | stats() median ms | max ms | insert s | roll-up back-fill s |`,
@@ -143,7 +143,7 @@ for (const window of ['24h', '7d'] as StatsWindow[]) {
     `| ${BUILDS} | ${BUILDS * STEPS} | ${window} | project | ${med.toFixed(1)} | ${times[6]!.toFixed(1)} | ${(insertMs / 1000).toFixed(1)} | ${(openMs / 1000).toFixed(1)} |`,
   );
 }
-h.close();
+await h.close();
 if (process.env.KEEP_DB) console.error(file);
 else rmSync(dir, { recursive: true, force: true });
 if (worst > TARGET_MS) {

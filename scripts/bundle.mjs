@@ -27,7 +27,8 @@ const result = await build({
   logLevel: 'warning',
   // Native addons (and the optional keychain one) load their .node files from node_modules.
   // react-devtools-core: Ink imports it only when DEV=true, and it is not installed.
-  external: ['better-sqlite3', 'keytar', 'cpu-features', 'ssh2', 'react-devtools-core'],
+  // pg-native: pg's optional libpq binding, loaded only when asked for (never, here).
+  external: ['better-sqlite3', 'keytar', 'cpu-features', 'ssh2', 'react-devtools-core', 'pg-native'],
   // CommonJS dependencies call require(); an ESM bundle has no require of its own. The banner
   // lands in every chunk (esbuild repeats it), so the names are private to each.
   banner: {

@@ -15,6 +15,8 @@ command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client) # --ssh tests (a 
 # (the F flag, so it runs inside containers). The arm64 busybox base: scripts/arm64-base.sh.
 command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
 command -v update-binfmts >/dev/null 2>&1 || need+=(binfmt-support)
+# The shared build history's tests and bench: a private server per test (scripts/postgres.sh).
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -172,6 +172,12 @@ program
     ),
   )
   .option('--fleet-ttl <ms>', 'heartbeat age after which clients ignore this builder', '60000')
+  .addOption(
+    new Option(
+      '--history <url>',
+      'record builds into a PostgreSQL database shared by the fleet: postgres://USER@HOST/DB or postgres:///DB?host=SOCKETDIR (default: SQLite in the data directory)',
+    ).env('DEPOT_HISTORY'),
+  )
   .option('--history-max-age <days>', 'forget builds older than this many days', '30')
   .option('--history-max-builds <n>', 'keep at most this many builds in the history', '200000')
   .addOption(
@@ -238,6 +244,7 @@ program
         advertise?: string;
         teamSecret?: string;
         fleetTtl: string;
+        history?: string;
         historyMaxAge: string;
         historyMaxBuilds: string;
         historyBuildArgs: 'hashed' | 'plain';
@@ -275,6 +282,11 @@ program
         fail(`invalid --history-max-age ${JSON.stringify(o.historyMaxAge)}: use a number of days`);
       if (!Number.isInteger(maxBuilds) || maxBuilds < 1)
         fail(`invalid --history-max-builds ${JSON.stringify(o.historyMaxBuilds)}: use a positive integer`);
+      // Only a URL: a path would read as SQLite, which the data directory already holds.
+      if (o.history !== undefined && !/^postgres(ql)?:\/\//i.test(o.history))
+        fail(
+          'invalid --history: use a PostgreSQL URL, postgres://USER@HOST/DB or postgres:///DB?host=SOCKETDIR',
+        );
       if (!!o.tlsCert !== !!o.tlsKey) fail('--tls-cert and --tls-key go together');
       if (o.tlsClientCa && !o.tlsCert) fail('--tls-client-ca needs --tls-cert and --tls-key');
       const listen = listenAddress(o.listen);
@@ -307,7 +319,7 @@ program
             ? { spec: o.fleet, endpoint: o.advertise ?? '', ttlMs: Number(o.fleetTtl) }
             : undefined,
           teamSecret: o.teamSecret,
-          history: { maxAgeDays, maxBuilds, buildArgs: o.historyBuildArgs },
+          history: { maxAgeDays, maxBuilds, buildArgs: o.historyBuildArgs, database: o.history },
           driver: o.driver,
           allowNetworkHost: o.allowNetworkHost ?? false,
           resultReuse: o.resultReuse,

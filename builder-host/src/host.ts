@@ -9,7 +9,7 @@ import { createDockerEngine } from './engine/index.js';
 import { createFleetAuth, startFleetRegistration } from './fleet/index.js';
 import { formatGcReport, type GcPolicy, runGc } from './gc/index.js';
 import { createStepExplainer } from './history/explain.js';
-import { openHistory, type RetentionOptions, type StepExplainer } from './history/index.js';
+import { type History, openHistory, type RetentionOptions, type StepExplainer } from './history/index.js';
 import {
   createBuilderServer,
   createImageNamespaces,
@@ -45,8 +45,11 @@ export interface BuilderHostOptions {
   fleet?: { spec: string; endpoint: string; ttlMs?: number };
   /** Team secret (`file:PATH` or `ssm:/NAME`): tokens signed with it work on every builder of the fleet. */
   teamSecret?: string;
-  /** Build history retention (age in days, number of builds). */
-  history?: RetentionOptions;
+  /**
+   * Build history retention (age in days, number of builds), and where the builds are kept:
+   * `database` a PostgreSQL URL shared by a fleet; absent, SQLite in the data directory.
+   */
+  history?: RetentionOptions & { database?: string };
   /** Why-missed analysis of uncached steps; default: the trivial explainer. */
   explainer?: StepExplainer;
   /** How builds reach the engine: a BuildKit session (default) or a context tar. */
@@ -117,19 +120,17 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
       logger,
     });
   }
-  const history = openHistory(join(opts.dataDir, 'history.db'), opts.history);
+  const history = await openBuildHistory(opts, id, logger);
   // A build whose builder was killed would otherwise stay 'running' forever.
-  const abandoned = history.failAbandoned(Date.now());
+  const abandoned = await history.failAbandoned(Date.now());
   if (abandoned)
     logger.warn({ builds: abandoned }, "marked builds of a stopped builder as failed ('builder stopped')");
-  const pruned = history.prune(Date.now());
+  const pruned = await history.prune(Date.now());
   if (pruned) logger.info({ builds: pruned }, 'pruned build history');
   const pruner = setInterval(() => {
-    try {
-      history.prune(Date.now());
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'pruning build history failed');
-    }
+    history.prune(Date.now()).catch((err: Error) => {
+      logger.warn({ err: err.message }, 'pruning build history failed');
+    });
   }, PRUNE_INTERVAL_MS);
   pruner.unref();
   const namespaces = opts.ownEngine
@@ -207,10 +208,27 @@ export async function startBuilderHost(opts: BuilderHostOptions): Promise<Builde
       await collector?.stop();
       clearInterval(pruner);
       await unregister();
-      history.close();
+      await history.close();
       store.ownership.close();
     },
   };
+}
+
+/**
+ * The builder's history: SQLite in its data directory, or the fleet's PostgreSQL database (whose
+ * client is loaded only then).
+ */
+async function openBuildHistory(opts: BuilderHostOptions, id: string, logger: Logger): Promise<History> {
+  const { database, ...retention } = opts.history ?? {};
+  if (!database) return openHistory(join(opts.dataDir, 'history.db'), { ...retention, builder: id });
+  const { openPostgresHistory, redactUrl } = await import('./history/postgres.js');
+  const history = await openPostgresHistory(database, {
+    ...retention,
+    builder: id,
+    onError: (err) => logger.warn({ err: err.message }, 'shared build history: connection lost'),
+  });
+  logger.info({ history: redactUrl(database) }, 'recording builds into the shared history');
+  return history;
 }
 
 /** The why-missed analysis (history/explain.ts) behind the recorder's explainer interface. */

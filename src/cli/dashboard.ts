@@ -1,5 +1,5 @@
 import type { StatsWindow } from '../session/index.js';
-import { openRemoteBuilder, type RemoteBuilderOptions, runStats } from './stats.js';
+import { openHistorySource, type RemoteBuilderOptions, runStats } from './stats.js';
 
 /** Flags of `depot dashboard`. */
 export interface DashboardOptions extends RemoteBuilderOptions {
@@ -17,13 +17,14 @@ export async function runDashboard(opts: DashboardOptions): Promise<void> {
     await runStats({ ...opts, groupBy: 'project', json: false });
     return;
   }
-  const { session, target } = await openRemoteBuilder(opts, 'dashboard');
+  const source = await openHistorySource(opts, 'dashboard');
   // Ink is loaded only by the commands that draw with it.
   const { createDashboardController, renderDashboardTty } = await import('../tui/index.js');
   const controller = createDashboardController({
-    source: session,
-    builderUrl: target.url,
+    source,
+    builderUrl: source.label,
     window: opts.window,
+    fleet: source.fleet,
   });
   const onSignal = () => controller.dispatch({ type: 'quit/requested' });
   process.once('SIGINT', onSignal);
@@ -37,6 +38,6 @@ export async function runDashboard(opts: DashboardOptions): Promise<void> {
     await screen.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    session.close();
+    source.close();
   }
 }

@@ -236,6 +236,12 @@ function createProgram(): Command {
       .addOption(new Option('--token <token>', 'builder token').env('DEPOT_TOKEN'))
       .addOption(
         new Option('--project <name>', 'project (a project token sees only its own)').env('DEPOT_PROJECT'),
+      )
+      .addOption(
+        new Option(
+          '--fleet <spec>',
+          "the team's numbers from every live builder of a fleet: file:PATH or ssm:/PREFIX",
+        ).env('DEPOT_FLEET'),
       );
   }
 

@@ -1,6 +1,6 @@
 import { formatBytes } from '../progress/index.js';
 import {
-  type BuilderSession,
+  type BuildSummaryWire,
   createBuilderSession,
   DepotError,
   type StatsGroupBy,
@@ -16,45 +16,63 @@ import {
   statsTable,
   suggestionText,
 } from '../tui/stats-format.js';
-import { type BuilderTarget, openBuilderTarget } from './build-inputs.js';
+import { openBuilderTarget } from './build-inputs.js';
 import { openConfig } from './credentials.js';
+import { type HistorySource, openFleetHistory } from './fleet-history.js';
 
 /** Flags of `depot stats`. */
-export interface StatsOptions {
+export interface StatsOptions extends RemoteBuilderOptions {
   window: StatsWindow;
   groupBy: StatsGroupBy;
   json: boolean;
-  builder?: string;
-  token?: string;
-  project?: string;
 }
 
-/** Flags that pick the builder, shared by `depot stats` and `depot dashboard`. */
+/** Flags that pick the builder (or the fleet), shared by `depot stats` and `depot dashboard`. */
 export interface RemoteBuilderOptions {
   builder?: string;
   token?: string;
   project?: string;
+  /** Fleet registry spec (file:PATH, ssm:/PREFIX): the team's numbers from every live builder. */
+  fleet?: string;
 }
 
 /**
- * Opens a session to the configured builder, the way `depot build` picks it. The embedded
- * builder lives only as long as this process and has no team history, so without a configured
- * builder this fails with one line saying how to configure one.
+ * Where the history is read, the way `depot build` picks its builder: an explicit builder
+ * (--builder, DEPOT_BUILDER, `depot login`) unless --fleet is given; else the fleet (--fleet,
+ * DEPOT_FLEET, `depot config set fleet`), every live builder of it (see fleet-history.ts). The
+ * embedded builder lives only as long as this process and has no team history, so with neither
+ * this fails with one line saying how to configure one. Notes about the fleet go to stderr.
  */
-export async function openRemoteBuilder(
-  opts: RemoteBuilderOptions,
-  command: string,
-): Promise<{ session: BuilderSession; target: BuilderTarget }> {
-  const configured = opts.builder || process.env.DEPOT_BUILDER || openConfig().get('builder');
-  if (!configured)
-    throw new DepotError(
-      'no_builder',
-      `no builder configured: \`depot ${command}\` reads a shared builder's history`,
-      'pass --builder URL, set DEPOT_BUILDER, or run `depot login --builder URL`',
-    );
-  const target = await openBuilderTarget(opts);
-  const session = createBuilderSession({ url: target.url, token: target.token, project: target.project });
-  return { session, target };
+export async function openHistorySource(opts: RemoteBuilderOptions, command: string): Promise<HistorySource> {
+  const config = openConfig();
+  const explicit = opts.builder || process.env.DEPOT_BUILDER || config.get('builder');
+  if (explicit && !opts.fleet) {
+    const target = await openBuilderTarget(opts);
+    const session = createBuilderSession({ url: target.url, token: target.token, project: target.project });
+    return {
+      label: target.url,
+      fleet: false,
+      stats: (query, signal) => session.stats(query, signal),
+      watchBuilds: (signal) => session.watchBuilds(signal),
+      close: () => session.close(),
+    };
+  }
+  const named = opts.fleet || config.get('fleet');
+  let fleet: Awaited<ReturnType<typeof openFleetHistory>>;
+  try {
+    fleet = await openFleetHistory(opts);
+  } catch (err) {
+    // Nothing named a builder or a fleet, and the default fleet file lists none.
+    if (!named && err instanceof DepotError && err.code === 'no_builder')
+      throw new DepotError(
+        'no_builder',
+        `no builder configured: \`depot ${command}\` reads a shared builder's history`,
+        'pass --builder URL or --fleet SPEC, set DEPOT_BUILDER, or run `depot login --builder URL`',
+      );
+    throw err;
+  }
+  for (const n of fleet.notes) process.stderr.write(`depot: ${n}\n`);
+  return fleet;
 }
 
 /** A compact table of a Stats answer: totals, the groups, then the top cache busters. */
@@ -84,17 +102,36 @@ export function formatStatsTable(res: StatsResponseWire, groupBy: StatsGroupBy, 
   return `${lines.join('\n')}\n`;
 }
 
-/** `depot stats`: one Stats call; `--json` prints the answer as JSON (numbers), else a table. */
+/** The latest builds of an answer, one line each with the builder that ran it (a fleet's table ends with these). */
+export function formatRecentBuilds(builds: readonly BuildSummaryWire[], max = 10): string[] {
+  if (builds.length === 0) return [];
+  const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+  const rows = builds.slice(0, max).map((b) => [b.project, b.user, b.builder || '-', b.platform, b.result]);
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), 7));
+  return [
+    'RECENT BUILDS',
+    `  ${['PROJECT', 'USER', 'BUILDER', 'PLATFORM', 'RESULT'].map((h, i) => (i < 4 ? pad(h, widths[i]!) : h)).join('  ')}`,
+    ...rows.map((r) => `  ${r.map((c, i) => (i < 4 ? pad(c, widths[i]!) : c)).join('  ')}`),
+  ];
+}
+
+/**
+ * `depot stats`: one Stats call (one per history of a fleet); `--json` prints the answer as JSON
+ * (numbers), else a table; a fleet's table also lists the latest builds and their builders.
+ */
 export async function runStats(opts: StatsOptions): Promise<void> {
-  const { session } = await openRemoteBuilder(opts, 'stats');
+  const source = await openHistorySource(opts, 'stats');
   try {
-    const res = await session.stats({ window: opts.window, groupBy: opts.groupBy });
+    const res = await source.stats({ window: opts.window, groupBy: opts.groupBy });
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
       return;
     }
-    process.stdout.write(formatStatsTable(res, opts.groupBy, process.stdout.columns || 100));
+    let out = formatStatsTable(res, opts.groupBy, process.stdout.columns || 100);
+    const recent = formatRecentBuilds([...res.running, ...res.recent]);
+    if (source.fleet && recent.length > 0) out += `\n${recent.join('\n')}\n`;
+    process.stdout.write(out);
   } finally {
-    session.close();
+    source.close();
   }
 }

@@ -22,8 +22,10 @@ const SIZES = [
   [80, 24],
 ] as const;
 
-function loadedState(view: DashboardView = 'overview'): DashboardState {
-  let s = initialDashboardState('tcp://builder.internal:7000', '24h');
+function loadedState(view: DashboardView = 'overview', fleet = false): DashboardState {
+  let s = fleet
+    ? initialDashboardState('fleet file:/etc/depot/fleet.json · 2 builders, one history', '24h', true)
+    : initialDashboardState('tcp://builder.internal:7000', '24h');
   s = reduceDashboard(s, { type: 'watch/connected', timeMs: DASH_T });
   s = reduceDashboard(s, {
     type: 'stats/loaded',
@@ -82,6 +84,29 @@ for (const [w, h] of SIZES) {
     assert.match(text, /top cache busters/);
     assert.match(text, /1\. RUN npm ci/, 'busters are ordered by cost');
     assert.ok(lines.at(-1)?.startsWith(DASHBOARD_KEY_HINT.slice(0, 10)), 'the key hint is the last line');
+  });
+
+  test(`a fleet's overview at ${w}×${h} names the builder of each build`, () => {
+    let s = loadedState('overview', true);
+    s = reduceDashboard(s, {
+      type: 'build/watched',
+      timeMs: DASH_T,
+      summary: {
+        ...runningBuild('b-99', 'billing-worker', 'bob', DASH_T - 90_000, 'bld-arm-1'),
+        result: 'ok',
+        finishedMs: DASH_T - 30_000,
+      },
+    });
+    const lines = frameOf(s, w, h);
+    assertFits(lines, w, h, 'fleet overview');
+    const text = lines.join('\n');
+    assert.match(text, /depot dashboard · fleet file:\/etc\/depot\/fleet\.json/);
+    assert.match(text, /● api +alice +bld-amd-1 /);
+    assert.match(text, /● web-frontend +ci-bot +bld-arm-1 /);
+    assert.match(text, /✔ billing-worker +bob +bld-arm-1 /);
+    // The platform column stays where there is room for it.
+    if (w >= 100) assert.match(text, /bld-amd-1 +linux\/amd64/);
+    else assert.doesNotMatch(text, /linux\/amd64/);
   });
 
   for (const view of ['projects', 'users', 'busters'] as const) {

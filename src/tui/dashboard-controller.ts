@@ -24,6 +24,8 @@ export interface DashboardTimers {
 export interface DashboardControllerOptions {
   source: StatsSource;
   builderUrl?: string;
+  /** The builds come from a fleet: each build line names its builder. */
+  fleet?: boolean;
   window?: StatsWindow;
   /** Stats is asked again this often (default 5 s); a lost WatchBuilds stream is reopened too */
   intervalMs?: number;
@@ -59,7 +61,7 @@ export function createDashboardController(opts: DashboardControllerOptions): Das
     },
     clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
   };
-  let state: DashboardState = initialDashboardState(opts.builderUrl ?? '', opts.window ?? '24h');
+  let state: DashboardState = initialDashboardState(opts.builderUrl ?? '', opts.window ?? '24h', opts.fleet);
   const listeners = new Set<() => void>();
   const life = new AbortController();
   let fetches: AbortController | undefined;

@@ -16,13 +16,20 @@ const totals = (builds: number, steps: number, cached: number, savedMs: number, 
   failedBuilds: failed,
 });
 
-/** A running build summary. */
-export function runningBuild(id: string, project: string, user: string, startedMs: number): BuildSummaryWire {
+/** A running build summary (on `builder`, a builder of a fleet). */
+export function runningBuild(
+  id: string,
+  project: string,
+  user: string,
+  startedMs: number,
+  builder = 'bld-amd-1',
+): BuildSummaryWire {
   return {
     buildId: id,
     project,
     user,
     platform: 'linux/amd64',
+    builder,
     startedMs,
     finishedMs: 0,
     result: 'running',
@@ -106,7 +113,7 @@ export function statsFixture(
     ],
     running: [
       runningBuild('b-101', 'api', 'alice', DASH_T - 65_000),
-      runningBuild('b-102', 'web-frontend', 'ci-bot', DASH_T - 12_000),
+      runningBuild('b-102', 'web-frontend', 'ci-bot', DASH_T - 12_000, 'bld-arm-1'),
     ],
     recent: [],
   };

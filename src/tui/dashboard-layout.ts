@@ -140,7 +140,10 @@ function sparkLines(res: StatsResponseWire, width: number): DashboardLine[] {
   ];
 }
 
-function buildLine(b: BuildSummaryWire, nowMs: number, width: number): DashboardLine {
+/** Width from which a fleet's build lines show the platform beside the builder. */
+const FLEET_PLATFORM_WIDTH = 100;
+
+function buildLine(b: BuildSummaryWire, nowMs: number, width: number, fleet: boolean): DashboardLine {
   const running = b.result === 'running' || b.result === '';
   const glyph: Segment = running
     ? { text: '● ', color: 'cyan' }
@@ -149,7 +152,11 @@ function buildLine(b: BuildSummaryWire, nowMs: number, width: number): Dashboard
       : b.result === 'cancelled'
         ? { text: '- ', color: 'yellow' }
         : { text: '✖ ', color: 'red' };
-  const who = `${padEnd(sanitize(b.project || '-'), 14)} ${padEnd(sanitize(b.user || '-'), 10)} ${padEnd(sanitize(b.platform), 12)}`;
+  // A fleet's builds name their builder; the platform goes first when the line is short of room.
+  const columns = [padEnd(sanitize(b.project || '-'), 14), padEnd(sanitize(b.user || '-'), 10)];
+  if (fleet) columns.push(padEnd(sanitize(b.builder || '-'), 12));
+  if (!fleet || width >= FLEET_PLATFORM_WIDTH) columns.push(padEnd(sanitize(b.platform), 12));
+  const who = columns.join(' ');
   const steps = b.steps > 0 ? `${b.cachedSteps}/${b.steps} cached` : 'starting';
   const when = running
     ? spanText(Math.max(0, nowMs - b.startedMs))
@@ -169,7 +176,7 @@ function buildsSection(state: DashboardState, max: number, width: number, nowMs:
   const title = `builds · ${state.running.length} running`;
   const shown = [...state.running.slice(0, max)];
   const room = Math.max(0, max - shown.length);
-  const rows = [...shown, ...state.recent.slice(0, room)].map((b) => buildLine(b, nowMs, width));
+  const rows = [...shown, ...state.recent.slice(0, room)].map((b) => buildLine(b, nowMs, width, state.fleet));
   if (rows.length === 0)
     return [
       line(

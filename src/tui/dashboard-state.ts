@@ -12,8 +12,10 @@ export const MAX_RECENT_BUILDS = 5;
 
 /** Everything the dashboard shows; changed only by `reduceDashboard`. */
 export interface DashboardState {
-  /** the builder, for the header */
+  /** the builder (or the fleet), for the header */
   builderUrl: string;
+  /** the builds come from a fleet: each build line names the builder that ran it */
+  fleet: boolean;
   window: StatsWindow;
   view: DashboardView;
   /** Stats for `window` grouped by project; null until loaded (and after a window switch) */
@@ -60,9 +62,14 @@ export type DashboardEvent =
   | { type: 'watch/lost'; timeMs: number; error: string };
 
 /** The state before anything was loaded. */
-export function initialDashboardState(builderUrl = '', window: StatsWindow = '24h'): DashboardState {
+export function initialDashboardState(
+  builderUrl = '',
+  window: StatsWindow = '24h',
+  fleet = false,
+): DashboardState {
   return {
     builderUrl,
+    fleet,
     window,
     view: 'overview',
     byProject: null,

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import tarStream from 'tar-stream';
@@ -354,4 +354,108 @@ export function registry(cmd: 'start' | 'stop', name: string, extra: string[] = 
   const r = spawnSync(join(ROOT, 'scripts', 'registry.sh'), [cmd, name, ...extra], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`registry.sh ${cmd} ${name}: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** PostgreSQL's programs (Debian's postgresql-15; scripts/ensure-packages.sh installs it). */
+export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
+
+/** Why the PostgreSQL tests cannot run here, or undefined when they can. */
+export function postgresSkipReason(): string | undefined {
+  return existsSync(join(POSTGRES_BIN, 'initdb'))
+    ? undefined
+    : 'PostgreSQL 15 is not installed: run scripts/ensure-packages.sh';
+}
+
+/**
+ * Starts or stops a private PostgreSQL server (scripts/postgres.sh: initdb + pg_ctl on a unix socket
+ * in a temp dir, no TCP); `start` returns its URL, `stop` removes it.
+ */
+export function postgres(cmd: 'start' | 'stop', name: string): string {
+  const r = spawnSync(join(ROOT, 'scripts', 'postgres.sh'), [cmd, name], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`postgres.sh ${cmd} ${name}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Creates an empty database on the server of `url` (a postgres.sh URL); returns its URL. */
+export function createDatabase(url: string, name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid database name ${name}`);
+  const r = spawnSync(join(POSTGRES_BIN, 'psql'), [url, '-qc', `CREATE DATABASE ${name}`], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`CREATE DATABASE ${name}: ${r.stderr}`);
+  return url.replace(/^postgres:\/\/\/[^?]*/, `postgres:///${name}`);
+}
+
+/** Runs one SQL statement with psql on the database of `url`; returns its rows, tab-separated. */
+export function psql(url: string, sql: string): string {
+  const r = spawnSync(join(POSTGRES_BIN, 'psql'), [url, '-qAtc', sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Builders of one fleet recording into one PostgreSQL database (`serve --history`), or each its own. */
+export interface HistoryFleet {
+  /** The database's URL ('' when each builder keeps its own), the fleet's registry and its team secret. */
+  database: string;
+  fleetSpec: string;
+  teamSecret: string;
+  builders: BuilderProcess[];
+  /** A fleet-wide token (signed with the team secret): valid on every builder. */
+  teamToken(project: string, user?: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private PostgreSQL (`name`) with a fresh database and one `depot-builder serve` per id,
+ * all in one file fleet with one team secret and `--history` on that database (`shared` false: no
+ * database, each builder keeps its own SQLite history).
+ */
+export async function startHistoryFleet(name: string, ids: string[], shared = true): Promise<HistoryFleet> {
+  const database = shared
+    ? createDatabase(postgres('start', name), `${name.replace(/[^a-z0-9]/g, '_')}_db`)
+    : '';
+  const dir = tempDir('shared-fleet');
+  const fleetSpec = `file:${join(dir, 'fleet.json')}`;
+  const teamSecret = `file:${join(dir, 'team-secret')}`;
+  writeFileSync(join(dir, 'team-secret'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  const builders: BuilderProcess[] = [];
+  const stop = async () => {
+    await Promise.all(builders.map((b) => b.stop()));
+    if (shared) postgres('stop', name);
+  };
+  try {
+    for (const id of ids)
+      builders.push(
+        await startBuilder({
+          args: [
+            '--id',
+            id,
+            ...(database ? ['--history', database] : []),
+            '--fleet',
+            fleetSpec,
+            '--team-secret',
+            teamSecret,
+          ],
+        }),
+      );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    database,
+    fleetSpec,
+    teamSecret,
+    builders,
+    teamToken(project, user = 'tester') {
+      const r = spawnSync(
+        process.execPath,
+        [BUILDER_BIN, 'token', 'create', '--project', project, '--user', user, '--team-secret', teamSecret],
+        { encoding: 'utf8' },
+      );
+      if (r.status !== 0) throw new Error(r.stderr);
+      return r.stdout.trim();
+    },
+    stop,
+  };
 }

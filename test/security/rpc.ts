@@ -2,6 +2,8 @@
 // between to refuse odd input first.
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import type { BuildSummary__Output } from '../../src/protocol/generated/depot/builder/v1/BuildSummary.js';
+import type { StatsResponse__Output } from '../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
 import {
   type BuildEvent__Output,
   type BuilderClient,
@@ -166,4 +168,23 @@ export function rpcClient(url: string, token: string, project?: string): RpcClie
 /** The result of a Build's events (the last `result`), if any. */
 export function buildResult(events: BuildEvent__Output[]) {
   return events.findLast((e) => e.result)?.result ?? undefined;
+}
+
+/** One Stats call; rejects with the status it failed with. */
+export function stats(c: RpcClient, window = '1h', groupBy = 'project'): Promise<StatsResponse__Output> {
+  return new Promise((resolve, reject) =>
+    c.client.Stats({ window, groupBy }, c.md, { deadline: Date.now() + 10_000 }, (err, res) =>
+      err ? reject(err) : resolve(res!),
+    ),
+  );
+}
+
+/** A WatchBuilds stream and what it has streamed so far (live once the builder sent its headers). */
+export async function watchBuilds(c: RpcClient): Promise<{ seen: BuildSummary__Output[]; cancel(): void }> {
+  const seen: BuildSummary__Output[] = [];
+  const call: grpc.ClientReadableStream<BuildSummary__Output> = c.client.WatchBuilds({}, c.md);
+  call.on('data', (s: BuildSummary__Output) => seen.push(s));
+  call.on('error', () => {});
+  await new Promise<void>((resolve) => call.once('metadata', () => resolve()));
+  return { seen, cancel: () => call.cancel() };
 }

@@ -46,7 +46,7 @@ const step = (
   ...over,
 });
 
-function record(
+async function record(
   h: History,
   s: Partial<BuildStart>,
   steps: StepRecord[],
@@ -54,21 +54,21 @@ function record(
   ms = 1000,
 ) {
   const b = start(s);
-  const { id } = h.recordBuildStart(b);
+  const { id } = await h.recordBuildStart(b);
   return h.recordBuildFinish({ id, finishedMs: b.startedMs + ms, result, steps });
 }
 
 describe('history database', () => {
   test('migrations run once and reopening is idempotent', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
-    const h1 = openHistory(file);
-    assert.equal(h1.schemaVersion(), MIGRATIONS.length);
-    record(h1, {}, [step('[1/2] FROM busybox', true, 0)]);
-    h1.close();
-    const h2 = openHistory(file);
-    assert.equal(h2.schemaVersion(), MIGRATIONS.length);
+    const h1 = await openHistory(file);
+    assert.equal(await h1.schemaVersion(), MIGRATIONS.length);
+    await record(h1, {}, [step('[1/2] FROM busybox', true, 0)]);
+    await h1.close();
+    const h2 = await openHistory(file);
+    assert.equal(await h2.schemaVersion(), MIGRATIONS.length);
     assert.equal((await h2.stats({ window: '24h', groupBy: 'project', now: NOW })).totals?.builds, 1);
-    h2.close();
+    await h2.close();
     const db = new Database(file);
     assert.equal(
       db.prepare('SELECT count(*) FROM schema_version').pluck().get() as number,
@@ -79,13 +79,13 @@ describe('history database', () => {
   });
 
   test('a build is running until finished, then carries its steps and savings', async () => {
-    const h = openHistory(':memory:');
-    const { id, summary } = h.recordBuildStart(start({ buildId: 'one' }));
+    const h = await openHistory(':memory:');
+    const { id, summary } = await h.recordBuildStart(start({ buildId: 'one' }));
     assert.equal(summary.result, 'running');
     assert.equal(summary.finishedMs, 0);
     assert.equal((await h.stats({ window: '24h', groupBy: 'project', now: NOW })).totals?.builds, 0);
-    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
-    const done = h.recordBuildFinish({
+    assert.equal(await h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
+    const done = await h.recordBuildFinish({
       id,
       finishedMs: NOW - H + 5000,
       result: 'ok',
@@ -98,7 +98,7 @@ describe('history database', () => {
       { result: done.result, steps: done.steps, cached: done.cachedSteps, saved: done.savedMs },
       { result: 'ok', steps: 2, cached: 0, saved: 0 },
     );
-    const prev = h.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
+    const prev = await h.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
     assert.equal(prev?.buildId, 'one');
     assert.equal(prev?.dockerfile, 'FROM busybox\n');
     assert.deepEqual(prev?.baseImages, { busybox: 'sha256:bb' });
@@ -109,54 +109,54 @@ describe('history database', () => {
         ['[2/2] RUN x', false, 3000],
       ],
     );
-    assert.equal(h.previousBuild('web', 'linux/arm64', 'Dockerfile', ''), undefined);
-    assert.equal(h.hasStep('sha256:[2/2] RUN x'), true);
-    assert.equal(h.hasStep('sha256:nope'), false);
+    assert.equal(await h.previousBuild('web', 'linux/arm64', 'Dockerfile', ''), undefined);
+    assert.equal(await h.hasStep('sha256:[2/2] RUN x'), true);
+    assert.equal(await h.hasStep('sha256:nope'), false);
     // An identical rebuild: both cached, each saving its last uncached run.
-    const again = record(h, { startedMs: NOW - H / 2 }, [
+    const again = await record(h, { startedMs: NOW - H / 2 }, [
       step('[1/2] COPY . .', true, 0),
       step('[2/2] RUN x', true, 0),
     ]);
     assert.equal(again.savedMs, 4200);
     assert.equal(again.cachedSteps, 2);
-    h.close();
+    await h.close();
   });
 
-  test('timeSaved: last uncached run by digest, else median for the instruction, else 0', () => {
-    const h = openHistory(':memory:');
-    record(h, {}, [step('[1/3] RUN a', false, 100, { digest: 'd1' })]);
-    record(h, {}, [step('[1/3] RUN a', false, 300, { digest: 'd2' })]);
-    record(h, {}, [step('[2/4] RUN a', false, 900, { digest: 'd3' })]);
-    record(h, {}, [step('[1/3] RUN a', false, 50, { digest: 'd1' })]);
-    assert.equal(h.timeSaved({ project: 'web', digest: 'd1', name: '[1/3] RUN a' }), 50);
-    assert.equal(h.timeSaved({ project: 'web', digest: 'd2', name: '[1/3] RUN a' }), 300);
+  test('timeSaved: last uncached run by digest, else median for the instruction, else 0', async () => {
+    const h = await openHistory(':memory:');
+    await record(h, {}, [step('[1/3] RUN a', false, 100, { digest: 'd1' })]);
+    await record(h, {}, [step('[1/3] RUN a', false, 300, { digest: 'd2' })]);
+    await record(h, {}, [step('[2/4] RUN a', false, 900, { digest: 'd3' })]);
+    await record(h, {}, [step('[1/3] RUN a', false, 50, { digest: 'd1' })]);
+    assert.equal(await h.timeSaved({ project: 'web', digest: 'd1', name: '[1/3] RUN a' }), 50);
+    assert.equal(await h.timeSaved({ project: 'web', digest: 'd2', name: '[1/3] RUN a' }), 300);
     // Unknown digest: median of 100, 300, 900, 50 → (100 + 300) / 2, across stage prefixes.
-    assert.equal(h.timeSaved({ project: 'web', digest: 'dx', name: '[7/9] RUN a' }), 200);
-    assert.equal(h.timeSaved({ project: 'api', digest: 'dx', name: '[1/3] RUN a' }), 0);
-    assert.equal(h.timeSaved({ project: 'web', digest: 'dx', name: '[1/3] RUN b' }), 0);
-    h.close();
+    assert.equal(await h.timeSaved({ project: 'web', digest: 'dx', name: '[7/9] RUN a' }), 200);
+    assert.equal(await h.timeSaved({ project: 'api', digest: 'dx', name: '[1/3] RUN a' }), 0);
+    assert.equal(await h.timeSaved({ project: 'web', digest: 'dx', name: '[1/3] RUN b' }), 0);
+    await h.close();
   });
 
   test('stats: exact totals, ratios, groups and series over a scripted dataset', async () => {
-    const h = openHistory(':memory:');
+    const h = await openHistory(':memory:');
     const s = (cached: boolean, ms: number, name = 'RUN x') =>
       step(`[1/1] ${name}`, cached, ms, { digest: `${name}-${cached}-${ms}` });
     // In the last hour: web/ann 2 builds, api/bob 1 failed build.
-    record(
+    await record(
       h,
       { startedMs: NOW - 10 * 60_000, bytesUploaded: 100, bytesDeduplicated: 900 },
       [s(false, 1000), s(true, 0)],
       'ok',
       2000,
     );
-    record(
+    await record(
       h,
       { startedMs: NOW - 50 * 60_000, user: 'bob', bytesUploaded: 10 },
       [s(true, 0), s(true, 0)],
       'ok',
       500,
     );
-    record(
+    await record(
       h,
       { startedMs: NOW - 30 * 60_000, project: 'api', user: 'bob', platform: 'linux/arm64' },
       [s(false, 4000)],
@@ -164,17 +164,17 @@ describe('history database', () => {
       4000,
     );
     // 5 h ago and 3 days ago.
-    record(
+    await record(
       h,
       { startedMs: NOW - 5 * H - 1 },
       [s(false, 10), s(false, 10), s(true, 0), s(true, 0)],
       'ok',
       100,
     );
-    record(h, { startedMs: NOW - 72 * H }, [s(true, 0)], 'ok', 100);
+    await record(h, { startedMs: NOW - 72 * H }, [s(true, 0)], 'ok', 100);
     // Outside every window, and one still running.
-    record(h, { startedMs: NOW - 8 * 24 * H }, [s(false, 1)]);
-    h.recordBuildStart(start({ startedMs: NOW - 60_000 }));
+    await record(h, { startedMs: NOW - 8 * 24 * H }, [s(false, 1)]);
+    await h.recordBuildStart(start({ startedMs: NOW - 60_000 }));
 
     const hour = await h.stats({ window: '1h', groupBy: 'project', now: NOW });
     assert.deepEqual(hour.totals, {
@@ -248,11 +248,11 @@ describe('history database', () => {
     assert.deepEqual([api.totals?.builds, api.totals?.steps, api.groups.length], [1, 1, 1]);
     const none = await h.stats({ window: '7d', groupBy: 'project', project: 'nobody', now: NOW });
     assert.deepEqual([none.totals?.builds, none.totals?.hitRatio, none.busters.length], [0, 0, 0]);
-    h.close();
+    await h.close();
   });
 
   test('busters: top steps by cost of misses, cause counts and suggestions', async () => {
-    const h = openHistory(':memory:');
+    const h = await openHistory(':memory:');
     const files = stepCause('changed_files', 'src/a.js changed');
     const arg = (name: string) => stepCause('build_arg', `${name} changed`, { name });
     // web: the ARG sits right above its only user (nothing to move); api: RUN make sits between
@@ -268,7 +268,7 @@ describe('history database', () => {
         'FROM python\nARG COMMIT\nCOPY . /app\nRUN pip install -r requirements.txt\nRUN make\nRUN echo $COMMIT > /v\n',
     };
     for (let i = 0; i < 3; i++)
-      record(h, { ...web, startedMs: NOW - H - i }, [
+      await record(h, { ...web, startedMs: NOW - H - i }, [
         step('[1/4] FROM node', true, 0),
         step('[2/4] COPY . .', false, 100, { cause: files }),
         step('[3/4] RUN npm ci', false, 20_000, {
@@ -276,13 +276,13 @@ describe('history database', () => {
         }),
         step('[4/4] RUN echo $VERSION', false, 10, { cause: arg('VERSION') }),
       ]);
-    record(h, { ...api, startedMs: NOW - H }, [
+    await record(h, { ...api, startedMs: NOW - H }, [
       step('[1/3] COPY . /app', false, 50, { cause: files }),
       step('[2/3] RUN pip install -r requirements.txt', false, 5000, { cause: files }),
       step('[3/3] RUN make', false, 7000, { cause: arg('COMMIT') }),
     ]);
-    record(h, { ...api, startedMs: NOW - H }, [step('[3/3] RUN make', false, 1000, { cause: files })]);
-    record(h, { ...api, startedMs: NOW - H }, [
+    await record(h, { ...api, startedMs: NOW - H }, [step('[3/3] RUN make', false, 1000, { cause: files })]);
+    await record(h, { ...api, startedMs: NOW - H }, [
       step('[3/3] RUN make', false, 1000, { cause: arg('COMMIT') }),
     ]);
 
@@ -323,27 +323,27 @@ describe('history database', () => {
     );
     assert.match(busters[0]?.finding ?? '', /^`COPY \. \.` copies the whole context before `RUN npm ci`/);
     assert.equal(busters[5]?.finding, '');
-    h.close();
+    await h.close();
   });
 
-  test('a build is compared with the last one of the same Dockerfile path and target', () => {
-    const h = openHistory(':memory:');
-    record(h, { buildId: 'a1', startedMs: NOW - 3 * H }, [step('[1/1] RUN a', false, 10)]);
-    record(h, { buildId: 'b1', startedMs: NOW - 2 * H, dockerfilePath: 'b.Dockerfile' }, []);
-    record(h, { buildId: 'a-app', startedMs: NOW - H, target: 'app' }, []);
-    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', '')?.buildId, 'a1');
-    assert.equal(h.previousBuild('web', 'linux/amd64', 'b.Dockerfile', '')?.buildId, 'b1');
-    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', 'app')?.buildId, 'a-app');
-    assert.equal(h.previousBuild('web', 'linux/amd64', 'b.Dockerfile', 'app'), undefined);
-    h.close();
+  test('a build is compared with the last one of the same Dockerfile path and target', async () => {
+    const h = await openHistory(':memory:');
+    await record(h, { buildId: 'a1', startedMs: NOW - 3 * H }, [step('[1/1] RUN a', false, 10)]);
+    await record(h, { buildId: 'b1', startedMs: NOW - 2 * H, dockerfilePath: 'b.Dockerfile' }, []);
+    await record(h, { buildId: 'a-app', startedMs: NOW - H, target: 'app' }, []);
+    assert.equal((await h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''))?.buildId, 'a1');
+    assert.equal((await h.previousBuild('web', 'linux/amd64', 'b.Dockerfile', ''))?.buildId, 'b1');
+    assert.equal((await h.previousBuild('web', 'linux/amd64', 'Dockerfile', 'app'))?.buildId, 'a-app');
+    assert.equal(await h.previousBuild('web', 'linux/amd64', 'b.Dockerfile', 'app'), undefined);
+    await h.close();
   });
 
   test('busters count root causes only: a cascaded miss is no buster', async () => {
-    const h = openHistory(':memory:');
+    const h = await openHistory(':memory:');
     const files = stepCause('changed_files', 'src/a.js changed under COPY . .', { paths: ['src/a.js'] });
     const follows = { ...files, text: `follows from COPY . .: ${files.text}` };
     for (let i = 0; i < 2; i++)
-      record(h, { startedMs: NOW - H - i }, [
+      await record(h, { startedMs: NOW - H - i }, [
         step('[1/3] FROM busybox', true, 0),
         step('[2/3] COPY . .', false, 100, { cause: files }),
         step('[3/3] RUN make', false, 9000, { cause: follows, cascade: true }),
@@ -355,7 +355,7 @@ describe('history database', () => {
     );
     // The cascaded misses are still misses in the counts.
     assert.deepEqual([s.totals?.steps, s.totals?.cachedSteps], [6, 2]);
-    h.close();
+    await h.close();
   });
 
   test('migration 2 keeps older builds, which then match no Dockerfile path, and marks old cascades', async () => {
@@ -383,19 +383,19 @@ describe('history database', () => {
       JSON.stringify({ text: 'after COPY . .: a changed' }),
     );
     db.close();
-    const h = openHistory(file);
-    assert.equal(h.schemaVersion(), MIGRATIONS.length);
-    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
+    const h = await openHistory(file);
+    assert.equal(await h.schemaVersion(), MIGRATIONS.length);
+    assert.equal(await h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
     assert.deepEqual(
       (await h.stats({ window: '24h', groupBy: 'project', now: NOW })).busters.map((b) => b.step),
       ['COPY . .'],
     );
-    h.close();
+    await h.close();
   });
 
   test('busters: at most ten, and no suggestion without a rule', async () => {
-    const h = openHistory(':memory:');
-    record(
+    const h = await openHistory(':memory:');
+    await record(
       h,
       {},
       Array.from({ length: 12 }, (_, i) => step(`[${i + 1}/12] RUN step${i}`, false, 100 * (i + 1))),
@@ -405,16 +405,16 @@ describe('history database', () => {
     assert.equal(busters[0]?.step, 'RUN step11');
     assert.deepEqual(busters[0]?.causes, [{ kind: 'unknown', count: 1 }]);
     assert.ok(busters.every((b) => b.suggestion === '' && b.rule === '' && b.finding === ''));
-    h.close();
+    await h.close();
   });
 
   test("busters: a rule of the advisor's beyond the copy and ARG ones gives its fix and rule id", async () => {
-    const h = openHistory(':memory:');
+    const h = await openHistory(':memory:');
     // apt-get install without its update; the base image without a tag (its FROM step missed for
     // a new base image). Built for target `app`: the findings of that build's stages.
     const dockerfile =
       'FROM debian AS app\nRUN apt-get install -y curl\nFROM app AS test\nRUN apt-get install -y jq\n';
-    record(h, { dockerfileDigest: 'sha256:apt', dockerfile, target: 'app' }, [
+    await record(h, { dockerfileDigest: 'sha256:apt', dockerfile, target: 'app' }, [
       step('[app 1/2] FROM docker.io/library/debian', false, 300, {
         cause: stepCause('base_image', 'debian changed'),
       }),
@@ -436,40 +436,40 @@ describe('history database', () => {
     );
     assert.match(busters[0]?.finding ?? '', /apt-get install runs without apt-get update/);
     assert.match(busters[1]?.suggestion ?? '', /^pin a version: `FROM debian:<version>`/);
-    h.close();
+    await h.close();
   });
 
   test('prune drops builds past the age limit and beyond the count limit, with their steps', async () => {
-    const h = openHistory(':memory:', { maxAgeDays: 2, maxBuilds: 3 });
+    const h = await openHistory(':memory:', { maxAgeDays: 2, maxBuilds: 3 });
     for (let i = 0; i < 6; i++)
-      record(h, { startedMs: NOW - (5 - i) * 12 * H, dockerfileDigest: `sha256:df${i}` }, [
+      await record(h, { startedMs: NOW - (5 - i) * 12 * H, dockerfileDigest: `sha256:df${i}` }, [
         step('[1/1] RUN x', false, 10),
       ]);
     // Ages 60, 48, 36, 24, 12, 0 h: the first is too old, then only the newest 3 stay.
-    assert.equal(h.prune(NOW), 3);
+    assert.equal(await h.prune(NOW), 3);
     const week = await h.stats({ window: '7d', groupBy: 'project', now: NOW });
     assert.equal(week.totals?.builds, 3);
     assert.equal(week.totals?.steps, 3);
-    assert.equal(h.prune(NOW), 0);
-    assert.equal(h.prune(NOW + 48 * H + 1), 3);
-    assert.equal(h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
-    h.close();
+    assert.equal(await h.prune(NOW), 0);
+    assert.equal(await h.prune(NOW + 48 * H + 1), 3);
+    assert.equal(await h.previousBuild('web', 'linux/amd64', 'Dockerfile', ''), undefined);
+    await h.close();
   });
 });
 
 describe('interrupted builds and build-arg values', () => {
-  test('builds left running by a dead builder process are failed at start; a live one keeps its own', () => {
+  test('builds left running by a dead builder process are failed at start; a live one keeps its own', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'depot-hist-')), 'history.db');
-    const h = openHistory(file);
-    const dead = h.recordBuildStart(start({ buildId: 'dead' }));
-    h.recordBuildStart(start({ buildId: 'live' }));
+    const h = await openHistory(file);
+    const dead = await h.recordBuildStart(start({ buildId: 'dead' }));
+    await h.recordBuildStart(start({ buildId: 'live' }));
     const raw = new Database(file);
     // A pid above the kernel's maximum: a process that cannot be alive.
     raw.prepare('UPDATE builds SET owner_pid = 4194305 WHERE id = ?').run(dead.id);
     raw.close();
-    assert.equal(h.failAbandoned(NOW), 1);
-    assert.equal(h.errorOf('dead'), 'builder stopped');
-    assert.equal(h.errorOf('live'), undefined);
+    assert.equal(await h.failAbandoned(NOW), 1);
+    assert.equal(await h.errorOf('dead'), 'builder stopped');
+    assert.equal(await h.errorOf('live'), undefined);
     const check = new Database(file, { readonly: true });
     const rows = check.prepare('SELECT build_id, result FROM builds ORDER BY id').all();
     check.close();
@@ -477,20 +477,20 @@ describe('interrupted builds and build-arg values', () => {
       { build_id: 'dead', result: 'failed' },
       { build_id: 'live', result: 'running' },
     ]);
-    assert.equal(h.failAbandoned(NOW), 0);
-    h.close();
+    assert.equal(await h.failAbandoned(NOW), 0);
+    await h.close();
   });
 
-  test('build-arg values are stored as fingerprints unless plain is asked for', () => {
-    const hashed = openHistory(':memory:');
-    record(hashed, { buildArgs: { TOKEN: 'hunter2' } }, []);
-    const prev = hashed.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
+  test('build-arg values are stored as fingerprints unless plain is asked for', async () => {
+    const hashed = await openHistory(':memory:');
+    await record(hashed, { buildArgs: { TOKEN: 'hunter2' } }, []);
+    const prev = await hashed.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
     assert.equal(prev?.buildArgsHashed, true);
     assert.match(prev?.buildArgs.TOKEN ?? '', /^sha256:[0-9a-f]{64}$/);
     assert.ok(!JSON.stringify(prev).includes('hunter2'));
-    const plain = openHistory(':memory:', { buildArgs: 'plain' });
-    record(plain, { buildArgs: { TOKEN: 'hunter2' } }, []);
-    const p = plain.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
+    const plain = await openHistory(':memory:', { buildArgs: 'plain' });
+    await record(plain, { buildArgs: { TOKEN: 'hunter2' } }, []);
+    const p = await plain.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
     assert.deepEqual([p?.buildArgs, p?.buildArgsHashed], [{ TOKEN: 'hunter2' }, false]);
   });
 });

@@ -1,8 +1,27 @@
 import Database from 'better-sqlite3';
 import { processAlive } from '../../../src/durable-file/index.js';
-import { adviceFor, createDockerfileAdvisor, NO_ADVICE } from './advice.js';
+import { adviceFor, createDockerfileAdvisor } from './advice.js';
 import { buildArgFingerprint } from './explain.js';
-import { createRollups, HOUR_MS, ROLLUP_SCHEMA, type Span, splitByDay, splitByHour } from './rollups.js';
+import {
+  applyRollups,
+  dropEmptyRollups,
+  ONE_BUILD,
+  ROLLUP_SCHEMA,
+  rebuildRollups,
+  rollupsAgree,
+} from './rollups.js';
+import { type Sql, type SqlDb, sqliteDb } from './sql.js';
+import {
+  assembleStats,
+  rawWindow,
+  rolledWindow,
+  SUMMARY_COLUMNS,
+  type SummaryRow,
+  toSummary,
+  type Window,
+  type WindowData,
+  windowOf,
+} from './stats-window.js';
 import { readStepCosts, type StepCostsQuery, type StepCostsResult } from './step-costs.js';
 import { instructionOf } from './suggest.js';
 import type {
@@ -14,30 +33,40 @@ import type {
   RetentionOptions,
   StatsQuery,
   StatsResult,
-  StatsWindow,
   StepCause,
 } from './types.js';
 
-/** The recorded builds of one builder, in SQLite. */
+/**
+ * The recorded builds: one builder's, in SQLite (the default), or a fleet's, in PostgreSQL
+ * (postgres.ts). Both backends give the same answers to the same builds.
+ */
 export interface History {
+  /** Where the builds are kept. */
+  readonly backend: 'sqlite' | 'postgres';
+  /**
+   * The shared history's name, the same on every builder recording into it (Hello announces it);
+   * '' for a builder's own.
+   */
+  readonly id: string;
   /** Records a build as 'running'; returns the handle `recordBuildFinish` takes and its summary. */
-  recordBuildStart(start: BuildStart): { id: number; summary: BuildSummary };
+  recordBuildStart(start: BuildStart): Promise<{ id: number; summary: BuildSummary }>;
   /** Records the end of a build and its steps (time saved computed here), in one transaction. */
-  recordBuildFinish(finish: BuildFinish): BuildSummary;
+  recordBuildFinish(finish: BuildFinish): Promise<BuildSummary>;
   /**
    * The last finished build of this project and platform from the same Dockerfile path and
-   * target, or undefined for the first (builds recorded before paths were kept match none).
+   * target on this builder (whose cache the new build meets), or undefined for the first (builds
+   * recorded before paths were kept match none).
    */
   previousBuild(
     project: string,
     platform: string,
     dockerfilePath: string,
     target: string,
-  ): PreviousBuild | undefined;
+  ): Promise<PreviousBuild | undefined>;
   /** True when an earlier recorded build ran a step with this digest. */
-  hasStep(digest: string): boolean;
+  hasStep(digest: string): Promise<boolean>;
   /** What a cached step saved: its last uncached run by digest, else the median for the instruction, else 0. */
-  timeSaved(step: { project: string; digest: string; name: string }): number;
+  timeSaved(step: { project: string; digest: string; name: string }): Promise<number>;
   /**
    * Totals, groups, series and cache busters over a window (whole hours from the roll-ups). Each
    * buster's suggestion is the Dockerfile advisor's fix for its step (advice.ts).
@@ -49,26 +78,57 @@ export interface History {
    * What each instruction of one project's line of builds (Dockerfile path, target, and platform
    * when given) cost over its latest finished builds (see step-costs.ts; bounded there).
    */
-  stepCosts(query: StepCostsQuery): StepCostsResult;
+  stepCosts(query: StepCostsQuery): Promise<StepCostsResult>;
   /** Makes the roll-up tables again from the raw rows (they are derived data). */
-  rebuildRollups(): void;
+  rebuildRollups(): Promise<void>;
   /** Deletes builds older than the age limit and beyond the count limit; returns how many went. */
-  prune(now: number): number;
+  prune(now: number): Promise<number>;
   /**
-   * Marks builds left 'running' by a builder process that is gone (killed, crashed) as failed with
-   * error 'builder stopped'; returns how many. Builds of live processes stay as they are.
+   * Marks builds this builder left 'running' in a process that is gone (killed, crashed) as failed
+   * with error 'builder stopped'; returns how many. Builds of live processes, and of other
+   * builders of a shared history, stay as they are.
    */
-  failAbandoned(now: number): number;
+  failAbandoned(now: number): Promise<number>;
   /** The error recorded with a build that did not finish itself, or undefined. */
-  errorOf(buildId: string): string | undefined;
+  errorOf(buildId: string): Promise<string | undefined>;
   /** The schema version the database is at. */
-  schemaVersion(): number;
-  close(): void;
+  schemaVersion(): Promise<number>;
+  /**
+   * Calls `listener` with every start and end of a build that another builder records into the
+   * same history, until the returned function is called. A history of one builder never calls it.
+   */
+  follow(listener: (summary: BuildSummary) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** How a history is kept, and by whom. */
+export interface HistoryOptions extends RetentionOptions {
+  /** The recording builder's id: every build names it, and a shared history tells builders apart by it. */
+  builder?: string;
+}
+
+/** What a backend brings to the history besides its SQL. */
+export interface HistoryBackend {
+  name: History['backend'];
+  /** See History.id. */
+  id: string;
+  db: SqlDb;
+  /** Several builders record here: a builder's own builds are those with its id. */
+  shared: boolean;
+  schemaVersion(): Promise<number>;
+  /** Tells the other builders that a build started or ended (inside the transaction that records it). */
+  announce?(sql: Sql, summary: BuildSummary): Promise<void>;
+  /** Makes `sql`'s transaction the only one writing builds until it ends (prune, roll-up rebuilds). */
+  lockWriters?(sql: Sql): Promise<void>;
+  follow?(listener: (summary: BuildSummary) => void): () => void;
 }
 
 type Db = Database.Database;
 
-/** Ordered schema migrations; index i brings the schema to version i + 1. Never edit a shipped one. */
+/**
+ * Ordered SQLite schema migrations; index i brings the schema to version i + 1. Never edit a shipped
+ * one. (PostgreSQL's are in postgres.ts.)
+ */
 export const MIGRATIONS: ((db: Db) => void)[] = [
   (db) => {
     // Aggregated columns come first so window scans never read the JSON columns' overflow pages.
@@ -154,192 +214,130 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
     // Hourly roll-ups (see rollups.ts), back-filled from the builds already recorded. Builds by
     // finish time serve Stats' `recent`, and build-arg causes by step serve the busters'
     // suggestions, without reading the whole window or every miss of a step.
+    // (The back-fill is the open's: roll-ups that count fewer builds than the raw rows are rebuilt.)
     db.exec(ROLLUP_SCHEMA);
     db.exec(`
       CREATE INDEX builds_finished ON builds(finished_ms);
       CREATE INDEX steps_arg_causes ON steps(project, instr)
         WHERE cached = 0 AND cascade = 0 AND cause_kind = 'build_arg';
     `);
-    createRollups(db).rebuild();
+  },
+  (db) => {
+    // The builder that ran each build (NULL: recorded before it was kept, by this file's builder).
+    db.exec('ALTER TABLE builds ADD COLUMN builder TEXT');
   },
 ];
 
 /** Longest list of paths kept per kind in a snapshot diff. */
 export const SNAPSHOT_DIFF_CAP = 200;
 
-const WINDOW_MS: Record<StatsWindow, number> = {
-  '1h': 3_600_000,
-  '24h': 86_400_000,
-  '7d': 7 * 86_400_000,
-};
-// Sparkline resolution: 12 × 5 min, 24 × 1 h, 7 × 1 day.
-const BUCKET_MS: Record<StatsWindow, number> = {
-  '1h': 300_000,
-  '24h': 3_600_000,
-  '7d': 86_400_000,
-};
-
-/** Length of a Stats window in ms. */
-export function windowMs(w: StatsWindow): number {
-  return WINDOW_MS[w];
-}
-
-/** Opens (creating and migrating) the history database at `file`; ':memory:' for tests. */
-export function openHistory(file: string, retention: RetentionOptions = {}): History {
-  const maxAgeDays = retention.maxAgeDays ?? 30;
-  const maxBuilds = retention.maxBuilds ?? 200_000;
-  const hashArgs = (retention.buildArgs ?? 'hashed') === 'hashed';
+/** Opens (creating and migrating) this builder's history database at `file`; ':memory:' for tests. */
+export async function openHistory(file: string, opts: HistoryOptions = {}): Promise<History> {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
-  const rollups = createRollups(db);
-  // Derived data that disagrees with the raw rows (written by hand, or by a bug) is made again.
-  if (!rollups.agree()) db.transaction(() => rollups.rebuild())();
-  const stmts = new Map<string, Database.Statement>();
-  const stmt = (sql: string) => {
-    let st = stmts.get(sql);
-    if (!st) {
-      st = db.prepare(sql);
-      stmts.set(sql, st);
-    }
-    return st;
-  };
-
-  const q = {
-    insertBuild: db.prepare(`
-      INSERT INTO builds (started_ms, project, user, platform, result, no_cache, build_id, snapshot_id,
-        prev_snapshot_id, dockerfile_digest, build_args, base_images, snapshot_diff, bytes_uploaded,
-        bytes_deduplicated, dockerfile_path, target, owner_pid, build_args_hashed)
-      VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    runningOwners: db.prepare("SELECT DISTINCT owner_pid FROM builds WHERE result = 'running'").pluck(),
-    failRunning: db.prepare(
-      `UPDATE builds SET result = 'failed', finished_ms = ?, error = 'builder stopped'
-       WHERE result = 'running' AND (owner_pid IS ? OR owner_pid = ?)`,
-    ),
-    runningOf: db
-      .prepare("SELECT id FROM builds WHERE result = 'running' AND (owner_pid IS ? OR owner_pid = ?)")
-      .pluck(),
-    errorOf: db.prepare('SELECT error FROM builds WHERE build_id = ? ORDER BY id DESC LIMIT 1').pluck(),
-    upsertDockerfile: db.prepare('INSERT OR IGNORE INTO dockerfiles (digest, text) VALUES (?, ?)'),
-    buildRow: db.prepare(
-      'SELECT id, build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms FROM builds WHERE id = ?',
-    ),
-    finishBuild: db.prepare(
-      'UPDATE builds SET finished_ms = ?, result = ?, steps = ?, cached_steps = ?, saved_ms = ? WHERE id = ?',
-    ),
-    insertStep: db.prepare(`
-      INSERT INTO steps (build, idx, started_ms, project, digest, name, instr, cached, duration_ms, bytes,
-        saved_ms, cause_kind, cause, cascade)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    lastUncachedByDigest: db
-      .prepare('SELECT duration_ms FROM steps WHERE digest = ? AND cached = 0 ORDER BY build DESC LIMIT 1')
-      .pluck(),
-    recentUncachedByInstr: db
-      .prepare(
-        'SELECT duration_ms FROM steps WHERE project = ? AND instr = ? AND cached = 0 ORDER BY build DESC LIMIT 51',
-      )
-      .pluck(),
-    hasStep: db.prepare('SELECT 1 FROM steps WHERE digest = ? LIMIT 1').pluck(),
-    previous: db.prepare(`
-      SELECT b.id, b.build_id, b.platform, b.started_ms, b.finished_ms, b.result, b.snapshot_id, b.build_args,
-        b.build_args_hashed, b.dockerfile_digest, b.base_images, d.text AS dockerfile
-      FROM builds b LEFT JOIN dockerfiles d ON d.digest = b.dockerfile_digest
-      WHERE b.project = ? AND b.platform = ? AND b.dockerfile_path = ? AND b.target = ? AND b.result != 'running'
-      ORDER BY b.started_ms DESC, b.id DESC LIMIT 1`),
-    stepsOf: db.prepare('SELECT digest, name, cached, duration_ms FROM steps WHERE build = ? ORDER BY idx'),
-    latestMissBuild: db
-      .prepare(
-        'SELECT build FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cascade = 0 ORDER BY build DESC LIMIT 1',
-      )
-      .pluck(),
-    dockerfileOf: db.prepare(
-      'SELECT d.text, b.target FROM builds b JOIN dockerfiles d ON d.digest = b.dockerfile_digest WHERE b.id = ?',
-    ),
-    recentArgCauses: db
-      .prepare(`
-      SELECT cause FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cascade = 0
-        AND cause_kind = 'build_arg'
-      ORDER BY build DESC LIMIT 50`)
-      .pluck(),
-  };
-
-  function summaryOf(id: number): BuildSummary {
-    const r = q.buildRow.get(id) as BuildRow | undefined;
-    if (!r) throw new Error(`history: no build with row id ${id}`);
-    return toSummary(r);
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
   }
+  const sql = sqliteDb(db);
+  return historyOn(
+    {
+      name: 'sqlite',
+      id: '',
+      db: sql,
+      shared: false,
+      async schemaVersion() {
+        return (await sql.get<{ v: number | null }>('SELECT max(version) AS v FROM schema_version'))?.v ?? 0;
+      },
+    },
+    opts,
+  );
+}
 
-  function timeSaved(step: { project: string; digest: string; name: string }): number {
-    const last = q.lastUncachedByDigest.get(step.digest) as number | undefined;
-    if (last !== undefined) return last;
-    const runs = q.recentUncachedByInstr.all(step.project, instructionOf(step.name)) as number[];
-    return median(runs);
-  }
-
-  const finishTx = db.transaction((f: BuildFinish): BuildSummary => {
-    const row = q.buildRow.get(f.id) as BuildRow | undefined;
-    if (!row) throw new Error(`history: no build with row id ${f.id}`);
-    if (!Number.isSafeInteger(f.finishedMs))
-      throw new Error(`history: finish time ${f.finishedMs} is not a whole number of ms`);
-    // A build finished twice (e.g. failed as abandoned, then finished) counts once, as it ends.
-    const again = row.result !== 'running';
-    if (again) rollups.apply('SELECT ?', [f.id], -1);
-    let cached = 0;
-    let saved = 0;
-    // Savings are looked up before this build's own steps are inserted: a step never saves its own run.
-    const savedBy = f.steps.map((s) =>
-      s.cached ? timeSaved({ project: row.project, digest: s.digest, name: s.name }) : 0,
-    );
-    f.steps.forEach((s, i) => {
-      if (s.cached) cached++;
-      saved += savedBy[i]!;
-      q.insertStep.run(
-        f.id,
-        i,
-        row.started_ms,
-        row.project,
-        s.digest,
-        s.name,
-        instructionOf(s.name),
-        s.cached ? 1 : 0,
-        Math.max(0, Math.round(s.durationMs)),
-        Math.max(0, Math.round(s.bytes)),
-        savedBy[i]!,
-        s.cached ? null : (s.cause?.kind ?? null),
-        s.cached || !s.cause ? null : JSON.stringify(s.cause),
-        !s.cached && s.cascade ? 1 : 0,
-      );
+/** The history over a backend whose schema is current. */
+export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = {}): Promise<History> {
+  const maxAgeDays = opts.maxAgeDays ?? 30;
+  const maxBuilds = opts.maxBuilds ?? 200_000;
+  const hashArgs = (opts.buildArgs ?? 'hashed') === 'hashed';
+  const builder = opts.builder ?? '';
+  const { db } = backend;
+  // A shared history keeps every builder's builds: "this builder's" is a filter there.
+  const own = backend.shared ? 'AND builder = ?' : '';
+  const ownArgs = backend.shared ? [builder] : [];
+  // Derived data that disagrees with the raw rows (written by hand, by a bug, or by a schema
+  // before the roll-ups) is made again.
+  if (!(await rollupsAgree(db)))
+    await db.tx(async (sql) => {
+      await backend.lockWriters?.(sql);
+      if (!(await rollupsAgree(sql))) await rebuildRollups(sql);
     });
-    q.finishBuild.run(f.finishedMs, f.result, f.steps.length, cached, saved, f.id);
-    rollups.apply('SELECT ?', [f.id], 1);
-    if (again) rollups.dropEmpty();
-    return summaryOf(f.id);
-  });
+
+  async function summaryOf(sql: Sql, id: number): Promise<BuildSummary> {
+    const r = await sql.get<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM builds WHERE id = ?`, [id]);
+    if (!r) throw new Error(`history: no build with row id ${id}`);
+    return toSummary(r, builder);
+  }
+
+  async function timeSaved(sql: Sql, step: { project: string; digest: string; name: string }) {
+    const last = await sql.get<{ ms: number }>(
+      'SELECT duration_ms AS ms FROM steps WHERE digest = ? AND cached = 0 ORDER BY build DESC LIMIT 1',
+      [step.digest],
+    );
+    if (last !== undefined) return last.ms;
+    const runs = await sql.all<{ ms: number }>(
+      'SELECT duration_ms AS ms FROM steps WHERE project = ? AND instr = ? AND cached = 0 ORDER BY build DESC LIMIT 51',
+      [step.project, instructionOf(step.name)],
+    );
+    return median(runs.map((r) => r.ms));
+  }
 
   /** What a cache buster's suggestion looks at: the Dockerfile and target of its latest miss, its build args. */
-  function busterFacts(project: string, instr: string) {
-    const build = q.latestMissBuild.get(project, instr) as number | undefined;
+  async function busterFacts(sql: Sql, project: string, instr: string) {
+    const latest = await sql.get<{ build: number }>(
+      'SELECT build FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cascade = 0 ORDER BY build DESC LIMIT 1',
+      [project, instr],
+    );
+    const causes = await sql.all<{ cause: string }>(
+      `
+      SELECT cause FROM steps WHERE project = ? AND instr = ? AND cached = 0 AND cascade = 0
+        AND cause_kind = 'build_arg'
+      ORDER BY build DESC LIMIT 50`,
+      [project, instr],
+    );
     const args = new Map<string, number>();
-    for (const c of q.recentArgCauses.all(project, instr) as string[]) {
-      const name = (JSON.parse(c) as Partial<StepCause>).name;
+    for (const c of causes) {
+      const name = (JSON.parse(c.cause) as Partial<StepCause>).name;
       if (name) args.set(name, (args.get(name) ?? 0) + 1);
     }
     const buildArg = [...args].sort((a, b) => b[1] - a[1])[0]?.[0];
     const kept =
-      build === undefined
+      latest === undefined
         ? undefined
-        : (q.dockerfileOf.get(build) as { text: string; target: string | null });
+        : await sql.get<{ text: string; target: string | null }>(
+            'SELECT d.text, b.target FROM builds b JOIN dockerfiles d ON d.digest = b.dockerfile_digest WHERE b.id = ?',
+            [latest.build],
+          );
     return { buildArg, dockerfile: kept?.text, target: kept?.target ?? '' };
   }
 
   const advisor = createDockerfileAdvisor();
 
-  /** Gives each buster the advisor's finding about its step, when the Dockerfile of its latest miss has one. */
-  async function advised(result: StatsResult): Promise<StatsResult> {
-    // Read from the database before the first await: nothing else runs on it in between.
-    const facts = result.busters.map((b) => busterFacts(b.project, b.step));
+  /**
+   * A window's answer, read on one view of the database, each buster with the advisor's finding
+   * about its step when the Dockerfile of its latest miss has one.
+   */
+  async function answer(query: StatsQuery, read: (sql: Sql, w: Window) => Promise<WindowData>) {
+    const w = windowOf(query);
+    const { result, facts } = await db.read(async (sql) => {
+      const result = assembleStats(w, await read(sql, w), builder);
+      const facts = [];
+      for (const b of result.busters) facts.push(await busterFacts(sql, b.project, b.step));
+      return { result, facts };
+    });
     await Promise.all(
       result.busters.map(async (b, i) => {
         const { dockerfile, target, buildArg } = facts[i]!;
@@ -357,171 +355,234 @@ export function openHistory(file: string, retention: RetentionOptions = {}): His
   }
 
   return {
-    recordBuildStart(s) {
+    backend: backend.name,
+    id: backend.id,
+
+    async recordBuildStart(s) {
       if (!Number.isSafeInteger(s.startedMs))
         throw new Error(`history: start time ${s.startedMs} is not a whole number of ms`);
-      const info = db.transaction(() => {
-        q.upsertDockerfile.run(s.dockerfileDigest, s.dockerfile);
-        return q.insertBuild.run(
-          s.startedMs,
-          s.project,
-          s.user,
-          s.platform,
-          s.noCache ? 1 : 0,
-          s.buildId,
-          s.snapshotId,
-          s.prevSnapshotId ?? null,
-          s.dockerfileDigest,
-          JSON.stringify(
-            hashArgs
-              ? Object.fromEntries(Object.entries(s.buildArgs).map(([k, v]) => [k, buildArgFingerprint(v)]))
-              : s.buildArgs,
-          ),
-          JSON.stringify(s.baseImages),
-          s.snapshotDiff ? JSON.stringify(s.snapshotDiff) : null,
-          s.bytesUploaded,
-          s.bytesDeduplicated,
-          s.dockerfilePath,
-          s.target,
-          process.pid,
-          hashArgs ? 1 : 0,
+      return db.tx(async (sql) => {
+        const row = await sql.get<{ id: number }>(
+          `
+          INSERT INTO builds (started_ms, project, "user", platform, result, no_cache, build_id, snapshot_id,
+            prev_snapshot_id, dockerfile_digest, build_args, base_images, snapshot_diff, bytes_uploaded,
+            bytes_deduplicated, dockerfile_path, target, owner_pid, build_args_hashed, builder)
+          VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+          [
+            s.startedMs,
+            s.project,
+            s.user,
+            s.platform,
+            s.noCache ? 1 : 0,
+            s.buildId,
+            s.snapshotId,
+            s.prevSnapshotId ?? null,
+            s.dockerfileDigest,
+            JSON.stringify(
+              hashArgs
+                ? Object.fromEntries(Object.entries(s.buildArgs).map(([k, v]) => [k, buildArgFingerprint(v)]))
+                : s.buildArgs,
+            ),
+            JSON.stringify(s.baseImages),
+            s.snapshotDiff ? JSON.stringify(s.snapshotDiff) : null,
+            s.bytesUploaded,
+            s.bytesDeduplicated,
+            s.dockerfilePath,
+            s.target,
+            process.pid,
+            hashArgs ? 1 : 0,
+            builder,
+          ],
         );
-      })();
-      const id = Number(info.lastInsertRowid);
-      return { id, summary: summaryOf(id) };
+        // After the build's row: a prune running now (it holds the writers' lock) cannot drop the
+        // text between the two.
+        await sql.run(
+          'INSERT INTO dockerfiles (digest, text) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING',
+          [s.dockerfileDigest, s.dockerfile],
+        );
+        const summary = await summaryOf(sql, row!.id);
+        await backend.announce?.(sql, summary);
+        return { id: row!.id, summary };
+      });
     },
 
-    recordBuildFinish(f) {
-      return finishTx(f);
+    async recordBuildFinish(f) {
+      if (!Number.isSafeInteger(f.finishedMs))
+        throw new Error(`history: finish time ${f.finishedMs} is not a whole number of ms`);
+      return db.tx(async (sql) => {
+        const row = await sql.get<{ project: string; result: string; started_ms: number }>(
+          'SELECT project, result, started_ms FROM builds WHERE id = ?',
+          [f.id],
+        );
+        if (!row) throw new Error(`history: no build with row id ${f.id}`);
+        // A build finished twice (e.g. failed as abandoned, then finished) counts once, as it ends.
+        const again = row.result !== 'running';
+        if (again) await applyRollups(sql, ONE_BUILD, [f.id], -1);
+        let cached = 0;
+        let saved = 0;
+        // Savings are looked up before this build's own steps are inserted: a step never saves its own run.
+        const savedBy: number[] = [];
+        for (const s of f.steps)
+          savedBy.push(
+            s.cached ? await timeSaved(sql, { project: row.project, digest: s.digest, name: s.name }) : 0,
+          );
+        for (const [i, s] of f.steps.entries()) {
+          if (s.cached) cached++;
+          saved += savedBy[i]!;
+          await sql.run(
+            `
+            INSERT INTO steps (build, idx, started_ms, project, digest, name, instr, cached, duration_ms, bytes,
+              saved_ms, cause_kind, cause, cascade)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            [
+              f.id,
+              i,
+              row.started_ms,
+              row.project,
+              s.digest,
+              s.name,
+              instructionOf(s.name),
+              s.cached ? 1 : 0,
+              Math.max(0, Math.round(s.durationMs)),
+              Math.max(0, Math.round(s.bytes)),
+              savedBy[i]!,
+              s.cached ? null : (s.cause?.kind ?? null),
+              s.cached || !s.cause ? null : JSON.stringify(s.cause),
+              !s.cached && s.cascade ? 1 : 0,
+            ],
+          );
+        }
+        await sql.run(
+          'UPDATE builds SET finished_ms = ?, result = ?, steps = ?, cached_steps = ?, saved_ms = ? WHERE id = ?',
+          [f.finishedMs, f.result, f.steps.length, cached, saved, f.id],
+        );
+        await applyRollups(sql, ONE_BUILD, [f.id], 1);
+        if (again) await dropEmptyRollups(sql);
+        const summary = await summaryOf(sql, f.id);
+        await backend.announce?.(sql, summary);
+        return summary;
+      });
     },
 
     previousBuild(project, platform, dockerfilePath, target) {
-      const r = q.previous.get(project, platform, dockerfilePath, target) as PreviousRow | undefined;
-      if (!r) return undefined;
-      const steps = (q.stepsOf.all(r.id) as StepRow[]).map((s) => ({
-        digest: s.digest,
-        name: s.name,
-        cached: s.cached === 1,
-        durationMs: s.duration_ms,
-      }));
-      return {
-        buildId: r.build_id,
-        platform: r.platform,
-        startedMs: r.started_ms,
-        finishedMs: r.finished_ms,
-        result: r.result as BuildOutcome,
-        snapshotId: r.snapshot_id,
-        buildArgs: JSON.parse(r.build_args) as Record<string, string>,
-        buildArgsHashed: r.build_args_hashed === 1,
-        dockerfileDigest: r.dockerfile_digest,
-        dockerfile: r.dockerfile ?? undefined,
-        baseImages: JSON.parse(r.base_images) as Record<string, string>,
-        steps,
-      };
+      return db.read(async (sql) => {
+        const r = await sql.get<PreviousRow>(
+          `
+          SELECT b.id, b.build_id, b.platform, b.started_ms, b.finished_ms, b.result, b.snapshot_id, b.build_args,
+            b.build_args_hashed, b.dockerfile_digest, b.base_images, d.text AS dockerfile
+          FROM builds b LEFT JOIN dockerfiles d ON d.digest = b.dockerfile_digest
+          WHERE b.project = ? AND b.platform = ? AND b.dockerfile_path = ? AND b.target = ?
+            AND b.result != 'running' ${own && 'AND b.builder = ?'}
+          ORDER BY b.started_ms DESC, b.id DESC LIMIT 1`,
+          [project, platform, dockerfilePath, target, ...ownArgs],
+        );
+        if (!r) return undefined;
+        const steps = await sql.all<StepRow>(
+          'SELECT digest, name, cached, duration_ms FROM steps WHERE build = ? ORDER BY idx',
+          [r.id],
+        );
+        return {
+          buildId: r.build_id,
+          platform: r.platform,
+          startedMs: r.started_ms,
+          finishedMs: r.finished_ms,
+          result: r.result as BuildOutcome,
+          snapshotId: r.snapshot_id,
+          buildArgs: JSON.parse(r.build_args) as Record<string, string>,
+          buildArgsHashed: r.build_args_hashed === 1,
+          dockerfileDigest: r.dockerfile_digest,
+          dockerfile: r.dockerfile ?? undefined,
+          baseImages: JSON.parse(r.base_images) as Record<string, string>,
+          steps: steps.map((s) => ({
+            digest: s.digest,
+            name: s.name,
+            cached: s.cached === 1,
+            durationMs: s.duration_ms,
+          })),
+        };
+      });
     },
 
-    hasStep(digest) {
-      return q.hasStep.get(digest) !== undefined;
+    async hasStep(digest) {
+      return (await db.get('SELECT 1 AS one FROM steps WHERE digest = ? LIMIT 1', [digest])) !== undefined;
     },
 
-    timeSaved,
+    timeSaved: (step) => db.read((sql) => timeSaved(sql, step)),
 
-    // Not async: a bad query throws at once; the answer comes once the busters are advised.
-    stats(query) {
-      const w = windowOf(query);
-      return advised(assembleStats(w, rolledWindow(w, stmt)));
-    },
+    stats: (query) => answer(query, rolledWindow),
 
-    statsFromRaw(query) {
-      const w = windowOf(query);
-      return advised(assembleStats(w, rawWindow(db, w)));
-    },
+    statsFromRaw: (query) => answer(query, rawWindow),
 
-    stepCosts(query) {
-      return readStepCosts(stmt, query);
-    },
+    stepCosts: (query) => db.read((sql) => readStepCosts(sql, query)),
 
-    rebuildRollups() {
-      db.transaction(() => rollups.rebuild())();
-    },
+    rebuildRollups: () =>
+      db.tx(async (sql) => {
+        await backend.lockWriters?.(sql);
+        await rebuildRollups(sql);
+      }),
 
     prune(now) {
-      return db.transaction(() => {
+      return db.tx(async (sql) => {
+        await backend.lockWriters?.(sql);
         const cutoff = now - maxAgeDays * 86_400_000;
-        const keepFrom = db
-          .prepare('SELECT id FROM builds ORDER BY id DESC LIMIT 1 OFFSET ?')
-          .pluck()
-          .get(Math.max(0, maxBuilds - 1)) as number | undefined;
-        const doomed = `SELECT id FROM builds WHERE started_ms < ? OR id < ?`;
-        const args = [cutoff, keepFrom ?? 0] as const;
-        rollups.apply(doomed, args, -1);
-        rollups.dropEmpty();
-        db.prepare(`DELETE FROM steps WHERE build IN (${doomed})`).run(...args);
-        const n = db.prepare(`DELETE FROM builds WHERE id IN (${doomed})`).run(...args).changes;
+        const keepFrom = await sql.get<{ id: number }>(
+          'SELECT id FROM builds ORDER BY id DESC LIMIT 1 OFFSET ?',
+          [Math.max(0, maxBuilds - 1)],
+        );
+        const doomed = 'SELECT id FROM builds WHERE started_ms < ? OR id < ?';
+        const args = [cutoff, keepFrom?.id ?? 0];
+        await applyRollups(sql, doomed, args, -1);
+        await dropEmptyRollups(sql);
+        await sql.run(`DELETE FROM steps WHERE build IN (${doomed})`, args);
+        const n = await sql.run(`DELETE FROM builds WHERE id IN (${doomed})`, args);
         if (n > 0)
-          db.exec(
+          await sql.run(
             'DELETE FROM dockerfiles WHERE digest NOT IN (SELECT DISTINCT dockerfile_digest FROM builds)',
           );
         return n;
-      })();
+      });
     },
 
     failAbandoned(now) {
-      let n = 0;
-      db.transaction(() => {
-        for (const pid of q.runningOwners.all() as Array<number | null>) {
+      return db.tx(async (sql) => {
+        let n = 0;
+        const owners = await sql.all<{ pid: number | null }>(
+          `SELECT DISTINCT owner_pid AS pid FROM builds WHERE result = 'running' ${own}`,
+          ownArgs,
+        );
+        for (const { pid } of owners) {
           if (pid !== null && processAlive(pid)) continue;
-          const ids = q.runningOf.all(pid, pid) as number[];
-          n += q.failRunning.run(now, pid, pid).changes;
-          for (const id of ids) rollups.apply('SELECT ?', [id], 1);
+          const failed = await sql.all<{ id: number }>(
+            `
+            UPDATE builds SET result = 'failed', finished_ms = ?, error = 'builder stopped'
+            WHERE result = 'running' ${own} AND owner_pid IS NOT DISTINCT FROM ? RETURNING id`,
+            [now, ...ownArgs, pid],
+          );
+          n += failed.length;
+          for (const { id } of failed) {
+            await applyRollups(sql, ONE_BUILD, [id], 1);
+            // Watchers of the other builders drop it from their running builds.
+            await backend.announce?.(sql, await summaryOf(sql, id));
+          }
         }
-      })();
-      return n;
-    },
-    errorOf(buildId) {
-      return (q.errorOf.get(buildId) as string | null | undefined) ?? undefined;
-    },
-    schemaVersion() {
-      return currentVersion(db);
+        return n;
+      });
     },
 
-    close() {
-      if (db.open) db.close();
+    async errorOf(buildId) {
+      const r = await db.get<{ error: string | null }>(
+        'SELECT error FROM builds WHERE build_id = ? ORDER BY id DESC LIMIT 1',
+        [buildId],
+      );
+      return r?.error ?? undefined;
     },
+
+    schemaVersion: () => backend.schemaVersion(),
+
+    follow: (listener) => backend.follow?.(listener) ?? (() => {}),
+
+    close: () => db.close(),
   };
-}
-
-/** The columns of `builds` a BuildSummary is made of. */
-type SummaryRow = Omit<BuildRow, 'id'>;
-
-/** A `builds` row as the summary that Stats, WatchBuilds and the recorder hand out. */
-function toSummary(r: SummaryRow): BuildSummary {
-  return {
-    buildId: r.build_id,
-    project: r.project,
-    user: r.user,
-    platform: r.platform,
-    startedMs: r.started_ms,
-    finishedMs: r.finished_ms,
-    result: r.result,
-    steps: r.steps,
-    cachedSteps: r.cached_steps,
-    savedMs: r.saved_ms,
-  };
-}
-
-interface BuildRow {
-  id: number;
-  build_id: string;
-  project: string;
-  user: string;
-  platform: string;
-  started_ms: number;
-  finished_ms: number;
-  result: string;
-  steps: number;
-  cached_steps: number;
-  saved_ms: number;
 }
 
 interface PreviousRow {
@@ -573,323 +634,3 @@ function median(values: number[]): number {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2);
 }
-
-interface TotalsRow {
-  key: string;
-  builds: number;
-  steps: number;
-  cached_steps: number;
-  saved_ms: number;
-  build_ms: number;
-  bytes_deduplicated: number;
-  bytes_uploaded: number;
-  failed_builds: number;
-}
-
-interface MissRow {
-  project: string;
-  instr: string;
-  kind: string | null;
-  n: number;
-  cost: number;
-}
-
-/** What a window's answer is made of, however it was read. */
-interface WindowData {
-  groups: TotalsRow[];
-  /** Steps and cached steps by series bucket; a bucket may appear more than once (summed). */
-  series: { b: number; steps: number; cached: number }[];
-  misses: MissRow[];
-  recent: SummaryRow[];
-}
-
-/** A Stats query checked and turned into the window's bounds. */
-interface Window {
-  query: StatsQuery;
-  span: number;
-  bucket: number;
-  /** Series buckets. */
-  n: number;
-  from: number;
-  groupCol: 'project' | 'user' | 'platform';
-}
-
-const TOP_BUSTERS = 10;
-/** Builds walked newest-finished first for `recent` before the window's own rows are read instead. */
-const RECENT_WALK = 1000;
-
-function windowOf(query: StatsQuery): Window {
-  const span = WINDOW_MS[query.window];
-  const bucket = BUCKET_MS[query.window];
-  if (!span || !bucket) throw new Error(`unknown stats window ${JSON.stringify(query.window)}`);
-  const groupCol = ({ project: 'project', user: 'user', platform: 'platform' } as const)[query.groupBy];
-  if (!groupCol) throw new Error(`unknown stats grouping ${JSON.stringify(query.groupBy)}`);
-  // Hours are cut on whole ms: a fractional or unsafe `now` would put edges between rows.
-  if (!Number.isSafeInteger(query.now))
-    throw new Error(`stats time ${query.now} is not a whole number of ms`);
-  return { query, span, bucket, n: Math.ceil(span / bucket), from: query.now - span, groupCol };
-}
-
-/** The reference reading: every raw row of the window. */
-function rawWindow(db: Db, w: Window): WindowData {
-  const { query, from, bucket, n, groupCol } = w;
-  const scope = query.project === undefined ? '' : 'AND project = ?';
-  const params: (string | number)[] = [from, query.now];
-  if (query.project !== undefined) params.push(query.project);
-  // The window is [now - span, now]; builds still running count once they finish.
-  const where = `started_ms >= ? AND started_ms <= ? ${scope}`;
-  const groups = db
-    .prepare(`
-      SELECT ${groupCol} AS key, count(*) AS builds, sum(steps) AS steps, sum(cached_steps) AS cached_steps,
-        sum(saved_ms) AS saved_ms, sum(finished_ms - started_ms) AS build_ms,
-        sum(bytes_deduplicated) AS bytes_deduplicated, sum(bytes_uploaded) AS bytes_uploaded,
-        sum(result = 'failed') AS failed_builds
-      FROM builds WHERE ${where} AND result != 'running' GROUP BY key`)
-    .all(...params) as TotalsRow[];
-  const series = db
-    .prepare(`
-      SELECT min(CAST(? AS INTEGER), CAST((started_ms - ?) / ? AS INTEGER)) AS b, sum(steps) AS steps, sum(cached_steps) AS cached
-      FROM builds WHERE ${where} AND result != 'running' GROUP BY b`)
-    .all(n - 1, from, bucket, ...params) as WindowData['series'];
-  const misses = db
-    .prepare(`
-      SELECT project, instr, cause_kind AS kind, count(*) AS n, sum(duration_ms) AS cost
-      FROM steps WHERE cached = 0 AND cascade = 0 AND ${where} GROUP BY project, instr, cause_kind`)
-    .all(...params) as MissRow[];
-  const recent = db
-    .prepare(`
-      SELECT build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
-      FROM builds WHERE ${where} AND result != 'running' ORDER BY finished_ms DESC, id DESC LIMIT ${RECENT_BUILDS}`)
-    .all(...params) as SummaryRow[];
-  return { groups, series, misses, recent };
-}
-
-/**
- * The same data as `rawWindow`, with whole hours (and, for misses, whole days) read from the
- * roll-ups and only the partial hours from the raw rows: the window's two edges and, for the
- * series, the hours a bucket boundary falls inside.
- */
-function rolledWindow(w: Window, stmt: (sql: string) => Database.Statement): WindowData {
-  const { query, from, bucket, n, groupCol } = w;
-  const scoped = query.project !== undefined;
-  const project = query.project ?? '';
-  const scope = scoped ? 'AND project = ?' : '';
-  const scopeArgs = scoped ? [project] : [];
-  const rollScope = [w.groupCol, scoped ? 0 : 1, project] as const;
-  // Raw rows are read as [lo, hi) on whole ms; the window itself is [from, now].
-  const lo = from;
-  const hi = query.now + 1;
-  const edges = splitByHour(lo, hi);
-  const [head, tail] = rawEdges(edges.raw, lo, hi);
-  const hours = edges.hours[0] ?? [0, 0];
-
-  const rawBuilds = `
-    SELECT ${groupCol} AS key, 1 AS builds, steps, cached_steps, saved_ms, finished_ms - started_ms AS build_ms,
-      bytes_deduplicated, bytes_uploaded, result = 'failed' AS failed_builds
-    FROM builds WHERE started_ms >= ? AND started_ms < ? AND result != 'running' ${scope}`;
-  const groups = stmt(`
-    SELECT key, sum(builds) AS builds, sum(steps) AS steps, sum(cached_steps) AS cached_steps,
-      sum(saved_ms) AS saved_ms, sum(build_ms) AS build_ms, sum(bytes_deduplicated) AS bytes_deduplicated,
-      sum(bytes_uploaded) AS bytes_uploaded, sum(failed_builds) AS failed_builds
-    FROM (
-      ${rawBuilds}
-      UNION ALL
-      SELECT key, builds, steps, cached_steps, saved_ms, build_ms, bytes_deduplicated, bytes_uploaded, failed_builds
-      FROM build_hours WHERE dim = ? AND all_projects = ? AND project = ? AND hour >= ? AND hour < ?
-      UNION ALL
-      ${rawBuilds}
-    ) GROUP BY key`).all(...head, ...scopeArgs, ...rollScope, ...hours, ...tail, ...scopeArgs) as TotalsRow[];
-
-  const cuts = Array.from({ length: n - 1 }, (_, i) => from + (i + 1) * bucket);
-  const bySeries = splitByHour(lo, hi, cuts);
-  const series: WindowData['series'] = [];
-  const seriesRaw = stmt(`
-    SELECT min(CAST(? AS INTEGER), CAST((started_ms - ?) / ? AS INTEGER)) AS b, sum(steps) AS steps,
-      sum(cached_steps) AS cached
-    FROM builds WHERE started_ms >= ? AND started_ms < ? AND result != 'running' ${scope} GROUP BY b`);
-  for (const [a, b] of bySeries.raw)
-    series.push(...(seriesRaw.all(n - 1, from, bucket, a, b, ...scopeArgs) as WindowData['series']));
-  // The platform rows are the fewest that still count every build of the scope.
-  const seriesRolled = stmt(`
-    SELECT hour, sum(steps) AS steps, sum(cached_steps) AS cached FROM build_hours
-    WHERE dim = 'platform' AND all_projects = ? AND project = ? AND hour >= ? AND hour < ? GROUP BY hour`);
-  for (const [h0, h1] of bySeries.hours)
-    for (const r of seriesRolled.all(scoped ? 0 : 1, project, h0, h1) as {
-      hour: number;
-      steps: number;
-      cached: number;
-    }[])
-      series.push({
-        b: Math.min(n - 1, Math.floor((r.hour * HOUR_MS - from) / bucket)),
-        steps: r.steps,
-        cached: r.cached,
-      });
-
-  const { days, before, after } = splitByDay(hours[0], hours[1]);
-  const rawMisses = `
-    SELECT project, instr, coalesce(cause_kind, 'unknown') AS kind, 1 AS n, duration_ms AS cost
-    FROM steps WHERE cached = 0 AND cascade = 0 AND started_ms >= ? AND started_ms < ? ${scope}`;
-  const rolledMisses = (table: string, col: string) => `
-    SELECT project, instr, kind, misses AS n, cost_ms AS cost FROM ${table}
-    WHERE ${col} >= ? AND ${col} < ? ${scope}`;
-  const misses = stmt(`
-    SELECT project, instr, kind, sum(n) AS n, sum(cost) AS cost FROM (
-      ${rawMisses}
-      UNION ALL ${rolledMisses('miss_hours', 'hour')}
-      UNION ALL ${rolledMisses('miss_days', 'day')}
-      UNION ALL ${rolledMisses('miss_hours', 'hour')}
-      UNION ALL ${rawMisses}
-    ) GROUP BY project, instr, kind`).all(
-    ...head,
-    ...scopeArgs,
-    ...before,
-    ...scopeArgs,
-    ...days,
-    ...scopeArgs,
-    ...after,
-    ...scopeArgs,
-    ...tail,
-    ...scopeArgs,
-  ) as MissRow[];
-
-  return { groups, series, misses, recent: recentOf(w, stmt) };
-}
-
-/** The raw spans before and after the whole hours of a window (empty spans where there are none). */
-function rawEdges(raw: Span[], lo: number, hi: number): [Span, Span] {
-  const head = raw.find((s) => s[0] === lo);
-  const tail = raw.find((s) => s[1] === hi && s !== head);
-  return [head ?? [0, 0], tail ?? [0, 0]];
-}
-
-/**
- * The window's last finished builds: walks builds newest-finished first, which for a window ending
- * now stops after about as many rows as it lists; a window far in the past, or a scope with few
- * builds, reads its own rows instead.
- */
-function recentOf(w: Window, stmt: (sql: string) => Database.Statement): SummaryRow[] {
-  const { query, from } = w;
-  const walk = stmt(`
-    SELECT id, build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
-    FROM builds INDEXED BY builds_finished WHERE result != 'running' ORDER BY finished_ms DESC, id DESC`);
-  const out: SummaryRow[] = [];
-  let seen = 0;
-  for (const r of walk.iterate() as IterableIterator<BuildRow>) {
-    if (++seen > RECENT_WALK) break;
-    if (r.started_ms < from || r.started_ms > query.now) continue;
-    if (query.project !== undefined && r.project !== query.project) continue;
-    const { id: _, ...row } = r;
-    out.push(row);
-    if (out.length === RECENT_BUILDS) return out;
-  }
-  if (seen <= RECENT_WALK) return out; // every finished build was seen
-  const scope = query.project === undefined ? '' : 'AND project = ?';
-  return stmt(`
-    SELECT build_id, project, user, platform, started_ms, finished_ms, result, steps, cached_steps, saved_ms
-    FROM builds WHERE started_ms >= ? AND started_ms <= ? ${scope} AND result != 'running'
-    ORDER BY finished_ms DESC, id DESC LIMIT ${RECENT_BUILDS}`).all(
-    from,
-    query.now,
-    ...(query.project === undefined ? [] : [query.project]),
-  ) as SummaryRow[];
-}
-
-/** The answer of a window; the busters' suggestions are left to `advised`. */
-function assembleStats(w: Window, data: WindowData): StatsResult {
-  const { query, from, bucket, n } = w;
-  const zero: Omit<TotalsRow, 'key'> = {
-    builds: 0,
-    steps: 0,
-    cached_steps: 0,
-    saved_ms: 0,
-    build_ms: 0,
-    bytes_deduplicated: 0,
-    bytes_uploaded: 0,
-    failed_builds: 0,
-  };
-  const add = <T extends Omit<TotalsRow, 'key'>>(t: T, g: Omit<TotalsRow, 'key'>): T => ({
-    ...t,
-    builds: t.builds + g.builds,
-    steps: t.steps + g.steps,
-    cached_steps: t.cached_steps + g.cached_steps,
-    saved_ms: t.saved_ms + g.saved_ms,
-    build_ms: t.build_ms + g.build_ms,
-    bytes_deduplicated: t.bytes_deduplicated + g.bytes_deduplicated,
-    bytes_uploaded: t.bytes_uploaded + g.bytes_uploaded,
-    failed_builds: t.failed_builds + g.failed_builds,
-  });
-  const groups = data.groups;
-  const totals = groups.reduce<Omit<TotalsRow, 'key'>>((t, g) => add(t, g), { ...zero });
-
-  const series = Array.from({ length: n }, (_, i) => ({
-    startMs: from + i * bucket,
-    steps: 0,
-    cachedSteps: 0,
-  }));
-  for (const r of data.series) {
-    const s = series[r.b];
-    if (s) {
-      s.steps += r.steps;
-      s.cachedSteps += r.cached;
-    }
-  }
-
-  const byStep = new Map<
-    string,
-    { project: string; step: string; misses: number; costMs: number; causes: Map<string, number> }
-  >();
-  for (const m of data.misses) {
-    const k = `${m.project}\0${m.instr}`;
-    let b = byStep.get(k);
-    if (!b) {
-      b = { project: m.project, step: m.instr, misses: 0, costMs: 0, causes: new Map() };
-      byStep.set(k, b);
-    }
-    b.misses += m.n;
-    b.costMs += m.cost;
-    const kind = m.kind ?? 'unknown';
-    b.causes.set(kind, (b.causes.get(kind) ?? 0) + m.n);
-  }
-  const busters = [...byStep.values()]
-    .sort(
-      (a, b) =>
-        b.costMs - a.costMs ||
-        b.misses - a.misses ||
-        a.project.localeCompare(b.project) ||
-        a.step.localeCompare(b.step),
-    )
-    .slice(0, TOP_BUSTERS)
-    .map((b) => {
-      const causes = [...b.causes]
-        .map(([kind, count]) => ({ kind, count }))
-        .sort((x, y) => y.count - x.count || x.kind.localeCompare(y.kind));
-      return { project: b.project, step: b.step, misses: b.misses, costMs: b.costMs, causes, ...NO_ADVICE };
-    });
-
-  const toTotals = (t: Omit<TotalsRow, 'key'>) => ({
-    builds: t.builds,
-    steps: t.steps,
-    cachedSteps: t.cached_steps,
-    hitRatio: t.steps ? t.cached_steps / t.steps : 0,
-    savedMs: t.saved_ms,
-    buildMs: t.build_ms,
-    bytesDeduplicated: t.bytes_deduplicated,
-    bytesUploaded: t.bytes_uploaded,
-    failedBuilds: t.failed_builds,
-  });
-  return {
-    window: query.window,
-    totals: toTotals(totals),
-    groups: groups
-      .map((g) => ({ key: g.key, totals: toTotals(g) }))
-      .sort((a, b) => b.totals.builds - a.totals.builds || a.key.localeCompare(b.key)),
-    series,
-    busters,
-    running: [],
-    // The dashboard lists these under the running builds: a window with builds is never "none".
-    recent: data.recent.map(toSummary),
-  };
-}
-
-/** Finished builds a Stats answer lists (`recent`). */
-const RECENT_BUILDS = 20;

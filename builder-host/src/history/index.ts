@@ -4,11 +4,12 @@ export { buildArgFingerprint, createStepLabeler } from './explain.js';
 export { stepCause, trivialExplainer } from './explainer.js';
 export type { BuildFeed } from './feed.js';
 export { createBuildFeed } from './feed.js';
-export type { History } from './history.js';
-export { MIGRATIONS, openHistory, SNAPSHOT_DIFF_CAP, windowMs } from './history.js';
+export type { History, HistoryOptions } from './history.js';
+export { MIGRATIONS, openHistory, SNAPSHOT_DIFF_CAP } from './history.js';
 export type { BuildRecording, Explained, RecordedVertex, RecordingDeps, RecordingInput } from './recorder.js';
 export { beginRecording } from './recorder.js';
 export { diffSnapshots, EMPTY_DIFF } from './snapshot-diff.js';
+export { windowMs } from './stats-window.js';
 export type { StepCostsQuery, StepCostsResult } from './step-costs.js';
 export {
   boundedLast,

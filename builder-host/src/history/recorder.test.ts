@@ -72,7 +72,7 @@ const graph = (cached: Record<string, boolean>): RecordedVertex[] =>
   }));
 
 test('misses that only follow a missed step say so, are no busters, and evicted needs evidence', async () => {
-  const history = openHistory(':memory:');
+  const history = await openHistory(':memory:');
   const snapshots = new Map<string, ContextEntry[]>();
   const run = async (snap: string, entries: ContextEntry[], cached: Record<string, boolean>) => {
     snapshots.set(snap, entries);
@@ -84,7 +84,7 @@ test('misses that only follow a missed step say so, are no busters, and evicted 
     for (const v of graph(cached))
       for (const e of await rec.vertex(v)) causes.set(e.vertex.slice(7), e.cause.text);
     for (const e of await rec.flush()) causes.set(e.vertex.slice(7), e.cause.text);
-    rec.finish('ok');
+    await rec.finish('ok');
     return causes;
   };
   const first = await run('s1', [file('src/a.txt', 'a1')], { from: true });
@@ -111,5 +111,5 @@ test('misses that only follow a missed step say so, are no busters, and evicted 
     make: true,
   });
   assert.match(gone.get('test') ?? '', /^evicted: /);
-  history.close();
+  await history.close();
 });

@@ -51,8 +51,8 @@ export interface BuildRecording {
   flush(): Promise<Explained[]>;
   /** Notes progress bytes of a vertex's sub-task. */
   status(s: { vertex: string; id: string; current: number }): void;
-  /** Records the end of the build once (later calls are ignored). */
-  finish(result: 'ok' | 'failed' | 'cancelled'): void;
+  /** Records the end of the build once (later calls are ignored); never rejects. */
+  finish(result: 'ok' | 'failed' | 'cancelled'): Promise<void>;
 }
 
 /** A cause to stream for one vertex. */
@@ -74,7 +74,7 @@ const NOOP: BuildRecording = {
   vertex: async () => [],
   flush: async () => [],
   status() {},
-  finish() {},
+  async finish() {},
 };
 
 /**
@@ -83,24 +83,21 @@ const NOOP: BuildRecording = {
  */
 export async function beginRecording(deps: RecordingDeps, input: RecordingInput): Promise<BuildRecording> {
   const now = deps.now ?? Date.now;
-  const guard = <T>(fn: () => T, fallback: T): T => {
-    try {
-      return fn();
-    } catch (err) {
-      deps.onError?.(err);
-      return fallback;
-    }
-  };
   let previous: PreviousBuild | undefined;
   let id: number;
   let startSummary: BuildSummary;
   const { entries, ...start } = input;
   let diff = EMPTY_DIFF;
   try {
-    previous = deps.history.previousBuild(input.project, input.platform, input.dockerfilePath, input.target);
+    previous = await deps.history.previousBuild(
+      input.project,
+      input.platform,
+      input.dockerfilePath,
+      input.target,
+    );
     const prevEntries = previous ? await deps.snapshotEntries(previous.snapshotId) : undefined;
     diff = diffSnapshots(prevEntries, entries);
-    const started = deps.history.recordBuildStart({
+    const started = await deps.history.recordBuildStart({
       ...start,
       startedMs: now(),
       prevSnapshotId: previous?.snapshotId,
@@ -221,7 +218,7 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
       if (s && st.current > (s.bytes.get(st.id) ?? 0)) s.bytes.set(st.id, st.current);
     },
 
-    finish(result) {
+    async finish(result) {
       if (finished) return;
       finished = true;
       const steps: StepRecord[] = [];
@@ -240,17 +237,20 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
         });
       }
       const finishedMs = now();
-      const summary = guard<BuildSummary>(
-        () => deps.history.recordBuildFinish({ id, finishedMs, result, steps }),
+      let summary: BuildSummary;
+      try {
+        summary = await deps.history.recordBuildFinish({ id, finishedMs, result, steps });
+      } catch (err) {
+        deps.onError?.(err);
         // Unrecorded, but watchers still learn that it ended.
-        {
+        summary = {
           ...startSummary,
           finishedMs,
           result,
           steps: steps.length,
           cachedSteps: steps.filter((x) => x.cached).length,
-        },
-      );
+        };
+      }
       deps.feed.publish(summary);
     },
   };

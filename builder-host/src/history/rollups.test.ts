@@ -4,149 +4,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { stepCause } from './explainer.js';
 import { type History, MIGRATIONS, openHistory } from './history.js';
 import { HOUR_MS, splitByDay, splitByHour } from './rollups.js';
-import type {
-  BuildStart,
-  StatsGroupBy,
-  StatsQuery,
-  StatsWindow,
-  StepCauseKind,
-  StepRecord,
-} from './types.js';
+import { type Planned, plan, T0, windowEnds } from './seeded-history.js';
+import type { StatsGroupBy, StatsQuery, StatsWindow } from './types.js';
 
 const H = HOUR_MS;
 const D = 24 * H;
-// Mid-hour on purpose: recorded times and windows fall on and off hour and day boundaries.
-const T0 = Date.UTC(2025, 0, 1, 0, 17, 23, 411);
 // A pid above the kernel's maximum: a process that cannot be alive.
 const DEAD_PID = 4194305;
 const PRE_ROLLUP_VERSION = 3;
-
-function lcg(seed: number) {
-  let s = seed;
-  return () => {
-    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
-    return s / 2 ** 31;
-  };
-}
 
 function tempDb(): string {
   return join(mkdtempSync(join(tmpdir(), 'depot-rollups-')), 'history.db');
 }
 
-const PROJECTS = ['web', 'api', 'jobs', 'docs'];
-const USERS = ['ann', 'bob', 'cy'];
-const PLATFORMS = ['linux/amd64', 'linux/arm64'];
-const INSTRS = ['FROM node:20', 'COPY . .', 'RUN npm ci', 'ARG V', 'RUN echo $V', 'RUN make'];
-const KINDS: (StepCauseKind | undefined)[] = [
-  'changed_files',
-  'build_arg',
-  'dockerfile_changed',
-  'base_image',
-  'unknown',
-  undefined,
-];
-
-interface Planned {
-  start: BuildStart;
-  finishedMs: number;
-  result: 'ok' | 'failed' | 'cancelled';
-  steps: StepRecord[];
-  fate: 'finish' | 'running' | 'abandoned';
-}
-
-/** A seeded history: `n` builds over `days` days, some left running or abandoned by a dead builder. */
-function plan(seed: number, n: number, days: number): Planned[] {
-  const rand = lcg(seed);
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
-  const out: Planned[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = rand();
-    // Some builds start exactly on an hour or a day, the rest anywhere.
-    let startedMs = T0 + Math.floor(rand() * days * D);
-    if (r < 0.08) startedMs -= startedMs % H;
-    else if (r < 0.1) startedMs -= startedMs % D;
-    const steps: StepRecord[] = [];
-    const count = 1 + Math.floor(rand() * INSTRS.length);
-    for (let k = 0; k < count; k++) {
-      const instr = INSTRS[k]!;
-      const cached = rand() < 0.5;
-      const kind = pick(KINDS);
-      steps.push({
-        digest: `sha256:${pick(PROJECTS)}-${instr}-${Math.floor(rand() * 5)}`,
-        name: `[${k + 1}/${count}] ${instr}`,
-        cached,
-        durationMs: cached ? 0 : Math.floor(rand() * 20_000),
-        bytes: Math.floor(rand() * 1000),
-        cause: cached || kind === undefined ? undefined : stepCause(kind, `${kind} text`, { name: 'V' }),
-        cascade: !cached && rand() < 0.2,
-      });
-    }
-    const fr = rand();
-    out.push({
-      start: {
-        buildId: `b${i}`,
-        project: pick(PROJECTS),
-        user: pick(USERS),
-        platform: pick(PLATFORMS),
-        startedMs,
-        snapshotId: `sha256:s${i}`,
-        buildArgs: { V: String(i % 3) },
-        dockerfilePath: 'Dockerfile',
-        target: '',
-        dockerfileDigest: `sha256:df${i % 4}`,
-        dockerfile: `FROM node:20\nCOPY . .\nRUN npm ci\nARG V\nRUN echo $V\nRUN make\n# ${i % 4}\n`,
-        baseImages: {},
-        noCache: false,
-        bytesUploaded: Math.floor(rand() * 100_000),
-        bytesDeduplicated: Math.floor(rand() * 1_000_000),
-      },
-      // Up to three hours: many builds finish in a later hour than they started.
-      finishedMs: startedMs + Math.floor(rand() * 3 * H),
-      result: rand() < 0.7 ? 'ok' : rand() < 0.5 ? 'failed' : 'cancelled',
-      steps,
-      fate: fr < 0.03 ? 'running' : fr < 0.08 ? 'abandoned' : 'finish',
-    });
-  }
-  return out.sort((a, b) => a.start.startedMs - b.start.startedMs);
-}
-
 /** Records `builds` in `file`; abandoned ones are left to a dead builder process and failed at the end. */
-function recordAll(h: History, file: string, builds: Planned[]): void {
+async function recordAll(h: History, file: string, builds: Planned[]): Promise<void> {
   const abandoned: number[] = [];
   for (const b of builds) {
-    const { id } = h.recordBuildStart(b.start);
+    const { id } = await h.recordBuildStart(b.start);
     if (b.fate === 'finish')
-      h.recordBuildFinish({ id, finishedMs: b.finishedMs, result: b.result, steps: b.steps });
+      await h.recordBuildFinish({ id, finishedMs: b.finishedMs, result: b.result, steps: b.steps });
     else if (b.fate === 'abandoned') abandoned.push(id);
   }
   const raw = new Database(file);
   const own = raw.prepare('UPDATE builds SET owner_pid = ? WHERE id = ?');
   for (const id of abandoned) own.run(DEAD_PID, id);
   raw.close();
-  assert.equal(h.failAbandoned(T0 + 5 * D), abandoned.length);
-}
-
-/** Windows ending at hour and day boundaries, a ms either side, at recorded start times and anywhere. */
-function windowEnds(builds: Planned[], seed: number): number[] {
-  const rand = lcg(seed);
-  const ends = new Set<number>();
-  for (let i = 0; i < 6; i++) {
-    const b = builds[Math.floor(rand() * builds.length)]!.start.startedMs;
-    ends.add(b);
-    ends.add(b + 7 * D); // that build sits exactly on the 7d window's first ms
-    ends.add(b + D);
-    ends.add(b + H);
-    const hour = b - (b % H);
-    ends.add(hour);
-    ends.add(hour - 1);
-    ends.add(hour + 1);
-    ends.add(b - (b % D) + D);
-    ends.add(T0 + Math.floor(rand() * 12 * D));
-  }
-  return [...ends];
+  assert.equal(await h.failAbandoned(T0 + 5 * D), abandoned.length);
 }
 
 async function assertSameAnswers(h: History, ends: number[]): Promise<number> {
@@ -178,41 +64,41 @@ function dump(file: string): unknown {
 describe('stats roll-ups', () => {
   test('a randomized history: the roll-up answer equals the raw rows for any window, also after pruning', async () => {
     const file = tempDb();
-    const h = openHistory(file, { maxAgeDays: 6, maxBuilds: 350 });
+    const h = await openHistory(file, { maxAgeDays: 6, maxBuilds: 350 });
     const builds = plan(7, 500, 10);
-    recordAll(h, file, builds);
+    await recordAll(h, file, builds);
     const ends = windowEnds(builds, 11);
     assert.ok((await assertSameAnswers(h, ends)) > 100, 'most windows hold builds');
     // What was written build by build is what a rebuild from the raw rows makes.
     const incremental = dump(file);
     assert.ok((incremental as { builds: unknown[] }).builds.length > 0);
-    h.rebuildRollups();
+    await h.rebuildRollups();
     assert.deepEqual(dump(file), incremental);
 
     // Pruning by count, then by age: removals keep the roll-ups equal to the raw rows, no empty rows left.
-    assert.ok(h.prune(T0) > 0);
-    assert.ok(h.prune(T0 + 12 * D) > 0);
+    assert.ok((await h.prune(T0)) > 0);
+    assert.ok((await h.prune(T0 + 12 * D)) > 0);
     assert.ok((await assertSameAnswers(h, ends)) > 20);
     const pruned = dump(file);
-    h.rebuildRollups();
+    await h.rebuildRollups();
     assert.deepEqual(dump(file), pruned);
-    h.close();
+    await h.close();
   });
 
   test('another seed, no pruning, every build finished', async () => {
     const file = tempDb();
-    const h = openHistory(file);
+    const h = await openHistory(file);
     const builds = plan(2024, 300, 8).map((b) => ({ ...b, fate: 'finish' as const }));
-    recordAll(h, file, builds);
+    await recordAll(h, file, builds);
     assert.ok((await assertSameAnswers(h, windowEnds(builds, 3))) > 50);
-    h.close();
+    await h.close();
   });
 
   test('stats reads whole hours from the roll-ups, and a rebuild brings them back to the raw rows', async () => {
     const file = tempDb();
-    const h = openHistory(file);
+    const h = await openHistory(file);
     const builds = plan(5, 100, 2).map((b) => ({ ...b, fate: 'finish' as const }));
-    recordAll(h, file, builds);
+    await recordAll(h, file, builds);
     const q: StatsQuery = { window: '7d', groupBy: 'project', now: T0 + 2 * D + 1234 };
     const before = await h.stats(q);
     assert.deepEqual(before, await h.statsFromRaw(q));
@@ -228,65 +114,65 @@ describe('stats roll-ups', () => {
     raw.close();
     assert.equal((await h.stats(q)).totals?.steps, before.totals?.steps, 'the roll-ups answered');
     assert.equal((await h.statsFromRaw(q)).totals?.steps, (before.totals?.steps ?? 0) + 1000);
-    h.rebuildRollups();
+    await h.rebuildRollups();
     assert.deepEqual(await h.stats(q), await h.statsFromRaw(q));
-    h.close();
+    await h.close();
   });
 
   test('an abandoned build is counted once failed, and once more only as it finally ends', async () => {
     const file = tempDb();
-    const h = openHistory(file);
+    const h = await openHistory(file);
     const [b] = plan(9, 1, 1);
-    const { id } = h.recordBuildStart(b!.start);
+    const { id } = await h.recordBuildStart(b!.start);
     const raw = new Database(file);
     raw.prepare('UPDATE builds SET owner_pid = ? WHERE id = ?').run(DEAD_PID, id);
     raw.close();
     const q: StatsQuery = { window: '24h', groupBy: 'user', now: b!.start.startedMs + 2 * H };
     assert.equal((await h.stats(q)).totals?.builds, 0);
-    assert.equal(h.failAbandoned(b!.start.startedMs + 10), 1);
+    assert.equal(await h.failAbandoned(b!.start.startedMs + 10), 1);
     const failed = await h.stats(q);
     assert.deepEqual(
       [failed.totals?.builds, failed.totals?.failedBuilds, failed.totals?.buildMs],
       [1, 1, 10],
     );
     assert.deepEqual(failed, await h.statsFromRaw(q));
-    h.recordBuildFinish({ id, finishedMs: b!.start.startedMs + 500, result: 'ok', steps: b!.steps });
+    await h.recordBuildFinish({ id, finishedMs: b!.start.startedMs + 500, result: 'ok', steps: b!.steps });
     const ok = await h.stats(q);
     assert.deepEqual([ok.totals?.builds, ok.totals?.failedBuilds, ok.totals?.buildMs], [1, 0, 500]);
     assert.deepEqual(ok, await h.statsFromRaw(q));
     const rows = dump(file);
-    h.rebuildRollups();
+    await h.rebuildRollups();
     assert.deepEqual(dump(file), rows, 'no row was left at zero');
-    h.close();
+    await h.close();
   });
 
   test('a history recorded before the roll-ups gets them back-filled once, at open', async () => {
     const file = tempDb();
     // Record with today's code, then take the database back to the schema before the roll-ups.
     const builds = plan(13, 200, 4);
-    const h0 = openHistory(file);
-    recordAll(h0, file, builds);
+    const h0 = await openHistory(file);
+    await recordAll(h0, file, builds);
     const ends = windowEnds(builds, 17);
     const expected = await Promise.all(
       ends.map((now) => h0.statsFromRaw({ window: '7d', groupBy: 'platform', now })),
     );
-    h0.close();
+    await h0.close();
     const db = new Database(file);
     db.exec(`
       DROP TABLE build_hours; DROP TABLE miss_hours; DROP TABLE miss_days;
-      DROP INDEX builds_finished; DROP INDEX steps_arg_causes;
+      DROP INDEX builds_finished; DROP INDEX steps_arg_causes; ALTER TABLE builds DROP COLUMN builder;
       DELETE FROM schema_version WHERE version > ${PRE_ROLLUP_VERSION};
     `);
     db.close();
 
-    const h = openHistory(file);
-    assert.equal(h.schemaVersion(), MIGRATIONS.length);
+    const h = await openHistory(file);
+    assert.equal(await h.schemaVersion(), MIGRATIONS.length);
     assert.deepEqual(
       await Promise.all(ends.map((now) => h.stats({ window: '7d', groupBy: 'platform', now }))),
       expected,
     );
     assert.ok((await assertSameAnswers(h, ends.slice(0, 4))) > 0);
-    h.close();
+    await h.close();
   });
 
   test('a pre-roll-up database written with the old migrations only is back-filled', async () => {
@@ -310,54 +196,53 @@ describe('stats roll-ups', () => {
       miss.run(i, started, i % 2 ? 'changed_files' : null);
     }
     db.close();
-    const h = openHistory(file);
+    const h = await openHistory(file);
     const q: StatsQuery = { window: '24h', groupBy: 'project', now: T0 + 20 * H + 5 };
     const s = await h.stats(q);
     assert.deepEqual(s, await h.statsFromRaw(q));
     assert.deepEqual([s.totals?.builds, s.totals?.failedBuilds, s.busters[0]?.misses], [30, 10, 30]);
-    h.close();
+    await h.close();
   });
 
   test('rows written around the history (not through it) are noticed at open and the roll-ups rebuilt', async () => {
     const file = tempDb();
-    const h0 = openHistory(file);
+    const h0 = await openHistory(file);
     const builds = plan(21, 40, 1).map((b) => ({ ...b, fate: 'finish' as const }));
-    recordAll(h0, file, builds);
-    h0.close();
+    await recordAll(h0, file, builds);
+    await h0.close();
     const db = new Database(file);
     db.prepare(`
       INSERT INTO builds (started_ms, finished_ms, project, user, platform, result, steps, build_id, snapshot_id,
         dockerfile_digest, build_args, base_images) VALUES (?, ?, 'web', 'ann', 'linux/amd64', 'ok', 3, 'x', 's',
         'd', '{}', '{}')`).run(T0 + 5 * H, T0 + 5 * H + 10);
     db.close();
-    const h = openHistory(file);
+    const h = await openHistory(file);
     const q: StatsQuery = { window: '7d', groupBy: 'project', now: T0 + D + 7 };
     assert.equal((await h.stats(q)).totals?.builds, 41);
     assert.deepEqual(await h.stats(q), await h.statsFromRaw(q));
-    h.close();
+    await h.close();
   });
 
-  test('bad times are refused with one clear line', () => {
-    const h = openHistory(':memory:');
-    assert.throws(
-      () => h.stats({ window: '24h', groupBy: 'project', now: 1.5 }),
-      /^Error: stats time 1\.5 is not a whole number of ms$/,
-    );
-    assert.throws(
-      () => h.stats({ window: '24h', groupBy: 'project', now: Number.NaN }),
+  test('bad times are refused with one clear line', async () => {
+    const h = await openHistory(':memory:');
+    await assert.rejects(h.stats({ window: '24h', groupBy: 'project', now: 1.5 }), {
+      message: 'stats time 1.5 is not a whole number of ms',
+    });
+    await assert.rejects(
+      h.stats({ window: '24h', groupBy: 'project', now: Number.NaN }),
       /not a whole number/,
     );
     const [b] = plan(1, 1, 1);
-    assert.throws(
-      () => h.recordBuildStart({ ...b!.start, startedMs: 10.25 }),
+    await assert.rejects(
+      h.recordBuildStart({ ...b!.start, startedMs: 10.25 }),
       /start time 10\.25 is not a whole number of ms/,
     );
-    const { id } = h.recordBuildStart(b!.start);
-    assert.throws(
-      () => h.recordBuildFinish({ id, finishedMs: Number.POSITIVE_INFINITY, result: 'ok', steps: [] }),
+    const { id } = await h.recordBuildStart(b!.start);
+    await assert.rejects(
+      h.recordBuildFinish({ id, finishedMs: Number.POSITIVE_INFINITY, result: 'ok', steps: [] }),
       /finish time Infinity is not a whole number of ms/,
     );
-    h.close();
+    await h.close();
   });
 });
 

@@ -1,6 +1,4 @@
-import type Database from 'better-sqlite3';
-
-type Db = Database.Database;
+import type { Sql, SqlParam } from './sql.js';
 
 /** Length of one roll-up hour in ms. */
 export const HOUR_MS = 3_600_000;
@@ -9,6 +7,13 @@ const HOURS_PER_DAY = 24;
 /** Dimensions a Stats answer groups builds by; each has its own roll-up rows. */
 export const DIMENSIONS = ['project', 'user', 'platform'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
+
+/** A dimension's column in `builds` (`user` is a reserved word in PostgreSQL). */
+export const DIMENSION_COLUMN: Record<Dimension, string> = {
+  project: 'project',
+  user: '"user"',
+  platform: 'platform',
+};
 
 /**
  * Roll-up tables: sums of finished builds and of root-cause missed steps by the hour (UTC) their
@@ -22,7 +27,8 @@ export type Dimension = (typeof DIMENSIONS)[number];
  *   NULL kind is kept as 'unknown', the name Stats gives it). The day level exists because misses
  *   spread over many keys: in a week of 100,000 builds an hour holds nearly as many keys as misses.
  *
- * The partial indexes find rows a subtraction emptied without scanning the tables.
+ * The partial indexes find rows a subtraction emptied without scanning the tables. This is the
+ * SQLite schema; PostgreSQL's (postgres.ts) has the same tables and keys.
  */
 export const ROLLUP_SCHEMA = `
   CREATE TABLE build_hours (
@@ -64,7 +70,8 @@ export const ROLLUP_SCHEMA = `
   CREATE INDEX miss_days_empty ON miss_days(day) WHERE misses = 0;
 `;
 
-// floor(started_ms / 1 h), also for times before 1970 (SQLite's `/` and `%` truncate toward zero).
+// floor(started_ms / 1 h), also for times before 1970 (`/` and `%` truncate toward zero in both
+// SQLite and PostgreSQL).
 const HOUR_OF = `((started_ms - ((started_ms % ${HOUR_MS}) + ${HOUR_MS}) % ${HOUR_MS}) / ${HOUR_MS})`;
 const DAY_OF = `((${HOUR_OF} - ((${HOUR_OF} % ${HOURS_PER_DAY}) + ${HOURS_PER_DAY}) % ${HOURS_PER_DAY}) / ${HOURS_PER_DAY})`;
 
@@ -79,88 +86,80 @@ const COUNTERS = [
   'bytes_uploaded',
 ] as const;
 
-/** Keeps the roll-ups in step with the raw rows; every method must run inside the caller's transaction. */
-export interface Rollups {
-  /**
-   * Adds (sign 1) or removes (sign -1) the finished builds whose row id `sql` selects (a
-   * `SELECT id FROM builds …` taking `params`), with their root-cause missed steps.
-   */
-  apply(sql: string, params: readonly unknown[], sign: 1 | -1): void;
-  /** Deletes the rows a removal left at zero. */
-  dropEmpty(): void;
-  /** Empties the roll-ups and fills them again from every raw row. */
-  rebuild(): void;
-  /** True when the roll-ups count as many finished builds and root-cause misses as the raw rows. */
-  agree(): boolean;
+/** A `SELECT` of one build's row id, for `applyRollups`. */
+export const ONE_BUILD = 'SELECT CAST(? AS BIGINT)';
+
+// Qualified: in PostgreSQL a bare `builds` or `steps` would also name the tables the rows come from.
+const upsertSet = (table: string, cols: readonly string[]) =>
+  cols.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
+
+/**
+ * Adds (sign 1) or removes (sign -1) the finished builds whose row id `select` selects (a
+ * `SELECT id FROM builds …` taking `params`), with their root-cause missed steps. Must run in the
+ * transaction that writes those rows. Rows are written in key order, so two builders adding to the
+ * same hours at once wait for each other instead of deadlocking.
+ */
+export async function applyRollups(
+  sql: Sql,
+  select: string,
+  params: readonly SqlParam[],
+  sign: 1 | -1,
+): Promise<void> {
+  for (const dim of DIMENSIONS) {
+    for (const all of [1, 0]) {
+      await sql.run(
+        `
+        INSERT INTO build_hours (dim, all_projects, project, hour, key, ${COUNTERS.join(', ')})
+        SELECT '${dim}', ${all}, ${all ? "''" : 'project'}, ${HOUR_OF} AS h, ${DIMENSION_COLUMN[dim]} AS k,
+          ${sign} * count(*), ${sign} * sum(CASE WHEN result = 'failed' THEN 1 ELSE 0 END),
+          ${sign} * sum(steps), ${sign} * sum(cached_steps), ${sign} * sum(saved_ms),
+          ${sign} * sum(finished_ms - started_ms), ${sign} * sum(bytes_deduplicated),
+          ${sign} * sum(bytes_uploaded)
+        FROM builds WHERE id IN (${select}) AND result != 'running'
+        GROUP BY ${all ? '' : 'project, '}h, k
+        ORDER BY ${all ? '' : 'project, '}h, k
+        ON CONFLICT (dim, all_projects, project, hour, key) DO UPDATE SET ${upsertSet('build_hours', COUNTERS)}`,
+        params,
+      );
+    }
+  }
+  for (const [table, col, expr] of [
+    ['miss_hours', 'hour', HOUR_OF],
+    ['miss_days', 'day', DAY_OF],
+  ] as const) {
+    await sql.run(
+      `
+      INSERT INTO ${table} (${col}, project, instr, kind, misses, cost_ms)
+      SELECT ${expr} AS t, project, instr, coalesce(cause_kind, 'unknown') AS k, ${sign} * count(*),
+        ${sign} * sum(duration_ms)
+      FROM steps WHERE build IN (${select}) AND cached = 0 AND cascade = 0
+      GROUP BY t, project, instr, k
+      ORDER BY t, project, instr, k
+      ON CONFLICT (${col}, project, instr, kind) DO UPDATE SET ${upsertSet(table, ['misses', 'cost_ms'])}`,
+      params,
+    );
+  }
 }
 
-/** The roll-up writer over a database already at a schema that has the roll-up tables. */
-export function createRollups(db: Db): Rollups {
-  const cache = new Map<string, Database.Statement>();
-  const stmt = (sql: string) => {
-    let s = cache.get(sql);
-    if (!s) {
-      s = db.prepare(sql);
-      cache.set(sql, s);
-    }
-    return s;
-  };
-  const upsertSet = (cols: readonly string[]) =>
-    `ON CONFLICT DO UPDATE SET ${cols.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+/** Deletes the roll-up rows a removal left at zero. */
+export async function dropEmptyRollups(sql: Sql): Promise<void> {
+  await sql.run('DELETE FROM build_hours WHERE builds = 0');
+  await sql.run('DELETE FROM miss_hours WHERE misses = 0');
+  await sql.run('DELETE FROM miss_days WHERE misses = 0');
+}
 
-  function apply(sql: string, params: readonly unknown[], sign: 1 | -1): void {
-    for (const dim of DIMENSIONS) {
-      for (const all of [1, 0]) {
-        stmt(`
-          INSERT INTO build_hours (dim, all_projects, project, hour, key, ${COUNTERS.join(', ')})
-          SELECT '${dim}', ${all}, ${all ? "''" : 'project'}, ${HOUR_OF} AS h, ${dim} AS k,
-            @sign * count(*), @sign * sum(result = 'failed'), @sign * sum(steps), @sign * sum(cached_steps),
-            @sign * sum(saved_ms), @sign * sum(finished_ms - started_ms), @sign * sum(bytes_deduplicated),
-            @sign * sum(bytes_uploaded)
-          FROM builds WHERE id IN (${sql}) AND result != 'running'
-          GROUP BY ${all ? '' : 'project, '}h, k
-          ${upsertSet(COUNTERS)}`).run({ sign }, ...params);
-      }
-    }
-    for (const [table, col, expr] of [
-      ['miss_hours', 'hour', HOUR_OF],
-      ['miss_days', 'day', DAY_OF],
-    ] as const) {
-      stmt(`
-        INSERT INTO ${table} (${col}, project, instr, kind, misses, cost_ms)
-        SELECT ${expr} AS t, project, instr, coalesce(cause_kind, 'unknown') AS k, @sign * count(*), @sign * sum(duration_ms)
-        FROM steps WHERE build IN (${sql}) AND cached = 0 AND cascade = 0
-        GROUP BY t, project, instr, k
-        ${upsertSet(['misses', 'cost_ms'])}`).run({ sign }, ...params);
-    }
-  }
+/** Empties the roll-ups and fills them again from every raw row (inside the caller's transaction). */
+export async function rebuildRollups(sql: Sql): Promise<void> {
+  await sql.exec('DELETE FROM build_hours; DELETE FROM miss_hours; DELETE FROM miss_days;');
+  await applyRollups(sql, 'SELECT id FROM builds', [], 1);
+}
 
-  function dropEmpty(): void {
-    stmt('DELETE FROM build_hours WHERE builds = 0').run();
-    stmt('DELETE FROM miss_hours WHERE misses = 0').run();
-    stmt('DELETE FROM miss_days WHERE misses = 0').run();
-  }
-
-  return {
-    apply,
-    dropEmpty,
-    rebuild() {
-      db.exec('DELETE FROM build_hours; DELETE FROM miss_hours; DELETE FROM miss_days;');
-      apply('SELECT id FROM builds', [], 1);
-    },
-    agree() {
-      const raw = stmt(`
-        SELECT (SELECT count(*) FROM builds) - (SELECT count(*) FROM builds WHERE result = 'running')`)
-        .pluck()
-        .get() as number;
-      const rolled = stmt(
-        "SELECT coalesce(sum(builds), 0) FROM build_hours WHERE dim = 'platform' AND all_projects = 1",
-      )
-        .pluck()
-        .get() as number;
-      return raw === rolled;
-    },
-  };
+/** True when the roll-ups count as many finished builds as the raw rows (one statement: one snapshot). */
+export async function rollupsAgree(sql: Sql): Promise<boolean> {
+  const r = await sql.get<{ raw: number; rolled: number }>(`
+    SELECT (SELECT count(*) FROM builds WHERE result != 'running') AS raw,
+      (SELECT coalesce(sum(builds), 0) FROM build_hours WHERE dim = 'platform' AND all_projects = 1) AS rolled`);
+  return r?.raw === r?.rolled;
 }
 
 /** A range of whole hours [from, to) and one of ms [from, to), both half-open. */

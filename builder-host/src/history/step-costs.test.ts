@@ -36,8 +36,8 @@ const file = (path: string, content: string): ContextEntry => ({
 type Files = Record<string, string>;
 
 /** A recorded history of one project's builds, driven through the recorder as the builder does. */
-function recordedHistory() {
-  const history = openHistory(':memory:');
+async function recordedHistory() {
+  const history = await openHistory(':memory:');
   const snapshots = new Map<string, ContextEntry[]>();
   let clock = 1_700_000_000_000;
   let n = 0;
@@ -57,7 +57,7 @@ function recordedHistory() {
     const project = opts.project ?? 'web';
     const platform = opts.platform ?? 'linux/amd64';
     const dockerfilePath = opts.path ?? 'Dockerfile';
-    const prev = history.previousBuild(project, platform, dockerfilePath, '');
+    const prev = await history.previousBuild(project, platform, dockerfilePath, '');
     const prevEntries = prev ? snapshots.get(prev.snapshotId) : undefined;
     const same =
       prevEntries !== undefined &&
@@ -116,7 +116,7 @@ function recordedHistory() {
     });
     for (const v of vertices) await rec.vertex(v);
     await rec.flush();
-    rec.finish('ok');
+    await rec.finish('ok');
   };
   return { history, build };
 }
@@ -132,7 +132,7 @@ const BASE: Files = {
  * rebuild of nothing, and a source edit too large for the recorded diff (more than 200 paths).
  */
 async function scripted(): Promise<History> {
-  const { history, build } = recordedHistory();
+  const { history, build } = await recordedHistory();
   let files = { ...BASE };
   const edit = async (change: Files, installMs: number) => {
     files = { ...files, ...change };
@@ -152,7 +152,7 @@ async function scripted(): Promise<History> {
 
 test('the costs of a COPY . . then RUN npm ci line, from recorded builds', async () => {
   const history = await scripted();
-  const res = history.stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '' });
+  const res = await history.stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '' });
   assert.equal(res.builds, 8);
   assert.equal(res.last, 50);
   assert.equal(res.moreSteps, 0);
@@ -201,12 +201,12 @@ test('the costs of a COPY . . then RUN npm ci line, from recorded builds', async
     'RUN npm run build',
     'COPY . .',
   ]);
-  history.close();
+  await history.close();
 });
 
 test('last N reads the newest builds only, and is bounded', async () => {
   const history = await scripted();
-  const res = history.stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '', last: 3 });
+  const res = await history.stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '', last: 3 });
   assert.equal(res.builds, 3);
   const ci = res.steps.find((s) => s.instr === 'RUN npm ci');
   // Builds 6, 7 and 8: a manifest edit, a capped diff, a source edit.
@@ -224,11 +224,11 @@ test('last N reads the newest builds only, and is bounded', async () => {
   assert.equal(boundedLast(7), 7);
   assert.equal(boundedLast(1e9), 500);
   assert.equal(boundedLast(-3), 50);
-  history.close();
+  await history.close();
 });
 
 test("another project, Dockerfile path or platform shares none of the line's builds", async () => {
-  const { history, build } = recordedHistory();
+  const { history, build } = await recordedHistory();
   await build(BASE, { installMs: 5000, fresh: true });
   await build({ ...BASE, 'src/app.js': 'v2' }, { installMs: 6000 });
   await build(BASE, { installMs: 7000, fresh: true, project: 'other' });
@@ -236,22 +236,22 @@ test("another project, Dockerfile path or platform shares none of the line's bui
   await build(BASE, { installMs: 7000, fresh: true, platform: 'linux/arm64' });
   const ask = (over: { project?: string; dockerfilePath?: string; platform?: string }) =>
     history.stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '', ...over });
-  assert.equal(ask({}).builds, 3, 'every platform of the line');
-  assert.equal(ask({ platform: 'linux/amd64' }).builds, 2);
-  assert.equal(ask({ platform: 'linux/arm64' }).builds, 1);
-  assert.equal(ask({ project: 'other' }).builds, 1);
-  assert.equal(ask({ project: 'nobody' }).builds, 0);
-  assert.deepEqual(ask({ project: 'nobody' }).steps, []);
-  assert.equal(ask({ dockerfilePath: 'api/Dockerfile' }).builds, 1);
-  const own = ask({ platform: 'linux/amd64' }).steps.find((s) => s.instr === 'RUN npm ci');
+  assert.equal((await ask({})).builds, 3, 'every platform of the line');
+  assert.equal((await ask({ platform: 'linux/amd64' })).builds, 2);
+  assert.equal((await ask({ platform: 'linux/arm64' })).builds, 1);
+  assert.equal((await ask({ project: 'other' })).builds, 1);
+  assert.equal((await ask({ project: 'nobody' })).builds, 0);
+  assert.deepEqual((await ask({ project: 'nobody' })).steps, []);
+  assert.equal((await ask({ dockerfilePath: 'api/Dockerfile' })).builds, 1);
+  const own = (await ask({ platform: 'linux/amd64' })).steps.find((s) => s.instr === 'RUN npm ci');
   assert.equal(own?.costMs, 11_000, "the other lines' installs are not counted");
-  history.close();
+  await history.close();
 });
 
 test('an instruction too long for the answer is cut', async () => {
-  const { history } = recordedHistory();
+  const { history } = await recordedHistory();
   const long = `RUN echo ${'x'.repeat(5000)}`;
-  const { id } = history.recordBuildStart({
+  const { id } = await history.recordBuildStart({
     buildId: 'b1',
     project: 'web',
     user: 'ann',
@@ -268,20 +268,21 @@ test('an instruction too long for the answer is cut', async () => {
     bytesUploaded: 0,
     bytesDeduplicated: 0,
   });
-  history.recordBuildFinish({
+  await history.recordBuildFinish({
     id,
     finishedMs: 2,
     result: 'ok',
     steps: [{ digest: 'd', name: `[2/2] ${long}`, cached: false, durationMs: 5, bytes: 0 }],
   });
-  const [step] = history.stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '' }).steps;
+  const [step] = (await history.stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '' }))
+    .steps;
   assert.equal(step?.instr.length, STEP_COSTS_MAX_INSTR);
   assert.ok(step?.instr.endsWith('…'));
-  history.close();
+  await history.close();
 });
 
-test('a cascaded miss is charged to the root its cause names, not the nearest miss before it', () => {
-  const history = openHistory(':memory:');
+test('a cascaded miss is charged to the root its cause names, not the nearest miss before it', async () => {
+  const history = await openHistory(':memory:');
   const cause = (kind: string, text: string) => ({
     kind,
     paths: [],
@@ -291,8 +292,8 @@ test('a cascaded miss is charged to the root its cause names, not the nearest mi
     digest: '',
     text,
   });
-  const record = (buildId: string, installText: string) => {
-    const { id } = history.recordBuildStart({
+  const record = async (buildId: string, installText: string) => {
+    const { id } = await history.recordBuildStart({
       buildId,
       project: 'web',
       user: 'ann',
@@ -309,7 +310,7 @@ test('a cascaded miss is charged to the root its cause names, not the nearest mi
       bytesUploaded: 0,
       bytesDeduplicated: 0,
     });
-    history.recordBuildFinish({
+    await history.recordBuildFinish({
       id,
       finishedMs: 2,
       result: 'ok',
@@ -343,12 +344,12 @@ test('a cascaded miss is charged to the root its cause names, not the nearest mi
       ],
     });
   };
-  record('b1', 'follows from RUN apt-get install -y git: build arg V changed');
+  await record('b1', 'follows from RUN apt-get install -y git: build arg V changed');
   // A text that names no step (older records) with two roots before it: not guessed.
-  record('b2', 'after an earlier step: build arg V changed');
-  const ci = history
-    .stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '' })
-    .steps.find((s) => s.instr === 'RUN npm ci');
+  await record('b2', 'after an earlier step: build arg V changed');
+  const ci = (
+    await history.stepCosts({ project: 'web', dockerfilePath: 'Dockerfile', target: '' })
+  ).steps.find((s) => s.instr === 'RUN npm ci');
   assert.deepEqual(
     ci?.causedBy.map((c) => [c.root, c.count, c.costMs, c.installReuse]),
     [
@@ -356,5 +357,5 @@ test('a cascaded miss is charged to the root its cause names, not the nearest mi
       ['RUN apt-get install -y git', 1, 5000, null],
     ],
   );
-  history.close();
+  await history.close();
 });

@@ -4,9 +4,9 @@
  * install right after a whole-context copy, in how many builds the copy's changes left the
  * install's manifests alone (the install would have been reused had it run on those alone).
  */
-import type Database from 'better-sqlite3';
 import type { StepCostsResponse__Output } from '../../../src/protocol/generated/depot/builder/v1/StepCostsResponse.js';
 import { cascadePrefix } from './explain.js';
+import type { Sql } from './sql.js';
 import { copiesWholeContext, installer, positionOf } from './suggest.js';
 import type { SnapshotDiff } from './types.js';
 
@@ -76,25 +76,28 @@ interface StepAgg {
   roots: Map<string, RootAgg>;
 }
 
-/** Reads the answer from the history database (`stmt` prepares, and may cache, one statement). */
-export function readStepCosts(stmt: (sql: string) => Database.Statement, q: StepCostsQuery): StepCostsResult {
+/** Reads the answer from the history database. */
+export async function readStepCosts(sql: Sql, q: StepCostsQuery): Promise<StepCostsResult> {
   const last = boundedLast(q.last);
   const platform = q.platform ? 'AND platform = ?' : '';
-  const builds = stmt(`
+  const builds = await sql.all<BuildRow>(
+    `
     SELECT id, snapshot_diff FROM builds
     WHERE project = ? ${platform} AND dockerfile_path = ? AND target = ? AND result != 'running'
-    ORDER BY started_ms DESC, id DESC LIMIT ?`).all(
-    q.project,
-    ...(q.platform ? [q.platform] : []),
-    q.dockerfilePath,
-    q.target,
-    last,
-  ) as BuildRow[];
-  const steps = stmt(`
+    ORDER BY started_ms DESC, id DESC LIMIT ?`,
+    [q.project, ...(q.platform ? [q.platform] : []), q.dockerfilePath, q.target, last],
+  );
+  // The ids travel as one JSON array: one statement whatever their number.
+  const ids =
+    sql.dialect === 'sqlite'
+      ? 'SELECT value FROM json_each(?)'
+      : 'SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))';
+  const steps = await sql.all<StepRow>(
+    `
     SELECT build, idx, name, instr, cached, duration_ms, cause_kind, cause, cascade FROM steps
-    WHERE build IN (SELECT value FROM json_each(?)) ORDER BY build, idx`).all(
-    JSON.stringify(builds.map((b) => b.id)),
-  ) as StepRow[];
+    WHERE build IN (${ids}) ORDER BY build, idx`,
+    [JSON.stringify(builds.map((b) => b.id))],
+  );
 
   const byBuild = new Map<number, StepRow[]>();
   for (const s of steps) {

@@ -391,7 +391,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
               if (v.name !== '')
                 await sendVertex({ ...v, cached: true, startedMs: now, completedMs: now, error: '' });
             const pushed = await pushAfterBuild(hit.imageId, req.tags);
-            recording?.finish(pushed.ok ? 'ok' : 'failed');
+            await recording?.finish(pushed.ok ? 'ok' : 'failed');
             send({
               result: {
                 ...pushed,
@@ -564,7 +564,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
           }
           for (const explained of (await recording?.flush()) ?? []) send({ explained });
           // A build the client repeats with the whole context is not a failure of the project's.
-          recording?.finish(
+          // Recorded before the client has its result: a Stats call right after the build counts it.
+          await recording?.finish(
             outcome.ok
               ? 'ok'
               : outcome.errorCode === 'cancelled' || outcome.errorCode === CONTEXT_INCOMPLETE
@@ -614,9 +615,10 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         logCall('Build', caller, started, err);
         if (!ac.signal.aborted) call.emit('error', toStatus(err));
       })
-      .finally(() => {
-        // A build that ended without a result (cancelled, engine lost, builder stopped) is recorded too.
-        recording?.finish(ac.signal.aborted ? 'cancelled' : 'failed');
+      .finally(async () => {
+        // A build that ended without a result (cancelled, engine lost, builder stopped) is recorded
+        // too, before the handler settles (the server's close waits for that).
+        await recording?.finish(ac.signal.aborted ? 'cancelled' : 'failed');
         activeBuilds.delete(ac);
         releaseSlot();
         endResultUse();

@@ -66,6 +66,7 @@ export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
           engineVersion: info.version,
           imageStore: info.imageStore,
           projects: opts.projects ?? [],
+          historyId: deps.history?.id ?? '',
         });
         logCall('Hello', caller, started);
       })

@@ -73,7 +73,13 @@ export function createHistoryHandlers(
         }
         callback(
           null,
-          history.stepCosts({ project, dockerfilePath, target, platform: wanted, last: boundedLast(last) }),
+          await history.stepCosts({
+            project,
+            dockerfilePath,
+            target,
+            platform: wanted,
+            last: boundedLast(last),
+          }),
         );
         logCall('StepCosts', caller, started);
       })().catch((err) => {

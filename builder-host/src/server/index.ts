@@ -86,6 +86,8 @@ export function createBuilderServer(opts: BuilderServerOptions): {
     logCall: createCallLogger(logger),
   };
   const { activeBuilds } = deps;
+  // A history shared by a fleet: the builds the other builders record reach this one's watchers.
+  const unfollow = opts.history?.follow((summary) => deps.feed.publish(summary));
   const handlers: BuilderHandlers = {
     Hello: createHelloHandler(deps),
     Sync: createSyncHandler(deps),
@@ -147,6 +149,7 @@ export function createBuilderServer(opts: BuilderServerOptions): {
         Promise.allSettled(handlers),
         new Promise((r) => setTimeout(r, BUILD_DRAIN_MS).unref()),
       ]);
+      unfollow?.();
       await new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());
         setTimeout(() => {

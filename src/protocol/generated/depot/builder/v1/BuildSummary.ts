@@ -19,6 +19,11 @@ export interface BuildSummary {
   'steps'?: (number);
   'cachedSteps'?: (number);
   'savedMs'?: (number | string | Long);
+  /**
+   * The id of the builder that ran it (Hello's builder_id): with a history shared by a fleet,
+   * Stats and WatchBuilds of any builder list the builds of all. '' from older builders.
+   */
+  'builder'?: (string);
 }
 
 export interface BuildSummary__Output {
@@ -38,4 +43,9 @@ export interface BuildSummary__Output {
   'steps': (number);
   'cachedSteps': (number);
   'savedMs': (number);
+  /**
+   * The id of the builder that ran it (Hello's builder_id): with a history shared by a fleet,
+   * Stats and WatchBuilds of any builder list the builds of all. '' from older builders.
+   */
+  'builder': (string);
 }

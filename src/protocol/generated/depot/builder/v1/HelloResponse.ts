@@ -21,6 +21,11 @@ export interface HelloResponse {
    * The projects this builder serves (serve --projects); empty: every project.
    */
   'projects'?: (string)[];
+  /**
+   * The build history this builder records into and answers Stats and WatchBuilds from: the id of
+   * a history shared by a fleet (the same on every builder of it), or '' for the builder's own.
+   */
+  'historyId'?: (string);
 }
 
 export interface HelloResponse__Output {
@@ -43,4 +48,9 @@ export interface HelloResponse__Output {
    * The projects this builder serves (serve --projects); empty: every project.
    */
   'projects': (string)[];
+  /**
+   * The build history this builder records into and answers Stats and WatchBuilds from: the id of
+   * a history shared by a fleet (the same on every builder of it), or '' for the builder's own.
+   */
+  'historyId': (string);
 }

@@ -86,6 +86,11 @@ export type BuildEvent =
    * reused it (`depot build --smart-cache`). Comes after the step's vertex.
    */
   | { type: 'step/reused'; timeMs: number; vertex: string; text: string }
+  /**
+   * What a step the cache answered would have run cold: its last uncached run in the project's
+   * history (ms). Comes after the step's vertex; only when the history knows one.
+   */
+  | { type: 'step/saved'; timeMs: number; vertex: string; coldMs: number }
   | {
       type: 'build/finished';
       timeMs: number;

@@ -55,6 +55,8 @@ export interface StepState {
   cause: StepCauseInfo | null;
   /** a cached step the smart cache's reordering reused, and how; null otherwise */
   reused: string | null;
+  /** what the cached step would have run cold (its last uncached run, from the history); 0 unknown */
+  coldMs: number;
 }
 
 /** Context sync as reported by the client. */
@@ -369,6 +371,10 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
       const step = findStep(s, event.vertex);
       return step ? replaceStep(s, { ...step, reused: event.text }) : s;
     }
+    case 'step/saved': {
+      const step = findStep(s, event.vertex);
+      return step && event.coldMs > 0 ? replaceStep(s, { ...step, coldMs: event.coldMs }) : s;
+    }
     case 'build/finished':
       return {
         ...s,
@@ -442,6 +448,7 @@ function upsertVertex(state: BuildState, v: VertexInfo): BuildState {
       bytesTotal: 0,
       cause: state.pendingCauses[v.digest] ?? null,
       reused: null,
+      coldMs: 0,
     };
     let pendingCauses = state.pendingCauses;
     if (step.cause) {

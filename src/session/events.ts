@@ -35,6 +35,8 @@ export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
       },
     };
   }
+  if (ev.saved)
+    return { type: 'step/saved', timeMs, vertex: ev.saved.vertex, coldMs: Number(ev.saved.coldMs) };
   if (ev.result)
     return {
       type: 'build/finished',

@@ -13,8 +13,6 @@ export interface WaterfallProps {
   maxRows?: number;
   /** the view is closing: nothing spins */
   final?: boolean;
-  /** cold durations of steps by digest (their last uncached run), for the time saved */
-  coldMs?: ReadonlyMap<string, number>;
   /** no colours: the critical path is marked with `*` instead (NO_COLOR) */
   mono?: boolean;
 }
@@ -59,7 +57,6 @@ export function Waterfall({
   nowMs = state.nowMs,
   maxRows,
   final = false,
-  coldMs,
   mono = false,
 }: WaterfallProps) {
   const frame = useSpinner(!final && state.result === null);
@@ -79,7 +76,7 @@ export function Waterfall({
       <Text dimColor wrap="truncate-end">
         {layout.axis}
       </Text>
-      <Text wrap="truncate-end">{waterfallSummary(state, layout, coldMs)}</Text>
+      <Text wrap="truncate-end">{waterfallSummary(state, layout)}</Text>
     </Box>
   );
 }

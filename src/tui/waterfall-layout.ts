@@ -171,26 +171,26 @@ export function waterfallWindow(rows: readonly WaterfallRow[], maxRows: number):
 }
 
 /**
- * `took 12.3s · critical path 9.8s (4 steps)`, and with the cold durations of the steps the cache
- * answered (their last uncached run, from the builder's history): `· cold ~41.0s · saved ~28.7s`.
+ * `took 12.3s · critical path 9.8s (4 steps)`, and once the builder told the cold durations of the
+ * steps the cache answered (their last uncached run, from its history): `· cold ~41.0s · saved ~28.7s`.
  * Cold is this build's span plus what the cached steps would have run; parallel steps would have
  * overlapped, so it is an upper bound the builder's own history keeps honest.
  */
-export function waterfallSummary(
-  state: BuildState,
-  layout: WaterfallLayout,
-  coldMs?: ReadonlyMap<string, number>,
-): string {
+export function waterfallSummary(state: BuildState, layout: WaterfallLayout): string {
   const running = state.result === null;
   const parts = [`${running ? 'running' : 'took'} ${formatDuration(layout.spanMs)}`];
   const ran = layout.rows.filter((r) => r.critical && r.phase !== 'cached').length;
   if (ran > 0)
     parts.push(`critical path ${formatDuration(layout.criticalMs)} (${ran} step${ran === 1 ? '' : 's'})`);
-  if (coldMs && coldMs.size > 0) {
-    let saved = 0;
-    for (const s of state.steps) if (s.cached) saved += coldMs.get(s.digest) ?? 0;
-    if (saved > 0)
-      parts.push(`cold ~${formatDuration(layout.spanMs + saved)}`, `saved ~${formatDuration(saved)}`);
-  }
+  const saved = savedMs(state);
+  if (saved > 0)
+    parts.push(`cold ~${formatDuration(layout.spanMs + saved)}`, `saved ~${formatDuration(saved)}`);
   return parts.join(' · ');
+}
+
+/** What the cache saved this build so far: the cold durations of the steps it answered. */
+export function savedMs(state: BuildState): number {
+  let saved = 0;
+  for (const s of state.steps) if (s.cached) saved += s.coldMs;
+  return saved;
 }

@@ -89,10 +89,15 @@ test('bars are placed on one time axis: parallel steps overlap, later steps star
   );
   assert.equal(w.criticalMs, 4000 + 150);
   assert.equal(waterfallSummary(s, w), 'took 4.4s · critical path 4.2s (2 steps)');
+  // The builder tells what the cached FROM would have run cold.
+  const told = reduceBuild(s, { type: 'step/saved', timeMs: T + 4400, vertex: 'base', coldMs: 2500 });
   assert.equal(
-    waterfallSummary(s, w, new Map([['base', 2500]])),
+    waterfallSummary(told, layoutWaterfall(told, 100)),
     'took 4.4s · critical path 4.2s (2 steps) · cold ~6.9s · saved ~2.5s',
   );
+  // A cold duration of a step that ran is no saving.
+  const ran = reduceBuild(s, { type: 'step/saved', timeMs: T + 4400, vertex: 'deps', coldMs: 9000 });
+  assert.equal(waterfallSummary(ran, layoutWaterfall(ran, 100)), 'took 4.4s · critical path 4.2s (2 steps)');
 });
 
 test('a running bar grows with the clock', () => {

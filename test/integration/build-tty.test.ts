@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   type BuilderProcess,
   buildOn,
+  depot,
   NO_TMUX,
   skipReason,
   startBuilder,
@@ -72,5 +73,45 @@ describe('depot build in a real terminal', { skip }, () => {
     assert.match(done, /^took \d+\.\ds · critical path \d+\.\ds \(\d+ steps?\)/m);
     assert.match(done, /RUN sleep 5 .*│ *█+ *│ +\d+\.\ds/);
     for (const line of done.split('\n')) assert.ok(line.length <= 100, line);
+  });
+
+  test('a rebuild is told, step by step, what the cache saved (step/saved from the project history)', async () => {
+    const project = `saved-${process.pid}`;
+    const ctx = tempDir('saved');
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      `FROM busybox\nRUN sleep 2 && echo ${Date.now()} > /t\nCOPY f.txt /f\n`,
+    );
+    writeFileSync(join(ctx, 'f.txt'), 'one\n');
+    const build = async () => {
+      const r = await depot([...buildOn(builder.url, builder.token(project), project, 'json'), ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              type: string;
+              vertex?: string | { digest: string; name: string };
+              coldMs?: number;
+            },
+        );
+    };
+    const cold = await build();
+    assert.equal(cold.filter((e) => e.type === 'step/saved').length, 0, 'a first build saves nothing');
+    writeFileSync(join(ctx, 'f.txt'), 'two\n');
+    const again = await build();
+    const run = again.find(
+      (e) => e.type === 'vertex/updated' && typeof e.vertex === 'object' && /RUN sleep 2/.test(e.vertex.name),
+    )?.vertex as { digest: string };
+    const saved = again.find((e) => e.type === 'step/saved' && e.vertex === run.digest);
+    assert.ok(saved, 'the cached RUN is told its cold duration');
+    assert.ok((saved.coldMs ?? 0) >= 2000 && (saved.coldMs ?? 0) < 60_000, `coldMs ${saved.coldMs}`);
+    // Another project building the very same steps (the engine's cache answers them) is told nothing of it.
+    const other = `saved-other-${process.pid}`;
+    const r = await depot([...buildOn(builder.url, builder.token(other), other, 'json'), ctx]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /"step\/saved"/);
   });
 });

@@ -284,8 +284,8 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
 
   async function timeSaved(sql: Sql, step: { project: string; digest: string; name: string }) {
     const last = await sql.get<{ ms: number }>(
-      'SELECT duration_ms AS ms FROM steps WHERE digest = ? AND cached = 0 ORDER BY build DESC LIMIT 1',
-      [step.digest],
+      'SELECT duration_ms AS ms FROM steps WHERE digest = ? AND project = ? AND cached = 0 ORDER BY build DESC LIMIT 1',
+      [step.digest, step.project],
     );
     if (last !== undefined) return last.ms;
     const runs = await sql.all<{ ms: number }>(

@@ -113,3 +113,32 @@ test('misses that only follow a missed step say so, are no busters, and evicted 
   assert.match(gone.get('test') ?? '', /^evicted: /);
   await history.close();
 });
+
+test('a cached step is told its cold duration once, from this project’s own runs only', async () => {
+  const history = await openHistory(':memory:');
+  const record = async (project: string, cached: Record<string, boolean>, took = 1) => {
+    const rec = await beginRecording(
+      { history, explainer, feed: createBuildFeed(), snapshotEntries: async () => [] },
+      { ...input(`${project}-${Math.random()}`, []), project },
+    );
+    const cold = new Map<string, number>();
+    for (const v of graph(cached)) {
+      const timed = v.cached ? v : { ...v, startedMs: 1000, completedMs: 1000 + took };
+      await rec.vertex(timed);
+      const ms = await rec.coldMs(timed);
+      if (ms) cold.set(v.digest.slice(7), ms);
+      // BuildKit may report a cached vertex twice: told once.
+      assert.equal(await rec.coldMs(timed), 0);
+    }
+    await rec.finish('ok');
+    return cold;
+  };
+  // First build: nothing cached, nothing to tell.
+  assert.deepEqual([...(await record('web', {}, 3000)).keys()], []);
+  // Rebuild with everything up to the COPY cached: each is told what it ran the first time.
+  const told = await record('web', { from: true, workdir: true, copy: true });
+  assert.deepEqual(Object.fromEntries(told), { from: 3000, workdir: 3000, copy: 3000 });
+  // Another project's identical steps (the same digests) learn nothing of web's runs.
+  assert.deepEqual([...(await record('api', { from: true, workdir: true, copy: true })).keys()], []);
+  await history.close();
+});

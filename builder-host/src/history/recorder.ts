@@ -49,6 +49,11 @@ export interface BuildRecording {
   vertex(v: RecordedVertex): Promise<Explained[]>;
   /** Causes still held back; call before sending the result. */
   flush(): Promise<Explained[]>;
+  /**
+   * What a Dockerfile step the cache answered would have run cold (ms, from this project's
+   * history), once per step as it completes cached; 0 when unknown or not such a step.
+   */
+  coldMs(v: RecordedVertex): Promise<number>;
   /** Notes progress bytes of a vertex's sub-task. */
   status(s: { vertex: string; id: string; current: number }): void;
   /** Records the end of the build once (later calls are ignored); never rejects. */
@@ -73,6 +78,7 @@ interface SeenVertex extends RecordedVertex {
 const NOOP: BuildRecording = {
   vertex: async () => [],
   flush: async () => [],
+  coldMs: async () => 0,
   status() {},
   async finish() {},
 };
@@ -111,6 +117,8 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
     return NOOP;
   }
   const seen = new Map<string, SeenVertex>();
+  // Cached steps whose cold duration was looked up (BuildKit may report a vertex cached twice).
+  const coldAsked = new Set<string>();
   // Inputs of the vertices that are no Dockerfile step, so a cascade is followed through them.
   const otherInputs = new Map<string, readonly string[]>();
   let finished = false;
@@ -211,6 +219,17 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
 
     flush() {
       return release();
+    },
+
+    async coldMs(v) {
+      if (!v.cached || coldAsked.has(v.digest) || !isDockerfileStep(v.name)) return 0;
+      coldAsked.add(v.digest);
+      try {
+        return await deps.history.timeSaved({ project: input.project, digest: v.digest, name: v.name });
+      } catch (err) {
+        deps.onError?.(err);
+        return 0;
+      }
     },
 
     status(st) {

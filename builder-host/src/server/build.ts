@@ -137,6 +137,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
     const sendVertex = async (v: Parameters<BuildRecording['vertex']>[0] & { inputs: string[] }) => {
       send({ vertex: v });
       for (const explained of (await recording?.vertex(v)) ?? []) send({ explained });
+      const coldMs = (await recording?.coldMs(v)) ?? 0;
+      if (coldMs > 0) send({ saved: { vertex: v.digest, coldMs } });
     };
     let releaseSlot = () => {};
     let endResultUse = () => {};

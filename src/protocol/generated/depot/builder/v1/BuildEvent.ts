@@ -6,6 +6,7 @@ import type { VertexLog as _depot_builder_v1_VertexLog, VertexLog__Output as _de
 import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output as _depot_builder_v1_BuildResult__Output } from '../../../depot/builder/v1/BuildResult.js';
 import type { StepExplained as _depot_builder_v1_StepExplained, StepExplained__Output as _depot_builder_v1_StepExplained__Output } from '../../../depot/builder/v1/StepExplained.js';
 import type { OutputEvent as _depot_builder_v1_OutputEvent, OutputEvent__Output as _depot_builder_v1_OutputEvent__Output } from '../../../depot/builder/v1/OutputEvent.js';
+import type { StepSaved as _depot_builder_v1_StepSaved, StepSaved__Output as _depot_builder_v1_StepSaved__Output } from '../../../depot/builder/v1/StepSaved.js';
 
 export interface BuildEvent {
   'vertex'?: (_depot_builder_v1_Vertex | null);
@@ -28,7 +29,11 @@ export interface BuildEvent {
    * The build's output (BuildRequest.output).
    */
   'output'?: (_depot_builder_v1_OutputEvent | null);
-  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output";
+  /**
+   * What a step the cache answered would have run cold, sent once it is known.
+   */
+  'saved'?: (_depot_builder_v1_StepSaved | null);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output"|"saved";
 }
 
 export interface BuildEvent__Output {
@@ -52,5 +57,9 @@ export interface BuildEvent__Output {
    * The build's output (BuildRequest.output).
    */
   'output'?: (_depot_builder_v1_OutputEvent__Output | null);
-  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output";
+  /**
+   * What a step the cache answered would have run cold, sent once it is known.
+   */
+  'saved'?: (_depot_builder_v1_StepSaved__Output | null);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output"|"saved";
 }

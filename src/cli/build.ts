@@ -185,6 +185,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     const platform = target.platform || normalizeOrKeep(hello.platforms[0] ?? '');
     const buildId = randomUUID();
     emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
+    emit({ type: 'build/defined', timeMs: Date.now(), dockerfile, target: opts.target ?? '' });
     started = true;
 
     let imageId = '';

@@ -288,6 +288,7 @@ export async function runMultiPlatformBuild(
         platform: target.platform,
         buildId,
       });
+      emit({ type: 'build/defined', timeMs: Date.now(), dockerfile, target: opts.target ?? '' });
       // Each platform's image is pushed under the final tag itself (the engine API pushes tags, not
       // digests), and the index is pushed under it last: the index is what the tag names in the
       // end, the children stay reachable by digest, and no per-platform tag is left in the registry.

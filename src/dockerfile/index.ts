@@ -15,6 +15,8 @@ export {
   argMovableBelow,
   argPlacements,
   type DfArg,
+  type DfEdge,
+  type DfEdgeKind,
   type DfInstr,
   type DfModel,
   type DfStage,
@@ -24,4 +26,5 @@ export {
   parseDockerfile,
   printedFrom,
   references,
+  stageLabel,
 } from './model.js';

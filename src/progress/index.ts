@@ -1,7 +1,7 @@
 /** Build progress: one BuildEvent stream reduced to BuildState and rendered as plain text or JSON lines. */
 
 /** Cache-miss causes as one line (plain output) or a few words (the layer graph). */
-export { CAUSE_KIND_LABELS, causeText, shortCauseText } from './cause.js';
+export { CAUSE_KIND_LABELS, causeRoot, causeText, isCascade, shortCauseText } from './cause.js';
 export type {
   BuildEvent,
   BuildEventType,
@@ -54,6 +54,7 @@ export {
 } from './plain.js';
 /** The reducer, its state and helpers over it. */
 export {
+  type BuildDefinition,
   type BuildResultState,
   type BuildState,
   type BuildSummary,

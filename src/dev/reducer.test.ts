@@ -18,7 +18,14 @@ test('initial state: connecting, watcher starting, nothing built', () => {
   assert.deepEqual(s.session, { kind: 'connecting', url: 'tcp://b:1' });
   assert.equal(s.watch.status, 'starting');
   assert.equal(s.current, undefined);
-  assert.deepEqual(s.ui, { selectedStep: -1, showLogs: false, showHelp: false, width: 80, height: 24 });
+  assert.deepEqual(s.ui, {
+    selectedStep: -1,
+    showLogs: false,
+    showHelp: false,
+    showInternal: false,
+    width: 80,
+    height: 24,
+  });
 });
 
 test('a build: started → progressed → finished → loaded, with summary counts and bytes', () => {

@@ -24,6 +24,18 @@ export {
 } from './format.js';
 /** `--progress json`: one event per line, and its parser for replaying recorded streams. */
 export { createJsonRenderer, parseEventLines } from './json.js';
+/** The build as the Dockerfile's stages (lanes), BuildKit's own vertices folded, cause roots. */
+export {
+  buildLanes,
+  graphOrder,
+  groupPhase,
+  type InternalGroup,
+  isBuildWideCause,
+  type Lane,
+  type LaneEdge,
+  type LaneEdgeKind,
+  type LaneGraph,
+} from './lanes.js';
 /** Rate-limited progress of long work (hashing, upload, load) with rate and ETA. */
 export {
   createProgressThrottle,

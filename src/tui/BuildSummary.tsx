@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import { type BuildState, formatBytes, formatDuration, shortDigest, summarize } from '../progress/index.js';
 import { progressLineText, workInProgress } from './progress-line.js';
+import { useColor } from './segments.js';
 import { sanitize, truncate } from './text.js';
 
 /** Daemon messages (warnings) listed under the summary; older ones are dropped. */
@@ -36,6 +37,7 @@ export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummary
   const load = state.load;
   const work = workInProgress(state);
   const nothingSent = load !== null && load.finishedMs > 0 && load.bytes === 0 && load.layersSent === 0;
+  const paint = useColor();
   return (
     <Box flexDirection="column" width={width}>
       {state.notes.slice(-MAX_SHOWN_MESSAGES).flatMap((m, i) =>
@@ -47,7 +49,7 @@ export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummary
         )),
       )}
       {work ? (
-        <Text color="cyan" wrap="truncate-end">
+        <Text color={paint('cyan')} wrap="truncate-end">
           {progressLineText(work.label, work.figures, width)}
         </Text>
       ) : null}
@@ -56,7 +58,7 @@ export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummary
       </Text>
       {result?.ok ? (
         <Text wrap="truncate-end">
-          <Text color="green">✔</Text> image {shortDigest(result.imageId)}
+          <Text color={paint('green')}>✔</Text> image {shortDigest(result.imageId)}
           {load && load.tags.length > 0 ? ` (${load.tags.join(', ')})` : ''}
           {load && load.finishedMs === 0 ? ' · loading into the local engine…' : ''}
           {load && load.finishedMs > 0 && !nothingSent
@@ -66,14 +68,14 @@ export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummary
         </Text>
       ) : null}
       {result && !result.ok ? (
-        <Text color="red" wrap="wrap">
+        <Text color={paint('red')} wrap="wrap">
           ✖ {result.error || `build failed${result.errorCode ? ` (${result.errorCode})` : ''}`}
         </Text>
       ) : null}
       {state.messages.slice(-MAX_SHOWN_MESSAGES).flatMap((m, i) =>
         m.text.split('\n').map((text, j) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: messages only ever append
-          <Text key={`${i}.${j}`} color="yellow" wrap="truncate-end">
+          <Text key={`${i}.${j}`} color={paint('yellow')} wrap="truncate-end">
             ! {truncate(sanitize(text), Math.max(0, width - 2))}
           </Text>
         )),

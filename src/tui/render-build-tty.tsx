@@ -2,6 +2,7 @@ import { render } from 'ink';
 import { type BuildEvent, type BuildState, initialBuildState, reduceBuild } from '../progress/index.js';
 import { BuildView } from './BuildView.js';
 import { inkRenderOptions } from './ink-options.js';
+import { ColorMode, noColorRequested } from './segments.js';
 
 /** How often the live view re-renders for its clock alone (durations show tenths of a second). */
 const CLOCK_TICK_MS = 100;
@@ -15,6 +16,8 @@ export interface RenderBuildTtyOptions {
   fps?: number;
   /** local clock, injectable for tests (default Date.now) */
   now?: () => number;
+  /** draw colours (default: unless NO_COLOR is set) */
+  color?: boolean;
 }
 
 /** A live terminal view of one build: feed it events, then close it to restore the terminal. */
@@ -40,13 +43,16 @@ export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   const width = () => Math.max(20, opts.stdout.columns || 80);
+  const color = opts.color ?? !noColorRequested();
   const view = (final: boolean) => (
-    <BuildView
-      state={state}
-      width={width()}
-      nowMs={final ? state.nowMs : state.nowMs + Math.max(0, now() - lastEventAt)}
-      final={final}
-    />
+    <ColorMode color={color}>
+      <BuildView
+        state={state}
+        width={width()}
+        nowMs={final ? state.nowMs : state.nowMs + Math.max(0, now() - lastEventAt)}
+        final={final}
+      />
+    </ColorMode>
   );
   const ink = render(
     view(false),

@@ -27,6 +27,7 @@ export { createJsonRenderer, parseEventLines } from './json.js';
 /** The build as the Dockerfile's stages (lanes), BuildKit's own vertices folded, cause roots. */
 export {
   buildLanes,
+  buildWideCause,
   graphOrder,
   groupPhase,
   type InternalGroup,

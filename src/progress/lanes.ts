@@ -87,11 +87,6 @@ export interface LaneGraph {
   order: StepState[];
   /** cascaded misses by digest: the step whose cause they followed */
   roots: ReadonlyMap<string, StepState>;
-  /**
-   * a cause of the whole build rather than of a step (first build, --no-cache), shown once; the
-   * steps that carry it show none of their own
-   */
-  buildCause: StepCauseInfo | null;
 }
 
 /** Cause kinds that explain every miss of a build at once. */
@@ -100,6 +95,15 @@ const BUILD_WIDE = new Set(['first_build', 'no_cache']);
 /** Whether a step's cause is the build's (first build, --no-cache) rather than its own. */
 export function isBuildWideCause(cause: StepCauseInfo): boolean {
   return BUILD_WIDE.has(cause.kind) && !isCascade(cause);
+}
+
+/**
+ * The cause of the whole build, when its misses have one (first build, --no-cache): summaries say
+ * it once (`⟳ first build`) and the steps that carry it show none of their own.
+ */
+export function buildWideCause(state: BuildState): StepCauseInfo | null {
+  for (const s of state.steps) if (s.cause && isBuildWideCause(s.cause)) return s.cause;
+  return null;
 }
 
 // A build asks for its lanes at every render: the Dockerfile is parsed once per text.
@@ -240,12 +244,10 @@ export function buildLanes(state: BuildState): LaneGraph {
   for (const s of tail) add(s);
 
   const roots = new Map<string, StepState>();
-  let buildCause: StepCauseInfo | null = null;
   for (const s of steps) {
     if (!s.cause) continue;
     const root = causeRoot(state, s);
     if (root) roots.set(s.digest, root);
-    if (!buildCause && isBuildWideCause(s.cause)) buildCause = s.cause;
   }
   return {
     head: internalGroup(head, over),
@@ -253,7 +255,6 @@ export function buildLanes(state: BuildState): LaneGraph {
     lanes: shown,
     order,
     roots,
-    buildCause,
   };
 }
 

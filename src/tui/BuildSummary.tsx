@@ -1,8 +1,9 @@
 import { Box, Text } from 'ink';
 import { type BuildState, formatBytes, formatDuration, shortDigest, summarize } from '../progress/index.js';
+import { buildCauseText } from './lane-layout.js';
 import { progressLineText, workInProgress } from './progress-line.js';
 import { useColor } from './segments.js';
-import { sanitize, truncate } from './text.js';
+import { cellWidth, sanitize, truncate } from './text.js';
 
 /** Daemon messages (warnings) listed under the summary; older ones are dropped. */
 const MAX_SHOWN_MESSAGES = 5;
@@ -15,20 +16,29 @@ export interface BuildSummaryProps {
   nowMs?: number;
 }
 
-/** `steps 9 · cached 6 · 2.1s · synced 1.2kB · loaded 12kB of 5.4MB`. */
-export function summaryText(state: BuildState, nowMs: number = state.nowMs): string {
+/**
+ * `steps 9 · cached 6 · 2.1s · synced 1.2kB · loaded 12kB of 5.4MB`, with `⟳ first build` after
+ * the counts when the build's misses have one cause (see buildCauseText); the image size goes
+ * first when the line is wider than `width`.
+ */
+export function summaryText(
+  state: BuildState,
+  nowMs: number = state.nowMs,
+  width: number = Number.POSITIVE_INFINITY,
+): string {
   const sum = summarize(state);
   const running = state.result === null;
   const duration = running && state.startedMs > 0 ? Math.max(0, nowMs - state.startedMs) : sum.durationMs;
   const parts = [
     running ? `steps ${sum.steps}/${sum.seen}` : `steps ${sum.steps}`,
     sum.reused ? `cached ${sum.cached} (${sum.reused} ↺ smart cache)` : `cached ${sum.cached}`,
+    buildCauseText(state),
     formatDuration(duration),
-  ];
+  ].filter(Boolean);
   if (state.sync?.ackedMs) parts.push(`synced ${formatBytes(sum.bytesSynced)}`);
-  if (state.load?.finishedMs)
-    parts.push(`loaded ${formatBytes(sum.bytesLoaded)} of ${formatBytes(sum.imageSize)}`);
-  return parts.join(' · ');
+  const loaded = state.load?.finishedMs ? `loaded ${formatBytes(sum.bytesLoaded)}` : '';
+  const full = [...parts, ...(loaded ? [`${loaded} of ${formatBytes(sum.imageSize)}`] : [])].join(' · ');
+  return cellWidth(full) <= width || !loaded ? full : [...parts, loaded].join(' · ');
 }
 
 /** Totals line plus the outcome: the short image id and tags, or the error; then daemon warnings. */
@@ -54,7 +64,7 @@ export function BuildSummary({ state, width, nowMs = state.nowMs }: BuildSummary
         </Text>
       ) : null}
       <Text dimColor={result === null} wrap="truncate-end">
-        {truncate(summaryText(state, nowMs), width)}
+        {truncate(summaryText(state, nowMs, width), width)}
       </Text>
       {result?.ok ? (
         <Text wrap="truncate-end">

@@ -150,10 +150,16 @@ test('a one-file edit: the root cause once, on the COPY; every miss after it say
   assert.doesNotMatch(frame, /evicted/);
 });
 
-test('a cold build says "first build" once, for the build, not on every step', () => {
+test('a cold build says "first build" once, in the summary, not on every step', () => {
   const frame = buildFrame(reduceAll(events('cold')), 80);
   assert.equal(frame.match(/first build/g)?.length, 1, frame);
-  assert.match(frame.split('\n')[1] ?? '', /^✔ {7}internal · Dockerfile 652B · .*⟳ first build +1\.0s$/);
+  assert.match(frame, /^steps 12 · cached 1 · ⟳ first build · 10\.8s · synced 687B · loaded 26\.62kB$/m);
+  assert.match(
+    buildFrame(reduceAll(events('cold')), 140),
+    /^steps 12 · cached 1 · ⟳ first build · 10\.8s · synced 687B · loaded 26\.62kB of 1\.984MB$/m,
+  );
+  // The steps that ran show their times, no cause each.
+  for (const l of frame.split('\n').filter((x) => /^● #/.test(x))) assert.match(l, /\d\.\ds$/);
 });
 
 test('a failed step: ✖ on the step and its lane, its output under it, the steps never reached waiting', () => {
@@ -266,4 +272,12 @@ test('NO_COLOR: the same glyphs and words, without a colour (a real terminal ren
   for (const mark of ['✔ #4 ', '● #9 ', '⟳ src/main.txt changed', 'because #9', 'CACHED'])
     assert.ok(text.includes(mark), `${mark} without colours:\n${text}`);
   assert.equal(stripVTControlCharacters(coloured), text);
+});
+
+test('docs/cli.md shows the lane view as the goldens have it (80 and 140 columns, and while running)', () => {
+  const doc = readFileSync(join(HERE, '..', '..', 'docs', 'cli.md'), 'utf8');
+  for (const name of ['build-edit-80', 'build-edit-140', 'build-cold-running-140']) {
+    const shot = readFileSync(join(GOLDENS, `${name}.txt`), 'utf8');
+    assert.ok(doc.includes(`\`\`\`\n${shot}\`\`\``), `docs/cli.md lacks goldens/${name}.txt: copy it over`);
+  }
 });

@@ -26,7 +26,7 @@ import {
   wholeText,
   windowRows,
 } from './dev-format.js';
-import { GLYPH_LEGEND, layoutLanes } from './lane-layout.js';
+import { buildCauseText, GLYPH_LEGEND, layoutLanes } from './lane-layout.js';
 import { progressLineText } from './progress-line.js';
 import { fitSegments, type Segment, segmentsText, segmentsWidth } from './segments.js';
 import { cellWidth, padEnd, sanitize, wrap } from './text.js';
@@ -155,9 +155,12 @@ function buildTotals(cur: CurrentBuild, nowMs: number): string {
   const { steps, cached, seen } = summarize(cur.build);
   const end = cur.record.outcome === 'running' ? graphClock(cur, nowMs) : cur.record.finishedMs;
   const took = formatDuration(Math.max(0, end - cur.record.startedMs));
-  if (cur.record.outcome !== 'running')
-    return `${steps} step${steps === 1 ? '' : 's'} · ${cached} cached · ${took}`;
-  return `steps ${steps}/${seen} · cached ${cached} · ${took}`;
+  const why = buildCauseText(cur.build);
+  const parts =
+    cur.record.outcome !== 'running'
+      ? [`${steps} step${steps === 1 ? '' : 's'}`, `${cached} cached`]
+      : [`steps ${steps}/${seen}`, `cached ${cached}`];
+  return [...parts, ...(why ? [why] : []), took].join(' · ');
 }
 
 /** The sync or load under way with reported progress (the dev screen's progress bar), else null. */

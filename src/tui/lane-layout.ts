@@ -13,6 +13,7 @@
 import {
   type BuildState,
   buildLanes,
+  buildWideCause,
   formatBytes,
   formatDuration,
   type InternalGroup,
@@ -71,7 +72,7 @@ const PHASE_COLOR: Readonly<Record<StepPhase, Segment['color']>> = {
 };
 
 /** `✔ hit · ● ran · ✖ failed …`: what the glyphs mean (the help and the docs show it). */
-export const GLYPH_LEGEND = '✔ cache hit · ● ran (miss) · ⠋ running · ✖ failed · - cancelled · · waiting';
+export const GLYPH_LEGEND = '✔ hit  ● ran (miss)  ⠋ running  ✖ failed  - cancelled  · waiting';
 
 /** What the layout needs besides the state. */
 export interface LaneLayoutOptions {
@@ -445,9 +446,8 @@ function logLines(logs: string[], block: LaneBlock, key: string): LaneLine[] {
 /** BuildKit's own vertices: one folded line, or (unfolded) one row each. */
 function groupLines(ctx: Ctx, group: InternalGroup, block: 'head' | 'tail', width: number): LaneLine[] {
   const o = ctx.o;
-  const buildCause = block === 'head' ? ctx.graph.buildCause : null;
-  if (group.steps.length === 0 && !buildCause) return [];
-  if (o.unfold && group.steps.length > 0)
+  if (group.steps.length === 0) return [];
+  if (o.unfold)
     return group.steps.map((step) => {
       const phase = phaseOf(ctx, step);
       return {
@@ -492,18 +492,16 @@ function groupLines(ctx: Ctx, group: InternalGroup, block: 'head' | 'tail', widt
     {
       key: `${block}:folded`,
       segments: row(ctx, width, {
-        phase: group.steps.length === 0 ? 'done' : phase,
-        glyph: group.steps.length === 0 || phase === 'done' ? 'cached' : phase,
+        phase,
+        glyph: phase === 'done' ? 'cached' : phase,
         number: '',
         rail: '  ',
         main: [
           { text: block === 'head' ? 'internal' : 'export', bold: true },
           ...(facts.length > 0 ? [{ text: ` · ${facts.join(' · ')}` }] : []),
         ],
-        tag: o.unfoldKey && group.steps.length > 0 ? { text: ` (${o.unfoldKey} lists)`, dim: true } : null,
-        cause: buildCause
-          ? { text: `${CAUSE_MARK} ${sanitize(shortCauseText(buildCause))}`, color: 'yellow' }
-          : null,
+        tag: o.unfoldKey ? { text: ` (${o.unfoldKey} lists)`, dim: true } : null,
+        cause: null,
         right,
         selected,
         dimText: true,
@@ -531,8 +529,26 @@ export function blockSettled(state: BuildState, lines: readonly LaneLine[], bloc
   if (steps.some((s) => s.cached && waitedOn.has(s.digest))) return false;
   // BuildKit reports the steps of the build (and the context it loads for them) at once: the
   // head is complete once they came, a band once its own steps finished.
-  if (block === 'head') return state.steps.some((s) => s.stepIndex > 0);
-  return true;
+  if (block !== 'head') {
+    // A builder that explains misses sends each cause right after its step: a part waits for the
+    // causes of its steps that ran, so it is printed with them.
+    const explains = state.steps.some((s) => s.cause !== null);
+    return (
+      !explains || steps.every((s) => s.stepIndex === 0 || s.cached || s.error !== '' || s.cause !== null)
+    );
+  }
+  if (!state.steps.some((s) => s.stepIndex > 0)) return false;
+  // The build context's vertex may come a little after the steps that read it: wait for it.
+  const readsContext = state.steps.some(
+    (s) => s.stepIndex > 0 && /^(COPY|ADD)\s/i.test(s.instruction) && !/\s--from=/i.test(s.instruction),
+  );
+  return !readsContext || steps.some((s) => /^load (remote )?build context$/.test(s.instruction));
+}
+
+/** `⟳ first build` when the build's misses have one cause (first build, --no-cache), else ''. */
+export function buildCauseText(state: BuildState): string {
+  const cause = buildWideCause(state);
+  return cause ? `${CAUSE_MARK} ${sanitize(shortCauseText(cause))}` : '';
 }
 
 /** `synced context: 3 files changed (3 unique contents, 1.2kB sent)`, or the sync under way. */

@@ -2,6 +2,7 @@
  * The pure reducer of the dev loop: DevEvents (facts) and DevCommands (intents) → DevState.
  * No I/O, no timers; controllers in loop.ts do those and dispatch what happened.
  */
+import { stagePlan } from '../dockerfile/index.js';
 import {
   type BuildEvent,
   buildLanes,
@@ -488,5 +489,8 @@ function finishRecord(
 function selectable(s: DevState): number[] {
   const build = s.current?.build;
   if (!build) return [];
-  return graphOrder(buildLanes(build), s.ui.showInternal).map((step) => build.stepIndex[step.digest] ?? -1);
+  const plan = build.definition ? stagePlan(build.definition.dockerfile) : undefined;
+  return graphOrder(buildLanes(build, plan), s.ui.showInternal).map(
+    (step) => build.stepIndex[step.digest] ?? -1,
+  );
 }

@@ -23,8 +23,11 @@ export {
   escapeRe,
   matchScore,
   normalizeVertexInstruction,
+  type PlanStage,
   parseDockerfile,
   printedFrom,
   references,
+  type StagePlan,
   stageLabel,
+  stagePlan,
 } from './model.js';

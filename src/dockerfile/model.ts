@@ -146,6 +146,55 @@ export interface DfModel {
   edges: DfEdge[];
 }
 
+/** One stage of a StagePlan. */
+export interface PlanStage {
+  index: number;
+  /** Lowercased `AS` name, '' when unnamed. */
+  name: string;
+  /** As BuildKit labels its steps (see stageLabel). */
+  label: string;
+  /** `FROM node:20` as written, without `AS …`. */
+  from: string;
+  /** The FROM step's name as BuildKit prints it (printedFrom); undefined for a stage, scratch or a variable. */
+  printedFrom: string | undefined;
+  /** The earlier stage it builds on, -1 when none. */
+  baseStage: number;
+}
+
+/** What the views need of a Dockerfile: its stages and the edges between them. */
+export interface StagePlan {
+  stages: PlanStage[];
+  edges: DfEdge[];
+}
+
+// A view asks for the plan of the same Dockerfile at every render: it is parsed once per text.
+const plans = new Map<string, StagePlan>();
+
+/** The stages and stage edges of a Dockerfile (parsed once per text, a few texts kept). */
+export function stagePlan(dockerfile: string): StagePlan {
+  let plan = plans.get(dockerfile);
+  if (!plan) {
+    const model = parseDockerfile(dockerfile);
+    plan = {
+      stages: model.stages.map((stage) => {
+        const from = stage.instrs[0]?.text ?? '';
+        return {
+          index: stage.index,
+          name: stage.name,
+          label: stageLabel(model, stage),
+          from: from.replace(/\s+AS\s+\S+\s*$/i, ''),
+          printedFrom: stage.baseStage >= 0 ? undefined : printedFrom(from),
+          baseStage: stage.baseStage,
+        };
+      }),
+      edges: model.edges,
+    };
+    if (plans.size >= 4) plans.delete(plans.keys().next().value as string);
+    plans.set(dockerfile, plan);
+  }
+  return plan;
+}
+
 /**
  * The stage's name as BuildKit prints it in vertex names (`[build 2/4] …`): its `AS` name, else
  * `stage-N` in a Dockerfile of several stages, else '' (`[2/4] …`).

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { stagePlan } from '../dockerfile/index.js';
 import { causeRoot } from './cause.js';
 import type { BuildEvent, StepCauseInfo } from './events.js';
 import { parseEventLines } from './json.js';
@@ -32,7 +33,7 @@ const cause = (over: Partial<StepCauseInfo> = {}): StepCauseInfo => ({
 
 test('a recorded four-stage build: lanes by stage, the shared FROM in each, edges and levels from the Dockerfile', () => {
   const state = fixture('graph-edit');
-  const g = buildLanes(state);
+  const g = buildLanes(state, stagePlan(state.definition!.dockerfile));
   const num = (d: string | undefined) => state.steps.find((s) => s.digest === d)?.number;
   assert.deepEqual(
     g.lanes.map((l) => ({
@@ -128,7 +129,7 @@ test('only the stages the target needs; without the Dockerfile, lanes from names
     { type: 'build/defined', timeMs: T, dockerfile, target: '' } as BuildEvent,
     ...events,
   ].reduce(reduceBuild, initialBuildState());
-  const g = buildLanes(defined);
+  const g = buildLanes(defined, stagePlan(dockerfile));
   assert.deepEqual(
     g.lanes.map((l) => `${l.label}:${l.level}:${l.from ? 'from' : '-'}:${l.reads.map((r) => r.from).join()}`),
     ['a:0:from:', 'b:1:from:a'],
@@ -136,6 +137,7 @@ test('only the stages the target needs; without the Dockerfile, lanes from names
   // --target a: b is not built, so not drawn.
   const targeted = buildLanes(
     reduceBuild(defined, { type: 'build/defined', timeMs: T, dockerfile, target: 'a' }),
+    stagePlan(dockerfile),
   );
   assert.deepEqual(
     targeted.lanes.map((l) => l.label),

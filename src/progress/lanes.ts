@@ -1,21 +1,17 @@
 /**
  * The build as the Dockerfile's stages: one lane per stage with its base and its steps, the edges
  * between stages, BuildKit's own vertices folded into a group before the steps and one after,
- * and the root cause each cascaded miss followed. A pure function of BuildState: the Ink views
- * (`depot build`, `depot dev`, a replay) lay it out, other views may read it too.
+ * and the root cause each cascaded miss followed. A pure function of BuildState and the stage plan
+ * of its Dockerfile: the Ink views (`depot build`, `depot dev`, a replay) lay it out, other views
+ * may read it too.
  *
- * Stages and edges come from the Dockerfile (`build/defined`, parsed by src/dockerfile, the one
- * parser); vertices are matched to stages by the `[stage N/M]` prefix BuildKit gives their names.
- * Without the Dockerfile (an older stream) the lanes come from those prefixes alone and the edges
- * from vertex inputs that cross stages.
+ * The plan (stages and edges) comes from the Dockerfile of `build/defined`, parsed by the one
+ * parser (src/dockerfile `stagePlan`, which the caller passes in, so that progress never loads
+ * the parser itself); vertices are matched to stages by the `[stage N/M]` prefix BuildKit gives
+ * their names. Without a plan (an older stream) the lanes come from those prefixes alone and the
+ * edges from vertex inputs that cross stages.
  */
-import {
-  type DfEdgeKind,
-  type DfModel,
-  parseDockerfile,
-  printedFrom,
-  stageLabel,
-} from '../dockerfile/index.js';
+import type { DfEdgeKind, StagePlan } from '../dockerfile/index.js';
 import { causeRoot, isCascade } from './cause.js';
 import type { StepCauseInfo } from './events.js';
 import { type BuildState, type StepPhase, type StepState, stepPhase } from './state.js';
@@ -106,18 +102,6 @@ export function buildWideCause(state: BuildState): StepCauseInfo | null {
   return null;
 }
 
-// A build asks for its lanes at every render: the Dockerfile is parsed once per text.
-const parsed = new Map<string, DfModel>();
-function plan(text: string): DfModel {
-  let model = parsed.get(text);
-  if (!model) {
-    model = parseDockerfile(text);
-    if (parsed.size >= 4) parsed.delete(parsed.keys().next().value as string);
-    parsed.set(text, model);
-  }
-  return model;
-}
-
 const isStep = (s: StepState) => s.stepIndex > 0;
 const isFrom = (s: StepState) => isStep(s) && /^FROM\s/i.test(s.instruction);
 /** BuildKit's vertices that come after the steps: the exporter and what it writes or pushes. */
@@ -126,10 +110,9 @@ const isExport = (s: StepState) => /^(exporting|writing|naming|pushing|sending t
 const sameImage = (a: string, b: string) => a.replace(/:latest$/, '') === b.replace(/:latest$/, '');
 
 /** Every step of the state as lanes, folded internal groups and cause roots. */
-export function buildLanes(state: BuildState): LaneGraph {
+export function buildLanes(state: BuildState, plan?: StagePlan): LaneGraph {
   const steps = state.steps;
-  const model = state.definition ? plan(state.definition.dockerfile) : undefined;
-  const stages = model?.stages ?? [];
+  const stages = plan?.stages ?? [];
   const lanes: Lane[] = [];
   const byLabel = new Map<string, Lane>();
   const laneFor = (label: string, stage = -1): Lane => {
@@ -151,11 +134,7 @@ export function buildLanes(state: BuildState): LaneGraph {
     }
     return lane;
   };
-  for (const stage of stages) {
-    const lane = laneFor(stageLabel(model!, stage), stage.index);
-    const written = stage.instrs[0]?.text.replace(/\s+AS\s+\S+\s*$/i, '') ?? '';
-    lane.base = written;
-  }
+  for (const stage of stages) laneFor(stage.label, stage.index).base = stage.from;
 
   // Steps by the stage their name carries; FROM vertices are matched to lanes below.
   const froms: StepState[] = [];
@@ -173,7 +152,7 @@ export function buildLanes(state: BuildState): LaneGraph {
     const first = lane.steps[0];
     const stage = lane.stage >= 0 ? stages[lane.stage] : undefined;
     if (stage && stage.baseStage >= 0) continue;
-    const image = stage ? printedFrom(stage.instrs[0]?.text ?? '') : undefined;
+    const image = stage?.printedFrom;
     lane.from =
       froms.find((f) => first?.inputs.includes(f.digest)) ??
       froms.find((f) => f.stage.toLowerCase() === lane.label) ??
@@ -190,10 +169,10 @@ export function buildLanes(state: BuildState): LaneGraph {
   // Edges: the Dockerfile's, else vertex inputs that cross lanes.
   const laneOf = new Map<string, Lane>();
   for (const lane of lanes) for (const s of lane.steps) laneOf.set(s.digest, lane);
-  if (model) {
-    for (const e of model.edges) {
-      const from = byLabel.get(stageLabel(model, stages[e.from]!));
-      const to = byLabel.get(stageLabel(model, stages[e.to]!));
+  if (plan) {
+    for (const e of plan.edges) {
+      const from = byLabel.get(stages[e.from]?.label ?? '');
+      const to = byLabel.get(stages[e.to]?.label ?? '');
       if (!from || !to) continue;
       const step = e.stepIndex > 0 ? (to.steps.find((s) => s.stepIndex === e.stepIndex)?.digest ?? '') : '';
       to.reads.push({ from: from.label, kind: e.kind, step });
@@ -214,7 +193,7 @@ export function buildLanes(state: BuildState): LaneGraph {
     }
 
   // Only the stages this build needs (the target and what it reads), and only those reported.
-  const target = model ? targetLane(model, state.definition?.target ?? '', byLabel) : undefined;
+  const target = plan ? targetLane(plan, state.definition?.target ?? '', byLabel) : undefined;
   const needed = target ? reachable(target, byLabel) : undefined;
   const shown = lanes.filter(
     (l) => (!needed || needed.has(l.label)) && (l.steps.length > 0 || l.from !== undefined),
@@ -259,10 +238,10 @@ export function buildLanes(state: BuildState): LaneGraph {
 }
 
 /** The lane of the build's target: the stage it names, else the last one. */
-function targetLane(model: DfModel, target: string, byLabel: Map<string, Lane>): Lane | undefined {
+function targetLane(plan: StagePlan, target: string, byLabel: Map<string, Lane>): Lane | undefined {
   const t = target.toLowerCase();
-  const stage = (t ? model.stages.find((s) => s.name === t) : undefined) ?? model.stages.at(-1);
-  return stage ? byLabel.get(stageLabel(model, stage)) : undefined;
+  const stage = (t ? plan.stages.find((s) => s.name === t) : undefined) ?? plan.stages.at(-1);
+  return stage ? byLabel.get(stage.label) : undefined;
 }
 
 function reachable(target: Lane, byLabel: Map<string, Lane>): Set<string> {

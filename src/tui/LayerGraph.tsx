@@ -1,7 +1,7 @@
 import { Box, Static } from 'ink';
 import { useRef } from 'react';
-import { type BuildState, buildLanes } from '../progress/index.js';
-import { blockSettled, type LaneLine, layoutLanes, syncText } from './lane-layout.js';
+import type { BuildState } from '../progress/index.js';
+import { blockSettled, type LaneLine, lanesOf, layoutLanes, syncText } from './lane-layout.js';
 import { SegmentLine } from './segments.js';
 import { useSpinner } from './use-spinner.js';
 
@@ -34,7 +34,7 @@ export function LayerGraph({
   final = false,
   unfold = false,
 }: LayerGraphProps) {
-  const graph = buildLanes(state);
+  const graph = lanesOf(state);
   const running = state.steps.some(
     (s) => s.startedMs > 0 && s.completedMs === 0 && !s.cached && s.error === '',
   );

@@ -10,6 +10,8 @@
  * the time or `CANCELED`. A miss whose inputs changed shows its cause (`⟳ src/app.js changed`);
  * a miss that only followed another says `because #N`.
  */
+
+import { stagePlan } from '../dockerfile/index.js';
 import {
   type BuildState,
   buildLanes,
@@ -118,7 +120,7 @@ export interface LaneLine {
 export function layoutLanes(
   state: BuildState,
   o: LaneLayoutOptions,
-  graph: LaneGraph = buildLanes(state),
+  graph: LaneGraph = lanesOf(state),
 ): LaneLine[] {
   const width = Math.max(1, Math.floor(o.width));
   const ctx: Ctx = {
@@ -135,6 +137,11 @@ export function layoutLanes(
   });
   out.push(...groupLines(ctx, graph.tail, 'tail', width));
   return out;
+}
+
+/** The lanes of a state, with the stage plan of its Dockerfile when the stream carried it. */
+export function lanesOf(state: BuildState): LaneGraph {
+  return buildLanes(state, state.definition ? stagePlan(state.definition.dockerfile) : undefined);
 }
 
 /** Lanes grouped by level: the lanes of a band may run at the same time. */

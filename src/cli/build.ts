@@ -253,6 +253,12 @@ async function buildPlatforms(p: PipelineInput): Promise<BuildOutcome> {
       // Shown (progress, metadata) in its normalised form: `arm64` is linux/arm64.
       const platform = target.platform || normalizeOrKeep(hello.platforms[0] ?? '');
       emit({ type: 'build/started', timeMs: Date.now(), builderId: hello.builderId, platform, buildId });
+      emit({
+        type: 'build/defined',
+        timeMs: Date.now(),
+        dockerfile: p.dockerfile,
+        target: opts.target ?? '',
+      });
       if (i === 0) hashTo = emit;
       const r: PlatformResult = { target, state, imageId: '', diffIds: [], platform, pushed: [] };
       let ok = false;

@@ -377,6 +377,12 @@ export function createDevBuilder(opts: DevBuilderOptions): DevBuilder {
         // The smart cache's plan of this build's Dockerfile over the context as it is now.
         const smart = opts.smartCache ? await smartPlan(await dfText(df)) : undefined;
         const mark = smart ? smartReuseWatcher(smart.rewrites) : undefined;
+        yield {
+          type: 'build/defined',
+          timeMs: Date.now(),
+          dockerfile: smart ? smart.dockerfile : await dfText(df),
+          target: opts.build.target,
+        };
         let done = false;
         let id = snapshotId;
         let attemptId = buildId;

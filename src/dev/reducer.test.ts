@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { BuildEvent } from '../progress/index.js';
+import { type BuildEvent, parseEventLines } from '../progress/index.js';
 import { vertex } from './fakes.js';
 import { initialDevState, MAX_CONTAINER_LOG_LINES, MAX_HISTORY, reduceDev } from './reducer.js';
 import type { DevCommand, DevEvent, DevState } from './types.js';
@@ -18,7 +19,14 @@ test('initial state: connecting, watcher starting, nothing built', () => {
   assert.deepEqual(s.session, { kind: 'connecting', url: 'tcp://b:1' });
   assert.equal(s.watch.status, 'starting');
   assert.equal(s.current, undefined);
-  assert.deepEqual(s.ui, { selectedStep: -1, showLogs: false, showHelp: false, width: 80, height: 24 });
+  assert.deepEqual(s.ui, {
+    selectedStep: -1,
+    showLogs: false,
+    showHelp: false,
+    showInternal: false,
+    width: 80,
+    height: 24,
+  });
 });
 
 test('a build: started → progressed → finished → loaded, with summary counts and bytes', () => {
@@ -188,6 +196,44 @@ test('ui commands: steps are clamped, toggles flip, quit sets quitting', () => {
   assert.deepEqual([s.ui.showLogs, s.ui.showHelp, s.quitting], [true, true, true]);
   s = reduceDev(s, { type: 'ui/resized', timeMs: 9, width: 120, height: 40 });
   assert.deepEqual([s.ui.width, s.ui.height, s.nowMs], [120, 40, 9]);
+});
+
+test('the selection moves in the graph’s order: stage by stage, BuildKit’s own steps only when listed', () => {
+  const events = parseEventLines(
+    readFileSync(new URL('../progress/fixtures/graph-edit.jsonl', import.meta.url), 'utf8'),
+  );
+  let s = run(start(), {
+    type: 'build/started',
+    timeMs: 3,
+    buildId: 'b1',
+    trigger: { reason: 'manual', paths: [] },
+  });
+  s = run(
+    s,
+    ...events.map((event): DevEvent => ({ type: 'build/progressed', timeMs: 5, buildId: 'b1', event })),
+  );
+  const numbers = (state: DevState, moves: number) => {
+    const out: number[] = [];
+    let x = state;
+    for (let i = 0; i < moves; i++) {
+      x = reduceDev(x, { type: 'step/moved', delta: 1 });
+      out.push(x.current!.build.steps[x.ui.selectedStep]!.number);
+    }
+    return { out, state: x };
+  };
+  // Lanes deps, assets, build, stage-3 (the shared FROM #4 once); the folded internals are skipped.
+  const folded = numbers(s, 13);
+  assert.deepEqual(folded.out, [4, 5, 7, 8, 12, 13, 14, 9, 10, 11, 15, 16, 16]);
+  // Listed, BuildKit's own come first (and the export last); folding them again drops such a selection.
+  const listed = numbers(reduceDev(s, { type: 'internal/toggled' }), 5);
+  assert.deepEqual(listed.out, [1, 2, 3, 6, 4]);
+  const first = reduceDev(reduceDev(s, { type: 'internal/toggled' }), { type: 'step/moved', delta: 1 });
+  assert.equal(reduceDev(first, { type: 'internal/toggled' }).ui.selectedStep, -1);
+  // A selected Dockerfile step stays selected.
+  assert.equal(
+    reduceDev(folded.state, { type: 'internal/toggled' }).ui.selectedStep,
+    folded.state.ui.selectedStep,
+  );
 });
 
 test('the reducer never mutates its input', () => {

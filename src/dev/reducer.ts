@@ -2,7 +2,15 @@
  * The pure reducer of the dev loop: DevEvents (facts) and DevCommands (intents) → DevState.
  * No I/O, no timers; controllers in loop.ts do those and dispatch what happened.
  */
-import { type BuildEvent, initialBuildState, reduceBuild, summarize } from '../progress/index.js';
+import { stagePlan } from '../dockerfile/index.js';
+import {
+  type BuildEvent,
+  buildLanes,
+  graphOrder,
+  initialBuildState,
+  reduceBuild,
+  summarize,
+} from '../progress/index.js';
 import { pathsUnderSources } from './sources.js';
 import type {
   BuildRecord,
@@ -44,7 +52,14 @@ export function initialDevState(
     pending: undefined,
     history: [],
     container: undefined,
-    ui: { selectedStep: -1, showLogs: false, showHelp: false, width: size.width, height: size.height },
+    ui: {
+      selectedStep: -1,
+      showLogs: false,
+      showHelp: false,
+      showInternal: false,
+      width: size.width,
+      height: size.height,
+    },
     nowMs: 0,
     quitting: false,
   };
@@ -62,11 +77,19 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
     case 'quit/requested':
       return s.quitting ? s : { ...s, quitting: true };
     case 'step/moved': {
-      const count = s.current?.build.steps.length ?? 0;
+      const order = selectable(s);
+      const count = order.length;
       if (count === 0) return s.ui.selectedStep === -1 ? s : { ...s, ui: { ...s.ui, selectedStep: -1 } };
-      const from = s.ui.selectedStep < 0 ? (action.delta > 0 ? -1 : count) : s.ui.selectedStep;
-      const selectedStep = Math.min(count - 1, Math.max(0, from + action.delta));
+      const at = order.indexOf(s.ui.selectedStep);
+      const from = at < 0 ? (action.delta > 0 ? -1 : count) : at;
+      const selectedStep = order[Math.min(count - 1, Math.max(0, from + action.delta))] ?? -1;
       return { ...s, ui: { ...s.ui, selectedStep } };
+    }
+    case 'internal/toggled': {
+      const ui = { ...s.ui, showInternal: !s.ui.showInternal };
+      // A step folded away is no longer selected.
+      const next = { ...s, ui };
+      return selectable(next).includes(ui.selectedStep) ? next : { ...next, ui: { ...ui, selectedStep: -1 } };
     }
     case 'logs/toggled':
       return { ...s, ui: { ...s.ui, showLogs: !s.ui.showLogs } };
@@ -460,4 +483,14 @@ function finishRecord(
     current: { ...cur, record, phase },
     history: [...s.history, record].slice(-MAX_HISTORY),
   };
+}
+
+/** Positions in the current build's steps that the selection moves through, in the graph's order. */
+function selectable(s: DevState): number[] {
+  const build = s.current?.build;
+  if (!build) return [];
+  const plan = build.definition ? stagePlan(build.definition.dockerfile) : undefined;
+  return graphOrder(buildLanes(build, plan), s.ui.showInternal).map(
+    (step) => build.stepIndex[step.digest] ?? -1,
+  );
 }

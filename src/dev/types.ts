@@ -119,11 +119,13 @@ export interface ContainerState {
 }
 
 export interface UiState {
-  /** Index into the current build's steps, -1 when none is selected. */
+  /** Index into the current build's steps, -1 when none is selected; moves in the graph's order. */
   selectedStep: number;
   /** Show the selected step's logs. */
   showLogs: boolean;
   showHelp: boolean;
+  /** List BuildKit's own vertices (load build definition, metadata, context, export) one per row. */
+  showInternal: boolean;
   width: number;
   height: number;
 }
@@ -229,4 +231,5 @@ export type DevCommand =
   | { type: 'quit/requested' }
   | { type: 'step/moved'; delta: number }
   | { type: 'logs/toggled' }
-  | { type: 'help/toggled' };
+  | { type: 'help/toggled' }
+  | { type: 'internal/toggled' };

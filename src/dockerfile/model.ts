@@ -5,6 +5,7 @@
  */
 import { DockerfileParser } from 'dockerfile-ast';
 import { parseReference } from '../registry/reference.js';
+import { flagsOf } from './flags.js';
 
 /** A stage's ARG declared above RUN steps that do not use it, before the first instruction that does. */
 export interface ArgPlacement {
@@ -115,20 +116,98 @@ export interface DfStage {
   name: string;
   /** The FROM image as written (`${BASE}`, `node:20`, `build`). */
   image: string;
+  /** The earlier stage it builds on (`FROM build`), -1 when its base is an image (or scratch). */
+  baseStage: number;
   /** instrs[0] is the FROM. */
   instrs: DfInstr[];
+}
+
+/** How a stage reads another: `from` its base (`FROM build`), `copy` (`COPY/ADD --from=`), `mount` (`RUN --mount=from=`). */
+export type DfEdgeKind = 'from' | 'copy' | 'mount';
+
+/** One stage feeding another. */
+export interface DfEdge {
+  /** Index of the stage read. */
+  from: number;
+  /** Index of the stage that reads it. */
+  to: number;
+  kind: DfEdgeKind;
+  /** 1-based line of the instruction that reads. */
+  line: number;
+  /** BuildKit's step number of that instruction in `to` (0 for `FROM <stage>`, which makes no step). */
+  stepIndex: number;
 }
 
 export interface DfModel {
   /** ARGs before the first FROM, name -> default. */
   globalArgs: Map<string, string | undefined>;
   stages: DfStage[];
+  /** Every stage-to-stage read, in Dockerfile order; a `--from` naming an image makes none. */
+  edges: DfEdge[];
+}
+
+/** One stage of a StagePlan. */
+export interface PlanStage {
+  index: number;
+  /** Lowercased `AS` name, '' when unnamed. */
+  name: string;
+  /** As BuildKit labels its steps (see stageLabel). */
+  label: string;
+  /** `FROM node:20` as written, without `AS …`. */
+  from: string;
+  /** The FROM step's name as BuildKit prints it (printedFrom); undefined for a stage, scratch or a variable. */
+  printedFrom: string | undefined;
+  /** The earlier stage it builds on, -1 when none. */
+  baseStage: number;
+}
+
+/** What the views need of a Dockerfile: its stages and the edges between them. */
+export interface StagePlan {
+  stages: PlanStage[];
+  edges: DfEdge[];
+}
+
+// A view asks for the plan of the same Dockerfile at every render: it is parsed once per text.
+const plans = new Map<string, StagePlan>();
+
+/** The stages and stage edges of a Dockerfile (parsed once per text, a few texts kept). */
+export function stagePlan(dockerfile: string): StagePlan {
+  let plan = plans.get(dockerfile);
+  if (!plan) {
+    const model = parseDockerfile(dockerfile);
+    plan = {
+      stages: model.stages.map((stage) => {
+        const from = stage.instrs[0]?.text ?? '';
+        return {
+          index: stage.index,
+          name: stage.name,
+          label: stageLabel(model, stage),
+          from: from.replace(/\s+AS\s+\S+\s*$/i, ''),
+          printedFrom: stage.baseStage >= 0 ? undefined : printedFrom(from),
+          baseStage: stage.baseStage,
+        };
+      }),
+      edges: model.edges,
+    };
+    if (plans.size >= 4) plans.delete(plans.keys().next().value as string);
+    plans.set(dockerfile, plan);
+  }
+  return plan;
+}
+
+/**
+ * The stage's name as BuildKit prints it in vertex names (`[build 2/4] …`): its `AS` name, else
+ * `stage-N` in a Dockerfile of several stages, else '' (`[2/4] …`).
+ */
+export function stageLabel(model: DfModel, stage: DfStage): string {
+  if (stage.name) return stage.name;
+  return model.stages.length > 1 ? `stage-${stage.index}` : '';
 }
 
 const STEP_KEYWORDS = new Set(['RUN', 'COPY', 'ADD', 'WORKDIR']);
 
 export function parseDockerfile(text: string): DfModel {
-  const model: DfModel = { globalArgs: new Map(), stages: [] };
+  const model: DfModel = { globalArgs: new Map(), stages: [], edges: [] };
   let df: ReturnType<typeof DockerfileParser.parse>;
   try {
     df = DockerfileParser.parse(text);
@@ -156,13 +235,14 @@ export function parseDockerfile(text: string): DfModel {
     if (keyword === 'FROM') {
       const from = instruction as unknown as { getImage(): string | null; getBuildStage(): string | null };
       const image = from.getImage() ?? '';
-      const isStageRef = model.stages.some((s) => s.name !== '' && s.name === image.toLowerCase());
+      const baseStage = model.stages.findIndex((s) => s.name !== '' && s.name === image.toLowerCase());
       steps = 0;
-      if (image.toLowerCase() !== 'scratch' && !isStageRef) instr.stepIndex = ++steps;
+      if (image.toLowerCase() !== 'scratch' && baseStage < 0) instr.stepIndex = ++steps;
       stage = {
         index: model.stages.length,
         name: (from.getBuildStage() ?? '').toLowerCase(),
         image,
+        baseStage,
         instrs: [instr],
       };
       model.stages.push(stage);
@@ -175,7 +255,57 @@ export function parseDockerfile(text: string): DfModel {
     if (STEP_KEYWORDS.has(keyword)) instr.stepIndex = ++steps;
     stage.instrs.push(instr);
   }
+  model.edges = stageEdges(model);
   return model;
+}
+
+/**
+ * The stages each stage reads, as BuildKit resolves them: `FROM <earlier stage>`, and a `--from`
+ * of COPY/ADD or of a RUN mount that names a stage (case-insensitively) or gives its index. A
+ * `--from` with a variable, or naming an image, is no edge.
+ */
+function stageEdges(model: DfModel): DfEdge[] {
+  const edges: DfEdge[] = [];
+  const resolve = (ref: string, to: number): number => {
+    const r = ref.trim().toLowerCase();
+    if (r === '' || r.includes('$')) return -1;
+    const named = model.stages.findIndex((s) => s.name !== '' && s.name === r);
+    if (named >= 0) return named === to ? -1 : named;
+    if (/^\d+$/.test(r) && Number(r) < to) return Number(r);
+    return -1;
+  };
+  for (const stage of model.stages) {
+    const fromInstr = stage.instrs[0];
+    if (stage.baseStage >= 0 && fromInstr)
+      edges.push({
+        from: stage.baseStage,
+        to: stage.index,
+        kind: 'from',
+        line: fromInstr.line,
+        stepIndex: 0,
+      });
+    for (const instr of stage.instrs.slice(1)) {
+      const refs: { ref: string; kind: DfEdgeKind }[] = [];
+      const { flags } = flagsOf(instr.text.slice(instr.keyword.length).trimStart());
+      for (const [name, value] of flags) {
+        if (name === 'from' && (instr.keyword === 'COPY' || instr.keyword === 'ADD'))
+          refs.push({ ref: value, kind: 'copy' });
+        if (name === 'mount' && instr.keyword === 'RUN') {
+          const from = value
+            .split(',')
+            .map((kv) => kv.split('='))
+            .find(([k]) => k?.trim().toLowerCase() === 'from');
+          if (from) refs.push({ ref: from.slice(1).join('='), kind: 'mount' });
+        }
+      }
+      for (const { ref, kind } of refs) {
+        const from = resolve(ref, stage.index);
+        if (from < 0) continue;
+        edges.push({ from, to: stage.index, kind, line: instr.line, stepIndex: instr.stepIndex });
+      }
+    }
+  }
+  return edges;
 }
 
 function sliceRange(

@@ -1,5 +1,44 @@
 import type { StepCauseInfo } from './events.js';
 import { shortDigest } from './format.js';
+import { type BuildState, findStep, type StepState } from './state.js';
+
+/** How the builder's text of a cascaded miss begins: `follows from <root instruction>: …`. */
+const FOLLOWS = /^follows from (.+?): /;
+
+/** Whether the cause is a cascade: the step missed only because a step it builds on did. */
+export function isCascade(cause: StepCauseInfo): boolean {
+  return Boolean(cause.rootVertex) || FOLLOWS.test(cause.text.trim());
+}
+
+/**
+ * The step a cascaded miss followed: the one the builder names by vertex, or (builders that only
+ * name its instruction, `follows from COPY . .: …`) the latest earlier step that ran with a cause
+ * of its own and that instruction. Undefined for a miss that is its own root, or when the root is
+ * not among the steps.
+ */
+export function causeRoot(state: BuildState, step: StepState): StepState | undefined {
+  const cause = step.cause;
+  if (!cause) return undefined;
+  if (cause.rootVertex) {
+    const root = findStep(state, cause.rootVertex);
+    if (root && root.digest !== step.digest) return root;
+  }
+  const named = FOLLOWS.exec(cause.text.trim())?.[1];
+  if (!named) return undefined;
+  let found: StepState | undefined;
+  for (const s of state.steps) {
+    if (s.number >= step.number) break;
+    if (s.cached || !s.cause || isCascade(s.cause)) continue;
+    if (shortInstruction(s.instruction || s.name) === named) found = s;
+  }
+  return found;
+}
+
+/** An instruction on one line and cut to 60 characters, as the builder's cascade texts quote it. */
+function shortInstruction(text: string, max = 60): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length <= max ? one : `${one.slice(0, max - 1)}…`;
+}
 
 /** The builder's own line for a cause, or one made from its fields when it sent none. */
 export function causeText(cause: StepCauseInfo): string {
@@ -22,7 +61,7 @@ function pathsText(paths: readonly string[], more: number): string {
  */
 export function shortCauseText(cause: StepCauseInfo): string {
   // A cascade: the step only followed a missed step it builds on, which the builder names.
-  const follows = /^follows from (.+?): /.exec(cause.text.trim());
+  const follows = FOLLOWS.exec(cause.text.trim());
   if (follows) return `after ${follows[1]}`;
   switch (cause.kind) {
     case 'changed_files':

@@ -50,10 +50,21 @@ export interface StepCauseInfo {
   line: number;
   /** base_image: the new image digest */
   digest: string;
+  /**
+   * Set on a cascade (the step missed only because a step it builds on did): the vertex digest of
+   * the root, the first such step whose own inputs changed; the other fields are the root's cause.
+   * Absent from older builders, whose cascade texts name the root's instruction (`follows from …`).
+   */
+  rootVertex?: string;
 }
 
 export type BuildEvent =
   | { type: 'build/started'; timeMs: number; builderId: string; platform: string; buildId: string }
+  /**
+   * What the builder builds: the Dockerfile text as sent (the smart cache's rewrite when it made
+   * one) and the target ('' for the last stage). The views draw the Dockerfile's stages from it.
+   */
+  | { type: 'build/defined'; timeMs: number; dockerfile: string; target: string }
   | { type: 'sync/started'; timeMs: number; entries: number }
   /**
    * Long sync work moved on (rate-limited, see PROGRESS_EVENT_INTERVAL_MS): `hashing` the changed

@@ -1,7 +1,7 @@
 /** Build progress: one BuildEvent stream reduced to BuildState and rendered as plain text or JSON lines. */
 
 /** Cache-miss causes as one line (plain output) or a few words (the layer graph). */
-export { CAUSE_KIND_LABELS, causeText, shortCauseText } from './cause.js';
+export { CAUSE_KIND_LABELS, causeRoot, causeText, isCascade, shortCauseText } from './cause.js';
 export type {
   BuildEvent,
   BuildEventType,
@@ -24,6 +24,19 @@ export {
 } from './format.js';
 /** `--progress json`: one event per line, and its parser for replaying recorded streams. */
 export { createJsonRenderer, parseEventLines } from './json.js';
+/** The build as the Dockerfile's stages (lanes), BuildKit's own vertices folded, cause roots. */
+export {
+  buildLanes,
+  buildWideCause,
+  graphOrder,
+  groupPhase,
+  type InternalGroup,
+  isBuildWideCause,
+  type Lane,
+  type LaneEdge,
+  type LaneEdgeKind,
+  type LaneGraph,
+} from './lanes.js';
 /** Rate-limited progress of long work (hashing, upload, load) with rate and ETA. */
 export {
   createProgressThrottle,
@@ -54,6 +67,7 @@ export {
 } from './plain.js';
 /** The reducer, its state and helpers over it. */
 export {
+  type BuildDefinition,
   type BuildResultState,
   type BuildState,
   type BuildSummary,

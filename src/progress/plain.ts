@@ -1,4 +1,4 @@
-import { causeText } from './cause.js';
+import { causeRoot, causeText } from './cause.js';
 import type { BuildEvent, StatusInfo } from './events.js';
 import { formatBytes, formatDuration, formatProgress, formatSeconds, shortDigest } from './format.js';
 import {
@@ -110,11 +110,19 @@ export function createPlainRenderer(
     }
   }
 
-  /** `#N MISS: <cause>`, once per step, for a step that ran (a cached step has nothing to explain). */
+  /**
+   * `#N MISS: <cause>`, once per step, for a step that ran (a cached step has nothing to explain);
+   * a miss that only followed another says `because #M (<its instruction>)`: the cause is on #M.
+   */
   function printMiss(step: StepState): void {
     if (!step.cause || step.cached || missPrinted.has(step.digest)) return;
     missPrinted.add(step.digest);
-    line(`#${step.number} MISS: ${causeText(step.cause)}`);
+    const root = causeRoot(state, step);
+    line(
+      root
+        ? `#${step.number} MISS: because #${root.number} (${root.instruction || root.name})`
+        : `#${step.number} MISS: ${causeText(step.cause)}`,
+    );
   }
 
   function onExplained(step: StepState): void {

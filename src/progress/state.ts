@@ -138,6 +138,15 @@ export interface BuildState {
   notes: readonly { timeMs: number; text: string }[];
   /** causes explained before their vertex appeared, by digest; moved onto the step when it does */
   pendingCauses: Readonly<Record<string, StepCauseInfo>>;
+  /** the Dockerfile and target being built (`build/defined`); null when not reported */
+  definition: BuildDefinition | null;
+}
+
+/** What a build builds, as `build/defined` reported it. */
+export interface BuildDefinition {
+  dockerfile: string;
+  /** '' for the last stage */
+  target: string;
 }
 
 /** Where a step stands, for glyphs and counts. */
@@ -181,6 +190,7 @@ export function initialBuildState(): BuildState {
     messages: [],
     notes: [],
     pendingCauses: {},
+    definition: null,
   };
 }
 
@@ -295,6 +305,8 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
         platform: event.platform,
         startedMs: s.startedMs || event.timeMs,
       };
+    case 'build/defined':
+      return { ...s, definition: { dockerfile: event.dockerfile, target: event.target } };
     case 'sync/started':
       return {
         ...s,

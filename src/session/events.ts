@@ -32,6 +32,7 @@ export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
         name: c?.name ?? '',
         line: c?.line ?? 0,
         digest: c?.digest ?? '',
+        ...(c?.rootVertex ? { rootVertex: c.rootVertex } : {}),
       },
     };
   }

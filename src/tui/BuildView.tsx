@@ -32,7 +32,6 @@ export function BuildView({ state, width, nowMs, final }: BuildViewProps) {
             nowMs={nowMs}
             final={final}
             maxRows={final ? FINAL_WATERFALL_ROWS : LIVE_WATERFALL_ROWS}
-            mono={Boolean(process.env.NO_COLOR)}
           />
         </Box>
       ) : null}

@@ -1,7 +1,8 @@
-import { Box, Text, useInput, useStdin } from 'ink';
+import { Box, useInput, useStdin } from 'ink';
 import { useRef, useSyncExternalStore } from 'react';
 import { type DashboardLine, layoutDashboard } from './dashboard-layout.js';
 import { type DashboardCommand, type DashboardState, dashboardCommandForKey } from './dashboard-state.js';
+import { SegmentLine } from './segments.js';
 import { useTerminalSize } from './use-terminal-size.js';
 
 /** Props of Dashboard. */
@@ -19,17 +20,7 @@ export interface DashboardProps {
 
 /** One laid-out line. */
 export function DashboardLineView({ line }: { line: DashboardLine }) {
-  if (line.segments.length === 0) return <Text> </Text>;
-  return (
-    <Text wrap="truncate-end">
-      {line.segments.map((s, i) => (
-        // biome-ignore lint/suspicious/noArrayIndexKey: segments are positional
-        <Text key={i} color={s.color} dimColor={s.dim} bold={s.bold} inverse={s.inverse}>
-          {s.text}
-        </Text>
-      ))}
-    </Text>
-  );
+  return <SegmentLine segments={line.segments} />;
 }
 
 /**

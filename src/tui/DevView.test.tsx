@@ -230,7 +230,7 @@ test('a build taller than the screen shows the window around the running step', 
   // Selecting the first step moves the window to the top.
   const top = frameOf(stateOf('long selected', 80, 24));
   assert.ok(
-    top.some((l) => /^✔›#1 /.test(l)),
+    top.some((l) => /^●›#1 /.test(l)),
     'the selected row carries the marker',
   );
   assert.ok(!top.some((l) => /↑ \d+ earlier/.test(l)));

@@ -1,9 +1,9 @@
-import { Box, Text, useInput, useStdin } from 'ink';
+import { Box, useInput, useStdin } from 'ink';
 import { useRef } from 'react';
 import type { DevCommand, DevState } from '../dev/types.js';
 import { commandForKey } from './dev-keys.js';
 import { afterBuildText, type DevLine, layoutDevScreen } from './dev-layout.js';
-import { StepRow } from './StepRow.js';
+import { SegmentLine } from './segments.js';
 import { useSpinner } from './use-spinner.js';
 import { useTerminalSize } from './use-terminal-size.js';
 
@@ -24,25 +24,9 @@ export interface DevViewProps {
 /** Narrowest layout; narrower terminals get this width cut by the terminal. */
 const MIN_WIDTH = 20;
 
-function DevLineView({ line, frame }: { line: DevLine; frame: string }) {
-  switch (line.kind) {
-    case 'blank':
-      return <Box height={line.rows} />;
-    case 'step':
-      return <StepRow row={line.row} frame={frame} mark={line.mark} selected={line.selected} />;
-    default:
-      if (line.segments.length === 0) return <Text> </Text>;
-      return (
-        <Text wrap="truncate-end">
-          {line.segments.map((s, i) => (
-            // biome-ignore lint/suspicious/noArrayIndexKey: segments are positional
-            <Text key={i} color={s.color} dimColor={s.dim} bold={s.bold} inverse={s.inverse}>
-              {s.text}
-            </Text>
-          ))}
-        </Text>
-      );
-  }
+function DevLineView({ line }: { line: DevLine }) {
+  if (line.kind === 'blank') return <Box height={line.rows} />;
+  return <SegmentLine segments={line.segments} />;
 }
 
 /**
@@ -81,7 +65,7 @@ export function DevView({ state, onCommand, nowMs = state.nowMs, fitTerminal = f
   return (
     <Box flexDirection="column" width={width}>
       {lines.map((line) => (
-        <DevLineView key={line.key} line={line} frame={frame} />
+        <DevLineView key={line.key} line={line} />
       ))}
     </Box>
   );

@@ -1,8 +1,8 @@
-import { Box, Static, Text } from 'ink';
+import { Box, Static } from 'ink';
 import { useRef } from 'react';
 import type { BuildState } from '../progress/index.js';
-import { type GraphRow, layoutGraph, MAX_WAITING_ROWS, settledCount, syncText } from './graph-layout.js';
-import { StepRow } from './StepRow.js';
+import { blockSettled, type LaneLine, lanesOf, layoutLanes, syncText } from './lane-layout.js';
+import { SegmentLine } from './segments.js';
 import { useSpinner } from './use-spinner.js';
 
 /** Props of LayerGraph. */
@@ -14,75 +14,84 @@ export interface LayerGraphProps {
   nowMs?: number;
   /** the build view is closing: every row is settled and nothing spins */
   final?: boolean;
+  /** list BuildKit's own vertices one per row instead of folding them */
+  unfold?: boolean;
 }
 
-type StaticItem = { key: string; kind: 'sync'; text: string } | { key: string; kind: 'step'; row: GraphRow };
+type StaticItem =
+  | { key: string; kind: 'sync'; text: string }
+  | { key: string; kind: 'block'; lines: LaneLine[] };
 
 /**
- * The live layer graph: one row per step in order of first appearance. Settled rows go to
- * `<Static>` (printed once, in order); running and waiting rows re-render below them.
+ * The live layer graph as lanes (see lane-layout.ts). Settled parts (the folded header, each band
+ * of lanes once its steps finished, the export line) go to `<Static>`, printed once and in order,
+ * so a long build scrolls away above; the parts still running re-render below them.
  */
-export function LayerGraph({ state, width, nowMs = state.nowMs, final = false }: LayerGraphProps) {
-  const rows = layoutGraph(state, width, nowMs);
+export function LayerGraph({
+  state,
+  width,
+  nowMs = state.nowMs,
+  final = false,
+  unfold = false,
+}: LayerGraphProps) {
+  const graph = lanesOf(state);
+  const running = state.steps.some(
+    (s) => s.startedMs > 0 && s.completedMs === 0 && !s.cached && s.error === '',
+  );
   const syncPending = state.sync !== null && state.sync.ackedMs === 0;
-  // Steps may only follow the sync line into <Static> once it is settled, or it would print after them.
-  let settled = syncPending && !final ? 0 : final ? rows.length : settledCount(state);
+  const frame = useSpinner((running || syncPending) && !final && state.result === null);
+  const lines = layoutLanes(state, { width, nowMs, frame, unfold, live: !final }, graph);
+  const blocks: LaneLine['block'][] = [];
+  for (const l of lines) if (!blocks.includes(l.block)) blocks.push(l.block);
+
+  // Blocks may only follow the sync line into <Static> once it is settled, or it would print after them.
+  let settled = 0;
+  if (final) settled = blocks.length;
+  else if (!syncPending)
+    while (settled < blocks.length && blockSettled(state, lines, blocks[settled]!)) settled++;
   // <Static> prints items by index; never let the settled prefix shrink (a step can re-run).
   const maxSettled = useRef(0);
   const syncIsStatic = useRef(false);
-  const stepsWereStatic = maxSettled.current > 0;
-  settled = Math.max(settled, Math.min(maxSettled.current, rows.length));
+  const blocksWereStatic = maxSettled.current > 0;
+  settled = Math.max(settled, Math.min(maxSettled.current, blocks.length));
   maxSettled.current = settled;
 
   const items: StaticItem[] = [];
   const sync = syncText(state);
   // A sync reported after steps were printed cannot be inserted above them any more.
-  if (state.sync && !syncPending && (syncIsStatic.current || !stepsWereStatic)) {
+  if (state.sync && !syncPending && (syncIsStatic.current || !blocksWereStatic)) {
     syncIsStatic.current = true;
     items.push({ key: 'sync', kind: 'sync', text: sync });
   }
-  for (const row of rows.slice(0, settled)) items.push({ key: row.digest, kind: 'step', row });
-
-  const live = rows.slice(settled);
-  const running = live.some((r) => r.phase === 'running') || (syncPending && !final);
-  const frame = useSpinner(running && !final);
-  const shown: GraphRow[] = [];
-  let waitingShown = 0;
-  let waitingHidden = 0;
-  for (const row of live) {
-    if (row.phase !== 'waiting') shown.push(row);
-    else if (waitingShown < MAX_WAITING_ROWS) {
-      shown.push(row);
-      waitingShown++;
-    } else waitingHidden++;
-  }
+  for (const block of blocks.slice(0, settled))
+    items.push({ key: block, kind: 'block', lines: lines.filter((l) => l.block === block) });
+  const liveBlocks = new Set(blocks.slice(settled));
+  const live = lines.filter((l) => liveBlocks.has(l.block));
 
   return (
     <Box flexDirection="column" width={width}>
       <Static items={items}>
         {(item) =>
           item.kind === 'sync' ? (
-            <Text key={item.key} wrap="truncate-end">
-              <Text color="green">✔</Text> {item.text}
-            </Text>
+            <SegmentLine
+              key={item.key}
+              segments={[{ text: '✔', color: 'green' }, { text: ` ${item.text}` }]}
+            />
           ) : (
-            <StepRow key={item.key} row={item.row} frame="" />
+            <Box key={item.key} flexDirection="column">
+              {item.lines.map((l) => (
+                <SegmentLine key={l.key} segments={l.segments} />
+              ))}
+            </Box>
           )
         }
       </Static>
       {syncPending && !final ? (
-        <Text wrap="truncate-end">
-          <Text color="cyan">{frame}</Text> {sync}
-        </Text>
+        <SegmentLine segments={[{ text: frame, color: 'cyan' }, { text: ` ${sync}` }]} />
       ) : null}
-      {shown.map((row) => (
-        <StepRow key={row.digest} row={row} frame={frame} />
+      {live.map((l) => (
+        <SegmentLine key={l.key} segments={l.segments} />
       ))}
-      {waitingHidden > 0 ? (
-        <Text dimColor wrap="truncate-end">
-          · … {waitingHidden} more step{waitingHidden === 1 ? '' : 's'} waiting
-        </Text>
-      ) : null}
     </Box>
   );
 }

@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import type { BuildState } from '../progress/index.js';
+import { useColor } from './segments.js';
 import { useSpinner } from './use-spinner.js';
 import { layoutWaterfall, type WaterfallRow, waterfallSummary, waterfallWindow } from './waterfall-layout.js';
 
@@ -13,8 +14,6 @@ export interface WaterfallProps {
   maxRows?: number;
   /** the view is closing: nothing spins */
   final?: boolean;
-  /** no colours: the critical path is marked with `*` instead (NO_COLOR) */
-  mono?: boolean;
 }
 
 const COLOR = {
@@ -26,20 +25,21 @@ const COLOR = {
   waiting: 'gray',
 } as const;
 
-function Bar({ row, frame, mono }: { row: WaterfallRow; frame: string; mono: boolean }) {
+function Bar({ row, frame }: { row: WaterfallRow; frame: string }) {
+  const color = useColor();
   const head = row.phase === 'running' && frame ? frame : '';
   const bar = head ? row.bar.slice(0, Math.max(0, row.bar.length - 1)) + head : row.bar;
   return (
     <Text wrap="truncate-end">
       <Text dimColor>{row.number}</Text> <Text bold={row.critical}>{row.name}</Text>
-      <Text dimColor>{mono ? (row.critical ? '*' : ' ') : '│'}</Text>
+      <Text dimColor={!row.critical}>{row.critical ? '┃' : '│'}</Text>
       {' '.repeat(row.lead)}
-      <Text color={row.critical && !mono ? 'magenta' : COLOR[row.phase]} bold={row.critical}>
+      <Text color={color(row.critical ? 'magenta' : COLOR[row.phase])} bold={row.critical}>
         {bar}
       </Text>
       {' '.repeat(row.trail)}
-      <Text dimColor>{mono ? ' ' : '│'}</Text>
-      <Text color={row.phase === 'cached' ? 'blue' : undefined} dimColor={row.phase !== 'cached'}>
+      <Text dimColor>│</Text>
+      <Text color={color(row.phase === 'cached' ? 'blue' : undefined)} dimColor={row.phase !== 'cached'}>
         {row.right}
       </Text>
     </Text>
@@ -48,17 +48,10 @@ function Bar({ row, frame, mono }: { row: WaterfallRow; frame: string; mono: boo
 
 /**
  * The build as a waterfall: each step a bar on one time axis, running bars growing with a spinner
- * at their head, the critical path in magenta (and bold), an axis, and the line that says how long
+ * at their head, the critical path marked `┃` (and in magenta, bold), an axis, and the line that says how long
  * the build took, what its critical path ran, and what the cache saved against a cold build.
  */
-export function Waterfall({
-  state,
-  width,
-  nowMs = state.nowMs,
-  maxRows,
-  final = false,
-  mono = false,
-}: WaterfallProps) {
+export function Waterfall({ state, width, nowMs = state.nowMs, maxRows, final = false }: WaterfallProps) {
   const frame = useSpinner(!final && state.result === null);
   const layout = layoutWaterfall(state, width, nowMs);
   const rows = maxRows === undefined ? layout.rows : waterfallWindow(layout.rows, maxRows);
@@ -66,7 +59,7 @@ export function Waterfall({
   return (
     <Box flexDirection="column" width={width}>
       {rows.map((row) => (
-        <Bar key={row.digest} row={row} frame={frame} mono={mono} />
+        <Bar key={row.digest} row={row} frame={frame} />
       ))}
       {hidden > 0 ? (
         <Text dimColor wrap="truncate-end">

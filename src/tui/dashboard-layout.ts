@@ -5,8 +5,8 @@ import {
   type DashboardState,
   type DashboardView,
 } from './dashboard-state.js';
-import { ageText, clockText, type Segment } from './dev-format.js';
-import { fitSegments, segmentsWidth } from './dev-layout.js';
+import { ageText, clockText } from './dev-format.js';
+import { fitSegments, type Segment, segmentsWidth } from './segments.js';
 import {
   bucketText,
   causeBreakdown,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CHANGE, devStateOf, runningActions } from './dev-fixtures.js';
+import { CHANGE } from './dev-fixtures.js';
 import {
   ageText,
   failedText,
@@ -11,8 +11,7 @@ import {
   windowRows,
 } from './dev-format.js';
 import { commandForKey } from './dev-keys.js';
-import { fitSegments, markRow, segmentsText } from './dev-layout.js';
-import { layoutGraph } from './graph-layout.js';
+import { fitSegments, segmentsText } from './segments.js';
 import { cellWidth } from './text.js';
 
 test('paths, triggers and marks are short', () => {
@@ -57,21 +56,6 @@ test('segments are cut to the width with an ellipsis', () => {
   assert.equal(cellWidth(segmentsText(fitSegments(segs, 6))), 6);
 });
 
-test('a marked row keeps its width, and narrow rows drop the mark', () => {
-  const state = devStateOf(runningActions());
-  const build = state.current!.build;
-  for (const width of [50, 80, 120]) {
-    const row = layoutGraph(build, width).find((r) => r.text.startsWith('COPY src'))!;
-    const marked = markRow(row, '← src/app.js +2');
-    const line = (r: typeof row, mark: string) =>
-      `. ${r.number} ${r.label}${r.guide}${r.text}${mark}${r.right}`;
-    assert.equal(cellWidth(line(marked.row, marked.mark)), width);
-    assert.match(marked.mark, /^ ← src\/app/);
-  }
-  const narrow = layoutGraph(build, 30).find((r) => r.text.includes('COPY src'))!;
-  assert.equal(markRow(narrow, '← src/app.js +2').mark, '');
-});
-
 test('keys map to commands', () => {
   const ui = { showHelp: false, showLogs: false };
   assert.deepEqual(commandForKey('r', {}, ui), { type: 'rebuild/requested' });
@@ -79,6 +63,7 @@ test('keys map to commands', () => {
   assert.deepEqual(commandForKey('j', {}, ui), { type: 'step/moved', delta: 1 });
   assert.deepEqual(commandForKey('', { pageDown: true }, ui), { type: 'step/moved', delta: 10 });
   assert.deepEqual(commandForKey('c', { ctrl: true }, ui), { type: 'quit/requested' });
+  assert.deepEqual(commandForKey('i', {}, ui), { type: 'internal/toggled' });
   assert.equal(commandForKey('r', { ctrl: true }, ui), undefined);
   assert.equal(commandForKey('', { escape: true }, ui), undefined);
   assert.deepEqual(commandForKey('', { escape: true }, { ...ui, showLogs: true }), { type: 'logs/toggled' });

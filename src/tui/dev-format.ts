@@ -12,16 +12,8 @@ import type {
   WatchState,
 } from '../dev/types.js';
 import { type BuildState, formatBytes, formatDuration, stepPhase } from '../progress/index.js';
+import type { Segment } from './segments.js';
 import { sanitize } from './text.js';
-
-/** A run of text in one style; lines are lists of segments. */
-export interface Segment {
-  text: string;
-  color?: 'green' | 'red' | 'yellow' | 'cyan' | 'blue' | 'magenta' | 'gray';
-  dim?: boolean;
-  bold?: boolean;
-  inverse?: boolean;
-}
 
 /** `src/app.js, src/lib.js (+3)`: the first `max` paths and how many more. */
 export function pathsText(paths: readonly string[], max = 2): string {

@@ -6,7 +6,8 @@ const PAGE_STEPS = 10;
 
 /**
  * The command a key press stands for, or undefined: `r` rebuild, ↑/↓ (and k/j, page keys)
- * move the step selection, enter toggles the logs, `p` pauses or resumes watching, `q` and
+ * move the step selection (in the graph's order), enter toggles the logs, `i` lists or folds
+ * BuildKit's own steps, `p` pauses or resumes watching, `q` and
  * Ctrl-C quit, `?` toggles the help; escape closes the help, then the logs.
  */
 export function commandForKey(
@@ -35,6 +36,8 @@ export function commandForKey(
       return { type: 'step/moved', delta: 1 };
     case 'p':
       return { type: 'watch/toggled' };
+    case 'i':
+      return { type: 'internal/toggled' };
     case 'q':
       return { type: 'quit/requested' };
     case '?':

@@ -19,7 +19,6 @@ import {
   pendingText,
   rebuiltMark,
   recordSegments,
-  type Segment,
   sessionSegments,
   snapshotText,
   triggerText,
@@ -27,14 +26,14 @@ import {
   wholeText,
   windowRows,
 } from './dev-format.js';
-import { type GraphRow, layoutGraph, withoutCause } from './graph-layout.js';
+import { buildCauseText, GLYPH_LEGEND, layoutLanes } from './lane-layout.js';
 import { progressLineText } from './progress-line.js';
-import { cellWidth, padEnd, sanitize, truncate, wrap } from './text.js';
+import { fitSegments, type Segment, segmentsText, segmentsWidth } from './segments.js';
+import { cellWidth, padEnd, sanitize, wrap } from './text.js';
 
 /** One line of the screen (a blank block may span several). */
 export type DevLine =
   | { kind: 'text'; key: string; segments: Segment[] }
-  | { kind: 'step'; key: string; row: GraphRow; mark: string; selected: boolean }
   | { kind: 'blank'; key: string; rows: number };
 
 /** What the layout needs besides the state. */
@@ -51,6 +50,8 @@ export interface DevLayoutOptions {
 
 /** The footer's key hint. */
 export const DEV_KEY_HINT = 'r rebuild · ↑↓ select · enter logs · p pause · q quit · ? help';
+/** The key that lists or folds BuildKit's own steps. */
+export const UNFOLD_KEY = 'i';
 /** Container log lines under the container line. */
 export const CONTAINER_LOG_LINES = 3;
 /** Log lines shown under a failed step inside the graph (the logs panel shows more). */
@@ -63,50 +64,17 @@ const MIN_GRAPH_LINES = 5;
 const MIN_BODY_LINES = 3;
 /** Lines an error (a bad ignore file, a container that failed) may wrap onto. */
 export const ERROR_LINES = 4;
-/** Narrowest instruction text left on a row that carries a rebuilt-because mark. */
-const MIN_TEXT_WITH_MARK = 12;
 
 /** The help overlay's rows: key, what it does. */
 export const DEV_KEYS: readonly (readonly [string, string])[] = [
   ['r', 'rebuild now'],
   ['↑ ↓  k j', 'select a step'],
   ['enter', "show the selected step's logs / the builds"],
+  ['i', "list / fold BuildKit's own steps"],
   ['p', 'pause / resume watching'],
   ['q  ctrl-c', 'quit (removes the --run container)'],
   ['?  esc', 'close this help'],
 ];
-
-/** Cells the segments occupy. */
-export function segmentsWidth(segments: readonly Segment[]): number {
-  let w = 0;
-  for (const s of segments) w += cellWidth(s.text);
-  return w;
-}
-
-/** Cuts segments to `width` cells, ending in `…` where text was cut. */
-export function fitSegments(segments: readonly Segment[], width: number): Segment[] {
-  if (segmentsWidth(segments) <= width) return [...segments];
-  const out: Segment[] = [];
-  let left = width;
-  for (const s of segments) {
-    if (left <= 0) break;
-    const w = cellWidth(s.text);
-    if (w < left) {
-      out.push(s);
-      left -= w;
-      continue;
-    }
-    // More text follows this segment, so it is cut even when it would exactly fill the line.
-    out.push({ ...s, text: truncate(w > left ? s.text : `${s.text}…`, left) });
-    break;
-  }
-  return out;
-}
-
-/** Segments as plain text (tests, plain output). */
-export function segmentsText(segments: readonly Segment[]): string {
-  return segments.map((s) => s.text).join('');
-}
 
 /** `left … right`: right-aligned when both fit, else the left part cut (right dropped when tight). */
 function spread(left: Segment[], right: Segment[], width: number): Segment[] {
@@ -116,23 +84,6 @@ function spread(left: Segment[], right: Segment[], width: number): Segment[] {
   if (lw + 1 + rw <= width) return [...left, { text: ' '.repeat(width - lw - rw) }, ...right];
   if (rw + 1 + 16 <= width) return [...fitSegments(left, width - rw - 1), { text: ' ' }, ...right];
   return fitSegments(left, width);
-}
-
-/**
- * Puts a rebuilt-because mark between a row's text and its right column, shortening the text
- * so the row keeps its width; drops the mark when the row is too narrow for both, or when the
- * row shows the builder's cause for the miss.
- */
-export function markRow(row: GraphRow, mark: string): { row: GraphRow; mark: string } {
-  // The builder's cause says, for this very step, what the mark guesses from the change set.
-  if (mark === '' || row.cause !== '') return { row, mark: '' };
-  const tail = row.right ? 1 : 0;
-  const room = cellWidth(row.text) - tail;
-  const markRoom = Math.min(cellWidth(mark), room - MIN_TEXT_WITH_MARK - 1);
-  if (markRoom < 4) return { row, mark: '' };
-  const cut = truncate(mark, markRoom);
-  const text = padEnd(row.text.trimEnd(), room - cellWidth(cut) - 1);
-  return { row: { ...row, text }, mark: ` ${cut}${tail ? ' ' : ''}` };
 }
 
 const text = (key: string, segments: Segment[], width: number): DevLine => ({
@@ -204,16 +155,12 @@ function buildTotals(cur: CurrentBuild, nowMs: number): string {
   const { steps, cached, seen } = summarize(cur.build);
   const end = cur.record.outcome === 'running' ? graphClock(cur, nowMs) : cur.record.finishedMs;
   const took = formatDuration(Math.max(0, end - cur.record.startedMs));
-  if (cur.record.outcome !== 'running')
-    return `${steps} step${steps === 1 ? '' : 's'} · ${cached} cached · ${took}`;
-  return `steps ${steps}/${seen} · cached ${cached} · ${took}`;
-}
-
-/** The row with another right column, its text re-padded so the row keeps its width. */
-function withRight(cell: GraphRow, right: string): GraphRow {
-  const row = withoutCause(cell);
-  const room = cellWidth(row.text) - (row.right ? 1 : 0) + cellWidth(row.right) - cellWidth(right);
-  return { ...row, right, text: padEnd(row.text.trimEnd(), room) + (right ? ' ' : '') };
+  const why = buildCauseText(cur.build);
+  const parts =
+    cur.record.outcome !== 'running'
+      ? [`${steps} step${steps === 1 ? '' : 's'}`, `${cached} cached`]
+      : [`steps ${steps}/${seen}`, `cached ${cached}`];
+  return [...parts, ...(why ? [why] : []), took].join(' · ');
 }
 
 /** The sync or load under way with reported progress (the dev screen's progress bar), else null. */
@@ -247,31 +194,43 @@ function graphLines(state: DevState, cur: CurrentBuild, o: DevLayoutOptions, bud
     const msg = cur.record.outcome === 'running' ? 'waiting for the builder to report steps…' : 'no steps';
     return [text('graph-empty', [{ text: `  ${msg}`, dim: true }], o.width)];
   }
-  const over = cur.record.outcome !== 'running';
-  // A build that ended (cancelled, or failed elsewhere) leaves no step running.
-  const rows = layoutGraph(build, o.width, graphClock(cur, o.nowMs)).map((r) =>
-    over && r.phase === 'running' ? { ...withRight(r, 'CANCELED'), phase: 'canceled' as const } : r,
-  );
-  const focus = focusedStep(build, state.ui.selectedStep);
-  const selected = state.ui.selectedStep >= 0 ? focus : -1;
+  const focus = build.steps[focusedStep(build, state.ui.selectedStep)]?.digest ?? '';
+  const marks: Record<string, string> = {};
+  for (const [digest, paths] of Object.entries(cur.rebuiltBecause)) marks[digest] = rebuiltMark(paths);
   // Leave room for the focused row, a neighbour and the indicators before showing logs inline.
-  const logCap = Math.max(0, Math.min(INLINE_FAILED_LOG_LINES, budget - 4));
-  const logs = rows.map((r) => (r.phase === 'failed' && logCap > 0 ? r.logs.slice(-logCap) : []));
+  const lines = layoutLanes(build, {
+    width: o.width,
+    nowMs: graphClock(cur, o.nowMs),
+    frame: o.frame,
+    unfold: state.ui.showInternal,
+    unfoldKey: UNFOLD_KEY,
+    selected: state.ui.selectedStep >= 0 ? focus : undefined,
+    marks,
+    logLines: Math.max(0, Math.min(INLINE_FAILED_LOG_LINES, budget - 4)),
+    // A build that ended (cancelled, or failed elsewhere) leaves no step running.
+    over: cur.record.outcome !== 'running',
+  });
+  const at = lines.findIndex((l) => l.digests.includes(focus));
   const w = windowRows(
-    logs.map((l) => 1 + l.length),
-    focus,
+    lines.map(() => 1),
+    at < 0 ? lines.length - 1 : at,
     budget,
   );
+  const stepsOf = (from: number, to: number) => {
+    const digests = new Set(lines.slice(from, to).flatMap((l) => l.digests));
+    return build.steps.filter((s) => digests.has(s.digest));
+  };
   const out: DevLine[] = [];
   if (w.above) {
-    const hidden = rows.slice(0, w.start);
-    const cached = hidden.filter((r) => r.phase === 'cached').length;
+    const hidden = stepsOf(0, w.start);
+    const cached = hidden.filter((s) => stepPhase(s) === 'cached').length;
+    const n = hidden.length;
     out.push(
       text(
         'graph-above',
         [
           {
-            text: `  ↑ ${hidden.length} earlier step${hidden.length === 1 ? '' : 's'}${cached ? ` (${cached} cached)` : ''}`,
+            text: `  ↑ ${n} earlier step${n === 1 ? '' : 's'}${cached ? ` (${cached} cached)` : ''}`,
             dim: true,
           },
         ],
@@ -279,31 +238,15 @@ function graphLines(state: DevState, cur: CurrentBuild, o: DevLayoutOptions, bud
       ),
     );
   }
-  for (let i = w.start; i < w.end; i++) {
-    const raw = rows[i];
-    if (!raw) continue;
-    const marked = markRow({ ...raw, logs: [] }, rebuiltMark(cur.rebuiltBecause[raw.digest] ?? []));
-    out.push({
-      kind: 'step',
-      key: `step-${raw.digest}`,
-      row: marked.row,
-      mark: marked.mark,
-      selected: i === selected,
-    });
-    (logs[i] ?? []).forEach((l, j) => {
-      out.push(text(`log-${raw.digest}-${j}`, [{ text: l, color: 'red', dim: true }], o.width));
-    });
-  }
+  for (const line of lines.slice(w.start, w.end))
+    out.push({ kind: 'text', key: `graph-${line.key}`, segments: fitSegments(line.segments, o.width) });
   if (w.below) {
-    const hidden = rows.slice(w.end);
-    const waiting = hidden.filter((r) => r.phase === 'waiting').length;
+    const hidden = stepsOf(w.end, lines.length);
+    const waiting = hidden.filter((s) => stepPhase(s) === 'waiting').length;
     const what = waiting === hidden.length ? 'waiting' : 'below';
+    const n = hidden.length;
     out.push(
-      text(
-        'graph-below',
-        [{ text: `  ↓ ${hidden.length} more step${hidden.length === 1 ? '' : 's'} ${what}`, dim: true }],
-        o.width,
-      ),
+      text('graph-below', [{ text: `  ↓ ${n} more step${n === 1 ? '' : 's'} ${what}`, dim: true }], o.width),
     );
   }
   return out.slice(0, budget);
@@ -364,6 +307,13 @@ function helpLines(o: DevLayoutOptions): DevLine[] {
       { text: ' │', color: 'cyan' },
     ]);
   }
+  // What the graph's glyphs mean, under the keys.
+  for (const l of wrap(GLYPH_LEGEND, inner))
+    lines.push([
+      { text: '│ ', color: 'cyan' },
+      { text: padEnd(l, inner), dim: true },
+      { text: ' │', color: 'cyan' },
+    ]);
   lines.push([{ text: border('╰', '╯'), color: 'cyan' }]);
   return lines.map((segs, i) => text(`help-${i}`, segs, o.width));
 }

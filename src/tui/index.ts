@@ -48,7 +48,6 @@ export {
   type RowWindow,
   rebuiltMark,
   recordSummary,
-  type Segment,
   triggerText,
   windowRows,
 } from './dev-format.js';
@@ -62,25 +61,29 @@ export {
   devLinesHeight,
   INLINE_FAILED_LOG_LINES,
   layoutDevScreen,
-  markRow,
+  UNFOLD_KEY,
 } from './dev-layout.js';
 /** `depot dev` as plain lines (no Ink; import './dev-plain.js' directly to avoid loading Ink). */
 export { createDevPlainRenderer, type DevPlainRenderer } from './dev-plain.js';
-/** Row layout of the layer graph, shared by the views and their tests. */
-export {
-  CAUSE_MARK,
-  FAILED_LOG_LINES,
-  type GraphRow,
-  layoutGraph,
-  MAX_WAITING_ROWS,
-  primaryParent,
-  settledCount,
-  stepLabel,
-  syncText,
-  withoutCause,
-} from './graph-layout.js';
 /** The live layer graph. */
 export { LayerGraph, type LayerGraphProps } from './LayerGraph.js';
+/** The layer graph as lanes of Dockerfile stages, laid out as lines (shared by the views and their tests). */
+export {
+  blockSettled,
+  CAUSE_MARK,
+  FAILED_LOG_LINES,
+  GLYPH_LEGEND,
+  type LaneBlock,
+  type LaneLayoutOptions,
+  type LaneLine,
+  laneBands,
+  layoutLanes,
+  MAX_WAITING_ROWS,
+  PHASE_GLYPH,
+  REUSED_MARK,
+  syncText,
+  WIDE_LANES_MIN_WIDTH,
+} from './lane-layout.js';
 /** Mounts BuildView on a terminal and feeds it events. */
 export {
   type RenderBuildTtyOptions,
@@ -101,8 +104,17 @@ export {
   type RenderDevTtyOptions,
   renderDevTty,
 } from './render-dev-tty.js';
-/** One row of the graph. */
-export { StepRow, type StepRowProps } from './StepRow.js';
+/** Styled text runs, the one line component, and the NO_COLOR switch. */
+export {
+  ColorMode,
+  fitSegments,
+  noColorRequested,
+  type Segment,
+  SegmentLine,
+  segmentsText,
+  segmentsWidth,
+  useColor,
+} from './segments.js';
 /** Stats numbers as text (shared with `depot stats`). */
 export {
   bucketText,

@@ -4,6 +4,7 @@ import { type BuildEvent, type BuildState, initialBuildState, reduceBuild } from
 import { BuildsView } from './BuildsView.js';
 import { BuildView } from './BuildView.js';
 import { inkRenderOptions } from './ink-options.js';
+import { ColorMode, noColorRequested } from './segments.js';
 
 /** How often the live view re-renders for its clock alone (durations show tenths of a second). */
 const CLOCK_TICK_MS = 100;
@@ -17,6 +18,8 @@ export interface RenderBuildTtyOptions {
   fps?: number;
   /** local clock, injectable for tests (default Date.now) */
   now?: () => number;
+  /** draw colours (default: unless NO_COLOR is set) */
+  color?: boolean;
 }
 
 /** A live terminal view of one build: feed it events, then close it to restore the terminal. */
@@ -123,15 +126,17 @@ function mountLive(
   let lastRenderAt = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  const color = opts.color ?? !noColorRequested();
+  const colored = (final: boolean) => <ColorMode color={color}>{view(final)}</ColorMode>;
   const ink = render(
-    view(false),
+    colored(false),
     inkRenderOptions({ stdout: opts.stdout, stdin: opts.stdin, stderr: opts.stderr, fps: opts.fps }),
   );
   const flush = () => {
     timer = undefined;
     if (closed) return;
     lastRenderAt = now();
-    ink.rerender(view(false));
+    ink.rerender(colored(false));
   };
   const clock = setInterval(() => {
     if (!timer && ticking() && now() - lastRenderAt >= CLOCK_TICK_MS) flush();
@@ -150,7 +155,7 @@ function mountLive(
       clearInterval(clock);
       if (timer) clearTimeout(timer);
       timer = undefined;
-      ink.rerender(view(true));
+      ink.rerender(colored(true));
       ink.unmount();
       await ink.waitUntilExit();
     },

@@ -1,6 +1,7 @@
 import { render } from 'ink';
 import { DashboardScreen, type DashboardStore } from './Dashboard.js';
 import { inkRenderOptions } from './ink-options.js';
+import { ColorMode, noColorRequested } from './segments.js';
 
 /** How often the screen re-renders for its clock alone (running builds count seconds). */
 const CLOCK_TICK_MS = 1000;
@@ -18,6 +19,8 @@ export interface RenderDashboardTtyOptions {
   alternateScreen?: boolean;
   /** local clock, injectable for tests (default Date.now) */
   now?: () => number;
+  /** draw colours (default: unless NO_COLOR is set) */
+  color?: boolean;
 }
 
 /** A mounted dashboard. */
@@ -35,7 +38,12 @@ export function renderDashboardTty(opts: RenderDashboardTtyOptions): DashboardTt
   const now = opts.now ?? Date.now;
   const alternate = opts.alternateScreen ?? stdout.isTTY === true;
   let closed = false;
-  const view = () => <DashboardScreen store={opts.store} now={now} />;
+  const color = opts.color ?? !noColorRequested();
+  const view = () => (
+    <ColorMode color={color}>
+      <DashboardScreen store={opts.store} now={now} />
+    </ColorMode>
+  );
   const leave = () => {
     if (alternate) stdout.write(LEAVE_ALTERNATE_SCREEN);
   };

@@ -3,6 +3,7 @@ import type { DevCommand, DevState } from '../dev/types.js';
 import { DevView } from './DevView.js';
 import { afterBuildText } from './dev-layout.js';
 import { inkRenderOptions } from './ink-options.js';
+import { ColorMode, noColorRequested } from './segments.js';
 
 /** How often the screen re-renders for its clock alone while something runs. */
 const BUSY_TICK_MS = 100;
@@ -35,6 +36,8 @@ export interface RenderDevTtyOptions {
   fitTerminal?: boolean;
   /** local clock, injectable for tests (default Date.now) */
   now?: () => number;
+  /** draw colours (default: unless NO_COLOR is set) */
+  color?: boolean;
 }
 
 /** A mounted dev screen. */
@@ -72,13 +75,16 @@ export function renderDevTty(opts: RenderDevTtyOptions): DevTtyRenderer {
     if (!closed) opts.onCommand(command);
   };
   const fitTerminal = opts.fitTerminal ?? (stdout.columns > 0 && stdout.rows > 0);
+  const color = opts.color ?? !noColorRequested();
   const view = () => (
-    <DevView
-      state={state}
-      onCommand={onCommand}
-      nowMs={state.nowMs + Math.max(0, now() - stateAt)}
-      fitTerminal={fitTerminal}
-    />
+    <ColorMode color={color}>
+      <DevView
+        state={state}
+        onCommand={onCommand}
+        nowMs={state.nowMs + Math.max(0, now() - stateAt)}
+        fitTerminal={fitTerminal}
+      />
+    </ColorMode>
   );
   const alternate = opts.alternateScreen ?? stdout.isTTY === true;
   if (alternate) stdout.write(ENTER_ALTERNATE_SCREEN);

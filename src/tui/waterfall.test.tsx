@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { render } from 'ink-testing-library';
 import { type BuildEvent, initialBuildState, parseEventLines, reduceBuild } from '../progress/index.js';
+import { ColorMode } from './segments.js';
 import { Waterfall } from './Waterfall.js';
 import { criticalPath, layoutWaterfall, waterfallSummary, waterfallWindow } from './waterfall-layout.js';
 
@@ -123,17 +124,21 @@ test('Waterfall renders a recorded real build at 80 and 140 columns within the w
     const frame = lastFrame() ?? '';
     unmount();
     for (const line of frame.split('\n')) assert.ok([...line].length <= width, `${width}: ${line}`);
-    assert.match(frame, /#8 +RUN \.\/build\.sh +│ +█+ +│ +1\.2s/);
+    assert.match(frame, /#8 +RUN \.\/build\.sh +┃ +█+ +│ +1\.2s/);
     assert.match(frame, /#4 +FROM docker\.io\/lib.*▏.*CACHED/);
     assert.match(frame, / 0s +1\.7s$/m);
     assert.match(frame, /^took 1\.7s · critical path/m);
   }
 });
 
-test('Waterfall under NO_COLOR marks the critical path with *', () => {
-  const { lastFrame, unmount } = render(<Waterfall state={state(twoStages(true))} width={80} mono />);
+test('Waterfall marks the critical path in the text too (┃), so NO_COLOR keeps it', () => {
+  const { lastFrame, unmount } = render(
+    <ColorMode color={false}>
+      <Waterfall state={state(twoStages(true))} width={80} />
+    </ColorMode>,
+  );
   const frame = lastFrame() ?? '';
   unmount();
-  assert.match(frame, /RUN make deps +\*/);
-  assert.match(frame, /RUN make assets +[^*]/);
+  assert.match(frame, /RUN make deps +┃/);
+  assert.match(frame, /RUN make assets +│/);
 });

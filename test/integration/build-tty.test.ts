@@ -46,7 +46,7 @@ describe('depot build in a real terminal', { skip }, () => {
     const pane = () => term.pane('tty');
     // The waterfall row of the RUN step: `#N RUN sleep 5 … │   ▒▒▒⠋ │  1.2s`.
     const barOf = (p: string) => {
-      const row = p.split('\n').find((l) => /RUN sleep 5/.test(l) && /│ *[▒█]/.test(l));
+      const row = p.split('\n').find((l) => /RUN sleep 5/.test(l) && /[│┃] *[▒█]/.test(l));
       return row ? (row.match(/[▒█]/g) ?? []).length : -1;
     };
     const first = await until(
@@ -71,7 +71,7 @@ describe('depot build in a real terminal', { skip }, () => {
     const done = await until('the build ends', () => /EXIT=\d/.test(pane()) && pane(), 60_000);
     assert.match(done, /EXIT=0/);
     assert.match(done, /^took \d+\.\ds · critical path \d+\.\ds \(\d+ steps?\)/m);
-    assert.match(done, /RUN sleep 5 .*│ *█+ *│ +\d+\.\ds/);
+    assert.match(done, /RUN sleep 5 .*[│┃] *█+ *│ +\d+\.\ds/);
     for (const line of done.split('\n')) assert.ok(line.length <= 100, line);
   });
 

@@ -21,6 +21,7 @@ import {
   normalizeVertexInstruction,
   parseDockerfile,
   printedFrom,
+  stageLabel,
 } from '../../../src/dockerfile/index.js';
 import { copyInstructionSources, pathsCoveredBySources } from '../../../src/protocol/copy-sources.js';
 import type { StepCauseKind } from './types.js';
@@ -382,7 +383,7 @@ function parseName(name: string): VertexName {
 export function createStepLabeler(dockerfile: string): (name: string) => string {
   const model = parseDockerfile(dockerfile);
   const totals = model.stages.map((s) => s.instrs.reduce((n, i) => Math.max(n, i.stepIndex), 0));
-  const labelOf = (s: DfStage) => (s.name ? s.name : model.stages.length > 1 ? `stage-${s.index}` : '');
+  const labelOf = (s: DfStage) => stageLabel(model, s);
   return (name) => {
     const m = BRACKET.exec(name.trim());
     const ref = m ? STEP_REF.exec((m[1] ?? '').trim()) : null;

@@ -81,12 +81,16 @@ test('misses that only follow a missed step say so, are no busters, and evicted 
       input(snap, entries),
     );
     const causes = new Map<string, string>();
-    for (const v of graph(cached))
-      for (const e of await rec.vertex(v)) causes.set(e.vertex.slice(7), e.cause.text);
-    for (const e of await rec.flush()) causes.set(e.vertex.slice(7), e.cause.text);
+    const note = (e: { vertex: string; cause: { text: string; rootVertex?: string } }) => {
+      causes.set(e.vertex.slice(7), e.cause.text);
+      if (e.cause.rootVertex) roots.set(e.vertex.slice(7), e.cause.rootVertex.slice(7));
+    };
+    for (const v of graph(cached)) for (const e of await rec.vertex(v)) note(e);
+    for (const e of await rec.flush()) note(e);
     await rec.finish('ok');
     return causes;
   };
+  const roots = new Map<string, string>();
   const first = await run('s1', [file('src/a.txt', 'a1')], { from: true });
   assert.deepEqual([...first.values()], Array(4).fill('first build of Dockerfile'));
 
@@ -96,6 +100,8 @@ test('misses that only follow a missed step say so, are no busters, and evicted 
     make: 'follows from COPY . .: src/a.txt changed under COPY . .',
     test: 'follows from COPY . .: src/a.txt changed under COPY . .',
   });
+  // Each cascaded miss names its root's vertex (through the RUN between them too); the root names none.
+  assert.deepEqual(Object.fromEntries(roots), { make: 'copy', test: 'copy' });
   const busters = (await history.stats({ window: '24h', groupBy: 'project', now: Date.now() + 1000 }))
     .busters;
   assert.deepEqual(

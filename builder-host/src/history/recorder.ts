@@ -71,8 +71,15 @@ interface SeenVertex extends RecordedVertex {
   /** Its cause is that of a missed step it builds on. */
   cascade?: boolean;
   /** The step whose own inputs changed that this miss follows from (itself when not a cascade). */
-  root?: { name: string; cause: StepCause };
+  root?: RootStep;
   bytes: Map<string, number>;
+}
+
+/** A missed step whose own inputs changed: the root a cascaded miss names. */
+interface RootStep {
+  name: string;
+  digest: string;
+  cause: StepCause;
 }
 
 const NOOP: BuildRecording = {
@@ -128,7 +135,7 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
   const prevDigests = new Set(previous?.steps.map((p) => p.digest) ?? []);
 
   /** The first missed step this one builds on whose own inputs changed (its root), if any. */
-  function missedAncestor(s: SeenVertex): { name: string; cause: StepCause } | undefined {
+  function missedAncestor(s: SeenVertex): RootStep | undefined {
     const queue = [...(s.inputs ?? [])];
     const visited = new Set<string>();
     while (queue.length > 0) {
@@ -171,10 +178,12 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
       deps.onError?.(err);
       cause = stepCause('unknown', 'the cause could not be determined');
     }
-    const { cascade, ...wire } = cause;
-    s.cause = wire;
+    const { cascade, ...found } = cause;
     s.cascade = cascade === true && earlierCause !== undefined;
-    s.root = s.cascade ? earlierCause : { name: s.name, cause: wire };
+    // A cascade names its root's vertex, so a client can point at that step instead of repeating the cause.
+    const wire: StepCause = s.cascade && earlierCause ? { ...found, rootVertex: earlierCause.digest } : found;
+    s.cause = wire;
+    s.root = s.cascade ? earlierCause : { name: s.name, digest: s.digest, cause: wire };
     return { vertex: s.digest, cause: wire };
   }
 

@@ -2,8 +2,11 @@ import type { BuildSummary__Output } from '../../../src/protocol/generated/depot
 import type { StatsResponse__Output } from '../../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
 import type { StepCause__Output } from '../../../src/protocol/generated/depot/builder/v1/StepCause.js';
 
-/** Why one step missed the cache (the wire `StepCause`, every field present). */
-export type StepCause = StepCause__Output;
+/**
+ * Why one step missed the cache (the wire `StepCause`, every field present but `rootVertex`, which
+ * only the recorder knows: the explainer sees steps by name).
+ */
+export type StepCause = Omit<StepCause__Output, 'rootVertex'> & { rootVertex?: string };
 /** Kinds of `StepCause.kind`. */
 export type StepCauseKind =
   | 'changed_files'

@@ -31,6 +31,12 @@ export interface StepCause {
    * One human line, e.g. "src/app.js and 2 more changed under COPY src/ ."
    */
   'text'?: (string);
+  /**
+   * Set when the step missed only because a step it builds on did (a cascade): the vertex digest
+   * of the first such step whose own inputs changed (the root cause). The other fields are the
+   * root's cause; a client shows "because #N" with N that vertex's number.
+   */
+  'rootVertex'?: (string);
 }
 
 /**
@@ -63,4 +69,10 @@ export interface StepCause__Output {
    * One human line, e.g. "src/app.js and 2 more changed under COPY src/ ."
    */
   'text': (string);
+  /**
+   * Set when the step missed only because a step it builds on did (a cascade): the vertex digest
+   * of the first such step whose own inputs changed (the root cause). The other fields are the
+   * root's cause; a client shows "because #N" with N that vertex's number.
+   */
+  'rootVertex': (string);
 }

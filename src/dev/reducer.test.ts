@@ -24,6 +24,7 @@ test('initial state: connecting, watcher starting, nothing built', () => {
     showLogs: false,
     showHelp: false,
     showInternal: false,
+    showWaterfall: false,
     width: 80,
     height: 24,
   });

@@ -57,6 +57,7 @@ export function initialDevState(
       showLogs: false,
       showHelp: false,
       showInternal: false,
+      showWaterfall: false,
       width: size.width,
       height: size.height,
     },
@@ -93,6 +94,8 @@ export function reduceDev(state: DevState, action: DevEvent | DevCommand): DevSt
     }
     case 'logs/toggled':
       return { ...s, ui: { ...s.ui, showLogs: !s.ui.showLogs } };
+    case 'waterfall/toggled':
+      return { ...s, ui: { ...s.ui, showWaterfall: !s.ui.showWaterfall } };
     case 'help/toggled':
       return { ...s, ui: { ...s.ui, showHelp: !s.ui.showHelp } };
     case 'ui/resized':

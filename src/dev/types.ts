@@ -126,6 +126,8 @@ export interface UiState {
   showHelp: boolean;
   /** List BuildKit's own vertices (load build definition, metadata, context, export) one per row. */
   showInternal: boolean;
+  /** Show the current build as a waterfall (where the time went) instead of its layer graph. */
+  showWaterfall: boolean;
   width: number;
   height: number;
 }
@@ -232,4 +234,5 @@ export type DevCommand =
   | { type: 'step/moved'; delta: number }
   | { type: 'logs/toggled' }
   | { type: 'help/toggled' }
-  | { type: 'internal/toggled' };
+  | { type: 'internal/toggled' }
+  | { type: 'waterfall/toggled' };

@@ -90,6 +90,12 @@ const SCENARIOS: Record<string, () => (DevEvent | DevCommand)[]> = {
   scrollback: manyBuilds,
   help: () => [...runningActions(), { type: 'help/toggled' }],
   logs: () => [...runningActions(), { type: 'logs/toggled' }],
+  waterfall: () => [...runningActions(), { type: 'waterfall/toggled' }],
+  'long waterfall': () => [
+    ...connectedEvents(),
+    ...longBuildEvents('long', at(1000), 40, 25),
+    { type: 'waterfall/toggled' },
+  ],
   long: () => [...connectedEvents(), ...longBuildEvents('long', at(1000), 40, 25)],
   'long selected': () => [
     ...connectedEvents(),
@@ -124,7 +130,7 @@ test('connecting: the url, a connecting mark and no build yet', () => {
   const lines = frameOf(stateOf('connecting', 80, 24));
   assert.match(lines[0] ?? '', /^depot dev · ◌ connecting · tcp:\/\/builder\.internal:7443$/);
   assert.ok(lines.some((l) => /no build yet · waiting for the builder/.test(l)));
-  assert.equal(lines.at(-1), 'r rebuild · ↑↓ select · enter logs · p pause · q quit · ? help');
+  assert.equal(lines.at(-1), 'r rebuild · ↑↓ select · enter logs · w waterfall · p pause · q quit · ? help');
 });
 
 for (const [width, height] of SIZES) {
@@ -217,6 +223,21 @@ test('enter shows the focused step’s logs in place of the scrollback', () => {
   assert.deepEqual(lines.slice(title + 1, title + 3), ['  > app@1.0.0 build', '  > tsc -p .']);
   assert.doesNotMatch(lines.join('\n'), /✔ #1 12 steps/);
   assert.match(lines.at(-1) ?? '', /enter builds/);
+});
+
+test('w shows the build as a waterfall: bars on one axis, the running one, what it took so far', () => {
+  for (const [width, height] of SIZES) {
+    const lines = frameOf(stateOf('waterfall', width, height));
+    const text = lines.join('\n');
+    assert.match(text, /#10 RUN npm run build +[│┃] *[█▒]+/, text);
+    assert.match(text, /^running \d+\.\ds/m);
+    assert.match(text, / 0s +\d+\.\ds$/m);
+    assert.match(lines.at(-1) ?? '', /w graph/);
+    // A build longer than the screen keeps the running step and the axis on it.
+    const long = frameOf(stateOf('long waterfall', width, height)).join('\n');
+    assert.match(long, /#26 .*RUN \.\/step-26\.sh +[│┃] *[█▒]/, long);
+    assert.match(long, /… \d+ more steps?$/m);
+  }
 });
 
 test('a build taller than the screen shows the window around the running step', () => {

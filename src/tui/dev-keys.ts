@@ -7,7 +7,7 @@ const PAGE_STEPS = 10;
 /**
  * The command a key press stands for, or undefined: `r` rebuild, ↑/↓ (and k/j, page keys)
  * move the step selection (in the graph's order), enter toggles the logs, `i` lists or folds
- * BuildKit's own steps, `p` pauses or resumes watching, `q` and
+ * BuildKit's own steps, `w` shows the build as a waterfall or as its graph, `p` pauses or resumes watching, `q` and
  * Ctrl-C quit, `?` toggles the help; escape closes the help, then the logs.
  */
 export function commandForKey(
@@ -38,6 +38,8 @@ export function commandForKey(
       return { type: 'watch/toggled' };
     case 'i':
       return { type: 'internal/toggled' };
+    case 'w':
+      return { type: 'waterfall/toggled' };
     case 'q':
       return { type: 'quit/requested' };
     case '?':

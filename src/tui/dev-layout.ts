@@ -30,6 +30,7 @@ import { buildCauseText, GLYPH_LEGEND, layoutLanes } from './lane-layout.js';
 import { progressLineText } from './progress-line.js';
 import { fitSegments, type Segment, segmentsText, segmentsWidth } from './segments.js';
 import { cellWidth, padEnd, sanitize, wrap } from './text.js';
+import { waterfallLines } from './waterfall-layout.js';
 
 /** One line of the screen (a blank block may span several). */
 export type DevLine =
@@ -71,6 +72,7 @@ export const DEV_KEYS: readonly (readonly [string, string])[] = [
   ['↑ ↓  k j', 'select a step'],
   ['enter', "show the selected step's logs / the builds"],
   ['i', "list / fold BuildKit's own steps"],
+  ['w', 'where the time went: waterfall / graph'],
   ['p', 'pause / resume watching'],
   ['q  ctrl-c', 'quit (removes the --run container)'],
   ['?  esc', 'close this help'],
@@ -193,6 +195,16 @@ function graphLines(state: DevState, cur: CurrentBuild, o: DevLayoutOptions, bud
   if (build.steps.length === 0) {
     const msg = cur.record.outcome === 'running' ? 'waiting for the builder to report steps…' : 'no steps';
     return [text('graph-empty', [{ text: `  ${msg}`, dim: true }], o.width)];
+  }
+  if (state.ui.showWaterfall) {
+    // The bars that fit besides the axis, the summary and a `… more` line.
+    const lines = waterfallLines(build, {
+      width: o.width,
+      nowMs: graphClock(cur, o.nowMs),
+      frame: o.frame,
+      maxRows: Math.max(1, budget - 3),
+    });
+    return lines.slice(-budget).map((segs, i) => text(`waterfall-${i}`, segs, o.width));
   }
   const focus = build.steps[focusedStep(build, state.ui.selectedStep)]?.digest ?? '';
   const marks: Record<string, string> = {};
@@ -324,6 +336,7 @@ function footerLine(state: DevState, o: DevLayoutOptions): Segment[] {
     ['r', 'rebuild'],
     ['↑↓', 'select'],
     ['enter', state.ui.showLogs ? 'builds' : 'logs'],
+    ['w', state.ui.showWaterfall ? 'graph' : 'waterfall'],
     ['p', state.watch.status === 'paused' ? 'resume' : 'pause'],
     ['q', 'quit'],
     ['?', 'help'],

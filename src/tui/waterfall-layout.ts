@@ -5,6 +5,7 @@ import {
   type StepState,
   stepPhase,
 } from '../progress/index.js';
+import type { Segment } from './segments.js';
 import { cellWidth, padEnd, sanitize, truncate } from './text.js';
 
 /**
@@ -193,4 +194,55 @@ export function savedMs(state: BuildState): number {
   let saved = 0;
   for (const s of state.steps) if (s.cached) saved += s.coldMs;
   return saved;
+}
+
+const BAR_COLOR = {
+  done: 'green',
+  cached: 'blue',
+  running: 'cyan',
+  failed: 'red',
+  canceled: 'yellow',
+  waiting: 'gray',
+} as const;
+
+/** What waterfallLines needs besides the state. */
+export interface WaterfallLineOptions {
+  width: number;
+  nowMs: number;
+  /** rows of bars at most (the critical path and running steps first); all when absent */
+  maxRows?: number;
+  /** spinner frame at the head of running bars ('' for none) */
+  frame: string;
+}
+
+/**
+ * The waterfall as styled lines (one set for `depot build`'s view and `depot dev`'s): a bar per
+ * step — its critical-path mark `┃` in the text, so it reads without colours too — then how many
+ * were left out, the axis, and what the build took, its critical path and what the cache saved.
+ */
+export function waterfallLines(state: BuildState, o: WaterfallLineOptions): Segment[][] {
+  const layout = layoutWaterfall(state, o.width, o.nowMs);
+  const rows = o.maxRows === undefined ? layout.rows : waterfallWindow(layout.rows, o.maxRows);
+  const out: Segment[][] = rows.map((row) => {
+    const head = row.phase === 'running' && o.frame ? o.frame : '';
+    const bar = head ? row.bar.slice(0, Math.max(0, row.bar.length - 1)) + head : row.bar;
+    return [
+      { text: `${row.number} `, dim: true },
+      { text: row.name, bold: row.critical },
+      { text: row.critical ? '┃' : '│', dim: !row.critical },
+      { text: ' '.repeat(row.lead) },
+      { text: bar, color: row.critical ? 'magenta' : BAR_COLOR[row.phase], bold: row.critical },
+      { text: ' '.repeat(row.trail) },
+      { text: '│', dim: true },
+      row.phase === 'cached' ? { text: row.right, color: 'blue' } : { text: row.right, dim: true },
+    ];
+  });
+  const hidden = layout.rows.length - rows.length;
+  if (hidden > 0)
+    out.push([
+      { text: `${' '.repeat(layout.barStart)}… ${hidden} more step${hidden === 1 ? '' : 's'}`, dim: true },
+    ]);
+  out.push([{ text: layout.axis, dim: true }]);
+  out.push([{ text: waterfallSummary(state, layout) }]);
+  return out;
 }

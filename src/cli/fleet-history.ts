@@ -15,8 +15,9 @@ import {
   type StatsResponseWire,
   transportFromEnv,
 } from '../session/index.js';
-import { loadToken, openConfig } from './credentials.js';
-import { fleetTokenKey } from './targets.js';
+import { EMPTY_TOTALS } from '../tui/stats-format.js';
+import { openConfig } from './credentials.js';
+import { fleetToken } from './targets.js';
 
 /** Where `depot stats` and `depot dashboard` read the builds from: one builder, or a fleet. */
 export interface HistorySource {
@@ -59,13 +60,7 @@ export async function openFleetHistory(opts: {
   const config = openConfig();
   const { spec } = resolveFleetSpec({ flag: opts.fleet, env, config: config.get('fleet') });
   const project = opts.project || env.DEPOT_PROJECT || config.get('project');
-  const token = opts.token || env.DEPOT_TOKEN || (await loadToken(fleetTokenKey(spec)));
-  if (!token)
-    throw new DepotError(
-      'unauthenticated',
-      `no token for fleet ${spec}`,
-      `run \`depot login --fleet ${spec}\` or pass --token / DEPOT_TOKEN`,
-    );
+  const token = await fleetToken(spec, opts.token);
   const records = liveRecords(await openFleet(spec).list(), Date.now(), DEFAULT_FLEET_TTL_MS).sort((a, b) =>
     a.id.localeCompare(b.id),
   );
@@ -202,17 +197,7 @@ export function mergeStats(answers: StatsResponseWire[]): StatsResponseWire {
 type Totals = NonNullable<StatsResponseWire['totals']>;
 
 function sumTotals(list: (Totals | null)[]): Totals {
-  const t = {
-    builds: 0,
-    steps: 0,
-    cachedSteps: 0,
-    hitRatio: 0,
-    savedMs: 0,
-    buildMs: 0,
-    bytesDeduplicated: 0,
-    bytesUploaded: 0,
-    failedBuilds: 0,
-  };
+  const t = { ...EMPTY_TOTALS };
   for (const x of list) {
     if (!x) continue;
     t.builds += Number(x.builds);

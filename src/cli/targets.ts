@@ -35,6 +35,18 @@ export interface TargetOptions extends Pick<BuildOptions, 'builder' | 'token' | 
 /** The name under which `depot login --fleet` keeps a team token. */
 export const fleetTokenKey = (spec: string) => `fleet:${spec}`;
 
+/** The token for a fleet: --token, DEPOT_TOKEN, else the one `depot login --fleet` kept. */
+export async function fleetToken(spec: string, flag: string | undefined): Promise<string> {
+  const token = flag || process.env.DEPOT_TOKEN || (await loadToken(fleetTokenKey(spec)));
+  if (!token)
+    throw new DepotError(
+      'unauthenticated',
+      `no token for fleet ${spec}`,
+      `run \`depot login --fleet ${spec}\` or pass --token / DEPOT_TOKEN`,
+    );
+  return token;
+}
+
 /**
  * The override hook for target selection until fleet routing replaces it:
  * `DEPOT_BUILDERS_BY_PLATFORM='linux/amd64=tcp://h:p,linux/arm64=tcp://h2:p'`.
@@ -122,13 +134,7 @@ export async function selectTargets(opts: TargetOptions, platforms: string[]): P
     }));
   }
 
-  const token = opts.token || env.DEPOT_TOKEN || (await loadToken(fleetTokenKey(spec)));
-  if (!token)
-    throw new DepotError(
-      'unauthenticated',
-      `no token for fleet ${spec}`,
-      `run \`depot login --fleet ${spec}\` or pass --token / DEPOT_TOKEN`,
-    );
+  const token = await fleetToken(spec, opts.token);
   const wanted = platforms.length ? platforms : [formatPlatform(hostPlatform())];
   const routes = await routeBuild({
     project: project || 'default',

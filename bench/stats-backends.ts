@@ -16,6 +16,7 @@ import { openHistory, type StatsResult, type StatsWindow } from '../builder-host
 import { openPostgresHistory } from '../builder-host/src/history/postgres.js';
 import { mergeStats } from '../src/cli/fleet-history.js';
 import type { StatsResponseWire } from '../src/session/index.js';
+import { BUILD_COLS, historyRows, type Row, STEP_COLS } from './history-rows.js';
 
 const BUILDS = Number(process.argv[2] ?? 100_000);
 const STEPS = 10;
@@ -25,116 +26,10 @@ const SPAN = 7 * 86_400_000;
 const RUNS = 7;
 const ROOT = resolve(import.meta.dirname, '..');
 
-// A seeded LCG keeps runs comparable (and the rows the same in every backend).
-let seed = 42;
-const rand = () => {
-  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-  return seed / 2 ** 31;
-};
-const CAUSES = ['changed_files', 'build_arg', 'dockerfile_changed', 'base_image', 'no_cache', 'evicted'];
-const INSTR = [
-  'FROM node:20',
-  'WORKDIR /app',
-  'COPY . .',
-  'RUN npm ci',
-  'RUN npm run build',
-  'ARG VERSION',
-  'RUN echo $VERSION',
-  'COPY dist /srv',
-  'EXPOSE 80',
-  'CMD node /srv/main.js',
-];
-
-type Row = (string | number | null)[];
-const buildCols = [
-  'id',
-  'started_ms',
-  'finished_ms',
-  'project',
-  '"user"',
-  'platform',
-  'result',
-  'steps',
-  'cached_steps',
-  'saved_ms',
-  'bytes_uploaded',
-  'bytes_deduplicated',
-  'build_id',
-  'snapshot_id',
-  'dockerfile_digest',
-  'build_args',
-  'base_images',
-  'builder',
-] as const;
-const stepCols = [
-  'build',
-  'idx',
-  'started_ms',
-  'project',
-  'digest',
-  'name',
-  'instr',
-  'cached',
-  'duration_ms',
-  'bytes',
-  'saved_ms',
-  'cause_kind',
-  'cause',
-] as const;
-const builds: Row[] = [];
-const steps: Row[] = [];
-for (let id = 1; id <= BUILDS; id++) {
-  const started = Math.floor(NOW - SPAN + (SPAN * id) / BUILDS);
-  const project = `project-${Math.floor(rand() * 40)}`;
-  let cached = 0;
-  let saved = 0;
-  let total = 0;
-  for (let i = 0; i < STEPS; i++) {
-    const hit = rand() < 0.7;
-    const dur = hit ? 0 : Math.floor(rand() * 5000);
-    total += dur;
-    if (hit) {
-      cached++;
-      saved += 1000;
-    }
-    const kind = hit ? null : CAUSES[Math.floor(rand() * CAUSES.length)]!;
-    steps.push([
-      id,
-      i,
-      started,
-      project,
-      `sha256:${id}-${i}`,
-      `[${i + 1}/${STEPS}] ${INSTR[i]}`,
-      INSTR[i]!,
-      hit ? 1 : 0,
-      dur,
-      0,
-      hit ? 1000 : 0,
-      kind,
-      kind ? `{"kind":"${kind}"}` : null,
-    ]);
-  }
-  builds.push([
-    id,
-    started,
-    started + total + 500,
-    project,
-    `user-${Math.floor(rand() * 25)}`,
-    rand() < 0.8 ? 'linux/amd64' : 'linux/arm64',
-    rand() < 0.05 ? 'failed' : 'ok',
-    STEPS,
-    cached,
-    saved,
-    Math.floor(rand() * 1e6),
-    Math.floor(rand() * 1e8),
-    `b-${id}`,
-    `sha256:${id}`,
-    'sha256:df',
-    '{}',
-    '{}',
-    `bld-${id % FLEET}`,
-  ]);
-}
+// The same seeded rows in every backend.
+const { builds, steps } = historyRows({ builds: BUILDS, steps: STEPS, now: NOW, spanMs: SPAN, fleet: FLEET });
+const buildCols = BUILD_COLS;
+const stepCols = STEP_COLS;
 
 const placeholders = (n: number) => `(${Array(n).fill('?').join(', ')})`;
 

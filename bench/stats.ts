@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, openHistory, type StatsWindow } from '../builder-host/src/history/index.js';
+import { BUILD_COLS, historyRows, STEP_COLS } from './history-rows.js';
 
 const BUILDS = Number(process.argv[2] ?? 100_000);
 const STEPS = 10;
@@ -21,12 +22,7 @@ const file = join(dir, 'history.db');
 const PRE_ROLLUP_VERSION = 3;
 
 // Bulk insert straight into the tables (one transaction): the recording path is per build and not
-// what this measures. A seeded LCG keeps runs comparable.
-let seed = 42;
-const rand = () => {
-  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-  return seed / 2 ** 31;
-};
+// what this measures.
 const db = new Database(file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
@@ -35,27 +31,14 @@ for (let v = 0; v < PRE_ROLLUP_VERSION; v++) {
   MIGRATIONS[v]!(db);
   db.prepare('INSERT INTO schema_version VALUES (?, 0)').run(v + 1);
 }
-const insertBuild = db.prepare(`
-  INSERT INTO builds (id, started_ms, finished_ms, project, user, platform, result, steps, cached_steps, saved_ms,
-    bytes_uploaded, bytes_deduplicated, build_id, snapshot_id, dockerfile_digest, build_args, base_images, snapshot_diff)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', '{}', ?)`);
-const insertStep = db.prepare(`
-  INSERT INTO steps (build, idx, started_ms, project, digest, name, instr, cached, duration_ms, bytes, saved_ms,
-    cause_kind, cause)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`);
-const CAUSES = ['changed_files', 'build_arg', 'dockerfile_changed', 'base_image', 'no_cache', 'evicted'];
-const INSTR = [
-  'FROM node:20',
-  'WORKDIR /app',
-  'COPY . .',
-  'RUN npm ci',
-  'RUN npm run build',
-  'ARG VERSION',
-  'RUN echo $VERSION',
-  'COPY dist /srv',
-  'EXPOSE 80',
-  'CMD node /srv/main.js',
-];
+// Schema 3 has no builder column: every build row but its last column, and the snapshot diff.
+const buildCols = [...BUILD_COLS.filter((c) => c !== 'builder'), 'snapshot_diff'];
+const insertBuild = db.prepare(
+  `INSERT INTO builds (${buildCols.join(', ')}) VALUES (${buildCols.map(() => '?').join(', ')})`,
+);
+const insertStep = db.prepare(
+  `INSERT INTO steps (${STEP_COLS.join(', ')}) VALUES (${STEP_COLS.map(() => '?').join(', ')})`,
+);
 const diff = JSON.stringify({
   added: [],
   changed: ['src/index.ts'],
@@ -64,57 +47,11 @@ const diff = JSON.stringify({
   changedCount: 1,
   removedCount: 0,
 });
+const rows = historyRows({ builds: BUILDS, steps: STEPS, now: NOW, spanMs: SPAN });
 const t0 = performance.now();
 db.transaction(() => {
-  for (let id = 1; id <= BUILDS; id++) {
-    const started = Math.floor(NOW - SPAN + (SPAN * id) / BUILDS);
-    const project = `project-${Math.floor(rand() * 40)}`;
-    let cached = 0;
-    let saved = 0;
-    let total = 0;
-    for (let i = 0; i < STEPS; i++) {
-      const hit = rand() < 0.7;
-      const dur = hit ? 0 : Math.floor(rand() * 5000);
-      total += dur;
-      if (hit) {
-        cached++;
-        saved += 1000;
-      }
-      const kind = hit ? null : CAUSES[Math.floor(rand() * CAUSES.length)]!;
-      insertStep.run(
-        id,
-        i,
-        started,
-        project,
-        `sha256:${id}-${i}`,
-        `[${i + 1}/${STEPS}] ${INSTR[i]}`,
-        INSTR[i],
-        hit ? 1 : 0,
-        dur,
-        hit ? 1000 : 0,
-        kind,
-        kind ? `{"kind":"${kind}"}` : null,
-      );
-    }
-    insertBuild.run(
-      id,
-      started,
-      started + total + 500,
-      project,
-      `user-${Math.floor(rand() * 25)}`,
-      rand() < 0.8 ? 'linux/amd64' : 'linux/arm64',
-      rand() < 0.05 ? 'failed' : 'ok',
-      STEPS,
-      cached,
-      saved,
-      Math.floor(rand() * 1e6),
-      Math.floor(rand() * 1e8),
-      `b-${id}`,
-      `sha256:${id}`,
-      'sha256:df',
-      diff,
-    );
-  }
+  for (const r of rows.steps) insertStep.run(...r);
+  for (const r of rows.builds) insertBuild.run(...r.slice(0, -1), diff);
 })();
 db.close();
 const insertMs = performance.now() - t0;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -7,29 +7,27 @@ import {
   BUILDER_BIN,
   type BuilderProcess,
   buildOn,
-  DEPOT_BIN,
   depot,
-  isolatedEnv,
+  NO_TMUX,
   skipReason,
   startBuilder,
   tempDir,
-  tmuxSessionGone,
+  terminalCommand,
+  tmuxServer,
   until,
 } from './harness.js';
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const skip = skipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
+const skip = skipReason() ?? NO_TMUX;
 
 describe('depot dashboard in a real terminal', { skip }, () => {
   let builder: BuilderProcess;
-  const sock = `depot-dash-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+  const term = tmuxServer('depot-dash');
 
   before(async () => {
     builder = await startBuilder();
   });
   after(async () => {
-    spawnSync('tmux', ['-L', sock, 'kill-server']);
+    term.kill();
     await builder?.stop();
   });
 
@@ -54,22 +52,13 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     };
     await build();
 
-    const { CI: _ci, ...base } = isolatedEnv();
-    const env = Object.entries(base)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
+    term.start(
       'dash',
-      '-x',
-      '100',
-      '-y',
-      '30',
-      `env -u CI ${env} ${process.execPath} ${DEPOT_BIN} dashboard --builder ${builder.url} --token ${admin} --window 1h`,
+      100,
+      30,
+      terminalCommand(['dashboard', '--builder', builder.url, '--token', admin, '--window', '1h']),
     );
-    const pane = () => tmux('capture-pane', '-p', '-t', 'dash');
+    const pane = () => term.pane('dash');
     const buildsShown = (p: string) => Number(/(\d+) builds? ·/.exec(p)?.[1] ?? -1);
     const first = await until(
       'the dashboard with one build',
@@ -94,7 +83,7 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     await build();
     await until('the dashboard updated to two builds', () => buildsShown(pane()) === 2, 15_000);
 
-    tmux('send-keys', '-t', 'dash', 'q');
-    await until('the dashboard exits on q', () => tmuxSessionGone(sock, 'dash'), 10_000);
+    term.keys('dash', 'q');
+    await until('the dashboard exits on q', () => term.gone('dash'), 10_000);
   });
 });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -7,15 +6,15 @@ import type { StatsResponse__Output } from '../../src/protocol/generated/depot/b
 import { rpcClient, stats, watchBuilds } from '../security/rpc.js';
 import {
   buildOn,
-  DEPOT_BIN,
   depot,
   type HistoryFleet,
-  isolatedEnv,
+  NO_TMUX,
   postgresSkipReason,
   skipReason,
   startHistoryFleet,
   tempDir,
-  tmuxSessionGone,
+  terminalCommand,
+  tmuxServer,
   until,
 } from './harness.js';
 
@@ -23,16 +22,14 @@ import {
 // a build on either is in the answers of both, WatchBuilds of one streams the other's builds, and
 // `depot stats --fleet` and `depot dashboard --fleet` show each build with the builder that ran it.
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const skip = skipReason() ?? postgresSkipReason() ?? (hasTmux ? undefined : 'tmux is not installed');
+const skip = skipReason() ?? postgresSkipReason() ?? NO_TMUX;
 
 describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () => {
   let fleet: HistoryFleet;
   const project = `fh-${process.pid}`;
   let token = '';
   const ctx = tempDir('fleet-hist');
-  const sock = `depot-fleet-dash-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+  const term = tmuxServer('depot-fleet-dash');
 
   before(async () => {
     fleet = await startHistoryFleet(`fleet-hist-${process.pid}`, ['bld-one', 'bld-two']);
@@ -40,7 +37,7 @@ describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () 
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nCOPY a.txt /a.txt\nRUN cat /a.txt\n');
   });
   after(async () => {
-    spawnSync('tmux', ['-L', sock, 'kill-server']);
+    term.kill();
     await fleet?.stop();
   });
 
@@ -95,22 +92,23 @@ describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () 
   });
 
   test('depot dashboard --fleet shows the builds of both builders with their builder, live', async () => {
-    const { CI: _ci, ...base } = isolatedEnv();
-    const env = Object.entries(base)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
+    term.start(
       'dash',
-      '-x',
-      '100',
-      '-y',
-      '30',
-      `env -u CI ${env} ${process.execPath} ${DEPOT_BIN} dashboard --fleet ${fleet.fleetSpec} --token ${token} --project ${project} --window 1h`,
+      100,
+      30,
+      terminalCommand([
+        'dashboard',
+        '--fleet',
+        fleet.fleetSpec,
+        '--token',
+        token,
+        '--project',
+        project,
+        '--window',
+        '1h',
+      ]),
     );
-    const pane = () => tmux('capture-pane', '-p', '-t', 'dash');
+    const pane = () => term.pane('dash');
     const buildsShown = (p: string) => Number(/(\d+) builds? ·/.exec(p)?.[1] ?? -1);
     const first = await until('the dashboard with both builds', () => {
       const p = pane();
@@ -129,8 +127,8 @@ describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () 
     const after = pane();
     assert.equal(after.match(new RegExp(`✔ ${project} +ann +bld-two `, 'g'))?.length, 2, after);
 
-    tmux('send-keys', '-t', 'dash', 'q');
-    await until('the dashboard exits on q', () => tmuxSessionGone(sock, 'dash'), 10_000);
+    term.keys('dash', 'q');
+    await until('the dashboard exits on q', () => term.gone('dash'), 10_000);
   });
 });
 

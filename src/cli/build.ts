@@ -314,7 +314,6 @@ async function buildPlatforms(p: PipelineInput): Promise<BuildOutcome> {
           r.pushed = ev.result.pushed;
         },
       });
-      r.state = state;
       if (!state.result) throw new DepotError('builder_error', 'build ended without a result');
       if (!ok) {
         const res = state.result;

@@ -102,6 +102,12 @@ export type BuildEvent =
    * history (ms). Comes after the step's vertex; only when the history knows one.
    */
   | { type: 'step/saved'; timeMs: number; vertex: string; coldMs: number }
+  /**
+   * The size of the layer a step added to the built image (uncompressed bytes; 0 for an empty
+   * layer), from the engine's image history. Comes once the image exists, before `build/finished`;
+   * only for the steps of the image's own stages (a stage it copies from has no layer in it).
+   */
+  | { type: 'step/layer'; timeMs: number; vertex: string; bytes: number }
   | {
       type: 'build/finished';
       timeMs: number;

@@ -33,6 +33,17 @@ export function shortDigest(digest: string): string {
   return `${digest.slice(0, colon + 1)}${digest.slice(colon + 1, colon + 13)}`;
 }
 
+/**
+ * `sha256:3f1a…9c2e`: the algorithm, the first and the last four hex digits — a digest to tell
+ * apart by eye (a step's cache key), where `shortDigest`'s twelve would crowd the line.
+ */
+export function elideDigest(digest: string): string {
+  const colon = digest.indexOf(':');
+  const hex = digest.slice(colon + 1);
+  if (hex.length <= 9) return digest;
+  return `${digest.slice(0, colon + 1)}${hex.slice(0, 4)}…${hex.slice(-4)}`;
+}
+
 // Go formats the exact binary value and breaks exact ties to even; JS toFixed breaks ties
 // upwards, so round the exact decimal expansion ourselves.
 function goFixed(x: number, digits: number): string {

@@ -12,6 +12,7 @@ export type {
 } from './events.js';
 /** Byte (docker's SI units: the one byte formatter), duration, digest and progress formatting. */
 export {
+  elideDigest,
   formatBytes,
   formatDuration,
   formatEta,

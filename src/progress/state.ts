@@ -57,6 +57,8 @@ export interface StepState {
   reused: string | null;
   /** what the cached step would have run cold (its last uncached run, from the history); 0 unknown */
   coldMs: number;
+  /** bytes of the layer the step added to the built image (`step/layer`); null while unknown */
+  layerBytes: number | null;
 }
 
 /** Context sync as reported by the client. */
@@ -387,6 +389,10 @@ export function reduceBuild(state: BuildState, event: BuildEvent): BuildState {
       const step = findStep(s, event.vertex);
       return step && event.coldMs > 0 ? replaceStep(s, { ...step, coldMs: event.coldMs }) : s;
     }
+    case 'step/layer': {
+      const step = findStep(s, event.vertex);
+      return step && event.bytes >= 0 ? replaceStep(s, { ...step, layerBytes: event.bytes }) : s;
+    }
     case 'build/finished':
       return {
         ...s,
@@ -461,6 +467,7 @@ function upsertVertex(state: BuildState, v: VertexInfo): BuildState {
       cause: state.pendingCauses[v.digest] ?? null,
       reused: null,
       coldMs: 0,
+      layerBytes: null,
     };
     let pendingCauses = state.pendingCauses;
     if (step.cause) {

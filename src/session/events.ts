@@ -38,6 +38,7 @@ export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
   }
   if (ev.saved)
     return { type: 'step/saved', timeMs, vertex: ev.saved.vertex, coldMs: Number(ev.saved.coldMs) };
+  if (ev.layer) return { type: 'step/layer', timeMs, vertex: ev.layer.vertex, bytes: Number(ev.layer.bytes) };
   if (ev.result)
     return {
       type: 'build/finished',

@@ -130,7 +130,10 @@ test('connecting: the url, a connecting mark and no build yet', () => {
   const lines = frameOf(stateOf('connecting', 80, 24));
   assert.match(lines[0] ?? '', /^depot dev · ◌ connecting · tcp:\/\/builder\.internal:7443$/);
   assert.ok(lines.some((l) => /no build yet · waiting for the builder/.test(l)));
-  assert.equal(lines.at(-1), 'r rebuild · ↑↓ select · enter logs · w waterfall · p pause · q quit · ? help');
+  assert.equal(
+    lines.at(-1),
+    'r rebuild · ↑↓ select · enter details · w waterfall · p pause · q quit · ? help',
+  );
 });
 
 for (const [width, height] of SIZES) {
@@ -216,11 +219,18 @@ test('the help overlay lists the keys in place of graph and scrollback', () => {
   assert.doesNotMatch(text, /RUN npm run build|✔ #1 12 steps/);
 });
 
-test('enter shows the focused step’s logs in place of the scrollback', () => {
+test('enter shows the focused step’s details and logs in place of the scrollback', () => {
   const lines = frameOf(stateOf('logs', 80, 24));
-  const title = lines.findIndex((l) => l.startsWith('logs #10 RUN npm run build · running'));
+  const title = lines.findIndex((l) => /^. step #10 · 6\/7 · running \d+\.\ds +enter closes$/.test(l));
   assert.ok(title >= 0, lines.join('\n'));
-  assert.deepEqual(lines.slice(title + 1, title + 3), ['  > app@1.0.0 build', '  > tsc -p .']);
+  assert.deepEqual(lines.slice(title + 1, title + 7), [
+    '  command  RUN npm run build',
+    '  key      sha256:step09 · miss',
+    '  layer    known when the build ends',
+    '  logs     2 lines',
+    '  │ > app@1.0.0 build',
+    '  │ > tsc -p .',
+  ]);
   assert.doesNotMatch(lines.join('\n'), /✔ #1 12 steps/);
   assert.match(lines.at(-1) ?? '', /enter builds/);
 });

@@ -16,6 +16,8 @@ export interface LayerGraphProps {
   final?: boolean;
   /** list BuildKit's own vertices one per row instead of folding them */
   unfold?: boolean;
+  /** digest of a step to mark as selected (`›` and inverse video) */
+  selected?: string;
 }
 
 type StaticItem =
@@ -33,6 +35,7 @@ export function LayerGraph({
   nowMs = state.nowMs,
   final = false,
   unfold = false,
+  selected,
 }: LayerGraphProps) {
   const graph = lanesOf(state);
   const running = state.steps.some(
@@ -40,7 +43,7 @@ export function LayerGraph({
   );
   const syncPending = state.sync !== null && state.sync.ackedMs === 0;
   const frame = useSpinner((running || syncPending) && !final && state.result === null);
-  const lines = layoutLanes(state, { width, nowMs, frame, unfold, live: !final }, graph);
+  const lines = layoutLanes(state, { width, nowMs, frame, unfold, live: !final, selected }, graph);
   const blocks: LaneLine['block'][] = [];
   for (const l of lines) if (!blocks.includes(l.block)) blocks.push(l.block);
 

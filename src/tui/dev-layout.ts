@@ -3,13 +3,7 @@
  * DevState, so that the Ink view only maps lines to <Text> and tests can check the budget.
  */
 import type { CurrentBuild, DevState } from '../dev/types.js';
-import {
-  formatDuration,
-  type ProgressFigures,
-  stepPhase,
-  summarize,
-  visibleLogText,
-} from '../progress/index.js';
+import { formatDuration, type ProgressFigures, stepPhase, summarize } from '../progress/index.js';
 import {
   builderText,
   containerSegments,
@@ -29,6 +23,7 @@ import {
 import { buildCauseText, GLYPH_LEGEND, layoutLanes } from './lane-layout.js';
 import { progressLineText } from './progress-line.js';
 import { fitSegments, type Segment, segmentsText, segmentsWidth } from './segments.js';
+import { stepDetailsLines } from './step-details.js';
 import { cellWidth, padEnd, sanitize, wrap } from './text.js';
 import { waterfallLines } from './waterfall-layout.js';
 
@@ -50,7 +45,7 @@ export interface DevLayoutOptions {
 }
 
 /** The footer's key hint. */
-export const DEV_KEY_HINT = 'r rebuild · ↑↓ select · enter logs · p pause · q quit · ? help';
+export const DEV_KEY_HINT = 'r rebuild · ↑↓ select · enter details · p pause · q quit · ? help';
 /** The key that lists or folds BuildKit's own steps. */
 export const UNFOLD_KEY = 'i';
 /** Container log lines under the container line. */
@@ -70,7 +65,7 @@ export const ERROR_LINES = 4;
 export const DEV_KEYS: readonly (readonly [string, string])[] = [
   ['r', 'rebuild now'],
   ['↑ ↓  k j', 'select a step'],
-  ['enter', "show the selected step's logs / the builds"],
+  ['enter', "the selected step's details and logs / the builds"],
   ['i', "list / fold BuildKit's own steps"],
   ['w', 'where the time went: waterfall / graph'],
   ['p', 'pause / resume watching'],
@@ -278,30 +273,27 @@ function scrollbackLines(state: DevState, o: DevLayoutOptions): DevLine[] {
   });
 }
 
-function logPanelLines(state: DevState, o: DevLayoutOptions): DevLine[] {
+/**
+ * The selected (or focused) step's details in `rows` lines: command, cause and changed files,
+ * cache key, layer size and the tail of its logs (step-details.ts, shared with BuildView).
+ */
+function detailsPanelLines(state: DevState, o: DevLayoutOptions, rows: number): DevLine[] {
   const cur = state.current;
   const focus = cur ? focusedStep(cur.build, state.ui.selectedStep) : -1;
   const step = cur && focus >= 0 ? cur.build.steps[focus] : undefined;
-  if (!step) return [text('logs-title', [{ text: 'logs · no step selected', dim: true }], o.width)];
-  const phase = stepPhase(step);
-  const lines = step.logs.map((l, i) =>
-    text(
-      `logs-${i}`,
-      [{ text: `  ${sanitize(visibleLogText(l.text))}`, color: l.stream === 2 ? 'yellow' : undefined }],
-      o.width,
-    ),
-  );
-  const title = text(
-    'logs-title',
-    [
-      { text: 'logs', bold: true },
-      { text: ` #${step.number} ${sanitize(step.instruction || step.name)}` },
-      { text: ` · ${phase} · enter closes`, dim: true },
-    ],
-    o.width,
-  );
-  if (lines.length === 0) lines.push(text('logs-none', [{ text: '  (no output)', dim: true }], o.width));
-  return [title, ...lines];
+  if (rows <= 0) return [];
+  if (!cur || !step)
+    return [text('details-title', [{ text: 'details · no step selected', dim: true }], o.width)];
+  const lines = stepDetailsLines(cur.build, step, {
+    width: o.width,
+    rows,
+    nowMs: graphClock(cur, o.nowMs),
+    frame: o.frame,
+    over: cur.record.outcome !== 'running',
+    hint: 'enter closes',
+    changed: cur.rebuiltBecause[step.digest],
+  });
+  return lines.map((segments, i) => text(i === 0 ? 'details-title' : `details-${i}`, segments, o.width));
 }
 
 function helpLines(o: DevLayoutOptions): DevLine[] {
@@ -335,7 +327,7 @@ function footerLine(state: DevState, o: DevLayoutOptions): Segment[] {
   const keys: [string, string][] = [
     ['r', 'rebuild'],
     ['↑↓', 'select'],
-    ['enter', state.ui.showLogs ? 'builds' : 'logs'],
+    ['enter', state.ui.showLogs ? 'builds' : 'details'],
     ['w', state.ui.showWaterfall ? 'graph' : 'waterfall'],
     ['p', state.watch.status === 'paused' ? 'resume' : 'pause'],
     ['q', 'quit'],
@@ -425,7 +417,9 @@ export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[]
     const pad = room - body.length - containerLogs.length;
     if (pad > 0) body.push({ kind: 'blank', key: 'pad', rows: pad });
   } else {
-    const lower = state.ui.showLogs ? logPanelLines(state, opts) : scrollbackLines(state, opts);
+    // The details panel fits the rows it gets (its logs give way first): its natural size is its
+    // size with the whole room.
+    const lower = state.ui.showLogs ? detailsPanelLines(state, opts, room) : scrollbackLines(state, opts);
     const graphNatural = state.current ? graphLines(state, state.current, opts, rows).length : 0;
     // Who gets the rows, in turn: a few graph rows, a few lower rows, the container's logs,
     // then the rest of the graph, then the rest of the lower panel; blank padding after.
@@ -444,14 +438,10 @@ export function layoutDevScreen(state: DevState, o: DevLayoutOptions): DevLine[]
     lowerRoom += take(lower.length - lowerRoom);
     containerLogs = logRoom > 0 ? containerLogLines.slice(-logRoom) : [];
     const graph = state.current ? graphLines(state, state.current, opts, graphRoom) : [];
-    // The logs panel keeps its title and shows the last lines; the scrollback the latest builds.
+    // The details are laid out again for their rows; the scrollback shows the latest builds.
     let shownLower: DevLine[];
     if (lowerRoom <= 0) shownLower = [];
-    else if (state.ui.showLogs)
-      shownLower =
-        lowerRoom === 1
-          ? lower.slice(0, 1)
-          : [...lower.slice(0, 1), ...lower.slice(1).slice(-(lowerRoom - 1))];
+    else if (state.ui.showLogs) shownLower = detailsPanelLines(state, opts, lowerRoom);
     else shownLower = lower.slice(-lowerRoom);
     const pad = room + graphRoom - graph.length + lowerRoom - shownLower.length;
     body = [

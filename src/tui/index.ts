@@ -2,7 +2,7 @@
 export { BuildSummary, type BuildSummaryProps, summaryText } from './BuildSummary.js';
 export { BuildsView, type BuildsViewProps, type LabelledBuild, pickRows } from './BuildsView.js';
 /** The whole build screen. */
-export { BuildView, type BuildViewProps } from './BuildView.js';
+export { BuildView, type BuildViewProps, DETAILS_ROWS } from './BuildView.js';
 /** `depot dashboard`: the view, its store-following screen, state, layout, controller and mount. */
 export {
   Dashboard,
@@ -80,6 +80,7 @@ export {
   layoutLanes,
   MAX_WAITING_ROWS,
   PHASE_GLYPH,
+  phaseGlyph,
   REUSED_MARK,
   syncText,
   WIDE_LANES_MIN_WIDTH,
@@ -104,6 +105,8 @@ export {
   type RenderDevTtyOptions,
   renderDevTty,
 } from './render-dev-tty.js';
+/** One step's details: whole command, cause and changed files, cache key, layer size, log tail. */
+export { StepDetails, type StepDetailsProps } from './StepDetails.js';
 /** Styled text runs, the one line component, and the NO_COLOR switch. */
 export {
   ColorMode,
@@ -127,6 +130,12 @@ export {
   suggestionText,
   totalsPairs,
 } from './stats-format.js';
+export {
+  MAX_COMMAND_LINES,
+  MAX_LISTED_PATHS,
+  type StepDetailsOptions,
+  stepDetailsLines,
+} from './step-details.js';
 /** Cell-width helpers for fixed-width rows. */
 export { cellWidth, padEnd, sanitize, truncate } from './text.js';
 /** Spinner frames from cli-spinners. */

@@ -8,7 +8,8 @@
  * Every step's state reads without colours: `✔` a cache hit, `●` a step that ran (a miss), a
  * spinner while it runs, `✖` failed, `-` cancelled, `·` waiting; the right column says `CACHED`,
  * the time or `CANCELED`. A miss whose inputs changed shows its cause (`⟳ src/app.js changed`);
- * a miss that only followed another says `because #N`.
+ * a miss that only followed another says `because #N`. A step whose layer size is known shows it
+ * before the right column where that cuts none of the row's text.
  */
 
 import { stagePlan } from '../dockerfile/index.js';
@@ -178,9 +179,14 @@ function phaseOf(ctx: Ctx, step: StepState): StepPhase {
   return ctx.over && phase === 'running' ? 'canceled' : phase;
 }
 
-function glyphOf(ctx: Ctx, phase: StepPhase): Segment {
-  const text = phase === 'running' ? ctx.o.frame || PHASE_GLYPH.running : PHASE_GLYPH[phase];
+/** The glyph of a phase in its colour; a running step shows the spinner's frame. */
+export function phaseGlyph(phase: StepPhase, frame: string): Segment {
+  const text = phase === 'running' ? frame || PHASE_GLYPH.running : PHASE_GLYPH[phase];
   return { text, color: PHASE_COLOR[phase] };
+}
+
+function glyphOf(ctx: Ctx, phase: StepPhase): Segment {
+  return phaseGlyph(phase, ctx.o.frame);
 }
 
 /** `CACHED`, `CANCELED`, a duration, or `12.3MB/45.6MB 1.2s` while running. */
@@ -242,14 +248,21 @@ function row(
     dimText: boolean;
     /** the glyph of another phase (BuildKit's own vertices that ran show `✔`: no cache question) */
     glyph?: StepPhase;
+    /** the size of the step's layer, before the right column where the row has room for it */
+    size?: string;
   },
 ): Segment[] {
   const number = padEnd(r.number, ctx.numWidth);
   const right = r.right ? ` ${r.right}` : '';
   const fixed = 2 + ctx.numWidth + 1 + cellWidth(r.rail) + cellWidth(right);
-  const room = Math.max(0, w - fixed);
+  let room = Math.max(0, w - fixed);
   const mainCells = segmentsWidth(r.main);
   const tagCells = r.tag ? cellWidth(r.tag.text) : 0;
+  // The layer's size only where it costs nothing: the text, its tag and the cause keep every cell.
+  const size = r.size && right ? ` ${r.size}` : '';
+  const causeCells = r.cause ? cellWidth(r.cause.text) + 2 : 0;
+  const showSize = size !== '' && room - cellWidth(size) - causeCells >= mainCells + tagCells;
+  if (showSize) room -= cellWidth(size);
   let cause: Segment | null = null;
   if (r.cause) {
     const left = room - Math.min(mainCells + tagCells, MIN_INSTRUCTION_CELLS) - 2;
@@ -274,6 +287,7 @@ function row(
     ...(tag ? [tag] : []),
     { text: ' '.repeat(Math.max(0, textRoom - used)) },
     ...(cause ? [cause] : []),
+    ...(showSize ? [{ text: size, dim: !inv }] : []),
     {
       text: right,
       color:
@@ -369,6 +383,7 @@ function laneCells(ctx: Ctx, lane: Lane, w: number, fullWidth: number): Cell[] {
       tag: readsHere.length > 0 ? { text: ` ← ${readsHere.join(', ')}`, color: 'cyan' } : null,
       cause: causeOf(ctx, step, phase),
       right: rightText(step, phase, o.nowMs),
+      size: step.layerBytes ? formatBytes(step.layerBytes) : undefined,
       selected: o.selected === step.digest,
       dimText: phase === 'waiting' || phase === 'cached' || phase === 'canceled',
       digests: [step.digest],

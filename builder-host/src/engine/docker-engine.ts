@@ -42,6 +42,11 @@ interface ImageAnswer {
   RepoDigests?: string[] | null;
 }
 
+interface HistoryAnswer {
+  CreatedBy?: string;
+  Size?: number;
+}
+
 const ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64' };
 
 /** The query string of `POST /build` for a request (exported for tests). */
@@ -111,6 +116,15 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
       repoTags: j.RepoTags ?? [],
       repoDigests: j.RepoDigests ?? [],
     };
+  };
+
+  const imageHistory: Engine['imageHistory'] = async (id) => {
+    const j = await api.json<HistoryAnswer[]>(
+      { method: 'GET', path: `/images/${encodeURI(id)}/history`, allow: [404] },
+      `history of image ${id}`,
+    );
+    if (!j) return undefined;
+    return j.map((e) => ({ createdBy: e.CreatedBy ?? '', size: Math.max(0, e.Size ?? 0) }));
   };
 
   const cancel = async (buildId: string): Promise<void> => {
@@ -285,6 +299,7 @@ export function createDockerEngine(opts: DockerEngineOptions): Engine {
     build,
     cancel,
     inspectImage,
+    imageHistory,
     exportImage,
     pushImage: (ref, auth, signal, onProgress) => pushTag(api, ref, auth, signal, onProgress),
     async tagImage(id, tags) {

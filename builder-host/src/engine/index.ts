@@ -32,5 +32,6 @@ export type {
   EngineVertex,
   ExportSummary,
   ImageFacts,
+  ImageHistoryEntry,
 } from './types.js';
 export { EngineError } from './types.js';

@@ -28,6 +28,14 @@ export interface ImageFacts {
   repoDigests: string[];
 }
 
+/** One entry of an image's history (`GET /images/{id}/history`), newest first as the engine lists them. */
+export interface ImageHistoryEntry {
+  /** the instruction as the image config records it, e.g. `RUN /bin/sh -c make # buildkit` */
+  createdBy: string;
+  /** bytes of the layer the entry added (uncompressed); 0 for an entry without a layer */
+  size: number;
+}
+
 /** One build to run on the engine. */
 export interface EngineBuildRequest {
   /** The build context as a tar stream (the tar driver); ignored when `session` is set. */
@@ -129,6 +137,8 @@ export interface Engine {
   cancel(buildId: string): Promise<void>;
   /** The image's id, size, layer diff ids and platform, or undefined when the engine lacks it. */
   inspectImage(id: string): Promise<ImageFacts | undefined>;
+  /** The image's history, newest entry first, or undefined when the engine lacks the image. */
+  imageHistory(id: string): Promise<ImageHistoryEntry[] | undefined>;
   /**
    * Pushes one tag (`[HOST/]PATH:TAG`) of a local image to its registry with these credentials
    * (sent as `X-Registry-Auth`, never stored). Throws EngineError with code `push_denied`,

@@ -34,6 +34,7 @@ import { createLocalBaseCheck } from './local-base.js';
 import { checkOutputRequest, createOutputSink } from './output.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 import { RpcError, toStatus } from './rpc-error.js';
+import { type StepVertex, stepLayers } from './step-layers.js';
 
 /** What a client-chosen build id may be (it names the build on the engine and in the history). */
 const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -139,6 +140,15 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
       for (const explained of (await recording?.vertex(v)) ?? []) send({ explained });
       const coldMs = (await recording?.coldMs(v)) ?? 0;
       if (coldMs > 0) send({ saved: { vertex: v.digest, coldMs } });
+    };
+    // The built image's history, asked for beside its inspect: what each step's layer weighs.
+    const readHistory = (imageId: string) =>
+      engine.imageHistory(imageId).catch((err: Error) => {
+        logger.warn({ rpc: 'Build', image: imageId, err: err.message }, 'image history failed');
+        return undefined;
+      });
+    const sendLayers = async (steps: Iterable<StepVertex>, history: ReturnType<typeof readHistory>) => {
+      for (const layer of stepLayers(steps, (await history) ?? [])) send({ layer });
     };
     let releaseSlot = () => {};
     let endResultUse = () => {};
@@ -372,6 +382,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
           const hit = await memo.get(key);
           // Held before it is looked at, as a built result is (below): its names may be old.
           const endHitUse = hit ? holds.use(caller.project, hit.imageId) : () => {};
+          const history = hit ? readHistory(hit.imageId) : undefined;
           const img = hit ? await engine.inspectImage(hit.imageId) : undefined;
           if (!(hit && img && ns.owns(img.repoTags))) endHitUse();
           else {
@@ -392,6 +403,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
             for (const v of hit.vertices)
               if (v.name !== '')
                 await sendVertex({ ...v, cached: true, startedMs: now, completedMs: now, error: '' });
+            if (history) await sendLayers(hit.vertices, history);
             const pushed = await pushAfterBuild(hit.imageId, req.tags);
             await recording?.finish(pushed.ok ? 'ok' : 'failed');
             send({
@@ -552,10 +564,12 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
             // The name that makes this image id the project's (Export answers only for those).
             const resultName = ns.result(ev.imageId);
             if (resultName) await engine.tagImage(ev.imageId, [resultName]);
+            const history = readHistory(ev.imageId);
             const img = await engine.inspectImage(ev.imageId);
             size = img?.size ?? 0;
             diffIds = img?.diffIds ?? [];
             platform = img?.platform ?? '';
+            await sendLayers(vertices.values(), history);
             if (key && memo)
               await memo.put(key, {
                 imageId: ev.imageId,

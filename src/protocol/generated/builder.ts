@@ -40,6 +40,7 @@ import type { StepCost as _depot_builder_v1_StepCost, StepCost__Output as _depot
 import type { StepCostsRequest as _depot_builder_v1_StepCostsRequest, StepCostsRequest__Output as _depot_builder_v1_StepCostsRequest__Output } from './depot/builder/v1/StepCostsRequest.js';
 import type { StepCostsResponse as _depot_builder_v1_StepCostsResponse, StepCostsResponse__Output as _depot_builder_v1_StepCostsResponse__Output } from './depot/builder/v1/StepCostsResponse.js';
 import type { StepExplained as _depot_builder_v1_StepExplained, StepExplained__Output as _depot_builder_v1_StepExplained__Output } from './depot/builder/v1/StepExplained.js';
+import type { StepLayer as _depot_builder_v1_StepLayer, StepLayer__Output as _depot_builder_v1_StepLayer__Output } from './depot/builder/v1/StepLayer.js';
 import type { StepSaved as _depot_builder_v1_StepSaved, StepSaved__Output as _depot_builder_v1_StepSaved__Output } from './depot/builder/v1/StepSaved.js';
 import type { SyncBegin as _depot_builder_v1_SyncBegin, SyncBegin__Output as _depot_builder_v1_SyncBegin__Output } from './depot/builder/v1/SyncBegin.js';
 import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from './depot/builder/v1/SyncRequest.js';
@@ -97,6 +98,7 @@ export interface ProtoGrpcType {
         StepCostsRequest: MessageTypeDefinition<_depot_builder_v1_StepCostsRequest, _depot_builder_v1_StepCostsRequest__Output>
         StepCostsResponse: MessageTypeDefinition<_depot_builder_v1_StepCostsResponse, _depot_builder_v1_StepCostsResponse__Output>
         StepExplained: MessageTypeDefinition<_depot_builder_v1_StepExplained, _depot_builder_v1_StepExplained__Output>
+        StepLayer: MessageTypeDefinition<_depot_builder_v1_StepLayer, _depot_builder_v1_StepLayer__Output>
         StepSaved: MessageTypeDefinition<_depot_builder_v1_StepSaved, _depot_builder_v1_StepSaved__Output>
         SyncBegin: MessageTypeDefinition<_depot_builder_v1_SyncBegin, _depot_builder_v1_SyncBegin__Output>
         SyncRequest: MessageTypeDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncRequest__Output>

@@ -7,6 +7,7 @@ import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output 
 import type { StepExplained as _depot_builder_v1_StepExplained, StepExplained__Output as _depot_builder_v1_StepExplained__Output } from '../../../depot/builder/v1/StepExplained.js';
 import type { OutputEvent as _depot_builder_v1_OutputEvent, OutputEvent__Output as _depot_builder_v1_OutputEvent__Output } from '../../../depot/builder/v1/OutputEvent.js';
 import type { StepSaved as _depot_builder_v1_StepSaved, StepSaved__Output as _depot_builder_v1_StepSaved__Output } from '../../../depot/builder/v1/StepSaved.js';
+import type { StepLayer as _depot_builder_v1_StepLayer, StepLayer__Output as _depot_builder_v1_StepLayer__Output } from '../../../depot/builder/v1/StepLayer.js';
 
 export interface BuildEvent {
   'vertex'?: (_depot_builder_v1_Vertex | null);
@@ -33,7 +34,11 @@ export interface BuildEvent {
    * What a step the cache answered would have run cold, sent once it is known.
    */
   'saved'?: (_depot_builder_v1_StepSaved | null);
-  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output"|"saved";
+  /**
+   * The size of the layer a step produced in the built image, sent once the image exists.
+   */
+  'layer'?: (_depot_builder_v1_StepLayer | null);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output"|"saved"|"layer";
 }
 
 export interface BuildEvent__Output {
@@ -61,5 +66,9 @@ export interface BuildEvent__Output {
    * What a step the cache answered would have run cold, sent once it is known.
    */
   'saved'?: (_depot_builder_v1_StepSaved__Output | null);
-  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output"|"saved";
+  /**
+   * The size of the layer a step produced in the built image, sent once the image exists.
+   */
+  'layer'?: (_depot_builder_v1_StepLayer__Output | null);
+  'event'?: "vertex"|"status"|"log"|"result"|"message"|"explained"|"info"|"output"|"saved"|"layer";
 }

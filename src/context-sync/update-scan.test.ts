@@ -262,7 +262,8 @@ test('fallbacks: ignore file edits, hardlinks, "." and too many paths give full-
   await assertSameAsFresh(scan, opts, 'outside');
 });
 
-test('speed: a one-file change in a 20k-file context', async (t) => {
+// How fast it is, in ms, is bench/dev-sync.ts's to say; here: a one-file update does not walk the tree.
+test('a one-file change in a 20k-file context is far cheaper than a fresh scan', async (t) => {
   const { ctx, indexDir } = await tempContext();
   for (let d = 0; d < 200; d++) {
     const dir = join(ctx, `pkg${d}`, 'src');
@@ -294,5 +295,10 @@ test('speed: a one-file change in a 20k-file context', async (t) => {
     `20k files: updateScan median ${median(times).toFixed(2)} ms (max ${Math.max(...times).toFixed(2)}) with index write, ` +
       `${median(noIndexTimes).toFixed(2)} ms without; full scanContext ${full.stats.ms} ms`,
   );
-  assert.ok(median(times) < 20, `median ${median(times)} ms`);
+  // A walk of the tree would cost about what the fresh scan costs: the update must not come near it,
+  // however loaded the machine (both run in the same process, under the same load).
+  assert.ok(
+    median(times) < full.stats.ms / 4,
+    `updateScan median ${median(times).toFixed(1)} ms against a fresh scan of ${full.stats.ms} ms`,
+  );
 });

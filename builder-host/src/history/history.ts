@@ -323,18 +323,25 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
    * order (asked only for a buster with cascades, so such a miss exists).
    */
   async function invalidatedBy(sql: Sql, project: string, instr: string): Promise<string[]> {
-    const root = await sql.get<{ build: number; idx: number }>(
+    const invalidates =
+      'EXISTS (SELECT 1 FROM steps c WHERE c.build = r.build AND c.root_idx = r.idx AND c.cascade = 1)';
+    // The build first, newest first along the (project, instr, build) index; then, should the
+    // instruction be a root twice in it, its last such step.
+    const latest = await sql.get<{ build: number }>(
       `
-      SELECT r.build, r.idx FROM steps r
-      WHERE r.project = ? AND r.instr = ? AND r.cached = 0 AND r.cascade = 0
-        AND EXISTS (SELECT 1 FROM steps c WHERE c.build = r.build AND c.root_idx = r.idx AND c.cascade = 1)
-      ORDER BY r.build DESC, r.idx DESC LIMIT 1`,
+      SELECT r.build FROM steps r
+      WHERE r.project = ? AND r.instr = ? AND r.cached = 0 AND r.cascade = 0 AND ${invalidates}
+      ORDER BY r.build DESC LIMIT 1`,
       [project, instr],
     );
-    if (!root) return [];
+    if (!latest) return [];
     const rows = await sql.all<{ instr: string }>(
-      `SELECT instr FROM steps WHERE build = ? AND root_idx = ? AND cascade = 1 ORDER BY idx LIMIT ${MAX_INVALIDATED}`,
-      [root.build, root.idx],
+      `
+      SELECT instr FROM steps WHERE build = ? AND cascade = 1 AND root_idx = (
+        SELECT max(r.idx) FROM steps r
+        WHERE r.build = ? AND r.instr = ? AND r.cached = 0 AND r.cascade = 0 AND ${invalidates})
+      ORDER BY idx LIMIT ${MAX_INVALIDATED}`,
+      [latest.build, latest.build, instr],
     );
     return rows.map((r) => r.instr);
   }

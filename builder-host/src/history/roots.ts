@@ -98,7 +98,8 @@ export async function backfillRoots(sql: Sql): Promise<void> {
       cascade: number;
       cause: string | null;
     }>(
-      `SELECT build, idx, digest, name, cascade, cause FROM steps
+      // Only a cascade's cause is read: a root's names nothing.
+      `SELECT build, idx, digest, name, cascade, CASE WHEN cascade = 1 THEN cause END AS cause FROM steps
        WHERE build >= ? AND build < ? AND cached = 0 ORDER BY build, idx`,
       [lo, lo + BACKFILL_BUILDS],
     );

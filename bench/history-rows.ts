@@ -1,8 +1,11 @@
 /**
  * The seeded rows the history benchmarks insert straight into the tables (the recording path is
  * per build and not what they measure): `builds` builds of `steps` steps over `spanMs` before
- * `now`, 70% cache hits, the same rows for the same seed in every run and backend.
+ * `now`, 70% cache hits, the same rows for the same seed in every run and backend. A build's first
+ * miss is a root cause; three in four of the misses after it only follow it (cascades, charged to it
+ * by `root_idx`, their cause naming it by vertex and text as the recorder writes them).
  */
+import { cascadePrefix } from '../builder-host/src/history/explain.js';
 
 /** One row, in the order of its columns. */
 export type Row = (string | number | null)[];
@@ -44,6 +47,8 @@ export const STEP_COLS = [
   'saved_ms',
   'cause_kind',
   'cause',
+  'cascade',
+  'root_idx',
 ] as const;
 
 const CAUSES = ['changed_files', 'build_arg', 'dockerfile_changed', 'base_image', 'no_cache', 'evicted'];
@@ -82,6 +87,7 @@ export function historyRows(o: {
     let cached = 0;
     let saved = 0;
     let total = 0;
+    let root: { idx: number; kind: string; name: string } | undefined;
     for (let i = 0; i < o.steps; i++) {
       const hit = rand() < 0.7;
       const dur = hit ? 0 : Math.floor(rand() * 5000);
@@ -90,22 +96,38 @@ export function historyRows(o: {
         cached++;
         saved += 1000;
       }
-      const kind = hit ? null : CAUSES[Math.floor(rand() * CAUSES.length)]!;
+      const own = hit ? null : CAUSES[Math.floor(rand() * CAUSES.length)]!;
       const instr = INSTR[i % INSTR.length]!;
+      const name = `[${i + 1}/${o.steps}] ${instr}`;
+      // Decided by position, not drawn: the same hits, durations and builds as without cascades.
+      const follows = !hit && root !== undefined && (id + i) % 4 !== 0 ? root : undefined;
+      const kind = follows ? follows.kind : own;
+      const cause = follows
+        ? JSON.stringify({
+            kind,
+            text: `${cascadePrefix(follows.name)}${kind} text`,
+            rootVertex: `sha256:${id}-${follows.idx}`,
+          })
+        : kind
+          ? `{"kind":"${kind}"}`
+          : null;
+      if (!hit && !root) root = { idx: i, kind: own!, name };
       steps.push([
         id,
         i,
         started,
         project,
         `sha256:${id}-${i}`,
-        `[${i + 1}/${o.steps}] ${instr}`,
+        name,
         instr,
         hit ? 1 : 0,
         dur,
         0,
         hit ? 1000 : 0,
         kind,
-        kind ? `{"kind":"${kind}"}` : null,
+        cause,
+        follows ? 1 : 0,
+        hit ? null : (follows?.idx ?? i),
       ]);
     }
     builds.push([

@@ -98,6 +98,8 @@ async function seedPostgres(url: string): Promise<{ h: History; seedS: number }>
       'bigint',
       'text',
       'text',
+      'int',
+      'int',
     ],
     steps,
   );

@@ -36,8 +36,11 @@ const buildCols = [...BUILD_COLS.filter((c) => c !== 'builder'), 'snapshot_diff'
 const insertBuild = db.prepare(
   `INSERT INTO builds (${buildCols.join(', ')}) VALUES (${buildCols.map(() => '?').join(', ')})`,
 );
+// Schema 3 keeps no roots: the migration that adds them back-fills them from the causes (timed in
+// the open).
+const stepCols = STEP_COLS.filter((c) => c !== 'root_idx');
 const insertStep = db.prepare(
-  `INSERT INTO steps (${STEP_COLS.join(', ')}) VALUES (${STEP_COLS.map(() => '?').join(', ')})`,
+  `INSERT INTO steps (${stepCols.join(', ')}) VALUES (${stepCols.map(() => '?').join(', ')})`,
 );
 const diff = JSON.stringify({
   added: [],
@@ -50,7 +53,7 @@ const diff = JSON.stringify({
 const rows = historyRows({ builds: BUILDS, steps: STEPS, now: NOW, spanMs: SPAN });
 const t0 = performance.now();
 db.transaction(() => {
-  for (const r of rows.steps) insertStep.run(...r);
+  for (const r of rows.steps) insertStep.run(...r.slice(0, -1));
   for (const r of rows.builds) insertBuild.run(...r.slice(0, -1), diff);
 })();
 db.close();

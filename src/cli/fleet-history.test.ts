@@ -26,7 +26,16 @@ test('separate histories: totals, groups and series summed, busters merged, buil
     ...base,
     groups: [base.groups[0]!, { key: 'docs', totals: base.groups[2]!.totals }],
     busters: [
-      { ...base.busters[0]!, misses: 1, costMs: 2_000_000, suggestion: 'other advice', rule: 'r2' },
+      {
+        ...base.busters[0]!,
+        misses: 1,
+        costMs: 2_000_000,
+        cascadedMisses: 2,
+        cascadeCostMs: 60_000,
+        invalidated: ['RUN npm ci'],
+        suggestion: 'other advice',
+        rule: 'r2',
+      },
       { ...base.busters[2]!, project: 'docs' },
     ],
     running: [runningBuild('b-1', 'docs', 'bob', DASH_T - 90_000, 'bld-b')],
@@ -53,9 +62,13 @@ test('separate histories: totals, groups and series summed, busters merged, buil
     steps: 2 * a.series[0]!.steps,
     cachedSteps: 2 * a.series[0]!.cachedSteps,
   });
-  // COPY . . of api: 41 + 1 misses; the costlier side's advice (2,000,000 ms > 1,230,000 ms).
+  // COPY . . of api: 41 + 1 misses, 82 + 2 rebuilds after them; the advice and invalidated steps
+  // of the costlier side with its cascades (1,230,000 + 2,460,000 ms > 2,000,000 + 60,000 ms).
   const copy = m.busters.find((x) => x.project === 'api' && x.step === 'COPY . .')!;
-  assert.deepEqual([copy.misses, copy.costMs, copy.rule], [42, 3_230_000, 'r2']);
+  assert.deepEqual(
+    [copy.misses, copy.costMs, copy.cascadedMisses, copy.cascadeCostMs, copy.rule, copy.invalidated],
+    [42, 3_230_000, 84, 2_520_000, 'copy-before-install', ['RUN npm ci', 'RUN npm run build']],
+  );
   assert.deepEqual(copy.causes, [
     { kind: 'changed_files', count: 76 },
     { kind: 'no_cache', count: 6 },

@@ -15,7 +15,7 @@ import {
   type StatsResponseWire,
   transportFromEnv,
 } from '../session/index.js';
-import { EMPTY_TOTALS } from '../tui/stats-format.js';
+import { busterCostMs, EMPTY_TOTALS, rankBusters } from '../tui/stats-format.js';
 import { openConfig } from './credentials.js';
 import { fleetToken } from './targets.js';
 
@@ -130,7 +130,8 @@ export async function openFleetHistory(opts: {
 
 /**
  * One Stats answer from the answers of separate histories: totals, groups and series summed, the
- * busters summed by project and step (each history sends its ten costliest, so a step just outside
+ * busters summed by project and step and ranked by their cost with their cascades', as Stats ranks
+ * them (each history sends its ten costliest, so a step just outside
  * one history's ten is undercounted), running builds oldest first, recent ones newest first.
  */
 export function mergeStats(answers: StatsResponseWire[]): StatsResponseWire {
@@ -150,14 +151,18 @@ export function mergeStats(answers: StatsResponseWire[]): StatsResponseWire {
         busters.set(key, { ...b, causes: b.causes.map((c) => ({ ...c })) });
         continue;
       }
-      // The advice of the costlier side stays: it describes the misses that weigh most.
-      const advice = Number(b.costMs) > Number(had.costMs) ? b : had;
+      // The advice (and the steps its latest miss invalidated) of the costlier side stays: it
+      // describes the misses that weigh most.
+      const advice = busterCostMs(b) > busterCostMs(had) ? b : had;
       const causes = new Map(had.causes.map((c) => [c.kind, Number(c.count)]));
       for (const c of b.causes) causes.set(c.kind, (causes.get(c.kind) ?? 0) + Number(c.count));
       busters.set(key, {
         ...had,
         misses: Number(had.misses) + Number(b.misses),
         costMs: Number(had.costMs) + Number(b.costMs),
+        cascadedMisses: Number(had.cascadedMisses ?? 0) + Number(b.cascadedMisses ?? 0),
+        cascadeCostMs: Number(had.cascadeCostMs ?? 0) + Number(b.cascadeCostMs ?? 0),
+        invalidated: advice.invalidated ?? [],
         causes: [...causes]
           .map(([kind, count]) => ({ kind, count }))
           .sort((x, y) => y.count - x.count || x.kind.localeCompare(y.kind)),
@@ -177,15 +182,7 @@ export function mergeStats(answers: StatsResponseWire[]): StatsResponseWire {
       steps: answers.reduce((n, a) => n + Number(a.series[i]?.steps ?? 0), 0),
       cachedSteps: answers.reduce((n, a) => n + Number(a.series[i]?.cachedSteps ?? 0), 0),
     })),
-    busters: [...busters.values()]
-      .sort(
-        (a, b) =>
-          Number(b.costMs) - Number(a.costMs) ||
-          Number(b.misses) - Number(a.misses) ||
-          a.project.localeCompare(b.project) ||
-          a.step.localeCompare(b.step),
-      )
-      .slice(0, TOP_BUSTERS),
+    busters: rankBusters([...busters.values()]).slice(0, TOP_BUSTERS),
     running: answers.flatMap((a) => a.running).sort((a, b) => Number(a.startedMs) - Number(b.startedMs)),
     recent: answers
       .flatMap((a) => a.recent)

@@ -10,8 +10,12 @@ import {
 // stats-format is plain text formatting: no Ink is loaded.
 import {
   buildsText,
+  busterCostMs,
+  busterMissText,
   causeBreakdown,
+  invalidatedText,
   percentText,
+  rankBusters,
   spanText,
   statsTable,
   suggestionText,
@@ -92,10 +96,12 @@ export function formatStatsTable(res: StatsResponseWire, groupBy: StatsGroupBy, 
   ];
   if (res.busters.length > 0) {
     lines.push('', 'TOP CACHE BUSTERS');
-    for (const b of [...res.busters].sort((x, y) => y.costMs - x.costMs).slice(0, 5)) {
+    for (const b of rankBusters(res.busters).slice(0, 5)) {
       const causes = causeBreakdown(b);
-      const misses = `${b.misses} miss${b.misses === 1 ? '' : 'es'}, cost ${spanText(b.costMs)}`;
+      const misses = `${busterMissText(b)}, cost ${spanText(busterCostMs(b))}`;
       lines.push(`  ${b.step}  (${b.project})  ${misses}${causes ? ` · ${causes}` : ''}`);
+      const invalidated = invalidatedText(b);
+      if (invalidated) lines.push(`    ${invalidated}`);
       if (b.suggestion) lines.push(`    → ${suggestionText(b)}`);
     }
   }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { stripVTControlCharacters } from 'node:util';
 import { render } from 'ink-testing-library';
@@ -14,6 +16,7 @@ import {
   initialDashboardState,
   reduceDashboard,
 } from './dashboard-state.js';
+import { GOLDENS, golden } from './golden-files.js';
 import { sparkline } from './stats-format.js';
 import { cellWidth } from './text.js';
 
@@ -82,7 +85,9 @@ for (const [w, h] of SIZES) {
     assert.match(text, /PROJECT +BUILDS +HIT +SAVED/);
     assert.match(text, /web-frontend/);
     assert.match(text, /top cache busters/);
-    assert.match(text, /1\. RUN npm ci/, 'busters are ordered by cost');
+    // Ranked with the rebuilds of the steps each root invalidated: the copy first.
+    assert.match(text, /1\. COPY \. \. +api +41 misses → 82 steps rebuilt · cost 1h1m/);
+    assert.match(text, /2\. RUN npm ci +web-frontend +12 misses → 12 steps rebuilt · cost 46m0s/);
     assert.ok(lines.at(-1)?.startsWith(DASHBOARD_KEY_HINT.slice(0, 10)), 'the key hint is the last line');
   });
 
@@ -122,12 +127,19 @@ for (const [w, h] of SIZES) {
         assert.match(text, /alice +70 +90\.5%/);
         assert.match(text, /ci-bot/);
       } else {
-        assert.match(text, /RUN npm ci/);
-        assert.match(text, /12 misses · cost 40m0s/);
-        assert.match(text, /causes: files 38 · no-cache 3/);
+        // Each root with what it invalidated, as the golden screen has it.
+        golden(`dashboard-busters-${w}x${h}`, lines.map((l) => l.trimEnd()).join('\n'));
+        assert.match(text, /1\. COPY \. \. +api +41 misses → 82 steps rebuilt · cost 1h1m/);
+        assert.match(
+          text,
+          /causes: files 38 · no-cache 3\n +invalidated: RUN npm ci, RUN npm run build \(41m0s\)/,
+        );
         assert.match(text, /→ fix \(copy-before-install\): copy package\.json/);
         assert.match(text, /→ fix \(arg-placement\): move `ARG NODE_ENV`/);
-        assert.match(text, /RUN go build/);
+        assert.match(
+          text,
+          /3\. RUN go build \.\/\.\.\. +billing-worker +5 misses · cost 5m0s\n +causes: Dockerfile 5\n/,
+        );
       }
     });
   }
@@ -171,6 +183,31 @@ test('every view fits very long names and many groups at 80×24', () => {
     assertFits(lines, 80, 24, `big ${view}`);
     if (view === 'projects') assert.match(lines.join('\n'), /… \d+ more/);
   }
+});
+
+test('a buster with a long instruction keeps its numbers: the instruction is cut', () => {
+  const res = statsFixture('24h', 'project');
+  res.busters = [{ ...res.busters[0]!, step: `COPY ${'src/very/long/path/'.repeat(8)} .` }];
+  let s = loadedState('busters');
+  s = reduceDashboard(s, {
+    type: 'stats/loaded',
+    timeMs: DASH_T,
+    window: '24h',
+    groupBy: 'project',
+    response: res,
+  });
+  const first = frameOf(s, 80, 24).find((l) => l.startsWith('1. '));
+  assert.match(first ?? '', /^1\. COPY src\/very\/long.*… +41 misses → 82 steps rebuilt · cost 1h1m$/);
+  assert.ok(cellWidth(first ?? '') <= 80);
+});
+
+test('docs/cli.md shows the busters view as the golden has it', () => {
+  const doc = readFileSync(join(GOLDENS, '..', '..', '..', 'docs', 'cli.md'), 'utf8');
+  // Indented as a code block, the blank rows that fill the screen shown as one.
+  const shot = readFileSync(join(GOLDENS, 'dashboard-busters-100x30.txt'), 'utf8')
+    .replace(/\n{3,}/g, '\n\n')
+    .replace(/^(?=.)/gm, '    ');
+  assert.ok(doc.includes(shot), `docs/cli.md lacks goldens/dashboard-busters-100x30.txt:\n${shot}`);
 });
 
 test('sparkline: one glyph per bucket, merged when narrow, empty buckets dotted', () => {

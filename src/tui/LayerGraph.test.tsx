@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -24,49 +24,31 @@ import {
 import { BuildView } from './BuildView.js';
 import { DevView } from './DevView.js';
 import { connectedEvents, devStateOf } from './dev-fixtures.js';
+import { cleanFrame, GOLDENS, golden } from './golden-files.js';
 import { cellWidth } from './text.js';
 
 // The dev screen prints times of day.
 process.env.TZ = 'UTC';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const GOLDENS = join(HERE, 'goldens');
 const BUILDS = ['cold', 'rebuild', 'edit', 'failed'] as const;
 
 const events = (name: string): BuildEvent[] =>
   parseEventLines(readFileSync(join(HERE, '..', 'progress', 'fixtures', `graph-${name}.jsonl`), 'utf8'));
 const reduceAll = (list: BuildEvent[]): BuildState => list.reduce(reduceBuild, initialBuildState());
 
-/** Ink trims nothing; the goldens keep no trailing blanks. */
-const clean = (frame: string) =>
-  stripVTControlCharacters(frame)
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .join('\n');
-
 function buildFrame(state: BuildState, width: number): string {
   const r = render(<BuildView state={state} width={width} />);
-  const frame = clean(r.lastFrame() ?? '');
+  const frame = cleanFrame(r.lastFrame() ?? '');
   r.unmount();
   return frame;
 }
 
 function devFrame(state: DevState): string {
   const r = render(<DevView state={state} onCommand={() => {}} />);
-  const frame = clean(r.lastFrame() ?? '');
+  const frame = cleanFrame(r.lastFrame() ?? '');
   r.unmount();
   return frame;
-}
-
-function golden(name: string, actual: string): void {
-  const file = join(GOLDENS, `${name}.txt`);
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) {
-    mkdirSync(GOLDENS, { recursive: true });
-    writeFileSync(file, `${actual}\n`);
-    if (process.env.UPDATE_GOLDEN !== '1') assert.fail(`wrote missing ${file}; review it and rerun`);
-    return;
-  }
-  assert.equal(`${actual}\n`, readFileSync(file, 'utf8'), `${name} differs from goldens/${name}.txt`);
 }
 
 function assertFits(frame: string, width: number): void {

@@ -85,6 +85,10 @@ export function statsFixture(
         rule: 'copy-before-install',
         finding:
           '`COPY . .` copies the whole context before `RUN npm ci` (line 4): any change to a copied file reruns the install',
+        // Each miss invalidated the install and the build after it.
+        cascadedMisses: 82,
+        cascadeCostMs: 2_460_000,
+        invalidated: ['RUN npm ci', 'RUN npm run build'],
       },
       {
         project: 'web-frontend',
@@ -99,6 +103,9 @@ export function statsFixture(
         rule: 'arg-placement',
         finding:
           'ARG NODE_ENV is declared 1 RUN step before its first use (line 9): a new value reruns `RUN npm ci`',
+        cascadedMisses: 12,
+        cascadeCostMs: 360_000,
+        invalidated: ['RUN npm run build'],
       },
       {
         project: 'billing-worker',
@@ -109,6 +116,9 @@ export function statsFixture(
         suggestion: '',
         rule: '',
         finding: '',
+        cascadedMisses: 0,
+        cascadeCostMs: 0,
+        invalidated: [],
       },
     ],
     running: [

@@ -9,9 +9,13 @@ import { ageText, clockText } from './dev-format.js';
 import { fitSegments, type Segment, segmentsWidth } from './segments.js';
 import {
   bucketText,
+  busterCostMs,
+  busterMissText,
   causeBreakdown,
   EMPTY_TOTALS,
+  invalidatedText,
   percentText,
+  rankBusters,
   spanText,
   sparkline,
   statsTable,
@@ -232,28 +236,25 @@ function bustersSection(
       ),
     ];
   const out = [title];
-  const busters = [...res.busters].sort((a, b) => b.costMs - a.costMs).slice(0, max);
+  const busters = rankBusters(res.busters).slice(0, max);
   busters.forEach((b, i) => {
-    const right = `${b.misses} miss${b.misses === 1 ? '' : 'es'} · cost ${spanText(b.costMs)}`;
-    const left = `${i + 1}. ${sanitize(b.step)}`;
-    const proj = `  ${sanitize(b.project)}`;
-    out.push(
-      line(
-        `buster-${i}`,
-        spread(
-          [
-            { text: left, color: 'yellow' },
-            { text: proj, dim: true },
-          ],
-          [{ text: right }],
-          width,
-        ),
-        width,
-      ),
+    // The root step, then what its misses cost with the rebuilds of the steps they invalidated.
+    const right: Segment[] = [{ text: `${busterMissText(b)} · cost ${spanText(busterCostMs(b))}` }];
+    const left = fitSegments(
+      [
+        { text: `${i + 1}. ${sanitize(b.step)}`, color: 'yellow' },
+        { text: `  ${sanitize(b.project)}`, dim: true },
+      ],
+      // The numbers stay: a long instruction is cut instead.
+      Math.max(12, width - segmentsWidth(right) - 2),
     );
+    out.push(line(`buster-${i}`, spread(left, right, width), width));
     const causes = causeBreakdown(b);
     if (detail && causes)
       out.push(line(`buster-${i}-causes`, [{ text: `   causes: ${causes}`, dim: true }], width));
+    const invalidated = invalidatedText(b);
+    if (detail && invalidated)
+      out.push(line(`buster-${i}-invalidated`, [{ text: `   ${sanitize(invalidated)}`, dim: true }], width));
     if (b.suggestion)
       out.push(
         line(`buster-${i}-tip`, [{ text: `   → ${sanitize(suggestionText(b))}`, color: 'cyan' }], width),
@@ -294,8 +295,8 @@ function body(state: DashboardState, width: number, rows: number, nowMs: number)
     case 'users':
       return stack([tableSection(state.byUser, 'user', rows - 1, width)], rows);
     case 'busters': {
-      // Each buster takes up to three lines.
-      return stack([bustersSection(res, Math.max(1, Math.floor((rows - 1) / 3)), width, true)], rows);
+      // Each buster takes up to four lines.
+      return stack([bustersSection(res, Math.max(1, Math.floor((rows - 1) / 4)), width, true)], rows);
     }
     default: {
       const sections: DashboardLine[][] = [];

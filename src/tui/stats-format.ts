@@ -105,6 +105,42 @@ export function causeBreakdown(b: Buster): string {
     .join(' · ');
 }
 
+/** What a buster cost in all: its own rebuilds and those of the steps its misses invalidated. */
+export function busterCostMs(b: Pick<Buster, 'costMs' | 'cascadeCostMs'>): number {
+  return Number(b.costMs) + Number(b.cascadeCostMs ?? 0);
+}
+
+/** Busters costliest first (then most misses, project, step): the order Stats ranks them in. */
+export function rankBusters<
+  B extends Pick<Buster, 'project' | 'step' | 'misses' | 'costMs' | 'cascadeCostMs'>,
+>(busters: readonly B[]): B[] {
+  return [...busters].sort(
+    (a, b) =>
+      busterCostMs(b) - busterCostMs(a) ||
+      Number(b.misses) - Number(a.misses) ||
+      a.project.localeCompare(b.project) ||
+      a.step.localeCompare(b.step),
+  );
+}
+
+/** `4 misses → 12 steps rebuilt`: a buster's misses and the rebuilds they caused; `3 misses` without any. */
+export function busterMissText(b: Pick<Buster, 'misses' | 'cascadedMisses'>): string {
+  const misses = Number(b.misses);
+  const rebuilt = Number(b.cascadedMisses ?? 0);
+  const own = `${misses} miss${misses === 1 ? '' : 'es'}`;
+  return rebuilt > 0 ? `${own} → ${rebuilt} step${rebuilt === 1 ? '' : 's'} rebuilt` : own;
+}
+
+/**
+ * `invalidated: RUN npm ci, RUN npm run build (37.0s)`: the steps a buster's latest miss
+ * invalidated and what all its invalidated steps cost; '' when it invalidated none.
+ */
+export function invalidatedText(b: Pick<Buster, 'invalidated' | 'cascadeCostMs' | 'cascadedMisses'>): string {
+  if (!(Number(b.cascadedMisses ?? 0) > 0)) return '';
+  const steps = (b.invalidated ?? []).join(', ');
+  return `invalidated: ${steps || 'later steps'} (${spanText(Number(b.cascadeCostMs ?? 0))})`;
+}
+
 /**
  * A buster's suggestion with the advisor's rule it comes from, as `depot stats` and the dashboard
  * show it: `fix (copy-before-install): copy package.json … first`; the suggestion alone when no

@@ -31,7 +31,7 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     await builder?.stop();
   });
 
-  test('shows the history and updates live when a new build finishes', async () => {
+  test('shows the history, updates live, the time a cached rebuild saved, and busters by root cause', async () => {
     const project = `dash-${process.pid}`;
     const token = builder.token(project, 'ann');
     const r = spawnSync(
@@ -44,7 +44,7 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
     const admin = r.stdout.trim();
     const ctx = tempDir('dash');
-    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt\n');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY a.txt /a.txt\nRUN sleep 1 && cat /a.txt\n');
     writeFileSync(join(ctx, 'a.txt'), `one ${Date.now()}\n`);
     const build = async () => {
       const b = await depot([...buildOn(builder.url, token, project, 'quiet'), ctx]);
@@ -82,6 +82,57 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     writeFileSync(join(ctx, 'a.txt'), `two ${Date.now()}\n`);
     await build();
     await until('the dashboard updated to two builds', () => buildsShown(pane()) === 2, 15_000);
+
+    // An identical rebuild: every step a cache hit, saving what the steps took when last built
+    // (this project's recorded cold runs: the RUN alone slept a second each time).
+    await build();
+    const saved = await until(
+      'the dashboard shows the cached rebuild and what it saved',
+      () => {
+        const p = pane();
+        return buildsShown(p) === 3 && /✔ dash-\d+ +ann .*3\/3 cached +ok · saved \d/.test(p) && p;
+      },
+      15_000,
+    );
+    const savedMs = (text: string) => {
+      const m = /time saved (?:(\d+)m)?(\d+(?:\.\d)?)s/.exec(text);
+      return m ? (Number(m[1] ?? 0) * 60 + Number(m[2])) * 1000 : 0;
+    };
+    assert.ok(savedMs(saved) >= 1000, `time saved of a fully cached rebuild:\n${saved}`);
+    const json = await depot([
+      'stats',
+      '--json',
+      '--builder',
+      builder.url,
+      '--token',
+      admin,
+      '--window',
+      '1h',
+    ]);
+    assert.equal(json.code, 0, json.stderr);
+    const stats = JSON.parse(json.stdout) as {
+      totals: { savedMs: number };
+      recent: { project: string; steps: number; cachedSteps: number; savedMs: number }[];
+    };
+    const rebuild = stats.recent.find((b) => b.project === project)!;
+    assert.deepEqual([rebuild.steps, rebuild.cachedSteps], [3, 3]);
+    assert.ok(rebuild.savedMs >= 1000, JSON.stringify(rebuild));
+    assert.ok(stats.totals.savedMs >= rebuild.savedMs);
+
+    // The busters view: the COPY, charged with the RUN its edit invalidated.
+    term.keys('dash', 'v');
+    term.keys('dash', 'v');
+    term.keys('dash', 'v');
+    const busters = await until(
+      'the busters view',
+      () => {
+        const p = pane();
+        return /invalidated: RUN sleep 1 && cat \/a\.txt \(\d/.test(p) && p;
+      },
+      10_000,
+    );
+    assert.match(busters, /\d\. COPY a\.txt \/a\.txt +dash-\d+ +2 misses → 1 step rebuilt · cost \d/);
+    for (const line of busters.split('\n')) assert.ok(line.length <= 100, line);
 
     term.keys('dash', 'q');
     await until('the dashboard exits on q', () => term.gone('dash'), 10_000);

@@ -125,6 +125,32 @@ describe('build history in PostgreSQL', { skip }, () => {
     assert.ok((await assertSameAnswers(lite, pg, ends.slice(0, 3))) > 0);
   });
 
+  test('a shared history recorded before roots were kept gets them back-filled: the same answers as SQLite', async () => {
+    const file = join(tempDir('hist-lite-roots'), 'history.db');
+    const lite = await openHistory(file, { builder: 'bld-a' });
+    open.push(lite);
+    const db = fresh();
+    const before = await openPostgresHistory(db, { builder: 'bld-a' });
+    const builds = plan(29, 200, 6).map((b) => ({ ...b, fate: 'finish' as const }));
+    await recordAll(lite, builds, () => {});
+    await recordAll(before, builds, () => {});
+    await before.close();
+    // Back to the first schema: no recorded roots, misses' roll-ups of root causes only.
+    psql(
+      db,
+      `DROP INDEX steps_charged_window; ALTER TABLE steps DROP COLUMN root_idx;
+       ALTER TABLE miss_hours DROP COLUMN cascaded, DROP COLUMN cascade_cost_ms;
+       ALTER TABLE miss_days DROP COLUMN cascaded, DROP COLUMN cascade_cost_ms;
+       CREATE INDEX steps_missed_window ON steps(started_ms, project, instr, cause_kind, duration_ms)
+         WHERE cached = 0 AND cascade = 0;
+       DELETE FROM schema_version WHERE version > 1;`,
+    );
+    const pg = await pgHistory(db, 'bld-a');
+    assert.equal(psql(db, 'SELECT max(version) FROM schema_version'), String(PG_MIGRATIONS.length));
+    assert.ok(Number(psql(db, 'SELECT count(*) FROM steps WHERE cascade = 1 AND root_idx IS NOT NULL')) > 50);
+    assert.ok((await assertSameAnswers(lite, pg, windowEnds(builds, 3).slice(0, 8))) > 20);
+  });
+
   test('two builders share one database: each fails only its own abandoned builds and compares with its own', async () => {
     const db = fresh();
     const [a, b] = await Promise.all([pgHistory(db, 'bld-a'), pgHistory(db, 'bld-b')]);

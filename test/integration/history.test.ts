@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import Database from 'better-sqlite3';
 import { parseEventLines } from '../../src/progress/json.js';
 import type { BuildSummary__Output } from '../../src/protocol/generated/depot/builder/v1/BuildSummary.js';
 import type { StatsResponse__Output } from '../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
@@ -274,6 +275,118 @@ describe('build history: Stats and WatchBuilds on a real builder', { skip }, () 
     const table = await depot(['stats', ...remote]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /→ fix \(arg-placement\): move `ARG FLAVOR` down to just above line 4/);
+  });
+
+  test('an edit to a copied file: the COPY is the top buster, charged with the RUNs it invalidated; an identical rebuild saves their recorded cold time', async () => {
+    const proj = `roots-${process.pid}`;
+    const token = builder.token(proj, 'ann');
+    const dir = tempDir('roots');
+    mkdirSync(join(dir, 'src'));
+    const nonce = `${process.pid}-${Date.now()}`;
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      'FROM busybox:latest\nCOPY src/ /src/\nRUN sleep 1 && cat /src/app.txt > /a.txt\nRUN sleep 1 && wc -c /a.txt > /b.txt\n',
+    );
+    const build = async (version: string, project = proj, as = token) => {
+      writeFileSync(join(dir, 'src', 'app.txt'), `${version} ${nonce}\n`);
+      const r = await depot([...buildOn(builder.url, as, project, 'quiet'), dir]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    // Another project's build warms the engine's cache, so this project's first build is answered
+    // by it: no step of this project misses for a first build (each such miss is a root of its own).
+    await build('v1', `roots-warm-${process.pid}`, builder.token(`roots-warm-${process.pid}`, 'bob'));
+    await build('v1');
+    await build('v2'); // the COPY misses for src/app.txt; both RUNs only follow it
+    await build('v3');
+    await build('v3'); // identical: every step a cache hit
+
+    const remote = ['--builder', builder.url, '--token', token, '--project', proj, '--window', '1h'];
+    const json = await depot(['stats', '--json', ...remote]);
+    assert.equal(json.code, 0, json.stderr);
+    const res = JSON.parse(json.stdout) as StatsResponse__Output;
+    const copy = 'COPY src/ /src/';
+    const runs = ['RUN sleep 1 && cat /src/app.txt > /a.txt', 'RUN sleep 1 && wc -c /a.txt > /b.txt'];
+    assert.deepEqual(
+      res.busters.map((b) => [b.step, b.misses, b.cascadedMisses, b.causes, b.invalidated]),
+      [[copy, 2, 4, [{ kind: 'changed_files', count: 2 }], runs]],
+      'the RUNs are no busters of their own',
+    );
+
+    // The numbers are the recorded ones: the COPY's own runs, and the RUNs' runs charged to it.
+    const db = new Database(join(builder.dataDir, 'history.db'), { readonly: true });
+    const rows = db
+      .prepare(
+        `SELECT s.build, s.instr, s.cached, s.duration_ms, s.saved_ms, s.cascade, r.instr AS root
+         FROM steps s JOIN builds b ON b.id = s.build LEFT JOIN steps r ON r.build = s.build AND r.idx = s.root_idx
+         WHERE b.project = ? ORDER BY s.build, s.idx`,
+      )
+      .all(proj) as {
+      build: number;
+      instr: string;
+      cached: number;
+      duration_ms: number;
+      saved_ms: number;
+      cascade: number;
+      root: string | null;
+    }[];
+    db.close();
+    const missed = rows.filter((r) => r.cached === 0);
+    assert.deepEqual(
+      missed.map((r) => [r.instr, r.cascade, r.root]),
+      [
+        [copy, 0, copy],
+        [runs[0], 1, copy],
+        [runs[1], 1, copy],
+        [copy, 0, copy],
+        [runs[0], 1, copy],
+        [runs[1], 1, copy],
+      ],
+    );
+    const sum = (xs: { duration_ms: number }[]) => xs.reduce((n, r) => n + r.duration_ms, 0);
+    const top = res.busters[0]!;
+    assert.equal(top.costMs, sum(missed.filter((r) => r.cascade === 0)));
+    assert.equal(top.cascadeCostMs, sum(missed.filter((r) => r.cascade === 1)));
+    assert.ok(top.cascadeCostMs >= 4000, `four RUNs of sleep 1: ${top.cascadeCostMs} ms`);
+
+    // Time saved: the identical rebuild saves what its steps took when this project last built them
+    // (the median uncached run of each instruction); the first build, answered by the other
+    // project's cache, saves nothing (its run times are not this project's).
+    const builds = [...new Set(rows.map((r) => r.build))];
+    assert.equal(builds.length, 4);
+    const median = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      const m = s.length >> 1;
+      return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+    };
+    const last = rows.filter((r) => r.build === builds[3]);
+    assert.ok(last.every((r) => r.cached === 1));
+    const cold = (instr: string) => median(missed.filter((r) => r.instr === instr).map((r) => r.duration_ms));
+    assert.deepEqual(
+      last.map((r) => r.saved_ms),
+      last.map((r) => (r.instr.startsWith('FROM') ? 0 : cold(r.instr))),
+    );
+    const rebuild = res.recent[0]!;
+    assert.deepEqual([rebuild.steps, rebuild.cachedSteps], [4, 4]);
+    assert.equal(
+      rebuild.savedMs,
+      last.reduce((n, r) => n + r.saved_ms, 0),
+    );
+    assert.ok(rebuild.savedMs >= 2000, `two RUNs of sleep 1 saved: ${rebuild.savedMs} ms`);
+    const first = res.recent.at(-1)!;
+    assert.deepEqual([first.cachedSteps, first.savedMs], [4, 0]);
+    assert.equal(res.totals?.savedMs, rebuild.savedMs);
+
+    const table = await depot(['stats', ...remote]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout,
+      /^ {2}COPY src\/ \/src\/ {2}\(roots-\d+\) {2}2 misses → 4 steps rebuilt, cost \d/m,
+    );
+    assert.match(
+      table.stdout,
+      /^ {4}invalidated: RUN sleep 1 && cat \/src\/app\.txt > \/a\.txt, RUN sleep 1/m,
+    );
+    assert.doesNotMatch(table.stdout, /^ {2}RUN sleep/m);
   });
 
   test("a project token cannot read another project's stats", async () => {

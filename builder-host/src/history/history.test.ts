@@ -338,23 +338,147 @@ describe('history database', () => {
     await h.close();
   });
 
-  test('busters count root causes only: a cascaded miss is no buster', async () => {
+  test('busters are root causes charged with the rebuilds of the steps they invalidated', async () => {
     const h = await openHistory(':memory:');
-    const files = stepCause('changed_files', 'src/a.js changed under COPY . .', { paths: ['src/a.js'] });
-    const follows = { ...files, text: `follows from COPY . .: ${files.text}` };
-    for (let i = 0; i < 2; i++)
+    const files = stepCause('changed_files', 'src/a.js changed under COPY src/ .', { paths: ['src/a.js'] });
+    const follows = (root: string) => ({
+      ...files,
+      text: `follows from COPY src/ .: ${files.text}`,
+      rootVertex: root,
+    });
+    // COPY src/ . missed 4 times, each time invalidating the 3 steps after it; RUN apt-get missed
+    // twice for a build arg, costlier than the copy alone but far less than the copy's rebuilds.
+    for (let i = 0; i < 4; i++) {
+      const copy = `sha256:copy-${i}`;
       await record(h, { startedMs: NOW - H - i }, [
-        step('[1/3] FROM busybox', true, 0),
-        step('[2/3] COPY . .', false, 100, { cause: files }),
-        step('[3/3] RUN make', false, 9000, { cause: follows, cascade: true }),
+        step('[1/5] FROM busybox', true, 0),
+        step('[2/5] COPY src/ .', false, 200, { digest: copy, cause: files }),
+        step('[3/5] RUN npm ci', false, 5000, { cause: follows(copy), cascade: true }),
+        step('[4/5] RUN npm run build', false, 3000, { cause: follows(copy), cascade: true }),
+        step('[5/5] RUN npm test', false, 1000, { cause: follows(copy), cascade: true }),
+      ]);
+    }
+    for (let i = 0; i < 2; i++)
+      await record(h, { startedMs: NOW - H - 10 - i }, [
+        step('[1/2] RUN apt-get install -y git', false, 6000, {
+          cause: stepCause('build_arg', 'V changed', { name: 'V' }),
+        }),
       ]);
     const s = await h.stats({ window: '24h', groupBy: 'project', now: NOW });
     assert.deepEqual(
-      s.busters.map((b) => [b.step, b.misses, b.costMs]),
-      [['COPY . .', 2, 200]],
+      s.busters.map((b) => [b.step, b.misses, b.costMs, b.cascadedMisses, b.cascadeCostMs, b.invalidated]),
+      [
+        ['COPY src/ .', 4, 800, 12, 4 * 9000, ['RUN npm ci', 'RUN npm run build', 'RUN npm test']],
+        ['RUN apt-get install -y git', 2, 12_000, 0, 0, []],
+      ],
+      'the RUNs that only followed the copy are no busters of their own',
     );
+    assert.deepEqual(s.busters[0]?.causes, [{ kind: 'changed_files', count: 4 }]);
     // The cascaded misses are still misses in the counts.
-    assert.deepEqual([s.totals?.steps, s.totals?.cachedSteps], [6, 2]);
+    assert.deepEqual([s.totals?.steps, s.totals?.cachedSteps], [22, 4]);
+    assert.deepEqual(s, await h.statsFromRaw({ window: '24h', groupBy: 'project', now: NOW }));
+    await h.close();
+  });
+
+  test('a cascade is charged to the root its cause names by vertex, else by text, else to none', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
+    const h = await openHistory(file);
+    const arg = stepCause('build_arg', 'V changed', { name: 'V' });
+    const files = stepCause('changed_files', 'a changed');
+    await record(h, { startedMs: NOW - H }, [
+      step('[1/5] RUN apt-get install -y git', false, 100, { digest: 'apt', cause: arg }),
+      step('[2/5] COPY . .', false, 10, { digest: 'copy', cause: files }),
+      // Named by vertex: the apt-get step, whatever the text says.
+      step('[3/5] RUN a', false, 1000, {
+        cause: { ...arg, text: 'follows from COPY . .: V changed', rootVertex: 'apt' },
+        cascade: true,
+      }),
+      // Named by text only.
+      step('[4/5] RUN b', false, 2000, {
+        cause: { ...arg, text: 'follows from RUN apt-get install -y git: V changed' },
+        cascade: true,
+      }),
+      // Named by neither, with two roots before it: not guessed.
+      step('[5/5] RUN c', false, 4000, { cause: { ...arg, text: 'after an earlier step' }, cascade: true }),
+    ]);
+    const db = new Database(file, { readonly: true });
+    assert.deepEqual(db.prepare('SELECT idx, root_idx FROM steps ORDER BY idx').all(), [
+      { idx: 0, root_idx: 0 },
+      { idx: 1, root_idx: 1 },
+      { idx: 2, root_idx: 0 },
+      { idx: 3, root_idx: 0 },
+      { idx: 4, root_idx: null },
+    ]);
+    db.close();
+    const s = await h.stats({ window: '24h', groupBy: 'project', now: NOW });
+    assert.deepEqual(
+      s.busters.map((b) => [b.step, b.costMs, b.cascadedMisses, b.cascadeCostMs]),
+      [
+        ['RUN apt-get install -y git', 100, 2, 3000],
+        ['COPY . .', 10, 0, 0],
+      ],
+    );
+    await h.close();
+  });
+
+  test('the migration that keeps roots back-fills them from the stored causes, and the roll-ups with them', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
+    const before = MIGRATIONS.length - 1;
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)');
+    for (let v = 0; v < before; v++) {
+      await MIGRATIONS[v]!(db);
+      db.prepare('INSERT INTO schema_version VALUES (?, 0)').run(v + 1);
+    }
+    db.prepare(
+      `INSERT INTO builds (id, started_ms, finished_ms, project, user, platform, result, steps, build_id,
+        snapshot_id, dockerfile_digest, build_args, base_images) VALUES (?, ?, ?, 'web', 'ann', 'linux/amd64',
+        'ok', 4, ?, 's', 'd', '{}', '{}')`,
+    ).run(1, NOW - H, NOW - H + 10, 'old');
+    const ins = db.prepare(
+      `INSERT INTO steps (build, idx, started_ms, project, digest, name, instr, cached, duration_ms, bytes,
+        saved_ms, cause_kind, cause, cascade) VALUES (1, ?, ?, 'web', ?, ?, ?, 0, ?, 0, 0, 'changed_files', ?, ?)`,
+    );
+    const text = (t: string, rootVertex?: string) =>
+      JSON.stringify({ kind: 'changed_files', text: t, rootVertex });
+    ins.run(0, NOW - H, 'sha256:c', '[1/4] COPY . .', 'COPY . .', 100, text('a changed'), 0);
+    ins.run(
+      1,
+      NOW - H,
+      'sha256:i',
+      '[2/4] RUN npm ci',
+      'RUN npm ci',
+      5000,
+      text('follows from COPY . .: a', 'sha256:c'),
+      1,
+    );
+    ins.run(2, NOW - H, 'sha256:b', '[3/4] RUN make', 'RUN make', 3000, text('follows from COPY . .: a'), 1);
+    // Recorded before causes named their root: the build's only earlier root.
+    ins.run(3, NOW - H, 'sha256:t', '[4/4] RUN test', 'RUN test', 700, text('after COPY . .: a'), 1);
+    // The roll-ups as the earlier schema wrote them: the copy's own miss only.
+    db.exec(`
+      INSERT INTO build_hours SELECT d, a, CASE a WHEN 1 THEN '' ELSE 'web' END, ${Math.floor((NOW - H) / H)},
+        CASE d WHEN 'project' THEN 'web' WHEN 'user' THEN 'ann' ELSE 'linux/amd64' END, 1, 0, 4, 0, 0, 10, 0, 0
+        FROM (SELECT 'project' AS d UNION SELECT 'user' UNION SELECT 'platform'), (SELECT 0 AS a UNION SELECT 1);
+      INSERT INTO miss_hours VALUES (${Math.floor((NOW - H) / H)}, 'web', 'COPY . .', 'changed_files', 1, 100);
+      INSERT INTO miss_days VALUES (${Math.floor((NOW - H) / (24 * H))}, 'web', 'COPY . .', 'changed_files', 1, 100);
+    `);
+    db.close();
+
+    const h = await openHistory(file);
+    assert.equal(await h.schemaVersion(), MIGRATIONS.length);
+    const check = new Database(file, { readonly: true });
+    assert.deepEqual(check.prepare('SELECT root_idx FROM steps ORDER BY idx').pluck().all(), [0, 0, 0, 0]);
+    check.close();
+    for (const window of ['24h', '7d'] as const) {
+      const q = { window, groupBy: 'project' as const, now: NOW };
+      const s = await h.stats(q);
+      assert.deepEqual(
+        s.busters.map((b) => [b.step, b.misses, b.costMs, b.cascadedMisses, b.cascadeCostMs, b.invalidated]),
+        [['COPY . .', 1, 100, 3, 8700, ['RUN npm ci', 'RUN make', 'RUN test']]],
+      );
+      assert.deepEqual(s, await h.statsFromRaw(q));
+    }
     await h.close();
   });
 

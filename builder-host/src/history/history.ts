@@ -10,7 +10,8 @@ import {
   rebuildRollups,
   rollupsAgree,
 } from './rollups.js';
-import { type Sql, type SqlDb, sqliteDb } from './sql.js';
+import { backfillRoots, chargedTo } from './roots.js';
+import { type Sql, type SqlDb, sqliteDb, sqliteStatements } from './sql.js';
 import {
   assembleStats,
   rawWindow,
@@ -68,8 +69,9 @@ export interface History {
   /** What a cached step saved: its last uncached run by digest, else the median for the instruction, else 0. */
   timeSaved(step: { project: string; digest: string; name: string }): Promise<number>;
   /**
-   * Totals, groups, series and cache busters over a window (whole hours from the roll-ups). Each
-   * buster's suggestion is the Dockerfile advisor's fix for its step (advice.ts).
+   * Totals, groups, series and cache busters over a window (whole hours from the roll-ups). A buster
+   * is a root cause, ranked by the rebuild time of its misses and of the steps they invalidated
+   * (roots.ts); its suggestion is the Dockerfile advisor's fix for its step (advice.ts).
    */
   stats(query: StatsQuery): Promise<StatsResult>;
   /** The same answer as `stats`, read from every raw row of the window: the roll-ups' reference. */
@@ -129,7 +131,7 @@ type Db = Database.Database;
  * Ordered SQLite schema migrations; index i brings the schema to version i + 1. Never edit a shipped
  * one. (PostgreSQL's are in postgres.ts.)
  */
-export const MIGRATIONS: ((db: Db) => void)[] = [
+export const MIGRATIONS: ((db: Db) => void | Promise<void>)[] = [
   (db) => {
     // Aggregated columns come first so window scans never read the JSON columns' overflow pages.
     db.exec(`
@@ -226,7 +228,28 @@ export const MIGRATIONS: ((db: Db) => void)[] = [
     // The builder that ran each build (NULL: recorded before it was kept, by this file's builder).
     db.exec('ALTER TABLE builds ADD COLUMN builder TEXT');
   },
+  async (db) => {
+    // Each missed step names the step of its build it is charged to (roots.ts): itself for a root
+    // cause, its root for a cascade (NULL: cached, or a cascade whose root is unknown), back-filled
+    // from the stored causes. The misses' roll-ups also sum the cascades by their root: they are
+    // emptied here and made again at open, where their count of builds disagrees with the raw rows.
+    db.exec(`
+      ALTER TABLE steps ADD COLUMN root_idx INTEGER;
+      ALTER TABLE miss_hours ADD COLUMN cascaded INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE miss_hours ADD COLUMN cascade_cost_ms INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE miss_days ADD COLUMN cascaded INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE miss_days ADD COLUMN cascade_cost_ms INTEGER NOT NULL DEFAULT 0;
+      DROP INDEX steps_missed_window;
+      CREATE INDEX steps_charged_window ON steps(started_ms, project, root_idx, cascade, duration_ms)
+        WHERE cached = 0 AND root_idx IS NOT NULL;
+    `);
+    await backfillRoots(sqliteStatements(db));
+    db.exec('DELETE FROM build_hours; DELETE FROM miss_hours; DELETE FROM miss_days;');
+  },
 ];
+
+/** Most instructions a cache buster lists as invalidated by its latest miss. */
+const MAX_INVALIDATED = 10;
 
 /** Longest list of paths kept per kind in a snapshot diff. */
 export const SNAPSHOT_DIFF_CAP = 200;
@@ -238,7 +261,7 @@ export async function openHistory(file: string, opts: HistoryOptions = {}): Prom
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   try {
-    migrate(db);
+    await migrate(db);
   } catch (err) {
     db.close();
     throw err;
@@ -295,6 +318,34 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
     return median(runs.map((r) => r.ms));
   }
 
+  /**
+   * The instructions invalidated by the latest of a buster's misses that invalidated any, in build
+   * order (asked only for a buster with cascades, so such a miss exists).
+   */
+  async function invalidatedBy(sql: Sql, project: string, instr: string): Promise<string[]> {
+    const invalidates =
+      'EXISTS (SELECT 1 FROM steps c WHERE c.build = r.build AND c.root_idx = r.idx AND c.cascade = 1)';
+    // The build first, newest first along the (project, instr, build) index; then, should the
+    // instruction be a root twice in it, its last such step.
+    const latest = await sql.get<{ build: number }>(
+      `
+      SELECT r.build FROM steps r
+      WHERE r.project = ? AND r.instr = ? AND r.cached = 0 AND r.cascade = 0 AND ${invalidates}
+      ORDER BY r.build DESC LIMIT 1`,
+      [project, instr],
+    );
+    if (!latest) return [];
+    const rows = await sql.all<{ instr: string }>(
+      `
+      SELECT instr FROM steps WHERE build = ? AND cascade = 1 AND root_idx = (
+        SELECT max(r.idx) FROM steps r
+        WHERE r.build = ? AND r.instr = ? AND r.cached = 0 AND r.cascade = 0 AND ${invalidates})
+      ORDER BY idx LIMIT ${MAX_INVALIDATED}`,
+      [latest.build, latest.build, instr],
+    );
+    return rows.map((r) => r.instr);
+  }
+
   /** What a cache buster's suggestion looks at: the Dockerfile and target of its latest miss, its build args. */
   async function busterFacts(sql: Sql, project: string, instr: string) {
     const latest = await sql.get<{ build: number }>(
@@ -335,7 +386,10 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
     const { result, facts } = await db.read(async (sql) => {
       const result = assembleStats(w, await read(sql, w), builder);
       const facts = [];
-      for (const b of result.busters) facts.push(await busterFacts(sql, b.project, b.step));
+      for (const b of result.busters) {
+        facts.push(await busterFacts(sql, b.project, b.step));
+        if (b.cascadedMisses > 0) b.invalidated = await invalidatedBy(sql, b.project, b.step);
+      }
       return { result, facts };
     });
     await Promise.all(
@@ -426,14 +480,25 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
           savedBy.push(
             s.cached ? await timeSaved(sql, { project: row.project, digest: s.digest, name: s.name }) : 0,
           );
+        const charged = chargedTo(
+          f.steps.map((s, idx) => ({
+            idx,
+            digest: s.digest,
+            name: s.name,
+            cached: s.cached,
+            cascade: !s.cached && s.cascade === true,
+            text: s.cause?.text ?? '',
+            rootVertex: s.cause?.rootVertex ?? '',
+          })),
+        );
         for (const [i, s] of f.steps.entries()) {
           if (s.cached) cached++;
           saved += savedBy[i]!;
           await sql.run(
             `
             INSERT INTO steps (build, idx, started_ms, project, digest, name, instr, cached, duration_ms, bytes,
-              saved_ms, cause_kind, cause, cascade)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              saved_ms, cause_kind, cause, cascade, root_idx)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             [
               f.id,
               i,
@@ -449,6 +514,7 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
               s.cached ? null : (s.cause?.kind ?? null),
               s.cached || !s.cause ? null : JSON.stringify(s.cause),
               !s.cached && s.cascade ? 1 : 0,
+              charged.get(i) ?? null,
             ],
           );
         }
@@ -611,7 +677,7 @@ function currentVersion(db: Db): number {
   return (db.prepare('SELECT max(version) FROM schema_version').pluck().get() as number | null) ?? 0;
 }
 
-function migrate(db: Db): void {
+async function migrate(db: Db): Promise<void> {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)',
   );
@@ -621,10 +687,17 @@ function migrate(db: Db): void {
       `history database is at schema version ${from}, newer than this builder knows (${MIGRATIONS.length})`,
     );
   for (let v = from; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      MIGRATIONS[v]!(db);
+    // One transaction per version; a migration may await its statements (the connection is still
+    // this function's alone: the history is not handed out before it returns).
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      await MIGRATIONS[v]!(db);
       db.prepare('INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)').run(v + 1, Date.now());
-    })();
+      db.exec('COMMIT');
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
   }
 }
 

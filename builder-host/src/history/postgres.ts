@@ -7,15 +7,20 @@
  */
 import pg from 'pg';
 import { type History, type HistoryBackend, type HistoryOptions, historyOn } from './history.js';
+import { backfillRoots } from './roots.js';
 import { numberedParams, type Sql, type SqlDb, type SqlParam } from './sql.js';
 import { SUMMARY_COLUMNS, type SummaryRow, toSummary } from './stats-window.js';
 import type { BuildSummary } from './types.js';
 
+/** A schema migration: statements, or a function that runs its own (inside the migration's transaction). */
+export type PgMigration = string | ((sql: Sql) => Promise<void>);
+
 /**
  * Ordered schema migrations; index i brings the schema to version i + 1. Never edit a shipped one.
- * Version 1 is the SQLite schema at its fifth version, with the builder that ran each build.
+ * Version 1 is the SQLite schema at its fifth version, with the builder that ran each build;
+ * version 2 is SQLite's sixth.
  */
-export const PG_MIGRATIONS: readonly string[] = [
+export const PG_MIGRATIONS: readonly PgMigration[] = [
   `
   CREATE TABLE builds (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -120,6 +125,22 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TABLE history_meta (id TEXT NOT NULL);
   INSERT INTO history_meta (id) VALUES (gen_random_uuid()::text);
   `,
+  async (sql) => {
+    // Each missed step names the step of its build it is charged to (roots.ts), back-filled; the
+    // misses' roll-ups also sum the cascades by their root, made again at open (emptied here).
+    await sql.exec(`
+      ALTER TABLE steps ADD COLUMN root_idx INTEGER;
+      ALTER TABLE miss_hours ADD COLUMN cascaded BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN cascade_cost_ms BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE miss_days ADD COLUMN cascaded BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN cascade_cost_ms BIGINT NOT NULL DEFAULT 0;
+      DROP INDEX steps_missed_window;
+      CREATE INDEX steps_charged_window ON steps(started_ms, project, root_idx, cascade, duration_ms, build)
+        WHERE cached = 0 AND root_idx IS NOT NULL;
+    `);
+    await backfillRoots(sql);
+    await sql.exec('DELETE FROM build_hours; DELETE FROM miss_hours; DELETE FROM miss_days;');
+  },
 ];
 
 /** The channel builders announce recorded builds on. */
@@ -262,7 +283,9 @@ async function migratePostgres(pool: pg.Pool): Promise<void> {
       for (let v = from; v < PG_MIGRATIONS.length; v++) {
         await client.query('BEGIN');
         try {
-          await client.query(PG_MIGRATIONS[v]!);
+          const m = PG_MIGRATIONS[v]!;
+          if (typeof m === 'string') await client.query(m);
+          else await m(clientSql(client));
           await client.query('INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)', [
             v + 1,
             Date.now(),
@@ -279,6 +302,27 @@ async function migratePostgres(pool: pg.Pool): Promise<void> {
   } finally {
     client.release();
   }
+}
+
+/** Statements on one connection, unprepared: for the migrations, which run each once. */
+function clientSql(c: pg.PoolClient): Sql {
+  const query = <T extends pg.QueryResultRow>(sql: string, params: readonly SqlParam[] = []) =>
+    c.query<T>(numberedParams(sql), [...params]);
+  return {
+    dialect: 'postgres',
+    async all<T>(sql: string, params?: readonly SqlParam[]) {
+      return (await query(sql, params)).rows as T[];
+    },
+    async get<T>(sql: string, params?: readonly SqlParam[]) {
+      return (await query(sql, params)).rows[0] as T | undefined;
+    },
+    async run(sql, params) {
+      return (await query(sql, params)).rowCount ?? 0;
+    },
+    async exec(sql) {
+      await c.query(sql);
+    },
+  };
 }
 
 /** The pool behind `SqlDb`: statements are prepared once per connection. */

@@ -16,19 +16,22 @@ export const DIMENSION_COLUMN: Record<Dimension, string> = {
 };
 
 /**
- * Roll-up tables: sums of finished builds and of root-cause missed steps by the hour (UTC) their
- * build started. They are derived from `builds` and `steps` and always written in the transaction
+ * Roll-up tables: sums of finished builds and of missed steps by the hour (UTC) their build
+ * started. They are derived from `builds` and `steps` and always written in the transaction
  * that writes those rows, so `rebuildRollups` can make them again from the raw rows at any time.
  *
  * - `build_hours`: per dimension (project, user, platform) and key, once over every project
  *   (`all_projects = 1`, `project = ''`) and once per project, so both an admin's view and a
  *   project's view read only their own rows.
- * - `miss_hours` and `miss_days`: misses and their cost per project, instruction and cause kind (a
- *   NULL kind is kept as 'unknown', the name Stats gives it). The day level exists because misses
- *   spread over many keys: in a week of 100,000 builds an hour holds nearly as many keys as misses.
+ * - `miss_hours` and `miss_days`: per root step — project, instruction and cause kind (a NULL kind
+ *   is kept as 'unknown', the name Stats gives it) — its root-cause misses and their cost, and the
+ *   cascaded misses charged to it (`steps.root_idx`, roots.ts) and theirs (`cascaded`,
+ *   `cascade_cost_ms`, added by a later migration). The day level exists because misses spread over
+ *   many keys: in a week of 100,000 builds an hour holds nearly as many keys as misses.
  *
- * The partial indexes find rows a subtraction emptied without scanning the tables. This is the
- * SQLite schema; PostgreSQL's (postgres.ts) has the same tables and keys.
+ * The partial indexes find rows a subtraction emptied without scanning the tables (a row's cascades
+ * leave with its root misses, so `misses = 0` finds them). This is the SQLite schema of the
+ * migration that made the tables; PostgreSQL's (postgres.ts) has the same tables and keys.
  */
 export const ROLLUP_SCHEMA = `
   CREATE TABLE build_hours (
@@ -70,10 +73,28 @@ export const ROLLUP_SCHEMA = `
   CREATE INDEX miss_days_empty ON miss_days(day) WHERE misses = 0;
 `;
 
-// floor(started_ms / 1 h), also for times before 1970 (`/` and `%` truncate toward zero in both
-// SQLite and PostgreSQL).
-const HOUR_OF = `((started_ms - ((started_ms % ${HOUR_MS}) + ${HOUR_MS}) % ${HOUR_MS}) / ${HOUR_MS})`;
-const DAY_OF = `((${HOUR_OF} - ((${HOUR_OF} % ${HOURS_PER_DAY}) + ${HOURS_PER_DAY}) % ${HOURS_PER_DAY}) / ${HOURS_PER_DAY})`;
+// floor(<ms> / 1 h), also for times before 1970 (`/` and `%` truncate toward zero in both SQLite and
+// PostgreSQL).
+const hourOf = (ms: string) => `((${ms} - ((${ms} % ${HOUR_MS}) + ${HOUR_MS}) % ${HOUR_MS}) / ${HOUR_MS})`;
+const dayOf = (ms: string) =>
+  `((${hourOf(ms)} - ((${hourOf(ms)} % ${HOURS_PER_DAY}) + ${HOURS_PER_DAY}) % ${HOURS_PER_DAY}) / ${HOURS_PER_DAY})`;
+const HOUR_OF = hourOf('started_ms');
+
+/** Counters of the misses' roll-ups. */
+const MISS_COUNTERS = ['misses', 'cost_ms', 'cascaded', 'cascade_cost_ms'] as const;
+
+/**
+ * The missed steps charged to a root, as columns of their root (`r`): `n` root misses and their
+ * `cost`, `cascaded` misses and their `cascade_cost`. Rows are the charged misses `s` joined to
+ * their root; the caller adds its WHERE (on `s`) and GROUP BY.
+ */
+export const CHARGED_MISSES = `
+  CASE WHEN s.cascade = 0 THEN 1 ELSE 0 END AS n,
+  CASE WHEN s.cascade = 0 THEN s.duration_ms ELSE 0 END AS cost,
+  CASE WHEN s.cascade = 0 THEN 0 ELSE 1 END AS cascaded,
+  CASE WHEN s.cascade = 0 THEN 0 ELSE s.duration_ms END AS cascade_cost
+  FROM steps s JOIN steps r ON r.build = s.build AND r.idx = s.root_idx
+  WHERE s.cached = 0 AND s.root_idx IS NOT NULL`;
 
 const COUNTERS = [
   'builds',
@@ -95,9 +116,9 @@ const upsertSet = (table: string, cols: readonly string[]) =>
 
 /**
  * Adds (sign 1) or removes (sign -1) the finished builds whose row id `select` selects (a
- * `SELECT id FROM builds …` taking `params`), with their root-cause missed steps. Must run in the
- * transaction that writes those rows. Rows are written in key order, so two builders adding to the
- * same hours at once wait for each other instead of deadlocking.
+ * `SELECT id FROM builds …` taking `params`), with their missed steps charged to their roots. Must
+ * run in the transaction that writes those rows. Rows are written in key order, so two builders
+ * adding to the same hours at once wait for each other instead of deadlocking.
  */
 export async function applyRollups(
   sql: Sql,
@@ -124,18 +145,21 @@ export async function applyRollups(
     }
   }
   for (const [table, col, expr] of [
-    ['miss_hours', 'hour', HOUR_OF],
-    ['miss_days', 'day', DAY_OF],
+    ['miss_hours', 'hour', hourOf('u.started_ms')],
+    ['miss_days', 'day', dayOf('u.started_ms')],
   ] as const) {
     await sql.run(
       `
-      INSERT INTO ${table} (${col}, project, instr, kind, misses, cost_ms)
-      SELECT ${expr} AS t, project, instr, coalesce(cause_kind, 'unknown') AS k, ${sign} * count(*),
-        ${sign} * sum(duration_ms)
-      FROM steps WHERE build IN (${select}) AND cached = 0 AND cascade = 0
-      GROUP BY t, project, instr, k
-      ORDER BY t, project, instr, k
-      ON CONFLICT (${col}, project, instr, kind) DO UPDATE SET ${upsertSet(table, ['misses', 'cost_ms'])}`,
+      INSERT INTO ${table} (${col}, project, instr, kind, ${MISS_COUNTERS.join(', ')})
+      SELECT ${expr} AS t, project, instr, kind, ${sign} * sum(n), ${sign} * sum(cost), ${sign} * sum(cascaded),
+        ${sign} * sum(cascade_cost)
+      FROM (
+        SELECT r.started_ms, r.project, r.instr, coalesce(r.cause_kind, 'unknown') AS kind, ${CHARGED_MISSES}
+          AND s.build IN (${select})
+      ) AS u
+      GROUP BY t, project, instr, kind
+      ORDER BY t, project, instr, kind
+      ON CONFLICT (${col}, project, instr, kind) DO UPDATE SET ${upsertSet(table, MISS_COUNTERS)}`,
       params,
     );
   }

@@ -3,6 +3,7 @@
  * platforms on and off hour and day boundaries, some left running or abandoned, and the window
  * ends that cut them in every way.
  */
+import { cascadePrefix } from './explain.js';
 import { stepCause } from './explainer.js';
 import { HOUR_MS } from './rollups.js';
 import type { BuildStart, StepCauseKind, StepRecord } from './types.js';
@@ -54,20 +55,37 @@ export function plan(seed: number, n: number, days: number): Planned[] {
     if (r < 0.08) startedMs -= startedMs % H;
     else if (r < 0.1) startedMs -= startedMs % D;
     const steps: StepRecord[] = [];
+    const roots: StepRecord[] = [];
     const count = 1 + Math.floor(rand() * INSTRS.length);
     for (let k = 0; k < count; k++) {
       const instr = INSTRS[k]!;
       const cached = rand() < 0.5;
       const kind = pick(KINDS);
-      steps.push({
+      const step: StepRecord = {
         digest: `sha256:${pick(PROJECTS)}-${instr}-${Math.floor(rand() * 5)}`,
         name: `[${k + 1}/${count}] ${instr}`,
         cached,
         durationMs: cached ? 0 : Math.floor(rand() * 20_000),
         bytes: Math.floor(rand() * 1000),
         cause: cached || kind === undefined ? undefined : stepCause(kind, `${kind} text`, { name: 'V' }),
-        cascade: !cached && rand() < 0.2,
-      });
+        cascade: !cached && rand() < (roots.length > 0 ? 0.5 : 0.05),
+      };
+      const root = roots[Math.floor(rand() * roots.length)];
+      const how = rand();
+      // A cascade names its root by vertex (as the recorder does), by its cause text only (older
+      // records), or not at all (then only a build's one earlier root is taken for it).
+      if (step.cascade && root) {
+        const text = `${cascadePrefix(root.name)}${root.cause?.text ?? ''}`;
+        const cause = root.cause ?? stepCause('unknown', '');
+        step.cause =
+          how < 0.6
+            ? { ...cause, text, rootVertex: root.digest }
+            : how < 0.8
+              ? { ...cause, text }
+              : undefined;
+      }
+      if (!cached && !step.cascade) roots.push(step);
+      steps.push(step);
     }
     const fr = rand();
     out.push({

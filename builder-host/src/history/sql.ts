@@ -45,30 +45,7 @@ export interface SqlDb extends Sql {
  * would otherwise run inside it, or see its rows before it commits).
  */
 export function sqliteDb(db: Database.Database): SqlDb {
-  const cache = new Map<string, Database.Statement>();
-  const prepare = (sql: string) => {
-    let st = cache.get(sql);
-    if (!st) {
-      st = db.prepare(sql);
-      cache.set(sql, st);
-    }
-    return st;
-  };
-  const direct: Sql = {
-    dialect: 'sqlite',
-    async all<T>(sql: string, params: readonly SqlParam[] = []) {
-      return prepare(sql).all(...params) as T[];
-    },
-    async get<T>(sql: string, params: readonly SqlParam[] = []) {
-      return prepare(sql).get(...params) as T | undefined;
-    },
-    async run(sql, params = []) {
-      return prepare(sql).run(...params).changes;
-    },
-    async exec(sql) {
-      db.exec(sql);
-    },
-  };
+  const direct = sqliteStatements(db);
   // The holder of the connection: every use waits for the one before it to settle.
   let turn: Promise<unknown> = Promise.resolve();
   const queued = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -103,6 +80,37 @@ export function sqliteDb(db: Database.Database): SqlDb {
       queued(async () => {
         if (db.open) db.close();
       }),
+  };
+}
+
+/**
+ * Statements run straight on a better-sqlite3 connection, with no queue and no transaction of their
+ * own: for the one user of the connection (a schema migration, inside its transaction).
+ */
+export function sqliteStatements(db: Database.Database): Sql {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (sql: string) => {
+    let st = cache.get(sql);
+    if (!st) {
+      st = db.prepare(sql);
+      cache.set(sql, st);
+    }
+    return st;
+  };
+  return {
+    dialect: 'sqlite',
+    async all<T>(sql: string, params: readonly SqlParam[] = []) {
+      return prepare(sql).all(...params) as T[];
+    },
+    async get<T>(sql: string, params: readonly SqlParam[] = []) {
+      return prepare(sql).get(...params) as T | undefined;
+    },
+    async run(sql, params = []) {
+      return prepare(sql).run(...params).changes;
+    },
+    async exec(sql) {
+      db.exec(sql);
+    },
   };
 }
 

@@ -4,7 +4,7 @@
  * PostgreSQL; the one planner hint SQLite needs is the only dialect branch.
  */
 import { NO_ADVICE } from './advice.js';
-import { DIMENSION_COLUMN, HOUR_MS, type Span, splitByDay, splitByHour } from './rollups.js';
+import { CHARGED_MISSES, DIMENSION_COLUMN, HOUR_MS, type Span, splitByDay, splitByHour } from './rollups.js';
 import type { Sql, SqlParam } from './sql.js';
 import type { BuildSummary, StatsQuery, StatsResult, StatsWindow } from './types.js';
 
@@ -84,12 +84,15 @@ interface TotalsRow extends Counters {
   key: string;
 }
 
+/** Misses charged to one root step (project, instruction, cause kind): its own, and its cascades. */
 interface MissRow {
   project: string;
   instr: string;
   kind: string | null;
   n: number;
   cost: number;
+  cascaded: number;
+  cascade_cost: number;
 }
 
 /** What a window's answer is made of, however it was read. */
@@ -153,8 +156,12 @@ export async function rawWindow(sql: Sql, w: Window): Promise<WindowData> {
   );
   const misses = await sql.all<MissRow>(
     `
-    SELECT project, instr, cause_kind AS kind, count(*) AS n, sum(duration_ms) AS cost
-    FROM steps WHERE cached = 0 AND cascade = 0 AND ${where} GROUP BY project, instr, cause_kind`,
+    SELECT project, instr, kind, sum(n) AS n, sum(cost) AS cost, sum(cascaded) AS cascaded,
+      sum(cascade_cost) AS cascade_cost
+    FROM (
+      SELECT r.project, r.instr, r.cause_kind AS kind, ${CHARGED_MISSES}
+        AND s.started_ms >= ? AND s.started_ms <= ? ${scope && 'AND s.project = ?'}
+    ) AS u GROUP BY project, instr, kind`,
     params,
   );
   const recent = await sql.all<SummaryRow>(
@@ -233,14 +240,16 @@ export async function rolledWindow(sql: Sql, w: Window): Promise<WindowData> {
 
   const { days, before, after } = splitByDay(hours[0], hours[1]);
   const rawMisses = `
-    SELECT project, instr, coalesce(cause_kind, 'unknown') AS kind, 1 AS n, duration_ms AS cost
-    FROM steps WHERE cached = 0 AND cascade = 0 AND started_ms >= ? AND started_ms < ? ${scope}`;
+    SELECT r.project, r.instr, coalesce(r.cause_kind, 'unknown') AS kind, ${CHARGED_MISSES}
+      AND s.started_ms >= ? AND s.started_ms < ? ${scope && 'AND s.project = ?'}`;
   const rolledMisses = (table: string, col: string) => `
-    SELECT project, instr, kind, misses AS n, cost_ms AS cost FROM ${table}
-    WHERE ${col} >= ? AND ${col} < ? ${scope}`;
+    SELECT project, instr, kind, misses AS n, cost_ms AS cost, cascaded, cascade_cost_ms AS cascade_cost
+    FROM ${table} WHERE ${col} >= ? AND ${col} < ? ${scope}`;
   const misses = await sql.all<MissRow>(
     `
-    SELECT project, instr, kind, sum(n) AS n, sum(cost) AS cost FROM (
+    SELECT project, instr, kind, sum(n) AS n, sum(cost) AS cost, sum(cascaded) AS cascaded,
+      sum(cascade_cost) AS cascade_cost
+    FROM (
       ${rawMisses}
       UNION ALL ${rolledMisses('miss_hours', 'hour')}
       UNION ALL ${rolledMisses('miss_days', 'day')}
@@ -355,24 +364,43 @@ export function assembleStats(w: Window, data: WindowData, builder = ''): StatsR
 
   const byStep = new Map<
     string,
-    { project: string; step: string; misses: number; costMs: number; causes: Map<string, number> }
+    {
+      project: string;
+      step: string;
+      misses: number;
+      costMs: number;
+      cascadedMisses: number;
+      cascadeCostMs: number;
+      causes: Map<string, number>;
+    }
   >();
   for (const m of data.misses) {
     const k = `${m.project}\0${m.instr}`;
     let b = byStep.get(k);
     if (!b) {
-      b = { project: m.project, step: m.instr, misses: 0, costMs: 0, causes: new Map() };
+      b = {
+        project: m.project,
+        step: m.instr,
+        misses: 0,
+        costMs: 0,
+        cascadedMisses: 0,
+        cascadeCostMs: 0,
+        causes: new Map(),
+      };
       byStep.set(k, b);
     }
     b.misses += m.n;
     b.costMs += m.cost;
+    b.cascadedMisses += m.cascaded;
+    b.cascadeCostMs += m.cascade_cost;
     const kind = m.kind ?? 'unknown';
     b.causes.set(kind, (b.causes.get(kind) ?? 0) + m.n);
   }
+  // A root costs its own rebuilds and those of every step it invalidated.
   const busters = [...byStep.values()]
     .sort(
       (a, b) =>
-        b.costMs - a.costMs ||
+        b.costMs + b.cascadeCostMs - (a.costMs + a.cascadeCostMs) ||
         b.misses - a.misses ||
         a.project.localeCompare(b.project) ||
         a.step.localeCompare(b.step),
@@ -382,7 +410,17 @@ export function assembleStats(w: Window, data: WindowData, builder = ''): StatsR
       const causes = [...b.causes]
         .map(([kind, count]) => ({ kind, count }))
         .sort((x, y) => y.count - x.count || x.kind.localeCompare(y.kind));
-      return { project: b.project, step: b.step, misses: b.misses, costMs: b.costMs, causes, ...NO_ADVICE };
+      return {
+        project: b.project,
+        step: b.step,
+        misses: b.misses,
+        costMs: b.costMs,
+        causes,
+        ...NO_ADVICE,
+        cascadedMisses: b.cascadedMisses,
+        cascadeCostMs: b.cascadeCostMs,
+        invalidated: [] as string[],
+      };
     });
 
   const toTotals = (t: Counters) => ({

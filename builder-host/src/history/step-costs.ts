@@ -1,11 +1,11 @@
 /**
  * What each instruction of one line of builds cost over its latest builds: runs, misses (root and
- * cascaded), the time the misses took, which root each cascaded miss followed and, for a dependency
- * install right after a whole-context copy, in how many builds the copy's changes left the
- * install's manifests alone (the install would have been reused had it run on those alone).
+ * cascaded), the time the misses took, which root each cascaded miss followed (as recorded:
+ * `steps.root_idx`, see roots.ts) and, for a dependency install right after a whole-context copy,
+ * in how many builds the copy's changes left the install's manifests alone (the install would have
+ * been reused had it run on those alone).
  */
 import type { StepCostsResponse__Output } from '../../../src/protocol/generated/depot/builder/v1/StepCostsResponse.js';
-import { cascadePrefix } from './explain.js';
 import type { Sql } from './sql.js';
 import { copiesWholeContext, installer, positionOf } from './suggest.js';
 import type { SnapshotDiff } from './types.js';
@@ -56,8 +56,9 @@ interface StepRow {
   cached: number;
   duration_ms: number;
   cause_kind: string | null;
-  cause: string | null;
   cascade: number;
+  /** The step of the same build this miss is charged to (roots.ts); null when cached or unknown. */
+  root_idx: number | null;
 }
 
 interface RootAgg {
@@ -94,7 +95,7 @@ export async function readStepCosts(sql: Sql, q: StepCostsQuery): Promise<StepCo
       : 'SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))';
   const steps = await sql.all<StepRow>(
     `
-    SELECT build, idx, name, instr, cached, duration_ms, cause_kind, cause, cascade FROM steps
+    SELECT build, idx, name, instr, cached, duration_ms, cause_kind, cascade, root_idx FROM steps
     WHERE build IN (${ids}) ORDER BY build, idx`,
     [JSON.stringify(builds.map((b) => b.id))],
   );
@@ -108,7 +109,6 @@ export async function readStepCosts(sql: Sql, q: StepCostsQuery): Promise<StepCo
   const agg = new Map<string, StepAgg>();
   for (const b of builds) {
     const rows = byBuild.get(b.id) ?? [];
-    const roots = rows.filter((r) => r.cached === 0 && r.cascade === 0);
     for (const r of rows) {
       let a = agg.get(r.instr);
       if (!a) {
@@ -133,7 +133,7 @@ export async function readStepCosts(sql: Sql, q: StepCostsQuery): Promise<StepCo
         continue;
       }
       a.cascadedMisses++;
-      const root = rootOf(r, roots);
+      const root = r.root_idx === null ? undefined : rows.find((x) => x.idx === r.root_idx);
       const key = root?.instr ?? '';
       let ra = a.roots.get(key);
       if (!ra) {
@@ -172,31 +172,6 @@ export async function readStepCosts(sql: Sql, q: StepCostsQuery): Promise<StepCo
     })),
     moreSteps: Math.max(0, ranked.length - STEP_COSTS_MAX_STEPS),
   };
-}
-
-/**
- * The root miss of the same build a cascaded miss followed: the one its cause text names ("follows
- * from <root>: …", the nearest such before it); else, for texts that name none (older records), the
- * build's only root miss before it; else undefined.
- */
-function rootOf(row: StepRow, roots: StepRow[]): StepRow | undefined {
-  const text = causeText(row.cause);
-  const before = roots.filter((r) => r.idx < row.idx);
-  const named = before.filter((r) => text.startsWith(cascadePrefix(r.name)));
-  if (named.length > 0) return named[named.length - 1];
-  const anyNamed = roots.filter((r) => text.startsWith(cascadePrefix(r.name)));
-  if (anyNamed.length > 0) return anyNamed[anyNamed.length - 1];
-  return before.length === 1 ? before[0] : undefined;
-}
-
-function causeText(cause: string | null): string {
-  if (!cause) return '';
-  try {
-    const text = (JSON.parse(cause) as { text?: unknown }).text;
-    return typeof text === 'string' ? text : '';
-  } catch {
-    return '';
-  }
 }
 
 /**

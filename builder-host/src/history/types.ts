@@ -44,9 +44,15 @@ export interface StepRecord {
   cached: boolean;
   durationMs: number;
   bytes: number;
-  /** Why it missed; undefined for cached steps or when nothing explained it. */
+  /**
+   * Why it missed; undefined for cached steps or when nothing explained it. A cascade's names its
+   * root (`rootVertex`, the root's digest), the step of the build its miss is charged to (roots.ts).
+   */
   cause?: StepCause;
-  /** It missed only because a step it builds on missed (its cause is that step's): no cache buster. */
+  /**
+   * It missed only because a step it builds on missed (its cause is that step's): no cache buster of
+   * its own, its rebuild charged to that root's.
+   */
   cascade?: boolean;
 }
 

@@ -6,7 +6,13 @@
  * LISTEN/NOTIFY so each builder's watchers see the builds the others record.
  */
 import pg from 'pg';
-import { type History, type HistoryBackend, type HistoryOptions, historyOn } from './history.js';
+import {
+  type History,
+  type HistoryBackend,
+  type HistoryOptions,
+  historyOn,
+  TRACE_SCHEMA_POSTGRES,
+} from './history.js';
 import { numberedParams, type Sql, type SqlDb, type SqlParam } from './sql.js';
 import { SUMMARY_COLUMNS, type SummaryRow, toSummary } from './stats-window.js';
 import type { BuildSummary } from './types.js';
@@ -120,6 +126,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TABLE history_meta (id TEXT NOT NULL);
   INSERT INTO history_meta (id) VALUES (gen_random_uuid()::text);
   `,
+  // Version 2: each build's event trace and builds found by project and id (SQLite's version 6).
+  TRACE_SCHEMA_POSTGRES,
 ];
 
 /** The channel builders announce recorded builds on. */

@@ -161,6 +161,7 @@ describe('stats roll-ups', () => {
     db.exec(`
       DROP TABLE build_hours; DROP TABLE miss_hours; DROP TABLE miss_days;
       DROP INDEX builds_finished; DROP INDEX steps_arg_causes; ALTER TABLE builds DROP COLUMN builder;
+      DROP TABLE build_traces; DROP INDEX builds_project_build_id;
       DELETE FROM schema_version WHERE version > ${PRE_ROLLUP_VERSION};
     `);
     db.close();

@@ -1,6 +1,7 @@
 // `depot history`: builds recorded by a real builder (real dockerd/BuildKit) are listed, and any of
 // them replayed as the live build showed it — plain, json, and in a real terminal (tmux).
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -178,9 +179,13 @@ describe('depot history on a real builder: list the builds, replay any of them',
     const other = builder.token(`other-${process.pid}`);
     const foreign = await depot(['history', 'show', failed.id, '--builder', builder.url, '--token', other]);
     assert.equal(foreign.code, 1);
+    const unused = randomUUID();
     assert.equal(
       foreign.stderr.replace(failed.id, 'ID'),
-      (await depot(['history', 'show', 'ID', '--builder', builder.url, '--token', other])).stderr,
+      (await depot(['history', 'show', unused, '--builder', builder.url, '--token', other])).stderr.replace(
+        unused,
+        'ID',
+      ),
       'the same answer as for an id nobody used',
     );
     const none = await depot(['history', 'ls', '--json', '--builder', builder.url, '--token', other]);
@@ -241,6 +246,44 @@ describe('depot history on a real builder: list the builds, replay any of them',
     assert.match(after, /┌ base · FROM busybox:latest/);
     assert.match(after, /took [\d.]+s · critical path/);
     assert.doesNotMatch(after, /q quit/, 'the interactive screen is gone');
+  });
+
+  test('a builder keeping small traces cuts the oldest log first, and the replay says so', async () => {
+    const small = await startBuilder({ args: ['--history-trace-max', '8KiB'] });
+    try {
+      const t = small.token(project);
+      const noisy = tempDir('history-cut');
+      // ~200 kB of output gzip cannot shrink much below 8 KiB, then one last line.
+      writeFileSync(
+        join(noisy, 'Dockerfile'),
+        `FROM busybox:latest\nRUN head -c 60000 /dev/urandom | od -x && echo "last line ${nonce}"\n`,
+      );
+      const b = await depot([...buildOn(small.url, t, project, 'plain'), noisy]);
+      assert.equal(b.code, 0, b.stderr);
+      const on = ['--builder', small.url, '--token', t, '--project', project];
+      const ls = await depot(['history', 'ls', '--json', ...on]);
+      const [listed] = (JSON.parse(ls.stdout) as { builds: Listed[] }).builds;
+      assert.equal(listed?.trace?.cut, true, ls.stdout);
+      assert.ok((listed?.trace?.bytes ?? 0) <= 8 * 1024, ls.stdout);
+      const table = await depot(['history', ...on]);
+      assert.match(table.stdout, / ok\* /);
+      const r = await depot(['history', 'show', listed!.id, '--progress', 'plain', ...on]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        /^depot: note: the stored trace of this build was cut to 8\.192kB: [\d.]+k?B of step logs/m,
+      );
+      assert.match(
+        r.stdout,
+        /^#\d+ \d+\.\d+ \[depot: [\d.]+ KiB of this step's log left out of the stored trace\]$/m,
+      );
+      assert.match(r.stdout, new RegExp(`^#\\d+ \\d+\\.\\d+ last line ${nonce}$`, 'm'));
+      // Everything but the log is whole: the same steps and finish lines as the live build.
+      const noLogs = (plain: string) => stepLines(plain).filter((l) => !/^#\d+ \d+\.\d+ /.test(l));
+      assert.deepEqual(noLogs(r.stdout), noLogs(b.stderr));
+    } finally {
+      await small.stop();
+    }
   });
 
   test("without a builder, depot history reads the embedded builder: this machine's own builds", async () => {

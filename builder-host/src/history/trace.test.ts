@@ -103,7 +103,7 @@ describe('build traces', () => {
     const sent = Array.from({ length: 100 }, (_, i) => `${i} ${'x'.repeat(1000)}\n`.length).reduce(
       (a, b) => a + b,
     );
-    const kept = logs.filter((l) => !l.data.startsWith('[depot:')).reduce((n, l) => n + l.data.length, 0);
+    const kept = logs.reduce((n, l) => n + l.data.replace(/^\[depot: [^\]]*\]\n/, '').length, 0);
     assert.equal(kept + sealed.cut.logBytes, sent);
     assert.ok(sealed.rawBytes <= 64 * 1024);
   });
@@ -124,6 +124,34 @@ describe('build traces', () => {
     const logs = back.filter((e) => e.event.log);
     assert.ok(logs[0]!.event.log!.data.startsWith('[depot: '), logs[0]!.event.log!.data);
     assert.ok(logs.length > 2, 'the newest lines are kept');
+  });
+
+  test('a long log chunk is cut to its last whole lines, after the marker', async () => {
+    const maxBytes = 8 * 1024;
+    const t = createTraceRecorder({ maxBytes });
+    t.add(vertex(V1, '[1/1] RUN od', 1), 1);
+    const lines = Array.from({ length: 4000 }, (_, i) => `${i} ${noise(40)}\n`);
+    // BuildKit sends a step's output in a few large chunks.
+    for (let i = 0; i < 4000; i += 1000) t.add(log(V1, lines.slice(i, i + 1000).join('')), 10 + i);
+    t.add(log(V1, 'last line\n'), 5000);
+    t.add({ result: { ok: true } }, 5001);
+    const sealed = (await t.seal())!;
+    assert.ok(sealed.data.length <= maxBytes, `${sealed.data.length}`);
+    const logs = (await all(sealed.data)).filter((e) => e.event.log).map((e) => e.event.log!.data);
+    const text = logs.join('');
+    // One marker, then whole lines up to the very last one.
+    assert.equal(text.match(/\[depot: /g)?.length, 1, text.slice(0, 200));
+    assert.match(
+      text,
+      /^\[depot: [\d.]+ KiB of this step's log left out of the stored trace\]\n\d+ [0-9a-f]{40}\n/,
+    );
+    assert.ok(text.endsWith(`${lines.at(-1)}last line\n`));
+    const keptLines = text.split('\n').slice(1, -1);
+    assert.ok(keptLines.length > 10, `${keptLines.length} lines kept`);
+    assert.equal(
+      sealed.cut.logBytes + Buffer.byteLength(keptLines.join('\n')) + 1,
+      lines.join('').length + 10,
+    );
   });
 
   test('with no logs to cut, progress updates go; the last resort keeps each step, causes and the result', async () => {

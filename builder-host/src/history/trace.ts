@@ -75,8 +75,13 @@ interface Slot {
   vertex: string;
   /** A progress update that reports its sub-task completed. */
   done?: boolean;
-  /** A log line standing for the cut part of its step's log: never cut itself. */
-  marker?: boolean;
+  /**
+   * A log whose text starts with its step's cut marker: the bytes cut before it (everything of
+   * the step's log before this point that the trace no longer holds).
+   */
+  marker?: number;
+  /** Nothing but the marker is left of it: never cut again. */
+  pure?: boolean;
 }
 
 /** The line of a log marker: what a replay shows in place of the cut part of a step's log. */
@@ -114,37 +119,60 @@ export function createTraceRecorder(bounds: TraceBounds): TraceRecorder {
     held -= s.line.length;
     slots[i] = null;
   };
-  /** Cuts the log at `i`, moving its step's marker here (markers stay before the kept logs). */
-  const cutLog = (i: number) => {
+  /** A log slot's own text (without its marker). */
+  const logText = (slot: Slot): { t: number; log: NonNullable<TraceEvent['log']> } => {
+    const ev = JSON.parse(slot.line) as { t: number; log: NonNullable<TraceEvent['log']> };
+    if (slot.marker !== undefined) ev.log.data = ev.log.data.slice(cutLogText(slot.marker).length);
+    return ev;
+  };
+  /**
+   * Cuts the log at `i` but for the whole lines in its last `keep` bytes, and moves its step's
+   * marker here: the oldest logs go first, so the marker always stands before what is left.
+   */
+  const cutLog = (i: number, keep = 0) => {
     const s = slots[i]!;
-    const ev = JSON.parse(s.line) as { t: number; log: NonNullable<TraceEvent['log']> };
+    const ev = logText(s);
+    const data = ev.log.data;
+    let kept = '';
+    if (keep > 0) {
+      const tail = data.slice(Math.max(0, data.length - keep));
+      const nl = tail.indexOf('\n');
+      kept = nl >= 0 ? tail.slice(nl + 1) : '';
+    }
+    const removed = Buffer.byteLength(data) - Buffer.byteLength(kept);
+    cut.logBytes += removed;
     const was = markers.get(s.vertex);
-    const bytes = (was?.bytes ?? 0) + Buffer.byteLength(ev.log.data);
-    cut.logBytes += Buffer.byteLength(ev.log.data);
-    if (was) drop(was.at);
+    let bytes = (s.marker ?? 0) + removed;
+    if (was && was.at !== i) {
+      bytes += was.bytes;
+      drop(was.at);
+    }
     drop(i);
-    const line = JSON.stringify({ t: ev.t, log: { ...ev.log, data: cutLogText(bytes) } });
-    slots[i] = { kind: 'log', line, vertex: s.vertex, marker: true };
+    const line = JSON.stringify({ t: ev.t, log: { ...ev.log, data: cutLogText(bytes) + kept } });
+    slots[i] = { kind: 'log', line, vertex: s.vertex, marker: bytes, pure: kept === '' };
     held += line.length;
     markers.set(s.vertex, { at: i, bytes });
   };
-  /** Cuts the oldest logs until `bytes` of them went (or none is left); false when none was left. */
+  /** Cuts the oldest log text until `bytes` of it went (or none is left); false when none was left. */
   const cutOldestLogs = (bytes: number): boolean => {
     let freed = 0;
     let any = false;
     for (let i = logFloor; i < slots.length && freed < bytes; i++) {
       const s = slots[i];
-      if (s?.kind !== 'log' || s.marker) continue;
+      if (s?.kind !== 'log' || s.pure) continue;
+      const size = Buffer.byteLength(logText(s).log.data);
+      const need = bytes - freed;
       const before = held;
-      cutLog(i);
-      freed += before - held;
+      cutLog(i, size > need ? size - need : 0);
+      freed += Math.max(0, before - held);
       any = true;
-      logFloor = i + 1;
+      if (slots[i]?.pure) logFloor = i + 1;
+      else break;
     }
     return any;
   };
   const logBytesHeld = () =>
-    slots.reduce((n, s) => n + (s && s.kind === 'log' && !s.marker ? s.line.length : 0), 0);
+    slots.reduce((n, s) => n + (s && s.kind === 'log' && !s.pure ? s.line.length : 0), 0);
   /** Cuts progress updates that did not complete, oldest first, until `bytes` went. */
   const cutStatuses = (bytes: number): boolean => {
     let freed = 0;
@@ -223,9 +251,9 @@ export function createTraceRecorder(bounds: TraceBounds): TraceRecorder {
       };
       let out = await encode();
       for (let round = 0; out.data.length > maxBytes && round < SEAL_ROUNDS; round++) {
-        // What must go, in text bytes, at the ratio this text compressed at (and a tenth more).
+        // The text that fits, at the ratio this text compressed at (a tenth to spare); the rest goes.
         const ratio = out.rawBytes / Math.max(1, out.data.length);
-        const excess = Math.ceil((out.data.length - maxBytes) * ratio * 1.1) + 1024;
+        const excess = Math.max(1024, out.rawBytes - Math.floor(maxBytes * ratio * 0.9));
         const logs = logBytesHeld();
         if (logs > 0) cutOldestLogs(Math.min(logs, excess));
         else if (!cutStatuses(excess)) break;
@@ -243,10 +271,9 @@ export function createTraceRecorder(bounds: TraceBounds): TraceRecorder {
             (s.kind === 'vertex' && lastVertex.get(s.vertex) === i) ||
             (s.kind === 'other' && /^\{"t":-?\d+,"(explained|saved|result)"/.test(s.line));
           if (keep) return;
-          if (s.kind === 'log' && !s.marker)
-            cut.logBytes += Buffer.byteLength((JSON.parse(s.line) as { log: { data: string } }).log.data);
+          if (s.kind === 'log') cut.logBytes += Buffer.byteLength(logText(s).log.data);
           else if (s.kind === 'status') cut.statuses++;
-          else if (s.kind !== 'log') cut.events++;
+          else cut.events++;
           drop(i);
         });
         out = await encode();

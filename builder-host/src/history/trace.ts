@@ -173,11 +173,14 @@ export function createTraceRecorder(bounds: TraceBounds): TraceRecorder {
   };
   const logBytesHeld = () =>
     slots.reduce((n, s) => n + (s && s.kind === 'log' && !s.pure ? s.line.length : 0), 0);
+  /** Index of the oldest slot that may still hold a progress update to cut. */
+  let statusFloor = 0;
   /** Cuts progress updates that did not complete, oldest first, until `bytes` went. */
   const cutStatuses = (bytes: number): boolean => {
     let freed = 0;
     let any = false;
-    for (let i = 0; i < slots.length && freed < bytes; i++) {
+    for (let i = statusFloor; i < slots.length && freed < bytes; i++) {
+      statusFloor = i;
       const s = slots[i];
       if (s?.kind !== 'status' || s.done) continue;
       freed += s.line.length;
@@ -235,7 +238,8 @@ export function createTraceRecorder(bounds: TraceBounds): TraceRecorder {
           vertex: event.vertex?.digest ?? '',
         });
       }
-      if (held > memoryBytes) {
+      // Only logs and progress updates are cut while the build runs (the rest is bounded above).
+      if (held > memoryBytes && (event.log || event.status)) {
         const excess = held - Math.floor((memoryBytes * 3) / 4);
         if (!cutOldestLogs(excess)) cutStatuses(excess);
       }

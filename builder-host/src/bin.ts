@@ -180,6 +180,11 @@ program
   )
   .option('--history-max-age <days>', 'forget builds older than this many days', '30')
   .option('--history-max-builds <n>', 'keep at most this many builds in the history', '200000')
+  .option(
+    '--history-trace-max <size>',
+    'largest event trace kept with each build for depot history show (compressed; step logs are cut first; 0 keeps none)',
+    '4MiB',
+  )
   .addOption(
     new Option(
       '--history-build-args <mode>',
@@ -247,6 +252,7 @@ program
         history?: string;
         historyMaxAge: string;
         historyMaxBuilds: string;
+        historyTraceMax: string;
         historyBuildArgs: 'hashed' | 'plain';
         driver: 'session' | 'tar';
         allowNetworkHost?: boolean;
@@ -282,6 +288,11 @@ program
         fail(`invalid --history-max-age ${JSON.stringify(o.historyMaxAge)}: use a number of days`);
       if (!Number.isInteger(maxBuilds) || maxBuilds < 1)
         fail(`invalid --history-max-builds ${JSON.stringify(o.historyMaxBuilds)}: use a positive integer`);
+      const traceMaxBytes = parseSize(o.historyTraceMax);
+      if (traceMaxBytes === undefined || traceMaxBytes > 64 * 1024 * 1024)
+        fail(
+          `invalid --history-trace-max ${JSON.stringify(o.historyTraceMax)}: use a size up to 64MiB, e.g. 4MiB (0 keeps no traces)`,
+        );
       // Only a URL: a path would read as SQLite, which the data directory already holds.
       if (o.history !== undefined && !/^postgres(ql)?:\/\//i.test(o.history))
         fail(
@@ -319,7 +330,13 @@ program
             ? { spec: o.fleet, endpoint: o.advertise ?? '', ttlMs: Number(o.fleetTtl) }
             : undefined,
           teamSecret: o.teamSecret,
-          history: { maxAgeDays, maxBuilds, buildArgs: o.historyBuildArgs, database: o.history },
+          history: {
+            maxAgeDays,
+            maxBuilds,
+            buildArgs: o.historyBuildArgs,
+            database: o.history,
+            traceMaxBytes,
+          },
           driver: o.driver,
           allowNetworkHost: o.allowNetworkHost ?? false,
           resultReuse: o.resultReuse,

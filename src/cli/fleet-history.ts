@@ -8,9 +8,12 @@ import { DEFAULT_FLEET_TTL_MS, liveRecords, openFleet, resolveFleetSpec } from '
 import {
   type BuilderSession,
   type BuildSummaryWire,
+  type BuildTraceChunkWire,
   createBuilderSession,
   DepotError,
   isTransportError,
+  type ListBuildsQuery,
+  type ListBuildsWire,
   type StatsQuery,
   type StatsResponseWire,
   transportFromEnv,
@@ -27,6 +30,10 @@ export interface HistorySource {
   fleet: boolean;
   stats(query: StatsQuery, signal?: AbortSignal): Promise<StatsResponseWire>;
   watchBuilds(signal: AbortSignal): AsyncIterable<BuildSummaryWire>;
+  /** The project's latest builds, newest first (a fleet's separate histories merged). */
+  listBuilds(query: ListBuildsQuery, signal?: AbortSignal): Promise<ListBuildsWire>;
+  /** One build's record and trace (see BuilderSession.buildTrace): from the history that has it. */
+  buildTrace(buildId: string, signal?: AbortSignal): AsyncIterable<BuildTraceChunkWire>;
   close(): void;
 }
 
@@ -122,6 +129,23 @@ export async function openFleetHistory(opts: {
     watchBuilds(signal) {
       return mergeStreams(sessions.map((s) => s.watchBuilds(signal)));
     },
+    async listBuilds(query, signal) {
+      return mergeBuildLists(
+        await Promise.all(sessions.map((s) => s.listBuilds(query, signal))),
+        query.limit || DEFAULT_LIST,
+      );
+    },
+    buildTrace(buildId, signal) {
+      return firstTrace(
+        sessions.map((s) => () => s.buildTrace(buildId, signal)),
+        () =>
+          new DepotError(
+            'not_found',
+            `no build ${buildId} in the history of ${project ? `project ${project}` : "the token's project"} on fleet ${spec}`,
+            '`depot history ls` lists the recorded builds',
+          ),
+      );
+    },
     close() {
       for (const s of sessions) s.close();
     },
@@ -189,6 +213,43 @@ export function mergeStats(answers: StatsResponseWire[]): StatsResponseWire {
       .sort((a, b) => Number(b.finishedMs) - Number(a.finishedMs))
       .slice(0, RECENT_BUILDS),
   };
+}
+
+/** Builds a list shows when its question says 0 (the builder's default). */
+const DEFAULT_LIST = 20;
+
+/** One list from the lists of separate histories: newest first, at most `limit`. */
+export function mergeBuildLists(lists: ListBuildsWire[], limit: number): ListBuildsWire {
+  if (lists.length === 1) return lists[0]!;
+  const all = lists
+    .flatMap((l) => l.builds)
+    .sort((a, b) => Number(b.summary?.startedMs ?? 0) - Number(a.summary?.startedMs ?? 0));
+  return { builds: all.slice(0, limit), more: all.length > limit || lists.some((l) => l.more) };
+}
+
+/**
+ * The trace of the first history that has the build: each is asked in turn until one answers
+ * with more than "not found"; `none` makes the error when none has it.
+ */
+async function* firstTrace(
+  asks: (() => AsyncIterable<BuildTraceChunkWire>)[],
+  none: () => DepotError,
+): AsyncGenerator<BuildTraceChunkWire> {
+  for (const ask of asks) {
+    const it = ask()[Symbol.asyncIterator]();
+    let first: IteratorResult<BuildTraceChunkWire>;
+    try {
+      first = await it.next();
+    } catch (err) {
+      if (err instanceof DepotError && err.code === 'not_found') continue;
+      throw err;
+    }
+    if (first.done) continue;
+    yield first.value;
+    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+    return;
+  }
+  throw none();
 }
 
 type Totals = NonNullable<StatsResponseWire['totals']>;

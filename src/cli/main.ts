@@ -268,6 +268,43 @@ function createProgram(): Command {
       .option('--json', 'print the Stats answer as JSON', false),
   ).action(async (o) => (await import('./stats.js')).runStats(o));
 
+  const history = program
+    .command('history')
+    .description(
+      "the project's recorded builds, and any of them replayed: depot history [ls], depot history show ID",
+    );
+  withBuilderFlags(
+    history
+      .command('ls', { isDefault: true })
+      .description(
+        'the latest builds of the project: when, how long, platform, target, result, cache hits, time saved, builder',
+      )
+      .option('-n, --limit <n>', 'how many builds (1-500)', '20')
+      .addOption(
+        new Option('--result <result>', 'only builds with this result').choices([
+          'running',
+          'ok',
+          'failed',
+          'cancelled',
+        ]),
+      )
+      .option('--platform <os/arch>', 'only builds of this platform')
+      .option('--json', 'print JSON', false),
+  ).action(async (o) => (await import('./history.js')).runHistoryLs(o));
+  withBuilderFlags(
+    history
+      .command('show')
+      .description(
+        'replay a recorded build: its graph, waterfall and summary (keys to explore it in a terminal)',
+      )
+      .argument('<id>', 'the build id, or its start when no other build id of the project shares it')
+      .addOption(
+        new Option('--progress <mode>', 'tty: the live view; plain: the plain progress; json: the events')
+          .choices(['auto', 'tty', 'plain', 'json'])
+          .default('auto'),
+      ),
+  ).action(async (id: string, o) => (await import('./history.js')).runHistoryShow(id, o, interruptSignal()));
+
   program
     .command('check')
     .description('check a Dockerfile for what busts its cache, with a fix for each finding (builds nothing)')

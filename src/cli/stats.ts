@@ -20,9 +20,10 @@ import {
   statsTable,
   suggestionText,
 } from '../tui/stats-format.js';
-import { openBuilderTarget } from './build-inputs.js';
+import { type BuilderTarget, openBuilderTarget } from './build-inputs.js';
 import { openConfig } from './credentials.js';
 import { type HistorySource, openFleetHistory } from './fleet-history.js';
+import { remoteBuilderConfigured } from './targets.js';
 
 /** Flags of `depot stats`. */
 export interface StatsOptions extends RemoteBuilderOptions {
@@ -43,25 +44,24 @@ export interface RemoteBuilderOptions {
 /**
  * Where the history is read, the way `depot build` picks its builder: an explicit builder
  * (--builder, DEPOT_BUILDER, `depot login`) unless --fleet is given; else the fleet (--fleet,
- * DEPOT_FLEET, `depot config set fleet`), every live builder of it (see fleet-history.ts). The
- * embedded builder lives only as long as this process and has no team history, so with neither
- * this fails with one line saying how to configure one. Notes about the fleet go to stderr.
+ * DEPOT_FLEET, `depot config set fleet`), every live builder of it (see fleet-history.ts). With
+ * neither, `embedded` reads the embedded builder's history (this machine's own builds, as `depot
+ * build` with no builder ran them); otherwise, since that holds no team's builds, this fails with
+ * one line saying how to configure a builder. Notes about the fleet go to stderr.
  */
-export async function openHistorySource(opts: RemoteBuilderOptions, command: string): Promise<HistorySource> {
+export async function openHistorySource(
+  opts: RemoteBuilderOptions,
+  command: string,
+  { embedded = false }: { embedded?: boolean } = {},
+): Promise<HistorySource> {
   const config = openConfig();
   const explicit = opts.builder || process.env.DEPOT_BUILDER || config.get('builder');
-  if (explicit && !opts.fleet) {
-    const target = await openBuilderTarget(opts);
-    const session = createBuilderSession({ url: target.url, token: target.token, project: target.project });
-    return {
-      label: target.url,
-      fleet: false,
-      stats: (query, signal) => session.stats(query, signal),
-      watchBuilds: (signal) => session.watchBuilds(signal),
-      close: () => session.close(),
-    };
-  }
+  if (explicit && !opts.fleet) return builderSource(await openBuilderTarget(opts));
   const named = opts.fleet || config.get('fleet');
+  // `depot history` reads this machine's own builds when no builder is configured: the embedded
+  // builder keeps its history in its data directory across builds.
+  if (embedded && !named && !(await remoteBuilderConfigured(opts)))
+    return builderSource(await openBuilderTarget(opts));
   let fleet: Awaited<ReturnType<typeof openFleetHistory>>;
   try {
     fleet = await openFleetHistory(opts);
@@ -77,6 +77,23 @@ export async function openHistorySource(opts: RemoteBuilderOptions, command: str
   }
   for (const n of fleet.notes) process.stderr.write(`depot: ${n}\n`);
   return fleet;
+}
+
+/** The history of one builder (the embedded one is stopped when the source closes). */
+function builderSource(target: BuilderTarget): HistorySource {
+  const session = createBuilderSession({ url: target.url, token: target.token, project: target.project });
+  return {
+    label: target.embedded ? 'this machine' : target.url,
+    fleet: false,
+    stats: (query, signal) => session.stats(query, signal),
+    watchBuilds: (signal) => session.watchBuilds(signal),
+    listBuilds: (query, signal) => session.listBuilds(query, signal),
+    buildTrace: (id, signal) => session.buildTrace(id, signal),
+    close: () => {
+      session.close();
+      void target.close();
+    },
+  };
 }
 
 /** A compact table of a Stats answer: totals, the groups, then the top cache busters. */

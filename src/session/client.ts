@@ -4,6 +4,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { BuildSummary__Output } from '../protocol/generated/depot/builder/v1/BuildSummary.js';
+import type { BuildTraceChunk__Output } from '../protocol/generated/depot/builder/v1/BuildTraceChunk.js';
+import type { ListBuildsResponse__Output } from '../protocol/generated/depot/builder/v1/ListBuildsResponse.js';
 import type { StatsRequest } from '../protocol/generated/depot/builder/v1/StatsRequest.js';
 import type { StatsResponse__Output } from '../protocol/generated/depot/builder/v1/StatsResponse.js';
 import type { StepCostsRequest } from '../protocol/generated/depot/builder/v1/StepCostsRequest.js';
@@ -152,6 +154,16 @@ export interface StepCostsQuery {
   last?: number;
 }
 export type { StepCostsResponse__Output as StepCostsResponseWire };
+/** A ListBuilds question: how many (the builder lists 20 for 0, at most 500), of which result and platform. */
+export interface ListBuildsQuery {
+  limit?: number;
+  result?: string;
+  platform?: string;
+}
+export type { BuildRecord__Output as BuildRecordWire } from '../protocol/generated/depot/builder/v1/BuildRecord.js';
+export type { BuildTraceHeader__Output as BuildTraceHeaderWire } from '../protocol/generated/depot/builder/v1/BuildTraceHeader.js';
+export type { TracedEvent__Output as TracedEventWire } from '../protocol/generated/depot/builder/v1/TracedEvent.js';
+export type { BuildTraceChunk__Output as BuildTraceChunkWire, ListBuildsResponse__Output as ListBuildsWire };
 
 /** How long a Stats call may take before it fails as unreachable. */
 const STATS_DEADLINE_MS = 15_000;
@@ -192,6 +204,17 @@ export interface BuilderSession {
    * ends quietly) or the builder goes away (it throws a DepotError).
    */
   watchBuilds(signal: AbortSignal): AsyncIterable<BuildSummary__Output>;
+  /**
+   * The project's latest recorded builds (15 s deadline). A builder without the RPC, or without
+   * history, fails with code "unsupported".
+   */
+  listBuilds(query: ListBuildsQuery, signal?: AbortSignal): Promise<ListBuildsResponse__Output>;
+  /**
+   * One recorded build of the project (by id, or the start of one): the header chunk, then its
+   * events in chunks. A build the project does not have fails with code "not_found", a prefix of
+   * several ids with "ambiguous_build_id", a builder without the RPC with "unsupported".
+   */
+  buildTrace(buildId: string, signal?: AbortSignal): AsyncIterable<BuildTraceChunk__Output>;
   close(): void;
 }
 
@@ -267,6 +290,16 @@ function openBuilderSession(opts: SessionOptions): BuilderSession & { connect():
     return md;
   };
   const wrap = (err: unknown) => fromGrpcError(err, address.url, { clientCert: !!transport.certFile });
+  /** An older builder has no history RPCs; one without history says so: both lack the answer. */
+  const historyError = (err: unknown) =>
+    (err as grpc.ServiceError).code === grpc.status.UNIMPLEMENTED
+      ? new DepotError(
+          'unsupported',
+          `the builder at ${address.url} keeps no build records: ${(err as grpc.ServiceError).details || 'not implemented'}`,
+          'upgrade depot-builder, and run it with its build history on',
+          { cause: err },
+        )
+      : wrap(err);
   // The directory nodes of the trees this session synced: a delta's expected id is computed from
   // the base's nodes on the changed paths only.
   const nodes = memoryNodes();
@@ -546,6 +579,58 @@ function openBuilderSession(opts: SessionOptions): BuilderSession & { connect():
         } finally {
           signal.removeEventListener('abort', onAbort);
           // The consumer stopped early (break/return): do not leave the stream open.
+          call.cancel();
+        }
+      })();
+    },
+
+    listBuilds(query, signal) {
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(new DepotError('cancelled', 'cancelled'));
+          return;
+        }
+        const onAbort = () => call.cancel();
+        const call = client.ListBuilds(
+          { limit: query.limit ?? 0, result: query.result ?? '', platform: query.platform ?? '' },
+          metadata(),
+          { deadline: Date.now() + STATS_DEADLINE_MS },
+          (err, res) => {
+            signal?.removeEventListener('abort', onAbort);
+            if (!err) resolve(res!);
+            else if (signal?.aborted) reject(new DepotError('cancelled', 'cancelled'));
+            else reject(historyError(err));
+          },
+        );
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+
+    buildTrace(buildId, signal) {
+      const call = client.BuildTrace({ buildId }, metadata());
+      const onAbort = () => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) call.cancel();
+      return (async function* () {
+        try {
+          for await (const chunk of call as AsyncIterable<BuildTraceChunk__Output>) yield chunk;
+        } catch (err) {
+          if (signal?.aborted) throw new DepotError('cancelled', 'cancelled');
+          const e = err as grpc.ServiceError;
+          if (e.code === grpc.status.NOT_FOUND)
+            throw new DepotError(
+              'not_found',
+              `no build ${buildId} in the history of ${opts.project ? `project ${opts.project}` : "this token's project"} on ${address.url}`,
+              buildId.length < 4
+                ? 'give a whole id, or at least its first 4 characters (`depot history ls` lists them)'
+                : '`depot history ls` lists the recorded builds',
+              { cause: err },
+            );
+          if (e.code === grpc.status.INVALID_ARGUMENT && /start of several/.test(e.details ?? ''))
+            throw new DepotError('ambiguous_build_id', e.details, undefined, { cause: err });
+          throw historyError(err);
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
           call.cancel();
         }
       })();

@@ -1,9 +1,11 @@
 import type { BuildEvent } from '../progress/index.js';
 import type { BuildEvent__Output } from '../protocol/index.js';
 
-/** Turns one wire event into the client's event union. */
-export function wireToEvent(ev: BuildEvent__Output): BuildEvent | undefined {
-  const timeMs = Date.now();
+/**
+ * Turns one wire event into the client's event union, stamped with `timeMs` (when it arrived; a
+ * replay passes the time the builder sent it) unless it carries a time of its own (logs).
+ */
+export function wireToEvent(ev: BuildEvent__Output, timeMs = Date.now()): BuildEvent | undefined {
   if (ev.vertex) return { type: 'vertex/updated', timeMs, vertex: { ...ev.vertex } };
   if (ev.status) return { type: 'status/updated', timeMs, status: { ...ev.status } };
   if (ev.log)

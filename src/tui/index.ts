@@ -85,8 +85,10 @@ export {
   syncText,
   WIDE_LANES_MIN_WIDTH,
 } from './lane-layout.js';
-/** Mounts BuildView on a terminal and feeds it events. */
+export { ReplayView, type ReplayViewProps } from './ReplayView.js';
+/** Mounts BuildView on a terminal and feeds it events; prints a finished build's view once. */
 export {
+  printBuildView,
   type RenderBuildTtyOptions,
   renderBuildsTty,
   renderBuildTty,
@@ -107,6 +109,19 @@ export {
 } from './render-dev-tty.js';
 /** One step's details: whole command, cause and changed files, cache key, layer size, log tail. */
 export { StepDetails, type StepDetailsProps } from './StepDetails.js';
+/** A recorded build in a terminal: explored full screen, then its view printed (`depot history show`). */
+export { type ReplayBuildTtyOptions, replayBuildTty } from './render-replay-tty.js';
+export {
+  applyReplayCommand,
+  INITIAL_REPLAY_UI,
+  layoutReplayScreen,
+  REPLAY_KEY_HINT,
+  type ReplayLayoutOptions,
+  type ReplayTitle,
+  type ReplayUi,
+  replayOrder,
+  stepDetailLines,
+} from './replay-layout.js';
 /** Styled text runs, the one line component, and the NO_COLOR switch. */
 export {
   ColorMode,
@@ -120,6 +135,7 @@ export {
 } from './segments.js';
 /** Stats numbers as text (shared with `depot stats`). */
 export {
+  agoText,
   bucketText,
   causeBreakdown,
   percentText,

@@ -65,6 +65,23 @@ export function renderBuildTty(opts: RenderBuildTtyOptions): TtyBuildRenderer {
   };
 }
 
+/**
+ * Prints a finished build's view once (graph, waterfall, summary, as a live build leaves them) and
+ * resolves when it is written: a recorded build replayed.
+ */
+export async function printBuildView(
+  state: BuildState,
+  opts: Pick<RenderBuildTtyOptions, 'stdout' | 'color'>,
+): Promise<void> {
+  const width = Math.max(20, opts.stdout.columns || 80);
+  const live = mountLive(
+    opts,
+    () => <BuildView state={state} width={width} nowMs={state.nowMs} final />,
+    () => false,
+  );
+  await live.close();
+}
+
 /** Several builds on one terminal (the platforms of a build, the targets of a bake). */
 export interface TtyBuildsRenderer {
   /** Feeds an event of the build labelled `label` (a build gets its place at its first event). */

@@ -41,6 +41,15 @@ export function spanText(ms: number): string {
   return formatDuration(ms);
 }
 
+/** How long before `nowMs` a time was: `12s ago`, `5m ago`, `3h ago`, `2d ago`. */
+export function agoText(ms: number, nowMs: number): string {
+  const s = Math.max(0, Math.round((nowMs - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86_400)}d ago`;
+}
+
 /** `hourly`, `daily`, `per 5m`: the step between buckets, '' with fewer than two. */
 export function bucketText(series: readonly Bucket[]): string {
   if (series.length < 2) return '';

@@ -19,8 +19,9 @@ import {
 } from './harness.js';
 
 // Two real builders (depot-builder serve on the builder engine) recording into one real PostgreSQL:
-// a build on either is in the answers of both, WatchBuilds of one streams the other's builds, and
-// `depot stats --fleet` and `depot dashboard --fleet` show each build with the builder that ran it.
+// a build on either is in the answers of both, WatchBuilds of one streams the other's builds,
+// `depot stats --fleet` and `depot dashboard --fleet` show each build with the builder that ran it,
+// and `depot history show` replays a build through the builder that did not run it.
 
 const skip = skipReason() ?? postgresSkipReason() ?? NO_TMUX;
 
@@ -129,6 +130,50 @@ describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () 
 
     term.keys('dash', 'q');
     await until('the dashboard exits on q', () => term.gone('dash'), 10_000);
+  });
+
+  test('a build recorded through bld-one is listed and replayed through bld-two, and through --fleet', async () => {
+    // A project of its own: the counts of the tests above stay theirs.
+    const replayProject = `${project}-replay`;
+    const replayToken = fleet.teamToken(replayProject, 'ann');
+    writeFileSync(join(ctx, 'a.txt'), `replayed ${Date.now()}\n`);
+    const built = await depot([...buildOn(fleet.builders[0]!.url, replayToken, replayProject, 'plain'), ctx]);
+    assert.equal(built.code, 0, built.stderr);
+    const on = (i: number) => [
+      '--builder',
+      fleet.builders[i]!.url,
+      '--token',
+      replayToken,
+      '--project',
+      replayProject,
+    ];
+    const ls = await depot(['history', 'ls', '--json', '--limit', '1', ...on(1)]);
+    assert.equal(ls.code, 0, ls.stderr);
+    const [latest] = (JSON.parse(ls.stdout) as { builds: { id: string; builder: string }[] }).builds;
+    assert.equal(latest?.builder, 'bld-one');
+    const steps = (plain: string) =>
+      plain
+        .split('\n')
+        .filter((l) => /^#[1-9]\d* (\[[^\]]+\] .*|CACHED|MISS: .*|DONE [\d.]+s|\d+\.\d+ .*)$/.test(l));
+    const replayed = await depot(['history', 'show', latest!.id, '--progress', 'plain', ...on(1)]);
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.ok(steps(built.stderr).length > 5, built.stderr);
+    assert.deepEqual(steps(replayed.stdout), steps(built.stderr));
+    const viaFleet = await depot([
+      'history',
+      'show',
+      latest!.id.slice(0, 8),
+      '--progress',
+      'plain',
+      '--fleet',
+      fleet.fleetSpec,
+      '--token',
+      replayToken,
+      '--project',
+      replayProject,
+    ]);
+    assert.equal(viaFleet.code, 0, viaFleet.stderr);
+    assert.deepEqual(steps(viaFleet.stdout), steps(built.stderr));
   });
 });
 

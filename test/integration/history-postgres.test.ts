@@ -9,6 +9,7 @@ import {
   PG_MIGRATIONS,
 } from '../../builder-host/src/history/postgres.js';
 import { type Planned, plan, T0, windowEnds } from '../../builder-host/src/history/seeded-history.js';
+import { createTraceRecorder, DEFAULT_TRACE_MAX_BYTES } from '../../builder-host/src/history/trace.js';
 import type {
   BuildStart,
   BuildSummary,
@@ -23,6 +24,39 @@ import { createDatabase, postgres, postgresSkipReason, psql, tempDir, until } fr
 // they must (abandoned builds, the previous build a new one is compared with).
 
 const skip = postgresSkipReason();
+
+/** A small trace of a planned build: its steps as vertices, a log line, its result. */
+async function traceOf(b: Planned) {
+  const t = createTraceRecorder({ maxBytes: DEFAULT_TRACE_MAX_BYTES });
+  for (const s of b.steps)
+    t.add(
+      {
+        vertex: {
+          digest: s.digest,
+          name: s.name,
+          inputs: [],
+          cached: s.cached,
+          startedMs: b.start.startedMs,
+          completedMs: b.start.startedMs + s.durationMs,
+          error: '',
+        },
+      },
+      b.start.startedMs + s.durationMs,
+    );
+  t.add(
+    {
+      log: {
+        vertex: b.steps[0]?.digest ?? '',
+        stream: 1,
+        data: Buffer.from(`${b.start.buildId}\n`),
+        timestampMs: 1,
+      },
+    },
+    b.finishedMs,
+  );
+  t.add({ result: { ok: b.result === 'ok' } }, b.finishedMs);
+  return (await t.seal())!;
+}
 const D = 86_400_000;
 // A pid above the kernel's maximum: a process that cannot be alive.
 const DEAD_PID = 4194305;
@@ -57,7 +91,14 @@ describe('build history in PostgreSQL', { skip }, () => {
     for (const b of builds) {
       const { id } = await h.recordBuildStart(b.start);
       if (b.fate === 'finish')
-        await h.recordBuildFinish({ id, finishedMs: b.finishedMs, result: b.result, steps: b.steps });
+        await h.recordBuildFinish({
+          id,
+          finishedMs: b.finishedMs,
+          result: b.result,
+          steps: b.steps,
+          ...(b.result === 'ok' ? {} : { error: `${b.result} at ${b.steps.length}` }),
+          ...(b.steps.length % 3 ? { trace: await traceOf(b) } : {}),
+        });
       else if (b.fate === 'abandoned') abandoned.push(id);
     }
     markDead(abandoned);
@@ -77,6 +118,25 @@ describe('build history in PostgreSQL', { skip }, () => {
             assert.deepEqual(await pg.statsFromRaw(q), want, `raw ${JSON.stringify(q)}`);
             if (want.totals?.builds) nonEmpty++;
           }
+    // The builds `depot history` lists and replays: the same records, traces and prefix answers.
+    const sample: string[] = [];
+    for (const project of ['web', 'api', 'jobs', 'docs'])
+      for (const q of [{}, { result: 'failed' }, { platform: 'linux/arm64' }, { limit: 3 }]) {
+        const query = { project, limit: 50, ...q };
+        const want = await lite.listBuilds(query);
+        assert.deepEqual(await pg.listBuilds(query), want, JSON.stringify(query));
+        sample.push(...want.builds.slice(0, 2).map((b) => b.summary.buildId));
+      }
+    // Ids are `b<n>`: `b1` starts many of them, `b<n>0` some or none.
+    let traced = 0;
+    for (const id of sample)
+      for (const project of ['web', 'api'])
+        for (const ask of [id, id.slice(0, 2), `${id}0`]) {
+          const want = await lite.findBuild(project, ask);
+          assert.deepEqual(await pg.findBuild(project, ask), want, `${project} ${ask}`);
+          if (want.kind === 'found' && want.trace) traced++;
+        }
+    assert.ok(traced > 0, 'some builds found carry a trace');
     for (const project of ['web', 'api', 'jobs', 'docs'])
       for (const platform of [undefined, 'linux/amd64', 'linux/arm64']) {
         const q = { project, dockerfilePath: 'Dockerfile', target: '', platform };
@@ -90,7 +150,7 @@ describe('build history in PostgreSQL', { skip }, () => {
     return nonEmpty;
   }
 
-  test('the same builds give the same Stats, StepCosts and previous builds from SQLite and PostgreSQL', async () => {
+  test('the same builds give the same Stats, StepCosts, previous builds, build lists and traces from SQLite and PostgreSQL', async () => {
     const file = join(tempDir('hist-lite'), 'history.db');
     const retention = { maxAgeDays: 6, maxBuilds: 250 };
     const lite = await openHistory(file, { builder: 'bld-a', ...retention });

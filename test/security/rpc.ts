@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { BuildSummary__Output } from '../../src/protocol/generated/depot/builder/v1/BuildSummary.js';
+import type { BuildTraceChunk__Output } from '../../src/protocol/generated/depot/builder/v1/BuildTraceChunk.js';
+import type { ListBuildsResponse__Output } from '../../src/protocol/generated/depot/builder/v1/ListBuildsResponse.js';
 import type { StatsResponse__Output } from '../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
 import {
   type BuildEvent__Output,
@@ -187,4 +189,33 @@ export async function watchBuilds(c: RpcClient): Promise<{ seen: BuildSummary__O
   call.on('error', () => {});
   await new Promise<void>((resolve) => call.once('metadata', () => resolve()));
   return { seen, cancel: () => call.cancel() };
+}
+
+/** One ListBuilds call. */
+export function listBuilds(
+  c: RpcClient,
+  req: { limit?: number; result?: string; platform?: string } = {},
+): Promise<ListBuildsResponse__Output> {
+  return new Promise((resolve, reject) =>
+    c.client.ListBuilds(
+      { limit: 0, result: '', platform: '', ...req },
+      c.md,
+      { deadline: Date.now() + 10_000 },
+      (err, res) => (err ? reject(err) : resolve(res!)),
+    ),
+  );
+}
+
+/** One whole BuildTrace stream: its chunks, or the status it failed with. */
+export function buildTrace(
+  c: RpcClient,
+  buildId: string,
+): Promise<{ chunks: BuildTraceChunk__Output[]; code: number; details: string }> {
+  return new Promise((resolve) => {
+    const chunks: BuildTraceChunk__Output[] = [];
+    const call = c.client.BuildTrace({ buildId }, c.md);
+    call.on('data', (chunk: BuildTraceChunk__Output) => chunks.push(chunk));
+    call.on('error', (err: grpc.ServiceError) => resolve({ chunks, code: err.code, details: err.details }));
+    call.on('end', () => resolve({ chunks, code: grpc.status.OK, details: '' }));
+  });
 }

@@ -1,7 +1,8 @@
 // A history shared by a fleet holds every project's builds in one database: a project's token, on
 // any builder, learns nothing of another project's builds from it — not through Stats (any window,
 // any grouping, the other project's name in its metadata), not through WatchBuilds (while the other
-// project builds on either builder), not through StepCosts, not through `depot stats --fleet`.
+// project builds on either builder), not through StepCosts, not through `depot stats --fleet`, not
+// through ListBuilds or BuildTrace (while its own builds replay from either builder).
 // Two real depot-builders, one real PostgreSQL, real dockerd.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +18,17 @@ import {
   startHistoryFleet,
   until,
 } from '../integration/harness.js';
-import { buildResult, fileEntry, type RpcClient, rpcClient, sha, stats, watchBuilds } from './rpc.js';
+import {
+  buildResult,
+  buildTrace,
+  fileEntry,
+  listBuilds,
+  type RpcClient,
+  rpcClient,
+  sha,
+  stats,
+  watchBuilds,
+} from './rpc.js';
 
 const skip = skipReason() ?? postgresSkipReason();
 
@@ -138,5 +149,34 @@ describe("a shared history: another project's token sees none of a project's bui
     const denied = await depot(['stats', '--fleet', fleet.fleetSpec, '--token', mallory, '--project', beta]);
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /cannot use project/);
+  });
+
+  test("ListBuilds and BuildTrace of either builder: alpha replays its own builds from both, beta's from neither", async () => {
+    // Beta's builds (recorded on both builders above) by id, read with beta's own token.
+    const betaIds = (await listBuilds(client(0, bob, beta))).builds.map((b) => b.summary!.buildId);
+    assert.equal(betaIds.length, 2);
+    await build(client(0, mallory, alpha), 'FROM busybox:latest\nRUN echo alpha-replayed\n');
+    for (const i of [0, 1]) {
+      const c = client(i, mallory);
+      const listed = await listBuilds(c, { limit: 500 });
+      assert.deepEqual([...new Set(listed.builds.map((b) => b.summary?.project))], [alpha]);
+      assert.ok(!JSON.stringify(listed).includes(`beta-secret-${nonce}`));
+      // The build recorded through bld-one replays through either builder, events and all.
+      const mine = listed.builds.find((b) => b.summary?.builder === 'bld-one');
+      assert.ok(mine, JSON.stringify(listed));
+      const t = await buildTrace(c, mine.summary!.buildId);
+      assert.equal(t.code, grpc.status.OK, t.details);
+      assert.ok(
+        t.chunks
+          .flatMap((x) => x.events)
+          .some((e) => e.event?.log?.data.toString().includes('alpha-replayed')),
+      );
+      // Beta's ids, whole or cut, are as unknown to alpha as an id nobody used.
+      for (const id of [...betaIds, ...betaIds.map((x) => x.slice(0, 6))]) {
+        const denied = await buildTrace(c, id);
+        assert.equal(denied.code, grpc.status.NOT_FOUND, `${id}: ${denied.details}`);
+        assert.deepEqual(denied.chunks, []);
+      }
+    }
   });
 });

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { stepCause } from './explainer.js';
 import { type History, MIGRATIONS, openHistory } from './history.js';
+import { createTraceRecorder, readTrace } from './trace.js';
 import type { BuildStart, StepRecord } from './types.js';
 
 const H = 3_600_000;
@@ -616,5 +617,172 @@ describe('interrupted builds and build-arg values', () => {
     await record(plain, { buildArgs: { TOKEN: 'hunter2' } }, []);
     const p = await plain.previousBuild('web', 'linux/amd64', 'Dockerfile', '');
     assert.deepEqual([p?.buildArgs, p?.buildArgsHashed], [{ TOKEN: 'hunter2' }, false]);
+  });
+});
+
+describe('recorded builds and their traces', () => {
+  /** A build of `project` with a trace of one vertex and a result, recorded through the recorder's parts. */
+  async function traced(
+    h: History,
+    buildId: string,
+    over: Partial<BuildStart> = {},
+    result: 'ok' | 'failed' = 'ok',
+  ) {
+    const b = start({ buildId, ...over });
+    const { id } = await h.recordBuildStart(b);
+    const t = createTraceRecorder({ maxBytes: h.traceMaxBytes });
+    t.add(
+      {
+        vertex: {
+          digest: 'sha256:v',
+          name: '[1/1] RUN make',
+          inputs: [],
+          cached: false,
+          startedMs: 1,
+          completedMs: 2,
+          error: '',
+        },
+      },
+      b.startedMs + 1,
+    );
+    t.add({ result: { ok: result === 'ok', error: result === 'ok' ? '' : 'exit code 2' } }, b.startedMs + 2);
+    const trace = await t.seal();
+    return h.recordBuildFinish({
+      id,
+      finishedMs: b.startedMs + 10,
+      result,
+      steps: [step('[1/1] RUN make', false, 1)],
+      ...(result === 'ok' ? {} : { error: `exit code 2\n${'x'.repeat(5000)}` }),
+      ...(trace ? { trace } : {}),
+    });
+  }
+
+  const ids = (r: { builds: { summary: { buildId: string } }[] }) => r.builds.map((b) => b.summary.buildId);
+
+  test("listBuilds: the project's builds newest first, filtered, limited, with their trace facts", async () => {
+    const h = await openHistory(':memory:', { builder: 'bld-1' });
+    await traced(h, 'aaaa-1', { startedMs: NOW - 3 * H });
+    await traced(h, 'bbbb-2', { startedMs: NOW - 2 * H, platform: 'linux/arm64', target: 'app' }, 'failed');
+    await traced(h, 'cccc-3', { startedMs: NOW - H });
+    await traced(h, 'other-1', { startedMs: NOW, project: 'api' });
+    const running = await h.recordBuildStart(start({ buildId: 'dddd-4', startedMs: NOW - 30_000 }));
+    assert.ok(running.id);
+    const all = await h.listBuilds({ project: 'web', limit: 20 });
+    assert.deepEqual(ids(all), ['dddd-4', 'cccc-3', 'bbbb-2', 'aaaa-1']);
+    assert.equal(all.more, false);
+    const failed = all.builds[2]!;
+    assert.equal(failed.target, 'app');
+    assert.equal(failed.dockerfilePath, 'Dockerfile');
+    assert.equal(failed.summary.builder, 'bld-1');
+    assert.equal(failed.summary.platform, 'linux/arm64');
+    assert.equal(failed.error.length, 1024, 'the error is kept cut');
+    assert.ok(failed.error.startsWith('exit code 2\n'));
+    assert.equal(failed.hasTrace, true);
+    assert.ok(failed.traceBytes > 0);
+    assert.equal(failed.traceCut, false);
+    assert.equal(all.builds[0]!.hasTrace, false, 'a running build has no trace yet');
+    const two = await h.listBuilds({ project: 'web', limit: 2 });
+    assert.deepEqual([ids(two), two.more], [['dddd-4', 'cccc-3'], true]);
+    assert.deepEqual(ids(await h.listBuilds({ project: 'web', limit: 20, result: 'failed' })), ['bbbb-2']);
+    assert.deepEqual(ids(await h.listBuilds({ project: 'web', limit: 20, platform: 'linux/arm64' })), [
+      'bbbb-2',
+    ]);
+    assert.deepEqual(ids(await h.listBuilds({ project: 'api', limit: 20 })), ['other-1']);
+    assert.deepEqual(ids(await h.listBuilds({ project: 'nobody', limit: 20 })), []);
+    await h.close();
+  });
+
+  test("findBuild: by id or a prefix naming one of the project's ids; another project's build is not found", async () => {
+    const h = await openHistory(':memory:');
+    await traced(h, 'abcd-1111');
+    await traced(h, 'abcd-2222');
+    await traced(h, 'abce-3333');
+    await traced(h, 'zzzz-9999', {
+      project: 'api',
+      dockerfile: 'FROM api\n',
+      dockerfileDigest: 'sha256:api',
+    });
+    const found = await h.findBuild('web', 'abcd-2222');
+    assert.equal(found.kind, 'found');
+    if (found.kind !== 'found') return;
+    assert.equal(found.record.summary.buildId, 'abcd-2222');
+    assert.equal(found.dockerfile, 'FROM busybox\n');
+    assert.ok(found.trace);
+    assert.equal(found.trace.events, 2);
+    assert.equal(found.trace.maxBytes, h.traceMaxBytes);
+    const events = [];
+    for await (const e of readTrace(found.trace.data, found.trace.codec)) events.push(e);
+    assert.equal(events[0]!.event.vertex?.name, '[1/1] RUN make');
+    assert.equal(events[1]!.event.result?.ok, true);
+    const prefix = await h.findBuild('web', 'abce');
+    assert.equal(prefix.kind === 'found' && prefix.record.summary.buildId, 'abce-3333');
+    assert.deepEqual(await h.findBuild('web', 'abcd'), {
+      kind: 'ambiguous',
+      ids: ['abcd-2222', 'abcd-1111'],
+    });
+    assert.deepEqual(await h.findBuild('web', 'abce', false), { kind: 'none' }, 'exact only');
+    // Case counts (SQLite's LIKE would not), and the other project's builds are never found.
+    assert.deepEqual(await h.findBuild('web', 'ABCE'), { kind: 'none' });
+    assert.deepEqual(await h.findBuild('web', 'zzzz-9999'), { kind: 'none' });
+    assert.deepEqual(await h.findBuild('web', 'zzzz'), { kind: 'none' });
+    assert.equal((await h.findBuild('api', 'zzzz')).kind, 'found');
+    await h.close();
+  });
+
+  test('a build recorded twice under one id: the newest is the one found; traces go with pruned builds', async () => {
+    const h = await openHistory(':memory:', { maxBuilds: 2 });
+    await traced(h, 'same-id', { startedMs: NOW - 2 * H });
+    await traced(h, 'same-id', { startedMs: NOW - H }, 'failed');
+    const found = await h.findBuild('web', 'same-id');
+    assert.equal(found.kind === 'found' && found.record.summary.result, 'failed');
+    await traced(h, 'third', { startedMs: NOW });
+    assert.equal(await h.prune(NOW), 1);
+    assert.deepEqual(ids(await h.listBuilds({ project: 'web', limit: 20 })), ['third', 'same-id']);
+    await h.close();
+    const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
+    const f = await openHistory(file, { maxBuilds: 1 });
+    await traced(f, 'one', { startedMs: NOW - H });
+    await traced(f, 'two', { startedMs: NOW });
+    await f.prune(NOW);
+    await f.close();
+    const db = new Database(file, { readonly: true });
+    assert.equal(db.prepare('SELECT count(*) FROM build_traces').pluck().get(), 1);
+    assert.equal(
+      db.prepare('SELECT count(*) FROM build_traces t JOIN builds b ON b.id = t.build').pluck().get(),
+      1,
+    );
+    db.close();
+  });
+
+  test('traceMaxBytes 0: builds are recorded without traces', async () => {
+    const h = await openHistory(':memory:', { traceMaxBytes: 0 });
+    await traced(h, 'untraced');
+    const [b] = (await h.listBuilds({ project: 'web', limit: 1 })).builds;
+    assert.equal(b?.hasTrace, false);
+    const found = await h.findBuild('web', 'untraced');
+    assert.equal(found.kind === 'found' && found.trace, undefined);
+    await h.close();
+  });
+
+  test('migration 6 keeps the builds recorded before it: listed, found, without a trace', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)');
+    for (let v = 0; v < 5; v++) {
+      MIGRATIONS[v]!(db);
+      db.prepare('INSERT INTO schema_version VALUES (?, 0)').run(v + 1);
+    }
+    db.prepare(
+      `INSERT INTO builds (started_ms, finished_ms, project, user, platform, result, steps, build_id,
+        snapshot_id, dockerfile_digest, build_args, base_images, dockerfile_path, target, builder)
+        VALUES (?, ?, 'web', 'ann', 'linux/amd64', 'ok', 2, 'before-traces', 's', 'd', '{}', '{}', 'Dockerfile', '', 'b1')`,
+    ).run(NOW - H, NOW - H + 10);
+    db.close();
+    const h = await openHistory(file);
+    assert.equal(await h.schemaVersion(), 6);
+    const [b] = (await h.listBuilds({ project: 'web', limit: 5 })).builds;
+    assert.deepEqual([b?.summary.buildId, b?.hasTrace, b?.summary.builder], ['before-traces', false, 'b1']);
+    assert.equal((await h.findBuild('web', 'befo')).kind, 'found');
+    await h.close();
   });
 });

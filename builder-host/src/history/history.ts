@@ -11,7 +11,7 @@ import {
   rollupsAgree,
 } from './rollups.js';
 import { backfillRoots, chargedTo } from './roots.js';
-import { type Sql, type SqlDb, sqliteDb, sqliteStatements } from './sql.js';
+import { type Sql, type SqlDb, type SqlParam, sqliteDb, sqliteStatements } from './sql.js';
 import {
   assembleStats,
   rawWindow,
@@ -25,11 +25,15 @@ import {
 } from './stats-window.js';
 import { readStepCosts, type StepCostsQuery, type StepCostsResult } from './step-costs.js';
 import { instructionOf } from './suggest.js';
+import { DEFAULT_TRACE_MAX_BYTES } from './trace.js';
 import type {
   BuildFinish,
   BuildOutcome,
+  BuildRecord,
   BuildStart,
   BuildSummary,
+  FoundBuild,
+  ListBuildsQuery,
   PreviousBuild,
   RetentionOptions,
   StatsQuery,
@@ -49,6 +53,8 @@ export interface History {
    * '' for a builder's own.
    */
   readonly id: string;
+  /** The largest event trace kept per build, compressed (0: none are kept). */
+  readonly traceMaxBytes: number;
   /** Records a build as 'running'; returns the handle `recordBuildFinish` takes and its summary. */
   recordBuildStart(start: BuildStart): Promise<{ id: number; summary: BuildSummary }>;
   /** Records the end of a build and its steps (time saved computed here), in one transaction. */
@@ -91,8 +97,16 @@ export interface History {
    * builders of a shared history, stay as they are.
    */
   failAbandoned(now: number): Promise<number>;
-  /** The error recorded with a build that did not finish itself, or undefined. */
+  /** The error recorded with a build (one that failed, or did not finish itself), or undefined. */
   errorOf(buildId: string): Promise<string | undefined>;
+  /** One project's latest builds, newest first, and whether more match (see ListBuildsQuery). */
+  listBuilds(query: ListBuildsQuery): Promise<{ builds: BuildRecord[]; more: boolean }>;
+  /**
+   * The project's build with this id (the newest, should a client have used an id twice), else
+   * (with `prefix`) the one build id of the project that starts with it; with its Dockerfile and
+   * trace. Builds of other projects are never looked at.
+   */
+  findBuild(project: string, idOrPrefix: string, prefix?: boolean): Promise<FoundBuild>;
   /** The schema version the database is at. */
   schemaVersion(): Promise<number>;
   /**
@@ -246,10 +260,51 @@ export const MIGRATIONS: ((db: Db) => void | Promise<void>)[] = [
     await backfillRoots(sqliteStatements(db));
     db.exec('DELETE FROM build_hours; DELETE FROM miss_hours; DELETE FROM miss_days;');
   },
+  (db) => db.exec(TRACE_SCHEMA_SQLITE),
 ];
 
 /** Most instructions a cache buster lists as invalidated by its latest miss. */
 const MAX_INVALIDATED = 10;
+
+/**
+ * Each build's event trace (trace.ts), apart from the builds so that window scans never read it,
+ * deleted with its build; and builds found by project and id (`depot history show ID`).
+ */
+const TRACE_SCHEMA_SQLITE = `
+  CREATE TABLE build_traces (
+    build INTEGER PRIMARY KEY,
+    codec TEXT NOT NULL,
+    data BLOB NOT NULL,
+    raw_bytes INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    cut_log_bytes INTEGER NOT NULL DEFAULT 0,
+    cut_statuses INTEGER NOT NULL DEFAULT 0,
+    cut_events INTEGER NOT NULL DEFAULT 0,
+    max_bytes INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX builds_project_build_id ON builds(project, build_id);
+`;
+
+/** The same for PostgreSQL (postgres.ts' PG_MIGRATIONS). */
+export const TRACE_SCHEMA_POSTGRES = `
+  CREATE TABLE build_traces (
+    build BIGINT PRIMARY KEY,
+    codec TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    raw_bytes BIGINT NOT NULL,
+    events INTEGER NOT NULL,
+    cut_log_bytes BIGINT NOT NULL DEFAULT 0,
+    cut_statuses INTEGER NOT NULL DEFAULT 0,
+    cut_events INTEGER NOT NULL DEFAULT 0,
+    max_bytes BIGINT NOT NULL DEFAULT 0
+  );
+  CREATE INDEX builds_project_build_id ON builds(project, build_id);
+`;
+
+/** The longest error text kept with a build. */
+export const MAX_ERROR_CHARS = 1024;
+/** Build ids a prefix that names several of them lists. */
+const AMBIGUOUS_IDS = 5;
 
 /** Longest list of paths kept per kind in a snapshot diff. */
 export const SNAPSHOT_DIFF_CAP = 200;
@@ -286,6 +341,7 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
   const maxAgeDays = opts.maxAgeDays ?? 30;
   const maxBuilds = opts.maxBuilds ?? 200_000;
   const hashArgs = (opts.buildArgs ?? 'hashed') === 'hashed';
+  const traceMaxBytes = opts.traceMaxBytes ?? DEFAULT_TRACE_MAX_BYTES;
   const builder = opts.builder ?? '';
   const { db } = backend;
   // A shared history keeps every builder's builds: "this builder's" is a filter there.
@@ -411,6 +467,7 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
   return {
     backend: backend.name,
     id: backend.id,
+    traceMaxBytes,
 
     async recordBuildStart(s) {
       if (!Number.isSafeInteger(s.startedMs))
@@ -519,9 +576,40 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
           );
         }
         await sql.run(
-          'UPDATE builds SET finished_ms = ?, result = ?, steps = ?, cached_steps = ?, saved_ms = ? WHERE id = ?',
-          [f.finishedMs, f.result, f.steps.length, cached, saved, f.id],
+          'UPDATE builds SET finished_ms = ?, result = ?, steps = ?, cached_steps = ?, saved_ms = ?, error = ? WHERE id = ?',
+          [
+            f.finishedMs,
+            f.result,
+            f.steps.length,
+            cached,
+            saved,
+            f.error ? f.error.slice(0, MAX_ERROR_CHARS) : null,
+            f.id,
+          ],
         );
+        if (f.trace) {
+          const t = f.trace;
+          await sql.run(
+            `
+            INSERT INTO build_traces (build, codec, data, raw_bytes, events, cut_log_bytes, cut_statuses,
+              cut_events, max_bytes)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (build) DO UPDATE SET codec = excluded.codec, data = excluded.data,
+              raw_bytes = excluded.raw_bytes, events = excluded.events, cut_log_bytes = excluded.cut_log_bytes,
+              cut_statuses = excluded.cut_statuses, cut_events = excluded.cut_events, max_bytes = excluded.max_bytes`,
+            [
+              f.id,
+              t.codec,
+              t.data,
+              t.rawBytes,
+              t.events,
+              t.cut.logBytes,
+              t.cut.statuses,
+              t.cut.events,
+              traceMaxBytes,
+            ],
+          );
+        }
         await applyRollups(sql, ONE_BUILD, [f.id], 1);
         if (again) await dropEmptyRollups(sql);
         const summary = await summaryOf(sql, f.id);
@@ -600,6 +688,7 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
         await applyRollups(sql, doomed, args, -1);
         await dropEmptyRollups(sql);
         await sql.run(`DELETE FROM steps WHERE build IN (${doomed})`, args);
+        await sql.run(`DELETE FROM build_traces WHERE build IN (${doomed})`, args);
         const n = await sql.run(`DELETE FROM builds WHERE id IN (${doomed})`, args);
         if (n > 0)
           await sql.run(
@@ -643,11 +732,120 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
       return r?.error ?? undefined;
     },
 
+    listBuilds(q) {
+      return db.read(async (sql) => {
+        const where = ['b.project = ?'];
+        const args: SqlParam[] = [q.project];
+        if (q.result) {
+          where.push('b.result = ?');
+          args.push(q.result);
+        }
+        if (q.platform) {
+          where.push('b.platform = ?');
+          args.push(q.platform);
+        }
+        const rows = await sql.all<RecordRow>(
+          `
+          SELECT ${RECORD_COLUMNS}
+          FROM builds b LEFT JOIN build_traces t ON t.build = b.id
+          WHERE ${where.join(' AND ')}
+          ORDER BY b.started_ms DESC, b.id DESC LIMIT ?`,
+          [...args, q.limit + 1],
+        );
+        return {
+          builds: rows.slice(0, q.limit).map((r) => toRecord(r, builder)),
+          more: rows.length > q.limit,
+        };
+      });
+    },
+
+    findBuild(project, idOrPrefix, prefix = true) {
+      return db.read(async (sql): Promise<FoundBuild> => {
+        let row = await sql.get<{ id: number }>(
+          'SELECT id FROM builds WHERE project = ? AND build_id = ? ORDER BY id DESC LIMIT 1',
+          [project, idOrPrefix],
+        );
+        if (!row && !prefix) return { kind: 'none' };
+        if (!row) {
+          // substr, not LIKE: exact bytes (SQLite's LIKE ignores case), and no wildcard to escape.
+          const ids = await sql.all<{ build_id: string; id: number }>(
+            `
+            SELECT build_id, max(id) AS id FROM builds
+            WHERE project = ? AND substr(build_id, 1, ?) = ?
+            GROUP BY build_id ORDER BY max(id) DESC LIMIT ?`,
+            [project, idOrPrefix.length, idOrPrefix, AMBIGUOUS_IDS],
+          );
+          if (ids.length === 0) return { kind: 'none' };
+          if (ids.length > 1) return { kind: 'ambiguous', ids: ids.map((r) => r.build_id) };
+          row = ids[0];
+        }
+        const r = await sql.get<RecordRow & { dockerfile: string | null }>(
+          `
+          SELECT ${RECORD_COLUMNS}, d.text AS dockerfile
+          FROM builds b LEFT JOIN build_traces t ON t.build = b.id
+            LEFT JOIN dockerfiles d ON d.digest = b.dockerfile_digest
+          WHERE b.id = ?`,
+          [row!.id],
+        );
+        if (!r) return { kind: 'none' };
+        const trace = await sql.get<{ codec: string; data: Buffer; events: number }>(
+          'SELECT codec, data, events FROM build_traces WHERE build = ?',
+          [row!.id],
+        );
+        return {
+          kind: 'found',
+          record: toRecord(r, builder),
+          dockerfile: r.dockerfile ?? '',
+          trace: trace
+            ? {
+                codec: trace.codec,
+                data: Buffer.from(trace.data),
+                events: trace.events,
+                cut: {
+                  logBytes: r.cut_log_bytes ?? 0,
+                  statuses: r.cut_statuses ?? 0,
+                  events: r.cut_events ?? 0,
+                },
+                maxBytes: r.max_bytes ?? 0,
+              }
+            : undefined,
+        };
+      });
+    },
+
     schemaVersion: () => backend.schemaVersion(),
 
     follow: (listener) => backend.follow?.(listener) ?? (() => {}),
 
     close: () => db.close(),
+  };
+}
+
+/** A build row and its trace's facts (no trace bytes), as ListBuilds and BuildTrace answer them. */
+const RECORD_COLUMNS = `b.build_id, b.project, b."user", b.platform, b.builder, b.started_ms, b.finished_ms,
+  b.result, b.steps, b.cached_steps, b.saved_ms, b.dockerfile_path, b.target, b.error,
+  length(t.data) AS trace_bytes, t.cut_log_bytes, t.cut_statuses, t.cut_events, t.max_bytes`;
+
+interface RecordRow extends SummaryRow {
+  dockerfile_path: string | null;
+  target: string | null;
+  error: string | null;
+  trace_bytes: number | null;
+  cut_log_bytes: number | null;
+  cut_statuses: number | null;
+  cut_events: number | null;
+  max_bytes: number | null;
+}
+
+function toRecord(r: RecordRow, builder: string): BuildRecord {
+  return {
+    summary: toSummary(r, builder),
+    dockerfilePath: r.dockerfile_path ?? '',
+    target: r.target ?? '',
+    error: r.error ?? '',
+    hasTrace: r.trace_bytes !== null,
+    traceBytes: r.trace_bytes ?? 0,
+    traceCut: (r.cut_log_bytes ?? 0) + (r.cut_statuses ?? 0) + (r.cut_events ?? 0) > 0,
   };
 }
 

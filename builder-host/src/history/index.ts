@@ -5,7 +5,7 @@ export { stepCause, trivialExplainer } from './explainer.js';
 export type { BuildFeed } from './feed.js';
 export { createBuildFeed } from './feed.js';
 export type { History, HistoryOptions } from './history.js';
-export { MIGRATIONS, openHistory, SNAPSHOT_DIFF_CAP } from './history.js';
+export { MAX_ERROR_CHARS, MIGRATIONS, openHistory, SNAPSHOT_DIFF_CAP } from './history.js';
 export type { BuildRecording, Explained, RecordedVertex, RecordingDeps, RecordingInput } from './recorder.js';
 export { beginRecording } from './recorder.js';
 export { diffSnapshots, EMPTY_DIFF } from './snapshot-diff.js';
@@ -20,4 +20,6 @@ export {
   STEP_COSTS_MAX_STEPS,
 } from './step-costs.js';
 export { instructionOf, isDockerfileStep } from './suggest.js';
+export type { SealedTrace, TraceBounds, TraceCut, TracedEvent, TraceEvent, TraceRecorder } from './trace.js';
+export { createTraceRecorder, cutLogText, DEFAULT_TRACE_MAX_BYTES, isCut, readTrace } from './trace.js';
 export type * from './types.js';

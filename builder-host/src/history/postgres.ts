@@ -6,7 +6,13 @@
  * LISTEN/NOTIFY so each builder's watchers see the builds the others record.
  */
 import pg from 'pg';
-import { type History, type HistoryBackend, type HistoryOptions, historyOn } from './history.js';
+import {
+  type History,
+  type HistoryBackend,
+  type HistoryOptions,
+  historyOn,
+  TRACE_SCHEMA_POSTGRES,
+} from './history.js';
 import { backfillRoots } from './roots.js';
 import { numberedParams, type Sql, type SqlDb, type SqlParam } from './sql.js';
 import { SUMMARY_COLUMNS, type SummaryRow, toSummary } from './stats-window.js';
@@ -18,7 +24,7 @@ export type PgMigration = string | ((sql: Sql) => Promise<void>);
 /**
  * Ordered schema migrations; index i brings the schema to version i + 1. Never edit a shipped one.
  * Version 1 is the SQLite schema at its fifth version, with the builder that ran each build;
- * version 2 is SQLite's sixth.
+ * version 2 is SQLite's sixth, version 3 its seventh.
  */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   `
@@ -141,6 +147,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     await backfillRoots(sql);
     await sql.exec('DELETE FROM build_hours; DELETE FROM miss_hours; DELETE FROM miss_days;');
   },
+  // Version 3: each build's event trace and builds found by project and id (SQLite's version 7).
+  TRACE_SCHEMA_POSTGRES,
 ];
 
 /** The channel builders announce recorded builds on. */

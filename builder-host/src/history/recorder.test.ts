@@ -5,6 +5,7 @@ import { createStepExplainer } from './explain.js';
 import { createBuildFeed } from './feed.js';
 import { openHistory } from './history.js';
 import { beginRecording, type RecordedVertex, type RecordingInput } from './recorder.js';
+import { readTrace } from './trace.js';
 import type { StepExplainer } from './types.js';
 
 const DF = 'FROM busybox:latest\nWORKDIR /app\nCOPY . .\nRUN make\nRUN make test\n';
@@ -146,5 +147,50 @@ test('a cached step is told its cold duration once, from this project’s own ru
   assert.deepEqual(Object.fromEntries(told), { from: 3000, workdir: 3000, copy: 3000 });
   // Another project's identical steps (the same digests) learn nothing of web's runs.
   assert.deepEqual([...(await record('api', { from: true, workdir: true, copy: true })).keys()], []);
+  await history.close();
+});
+
+test('what the Build stream sent is kept with the build: its trace, and why it failed', async () => {
+  let clock = 5000;
+  const history = await openHistory(':memory:');
+  const rec = await beginRecording(
+    { history, explainer, feed: createBuildFeed(), snapshotEntries: async () => [], now: () => clock++ },
+    input('traced', [file('src/a.txt', 'a1')]),
+  );
+  for (const v of graph({})) {
+    rec.event({ vertex: { ...v, inputs: [...(v.inputs ?? [])] } });
+    for (const explained of await rec.vertex(v)) rec.event({ explained });
+  }
+  rec.event({
+    log: { vertex: 'sha256:make', stream: 2, data: Buffer.from('make: *** [all] Error 2\n'), timestampMs: 2 },
+  });
+  rec.event({ output: { data: Buffer.from('never kept') } });
+  rec.event({ result: { ok: false, error: 'step failed', errorCode: 'step_failed' } });
+  await rec.finish('failed', 'step failed');
+  // Events after the end are not the build's.
+  rec.event({ message: 'late' });
+  const found = await history.findBuild('web', 'traced');
+  assert.equal(found.kind, 'found');
+  if (found.kind !== 'found') return;
+  assert.equal(found.record.error, 'step failed');
+  assert.equal(found.record.summary.result, 'failed');
+  assert.equal(found.dockerfile, DF);
+  const events = [];
+  for await (const e of readTrace(found.trace!.data)) events.push(e);
+  const kinds = events.map((e) => Object.keys(e.event)[0]);
+  // Every vertex, the causes of the five missed steps (a FROM's waits for the next vertex), the
+  // log, the result; not the output, not what came after the end.
+  assert.equal(kinds.filter((k) => k === 'vertex').length, 6);
+  assert.equal(kinds.filter((k) => k === 'explained').length, 5);
+  assert.deepEqual(kinds.slice(-2), ['log', 'result']);
+  assert.equal(events.length, 13);
+  // Stamped with the recording's clock, in order.
+  const times = events.map((e) => e.timeMs);
+  assert.deepEqual(
+    times,
+    [...times].sort((a, b) => a - b),
+  );
+  assert.ok(times[0]! >= 5000);
+  assert.equal(events.at(-2)?.event.log?.data, 'make: *** [all] Error 2\n');
   await history.close();
 });

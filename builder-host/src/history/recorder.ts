@@ -1,9 +1,10 @@
-import type { ContextEntry } from '../../../src/protocol/index.js';
+import type { BuildEvent, ContextEntry } from '../../../src/protocol/index.js';
 import { stepCause } from './explainer.js';
 import type { BuildFeed } from './feed.js';
 import type { History } from './history.js';
 import { diffSnapshots, EMPTY_DIFF } from './snapshot-diff.js';
 import { instructionOf, isDockerfileStep } from './suggest.js';
+import { createTraceRecorder } from './trace.js';
 import type {
   BuildStart,
   BuildSummary,
@@ -56,8 +57,13 @@ export interface BuildRecording {
   coldMs(v: RecordedVertex): Promise<number>;
   /** Notes progress bytes of a vertex's sub-task. */
   status(s: { vertex: string; id: string; current: number }): void;
-  /** Records the end of the build once (later calls are ignored); never rejects. */
-  finish(result: 'ok' | 'failed' | 'cancelled'): Promise<void>;
+  /** Notes an event the Build stream sent, for the build's trace (output events are not kept). */
+  event(ev: BuildEvent): void;
+  /**
+   * Records the end of the build once (later calls are ignored), with why it failed when known
+   * and its trace; never rejects.
+   */
+  finish(result: 'ok' | 'failed' | 'cancelled', error?: string): Promise<void>;
 }
 
 /** A cause to stream for one vertex. */
@@ -87,6 +93,7 @@ const NOOP: BuildRecording = {
   flush: async () => [],
   coldMs: async () => 0,
   status() {},
+  event() {},
   async finish() {},
 };
 
@@ -123,6 +130,7 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
     deps.onError?.(err);
     return NOOP;
   }
+  const trace = createTraceRecorder({ maxBytes: deps.history.traceMaxBytes });
   const seen = new Map<string, SeenVertex>();
   // Cached steps whose cold duration was looked up (BuildKit may report a vertex cached twice).
   const coldAsked = new Set<string>();
@@ -246,7 +254,11 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
       if (s && st.current > (s.bytes.get(st.id) ?? 0)) s.bytes.set(st.id, st.current);
     },
 
-    async finish(result) {
+    event(ev) {
+      if (!finished) trace.add(ev, now());
+    },
+
+    async finish(result, error) {
       if (finished) return;
       finished = true;
       const steps: StepRecord[] = [];
@@ -267,7 +279,19 @@ export async function beginRecording(deps: RecordingDeps, input: RecordingInput)
       const finishedMs = now();
       let summary: BuildSummary;
       try {
-        summary = await deps.history.recordBuildFinish({ id, finishedMs, result, steps });
+        // A trace that cannot be made does not cost the build its record.
+        const sealed = await trace.seal().catch((err: unknown) => {
+          deps.onError?.(err);
+          return undefined;
+        });
+        summary = await deps.history.recordBuildFinish({
+          id,
+          finishedMs,
+          result,
+          steps,
+          ...(error ? { error } : {}),
+          ...(sealed ? { trace: sealed } : {}),
+        });
       } catch (err) {
         deps.onError?.(err);
         // Unrecorded, but watchers still learn that it ended.

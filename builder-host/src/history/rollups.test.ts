@@ -169,6 +169,7 @@ describe('stats roll-ups', () => {
       DROP INDEX steps_charged_window; ALTER TABLE steps DROP COLUMN root_idx;
       CREATE INDEX steps_missed_window ON steps(started_ms, project, instr, cause_kind, duration_ms)
         WHERE cached = 0 AND cascade = 0;
+      DROP TABLE build_traces; DROP INDEX builds_project_build_id;
       DELETE FROM schema_version WHERE version > ${PRE_ROLLUP_VERSION};
     `);
     db.close();

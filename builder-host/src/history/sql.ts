@@ -5,8 +5,11 @@
  */
 import type Database from 'better-sqlite3';
 
-/** A value bound to a `?`. Integers only as numbers (ms, counts, bytes: all below 2^53). */
-export type SqlParam = string | number | null;
+/**
+ * A value bound to a `?`. Integers only as numbers (ms, counts, bytes: all below 2^53); bytes as a
+ * Buffer (a BLOB in SQLite, a bytea in PostgreSQL, read back as a Buffer by both).
+ */
+export type SqlParam = string | number | Buffer | null;
 
 /** Which SQL a statement is read by. */
 export type Dialect = 'sqlite' | 'postgres';

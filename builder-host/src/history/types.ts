@@ -1,6 +1,8 @@
+import type { BuildRecord__Output } from '../../../src/protocol/generated/depot/builder/v1/BuildRecord.js';
 import type { BuildSummary__Output } from '../../../src/protocol/generated/depot/builder/v1/BuildSummary.js';
 import type { StatsResponse__Output } from '../../../src/protocol/generated/depot/builder/v1/StatsResponse.js';
 import type { StepCause__Output } from '../../../src/protocol/generated/depot/builder/v1/StepCause.js';
+import type { SealedTrace, TraceCut } from './trace.js';
 
 /**
  * Why one step missed the cache (the wire `StepCause`, every field present but `rootVertex`, which
@@ -19,6 +21,8 @@ export type StepCauseKind =
   | 'unknown';
 /** One build as WatchBuilds streams it and Stats lists it under `running`. */
 export type BuildSummary = BuildSummary__Output;
+/** One build as ListBuilds lists it: its summary, Dockerfile path, target, error and trace facts. */
+export type BuildRecord = BuildRecord__Output & { summary: BuildSummary };
 /** What `History.stats` answers: the wire `StatsResponse`. */
 export type StatsResult = StatsResponse__Output;
 
@@ -92,7 +96,34 @@ export interface BuildFinish {
   finishedMs: number;
   result: Exclude<BuildOutcome, 'running'>;
   steps: StepRecord[];
+  /** Why it failed or was cancelled, when known (kept cut to MAX_ERROR_CHARS). */
+  error?: string;
+  /** The events its Build stream sent, compressed and bounded (trace.ts); none when traces are off. */
+  trace?: SealedTrace;
 }
+
+/** A ListBuilds question: one project's latest builds, optionally of one result and platform. */
+export interface ListBuildsQuery {
+  project: string;
+  /** At most this many (bounded by the caller). */
+  limit: number;
+  result?: string;
+  platform?: string;
+}
+
+/** One build found by its id (or an unambiguous prefix of it) in a project, with its trace. */
+export type FoundBuild =
+  | {
+      kind: 'found';
+      record: BuildRecord;
+      /** The Dockerfile it ran ('' when the text was not kept). */
+      dockerfile: string;
+      /** The stored trace; `maxBytes`, the bound it was kept within. */
+      trace?: { codec: string; data: Buffer; events: number; cut: TraceCut; maxBytes: number };
+    }
+  | { kind: 'none' }
+  /** The prefix names several build ids of the project (the first few, newest first). */
+  | { kind: 'ambiguous'; ids: string[] };
 
 /**
  * The inputs and steps of the last finished build of the same project, platform, Dockerfile path
@@ -171,6 +202,8 @@ export interface StatsQuery {
 
 /** Retention limits of the history database. */
 export interface RetentionOptions {
+  /** Largest event trace kept per build, compressed (default DEFAULT_TRACE_MAX_BYTES); 0 keeps none. */
+  traceMaxBytes?: number;
   /** Builds that started longer ago are deleted; default 30. */
   maxAgeDays?: number;
   /** At most this many builds are kept (newest first); default 200 000. */

@@ -29,15 +29,13 @@ import { ImageNameError, resolveImageNames } from './base-names.js';
 import { createContextKeys } from './context-keys.js';
 import { type ServerDeps, SHUTTING_DOWN } from './deps.js';
 import { checkEngineOptions, EngineOptionsError, engineOptionsKey } from './engine-options.js';
-import { checkBuildInputs, checkDockerfile, createSlots } from './limits.js';
+import { BUILD_ID_PATTERN, checkBuildInputs, checkDockerfile, createSlots } from './limits.js';
 import { createLocalBaseCheck } from './local-base.js';
 import { checkOutputRequest, createOutputSink } from './output.js';
 import { createResultMemo, type MemoVertex, memoKey, resolveBaseImages } from './result-memo.js';
 import { RpcError, toStatus } from './rpc-error.js';
 import { type StepVertex, stepLayers } from './step-layers.js';
 
-/** What a client-chosen build id may be (it names the build on the engine and in the history). */
-const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** A scoped context names at most this many follow paths, each at most this long. */
 const MAX_SCOPE_PATHS = 10_000;
 const MAX_SCOPE_PATH_LENGTH = 4096;
@@ -108,6 +106,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
     const ac = new AbortController();
     let caller: CallContext | undefined;
     let recording: BuildRecording | undefined;
+    /** Why the handler failed, for the history. */
+    let failure: string | undefined;
     let ended = false;
     const end = () => {
       if (ended) return;
@@ -120,19 +120,34 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
       () => {
         if (ac.signal.reason !== SHUTTING_DOWN || ended) return;
         // The client must not take this for its own cancel: a failed result with a stable code.
-        call.write({
+        const ev: BuildEvent = {
           result: {
             ok: false,
             error: 'the builder shut down during the build',
             errorCode: 'builder_shutdown',
             tags: call.request.tags,
           },
-        });
+        };
+        recording?.event(ev);
+        failure = 'the builder shut down during the build';
+        call.write(ev);
         end();
       },
       { once: true },
     );
+    // Everything the client is sent goes into the build's trace too (but the output's files).
     const send = (ev: BuildEvent) => {
+      recording?.event(ev);
+      if (!ac.signal.aborted) call.write(ev);
+    };
+    /**
+     * The result: into the trace, recorded with the build, then sent, so that a Stats or history
+     * call right after the client has its result finds the build finished, with its trace.
+     */
+    const finishWith = async (result: BuildResult, outcome: 'ok' | 'failed' | 'cancelled') => {
+      const ev: BuildEvent = { result };
+      recording?.event(ev);
+      await recording?.finish(outcome, result.ok ? undefined : result.error || result.errorCode);
       if (!ac.signal.aborted) call.write(ev);
     };
     const sendVertex = async (v: Parameters<BuildRecording['vertex']>[0] & { inputs: string[] }) => {
@@ -177,7 +192,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
         } catch (err) {
           throw new RpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message);
         }
-      if (req.buildId && !BUILD_ID.test(req.buildId))
+      if (req.buildId && !BUILD_ID_PATTERN.test(req.buildId))
         throw new RpcError(
           grpc.status.INVALID_ARGUMENT,
           'invalid build id: use up to 128 letters, digits, ".", "_" and "-"',
@@ -405,9 +420,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
                 await sendVertex({ ...v, cached: true, startedMs: now, completedMs: now, error: '' });
             if (history) await sendLayers(hit.vertices, history);
             const pushed = await pushAfterBuild(hit.imageId, req.tags);
-            await recording?.finish(pushed.ok ? 'ok' : 'failed');
-            send({
-              result: {
+            await finishWith(
+              {
                 ...pushed,
                 imageId: hit.imageId,
                 tags: req.tags,
@@ -415,7 +429,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
                 diffIds: img.diffIds,
                 platform: img.platform || req.platform,
               },
-            });
+              pushed.ok ? 'ok' : 'failed',
+            );
             logger.info(
               {
                 rpc: 'Build',
@@ -580,16 +595,8 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
           }
           for (const explained of (await recording?.flush()) ?? []) send({ explained });
           // A build the client repeats with the whole context is not a failure of the project's.
-          // Recorded before the client has its result: a Stats call right after the build counts it.
-          await recording?.finish(
-            outcome.ok
-              ? 'ok'
-              : outcome.errorCode === 'cancelled' || outcome.errorCode === CONTEXT_INCOMPLETE
-                ? 'cancelled'
-                : 'failed',
-          );
-          send({
-            result: {
+          await finishWith(
+            {
               ...outcome,
               imageId: ev.imageId,
               tags: req.tags,
@@ -597,7 +604,12 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
               diffIds,
               platform: platform || req.platform,
             },
-          });
+            outcome.ok
+              ? 'ok'
+              : outcome.errorCode === 'cancelled' || outcome.errorCode === CONTEXT_INCOMPLETE
+                ? 'cancelled'
+                : 'failed',
+          );
           logger.info(
             {
               rpc: 'Build',
@@ -629,12 +641,16 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
     })()
       .catch((err) => {
         logCall('Build', caller, started, err);
+        failure ??= err instanceof Error ? err.message : String(err);
         if (!ac.signal.aborted) call.emit('error', toStatus(err));
       })
       .finally(async () => {
         // A build that ended without a result (cancelled, engine lost, builder stopped) is recorded
         // too, before the handler settles (the server's close waits for that).
-        await recording?.finish(ac.signal.aborted ? 'cancelled' : 'failed');
+        await recording?.finish(
+          ac.signal.aborted ? 'cancelled' : 'failed',
+          failure ?? (ac.signal.aborted ? 'cancelled' : 'the build ended without a result'),
+        );
         activeBuilds.delete(ac);
         releaseSlot();
         endResultUse();
@@ -646,6 +662,7 @@ export function createBuildHandler(deps: ServerDeps): BuilderHandlers['Build'] {
 }
 
 type PushedImage = BuildResult__Output['pushed'][number];
+type BuildResult = NonNullable<BuildEvent['result']>;
 type RegistryAuthWire = NonNullable<BuildRequest['registryAuth']>[string];
 
 /** The part of a build result that a push decides. */

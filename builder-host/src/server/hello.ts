@@ -7,7 +7,7 @@ import {
 } from '../../../src/session/capabilities.js';
 import type { CallContext } from './authorize.js';
 import type { ServerDeps } from './deps.js';
-import { CAPABILITY_STEP_COSTS } from './history-rpc.js';
+import { CAPABILITY_BUILDS, CAPABILITY_STEP_COSTS } from './history-rpc.js';
 import { RpcError, toStatus } from './rpc-error.js';
 
 /**
@@ -57,7 +57,7 @@ export function createHelloHandler(deps: ServerDeps): BuilderHandlers['Hello'] {
                   'build.output.tar',
                 ]
               : ['driver.tar']),
-            ...(deps.history ? [CAPABILITY_STEP_COSTS] : []),
+            ...(deps.history ? [CAPABILITY_STEP_COSTS, CAPABILITY_BUILDS] : []),
             CAPABILITY_ENGINE_OPTIONS,
             // Docker's BuildKit builder applies --shm-size and --ulimit from Engine 23 on.
             ...(Number.parseInt(info.version, 10) >= 23 ? [CAPABILITY_SHM_ULIMIT] : []),

@@ -43,6 +43,9 @@ export interface Limits {
   syncIdleMs: number;
 }
 
+/** What a client-chosen build id may be (it names the build on the engine and in the history). */
+export const BUILD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;

@@ -3,9 +3,13 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { BlobChunk as _depot_builder_v1_BlobChunk, BlobChunk__Output as _depot_builder_v1_BlobChunk__Output } from './depot/builder/v1/BlobChunk.js';
 import type { BuildEvent as _depot_builder_v1_BuildEvent, BuildEvent__Output as _depot_builder_v1_BuildEvent__Output } from './depot/builder/v1/BuildEvent.js';
+import type { BuildRecord as _depot_builder_v1_BuildRecord, BuildRecord__Output as _depot_builder_v1_BuildRecord__Output } from './depot/builder/v1/BuildRecord.js';
 import type { BuildRequest as _depot_builder_v1_BuildRequest, BuildRequest__Output as _depot_builder_v1_BuildRequest__Output } from './depot/builder/v1/BuildRequest.js';
 import type { BuildResult as _depot_builder_v1_BuildResult, BuildResult__Output as _depot_builder_v1_BuildResult__Output } from './depot/builder/v1/BuildResult.js';
 import type { BuildSummary as _depot_builder_v1_BuildSummary, BuildSummary__Output as _depot_builder_v1_BuildSummary__Output } from './depot/builder/v1/BuildSummary.js';
+import type { BuildTraceChunk as _depot_builder_v1_BuildTraceChunk, BuildTraceChunk__Output as _depot_builder_v1_BuildTraceChunk__Output } from './depot/builder/v1/BuildTraceChunk.js';
+import type { BuildTraceHeader as _depot_builder_v1_BuildTraceHeader, BuildTraceHeader__Output as _depot_builder_v1_BuildTraceHeader__Output } from './depot/builder/v1/BuildTraceHeader.js';
+import type { BuildTraceRequest as _depot_builder_v1_BuildTraceRequest, BuildTraceRequest__Output as _depot_builder_v1_BuildTraceRequest__Output } from './depot/builder/v1/BuildTraceRequest.js';
 import type { BuilderClient as _depot_builder_v1_BuilderClient, BuilderDefinition as _depot_builder_v1_BuilderDefinition } from './depot/builder/v1/Builder.js';
 import type { CacheBuster as _depot_builder_v1_CacheBuster, CacheBuster__Output as _depot_builder_v1_CacheBuster__Output } from './depot/builder/v1/CacheBuster.js';
 import type { CascadeCost as _depot_builder_v1_CascadeCost, CascadeCost__Output as _depot_builder_v1_CascadeCost__Output } from './depot/builder/v1/CascadeCost.js';
@@ -18,6 +22,8 @@ import type { ExportSummary as _depot_builder_v1_ExportSummary, ExportSummary__O
 import type { HelloRequest as _depot_builder_v1_HelloRequest, HelloRequest__Output as _depot_builder_v1_HelloRequest__Output } from './depot/builder/v1/HelloRequest.js';
 import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__Output as _depot_builder_v1_HelloResponse__Output } from './depot/builder/v1/HelloResponse.js';
 import type { InstallReuse as _depot_builder_v1_InstallReuse, InstallReuse__Output as _depot_builder_v1_InstallReuse__Output } from './depot/builder/v1/InstallReuse.js';
+import type { ListBuildsRequest as _depot_builder_v1_ListBuildsRequest, ListBuildsRequest__Output as _depot_builder_v1_ListBuildsRequest__Output } from './depot/builder/v1/ListBuildsRequest.js';
+import type { ListBuildsResponse as _depot_builder_v1_ListBuildsResponse, ListBuildsResponse__Output as _depot_builder_v1_ListBuildsResponse__Output } from './depot/builder/v1/ListBuildsResponse.js';
 import type { Manifest as _depot_builder_v1_Manifest, Manifest__Output as _depot_builder_v1_Manifest__Output } from './depot/builder/v1/Manifest.js';
 import type { ManifestDelta as _depot_builder_v1_ManifestDelta, ManifestDelta__Output as _depot_builder_v1_ManifestDelta__Output } from './depot/builder/v1/ManifestDelta.js';
 import type { NeedBlobs as _depot_builder_v1_NeedBlobs, NeedBlobs__Output as _depot_builder_v1_NeedBlobs__Output } from './depot/builder/v1/NeedBlobs.js';
@@ -45,6 +51,8 @@ import type { StepSaved as _depot_builder_v1_StepSaved, StepSaved__Output as _de
 import type { SyncBegin as _depot_builder_v1_SyncBegin, SyncBegin__Output as _depot_builder_v1_SyncBegin__Output } from './depot/builder/v1/SyncBegin.js';
 import type { SyncRequest as _depot_builder_v1_SyncRequest, SyncRequest__Output as _depot_builder_v1_SyncRequest__Output } from './depot/builder/v1/SyncRequest.js';
 import type { SyncResponse as _depot_builder_v1_SyncResponse, SyncResponse__Output as _depot_builder_v1_SyncResponse__Output } from './depot/builder/v1/SyncResponse.js';
+import type { TraceCut as _depot_builder_v1_TraceCut, TraceCut__Output as _depot_builder_v1_TraceCut__Output } from './depot/builder/v1/TraceCut.js';
+import type { TracedEvent as _depot_builder_v1_TracedEvent, TracedEvent__Output as _depot_builder_v1_TracedEvent__Output } from './depot/builder/v1/TracedEvent.js';
 import type { Vertex as _depot_builder_v1_Vertex, Vertex__Output as _depot_builder_v1_Vertex__Output } from './depot/builder/v1/Vertex.js';
 import type { VertexLog as _depot_builder_v1_VertexLog, VertexLog__Output as _depot_builder_v1_VertexLog__Output } from './depot/builder/v1/VertexLog.js';
 import type { VertexStatus as _depot_builder_v1_VertexStatus, VertexStatus__Output as _depot_builder_v1_VertexStatus__Output } from './depot/builder/v1/VertexStatus.js';
@@ -60,9 +68,13 @@ export interface ProtoGrpcType {
       v1: {
         BlobChunk: MessageTypeDefinition<_depot_builder_v1_BlobChunk, _depot_builder_v1_BlobChunk__Output>
         BuildEvent: MessageTypeDefinition<_depot_builder_v1_BuildEvent, _depot_builder_v1_BuildEvent__Output>
+        BuildRecord: MessageTypeDefinition<_depot_builder_v1_BuildRecord, _depot_builder_v1_BuildRecord__Output>
         BuildRequest: MessageTypeDefinition<_depot_builder_v1_BuildRequest, _depot_builder_v1_BuildRequest__Output>
         BuildResult: MessageTypeDefinition<_depot_builder_v1_BuildResult, _depot_builder_v1_BuildResult__Output>
         BuildSummary: MessageTypeDefinition<_depot_builder_v1_BuildSummary, _depot_builder_v1_BuildSummary__Output>
+        BuildTraceChunk: MessageTypeDefinition<_depot_builder_v1_BuildTraceChunk, _depot_builder_v1_BuildTraceChunk__Output>
+        BuildTraceHeader: MessageTypeDefinition<_depot_builder_v1_BuildTraceHeader, _depot_builder_v1_BuildTraceHeader__Output>
+        BuildTraceRequest: MessageTypeDefinition<_depot_builder_v1_BuildTraceRequest, _depot_builder_v1_BuildTraceRequest__Output>
         Builder: SubtypeConstructor<typeof grpc.Client, _depot_builder_v1_BuilderClient> & { service: _depot_builder_v1_BuilderDefinition }
         CacheBuster: MessageTypeDefinition<_depot_builder_v1_CacheBuster, _depot_builder_v1_CacheBuster__Output>
         CascadeCost: MessageTypeDefinition<_depot_builder_v1_CascadeCost, _depot_builder_v1_CascadeCost__Output>
@@ -76,6 +88,8 @@ export interface ProtoGrpcType {
         HelloRequest: MessageTypeDefinition<_depot_builder_v1_HelloRequest, _depot_builder_v1_HelloRequest__Output>
         HelloResponse: MessageTypeDefinition<_depot_builder_v1_HelloResponse, _depot_builder_v1_HelloResponse__Output>
         InstallReuse: MessageTypeDefinition<_depot_builder_v1_InstallReuse, _depot_builder_v1_InstallReuse__Output>
+        ListBuildsRequest: MessageTypeDefinition<_depot_builder_v1_ListBuildsRequest, _depot_builder_v1_ListBuildsRequest__Output>
+        ListBuildsResponse: MessageTypeDefinition<_depot_builder_v1_ListBuildsResponse, _depot_builder_v1_ListBuildsResponse__Output>
         Manifest: MessageTypeDefinition<_depot_builder_v1_Manifest, _depot_builder_v1_Manifest__Output>
         ManifestDelta: MessageTypeDefinition<_depot_builder_v1_ManifestDelta, _depot_builder_v1_ManifestDelta__Output>
         NeedBlobs: MessageTypeDefinition<_depot_builder_v1_NeedBlobs, _depot_builder_v1_NeedBlobs__Output>
@@ -103,6 +117,8 @@ export interface ProtoGrpcType {
         SyncBegin: MessageTypeDefinition<_depot_builder_v1_SyncBegin, _depot_builder_v1_SyncBegin__Output>
         SyncRequest: MessageTypeDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncRequest__Output>
         SyncResponse: MessageTypeDefinition<_depot_builder_v1_SyncResponse, _depot_builder_v1_SyncResponse__Output>
+        TraceCut: MessageTypeDefinition<_depot_builder_v1_TraceCut, _depot_builder_v1_TraceCut__Output>
+        TracedEvent: MessageTypeDefinition<_depot_builder_v1_TracedEvent, _depot_builder_v1_TracedEvent__Output>
         Vertex: MessageTypeDefinition<_depot_builder_v1_Vertex, _depot_builder_v1_Vertex__Output>
         VertexLog: MessageTypeDefinition<_depot_builder_v1_VertexLog, _depot_builder_v1_VertexLog__Output>
         VertexStatus: MessageTypeDefinition<_depot_builder_v1_VertexStatus, _depot_builder_v1_VertexStatus__Output>

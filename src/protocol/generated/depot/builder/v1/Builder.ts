@@ -5,10 +5,14 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { BuildEvent as _depot_builder_v1_BuildEvent, BuildEvent__Output as _depot_builder_v1_BuildEvent__Output } from '../../../depot/builder/v1/BuildEvent.js';
 import type { BuildRequest as _depot_builder_v1_BuildRequest, BuildRequest__Output as _depot_builder_v1_BuildRequest__Output } from '../../../depot/builder/v1/BuildRequest.js';
 import type { BuildSummary as _depot_builder_v1_BuildSummary, BuildSummary__Output as _depot_builder_v1_BuildSummary__Output } from '../../../depot/builder/v1/BuildSummary.js';
+import type { BuildTraceChunk as _depot_builder_v1_BuildTraceChunk, BuildTraceChunk__Output as _depot_builder_v1_BuildTraceChunk__Output } from '../../../depot/builder/v1/BuildTraceChunk.js';
+import type { BuildTraceRequest as _depot_builder_v1_BuildTraceRequest, BuildTraceRequest__Output as _depot_builder_v1_BuildTraceRequest__Output } from '../../../depot/builder/v1/BuildTraceRequest.js';
 import type { ExportChunk as _depot_builder_v1_ExportChunk, ExportChunk__Output as _depot_builder_v1_ExportChunk__Output } from '../../../depot/builder/v1/ExportChunk.js';
 import type { ExportRequest as _depot_builder_v1_ExportRequest, ExportRequest__Output as _depot_builder_v1_ExportRequest__Output } from '../../../depot/builder/v1/ExportRequest.js';
 import type { HelloRequest as _depot_builder_v1_HelloRequest, HelloRequest__Output as _depot_builder_v1_HelloRequest__Output } from '../../../depot/builder/v1/HelloRequest.js';
 import type { HelloResponse as _depot_builder_v1_HelloResponse, HelloResponse__Output as _depot_builder_v1_HelloResponse__Output } from '../../../depot/builder/v1/HelloResponse.js';
+import type { ListBuildsRequest as _depot_builder_v1_ListBuildsRequest, ListBuildsRequest__Output as _depot_builder_v1_ListBuildsRequest__Output } from '../../../depot/builder/v1/ListBuildsRequest.js';
+import type { ListBuildsResponse as _depot_builder_v1_ListBuildsResponse, ListBuildsResponse__Output as _depot_builder_v1_ListBuildsResponse__Output } from '../../../depot/builder/v1/ListBuildsResponse.js';
 import type { SshFrame as _depot_builder_v1_SshFrame, SshFrame__Output as _depot_builder_v1_SshFrame__Output } from '../../../depot/builder/v1/SshFrame.js';
 import type { StatsRequest as _depot_builder_v1_StatsRequest, StatsRequest__Output as _depot_builder_v1_StatsRequest__Output } from '../../../depot/builder/v1/StatsRequest.js';
 import type { StatsResponse as _depot_builder_v1_StatsResponse, StatsResponse__Output as _depot_builder_v1_StatsResponse__Output } from '../../../depot/builder/v1/StatsResponse.js';
@@ -29,6 +33,21 @@ export interface BuilderClient extends grpc.Client {
    */
   build(argument: _depot_builder_v1_BuildRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildEvent__Output>;
   build(argument: _depot_builder_v1_BuildRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildEvent__Output>;
+  
+  /**
+   * One recorded build of the caller's project and the events its Build stream sent, to replay
+   * it: a header first, then the events in order, in batches. A build of another project, or
+   * none, is NOT_FOUND alike. Needs the "history.builds" capability.
+   */
+  BuildTrace(argument: _depot_builder_v1_BuildTraceRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildTraceChunk__Output>;
+  BuildTrace(argument: _depot_builder_v1_BuildTraceRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildTraceChunk__Output>;
+  /**
+   * One recorded build of the caller's project and the events its Build stream sent, to replay
+   * it: a header first, then the events in order, in batches. A build of another project, or
+   * none, is NOT_FOUND alike. Needs the "history.builds" capability.
+   */
+  buildTrace(argument: _depot_builder_v1_BuildTraceRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildTraceChunk__Output>;
+  buildTrace(argument: _depot_builder_v1_BuildTraceRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_depot_builder_v1_BuildTraceChunk__Output>;
   
   /**
    * Streams a docker-archive of an image without the layers the client already has.
@@ -72,6 +91,23 @@ export interface BuilderClient extends grpc.Client {
   hello(argument: _depot_builder_v1_HelloRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
   hello(argument: _depot_builder_v1_HelloRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
   hello(argument: _depot_builder_v1_HelloRequest, callback: grpc.requestCallback<_depot_builder_v1_HelloResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The caller's project's latest recorded builds, newest first (always one project's: the
+   * token's; an admin's, the one it asks for). Needs the "history.builds" capability.
+   */
+  ListBuilds(argument: _depot_builder_v1_ListBuildsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_ListBuildsResponse__Output>): grpc.ClientUnaryCall;
+  ListBuilds(argument: _depot_builder_v1_ListBuildsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_ListBuildsResponse__Output>): grpc.ClientUnaryCall;
+  ListBuilds(argument: _depot_builder_v1_ListBuildsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_ListBuildsResponse__Output>): grpc.ClientUnaryCall;
+  ListBuilds(argument: _depot_builder_v1_ListBuildsRequest, callback: grpc.requestCallback<_depot_builder_v1_ListBuildsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The caller's project's latest recorded builds, newest first (always one project's: the
+   * token's; an admin's, the one it asks for). Needs the "history.builds" capability.
+   */
+  listBuilds(argument: _depot_builder_v1_ListBuildsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_ListBuildsResponse__Output>): grpc.ClientUnaryCall;
+  listBuilds(argument: _depot_builder_v1_ListBuildsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_depot_builder_v1_ListBuildsResponse__Output>): grpc.ClientUnaryCall;
+  listBuilds(argument: _depot_builder_v1_ListBuildsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_depot_builder_v1_ListBuildsResponse__Output>): grpc.ClientUnaryCall;
+  listBuilds(argument: _depot_builder_v1_ListBuildsRequest, callback: grpc.requestCallback<_depot_builder_v1_ListBuildsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Cache statistics over a window, grouped; scoped by the token (a project token sees its project).
@@ -142,6 +178,13 @@ export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
   Build: grpc.handleServerStreamingCall<_depot_builder_v1_BuildRequest__Output, _depot_builder_v1_BuildEvent>;
   
   /**
+   * One recorded build of the caller's project and the events its Build stream sent, to replay
+   * it: a header first, then the events in order, in batches. A build of another project, or
+   * none, is NOT_FOUND alike. Needs the "history.builds" capability.
+   */
+  BuildTrace: grpc.handleServerStreamingCall<_depot_builder_v1_BuildTraceRequest__Output, _depot_builder_v1_BuildTraceChunk>;
+  
+  /**
    * Streams a docker-archive of an image without the layers the client already has.
    */
   Export: grpc.handleServerStreamingCall<_depot_builder_v1_ExportRequest__Output, _depot_builder_v1_ExportChunk>;
@@ -158,6 +201,12 @@ export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
    * Versions, platforms and capabilities of the builder; also checks the token.
    */
   Hello: grpc.handleUnaryCall<_depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse>;
+  
+  /**
+   * The caller's project's latest recorded builds, newest first (always one project's: the
+   * token's; an admin's, the one it asks for). Needs the "history.builds" capability.
+   */
+  ListBuilds: grpc.handleUnaryCall<_depot_builder_v1_ListBuildsRequest__Output, _depot_builder_v1_ListBuildsResponse>;
   
   /**
    * Cache statistics over a window, grouped; scoped by the token (a project token sees its project).
@@ -187,9 +236,11 @@ export interface BuilderHandlers extends grpc.UntypedServiceImplementation {
 
 export interface BuilderDefinition extends grpc.ServiceDefinition {
   Build: MethodDefinition<_depot_builder_v1_BuildRequest, _depot_builder_v1_BuildEvent, _depot_builder_v1_BuildRequest__Output, _depot_builder_v1_BuildEvent__Output>
+  BuildTrace: MethodDefinition<_depot_builder_v1_BuildTraceRequest, _depot_builder_v1_BuildTraceChunk, _depot_builder_v1_BuildTraceRequest__Output, _depot_builder_v1_BuildTraceChunk__Output>
   Export: MethodDefinition<_depot_builder_v1_ExportRequest, _depot_builder_v1_ExportChunk, _depot_builder_v1_ExportRequest__Output, _depot_builder_v1_ExportChunk__Output>
   ForwardSsh: MethodDefinition<_depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame, _depot_builder_v1_SshFrame__Output, _depot_builder_v1_SshFrame__Output>
   Hello: MethodDefinition<_depot_builder_v1_HelloRequest, _depot_builder_v1_HelloResponse, _depot_builder_v1_HelloRequest__Output, _depot_builder_v1_HelloResponse__Output>
+  ListBuilds: MethodDefinition<_depot_builder_v1_ListBuildsRequest, _depot_builder_v1_ListBuildsResponse, _depot_builder_v1_ListBuildsRequest__Output, _depot_builder_v1_ListBuildsResponse__Output>
   Stats: MethodDefinition<_depot_builder_v1_StatsRequest, _depot_builder_v1_StatsResponse, _depot_builder_v1_StatsRequest__Output, _depot_builder_v1_StatsResponse__Output>
   StepCosts: MethodDefinition<_depot_builder_v1_StepCostsRequest, _depot_builder_v1_StepCostsResponse, _depot_builder_v1_StepCostsRequest__Output, _depot_builder_v1_StepCostsResponse__Output>
   Sync: MethodDefinition<_depot_builder_v1_SyncRequest, _depot_builder_v1_SyncResponse, _depot_builder_v1_SyncRequest__Output, _depot_builder_v1_SyncResponse__Output>

@@ -2,7 +2,7 @@
 export { BuildSummary, type BuildSummaryProps, summaryText } from './BuildSummary.js';
 export { BuildsView, type BuildsViewProps, type LabelledBuild, pickRows } from './BuildsView.js';
 /** The whole build screen. */
-export { BuildView, type BuildViewProps, DETAILS_ROWS } from './BuildView.js';
+export { BuildView, type BuildViewProps } from './BuildView.js';
 /** `depot dashboard`: the view, its store-following screen, state, layout, controller and mount. */
 export {
   Dashboard,
@@ -107,8 +107,6 @@ export {
   type RenderDevTtyOptions,
   renderDevTty,
 } from './render-dev-tty.js';
-/** One step's details: whole command, cause and changed files, cache key, layer size, log tail. */
-export { StepDetails, type StepDetailsProps } from './StepDetails.js';
 /** A recorded build in a terminal: explored full screen, then its view printed (`depot history show`). */
 export { type ReplayBuildTtyOptions, replayBuildTty } from './render-replay-tty.js';
 export {
@@ -120,8 +118,8 @@ export {
   type ReplayTitle,
   type ReplayUi,
   replayOrder,
-  stepDetailLines,
 } from './replay-layout.js';
+/** One step's details: whole command, cause and changed files, cache key, layer size, log tail. */
 /** Styled text runs, the one line component, and the NO_COLOR switch. */
 export {
   ColorMode,

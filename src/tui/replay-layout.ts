@@ -4,25 +4,14 @@
  * Pure: the Ink view maps the lines to text, keys become commands applied by `applyReplayCommand`.
  */
 import type { DevCommand } from '../dev/types.js';
-import {
-  type BuildState,
-  causeRoot,
-  causeText,
-  formatBytes,
-  formatDuration,
-  graphOrder,
-  isCascade,
-  type StepState,
-  shortDigest,
-  stepPhase,
-  visibleLogText,
-} from '../progress/index.js';
+import { type BuildState, formatDuration, graphOrder } from '../progress/index.js';
 import { summaryText } from './BuildSummary.js';
 import { focusedStep, outcomeGlyph, windowRows } from './dev-format.js';
 import { lanesOf, layoutLanes } from './lane-layout.js';
 import { fitSegments, type Segment, segmentsWidth } from './segments.js';
 import { agoText } from './stats-format.js';
-import { sanitize, wrap } from './text.js';
+import { stepDetailsLines } from './step-details.js';
+import { sanitize } from './text.js';
 import { waterfallLines } from './waterfall-layout.js';
 
 /** What the reader of a replay chose to see. */
@@ -57,10 +46,6 @@ export interface ReplayTitle {
 
 /** The key hint at the bottom. */
 export const REPLAY_KEY_HINT = '↑↓ select · enter details · w waterfall · i BuildKit steps · q quit';
-/** Changed paths a step's details list before counting the rest. */
-export const DETAIL_PATHS = 5;
-/** Log lines the details keep however short the screen (before the cause and key lines). */
-const LOG_TAIL_MIN = 3;
 /** Graph rows kept in view even when the details could use them. */
 const MIN_GRAPH_ROWS = 4;
 
@@ -176,79 +161,6 @@ function graphRows(state: BuildState, ui: ReplayUi, focus: string, o: ReplayLayo
 }
 
 /**
- * The selected step's details: its number, instruction and outcome; the whole command; the cause
- * of its miss (the root step of a cascade, the changed files: the first DETAIL_PATHS, then a
- * count); what it would have cost cold; its cache key and bytes; then the tail of its log.
- */
-export function stepDetailLines(
-  state: BuildState,
-  step: StepState,
-  width: number,
-): { info: Segment[][]; log: Segment[][] } {
-  const phase = stepPhase(step);
-  const took =
-    step.startedMs > 0 && step.completedMs >= step.startedMs
-      ? formatDuration(step.completedMs - step.startedMs)
-      : '';
-  const out: Segment[][] = [
-    line(
-      [
-        { text: `#${step.number} `, bold: true },
-        { text: sanitize(step.instruction || step.name), bold: true },
-        { text: ` · ${phase}${took && !step.cached ? ` ${took}` : ''} · enter closes`, dim: true },
-      ],
-      width,
-    ),
-  ];
-  const field = (label: string, text: string, color?: Segment['color']) => {
-    const body = wrap(sanitize(text), Math.max(10, width - label.length - 4), 4);
-    for (const [i, l] of body.entries())
-      out.push(
-        line(
-          [
-            { text: i === 0 ? `  ${label} ` : ' '.repeat(label.length + 3), dim: true },
-            { text: l, color },
-          ],
-          width,
-        ),
-      );
-  };
-  if (step.instruction && step.instruction.length > width - 8) field('command', step.instruction);
-  const cause = step.cause;
-  if (cause && !step.cached) {
-    const root = isCascade(cause) ? causeRoot(state, step) : undefined;
-    if (root) {
-      field('cause', `because #${root.number} (${sanitize(root.instruction || root.name)}) missed`, 'yellow');
-      field('root', causeText(root.cause ?? cause), 'yellow');
-    } else field('cause', causeText(cause), 'yellow');
-    if (cause.paths.length > 0) {
-      const shown = cause.paths.slice(0, DETAIL_PATHS);
-      const more = cause.paths.length - shown.length + cause.morePaths;
-      field('files', `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`);
-    }
-  }
-  if (step.cached && step.coldMs > 0)
-    field('saved', `~${formatDuration(step.coldMs)} (its last uncached run)`);
-  if (step.error) field('error', step.error, 'red');
-  const bytes = step.bytesTotal || step.bytesCurrent;
-  field('key', `${shortDigest(step.digest)}${bytes > 0 ? ` · ${formatBytes(bytes)}` : ''}`);
-  const log: Segment[][] = [];
-  if (step.logs.length === 0) out.push([{ text: '  (no output)', dim: true }]);
-  else {
-    if (step.logsDropped > 0)
-      log.push([{ text: `  … ${step.logsDropped} earlier lines not kept`, dim: true }]);
-    for (const l of step.logs)
-      log.push(
-        line(
-          [{ text: `  ${sanitize(visibleLogText(l.text))}`, color: l.stream === 2 ? 'yellow' : undefined }],
-          width,
-        ),
-      );
-  }
-  return { info: out, log };
-}
-
-/**
  * The whole screen, top to bottom: the header (the build's outcome, platform, target, builder,
  * when and how long), notes, the graph (or waterfall) windowed around the selected step, the
  * details of the selected step (enter), the summary line and the key hint. Never more than `rows`
@@ -270,15 +182,17 @@ export function layoutReplayScreen(state: BuildState, ui: ReplayUi, o: ReplayLay
   let room = Math.max(0, rows - header.length - footer.length - summary.length - notes.length);
   const focusIndex = focusedStep(state, ui.selected);
   const focused = focusIndex >= 0 ? state.steps[focusIndex] : undefined;
-  const details = ui.details && focused ? stepDetailLines(state, focused, width) : undefined;
   let shownDetails: Segment[][] = [];
-  if (details) {
-    const want = details.info.length + details.log.length;
-    const detailRoom = Math.min(want, Math.max(0, room - MIN_GRAPH_ROWS), Math.ceil(room / 2) + 4);
-    // What and why first, but for the last lines of the log (a few at least).
-    const info = details.info.slice(0, Math.max(1, detailRoom - Math.min(LOG_TAIL_MIN, details.log.length)));
-    const logRoom = detailRoom - info.length;
-    shownDetails = [...info, ...(logRoom > 0 ? details.log.slice(-logRoom) : [])];
+  if (ui.details && focused) {
+    // The details take up to half the room (and a few rows more), leaving the graph a few rows.
+    const detailRoom = Math.min(Math.max(0, room - MIN_GRAPH_ROWS), Math.ceil(room / 2) + 4);
+    shownDetails = stepDetailsLines(state, focused, {
+      width,
+      rows: detailRoom,
+      nowMs: state.nowMs,
+      over: true,
+      hint: 'enter closes',
+    });
     room -= shownDetails.length;
   }
   const graph = graphRows(state, ui, focused?.digest ?? '', opts, room);

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { stripVTControlCharacters } from 'node:util';
+import { Box } from 'ink';
 import { render } from 'ink-testing-library';
-import {
-  type BuildEvent,
-  type BuildState,
-  initialBuildState,
-  parseEventLines,
-  reduceBuild,
-} from '../progress/index.js';
-import { BuildView } from './BuildView.js';
+import { type BuildEvent, type BuildState, initialBuildState, reduceBuild } from '../progress/index.js';
 import { layoutLanes } from './lane-layout.js';
-import { StepDetails } from './StepDetails.js';
-import { ColorMode, segmentsText } from './segments.js';
+import { ColorMode, SegmentLine, segmentsText } from './segments.js';
 import { MAX_LISTED_PATHS, stepDetailsLines } from './step-details.js';
 import { cellWidth } from './text.js';
 
@@ -176,7 +168,17 @@ test('NO_COLOR: the same words and marks, without a colour', () => {
   const draw = (color: boolean) => {
     const r = render(
       <ColorMode color={color}>
-        <StepDetails state={state} step={runStep(state)} width={80} rows={16} hint="enter closes" />
+        <Box flexDirection="column">
+          {stepDetailsLines(state, runStep(state), {
+            width: 80,
+            rows: 16,
+            nowMs: state.nowMs,
+            hint: 'enter closes',
+          }).map((segments, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: lines are positional
+            <SegmentLine key={i} segments={segments} />
+          ))}
+        </Box>
       </ColorMode>,
     );
     const frame = r.lastFrame() ?? '';
@@ -199,32 +201,6 @@ test('NO_COLOR: the same words and marks, without a colour', () => {
     assert.ok(plain.includes(mark), `${mark} without colours:\n${plain}`);
   const coloured = draw(true);
   if (colour.test(coloured)) assert.equal(stripVTControlCharacters(coloured), plain);
-});
-
-test('BuildView shows a selected step’s details only when asked; its default screen is unchanged', () => {
-  const events = parseEventLines(
-    readFileSync(new URL('../progress/fixtures/graph-edit.jsonl', import.meta.url), 'utf8'),
-  );
-  const state = events.reduce(reduceBuild, initialBuildState());
-  const run = state.steps.find((s) => /^RUN cat \/deps\.lock/.test(s.instruction))!;
-  const frame = (props: Partial<Parameters<typeof BuildView>[0]>) => {
-    const r = render(<BuildView state={state} width={100} {...props} />);
-    const f = stripVTControlCharacters(r.lastFrame() ?? '');
-    r.unmount();
-    return f;
-  };
-  const plainView = frame({});
-  assert.equal(frame({ selected: undefined, details: false }), plainView);
-  const detailed = frame({ selected: run.digest, details: true });
-  assert.ok(detailed.startsWith(plainView.split('\n')[0] ?? ''), 'the graph comes first');
-  assert.match(detailed, new RegExp(`^.›#${run.number} `, 'm'), 'the selected row is marked');
-  assert.match(detailed, new RegExp(`step #${run.number} · build 2/2 · ran `));
-  assert.match(detailed, /command {2}RUN cat \/deps\.lock \/src\/\*\.txt > \/app\.bin && if grep -q broken/);
-  assert.match(detailed, /cause {4}because #\d+ COPY src\/ \/src\/ · ⟳ src\/main\.txt changed/);
-  assert.match(detailed, /key {6}sha256:[0-9a-f]{4}…[0-9a-f]{4} · miss/);
-  // A recording from before layer sizes were reported: the details say so instead of a size.
-  assert.match(detailed, /layer {4}not reported by the builder/);
-  for (const line of detailed.split('\n')) assert.ok(cellWidth(line) <= 100, line);
 });
 
 test('the graph row shows the size of a step’s layer where the row has room for it', () => {

@@ -424,7 +424,8 @@ describe('history database', () => {
 
   test('the migration that keeps roots back-fills them from the stored causes, and the roll-ups with them', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
-    const before = MIGRATIONS.length - 1;
+    // Version 6 keeps the roots: the schema as it was at version 5, then the builds it back-fills.
+    const before = 5;
     const db = new Database(file);
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)');
     for (let v = 0; v < before; v++) {
@@ -764,7 +765,7 @@ describe('recorded builds and their traces', () => {
     await h.close();
   });
 
-  test('migration 6 keeps the builds recorded before it: listed, found, without a trace', async () => {
+  test('the traces migration (7) keeps the builds recorded before it: listed, found, without a trace', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'depot-history-')), 'history.db');
     const db = new Database(file);
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)');
@@ -779,7 +780,7 @@ describe('recorded builds and their traces', () => {
     ).run(NOW - H, NOW - H + 10);
     db.close();
     const h = await openHistory(file);
-    assert.equal(await h.schemaVersion(), 6);
+    assert.equal(await h.schemaVersion(), MIGRATIONS.length);
     const [b] = (await h.listBuilds({ project: 'web', limit: 5 })).builds;
     assert.deepEqual([b?.summary.buildId, b?.hasTrace, b?.summary.builder], ['before-traces', false, 'b1']);
     assert.equal((await h.findBuild('web', 'befo')).kind, 'found');

@@ -155,7 +155,7 @@ describe("a shared history: another project's token sees none of a project's bui
     // Beta's builds (recorded on both builders above) by id, read with beta's own token.
     const betaIds = (await listBuilds(client(0, bob, beta))).builds.map((b) => b.summary!.buildId);
     assert.equal(betaIds.length, 2);
-    await build(client(0, mallory, alpha), 'FROM busybox:latest\nRUN echo alpha-replayed\n');
+    await build(client(0, mallory, alpha), `FROM busybox:latest\nRUN echo alpha-replayed-${nonce}\n`);
     for (const i of [0, 1]) {
       const c = client(i, mallory);
       const listed = await listBuilds(c, { limit: 500 });
@@ -169,7 +169,7 @@ describe("a shared history: another project's token sees none of a project's bui
       assert.ok(
         t.chunks
           .flatMap((x) => x.events)
-          .some((e) => e.event?.log?.data.toString().includes('alpha-replayed')),
+          .some((e) => e.event?.log?.data.toString().includes(`alpha-replayed-${nonce}`)),
       );
       // Beta's ids, whole or cut, are as unknown to alpha as an id nobody used.
       for (const id of [...betaIds, ...betaIds.map((x) => x.slice(0, 6))]) {

@@ -2,8 +2,8 @@
  * The advisor's rules over one Dockerfile and the files its context sends. Pure: the context is
  * seen through ContextFiles and the measured directories it is given (sent-dirs.ts does that I/O).
  */
-import { flagsOf } from '../dockerfile/flags.js';
 import { argPlacements } from '../dockerfile/model.js';
+import { copyWords, flagsOf, jsonWords } from '../dockerfile/parser.js';
 import { parseReference } from '../registry/reference.js';
 import { type InstallTool, installIn } from '../smart-cache/installers.js';
 import { type ContextFiles, planSmartCache, type SmartPlan } from '../smart-cache/plan.js';
@@ -154,16 +154,9 @@ function finding(rule: RuleId, severity: Severity, instr: Instr, message: string
 
 /** A RUN's command: the shell form as written, the exec form's words joined. */
 function runCommand(instr: Instr): string {
-  const args = flagsOf(instr.rest).args.trim();
-  if (args.startsWith('[')) {
-    try {
-      const words = JSON.parse(args) as unknown;
-      if (Array.isArray(words)) return words.join(' ');
-    } catch {
-      // Not JSON: BuildKit runs it through the shell as written.
-    }
-  }
-  return args;
+  const { args } = flagsOf(instr.rest);
+  // Not JSON: BuildKit runs it through the shell as written.
+  return jsonWords(args)?.join(' ') ?? args;
 }
 
 /** A COPY/ADD from the context: its sources and destination (undefined for `--from` or a heredoc). */
@@ -171,15 +164,7 @@ function contextCopy(instr: Instr): { sources: string[]; dest: string } | undefi
   if (instr.keyword !== 'COPY' && instr.keyword !== 'ADD') return undefined;
   const { flags, args } = flagsOf(instr.rest);
   if (flags.some(([f]) => f === 'from')) return undefined;
-  let words: string[];
-  const text = args.trim();
-  if (text.startsWith('[')) {
-    try {
-      words = (JSON.parse(text) as unknown[]).map(String);
-    } catch {
-      return undefined;
-    }
-  } else words = text.split(/\s+/);
+  const words = copyWords(args);
   if (words.length < 2 || words.some((w) => w.startsWith('<<'))) return undefined;
   return { sources: words.slice(0, -1), dest: words.at(-1)! };
 }
@@ -288,7 +273,7 @@ function addUrl(stage: Stage): Finding[] {
     if (add.keyword !== 'ADD') continue;
     const { flags, args } = flagsOf(add.rest);
     if (flags.some(([f]) => f === 'checksum')) continue;
-    const words = args.trim().split(/\s+/);
+    const words = copyWords(args);
     const url = words.slice(0, -1).find((w) => /^https?:\/\//i.test(w));
     if (!url) continue;
     const to = words.at(-1)!;

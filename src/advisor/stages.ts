@@ -1,7 +1,6 @@
 /** A Dockerfile's stages as the advisor walks them, and which of them a build of a target runs. */
-import { flagsOf } from '../dockerfile/flags.js';
 import { printedFrom } from '../dockerfile/model.js';
-import { parseInstructions } from '../registry/base-images.js';
+import { flagsOf, fromParts, parseInstructions } from '../dockerfile/parser.js';
 
 export interface Instr {
   keyword: string;
@@ -38,15 +37,14 @@ export function parseStages(dockerfile: string): Stage[] {
   for (const { keyword, rest, line } of parseInstructions(dockerfile).instructions) {
     const instr: Instr = { keyword, rest, line, text: stepText(keyword, rest) };
     if (keyword === 'FROM') {
-      const words = flagsOf(rest).args.trim().split(/\s+/);
-      const name = words.length >= 3 && words[1]!.toLowerCase() === 'as' ? words[2]!.toLowerCase() : '';
+      const { image, stage: name } = fromParts(rest);
       const index = stages.length;
       stages.push({
         index,
         name,
         label: name || `stage-${index}`,
         from: instr,
-        image: words[0] ?? '',
+        image,
         body: [],
       });
     } else stages.at(-1)?.body.push(instr);

@@ -12,12 +12,12 @@ import {
   copyWords,
   flagsOf,
   instructionReads,
+  parseInstructions,
   REMOTE_SOURCE,
   UnknownValue,
   walkInstructions,
 } from '../dockerfile/index.js';
 import { DepotError } from '../errors/index.js';
-import { parseInstructions } from '../registry/index.js';
 import type { SyncChange, SyncPlan, SyncRule, SyncSettings } from './sync-types.js';
 
 /** The project file `depot dev` reads its sync settings from, at the root of the context. */
@@ -347,7 +347,8 @@ const CHOWN_NUMERIC = /^(\d+)(?::(\d+))?$/;
  */
 export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions): AutoSyncRules {
   const name = options.dockerfileName ?? 'Dockerfile';
-  const { instructions, syntax } = parseInstructions(dockerfileText);
+  const parsed = parseInstructions(dockerfileText);
+  const { syntax } = parsed;
   const whole = (reason: string): AutoSyncRules => ({
     rules: [],
     refused: [{ origin: name, instruction: '', reason }],
@@ -380,7 +381,7 @@ export function deriveAutoRules(dockerfileText: string, options: AutoRuleOptions
       stage.deps.add('*');
     }
   };
-  walkInstructions(instructions, options.buildArgs, (ins) => {
+  walkInstructions(parsed, options.buildArgs, (ins) => {
     if (ins.from) {
       // A stage starts in its parent stage's working directory; an image's is not known here.
       const parent = stages.find((s) => s.name !== undefined && s.name === ins.from!.base);

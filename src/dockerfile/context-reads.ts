@@ -9,8 +9,15 @@
  * path outside these, the build fails with "context_incomplete", and the client syncs everything.
  */
 import { cleanFollowPath } from '../protocol/follow-paths.js';
-import { expandVariables, parseInstructions } from '../registry/base-images.js';
-import { flagsOf } from './flags.js';
+import {
+  copyWords,
+  declarations,
+  expandVariables,
+  flagsOf,
+  fromParts,
+  type ParsedDockerfile,
+  parseInstructions,
+} from './parser.js';
 
 export type ContextReads =
   /** Follow paths (context-relative, may hold glob characters), deduplicated and sorted. */
@@ -38,24 +45,6 @@ function expand(text: string, scope: Scope): string {
   if (out.includes('$'))
     throw new UnknownValue(`${JSON.stringify(text)} names a variable only the build can resolve`);
   return out;
-}
-
-/**
- * The words of a COPY/ADD argument text (flags already removed), as BuildKit splits them: the
- * sources, then the destination last. Variables are not expanded yet.
- */
-export function copyWords(args: string): string[] {
-  const text = args.trim();
-  if (text.startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed;
-    } catch {
-      // Not JSON after all: BuildKit reads it as shell form, so do we.
-    }
-  }
-  // Shell form: BuildKit splits on whitespace, then expands each word.
-  return text.split(/\s+/).filter(Boolean);
 }
 
 function mountSource(value: string): string | undefined {
@@ -93,12 +82,12 @@ export interface ScopedInstruction {
 }
 
 /**
- * Walks `instructions` (from parseInstructions) keeping each stage's variables the way BuildKit
- * does (global ARGs, a stage's ARGs with `buildArgs` applied, ENV inherited from a parent stage),
- * and calls `visit` once per instruction, after the instruction's own ARG/ENV took effect.
+ * Walks a parsed Dockerfile's instructions keeping each stage's variables the way BuildKit does
+ * (global ARGs, a stage's ARGs with `buildArgs` applied, ENV inherited from a parent stage), and
+ * calls `visit` once per instruction, after the instruction's own ARG/ENV took effect.
  */
 export function walkInstructions(
-  instructions: ReadonlyArray<{ keyword: string; rest: string; line: number }>,
+  { instructions, escapeChar }: Pick<ParsedDockerfile, 'instructions' | 'escapeChar'>,
   buildArgs: Readonly<Record<string, string>>,
   visit: (instruction: ScopedInstruction) => void,
 ): void {
@@ -109,33 +98,19 @@ export function walkInstructions(
   let scope: Scope | undefined;
   let env: Scope = new Map();
   let stage = -1;
-  /** `NAME=value` words of ARG/ENV (ENV also takes the old `ENV NAME value` form). */
-  const assignments = (rest: string, legacy: boolean): Array<[string, string | undefined]> => {
-    const m = legacy ? /^([A-Za-z_][A-Za-z0-9_]*)\s+([^=]*)$/.exec(rest) : null;
-    if (m && !m[2]!.includes('=')) return [[m[1]!, unquote(m[2]!.trim())]];
-    return rest
-      .split(/\s+(?=[A-Za-z_][A-Za-z0-9_]*(?:=|\s|$))/)
-      .filter(Boolean)
-      .map((w) => {
-        const eq = w.indexOf('=');
-        return eq < 0 ? [w.trim(), undefined] : [w.slice(0, eq), unquote(w.slice(eq + 1).trim())];
-      });
-  };
   for (const { keyword, rest, line } of instructions) {
     let from: ScopedInstruction['from'];
     if (keyword === 'FROM') {
-      const words = rest.split(/\s+/).filter((w) => !w.startsWith('--'));
-      const base = (words[0] ?? '').toLowerCase();
+      const { image, stage: name } = fromParts(rest);
+      const base = image.toLowerCase();
       // A stage sees its parent stage's ENV, not its ARGs; an image's ENV is unknown here.
       env = new Map(stageEnv.get(base) ?? []);
       scope = new Map(env);
       stage++;
-      const name =
-        words.length >= 3 && words[1]!.toLowerCase() === 'as' ? words[2]!.toLowerCase() : undefined;
       if (name) stageEnv.set(name, env);
       from = { base, ...(name ? { name } : {}) };
     } else if (keyword === 'ARG') {
-      for (const [name, raw] of assignments(rest, false)) {
+      for (const [name, raw] of declarations(keyword, rest, escapeChar)) {
         if (!scope) {
           globals.set(name, argValue(name, raw === undefined ? '' : expandOrNull(raw, globals)));
           continue;
@@ -148,7 +123,7 @@ export function walkInstructions(
         scope.set(name, value);
       }
     } else if (keyword === 'ENV' && scope) {
-      for (const [name, raw] of assignments(rest, true)) {
+      for (const [name, raw] of declarations(keyword, rest, escapeChar)) {
         const value = expandOrNull(raw ?? '', scope);
         scope.set(name, value);
         env.set(name, value);
@@ -202,11 +177,11 @@ export function instructionReads(ins: ScopedInstruction): InstructionRead[] {
 
 /** The context paths `dockerfile` can read, with `buildArgs` as given to the build. */
 export function contextReads(dockerfile: string, buildArgs: Readonly<Record<string, string>>): ContextReads {
-  const { instructions, syntax } = parseInstructions(dockerfile);
-  if (syntax) return { kind: 'all', reason: 'a "# syntax=" frontend may read any path' };
+  const parsed = parseInstructions(dockerfile);
+  if (parsed.syntax) return { kind: 'all', reason: 'a "# syntax=" frontend may read any path' };
   const paths = new Set<string>();
   try {
-    walkInstructions(instructions, buildArgs, (ins) => {
+    walkInstructions(parsed, buildArgs, (ins) => {
       if (ins.stage < 0) return;
       for (const { path, source, what } of instructionReads(ins)) {
         if (path === '') throw new UnknownValue(`${what} ${JSON.stringify(source)} reads the whole context`);
@@ -218,10 +193,6 @@ export function contextReads(dockerfile: string, buildArgs: Readonly<Record<stri
     throw err;
   }
   return { kind: 'paths', paths: [...paths].sort() };
-}
-
-function unquote(v: string): string {
-  return v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.at(-1) === v[0] ? v.slice(1, -1) : v;
 }
 
 function expandOrNull(text: string, scope: Scope): string | null {

@@ -1,7 +1,6 @@
 export {
   type ContextReads,
   contextReads,
-  copyWords,
   type InstructionRead,
   instructionReads,
   REMOTE_SOURCE,
@@ -9,7 +8,6 @@ export {
   UnknownValue,
   walkInstructions,
 } from './context-reads.js';
-export { flagsOf } from './flags.js';
 export {
   type ArgPlacement,
   argMovableBelow,
@@ -31,3 +29,22 @@ export {
   stageLabel,
   stagePlan,
 } from './model.js';
+export {
+  copyWords,
+  declarations,
+  expandVariables,
+  type Flag,
+  flagsOf,
+  flagText,
+  fromParts,
+  type Heredoc,
+  type Instruction,
+  jsonWords,
+  type ParsedDockerfile,
+  parseInstructions,
+  rawWords,
+  splitWords,
+  type VariableValue,
+  variableNames,
+  wordValue,
+} from './parser.js';

@@ -1,11 +1,10 @@
 /**
- * A Dockerfile as stages of instructions, parsed with dockerfile-ast: what the builder's cause
- * finder (builder-host history) and the client's advisor both read, so both name steps, match
- * them to BuildKit's vertex names and judge ARG placement the same way.
+ * A Dockerfile as stages of instructions (from the Dockerfile parser, parser.ts): what the
+ * builder's cause finder (builder-host history) and the client's advisor both read, so both name
+ * steps, match them to BuildKit's vertex names and judge ARG placement the same way.
  */
-import { DockerfileParser } from 'dockerfile-ast';
 import { parseReference } from '../registry/reference.js';
-import { flagsOf } from './flags.js';
+import { declarations, flagsOf, fromParts, parseInstructions, variableNames } from './parser.js';
 
 /** A stage's ARG declared above RUN steps that do not use it, before the first instruction that does. */
 export interface ArgPlacement {
@@ -76,10 +75,7 @@ export function references(text: string, name: string): boolean {
  * not a reference.
  */
 export function printedFrom(text: string): string | undefined {
-  const image = text
-    .replace(/^FROM\s+/i, '')
-    .split(/\s+/)
-    .find((w) => !w.startsWith('--'));
+  const { image } = fromParts(text.replace(/^FROM\s+/i, ''));
   if (!image || image.includes('$')) return undefined;
   try {
     const r = parseReference(image, { allowDigest: true });
@@ -206,45 +202,36 @@ export function stageLabel(model: DfModel, stage: DfStage): string {
 
 const STEP_KEYWORDS = new Set(['RUN', 'COPY', 'ADD', 'WORKDIR']);
 
+/** The stages, global ARGs and stage edges of a Dockerfile. */
 export function parseDockerfile(text: string): DfModel {
   const model: DfModel = { globalArgs: new Map(), stages: [], edges: [] };
-  let df: ReturnType<typeof DockerfileParser.parse>;
-  try {
-    df = DockerfileParser.parse(text);
-  } catch {
-    return model;
-  }
-  const escapeChar = df.getEscapeCharacter();
-  const lines = text.split(/\r?\n/);
+  const { instructions, escapeChar } = parseInstructions(text);
   let stage: DfStage | undefined;
   let steps = 0;
-  for (const instruction of df.getInstructions()) {
-    const keyword = instruction.getKeyword().toUpperCase();
-    const range = instruction.getRange();
-    const raw = sliceRange(lines, range.start, range.end);
-    const body = normalizeInstruction(raw, escapeChar);
-    const args = body.replace(/^\S+\s*/, '');
+  for (const instruction of instructions) {
+    const { keyword, rest } = instruction;
+    // A heredoc's body is part of its step: an edit there changes the step.
+    const body = [rest, ...instruction.heredocs.flatMap((h) => [h.body, h.name])]
+      .join(' ')
+      .replace(/\s+/g, ' ')
+      .trim();
     const instr: DfInstr = {
       keyword,
-      text: args ? `${keyword} ${args}` : keyword,
-      line: range.start.line + 1,
+      text: body ? `${keyword} ${body}` : keyword,
+      line: instruction.line,
       stepIndex: 0,
-      vars: instruction.getVariables().map((v) => v.getName()),
-      args: keyword === 'ARG' ? parseArgDecls(args) : [],
+      vars: variableNames(rest, escapeChar),
+      args:
+        keyword === 'ARG'
+          ? declarations(keyword, rest, escapeChar).map(([name, value]) => ({ name, value }))
+          : [],
     };
     if (keyword === 'FROM') {
-      const from = instruction as unknown as { getImage(): string | null; getBuildStage(): string | null };
-      const image = from.getImage() ?? '';
+      const { image, stage: name } = fromParts(rest);
       const baseStage = model.stages.findIndex((s) => s.name !== '' && s.name === image.toLowerCase());
       steps = 0;
       if (image.toLowerCase() !== 'scratch' && baseStage < 0) instr.stepIndex = ++steps;
-      stage = {
-        index: model.stages.length,
-        name: (from.getBuildStage() ?? '').toLowerCase(),
-        image,
-        baseStage,
-        instrs: [instr],
-      };
+      stage = { index: model.stages.length, name, image, baseStage, instrs: [instr] };
       model.stages.push(stage);
       continue;
     }
@@ -306,50 +293,6 @@ function stageEdges(model: DfModel): DfEdge[] {
     }
   }
   return edges;
-}
-
-function sliceRange(
-  lines: string[],
-  start: { line: number; character: number },
-  end: { line: number; character: number },
-): string {
-  if (start.line === end.line) return (lines[start.line] ?? '').slice(start.character, end.character);
-  const out = [(lines[start.line] ?? '').slice(start.character)];
-  for (let l = start.line + 1; l < end.line; l++) out.push(lines[l] ?? '');
-  out.push((lines[end.line] ?? '').slice(0, end.character));
-  return out.join('\n');
-}
-
-/** Joins continuation lines (dropping comment lines inside them) and collapses whitespace. */
-function normalizeInstruction(raw: string, escapeChar: string): string {
-  const parts: string[] = [];
-  const rawLines = raw.split('\n');
-  for (let i = 0; i < rawLines.length; i++) {
-    let line = rawLines[i] ?? '';
-    if (i > 0 && /^\s*#/.test(line)) continue;
-    const trimmed = line.trimEnd();
-    if (trimmed.endsWith(escapeChar) && !trimmed.endsWith(escapeChar + escapeChar))
-      line = trimmed.slice(0, -1);
-    parts.push(line);
-  }
-  return parts.join(' ').replace(/\s+/g, ' ').trim();
-}
-
-/** `A=1 B="two words" C` -> declarations. */
-function parseArgDecls(args: string): DfArg[] {
-  const out: DfArg[] = [];
-  const re = /([A-Za-z_][A-Za-z0-9_]*)(?:=("(?:[^"\\]|\\.)*"|'[^']*'|\S*))?/gy;
-  let rest = args.trim();
-  while (rest) {
-    re.lastIndex = 0;
-    const m = re.exec(rest);
-    if (!m) break;
-    let value = m[2];
-    if (value !== undefined && /^(["']).*\1$/s.test(value)) value = value.slice(1, -1);
-    out.push({ name: m[1] ?? '', value });
-    rest = rest.slice(m[0].length).trimStart();
-  }
-  return out;
 }
 
 export function normalizeVertexInstruction(instruction: string): string {

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfile variables, not template strings
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { expandVariables, fromRegistries, parseInstructions } from './base-images.js';
+import { fromRegistries } from './base-images.js';
 import { registryAuthForBuild } from './build-auth.js';
 import { configuredRegistries } from './credentials.js';
 
@@ -134,32 +134,6 @@ describe('fromRegistries', () => {
 
   test('no FROM at all', () => {
     assert.deepEqual(from(''), { hosts: [], unresolved: false });
-  });
-});
-
-describe('expandVariables', () => {
-  const vars: Record<string, string | undefined | null> = { A: 'a', E: '', U: undefined, P: null };
-  const lookup = (n: string) => vars[n];
-  test('forms', () => {
-    assert.equal(expandVariables('$A/${A}x', lookup), 'a/ax');
-    assert.equal(expandVariables('${E:-d}|${E-d}|${U-d}|${U:-d}', lookup), 'd||d|d');
-    assert.equal(expandVariables('${A:+y}|${E:+y}|${E+y}|${U+y}', lookup), 'y||y|');
-    assert.equal(expandVariables('${P:-d}|$P', lookup), '${P:-d}|$P');
-    assert.equal(expandVariables('${U:-${A}z}', lookup), 'az');
-    assert.equal(expandVariables('\\$A|$|${', lookup), '\\$A|$|${');
-  });
-});
-
-describe('parseInstructions', () => {
-  test('lines of each instruction', () => {
-    const { instructions } = parseInstructions('FROM a \\\n  AS b\n\nRUN x\n');
-    assert.deepEqual(
-      instructions.map((i) => [i.keyword, i.rest, i.line]),
-      [
-        ['FROM', 'a   AS b', 1],
-        ['RUN', 'x', 4],
-      ],
-    );
   });
 });
 

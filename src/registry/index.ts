@@ -1,11 +1,6 @@
 /** Client side of registries: Docker config credentials, the HTTP API v2 and multi-platform indexes. */
 
-export {
-  type BaseImageRegistries,
-  expandVariables,
-  fromRegistries,
-  parseInstructions,
-} from './base-images.js';
+export { type BaseImageRegistries, fromRegistries } from './base-images.js';
 export { type BuildAuth, type BuildAuthInput, registryAuthForBuild } from './build-auth.js';
 export {
   type AuthChallenge,

@@ -6,8 +6,7 @@
  * nothing the later copy would change: each rule below is one way it could read or write more, and
  * a candidate that breaks any of them is left as it is, with the reason (docs/smart-cache.md).
  */
-import { flagsOf, flagText } from '../dockerfile/flags.js';
-import { parseInstructions } from '../registry/base-images.js';
+import { declarations, flagsOf, flagText, parseInstructions } from '../dockerfile/parser.js';
 import { INSTALLERS, NOT_TAKEN } from './allow-list.js';
 
 /** What the planner may look at in the build context (after the ignore rules). */
@@ -45,21 +44,18 @@ export interface SmartPlan {
 }
 
 /** ENV set by the stage's instructions before `upTo` (the base image's own is not known). */
-function stageEnv(instructions: Array<{ keyword: string; rest: string }>, upTo: number): Map<string, string> {
+function stageEnv(
+  instructions: Array<{ keyword: string; rest: string }>,
+  upTo: number,
+  escapeChar: string,
+): Map<string, string> {
   let from = upTo;
   while (from > 0 && instructions[from]!.keyword !== 'FROM') from--;
   const env = new Map<string, string>();
-  const unquote = (v: string) => v.replace(/^"(.*)"$|^'(.*)'$/, '$1$2');
   for (let k = from; k < upTo; k++) {
     const { keyword, rest } = instructions[k]!;
     if (keyword !== 'ENV') continue;
-    const text = rest.trim();
-    if (/^[^\s=]+=/.test(text))
-      for (const m of text.matchAll(/([^\s=]+)=("[^"]*"|'[^']*'|\S*)/g)) env.set(m[1]!, unquote(m[2]!));
-    else {
-      const m = /^(\S+)\s+(.*)$/.exec(text);
-      if (m) env.set(m[1]!, unquote(m[2]!.trim()));
-    }
+    for (const [name, value] of declarations(keyword, rest, escapeChar)) env.set(name, value ?? '');
   }
   return env;
 }
@@ -83,7 +79,7 @@ function manifestCopies(flags: string, manifests: string[]): string[] {
  * with its reason.
  */
 export async function planSmartCache(dockerfile: string, files: ContextFiles): Promise<SmartPlan> {
-  const { instructions } = parseInstructions(dockerfile);
+  const { instructions, escapeChar } = parseInstructions(dockerfile);
   const rewrites: SmartRewrite[] = [];
   const refusals: SmartRefusal[] = [];
   const lines = dockerfile.split('\n');
@@ -133,7 +129,7 @@ export async function planSmartCache(dockerfile: string, files: ContextFiles): P
       );
       continue;
     }
-    const step = { command, env: stageEnv(instructions, k) };
+    const step = { command, env: stageEnv(instructions, k, escapeChar) };
     const written = (await installer.writes(files, step)).find((p) => files.has(p) || files.hasUnder(p));
     if (written) {
       const shown = files.hasUnder(written) ? `${written}/` : written;

@@ -97,6 +97,36 @@ describe('one project cannot reach another project on a shared builder', { skip 
     assert.ok(!logsOf(r.events).includes(nonce), 'secret leaked into the build log');
   });
 
+  test("a Dockerfile naming another project's image in the builder's namespace is refused, however it spells it", async () => {
+    const tags = spawnSync(DOCKER, ['image', 'inspect', '-f', '{{json .RepoTags}}', bImage], {
+      env: { ...process.env, DOCKER_HOST: BUILDER_ENGINE },
+      encoding: 'utf8',
+    });
+    const internal = (JSON.parse(tags.stdout || '[]') as string[]).find((t) =>
+      t.startsWith('builder.depot.internal/'),
+    );
+    assert.ok(internal, tags.stdout + tags.stderr);
+    // Each spelling is one BuildKit reads as that image: a --from after another flag, quotes, an
+    // ARG's default, a quoted mount source.
+    for (const df of [
+      `FROM busybox:latest\nCOPY --chown=0:0 --from=${internal} /secret.txt /s\nRUN cat /s\n`,
+      `FROM "${internal}"\nRUN cat /secret.txt\n`,
+      `ARG IMG\nFROM \${IMG:-${internal}}\nRUN cat /secret.txt\n`,
+      `FROM busybox:latest\nRUN --mount=type=bind,from="${internal}",target=/b cat /b/secret.txt\n`,
+    ]) {
+      const s = await a.sync([fileEntry('Dockerfile', df)], { [sha(df)]: Buffer.from(df) });
+      assert.ok(s.ok);
+      const r = await a.build({
+        snapshotId: s.snapshot,
+        dockerfilePath: 'Dockerfile',
+        buildId: randomUUID(),
+      });
+      assert.equal(r.code, grpc.status.INVALID_ARGUMENT, `${df}: ${r.details}`);
+      assert.match(r.details, /an image name of the builder's own/);
+      assert.ok(!logsOf(r.events).includes(nonce), 'secret leaked into the build log');
+    }
+  });
+
   test("a build tagged with another project's name does not replace its image", async () => {
     const poison = `FROM busybox:latest\nRUN echo poisoned-${nonce} > /secret.txt\n`;
     const s = await a.sync([fileEntry('Dockerfile', poison)], { [sha(poison)]: Buffer.from(poison) });

@@ -1,4 +1,12 @@
-import { DockerfileParser } from 'dockerfile-ast';
+import {
+  declarations,
+  expandVariables,
+  flagsOf,
+  fromParts,
+  type Instruction,
+  parseInstructions,
+  wordValue,
+} from '../../../src/dockerfile/parser.js';
 
 /** A Dockerfile names an image the build may not use; code 'image_not_allowed'. */
 export class ImageNameError extends Error {
@@ -28,68 +36,53 @@ interface Mention {
  * or an image the operator keeps in the engine for every project.
  */
 export async function resolveImageNames(dockerfile: string, rules: ImageNameRules): Promise<string> {
-  let df: ReturnType<typeof DockerfileParser.parse>;
-  try {
-    df = DockerfileParser.parse(dockerfile);
-  } catch {
-    return dockerfile;
-  }
+  const { instructions, escapeChar } = parseInstructions(dockerfile);
   const globalArgs = new Map<string, string>();
   const stages = new Set<string>();
   const mentions: Mention[] = [];
   let seenFrom = false;
-  for (const instruction of df.getInstructions()) {
-    const keyword = instruction.getKeyword().toUpperCase();
+  /** A name written at `at` of `ins.rest`: rewritable when written on one line as it reads. */
+  const mention = (ins: Instruction, ref: string, raw: string, at: number) => {
+    mentions.push({ ref, at: at >= 0 && raw === ref ? ins.sourceRange(at, at + raw.length) : undefined });
+  };
+  for (const ins of instructions) {
+    const { keyword } = ins;
     if (keyword === 'ARG' && !seenFrom) {
-      for (const a of (instruction as unknown as { getProperties(): ArgProperty[] }).getProperties()) {
-        const name = a.getName();
-        const value = a.getValue();
-        if (name && value !== null) globalArgs.set(name, value);
-      }
+      for (const [name, value] of declarations(keyword, ins.rest, escapeChar))
+        if (value !== undefined) globalArgs.set(name, value);
     } else if (keyword === 'FROM') {
       seenFrom = true;
-      const from = instruction as unknown as FromLike;
-      const image = from.getImage() ?? '';
-      const range = from.getImageRange();
-      if (image && image !== 'scratch' && !stages.has(image.toLowerCase()))
-        mentions.push({
-          ref: image,
-          at:
-            range && range.start.line === range.end.line
-              ? { line: range.start.line, start: range.start.character, end: range.end.character }
-              : undefined,
-        });
-      const stage = from.getBuildStage();
-      if (stage) stages.add(stage.toLowerCase());
-    } else if (keyword === 'COPY' || keyword === 'ADD') {
-      const flag = (instruction as unknown as { getFromFlag?(): FlagLike | null }).getFromFlag?.();
-      const value = flag?.getValue() ?? '';
-      const range = flag?.getValueRange();
-      if (value && !/^\d+$/.test(value) && !stages.has(value.toLowerCase()))
-        mentions.push({
-          ref: value,
-          at:
-            range && range.start.line === range.end.line
-              ? { line: range.start.line, start: range.start.character, end: range.end.character }
-              : undefined,
-        });
-    } else if (keyword === 'RUN') {
-      for (const m of instruction.getTextContent().matchAll(/--mount=(\S+)/g))
-        for (const opt of (m[1] ?? '').split(','))
-          if (/^from=/i.test(opt)) {
-            const value = opt.slice(5);
-            if (value && !/^\d+$/.test(value) && !stages.has(value.toLowerCase()))
-              mentions.push({ ref: value });
-          }
+      const { image, imageAt, stage } = fromParts(ins.rest);
+      // As BuildKit reads the name: quotes removed, escapes applied (variables come below).
+      const ref = wordValue(image, escapeChar);
+      if (ref && ref !== 'scratch' && !stages.has(ref.toLowerCase())) mention(ins, ref, image, imageAt);
+      if (stage) stages.add(stage);
+    } else if (keyword === 'COPY' || keyword === 'ADD' || keyword === 'RUN') {
+      const { flags, valueAt } = flagsOf(ins.rest);
+      for (const [k, [name, value]] of flags.entries()) {
+        if (
+          name === 'from' &&
+          keyword !== 'RUN' &&
+          value &&
+          !/^\d+$/.test(value) &&
+          !stages.has(value.toLowerCase())
+        )
+          mention(ins, value, value, valueAt[k]!);
+        if (name === 'mount' && keyword === 'RUN')
+          for (const opt of value.split(','))
+            if (/^from=/i.test(opt)) {
+              const from = opt.slice(5);
+              if (from && !/^\d+$/.test(from) && !stages.has(from.toLowerCase()))
+                mentions.push({ ref: from });
+            }
+      }
     }
   }
+  // Variables in an image name: build args, then the ARGs before the first FROM.
   const expand = (text: string) =>
-    text.replace(
-      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
-      (_all, a, b) => {
-        const name = (a ?? b) as string;
-        return rules.buildArgs[name] ?? globalArgs.get(name) ?? '';
-      },
+    expandVariables(text, (name) => rules.buildArgs[name] ?? globalArgs.get(name) ?? '').replace(
+      /\\\$/g,
+      '$',
     );
   const edits: Array<{ line: number; start: number; end: number; text: string }> = [];
   for (const m of mentions) {
@@ -111,26 +104,4 @@ export async function resolveImageNames(dockerfile: string, rules: ImageNameRule
     lines[e.line] = line.slice(0, e.start) + e.text + line.slice(e.end);
   }
   return lines.join('\n');
-}
-
-interface ArgProperty {
-  getName(): string;
-  getValue(): string | null;
-}
-interface Pos {
-  line: number;
-  character: number;
-}
-interface RangeLike {
-  start: Pos;
-  end: Pos;
-}
-interface FromLike {
-  getImage(): string | null;
-  getImageRange(): RangeLike | null;
-  getBuildStage(): string | null;
-}
-interface FlagLike {
-  getValue(): string | null;
-  getValueRange(): RangeLike | null;
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DockerfileParser } from 'dockerfile-ast';
+import { REMOTE_SOURCE } from '../../../src/dockerfile/context-reads.js';
+import { copyWords, flagsOf, fromParts, parseInstructions } from '../../../src/dockerfile/parser.js';
 import { writeFileDurably } from '../../../src/durable-file/index.js';
 
 /** A vertex as recorded from a successful build, replayed (as cached) when the result is reused. */
@@ -40,40 +41,25 @@ export async function resolveBaseImages(
   dockerfile: string,
   resolve: (ref: string) => Promise<string | undefined>,
 ): Promise<string[] | undefined> {
-  const froms = parse(dockerfile)?.getFROMs();
-  if (!froms) return undefined;
   const stages = new Set<string>();
   const ids: string[] = [];
-  for (const f of froms) {
-    const image = f.getImage() ?? '';
+  for (const ins of parseInstructions(dockerfile).instructions) {
+    if (ins.keyword !== 'FROM') continue;
+    const { image, stage } = fromParts(ins.rest);
     if (!image || image.includes('$')) return undefined;
     if (!stages.has(image.toLowerCase()) && image !== 'scratch') {
       const id = await resolve(image);
       if (!id) return undefined;
       ids.push(`${image}=${id}`);
     }
-    const stage = f.getBuildStage();
-    if (stage) stages.add(stage.toLowerCase());
+    if (stage) stages.add(stage);
   }
   return ids;
 }
 
-type ParsedDockerfile = ReturnType<typeof DockerfileParser.parse>;
-
-function parse(dockerfile: string): ParsedDockerfile | undefined {
-  try {
-    return DockerfileParser.parse(dockerfile);
-  } catch {
-    return undefined;
-  }
-}
-
-// A source ADD fetches itself: any URL (http, https, git://, ssh://) or scp-like git remote.
-const REMOTE_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/|[^/\s]+@[^/\s]+:)/i;
-
 /**
  * The inputs of a Dockerfile that come from outside the snapshot and the FROM images, one
- * description each ([] when there are none, ['unparsable dockerfile'] when it cannot be read).
+ * description each ([] when there are none).
  * The memo key covers only the snapshot, the Dockerfile text, the args and the FROM image ids:
  * what an `ADD <url>`, an `ADD <git remote>`, a `COPY --from=<image>`, a
  * `RUN --mount=from=<image>` or a `# syntax=` frontend resolves to can change while all of those
@@ -82,45 +68,30 @@ const REMOTE_SOURCE = /^(?:[a-z][a-z0-9+.-]*:\/\/|[^/\s]+@[^/\s]+:)/i;
  * expand to either, so it counts as remote too.
  */
 export function remoteInputs(dockerfile: string): string[] {
-  const df = parse(dockerfile);
-  if (!df) return ['unparsable dockerfile'];
+  const { instructions, syntax } = parseInstructions(dockerfile);
   const out: string[] = [];
-  for (const d of df.getDirectives())
-    if (d.getName().toLowerCase() === 'syntax') out.push(`# syntax=${d.getValue()}`);
-  const froms = df.getFROMs();
+  if (syntax) out.push(`# syntax=${syntax}`);
+  const froms = instructions.filter((i) => i.keyword === 'FROM').map((i) => fromParts(i.rest));
   // BuildKit resolves `--from=<name>` against every stage of the file and `--from=<n>` by index.
-  const stages = new Set(froms.map((f) => (f.getBuildStage() ?? '').toLowerCase()).filter(Boolean));
+  const stages = new Set(froms.map((f) => f.stage).filter(Boolean));
   const isStage = (from: string) =>
     stages.has(from.toLowerCase()) || (/^\d+$/.test(from) && Number(from) < froms.length);
-  const fromImage = (from: string | null | undefined) =>
-    from !== null && from !== undefined && (from.includes('$') || !isStage(from));
-  for (const instr of df.getInstructions()) {
-    const keyword = instr.getKeyword().toUpperCase();
+  const fromImage = (from: string) => from.includes('$') || !isStage(from);
+  for (const { keyword, rest } of instructions) {
     if (keyword !== 'ADD' && keyword !== 'COPY' && keyword !== 'RUN') continue;
-    const modifiable = instr as unknown as {
-      getFlags(): {
-        getName(): string;
-        getValue(): string | null;
-        getOptions(): { getName(): string; getValue(): string | null }[];
-      }[];
-      getJSONStrings(): { getJSONValue(): string }[];
-    };
-    for (const flag of modifiable.getFlags()) {
-      const name = flag.getName().toLowerCase();
-      if (name === 'from' && keyword !== 'RUN' && fromImage(flag.getValue()))
-        out.push(`${keyword} --from=${flag.getValue()}`);
+    const { flags, args } = flagsOf(rest);
+    for (const [name, value] of flags) {
+      if (name === 'from' && keyword !== 'RUN' && fromImage(value)) out.push(`${keyword} --from=${value}`);
       if (name === 'mount' && keyword === 'RUN')
-        for (const o of flag.getOptions())
-          if (o.getName().toLowerCase() === 'from' && fromImage(o.getValue()))
-            out.push(`RUN --mount=from=${o.getValue()}`);
+        for (const o of value.split(',')) {
+          const eq = o.indexOf('=');
+          if (eq > 0 && o.slice(0, eq).trim().toLowerCase() === 'from' && fromImage(o.slice(eq + 1)))
+            out.push(`RUN --mount=from=${o.slice(eq + 1)}`);
+        }
     }
-    if (keyword === 'ADD') {
-      const json = modifiable.getJSONStrings();
-      const sources = (
-        json.length > 0 ? json.map((a) => a.getJSONValue()) : instr.getArguments().map((a) => a.getValue())
-      ).slice(0, -1);
-      for (const src of sources) if (REMOTE_SOURCE.test(src) || src.includes('$')) out.push(`ADD ${src}`);
-    }
+    if (keyword === 'ADD')
+      for (const src of copyWords(args).slice(0, -1))
+        if (REMOTE_SOURCE.test(src) || src.includes('$')) out.push(`ADD ${src}`);
   }
   return out;
 }

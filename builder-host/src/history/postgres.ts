@@ -312,25 +312,37 @@ async function migratePostgres(pool: pg.Pool): Promise<void> {
   }
 }
 
-/** Statements on one connection, unprepared: for the migrations, which run each once. */
-function clientSql(c: pg.PoolClient): Sql {
-  const query = <T extends pg.QueryResultRow>(sql: string, params: readonly SqlParam[] = []) =>
-    c.query<T>(numberedParams(sql), [...params]);
+/** `Sql` over one way of running a statement (with its parameters) and one of running a script. */
+function sqlOver(
+  query: <T extends pg.QueryResultRow>(
+    sql: string,
+    params: readonly SqlParam[],
+  ) => Promise<pg.QueryResult<T>>,
+  exec: (sql: string) => Promise<unknown>,
+): Sql {
   return {
     dialect: 'postgres',
-    async all<T>(sql: string, params?: readonly SqlParam[]) {
+    async all<T>(sql: string, params: readonly SqlParam[] = []) {
       return (await query(sql, params)).rows as T[];
     },
-    async get<T>(sql: string, params?: readonly SqlParam[]) {
+    async get<T>(sql: string, params: readonly SqlParam[] = []) {
       return (await query(sql, params)).rows[0] as T | undefined;
     },
-    async run(sql, params) {
+    async run(sql, params = []) {
       return (await query(sql, params)).rowCount ?? 0;
     },
     async exec(sql) {
-      await c.query(sql);
+      await exec(sql);
     },
   };
+}
+
+/** Statements on one connection, unprepared: for the migrations, which run each once. */
+function clientSql(c: pg.PoolClient): Sql {
+  return sqlOver(
+    (sql, params) => c.query(numberedParams(sql), [...params]),
+    (sql) => c.query(sql),
+  );
 }
 
 /** The pool behind `SqlDb`: statements are prepared once per connection. */
@@ -344,25 +356,11 @@ function postgresDb(pool: pg.Pool): SqlDb {
     }
     return p;
   };
-  const on = (q: pg.Pool | pg.PoolClient): Sql => {
-    const query = <T extends pg.QueryResultRow>(sql: string, params: readonly SqlParam[] = []) =>
-      q.query<T>({ ...prepared(sql), values: [...params] });
-    return {
-      dialect: 'postgres',
-      async all<T>(sql: string, params?: readonly SqlParam[]) {
-        return (await query(sql, params)).rows as T[];
-      },
-      async get<T>(sql: string, params?: readonly SqlParam[]) {
-        return (await query(sql, params)).rows[0] as T | undefined;
-      },
-      async run(sql, params) {
-        return (await query(sql, params)).rowCount ?? 0;
-      },
-      async exec(sql) {
-        await q.query(sql);
-      },
-    };
-  };
+  const on = (q: pg.Pool | pg.PoolClient): Sql =>
+    sqlOver(
+      (sql, params) => q.query({ ...prepared(sql), values: [...params] }),
+      (sql) => q.query(sql),
+    );
   const inTx = async <T>(begin: string, fn: (sql: Sql) => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       const client = await pool.connect();

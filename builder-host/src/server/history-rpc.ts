@@ -21,6 +21,18 @@ const STATS_GROUPS: readonly StatsGroupBy[] = ['project', 'user', 'platform'];
 const MAX_PATH = 4096;
 const MAX_TARGET = 256;
 
+/**
+ * A request's platform as the builds record it (normalized, build.ts), so the question is asked the
+ * same way; undefined for '' (every platform). A platform that is none is INVALID_ARGUMENT.
+ */
+function platformParam(platform: string): string | undefined {
+  try {
+    return platform ? normalizePlatform(platform) : undefined;
+  } catch (err) {
+    throw new RpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message);
+  }
+}
+
 /** The capability Hello announces when the builder answers StepCosts. */
 export const CAPABILITY_STEP_COSTS = 'history.step-costs';
 /** The capability Hello announces when the builder answers ListBuilds and BuildTrace. */
@@ -61,12 +73,7 @@ export function createHistoryHandlers(
             grpc.status.INVALID_ARGUMENT,
             `unknown result "${result.slice(0, 32)}": use running, ok, failed or cancelled`,
           );
-        let wanted: string | undefined;
-        try {
-          wanted = platform ? normalizePlatform(platform) : undefined;
-        } catch (err) {
-          throw new RpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message);
-        }
+        const wanted = platformParam(platform);
         callback(
           null,
           await history.listBuilds({
@@ -194,13 +201,7 @@ export function createHistoryHandlers(
           );
         if (target.length > MAX_TARGET)
           throw new RpcError(grpc.status.INVALID_ARGUMENT, `target longer than ${MAX_TARGET} characters`);
-        let wanted: string | undefined;
-        try {
-          // Builds record the platform normalized (build.ts), so the question is asked the same way.
-          wanted = platform ? normalizePlatform(platform) : undefined;
-        } catch (err) {
-          throw new RpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message);
-        }
+        const wanted = platformParam(platform);
         callback(
           null,
           await history.stepCosts({

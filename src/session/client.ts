@@ -159,6 +159,8 @@ export interface ListBuildsQuery {
   limit?: number;
   result?: string;
   platform?: string;
+  /** Only builds where a step of this instruction was a root miss (a cache buster's step). */
+  missedStep?: string;
   /** The project to list (an admin token's choice; a project token may name only its own); default the session's. */
   project?: string;
 }
@@ -594,7 +596,12 @@ function openBuilderSession(opts: SessionOptions): BuilderSession & { connect():
         }
         const onAbort = () => call.cancel();
         const call = client.ListBuilds(
-          { limit: query.limit ?? 0, result: query.result ?? '', platform: query.platform ?? '' },
+          {
+            limit: query.limit ?? 0,
+            result: query.result ?? '',
+            platform: query.platform ?? '',
+            missedStep: query.missedStep ?? '',
+          },
           metadata(query.project || undefined),
           { deadline: Date.now() + STATS_DEADLINE_MS },
           (err, res) => {

@@ -137,16 +137,18 @@ export function createDashboardController(opts: DashboardControllerOptions): Das
         fail(new Error('this builder lists no recorded builds'));
         return;
       }
-      opts.source.listBuilds({ limit: DRILL_BUILDS, project: d.project }, signal).then((res) => {
-        if (!signal.aborted)
-          apply({
-            type: 'builds/loaded',
-            timeMs: now(),
-            project: d.project,
-            step: d.step,
-            builds: res.builds,
-          });
-      }, fail);
+      opts.source
+        .listBuilds({ limit: DRILL_BUILDS, project: d.project, missedStep: d.step || undefined }, signal)
+        .then((res) => {
+          if (!signal.aborted)
+            apply({
+              type: 'builds/loaded',
+              timeMs: now(),
+              project: d.project,
+              step: d.step,
+              builds: res.builds,
+            });
+        }, fail);
       return;
     }
     const trace = opts.source.buildTrace;

@@ -278,6 +278,7 @@ test('enter on a project lists its builds (asked for that project), enter replay
   assert.equal(c.getState().drill?.kind, 'builds');
   await waitFor(() => c.getState().drill?.status === 'loaded');
   assert.equal(asked.lists[0]?.project, 'web-frontend');
+  assert.equal(asked.lists[0]?.missedStep, undefined);
   const text = screenText(c.getState());
   assert.ok(text.includes('recent builds of web-frontend'), text.join('\n'));
   assert.ok(
@@ -309,11 +310,12 @@ test('a failed list is a line on the screen, not an exception; the busters view 
   press(c, ENTER);
   await waitFor(() => c.getState().drill?.status === 'failed');
   assert.equal(asked.lists[0]?.project, 'api');
+  assert.equal(asked.lists[0]?.missedStep, 'COPY . .');
   const text = screenText(c.getState(), 80, 23);
   assert.ok(text.includes('the builder at tcp://b:7000 keeps no build records'), text.join('\n'));
   assert.match(
     text.find((l) => l.startsWith('recent builds of')) ?? '',
-    /^recent builds of api · buster COPY \. \./,
+    /^recent builds of api where COPY \. \. missed$/,
   );
   assert.ok(text.length <= 23);
   c.close();

@@ -394,7 +394,9 @@ function fill(
 /** A project's recent builds, as `depot history ls` lists them, the selected one marked. */
 function drillBuilds(d: BuildsDrill, width: number, o: DashboardLayoutOptions): DashboardLine[] {
   const title: Segment[] = [{ text: `recent builds of ${sanitize(d.project)}`, bold: true }];
-  if (d.step) title.push({ text: ` · buster ${sanitize(d.step)}`, color: 'yellow' });
+  if (d.step) {
+    title.push({ text: ' where ' }, { text: sanitize(d.step), color: 'yellow' }, { text: ' missed' });
+  }
   const out = [line('drill-title', title, width)];
   if (d.status === 'loading')
     return [...out, line('drill-loading', [{ text: 'loading…', dim: true }], width)];

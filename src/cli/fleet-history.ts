@@ -33,7 +33,7 @@ export interface HistorySource {
   /** The project's latest builds, newest first (a fleet's separate histories merged). */
   listBuilds(query: ListBuildsQuery, signal?: AbortSignal): Promise<ListBuildsWire>;
   /** One build's record and trace (see BuilderSession.buildTrace): from the history that has it. */
-  buildTrace(buildId: string, signal?: AbortSignal): AsyncIterable<BuildTraceChunkWire>;
+  buildTrace(buildId: string, signal?: AbortSignal, project?: string): AsyncIterable<BuildTraceChunkWire>;
   close(): void;
 }
 
@@ -135,13 +135,13 @@ export async function openFleetHistory(opts: {
         query.limit || DEFAULT_LIST,
       );
     },
-    buildTrace(buildId, signal) {
+    buildTrace(buildId, signal, asked) {
       return firstTrace(
-        sessions.map((s) => () => s.buildTrace(buildId, signal)),
+        sessions.map((s) => () => s.buildTrace(buildId, signal, asked)),
         () =>
           new DepotError(
             'not_found',
-            `no build ${buildId} in the history of ${project ? `project ${project}` : "the token's project"} on fleet ${spec}`,
+            `no build ${buildId} in the history of ${asked || project ? `project ${asked || project}` : "the token's project"} on fleet ${spec}`,
             '`depot history ls` lists the recorded builds',
           ),
       );

@@ -6,13 +6,12 @@ import {
   type BuildEvent,
   createJsonRenderer,
   createPlainRenderer,
-  formatDuration,
   type ProgressMode,
   resolveProgressMode,
 } from '../progress/index.js';
 import { type BuildRecordWire, DepotError, type ListBuildsQuery, openReplay } from '../session/index.js';
 // stats-format is plain text formatting: no Ink is loaded.
-import { agoText, spanText } from '../tui/stats-format.js';
+import { BUILD_ID_SHORT, BUILD_TABLE_HEAD, buildRecordCells } from '../tui/stats-format.js';
 import { openHistorySource, type RemoteBuilderOptions } from './stats.js';
 
 /** Flags of `depot history ls`. */
@@ -29,7 +28,7 @@ export interface HistoryShowOptions extends RemoteBuilderOptions {
 }
 
 /** How much of a build id the table shows (a shorter start names the build when no other shares it). */
-export const SHORT_ID = 12;
+export const SHORT_ID = BUILD_ID_SHORT;
 const RESULTS = ['running', 'ok', 'failed', 'cancelled'];
 const SHOW_MODES = ['auto', 'tty', 'plain', 'json'];
 
@@ -79,22 +78,11 @@ export function recordJson(r: BuildRecordWire) {
  * the error of a failed build on the line under it.
  */
 export function formatBuildTable(records: readonly BuildRecordWire[], nowMs: number): string {
-  const head = ['ID', 'STARTED', 'DURATION', 'PLATFORM', 'TARGET', 'RESULT', 'CACHED', 'SAVED', 'BUILDER'];
+  const head = [...BUILD_TABLE_HEAD];
   const rows = records.map((r) => {
     const s = r.summary!;
-    const finished = Number(s.finishedMs);
     return {
-      cells: [
-        s.buildId.slice(0, SHORT_ID),
-        agoText(Number(s.startedMs), nowMs),
-        finished > 0 ? formatDuration(Math.max(0, finished - Number(s.startedMs))) : '-',
-        s.platform || '-',
-        r.target || '-',
-        s.result + (r.traceCut ? '*' : ''),
-        `${s.cachedSteps}/${s.steps}`,
-        spanText(Number(s.savedMs)),
-        s.builder || '-',
-      ],
+      cells: buildRecordCells(r, nowMs),
       error: s.result === 'failed' && r.error ? r.error.split('\n')[0]!.slice(0, 160) : '',
     };
   });

@@ -88,7 +88,7 @@ function builderSource(target: BuilderTarget): HistorySource {
     stats: (query, signal) => session.stats(query, signal),
     watchBuilds: (signal) => session.watchBuilds(signal),
     listBuilds: (query, signal) => session.listBuilds(query, signal),
-    buildTrace: (id, signal) => session.buildTrace(id, signal),
+    buildTrace: (id, signal, project) => session.buildTrace(id, signal, project),
     close: () => {
       session.close();
       void target.close();

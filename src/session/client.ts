@@ -159,6 +159,10 @@ export interface ListBuildsQuery {
   limit?: number;
   result?: string;
   platform?: string;
+  /** Only builds where a step of this instruction was a root miss (a cache buster's step). */
+  missedStep?: string;
+  /** The project to list (an admin token's choice; a project token may name only its own); default the session's. */
+  project?: string;
 }
 export type { BuildRecord__Output as BuildRecordWire } from '../protocol/generated/depot/builder/v1/BuildRecord.js';
 export type { BuildTraceHeader__Output as BuildTraceHeaderWire } from '../protocol/generated/depot/builder/v1/BuildTraceHeader.js';
@@ -214,7 +218,7 @@ export interface BuilderSession {
    * events in chunks. A build the project does not have fails with code "not_found", a prefix of
    * several ids with "ambiguous_build_id", a builder without the RPC with "unsupported".
    */
-  buildTrace(buildId: string, signal?: AbortSignal): AsyncIterable<BuildTraceChunk__Output>;
+  buildTrace(buildId: string, signal?: AbortSignal, project?: string): AsyncIterable<BuildTraceChunk__Output>;
   close(): void;
 }
 
@@ -283,10 +287,10 @@ function openBuilderSession(opts: SessionOptions): BuilderSession & { connect():
     'grpc.enable_retries': 0,
   }) as unknown as BuilderClient;
 
-  const metadata = () => {
+  const metadata = (project = opts.project) => {
     const md = new grpc.Metadata();
     md.set(AUTH_METADATA_KEY, `Bearer ${opts.token}`);
-    if (opts.project) md.set(PROJECT_METADATA_KEY, opts.project);
+    if (project) md.set(PROJECT_METADATA_KEY, project);
     return md;
   };
   const wrap = (err: unknown) => fromGrpcError(err, address.url, { clientCert: !!transport.certFile });
@@ -592,8 +596,13 @@ function openBuilderSession(opts: SessionOptions): BuilderSession & { connect():
         }
         const onAbort = () => call.cancel();
         const call = client.ListBuilds(
-          { limit: query.limit ?? 0, result: query.result ?? '', platform: query.platform ?? '' },
-          metadata(),
+          {
+            limit: query.limit ?? 0,
+            result: query.result ?? '',
+            platform: query.platform ?? '',
+            missedStep: query.missedStep ?? '',
+          },
+          metadata(query.project || undefined),
           { deadline: Date.now() + STATS_DEADLINE_MS },
           (err, res) => {
             signal?.removeEventListener('abort', onAbort);
@@ -606,8 +615,8 @@ function openBuilderSession(opts: SessionOptions): BuilderSession & { connect():
       });
     },
 
-    buildTrace(buildId, signal) {
-      const call = client.BuildTrace({ buildId }, metadata());
+    buildTrace(buildId, signal, project) {
+      const call = client.BuildTrace({ buildId }, metadata(project || undefined));
       const onAbort = () => call.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) call.cancel();

@@ -8,7 +8,7 @@ import type { BuildSummaryWire, StatsQuery, StatsResponseWire } from '../session
 import { Dashboard, DashboardScreen } from './Dashboard.js';
 import { createDashboardController, type StatsSource } from './dashboard-controller.js';
 import { DASH_T, runningBuild, statsFixture } from './dashboard-fixtures.js';
-import { DASHBOARD_KEY_HINT } from './dashboard-layout.js';
+import { DASHBOARD_SELECT_HINT } from './dashboard-layout.js';
 import {
   type DashboardState,
   type DashboardView,
@@ -81,14 +81,14 @@ for (const [w, h] of SIZES) {
     assert.match(text, /(deduplicated|dedup) 17\.28GB/);
     assert.match(text, /hit rate \(hourly\) [▁▂▃▄▅▆▇█·]+/);
     assert.match(text, /builds · 2 running/);
-    assert.match(text, /● api +alice/);
+    assert.match(text, /●[ ›]api +alice/);
     assert.match(text, /PROJECT +BUILDS +HIT +SAVED/);
     assert.match(text, /web-frontend/);
     assert.match(text, /top cache busters/);
     // Ranked with the rebuilds of the steps each root invalidated: the copy first.
-    assert.match(text, /1\. COPY \. \. +api +41 misses → 82 steps rebuilt · cost 1h1m/);
+    assert.match(text, /1\.[ ›]COPY \. \. +api +41 misses → 82 steps rebuilt · cost 1h1m/);
     assert.match(text, /2\. RUN npm ci +web-frontend +12 misses → 12 steps rebuilt · cost 46m0s/);
-    assert.ok(lines.at(-1)?.startsWith(DASHBOARD_KEY_HINT.slice(0, 10)), 'the key hint is the last line');
+    assert.ok(lines.at(-1)?.startsWith(DASHBOARD_SELECT_HINT.slice(0, 10)), 'the key hint is the last line');
   });
 
   test(`a fleet's overview at ${w}×${h} names the builder of each build`, () => {
@@ -106,7 +106,7 @@ for (const [w, h] of SIZES) {
     assertFits(lines, w, h, 'fleet overview');
     const text = lines.join('\n');
     assert.match(text, /depot dashboard · fleet file:\/etc\/depot\/fleet\.json/);
-    assert.match(text, /● api +alice +bld-amd-1 /);
+    assert.match(text, /●[ ›]api +alice +bld-amd-1 /);
     assert.match(text, /● web-frontend +ci-bot +bld-arm-1 /);
     assert.match(text, /✔ billing-worker +bob +bld-arm-1 /);
     // The platform column stays where there is room for it.
@@ -129,7 +129,7 @@ for (const [w, h] of SIZES) {
       } else {
         // Each root with what it invalidated, as the golden screen has it.
         golden(`dashboard-busters-${w}x${h}`, lines.map((l) => l.trimEnd()).join('\n'));
-        assert.match(text, /1\. COPY \. \. +api +41 misses → 82 steps rebuilt · cost 1h1m/);
+        assert.match(text, /1\.[ ›]COPY \. \. +api +41 misses → 82 steps rebuilt · cost 1h1m/);
         assert.match(
           text,
           /causes: files 38 · no-cache 3\n +invalidated: RUN npm ci, RUN npm run build \(41m0s\)/,
@@ -196,8 +196,8 @@ test('a buster with a long instruction keeps its numbers: the instruction is cut
     groupBy: 'project',
     response: res,
   });
-  const first = frameOf(s, 80, 24).find((l) => l.startsWith('1. '));
-  assert.match(first ?? '', /^1\. COPY src\/very\/long.*… +41 misses → 82 steps rebuilt · cost 1h1m$/);
+  const first = frameOf(s, 80, 24).find((l) => /^1\.[ ›]/.test(l));
+  assert.match(first ?? '', /^1\.[ ›]COPY src\/very\/long.*… +41 misses → 82 steps rebuilt · cost 1h1m$/);
   assert.ok(cellWidth(first ?? '') <= 80);
 });
 

@@ -36,9 +36,12 @@ export function Dashboard({ state, onCommand, width, height, nowMs = state.nowMs
   const { isRawModeSupported } = useStdin();
   const onCommandRef = useRef(onCommand);
   onCommandRef.current = onCommand;
+  // Keys depend on the open drill: the handler reads the latest through a ref.
+  const drillRef = useRef(state.drill);
+  drillRef.current = state.drill;
   useInput(
     (input, key) => {
-      const command = dashboardCommandForKey(input, key);
+      const command = dashboardCommandForKey(input, key, drillRef.current);
       if (command) onCommandRef.current(command);
     },
     // Ink reads `stdin.isTTY`, undefined on a pipe; anything but `false` would ask for raw mode and throw.

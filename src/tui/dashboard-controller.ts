@@ -1,17 +1,33 @@
-import type { BuildSummaryWire, StatsQuery, StatsResponseWire, StatsWindow } from '../session/client.js';
+import { initialBuildState, reduceBuild } from '../progress/index.js';
+import type {
+  BuildSummaryWire,
+  BuildTraceChunkWire,
+  ListBuildsQuery,
+  ListBuildsWire,
+  StatsQuery,
+  StatsResponseWire,
+  StatsWindow,
+} from '../session/client.js';
+import { openReplay } from '../session/replay.js';
 import type { DashboardStore } from './Dashboard.js';
 import {
   type DashboardCommand,
+  type DashboardDrill,
   type DashboardEvent,
   type DashboardState,
+  DRILL_BUILDS,
   initialDashboardState,
   reduceDashboard,
 } from './dashboard-state.js';
 
-/** Where the dashboard's numbers come from: a BuilderSession, or a fake in tests. */
+/** Where the dashboard's numbers come from: a BuilderSession, a fleet, or a fake in tests. */
 export interface StatsSource {
   stats(query: StatsQuery, signal?: AbortSignal): Promise<StatsResponseWire>;
   watchBuilds(signal: AbortSignal): AsyncIterable<BuildSummaryWire>;
+  /** A project's recorded builds, newest first (`enter` on a project or a buster). */
+  listBuilds?(query: ListBuildsQuery, signal?: AbortSignal): Promise<ListBuildsWire>;
+  /** One build's record and trace, of `project` (`enter` on a build). */
+  buildTrace?(buildId: string, signal?: AbortSignal, project?: string): AsyncIterable<BuildTraceChunkWire>;
 }
 
 /** Timers the controller uses, injectable for tests. */
@@ -101,6 +117,70 @@ export function createDashboardController(opts: DashboardControllerOptions): Das
     }
   }
 
+  let drillCall: AbortController | undefined;
+  /** Loads what a drill just opened shows; its answer (or failure) becomes state. */
+  function load(d: DashboardDrill): void {
+    drillCall?.abort();
+    const ac = new AbortController();
+    drillCall = ac;
+    const signal = AbortSignal.any([ac.signal, life.signal]);
+    const fail = (err: unknown) => {
+      if (signal.aborted) return;
+      apply(
+        d.kind === 'builds'
+          ? { type: 'builds/failed', timeMs: now(), project: d.project, step: d.step, error: errorText(err) }
+          : { type: 'trace/failed', timeMs: now(), buildId: d.buildId, error: errorText(err) },
+      );
+    };
+    if (d.kind === 'builds') {
+      if (!opts.source.listBuilds) {
+        fail(new Error('this builder lists no recorded builds'));
+        return;
+      }
+      opts.source
+        .listBuilds({ limit: DRILL_BUILDS, project: d.project, missedStep: d.step || undefined }, signal)
+        .then((res) => {
+          if (!signal.aborted)
+            apply({
+              type: 'builds/loaded',
+              timeMs: now(),
+              project: d.project,
+              step: d.step,
+              builds: res.builds,
+            });
+        }, fail);
+      return;
+    }
+    const trace = opts.source.buildTrace;
+    if (!trace) {
+      fail(new Error('this builder keeps no build traces'));
+      return;
+    }
+    (async () => {
+      const replay = await openReplay(trace(d.buildId, signal, d.project || undefined));
+      let build = initialBuildState();
+      for await (const e of replay.events) build = reduceBuild(build, e);
+      if (signal.aborted) return;
+      const s = replay.header.record?.summary;
+      apply({
+        type: 'trace/loaded',
+        timeMs: now(),
+        buildId: d.buildId,
+        build,
+        notes: replay.notes,
+        title: {
+          buildId: s?.buildId ?? build.buildId,
+          result: s?.result ?? '',
+          platform: s?.platform ?? build.platform,
+          target: replay.header.record?.target ?? '',
+          builder: s?.builder ?? build.builderId,
+          startedMs: Number(s?.startedMs ?? build.startedMs),
+          finishedMs: Number(s?.finishedMs ?? build.finishedMs),
+        },
+      });
+    })().catch(fail);
+  }
+
   async function watch(): Promise<void> {
     if (watching || closed) return;
     watching = true;
@@ -130,8 +210,11 @@ export function createDashboardController(opts: DashboardControllerOptions): Das
     dispatch(command) {
       if (closed) return;
       const before = state.window;
+      const drill = state.drill;
       apply(command);
-      if (command.type === 'quit/requested') resolveQuit();
+      if (state.drill !== drill && state.drill?.status === 'loading') load(state.drill);
+      else if (!state.drill) drillCall?.abort();
+      if (state.quitting) resolveQuit();
       else if (command.type === 'refresh/requested' || state.window !== before) refresh();
     },
     start() {
@@ -149,6 +232,7 @@ export function createDashboardController(opts: DashboardControllerOptions): Das
       closed = true;
       if (interval !== undefined) timers.clearInterval(interval);
       fetches?.abort();
+      drillCall?.abort();
       life.abort();
       resolveQuit();
     },

@@ -1,14 +1,23 @@
 import type { BuildSummaryWire, StatsResponseWire } from '../session/client.js';
 import {
+  type BuildsDrill,
   DASHBOARD_VIEWS,
   DASHBOARD_WINDOWS,
   type DashboardState,
   type DashboardView,
+  OVERVIEW_BUILDS,
+  overviewBuilds,
+  type ReplayDrill,
+  selectableItems,
+  selectedKey,
 } from './dashboard-state.js';
 import { ageText, clockText } from './dev-format.js';
+import { layoutReplayScreen } from './replay-layout.js';
 import { fitSegments, type Segment, segmentsWidth } from './segments.js';
 import {
+  BUILD_TABLE_HEAD,
   bucketText,
+  buildRecordCells,
   busterCostMs,
   busterMissText,
   causeBreakdown,
@@ -41,9 +50,15 @@ export interface DashboardLayoutOptions {
 
 /** The key hint at the bottom. */
 export const DASHBOARD_KEY_HINT = '1 2 3/w window · tab/v view · r refresh · q quit';
+/** The key hint when the view has something to open. */
+export const DASHBOARD_SELECT_HINT =
+  '↑↓ select · enter open · 1 2 3/w window · tab/v view · r refresh · q quit';
+/** The key hint of a project's builds. */
+export const DRILL_BUILDS_HINT = '↑↓ select · enter replay · esc/q back';
+/** The key hint of a replay opened from the dashboard. */
+export const DRILL_REPLAY_HINT = '↑↓ select · enter details · w waterfall · i BuildKit steps · esc/q back';
 
 /** Rows of each list on the overview, at most. */
-const OVERVIEW_BUILDS = 4;
 const OVERVIEW_GROUPS = 3;
 const OVERVIEW_BUSTERS = 2;
 
@@ -59,6 +74,13 @@ const line = (key: string, segments: Segment[], width: number): DashboardLine =>
   segments: fitSegments(segments, width),
 });
 const blank = (key: string): DashboardLine => ({ key, segments: [] });
+
+/** A selected row: a `›` in its gutter cell and the rest in inverse video, as the layer graph marks it. */
+function marked(gutter: Segment, rest: Segment[], on: boolean): Segment[] {
+  if (!on) return [gutter, ...rest];
+  const text = gutter.text.length > 1 ? `${gutter.text.slice(0, -1)}›` : '›';
+  return [{ ...gutter, text, color: 'cyan', bold: true }, ...rest.map((x) => ({ ...x, inverse: true }))];
+}
 
 /** Left segments, then right ones pushed to the last column when both fit (else the left ones only). */
 function spread(left: Segment[], right: Segment[], width: number): Segment[] {
@@ -147,7 +169,13 @@ function sparkLines(res: StatsResponseWire, width: number): DashboardLine[] {
 /** Width from which a fleet's build lines show the platform beside the builder. */
 const FLEET_PLATFORM_WIDTH = 100;
 
-function buildLine(b: BuildSummaryWire, nowMs: number, width: number, fleet: boolean): DashboardLine {
+function buildLine(
+  b: BuildSummaryWire,
+  nowMs: number,
+  width: number,
+  fleet: boolean,
+  selected = false,
+): DashboardLine {
   const running = b.result === 'running' || b.result === '';
   const glyph: Segment = running
     ? { text: '● ', color: 'cyan' }
@@ -165,22 +193,19 @@ function buildLine(b: BuildSummaryWire, nowMs: number, width: number, fleet: boo
   const when = running
     ? spanText(Math.max(0, nowMs - b.startedMs))
     : `${b.result}${b.savedMs > 0 ? ` · saved ${spanText(b.savedMs)}` : ''} · ${ageText(Math.max(0, nowMs - b.finishedMs))}`;
-  return line(
-    `build-${b.buildId}`,
-    spread(
-      [glyph, { text: who }, { text: ` ${steps}`, dim: !running }],
-      [{ text: when, dim: !running }],
-      width,
-    ),
+  const [first, ...rest] = spread(
+    [glyph, { text: who }, { text: ` ${steps}`, dim: !running }],
+    [{ text: when, dim: !running }],
     width,
   );
+  return line(`build-${b.buildId}`, first ? marked(first, rest, selected) : [], width);
 }
 
 function buildsSection(state: DashboardState, max: number, width: number, nowMs: number): DashboardLine[] {
   const title = `builds · ${state.running.length} running`;
-  const shown = [...state.running.slice(0, max)];
-  const room = Math.max(0, max - shown.length);
-  const rows = [...shown, ...state.recent.slice(0, room)].map((b) => buildLine(b, nowMs, width, state.fleet));
+  const builds = overviewBuilds(state).slice(0, max);
+  const chosen = selectedKey(selectableItems(state), state.selected);
+  const rows = builds.map((b) => buildLine(b, nowMs, width, state.fleet, b.buildId === chosen));
   if (rows.length === 0)
     return [
       line(
@@ -200,16 +225,22 @@ function tableSection(
   name: 'project' | 'user',
   max: number,
   width: number,
+  selected = -1,
 ): DashboardLine[] {
   if (!res) return [line(`${name}-loading`, [{ text: `by ${name}: loading…`, dim: true }], width)];
   if (res.groups.length === 0)
     return [line(`${name}-none`, [{ text: `by ${name}: no builds in this window`, dim: true }], width)];
   const [header = '', ...rows] = statsTable(res, name.toUpperCase(), width - 2);
   const more = rows.length - max;
-  const shown = more > 0 ? rows.slice(0, Math.max(0, max - 1)) : rows;
+  const room = more > 0 ? Math.max(0, max - 1) : rows.length;
+  // The selected row stays in view: the rows scroll under it.
+  const start = Math.max(0, Math.min(selected - room + 1, rows.length - room));
+  const shown = rows.slice(start, start + room);
   const out = [
     line(`${name}-header`, [{ text: `  ${header}`, dim: true, bold: true }], width),
-    ...shown.map((r, i) => line(`${name}-${i}`, [{ text: `  ${r}` }], width)),
+    ...shown.map((r, i) =>
+      line(`${name}-${start + i}`, marked({ text: '  ' }, [{ text: r }], start + i === selected), width),
+    ),
   ];
   if (more > 0)
     out.push(line(`${name}-more`, [{ text: `  … ${rows.length - shown.length} more`, dim: true }], width));
@@ -221,6 +252,7 @@ function bustersSection(
   max: number,
   width: number,
   detail: boolean,
+  selected = -1,
 ): DashboardLine[] {
   const title = line('busters-title', [{ text: 'top cache busters', bold: true }], width);
   if (!res) return [title];
@@ -236,19 +268,23 @@ function bustersSection(
       ),
     ];
   const out = [title];
-  const busters = rankBusters(res.busters).slice(0, max);
-  busters.forEach((b, i) => {
+  const ranked = rankBusters(res.busters);
+  const start = Math.max(0, Math.min(selected - max + 1, ranked.length - max));
+  ranked.slice(start, start + max).forEach((b, at) => {
+    const i = start + at;
     // The root step, then what its misses cost with the rebuilds of the steps they invalidated.
     const right: Segment[] = [{ text: `${busterMissText(b)} · cost ${spanText(busterCostMs(b))}` }];
     const left = fitSegments(
       [
-        { text: `${i + 1}. ${sanitize(b.step)}`, color: 'yellow' },
+        { text: `${i + 1}. `, color: 'yellow' },
+        { text: sanitize(b.step), color: 'yellow' },
         { text: `  ${sanitize(b.project)}`, dim: true },
       ],
       // The numbers stay: a long instruction is cut instead.
       Math.max(12, width - segmentsWidth(right) - 2),
     );
-    out.push(line(`buster-${i}`, spread(left, right, width), width));
+    const [num, ...rest] = spread(left, right, width);
+    out.push(line(`buster-${i}`, num ? marked(num, rest, i === selected) : [], width));
     const causes = causeBreakdown(b);
     if (detail && causes)
       out.push(line(`buster-${i}-causes`, [{ text: `   causes: ${causes}`, dim: true }], width));
@@ -289,14 +325,17 @@ function main(state: DashboardState): StatsResponseWire | null {
 
 function body(state: DashboardState, width: number, rows: number, nowMs: number): DashboardLine[] {
   const res = main(state);
+  const items = selectableItems(state);
+  const chosen = selectedKey(items, state.selected);
+  const at = items.findIndex((i) => i.key === chosen);
   switch (state.view) {
     case 'projects':
-      return stack([tableSection(state.byProject, 'project', rows - 1, width)], rows);
+      return stack([tableSection(state.byProject, 'project', rows - 1, width, at)], rows);
     case 'users':
       return stack([tableSection(state.byUser, 'user', rows - 1, width)], rows);
     case 'busters': {
       // Each buster takes up to four lines.
-      return stack([bustersSection(res, Math.max(1, Math.floor((rows - 1) / 4)), width, true)], rows);
+      return stack([bustersSection(res, Math.max(1, Math.floor((rows - 1) / 4)), width, true, at)], rows);
     }
     default: {
       const sections: DashboardLine[][] = [];
@@ -315,14 +354,109 @@ function body(state: DashboardState, width: number, rows: number, nowMs: number)
  */
 export function layoutDashboard(state: DashboardState, o: DashboardLayoutOptions): DashboardLine[] {
   const width = Math.max(20, o.width);
+  if (state.drill?.kind === 'replay') return replayScreen(state, state.drill, width, o);
   const head = [...headerLines(state, width), totalsLine(main(state), width)];
-  const hint = line('hint', [{ text: DASHBOARD_KEY_HINT, dim: true }], width);
+  if (state.drill)
+    return fill(
+      [...head, blank('head-gap'), ...drillBuilds(state.drill, width, o)],
+      o,
+      DRILL_BUILDS_HINT,
+      width,
+    );
+  const selectable = selectableItems(state).length > 0;
+  const hint = line(
+    'hint',
+    [{ text: selectable ? DASHBOARD_SELECT_HINT : DASHBOARD_KEY_HINT, dim: true }],
+    width,
+  );
   if (o.rows <= head.length + 1) return [...head, hint].slice(0, Math.max(0, o.rows));
   const room = o.rows - head.length - 2;
   const lines = [...head, blank('head-gap'), ...body(state, width, room, o.nowMs)];
   while (lines.length < o.rows - 1) lines.push(blank(`fill-${lines.length}`));
   lines.push(hint);
   return lines;
+}
+
+/** `lines` cut or padded to the screen, the hint on its last row. */
+function fill(
+  lines: DashboardLine[],
+  o: DashboardLayoutOptions,
+  hint: string,
+  width: number,
+): DashboardLine[] {
+  const rows = Math.max(0, o.rows);
+  const out = lines.slice(0, Math.max(0, rows - 1));
+  while (out.length < rows - 1) out.push(blank(`fill-${out.length}`));
+  if (rows > 0) out.push(line('hint', [{ text: hint, dim: true }], width));
+  return out;
+}
+
+/** A project's recent builds, as `depot history ls` lists them, the selected one marked. */
+function drillBuilds(d: BuildsDrill, width: number, o: DashboardLayoutOptions): DashboardLine[] {
+  const title: Segment[] = [{ text: `recent builds of ${sanitize(d.project)}`, bold: true }];
+  if (d.step) {
+    title.push({ text: ' where ' }, { text: sanitize(d.step), color: 'yellow' }, { text: ' missed' });
+  }
+  const out = [line('drill-title', title, width)];
+  if (d.status === 'loading')
+    return [...out, line('drill-loading', [{ text: 'loading…', dim: true }], width)];
+  if (d.status === 'failed')
+    return [...out, line('drill-error', [{ text: sanitize(d.error), color: 'red' }], width)];
+  if (d.builds.length === 0)
+    return [...out, line('drill-none', [{ text: 'no builds recorded', dim: true }], width)];
+  const cells = d.builds.map((r) => buildRecordCells(r, o.nowMs).map(sanitize));
+  const head = [...BUILD_TABLE_HEAD];
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const row = (c: string[]) =>
+    c
+      .map((x, i) => (i === c.length - 1 ? x : padEnd(x, widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const chosen = selectedKey(
+    d.builds.map((r) => ({ key: r.summary?.buildId ?? '' })),
+    d.selected,
+  );
+  const at = d.builds.findIndex((r) => r.summary?.buildId === chosen);
+  // Title, head, and the hint's row below: the rest scrolls with the selection.
+  const room = Math.max(1, o.rows - 6 - 2);
+  const start = Math.max(0, Math.min(at - room + 1, d.builds.length - room));
+  out.push(line('drill-head', [{ text: `  ${row(head)}`, dim: true, bold: true }], width));
+  cells.slice(start, start + room).forEach((c, k) => {
+    const i = start + k;
+    const failed = d.builds[i]?.summary?.result === 'failed';
+    out.push(
+      line(
+        `drill-${i}`,
+        marked({ text: '  ' }, [{ text: row(c), color: failed ? 'red' : undefined }], i === at),
+        width,
+      ),
+    );
+  });
+  return out;
+}
+
+/** A build replayed inside the dashboard: the screen of `depot history show`, or its loading state. */
+function replayScreen(
+  state: DashboardState,
+  d: ReplayDrill,
+  width: number,
+  o: DashboardLayoutOptions,
+): DashboardLine[] {
+  if (d.status === 'loaded' && d.build && d.title)
+    return layoutReplayScreen(d.build, d.ui, {
+      width,
+      rows: o.rows,
+      title: d.title,
+      notes: d.notes,
+      nowMs: o.nowMs,
+      hint: DRILL_REPLAY_HINT,
+    }).map((segments, i) => ({ key: `replay-${i}`, segments }));
+  const head = headerLines(state, width).slice(0, 1);
+  const status =
+    d.status === 'failed'
+      ? line('replay-error', [{ text: sanitize(d.error), color: 'red' }], width)
+      : line('replay-loading', [{ text: `loading build ${d.buildId.slice(0, 12)}…`, dim: true }], width);
+  return fill([...head, blank('head-gap'), status], o, DRILL_REPLAY_HINT, width);
 }
 
 /** Plain text of a laid-out line (tests). */

@@ -94,6 +94,8 @@ export interface ReplayLayoutOptions {
   notes?: readonly string[];
   /** the clock "… ago" is told from */
   nowMs: number;
+  /** the key hint at the bottom (default REPLAY_KEY_HINT) */
+  hint?: string;
 }
 
 const line = (segments: Segment[], width: number): Segment[] => fitSegments(segments, width);
@@ -178,7 +180,7 @@ export function layoutReplayScreen(state: BuildState, ui: ReplayUi, o: ReplayLay
     summary.unshift(
       line([{ text: `✖ ${sanitize(result.error.split('\n')[0] ?? '')}`, color: 'red' }], width),
     );
-  const footer = [line([{ text: REPLAY_KEY_HINT, dim: true }], width)];
+  const footer = [line([{ text: o.hint ?? REPLAY_KEY_HINT, dim: true }], width)];
   let room = Math.max(0, rows - header.length - footer.length - summary.length - notes.length);
   const focusIndex = focusedStep(state, ui.selected);
   const focused = focusIndex >= 0 ? state.steps[focusIndex] : undefined;

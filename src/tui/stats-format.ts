@@ -2,7 +2,7 @@
  * Numbers of a Stats answer as text, shared by the dashboard and `depot stats` (no Ink here).
  */
 import { CAUSE_KIND_LABELS, formatBytes, formatDuration } from '../progress/index.js';
-import type { StatsResponseWire } from '../session/client.js';
+import type { BuildRecordWire, StatsResponseWire } from '../session/client.js';
 
 type Totals = NonNullable<StatsResponseWire['totals']>;
 type Bucket = StatsResponseWire['series'][number];
@@ -220,5 +220,37 @@ export function statsTable(res: StatsResponseWire, keyHeader: string, width: num
         columns.map((c) => c.value(g.totals)),
       ),
     ),
+  ];
+}
+
+/** How much of a build id a list shows (a shorter start names the build when no other shares it). */
+export const BUILD_ID_SHORT = 12;
+/** The columns of a list of recorded builds (`depot history ls`, the dashboard's project builds). */
+export const BUILD_TABLE_HEAD = [
+  'ID',
+  'STARTED',
+  'DURATION',
+  'PLATFORM',
+  'TARGET',
+  'RESULT',
+  'CACHED',
+  'SAVED',
+  'BUILDER',
+] as const;
+
+/** One recorded build's cells under BUILD_TABLE_HEAD (a `*` marks a cut trace). */
+export function buildRecordCells(r: BuildRecordWire, nowMs: number): string[] {
+  const s = r.summary!;
+  const finished = Number(s.finishedMs);
+  return [
+    s.buildId.slice(0, BUILD_ID_SHORT),
+    agoText(Number(s.startedMs), nowMs),
+    finished > 0 ? formatDuration(Math.max(0, finished - Number(s.startedMs))) : '-',
+    s.platform || '-',
+    r.target || '-',
+    s.result + (r.traceCut ? '*' : ''),
+    `${s.cachedSteps}/${s.steps}`,
+    spanText(Number(s.savedMs)),
+    s.builder || '-',
   ];
 }

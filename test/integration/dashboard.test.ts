@@ -71,7 +71,7 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     for (const line of first.split('\n')) assert.ok(line.length <= 100, line);
     // The build finished before the dashboard opened: it is listed from the builder's history.
     assert.doesNotMatch(first, /none recently/);
-    assert.match(first, new RegExp(`✔ ${project}\\s+ann `));
+    assert.match(first, new RegExp(`✔[ ›]${project}\\s+ann `));
 
     // Without a terminal (a pipe) it prints the stats table, like `depot stats`, and exits 0.
     const piped = await depot(['dashboard', '--builder', builder.url, '--token', admin, '--window', '1h']);
@@ -90,7 +90,7 @@ describe('depot dashboard in a real terminal', { skip }, () => {
       'the dashboard shows the cached rebuild and what it saved',
       () => {
         const p = pane();
-        return buildsShown(p) === 3 && /✔ dash-\d+ +ann .*3\/3 cached +ok · saved \d/.test(p) && p;
+        return buildsShown(p) === 3 && /✔[ ›]dash-\d+ +ann .*3\/3 cached +ok · saved \d/.test(p) && p;
       },
       15_000,
     );
@@ -120,8 +120,11 @@ describe('depot dashboard in a real terminal', { skip }, () => {
     assert.ok(stats.totals.savedMs >= rebuild.savedMs);
 
     // The busters view: the COPY, charged with the RUN its edit invalidated.
+    // One key at a time: keys sent together may reach the dashboard as one input.
     term.keys('dash', 'v');
+    await until('the projects view', () => /PROJECT +BUILDS/.test(pane()), 10_000);
     term.keys('dash', 'v');
+    await until('the users view', () => /USER +BUILDS/.test(pane()), 10_000);
     term.keys('dash', 'v');
     const busters = await until(
       'the busters view',
@@ -131,8 +134,63 @@ describe('depot dashboard in a real terminal', { skip }, () => {
       },
       10_000,
     );
-    assert.match(busters, /\d\. COPY a\.txt \/a\.txt +dash-\d+ +2 misses → 1 step rebuilt · cost \d/);
+    assert.match(busters, /\d\.[ ›]COPY a\.txt \/a\.txt +dash-\d+ +2 misses → 1 step rebuilt · cost \d/);
     for (const line of busters.split('\n')) assert.ok(line.length <= 100, line);
+
+    // enter on the buster: the builds of its project where the COPY missed as a root cause (the
+    // edit, not the identical rebuild), as `depot history ls` lists them (the admin token names
+    // the project); esc back.
+    term.keys('dash', 'Enter');
+    const list = await until(
+      "the buster's project's builds",
+      () => {
+        const p = pane();
+        return (
+          p.includes(`recent builds of ${project} where COPY a.txt /a.txt missed`) &&
+          (p.match(/ linux\/\w+ +- +ok +\d\/3 /g) ?? []).length === 2 &&
+          p
+        );
+      },
+      10_000,
+    );
+    assert.match(list, / ›[0-9a-f-]{12} +\S+ ago +\S+ +linux\/\w+ +- +ok +1\/3 /);
+    assert.doesNotMatch(list, / 3\/3 /);
+    term.keys('dash', 'Escape');
+    await until('the busters view again', () => pane().includes('top cache busters'), 10_000);
+
+    // The overview: enter on the latest build replays its graph inside the dashboard; esc returns.
+    term.keys('dash', 'v');
+    await until('the overview', () => pane().includes('hit rate'), 10_000);
+    term.keys('dash', 'Enter');
+    const replay = await until(
+      'the replayed graph',
+      () => {
+        const p = pane();
+        return /build [0-9a-f-]{12} · ok/.test(p) && p.includes('RUN sleep 1 && cat /a.txt') && p;
+      },
+      15_000,
+    );
+    assert.match(replay, /esc\/q back/);
+    term.keys('dash', 'Escape');
+    await until('the dashboard again', () => pane().includes('hit rate'), 10_000);
+
+    // The projects view: enter on the project lists its builds; enter on one replays it.
+    term.keys('dash', 'v');
+    await until('the projects view', () => /PROJECT +BUILDS/.test(pane()), 10_000);
+    term.keys('dash', 'Enter');
+    await until("the project's builds", () => pane().includes(`recent builds of ${project}`), 10_000);
+    term.keys('dash', 'j');
+    await until(
+      'the second build selected',
+      () => / {2}[0-9a-f-]{12} .*\n ›[0-9a-f-]{12} /.test(pane()),
+      10_000,
+    );
+    term.keys('dash', 'Enter');
+    await until('a replay from the list', () => pane().includes('RUN sleep 1 && cat /a.txt'), 15_000);
+    term.keys('dash', 'q');
+    await until('back to the list', () => pane().includes(`recent builds of ${project}`), 10_000);
+    term.keys('dash', 'Escape');
+    await until('back to the projects view', () => /PROJECT +BUILDS/.test(pane()), 10_000);
 
     term.keys('dash', 'q');
     await until('the dashboard exits on q', () => term.gone('dash'), 10_000);

@@ -92,6 +92,9 @@ describe("ListBuilds and BuildTrace: another project's token learns nothing of a
       { limit: 4_000_000_000 },
       { result: 'ok' },
       { platform: 'linux/amd64' },
+      // The owner's instructions: a filter by a step another project missed tells nothing either.
+      { missedStep: 'COPY . /app' },
+      { missedStep: `RUN echo ${secret}` },
     ]) {
       const res = await listBuilds(mallory, req);
       assert.deepEqual(res.builds, [], JSON.stringify(req));
@@ -142,6 +145,13 @@ describe("ListBuilds and BuildTrace: another project's token learns nothing of a
       assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
       return true;
     });
+    // missed_step is bounded, and matched as text, never as SQL or a pattern.
+    await assert.rejects(listBuilds(owner, { missedStep: 'x'.repeat(2049) }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+      return true;
+    });
+    for (const missedStep of ["COPY . /app' OR 1=1 --", 'COPY %', 'COPY . /ap_'])
+      assert.deepEqual((await listBuilds(owner, { missedStep })).builds, [], missedStep);
     await assert.rejects(
       listBuilds(owner, { platform: 'not/a/platform/at/all' }),
       (err: grpc.ServiceError) => {
@@ -155,10 +165,21 @@ describe("ListBuilds and BuildTrace: another project's token learns nothing of a
     const token = adminToken();
     admin = client(token, 'owner-proj');
     assert.equal((await listBuilds(admin)).builds.length, 2);
+    // The builds where the project's COPY missed as a root cause: both (a cold build, then an edit).
+    assert.deepEqual(
+      (await listBuilds(admin, { missedStep: 'COPY . /app' })).builds.map((b) => b.summary?.buildId),
+      [...ids].reverse(),
+    );
+    // The RUN missed on its own only in the cold build; after the edit it only followed the COPY.
+    assert.deepEqual(
+      (await listBuilds(admin, { missedStep: `RUN echo ${secret}` })).builds.map((b) => b.summary?.buildId),
+      [ids[0]],
+    );
     assert.equal((await buildTrace(admin, ids[1]!)).code, grpc.status.OK);
     // Without a project it reads its default project, which ran nothing.
     const plain = client(token);
     assert.deepEqual((await listBuilds(plain)).builds, []);
+    assert.deepEqual((await listBuilds(plain, { missedStep: 'COPY . /app' })).builds, []);
     assert.equal((await buildTrace(plain, ids[1]!)).code, grpc.status.NOT_FOUND);
   });
 });

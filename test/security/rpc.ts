@@ -194,11 +194,11 @@ export async function watchBuilds(c: RpcClient): Promise<{ seen: BuildSummary__O
 /** One ListBuilds call. */
 export function listBuilds(
   c: RpcClient,
-  req: { limit?: number; result?: string; platform?: string } = {},
+  req: { limit?: number; result?: string; platform?: string; missedStep?: string } = {},
 ): Promise<ListBuildsResponse__Output> {
   return new Promise((resolve, reject) =>
     c.client.ListBuilds(
-      { limit: 0, result: '', platform: '', ...req },
+      { limit: 0, result: '', platform: '', missedStep: '', ...req },
       c.md,
       { deadline: Date.now() + 10_000 },
       (err, res) => (err ? reject(err) : resolve(res!)),

@@ -693,6 +693,47 @@ describe('recorded builds and their traces', () => {
     await h.close();
   });
 
+  test('listBuilds with missedStep: the builds where that instruction missed as a root cause, not after another miss', async () => {
+    const h = await openHistory(':memory:', { builder: 'bld-1' });
+    const files = stepCause('changed_files', 'src/a.txt changed', { paths: ['src/a.txt'] });
+    const copy = (digest: string) => ({ digest, cause: files });
+    const follows = (root: string) => ({
+      cascade: true,
+      cause: { ...files, text: `follows from COPY src/ .: ${files.text}`, rootVertex: root },
+    });
+    // edit-1: the COPY missed (a root), the RUN after it only followed.
+    await record(h, { buildId: 'edit-1', startedMs: NOW - 3 * H }, [
+      step('[1/3] FROM busybox', true, 0),
+      step('[2/3] COPY src/ .', false, 200, copy('sha256:c1')),
+      step('[3/3] RUN make', false, 900, follows('sha256:c1')),
+    ]);
+    // arg-2: the COPY hit; the RUN missed on its own.
+    await record(h, { buildId: 'arg-2', startedMs: NOW - 2 * H }, [
+      step('[1/3] FROM busybox', true, 0),
+      step('[2/3] COPY src/ .', true, 0),
+      step('[3/3] RUN make', false, 900, {
+        cause: stepCause('build_arg', 'build arg V changed', { name: 'V' }),
+      }),
+    ]);
+    // same-3: all cached.
+    await record(h, { buildId: 'same-3', startedMs: NOW - H }, [
+      step('[1/3] FROM busybox', true, 0),
+      step('[2/3] COPY src/ .', true, 0),
+      step('[3/3] RUN make', true, 0),
+    ]);
+    // Another project's root miss of the same instruction is not listed.
+    await record(h, { buildId: 'other-4', project: 'api', startedMs: NOW }, [
+      step('[1/1] COPY src/ .', false, 200, copy('sha256:c4')),
+    ]);
+    const missed = (missedStep: string, project = 'web') => h.listBuilds({ project, limit: 20, missedStep });
+    assert.deepEqual(ids(await missed('COPY src/ .')), ['edit-1']);
+    assert.deepEqual(ids(await missed('RUN make')), ['arg-2'], 'the cascaded RUN of edit-1 is no root miss');
+    assert.deepEqual(ids(await missed('RUN nothing')), []);
+    assert.deepEqual(ids(await missed('COPY src/ .', 'api')), ['other-4']);
+    assert.deepEqual(ids(await h.listBuilds({ project: 'web', limit: 20 })), ['same-3', 'arg-2', 'edit-1']);
+    await h.close();
+  });
+
   test("findBuild: by id or a prefix naming one of the project's ids; another project's build is not found", async () => {
     const h = await openHistory(':memory:');
     await traced(h, 'abcd-1111');

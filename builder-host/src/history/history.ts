@@ -744,6 +744,13 @@ export async function historyOn(backend: HistoryBackend, opts: HistoryOptions = 
           where.push('b.platform = ?');
           args.push(q.platform);
         }
+        if (q.missedStep) {
+          // A root miss: its own root (a cascaded miss points at the step it followed).
+          where.push(
+            'EXISTS (SELECT 1 FROM steps s WHERE s.build = b.id AND s.project = b.project AND s.instr = ? AND s.cached = 0 AND s.root_idx = s.idx)',
+          );
+          args.push(q.missedStep);
+        }
         const rows = await sql.all<RecordRow>(
           `
           SELECT ${RECORD_COLUMNS}

@@ -109,6 +109,8 @@ export interface ListBuildsQuery {
   limit: number;
   result?: string;
   platform?: string;
+  /** Only builds where a step of this instruction (`steps.instr`) was a root miss of the cache. */
+  missedStep?: string;
 }
 
 /** One build found by its id (or an unambiguous prefix of it) in a project, with its trace. */

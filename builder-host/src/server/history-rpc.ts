@@ -41,6 +41,8 @@ export const CAPABILITY_BUILDS = 'history.builds';
 /** ListBuilds: builds listed when the request says 0, and at most. */
 export const LIST_BUILDS_DEFAULT = 20;
 export const LIST_BUILDS_MAX = 500;
+/** ListBuilds: the longest instruction `missed_step` may name. */
+export const MAX_MISSED_STEP = 2048;
 const RESULTS = new Set(['running', 'ok', 'failed', 'cancelled']);
 /** A prefix shorter than this names a build only as its whole id. */
 export const BUILD_ID_MIN_PREFIX = 4;
@@ -67,7 +69,12 @@ export function createHistoryHandlers(
         // Always one project, as StepCosts: an admin's, the one it names (else its default).
         const project = caller.historyProject ?? caller.project;
         if (!history) throw new RpcError(grpc.status.UNIMPLEMENTED, 'this builder keeps no build history');
-        const { limit, result, platform } = call.request;
+        const { limit, result, platform, missedStep } = call.request;
+        if (missedStep.length > MAX_MISSED_STEP)
+          throw new RpcError(
+            grpc.status.INVALID_ARGUMENT,
+            `missed_step longer than ${MAX_MISSED_STEP} characters`,
+          );
         if (result && !RESULTS.has(result))
           throw new RpcError(
             grpc.status.INVALID_ARGUMENT,
@@ -81,6 +88,7 @@ export function createHistoryHandlers(
             limit: Math.min(LIST_BUILDS_MAX, limit || LIST_BUILDS_DEFAULT),
             result: result || undefined,
             platform: wanted,
+            missedStep: missedStep || undefined,
           }),
         );
         logCall('ListBuilds', caller, started);

@@ -14,6 +14,12 @@ export interface ListBuildsRequest {
    * Only builds of this platform ("linux/amd64"…, normalized); '' for any.
    */
   'platform'?: (string);
+  /**
+   * Only builds where a step of this instruction (as Stats names a cache buster's step, e.g.
+   * "COPY src/ /app") missed the cache as a root cause, not merely after an earlier miss; '' for
+   * any. At most 2048 characters.
+   */
+  'missedStep'?: (string);
 }
 
 export interface ListBuildsRequest__Output {
@@ -29,4 +35,10 @@ export interface ListBuildsRequest__Output {
    * Only builds of this platform ("linux/amd64"…, normalized); '' for any.
    */
   'platform': (string);
+  /**
+   * Only builds where a step of this instruction (as Stats names a cache buster's step, e.g.
+   * "COPY src/ /app") missed the cache as a root cause, not merely after an earlier miss; '' for
+   * any. At most 2048 characters.
+   */
+  'missedStep': (string);
 }

@@ -2,6 +2,7 @@ import { Box, useInput, useStdin } from 'ink';
 import { useRef, useSyncExternalStore } from 'react';
 import { type DashboardLine, layoutDashboard } from './dashboard-layout.js';
 import { type DashboardCommand, type DashboardState, dashboardCommandForKey } from './dashboard-state.js';
+import { eachKey } from './key-chunks.js';
 import { SegmentLine } from './segments.js';
 import { useTerminalSize } from './use-terminal-size.js';
 
@@ -40,9 +41,11 @@ export function Dashboard({ state, onCommand, width, height, nowMs = state.nowMs
   const drillRef = useRef(state.drill);
   drillRef.current = state.drill;
   useInput(
-    (input, key) => {
-      const command = dashboardCommandForKey(input, key, drillRef.current);
-      if (command) onCommandRef.current(command);
+    (chunk, chunkKey) => {
+      for (const [input, key] of eachKey(chunk, chunkKey)) {
+        const command = dashboardCommandForKey(input, key, drillRef.current);
+        if (command) onCommandRef.current(command);
+      }
     },
     // Ink reads `stdin.isTTY`, undefined on a pipe; anything but `false` would ask for raw mode and throw.
     { isActive: isRawModeSupported === true },

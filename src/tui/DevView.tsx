@@ -3,6 +3,7 @@ import { useRef } from 'react';
 import type { DevCommand, DevState } from '../dev/types.js';
 import { commandForKey } from './dev-keys.js';
 import { afterBuildText, type DevLine, layoutDevScreen } from './dev-layout.js';
+import { eachKey } from './key-chunks.js';
 import { SegmentLine } from './segments.js';
 import { useSpinner } from './use-spinner.js';
 import { useTerminalSize } from './use-terminal-size.js';
@@ -48,9 +49,11 @@ export function DevView({ state, onCommand, nowMs = state.nowMs, fitTerminal = f
   const onCommandRef = useRef(onCommand);
   onCommandRef.current = onCommand;
   useInput(
-    (input, key) => {
-      const command = commandForKey(input, key, ui.current);
-      if (command) onCommandRef.current(command);
+    (chunk, chunkKey) => {
+      for (const [input, key] of eachKey(chunk, chunkKey)) {
+        const command = commandForKey(input, key, ui.current);
+        if (command) onCommandRef.current(command);
+      }
     },
     // Ink reads `stdin.isTTY`, undefined on a pipe; anything but `false` would ask for raw mode and throw.
     { isActive: isRawModeSupported === true },

@@ -2,6 +2,7 @@ import { Box, useInput, useStdin } from 'ink';
 import { useRef, useState } from 'react';
 import type { BuildState } from '../progress/index.js';
 import { commandForKey } from './dev-keys.js';
+import { eachKey } from './key-chunks.js';
 import {
   applyReplayCommand,
   INITIAL_REPLAY_UI,
@@ -41,14 +42,19 @@ export function ReplayView({ state, title, notes, onQuit, nowMs, initialUi }: Re
   const quit = useRef(onQuit);
   quit.current = onQuit;
   useInput(
-    (input, key) => {
-      const command = commandForKey(input, key, { showHelp: false, showLogs: current.current.details });
-      if (!command) return;
-      const next = applyReplayCommand(current.current, command, state);
-      if (next === 'quit') quit.current();
-      else if (next !== current.current) {
-        current.current = next;
-        setUi(next);
+    (chunk, chunkKey) => {
+      for (const [input, key] of eachKey(chunk, chunkKey)) {
+        const command = commandForKey(input, key, { showHelp: false, showLogs: current.current.details });
+        if (!command) continue;
+        const next = applyReplayCommand(current.current, command, state);
+        if (next === 'quit') {
+          quit.current();
+          return;
+        }
+        if (next !== current.current) {
+          current.current = next;
+          setUi(next);
+        }
       }
     },
     // Ink reads `stdin.isTTY`, undefined on a pipe; anything but `false` would ask for raw mode and throw.

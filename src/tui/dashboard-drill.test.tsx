@@ -336,3 +336,16 @@ test('the Ink screen follows the drill: the replay drawn, then the dashboard aga
   r.unmount();
   c.close();
 });
+
+test('keys that arrive in one chunk (typed faster than a render, tmux send-keys) all count', async () => {
+  const { source } = fakeSource();
+  const c = createDashboardController({ source, now: () => DASH_T, timers: manualTimers().timers });
+  c.start();
+  await waitFor(() => c.getState().byProject !== null);
+  const r = render(<DashboardScreen store={c} width={100} height={30} now={() => DASH_T} />);
+  const frame = () => stripVTControlCharacters(r.lastFrame() ?? '');
+  r.stdin.write('j\r');
+  await waitFor(() => frame().includes('RUN echo drill-step'));
+  r.unmount();
+  c.close();
+});

@@ -119,14 +119,14 @@ describe('a fleet of two builders sharing one PostgreSQL history', { skip }, () 
     // The header names the fleet; at 100 columns its tail (", one history") is cut.
     assert.ok(first.startsWith(`depot dashboard · fleet ${fleet.fleetSpec} · 2 builders`), first);
 
-    assert.match(first, new RegExp(`✔ ${project} +ann +bld-one +linux/`));
-    assert.match(first, new RegExp(`✔ ${project} +ann +bld-two +linux/`));
+    assert.match(first, new RegExp(`✔[ ›]${project} +ann +bld-one +linux/`));
+    assert.match(first, new RegExp(`✔[ ›]${project} +ann +bld-two +linux/`));
 
     // A build on the builder the dashboard does not talk to still reaches it, live.
     await buildOnBuilder(1);
     await until('the dashboard updated to three builds', () => buildsShown(pane()) === 3, 20_000);
     const after = pane();
-    assert.equal(after.match(new RegExp(`✔ ${project} +ann +bld-two `, 'g'))?.length, 2, after);
+    assert.equal(after.match(new RegExp(`✔[ ›]${project} +ann +bld-two `, 'g'))?.length, 2, after);
 
     term.keys('dash', 'q');
     await until('the dashboard exits on q', () => term.gone('dash'), 10_000);
